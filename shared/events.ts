@@ -1,0 +1,133 @@
+// The three documented event shapes (facts, section 4): an event-streaming array of CloudEvents,
+// one event-driven CloudEvent, and RawData (`data` objects only). Buffer or already-parsed value.
+import { z } from 'zod'
+import { formatPath } from './errors.js'
+
+/** One RocketMQ message, as the bridge needs it. */
+export interface RocketMessage {
+  /** Position in the batch, for ordering and error messages. */
+  index: number
+  messageId?: string
+  instanceId?: string
+  topic: string
+  tags?: string
+  userProperties: Record<string, string>
+  body: string
+  /** CloudEvent `time`, when the shape has it: the basis of the lag figure. */
+  time?: string
+  /** The entry exactly as received, for the dead letters. */
+  raw: unknown
+}
+
+/** An entry that is not a valid message, or an event that is not JSON at all. */
+export interface PoisonEntry {
+  index: number
+  reason: string
+  messageId?: string
+  raw: unknown
+}
+
+export interface ParsedEvent {
+  shape: 'event-streaming' | 'event-driven' | 'raw-data' | 'unparsable'
+  messages: RocketMessage[]
+  poison: PoisonEntry[]
+  /** Number of entries in the event (messages + poison). */
+  received: number
+}
+
+const propertyValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(String)
+
+const dataSchema = z.object({
+  topic: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
+  systemProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]), { error: 'must be an object' }).optional(),
+  userProperties: z.record(z.string(), propertyValue, { error: 'must be an object of strings' }).optional(),
+  body: z.string({ error: 'must be a string' }),
+}, { error: 'must be an object with topic and body' })
+
+const cloudEventSchema = z.object({
+  id: z.string().optional(),
+  subject: z.string().optional(),
+  time: z.string().optional(),
+  data: dataSchema,
+})
+
+/** A CloudEvent has `specversion` or `data`; RawData has `topic`/`body` at the top level. */
+function isCloudEvent(entry: unknown): boolean {
+  return typeof entry === 'object' && entry !== null && ('specversion' in entry || 'data' in entry)
+}
+
+export function parseEvent(event: unknown): ParsedEvent {
+  let value: unknown = event
+  if (Buffer.isBuffer(event) || event instanceof Uint8Array || typeof event === 'string') {
+    const text = typeof event === 'string' ? event : Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('utf8')
+    try {
+      value = JSON.parse(text)
+    } catch (err) {
+      return unparsable(text, `event is not JSON: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  if (Array.isArray(value)) {
+    const shape = value.length > 0 && !isCloudEvent(value[0]) ? 'raw-data' : 'event-streaming'
+    const out: ParsedEvent = { shape, messages: [], poison: [], received: value.length }
+    value.forEach((entry, i) => addEntry(out, entry, i, `[${i}]`))
+    return out
+  }
+  if (typeof value === 'object' && value !== null) {
+    const out: ParsedEvent = { shape: isCloudEvent(value) ? 'event-driven' : 'raw-data', messages: [], poison: [], received: 1 }
+    addEntry(out, value, 0, '(event)')
+    return out
+  }
+  return unparsable(value, `event must be a JSON array or object, got ${value === null ? 'null' : typeof value}`)
+}
+
+function unparsable(raw: unknown, reason: string): ParsedEvent {
+  return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, raw }], received: 1 }
+}
+
+function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string): void {
+  const cloud = isCloudEvent(entry)
+  const parsed = cloud ? cloudEventSchema.safeParse(entry) : dataSchema.safeParse(entry)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    const path = formatPath(issue.path)
+    const field = path === '(root)' ? where : `${where}.${path}`.replace('.[', '[')
+    out.poison.push({ index, reason: `${field}: ${issue.message}`, raw: entry, ...idOf(entry) })
+    return
+  }
+  const ce = cloud ? (parsed.data as z.infer<typeof cloudEventSchema>) : undefined
+  const data = ce ? ce.data : (parsed.data as z.infer<typeof dataSchema>)
+  const sys = data.systemProperties ?? {}
+  const uniq = sys['UNIQ_KEY']
+  const instance = sys['INSTANCE_ID']
+  const tags = sys['TAGS']
+  out.messages.push({
+    index,
+    ...(typeof uniq === 'string' && uniq !== '' ? { messageId: uniq } : ce?.id ? { messageId: ce.id } : {}),
+    ...(typeof instance === 'string' && instance !== '' ? { instanceId: instance } : instanceFromSubject(ce?.subject)),
+    topic: data.topic,
+    ...(typeof tags === 'string' && tags !== '' ? { tags } : {}),
+    userProperties: data.userProperties ?? {},
+    body: data.body,
+    ...(ce?.time ? { time: ce.time } : {}),
+    raw: entry,
+  })
+}
+
+/** `acs:mq:<region>:<uid>:<instanceId>%<topic>` -> instanceId. */
+function instanceFromSubject(subject: string | undefined): { instanceId?: string } {
+  if (!subject) return {}
+  const last = subject.split(':').pop() ?? ''
+  const cut = last.indexOf('%')
+  return cut > 0 ? { instanceId: last.slice(0, cut) } : {}
+}
+
+/** Best-effort message ID of a malformed entry, so its dead letter can be traced. */
+function idOf(entry: unknown): { messageId?: string } {
+  if (typeof entry !== 'object' || entry === null) return {}
+  const e = entry as Record<string, unknown>
+  const data = (typeof e['data'] === 'object' && e['data'] !== null ? e['data'] : e) as Record<string, unknown>
+  const sys = data['systemProperties'] as Record<string, unknown> | undefined
+  const uniq = sys && typeof sys === 'object' ? sys['UNIQ_KEY'] : undefined
+  if (typeof uniq === 'string' && uniq !== '') return { messageId: uniq }
+  return typeof e['id'] === 'string' ? { messageId: e['id'] } : {}
+}
