@@ -67,7 +67,8 @@ export function parseEvent(event: unknown): ParsedEvent {
     }
   }
   if (Array.isArray(value)) {
-    const shape = value.length > 0 && !isCloudEvent(value[0]) ? 'raw-data' : 'event-streaming'
+    const first = value.find((e) => typeof e === 'object' && e !== null)
+    const shape = first !== undefined && !isCloudEvent(first) ? 'raw-data' : 'event-streaming'
     const out: ParsedEvent = { shape, messages: [], poison: [], received: value.length }
     value.forEach((entry, i) => addEntry(out, entry, i, `[${i}]`))
     return out

@@ -104,8 +104,10 @@ export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
 
   let payload: Buffer
   if (rule.target.bodyEncoding === 'base64') {
-    if (!BASE64.test(msg.body)) return fail(`body: rule ${quote(rule.id)} declares base64, but the body is not valid base64`)
-    payload = Buffer.from(msg.body, 'base64')
+    // Line breaks of MIME-style base64 (76-character lines) are allowed; nothing else is.
+    const text = msg.body.includes('\n') ? msg.body.replace(/\r?\n/g, '') : msg.body
+    if (!BASE64.test(text)) return fail(`body: rule ${quote(rule.id)} declares base64, but the body is not valid base64`)
+    payload = Buffer.from(text, 'base64')
   } else {
     if (!msg.body.isWellFormed()) return fail('body: not well-formed Unicode (lone surrogate); it cannot be sent as UTF-8 without changing it')
     payload = Buffer.from(msg.body, 'utf8')

@@ -45,7 +45,14 @@ export function validateRules(value: unknown): RulesResult {
   const indices: number[] = []
   outer.data.rules.forEach((raw, i) => {
     const r = ruleSchema.safeParse(raw)
-    if (!r.success) return void errors.push(...zodProblems(r.error, raw, ['rules', i]))
+    if (!r.success) {
+      errors.push(...zodProblems(r.error, raw, ['rules', i]))
+      // A parent topic's own problems do not depend on the rest of the rule: report them too, so all errors come at once.
+      const parent = valueAt(raw, ['target', 'parentTopic'])
+      const parentProblem = typeof parent === 'string' ? parentTopicProblem(parent, PROFILES[d.profile]) : undefined
+      if (parentProblem) errors.push({ path: `rules[${i}].target.parentTopic`, message: parentProblem })
+      return
+    }
     rules.push({ ...r.data, target: { ...r.data.target, qos: r.data.target.qos ?? d.qos } })
     indices.push(i)
   })
@@ -111,13 +118,14 @@ function tagsOverlap(a: string, b: string): boolean {
 }
 
 function zodProblems(error: ZodError, input: unknown, prefix: PropertyKey[]): ProblemAt[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     // An unknown key is reported on its own path, so the user sees exactly which key to fix.
     if (issue.code === 'unrecognized_keys') {
-      return { path: formatPath([...prefix, ...issue.path]), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => quote(k)).join(', ')}` }
+      return issue.keys.map((k) => ({ path: formatPath([...prefix, ...issue.path, k]), message: `unknown key ${quote(k)}` }))
     }
     const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined
-    return { path: formatPath([...prefix, ...issue.path]), message: missing ? 'is required' : issue.message }
+    const notObject = issue.code === 'invalid_type' && issue.expected === 'object' && issue.message.startsWith('Invalid input')
+    return [{ path: formatPath([...prefix, ...issue.path]), message: missing ? 'is required' : notObject ? 'must be a mapping (key: value pairs)' : issue.message }]
   })
 }
 

@@ -1,0 +1,204 @@
+// The bridge's batch mechanics: parse -> map -> publish through the pool -> outcomes -> summary.
+// Results are data; one clear error is thrown at the end when the batch must be retried.
+import { BoundedSet } from './bounded-set.js'
+import { loadConfig, type BridgeConfig } from './config.js'
+import { createDeadLetterSink, type DeadLetterSink, type PoisonMessage } from './dead-letters.js'
+import { ConfigError, DeadLetterError, DeliveryError } from './errors.js'
+import { parseEvent } from './events.js'
+import { invocationDeadline, type FcContext } from './fc-context.js'
+import { createLogger, type Logger } from './logger.js'
+import { mapMessage, RuleIndex, type Publish } from './mapping.js'
+import { MqttPool } from './mqtt-pool.js'
+import { loadRuleSet, type RulesSource } from './rules-load.js'
+import type { RuleSet } from './rules-schema.js'
+import { redact, registerSecret } from './secrets.js'
+
+export interface Summary {
+  requestId: string
+  received: number
+  published: number
+  deadLettered: number
+  /** Messages this instance had already delivered (same message ID and rule): not published again. */
+  duplicates: number
+  /** Messages not acknowledged for a transient reason; non-zero only in the error thrown. */
+  failed: number
+  durationMs: number
+  /** How long the oldest message waited between its CloudEvent time and its publish; null without times. */
+  lagMs: number | null
+  rules: Record<string, number>
+  /** MQTT 5 property sets left out on a 3.1.1 connection. */
+  droppedV5Properties: number
+}
+
+/** Enough to cover several retried batches of the largest size (10,000) without growing forever. */
+const DELIVERED_MEMORY = 100_000
+/** Per-message log lines beyond this many are summed up in one line, so a bad batch cannot flood the logs. */
+const MAX_DETAIL_LINES = 100
+
+export class Bridge {
+  readonly pool: MqttPool
+  private readonly index: RuleIndex
+  private readonly sink: DeadLetterSink
+  private readonly delivered = new BoundedSet(DELIVERED_MEMORY)
+  private log: Logger
+
+  constructor(readonly config: BridgeConfig, readonly ruleSet: RuleSet, sink?: DeadLetterSink) {
+    if (ruleSet.profile === 'alibaba' && !/^GID[_-][A-Za-z0-9_-]{3,60}$/.test(config.clientIdPrefix)) {
+      throw new ConfigError([{ path: 'MQTT_CLIENT_ID_PREFIX', message: "must be a Group ID (GID_ or GID- then letters, digits, '-' or '_', 7-64 characters) when the rules use profile alibaba" }])
+    }
+    this.index = new RuleIndex(ruleSet)
+    this.sink = sink ?? createDeadLetterSink(config.deadLetterTarget)
+    this.log = createLogger(config.logLevel)
+    this.pool = new MqttPool({
+      url: config.mqttUrl,
+      protocol: config.protocol,
+      ...(config.auth.kind === 'password' ? { username: config.auth.username, ...(config.auth.password !== undefined ? { password: config.auth.password } : {}) } : {}),
+      clientIdPrefix: config.clientIdPrefix,
+      size: config.poolSize,
+      publishTimeoutMs: config.publishTimeoutMs,
+      onEvent: (fields) => (fields.event === 'mqtt.connect-failed' ? this.log.warn(fields) : this.log.info(fields)),
+    })
+  }
+
+  /** Reads the environment and the rules; throws ConfigError or RulesError naming every problem. */
+  static fromEnvironment(env: NodeJS.ProcessEnv, bundled: () => RulesSource): Bridge {
+    const config = loadConfig(env)
+    return new Bridge(config, loadRuleSet(config.rulesFile, bundled))
+  }
+
+  private begin(context: FcContext | undefined): void {
+    registerSecret(context?.credentials?.accessKeySecret)
+    registerSecret(context?.credentials?.securityToken)
+    this.log = createLogger(this.config.logLevel, context?.logger, context?.logger ? undefined : context?.requestId)
+  }
+
+  /** The `initialize` hook: opens the pool before the first invocation. */
+  async initialize(context?: FcContext): Promise<void> {
+    this.begin(context)
+    await this.pool.warm(Math.min(invocationDeadline(Date.now(), context), Date.now() + this.config.publishTimeoutMs))
+  }
+
+  async handle(event: unknown, context: FcContext): Promise<Summary> {
+    const started = Date.now()
+    this.begin(context)
+    const requestId = context?.requestId ?? 'unknown'
+    const deadline = invocationDeadline(started, context)
+    const parsed = parseEvent(event)
+
+    const poison: PoisonMessage[] = parsed.poison.map((p) => ({ reason: p.reason, index: p.index, event: p.raw, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) }))
+    const publishes: Publish[] = []
+    const raws: unknown[] = []
+    const inBatch = new Map<string, Publish>()
+    let duplicates = 0
+    let oldest = Infinity
+    for (const msg of parsed.messages) {
+      const mapped = mapMessage(msg, this.index)
+      if (!mapped.ok) {
+        poison.push({ reason: mapped.reason, index: msg.index, event: msg.raw, ...(mapped.ruleId !== undefined ? { ruleId: mapped.ruleId } : {}), ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}) })
+        continue
+      }
+      const p = mapped.publish
+      if (p.messageId !== undefined) {
+        const key = deliveryKey(p)
+        if (this.delivered.has(key)) {
+          duplicates++
+          continue
+        }
+        const first = inBatch.get(key)
+        if (first) {
+          if (samePublish(first, p)) duplicates++
+          else poison.push({ reason: `message ID ${JSON.stringify(p.messageId)} appears twice in this batch with different content (first at position ${first.index})`, ruleId: p.ruleId, messageId: p.messageId, index: p.index, event: msg.raw })
+          continue
+        }
+        inBatch.set(key, p)
+      }
+      if (msg.time !== undefined) {
+        const t = Date.parse(msg.time)
+        if (t < oldest) oldest = t
+      }
+      publishes.push(p)
+      raws.push(msg.raw)
+    }
+
+    const { outcomes, droppedV5Properties } = await this.pool.publish(publishes, deadline)
+    const publishedAt = Date.now()
+
+    const rules: Record<string, number> = {}
+    const failures: Array<{ p: Publish; reason: string }> = []
+    let published = 0
+    outcomes.forEach((o, i) => {
+      const p = publishes[i]!
+      if (o === undefined) {
+        published++
+        rules[p.ruleId] = (rules[p.ruleId] ?? 0) + 1
+        if (p.messageId !== undefined) this.delivered.add(deliveryKey(p))
+      } else if (o.rejected) {
+        poison.push({ reason: o.reason, ruleId: p.ruleId, index: p.index, event: raws[i], ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) })
+      } else {
+        failures.push({ p, reason: o.reason })
+      }
+    })
+
+    let deadLetterError: DeadLetterError | undefined
+    if (poison.length > 0) {
+      poison.sort((a, b) => a.index - b.index)
+      try {
+        await this.sink.send({ kind: 'rocketmq-mqtt-bridge.poison', requestId, failedAt: new Date().toISOString(), messages: poison })
+      } catch (err) {
+        deadLetterError = err instanceof DeadLetterError ? err : new DeadLetterError(this.sink.description, poison.length, err)
+      }
+      this.logEach(poison, (m) => ({ event: 'bridge.dead-letter', requestId, ruleId: m.ruleId ?? null, messageId: m.messageId ?? null, index: m.index, reason: m.reason, target: this.sink.description, handedOff: deadLetterError === undefined }), 'warn')
+    }
+    this.logEach(failures, ({ p, reason }) => ({ event: 'bridge.failure', requestId, ruleId: p.ruleId, messageId: p.messageId ?? null, index: p.index, topic: p.topic, reason }), 'error')
+
+    const summary: Summary = {
+      requestId,
+      received: parsed.received,
+      published,
+      deadLettered: deadLetterError ? 0 : poison.length,
+      duplicates,
+      failed: failures.length,
+      durationMs: Date.now() - started,
+      lagMs: oldest === Infinity ? null : Math.max(0, publishedAt - oldest),
+      rules,
+      droppedV5Properties,
+    }
+    const outcome = failures.length > 0 ? 'retry' : deadLetterError ? 'dead-letter-failed' : 'ok'
+    this.log[outcome === 'ok' ? 'info' : 'error']({ event: 'bridge.invocation', ...summary, shape: parsed.shape, outcome })
+
+    if (failures.length > 0) {
+      const reasons = countReasons(failures.map((f) => f.reason))
+      if (deadLetterError) reasons.push(deadLetterError.message)
+      throw new DeliveryError(failures.length, publishes.length, reasons.map(redact))
+    }
+    if (deadLetterError) throw deadLetterError
+    return summary
+  }
+
+  private logEach<T>(items: T[], fields: (item: T) => { event: string } & Record<string, unknown>, level: 'warn' | 'error'): void {
+    items.slice(0, MAX_DETAIL_LINES).forEach((item) => this.log[level](fields(item)))
+    if (items.length > MAX_DETAIL_LINES) {
+      const first = fields(items[0]!)
+      this.log[level]({ event: first.event, requestId: first['requestId'], more: items.length - MAX_DETAIL_LINES, note: `${items.length - MAX_DETAIL_LINES} more like the above` })
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close()
+  }
+}
+
+function deliveryKey(p: Publish): string {
+  return `${p.ruleId}\u0000${p.messageId}`
+}
+
+function samePublish(a: Publish, b: Publish): boolean {
+  return a.topic === b.topic && a.qos === b.qos && a.payload.equals(b.payload) && JSON.stringify(a.properties) === JSON.stringify(b.properties)
+}
+
+/** ["x", "x", "y"] -> ["2 × x", "1 × y"], most frequent first. */
+function countReasons(reasons: string[]): string[] {
+  const counts = new Map<string, number>()
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1)
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} × ${r}`)
+}

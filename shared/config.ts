@@ -1,0 +1,116 @@
+// Every environment variable of DESIGN.md ("Configuration"), parsed by one zod schema at start-up.
+// A bad value fails fast with a message naming the variable; secret values are never echoed.
+import { z } from 'zod'
+import { ConfigError, type ProblemAt } from './errors.js'
+import { registerSecret } from './secrets.js'
+
+export type ProtocolSetting = 4 | 5 | 'auto'
+export type DeadLetterTarget = { kind: 'file'; dir: string } | { kind: 'fc'; functionName: string }
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+export interface BridgeConfig {
+  mqttUrl: string
+  protocol: ProtocolSetting
+  auth: { kind: 'none' } | { kind: 'password'; username: string; password?: string }
+  clientIdPrefix: string
+  poolSize: number
+  rateLimit: number
+  publishTimeoutMs: number
+  rulesFile?: string
+  deadLetterTarget: DeadLetterTarget
+  deadLetterDir: string
+  logLevel: LogLevel
+}
+
+/** The dead-letter function's name in s.yaml, the default hand-off target on Function Compute. */
+export const DEFAULT_DEAD_LETTER_FUNCTION = 'rocketmq-mqtt-dead-letter'
+export const DEFAULT_DEAD_LETTER_DIR = './.dead-letters'
+
+/** Features that belong to later work: refused loudly rather than accepted and ignored. */
+const NOT_YET = 'is not supported by this version of the bridge yet'
+
+const int = (name: string, min: number, max: number) =>
+  z.string().regex(/^\d+$/, `must be a whole number from ${min} to ${max}`).transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`)
+    .describe(name)
+
+const envSchema = z.object({
+  MQTT_URL: z.string({ error: 'is required: the broker URL, such as mqtt://127.0.0.1:1883' }).superRefine((value, ctx) => {
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return void ctx.addIssue({ code: 'custom', message: 'must be a URL such as mqtt://host:1883, mqtts://host:8883, ws://host/mqtt or wss://host/mqtt' })
+    }
+    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) ctx.addIssue({ code: 'custom', message: `must use mqtt://, mqtts://, ws:// or wss://, not ${url.protocol}//` })
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead' })
+  }),
+  MQTT_PROTOCOL_VERSION: z.enum(['5', '4', 'auto'], { error: "must be 5, 4 or auto" }).default('auto'),
+  MQTT_AUTH: z.enum(['none', 'password', 'signature'], { error: 'must be none, password or signature' }).default('none'),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  MQTT_INSTANCE_ID: z.string().optional(),
+  MQTT_ACCESS_KEY_ID: z.string().optional(),
+  MQTT_ACCESS_KEY_SECRET: z.string().optional(),
+  MQTT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "must be 1-40 letters, digits, '-' or '_' (client IDs are <prefix>@@@<unique>, at most 64 characters)").default('GID_bridge'),
+  MQTT_POOL_SIZE: int('MQTT_POOL_SIZE', 1, 64).default(1),
+  MQTT_RATE_LIMIT: int('MQTT_RATE_LIMIT', 0, 100000).default(0),
+  MQTT_PUBLISH_TIMEOUT_MS: int('MQTT_PUBLISH_TIMEOUT_MS', 100, 600000).default(10000),
+  MQTT_CA_FILE: z.string().optional(),
+  MQTT_TLS_INSECURE: z.string().optional(),
+  RULES_FILE: z.string().min(1, 'must be a file path').optional(),
+  DEAD_LETTER_TARGET: z.string().regex(/^(file:.+|fc:[A-Za-z_][A-Za-z0-9_-]{0,127})$/, 'must be file:<dir> or fc:<function-name>').optional(),
+  DEAD_LETTER_DIR: z.string().min(1, 'must be a directory path').default(DEFAULT_DEAD_LETTER_DIR),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).default('info'),
+})
+
+/** True inside Function Compute, which sets FC_FUNCTION_NAME for every instance. */
+export function onFunctionCompute(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env['FC_FUNCTION_NAME'])
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  // Empty strings are how s.yaml's ${env(X, '')} says "not set".
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  registerSecret(clean['MQTT_PASSWORD'])
+  registerSecret(clean['MQTT_ACCESS_KEY_SECRET'])
+  const parsed = envSchema.safeParse(clean)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? 'environment'), message: i.message })))
+  }
+  const e = parsed.data
+  const problems: ProblemAt[] = []
+  const later = (name: string, what: string) => problems.push({ path: name, message: `${what} ${NOT_YET}` })
+
+  if (e.MQTT_AUTH === 'signature') later('MQTT_AUTH', 'signature authentication (ApsaraMQ for MQTT)')
+  if (e.MQTT_AUTH === 'password' && !e.MQTT_USERNAME) problems.push({ path: 'MQTT_USERNAME', message: 'is required when MQTT_AUTH=password' })
+  if (e.MQTT_AUTH === 'none') {
+    for (const name of ['MQTT_USERNAME', 'MQTT_PASSWORD'] as const) {
+      if (e[name] !== undefined) problems.push({ path: name, message: 'is set but MQTT_AUTH is none; set MQTT_AUTH=password to use it' })
+    }
+  }
+  if (e.MQTT_RATE_LIMIT !== 0) later('MQTT_RATE_LIMIT', 'a per-connection rate limit')
+  if (e.MQTT_CA_FILE !== undefined) later('MQTT_CA_FILE', 'a custom TLS trust file')
+  if (e.MQTT_TLS_INSECURE !== undefined) later('MQTT_TLS_INSECURE', 'turning off TLS verification')
+
+  const targetText = e.DEAD_LETTER_TARGET ?? (onFunctionCompute(env) ? `fc:${DEFAULT_DEAD_LETTER_FUNCTION}` : `file:${DEFAULT_DEAD_LETTER_DIR}`)
+  const deadLetterTarget: DeadLetterTarget = targetText.startsWith('fc:')
+    ? { kind: 'fc', functionName: targetText.slice(3) }
+    : { kind: 'file', dir: targetText.slice(5) }
+  if (deadLetterTarget.kind === 'fc') later('DEAD_LETTER_TARGET', 'handing dead letters to a function (fc:)')
+
+  if (problems.length > 0) throw new ConfigError(problems)
+  return {
+    mqttUrl: e.MQTT_URL,
+    protocol: e.MQTT_PROTOCOL_VERSION === 'auto' ? 'auto' : (Number(e.MQTT_PROTOCOL_VERSION) as 4 | 5),
+    auth: e.MQTT_AUTH === 'password' ? { kind: 'password', username: e.MQTT_USERNAME!, ...(e.MQTT_PASSWORD !== undefined ? { password: e.MQTT_PASSWORD } : {}) } : { kind: 'none' },
+    clientIdPrefix: e.MQTT_CLIENT_ID_PREFIX,
+    poolSize: e.MQTT_POOL_SIZE,
+    rateLimit: e.MQTT_RATE_LIMIT,
+    publishTimeoutMs: e.MQTT_PUBLISH_TIMEOUT_MS,
+    ...(e.RULES_FILE !== undefined ? { rulesFile: e.RULES_FILE } : {}),
+    deadLetterTarget,
+    deadLetterDir: e.DEAD_LETTER_DIR,
+    logLevel: e.LOG_LEVEL,
+  }
+}

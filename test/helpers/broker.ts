@@ -1,0 +1,151 @@
+// Real brokers for the tests: Mosquitto started on a free loopback port (the tests' default), or the
+// embedded aedes broker where Mosquitto is not installed (MQTT 3.1.1 only).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './ports.js'
+
+export interface Broker {
+  kind: 'mosquitto' | 'aedes'
+  port: number
+  url: string
+  /** Everything Mosquitto logged so far (connection lines included). */
+  log(): string
+  /** How many connections Mosquitto saw from client IDs starting with `prefix`. */
+  connectionsFrom(prefix: string): number
+  stop(): Promise<void>
+  /** Starts it again on the same port (after stop). */
+  start(): Promise<void>
+  process?: ChildProcess
+}
+
+export function mosquittoInstalled(): boolean {
+  return spawnSync('mosquitto', ['-h']).error === undefined
+}
+
+/** CI sets REQUIRE_MOSQUITTO=1 so that a missing Mosquitto fails instead of falling back. */
+export function requireMosquitto(): void {
+  if (!mosquittoInstalled()) {
+    throw new Error('this test needs Mosquitto (MQTT 5 and its log): apt-get install -y mosquitto mosquitto-clients')
+  }
+}
+
+async function waitForPort(port: number, timeoutMs = 10000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1')
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > until) throw new Error(`broker did not open port ${port} within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+export interface MosquittoOptions {
+  port?: number
+  /** Extra lines for mosquitto.conf. */
+  config?: string[]
+  /** A persistence directory (needs `user root`, which every config here has). */
+  persistence?: boolean
+}
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<Broker> {
+  requireMosquitto()
+  const port = options.port ?? (await freePort())
+  const dir = mkdtempSync(join(tmpdir(), 'mosq-'))
+  const conf = join(dir, 'mosquitto.conf')
+  writeFileSync(conf, [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    // Started as root, Mosquitto would otherwise drop to the mosquitto user (DESIGN.md, "Known traps").
+    'user root',
+    'log_dest stdout',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    'log_type information',
+    'connection_messages true',
+    // A slow subscriber must not make the broker drop messages.
+    'max_queued_messages 0',
+    ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
+    ...(options.config ?? []),
+  ].join('\n') + '\n')
+  let output = ''
+  let child: ChildProcess | undefined
+  const broker: Broker = {
+    kind: 'mosquitto',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    log: () => output,
+    connectionsFrom: (prefix) => output.split('\n').filter((l) => l.includes('New client connected') && l.includes(` as ${prefix}`)).length,
+    async start() {
+      child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
+      broker.process = child
+      child.stdout!.on('data', (d: Buffer) => { output += d.toString() })
+      child.stderr!.on('data', (d: Buffer) => { output += d.toString() })
+      const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}:\n${output}`))))
+      exited.catch(() => {})
+      await Promise.race([waitForPort(port), exited])
+    },
+    async stop() {
+      const c = child
+      child = undefined
+      if (!c || c.exitCode !== null || c.signalCode !== null) return
+      const gone = new Promise((r) => c.once('exit', r))
+      c.kill('SIGCONT')
+      c.kill('SIGKILL')
+      await gone
+    },
+  }
+  await broker.start()
+  return broker
+}
+
+/** The embedded broker (aedes, MQTT 3.1.1 only), on a free loopback port. */
+export async function startAedes(options: { port?: number } = {}): Promise<Broker> {
+  const { Aedes } = await import('aedes')
+  const port = options.port ?? (await freePort())
+  let server: Server | undefined
+  let aedes: InstanceType<typeof Aedes> | undefined
+  let connections = new Map<string, number>()
+  const sockets = new Set<Socket>()
+  const broker: Broker = {
+    kind: 'aedes',
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    log: () => [...connections].map(([id, n]) => `${id}: ${n}`).join('\n'),
+    connectionsFrom: (prefix) => [...connections].filter(([id]) => id.startsWith(prefix)).reduce((a, [, n]) => a + n, 0),
+    async start() {
+      aedes = await Aedes.createBroker()
+      aedes.on('client', (client) => connections.set(client.id, (connections.get(client.id) ?? 0) + 1))
+      server = createServer(aedes.handle)
+      server.on('connection', (sock) => { sockets.add(sock); sock.once('close', () => sockets.delete(sock)) })
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(port, '127.0.0.1', () => resolve())
+      })
+    },
+    async stop() {
+      const s = server, a = aedes
+      server = undefined
+      aedes = undefined
+      if (!s || !a) return
+      await new Promise<void>((r) => a.close(() => r()))
+      for (const sock of sockets) sock.destroy()
+      await new Promise<void>((r) => s.close(() => r()))
+    },
+  }
+  connections = new Map()
+  await broker.start()
+  return broker
+}
+
+/** Mosquitto where installed, else aedes. For tests that need only MQTT 3.1.1. */
+export async function startBroker(): Promise<Broker> {
+  return mosquittoInstalled() ? startMosquitto() : startAedes()
+}

@@ -1,0 +1,62 @@
+// A real MQTT client as the subscriber: what the devices would receive.
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+
+export interface Received {
+  topic: string
+  qos: number
+  retain: boolean
+  payload: Buffer
+  userProperties?: Record<string, string | string[]>
+  messageExpiryInterval?: number
+  contentType?: string
+}
+
+export interface Subscriber {
+  client: MqttClient
+  messages: Received[]
+  /** Resolves once `count` messages arrived; rejects after `timeoutMs` saying how many did. */
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>
+  close(): Promise<void>
+}
+
+export async function subscribe(url: string, topics: string[], version: 4 | 5, options: IClientOptions = {}): Promise<Subscriber> {
+  const client = await connectAsync(url, { protocolVersion: version, clientId: `test-sub-${version}-${Math.random().toString(36).slice(2, 10)}`, reconnectPeriod: 0, ...options })
+  const messages: Received[] = []
+  const waiters: Array<() => void> = []
+  client.on('message', (topic, payload, packet) => {
+    const p = packet.properties
+    messages.push({
+      topic,
+      qos: packet.qos,
+      retain: packet.retain,
+      payload: Buffer.from(payload),
+      ...(p?.userProperties ? { userProperties: p.userProperties } : {}),
+      ...(p?.messageExpiryInterval !== undefined ? { messageExpiryInterval: p.messageExpiryInterval } : {}),
+      ...(p?.contentType !== undefined ? { contentType: p.contentType } : {}),
+    })
+    waiters.forEach((w) => w())
+  })
+  await client.subscribeAsync(topics.map((t) => ({ topic: t, qos: 2 as const })).reduce((acc, s) => ({ ...acc, [s.topic]: { qos: s.qos } }), {}))
+  return {
+    client,
+    messages,
+    waitFor(count, timeoutMs = 20000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (messages.length >= count) {
+            clearTimeout(timer)
+            waiters.splice(waiters.indexOf(check), 1)
+            resolve(messages)
+          }
+        }
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1)
+          reject(new Error(`subscriber got ${messages.length} of ${count} messages within ${timeoutMs} ms`))
+        }, timeoutMs)
+        waiters.push(check)
+        check()
+      })
+    },
+    close: () => client.endAsync(),
+  }
+}
