@@ -143,7 +143,7 @@ export class Bridge {
     if (poison.length > 0) {
       poison.sort((a, b) => a.index - b.index)
       try {
-        await this.sink.send({ kind: 'rocketmq-mqtt-bridge.poison', requestId, failedAt: new Date().toISOString(), messages: poison })
+        await this.sink.send({ kind: 'rocketmq-mqtt-bridge.poison', requestId, failedAt: new Date().toISOString(), messages: poison }, context)
       } catch (err) {
         deadLetterError = err instanceof DeadLetterError ? err : new DeadLetterError(this.sink.description, poison.length, err)
       }

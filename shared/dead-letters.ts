@@ -3,6 +3,7 @@
 import type { DeadLetterTarget } from './config.js'
 import { appendDeadLetters, entryKey, fingerprint, type DeadLetterEntry } from './dead-letter-store.js'
 import { DeadLetterError } from './errors.js'
+import type { FcContext } from './fc-context.js'
 
 /** One poison message as the bridge reports it. */
 export interface PoisonMessage {
@@ -25,7 +26,8 @@ export interface PoisonRecord {
 
 export interface DeadLetterSink {
   readonly description: string
-  send(record: PoisonRecord): Promise<void>
+  /** Stores or forwards the record; throws DeadLetterError when it cannot, so the invocation fails. */
+  send(record: PoisonRecord, context: FcContext): Promise<void>
 }
 
 /** A poison message is the same dead letter whenever it comes back: key by message ID (or content) and rule. */

@@ -64,7 +64,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     'allow_anonymous true',
     // Started as root, Mosquitto would otherwise drop to the mosquitto user (DESIGN.md, "Known traps").
     'user root',
-    'log_dest stdout',
+    'log_dest stderr', // unbuffered, unlike stdout into a pipe
     'log_type error',
     'log_type warning',
     'log_type notice',
