@@ -32,8 +32,9 @@ export interface Summary {
 
 /** Enough to cover several retried batches of the largest size (10,000) without growing forever. */
 const DELIVERED_MEMORY = 100_000
-/** Per-message log lines beyond this many are summed up in one line, so a bad batch cannot flood the logs. */
-const MAX_DETAIL_LINES = 100
+/** Per-message log lines beyond these are summed up in one line, so a bad batch or an outage cannot flood the logs. */
+const MAX_DEAD_LETTER_LINES = 100
+const MAX_FAILURE_LINES = 20
 
 export class Bridge {
   readonly pool: MqttPool
@@ -147,9 +148,9 @@ export class Bridge {
       } catch (err) {
         deadLetterError = err instanceof DeadLetterError ? err : new DeadLetterError(this.sink.description, poison.length, err)
       }
-      this.logEach(poison, (m) => ({ event: 'bridge.dead-letter', requestId, ruleId: m.ruleId ?? null, messageId: m.messageId ?? null, index: m.index, reason: m.reason, target: this.sink.description, handedOff: deadLetterError === undefined }), 'warn')
+      this.logEach(poison, (m) => ({ event: 'bridge.dead-letter', requestId, ruleId: m.ruleId ?? null, messageId: m.messageId ?? null, index: m.index, reason: m.reason, target: this.sink.description, handedOff: deadLetterError === undefined }), 'warn', MAX_DEAD_LETTER_LINES)
     }
-    this.logEach(failures, ({ p, reason }) => ({ event: 'bridge.failure', requestId, ruleId: p.ruleId, messageId: p.messageId ?? null, index: p.index, topic: p.topic, reason }), 'error')
+    this.logEach(failures, ({ p, reason }) => ({ event: 'bridge.failure', requestId, ruleId: p.ruleId, messageId: p.messageId ?? null, index: p.index, topic: p.topic, reason }), 'error', MAX_FAILURE_LINES)
 
     const summary: Summary = {
       requestId,
@@ -175,11 +176,11 @@ export class Bridge {
     return summary
   }
 
-  private logEach<T>(items: T[], fields: (item: T) => { event: string } & Record<string, unknown>, level: 'warn' | 'error'): void {
-    items.slice(0, MAX_DETAIL_LINES).forEach((item) => this.log[level](fields(item)))
-    if (items.length > MAX_DETAIL_LINES) {
+  private logEach<T>(items: T[], fields: (item: T) => { event: string } & Record<string, unknown>, level: 'warn' | 'error', max: number): void {
+    items.slice(0, max).forEach((item) => this.log[level](fields(item)))
+    if (items.length > max) {
       const first = fields(items[0]!)
-      this.log[level]({ event: first.event, requestId: first['requestId'], more: items.length - MAX_DETAIL_LINES, note: `${items.length - MAX_DETAIL_LINES} more like the above` })
+      this.log[level]({ event: first.event, requestId: first['requestId'], more: items.length - max, note: `${items.length - max} more like the above` })
     }
   }
 

@@ -167,7 +167,8 @@ class Connection {
       clientId: this.clientId,
       clean: true,
       reconnectPeriod: 0,
-      connectTimeout: timeout,
+      // Our own timer (below) fires first, with a message that names the broker and the bound.
+      connectTimeout: timeout + 1000,
       keepalive: KEEPALIVE_S,
       resubscribe: false,
       ...(options.username !== undefined ? { username: options.username } : {}),

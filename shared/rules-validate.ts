@@ -2,7 +2,7 @@
 import YAML from 'yaml'
 import type { ZodError } from 'zod'
 import { formatPath, type ProblemAt } from './errors.js'
-import { PROFILES } from './profiles.js'
+import { PROFILES, type Profile } from './profiles.js'
 import { defaultsSchema, ruleSchema, rulesFileSchema, type Rule, type RuleSet } from './rules-schema.js'
 import { parentTopicProblem, quote } from './topics.js'
 
@@ -33,7 +33,18 @@ export function validateRulesText(text: string): RulesResult {
   return parsed.ok ? validateRules(parsed.value) : parsed
 }
 
-/** Schema, then semantic checks over the rules that passed it. Every problem is reported, each with its path. */
+/** What the cross-rule checks read from a rule, taken from the raw rule when it failed the schema. */
+interface RuleFacts {
+  i: number
+  id?: string
+  groupId?: string
+  parentTopic?: string
+  enabled: boolean
+  /** Present when the whole rule passed the schema. */
+  rule?: Rule
+}
+
+/** Schema, then semantic checks. Every problem is reported, each with its path, even across invalid rules. */
 export function validateRules(value: unknown): RulesResult {
   const outer = rulesFileSchema.safeParse(value)
   if (!outer.success) return { ok: false, errors: zodProblems(outer.error, value, []) }
@@ -42,63 +53,63 @@ export function validateRules(value: unknown): RulesResult {
   if (!defaults.success) errors.push(...zodProblems(defaults.error, outer.data.defaults, ['defaults']))
   const d = defaults.success ? defaults.data : defaultsSchema.parse(undefined)
   const rules: Rule[] = []
-  const indices: number[] = []
-  outer.data.rules.forEach((raw, i) => {
+  const facts: RuleFacts[] = outer.data.rules.map((raw, i) => {
     const r = ruleSchema.safeParse(raw)
-    if (!r.success) {
-      errors.push(...zodProblems(r.error, raw, ['rules', i]))
-      // A parent topic's own problems do not depend on the rest of the rule: report them too, so all errors come at once.
-      const parent = valueAt(raw, ['target', 'parentTopic'])
-      const parentProblem = typeof parent === 'string' ? parentTopicProblem(parent, PROFILES[d.profile]) : undefined
-      if (parentProblem) errors.push({ path: `rules[${i}].target.parentTopic`, message: parentProblem })
-      return
+    if (r.success) {
+      const rule: Rule = { ...r.data, target: { ...r.data.target, qos: r.data.target.qos ?? d.qos } }
+      rules.push(rule)
+      return { i, id: rule.id, groupId: rule.source.groupId, parentTopic: rule.target.parentTopic, enabled: rule.enabled, rule }
     }
-    rules.push({ ...r.data, target: { ...r.data.target, qos: r.data.target.qos ?? d.qos } })
-    indices.push(i)
+    errors.push(...zodProblems(r.error, raw, ['rules', i]))
+    const str = (...path: string[]) => {
+      const v = valueAt(raw, path)
+      return typeof v === 'string' ? v : undefined
+    }
+    return { i, id: str('id'), groupId: str('source', 'groupId'), parentTopic: str('target', 'parentTopic'), enabled: valueAt(raw, ['enabled']) !== false }
   })
+  errors.push(...semanticProblems(PROFILES[d.profile], facts))
   const ruleSet: RuleSet = { profile: d.profile, defaultQos: d.qos, ...(d.trigger ? { defaultTrigger: d.trigger } : {}), rules }
-  errors.push(...semanticProblems(ruleSet, indices, outer.data.rules.length))
   return errors.length > 0 ? { ok: false, errors } : { ok: true, ruleSet }
 }
 
-function semanticProblems(set: RuleSet, indices: number[], totalRules: number): ProblemAt[] {
-  const profile = PROFILES[set.profile]
+function semanticProblems(profile: Profile, facts: RuleFacts[]): ProblemAt[] {
   const errors: ProblemAt[] = []
-  const firstWith = (key: (r: Rule) => string, r: Rule, i: number, seen: Map<string, number>): number | undefined => {
-    const k = key(r)
-    const earlier = seen.get(k)
-    if (earlier === undefined) seen.set(k, i)
-    return earlier
-  }
   const ids = new Map<string, number>()
   const groups = new Map<string, number>()
   const parents = new Map<string, number>()
-  set.rules.forEach((rule, k) => {
-    const i = indices[k]!
-    const p = `rules[${i}]`
-    const dupId = firstWith((r) => r.id, rule, i, ids)
-    if (dupId !== undefined) errors.push({ path: `${p}.id`, message: `duplicate id ${quote(rule.id)}, already used by rules[${dupId}]` })
-    const dupGroup = firstWith((r) => r.source.groupId, rule, i, groups)
-    if (dupGroup !== undefined) errors.push({ path: `${p}.source.groupId`, message: `duplicate groupId ${quote(rule.source.groupId)}, already used by rules[${dupGroup}]; each trigger needs its own consumer group` })
-    const topicProblem = parentTopicProblem(rule.target.parentTopic, profile)
+  /** The index of an earlier rule with the same value, remembering this one otherwise. */
+  const earlier = (seen: Map<string, number>, value: string | undefined, i: number): number | undefined => {
+    if (value === undefined) return undefined
+    const first = seen.get(value)
+    if (first === undefined) seen.set(value, i)
+    return first
+  }
+  for (const f of facts) {
+    const p = `rules[${f.i}]`
+    const dupId = earlier(ids, f.id, f.i)
+    if (dupId !== undefined) errors.push({ path: `${p}.id`, message: `duplicate id ${quote(f.id!)}, already used by rules[${dupId}]` })
+    const dupGroup = earlier(groups, f.groupId, f.i)
+    if (dupGroup !== undefined) errors.push({ path: `${p}.source.groupId`, message: `duplicate groupId ${quote(f.groupId!)}, already used by rules[${dupGroup}]; each trigger needs its own consumer group` })
+    const topicProblem = f.parentTopic === undefined ? undefined : parentTopicProblem(f.parentTopic, profile)
     if (topicProblem) errors.push({ path: `${p}.target.parentTopic`, message: topicProblem })
-    if (rule.enabled) {
-      const dupParent = firstWith((r) => r.target.parentTopic, rule, i, parents)
-      if (dupParent !== undefined) errors.push({ path: `${p}.target.parentTopic`, message: `parent topic ${quote(rule.target.parentTopic)} already has an enabled rule (rules[${dupParent}]); at most one enabled rule per MQTT parent topic` })
+    if (f.enabled) {
+      const dupParent = earlier(parents, f.parentTopic, f.i)
+      if (dupParent !== undefined) errors.push({ path: `${p}.target.parentTopic`, message: `parent topic ${quote(f.parentTopic!)} already has an enabled rule (rules[${dupParent}]); at most one enabled rule per MQTT parent topic` })
     }
-  })
+  }
   // Two enabled rules that could both match one message would publish it twice, once per trigger.
-  const enabled = set.rules.map((r, k) => ({ r, i: indices[k]! })).filter(({ r }) => r.enabled)
+  const enabled = facts.filter((f) => f.rule?.enabled)
   for (let a = 0; a < enabled.length; a++) {
     for (let b = a + 1; b < enabled.length; b++) {
       const x = enabled[a]!, y = enabled[b]!
-      if (x.r.source.instanceId === y.r.source.instanceId && x.r.source.topic === y.r.source.topic && tagsOverlap(x.r.source.tags, y.r.source.tags)) {
-        errors.push({ path: `rules[${y.i}].source.tags`, message: `overlaps rules[${x.i}] (same instance and topic, tags ${quote(x.r.source.tags)} and ${quote(y.r.source.tags)}): a message would match both rules` })
+      const xs = x.rule!.source, ys = y.rule!.source
+      if (xs.instanceId === ys.instanceId && xs.topic === ys.topic && tagsOverlap(xs.tags, ys.tags)) {
+        errors.push({ path: `rules[${y.i}].source.tags`, message: `overlaps rules[${x.i}] (same instance and topic, tags ${quote(xs.tags)} and ${quote(ys.tags)}): a message would match both rules` })
       }
     }
   }
-  if (profile.maxRules !== undefined && totalRules > profile.maxRules) {
-    errors.push({ path: 'rules', message: `has ${totalRules} rules; profile ${profile.name} allows at most ${profile.maxRules} per MQTT instance` })
+  if (profile.maxRules !== undefined && facts.length > profile.maxRules) {
+    errors.push({ path: 'rules', message: `has ${facts.length} rules; profile ${profile.name} allows at most ${profile.maxRules} per MQTT instance` })
   }
   if (profile.maxParentTopics !== undefined && parents.size > profile.maxParentTopics) {
     errors.push({ path: 'rules', message: `enabled rules use ${parents.size} parent topics; profile ${profile.name} allows at most ${profile.maxParentTopics} per MQTT instance` })

@@ -1,5 +1,5 @@
-// Real brokers for the tests: Mosquitto started on a free loopback port (the tests' default), or the
-// embedded aedes broker where Mosquitto is not installed (MQTT 3.1.1 only).
+// Real brokers for the tests: Mosquitto started on a free loopback port, and the embedded aedes broker
+// where a test needs a broker that speaks MQTT 3.1.1 only.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
@@ -25,10 +25,10 @@ export function mosquittoInstalled(): boolean {
   return spawnSync('mosquitto', ['-h']).error === undefined
 }
 
-/** CI sets REQUIRE_MOSQUITTO=1 so that a missing Mosquitto fails instead of falling back. */
+/** The MQTT 5 and broker-log tests have no embedded substitute (aedes speaks 3.1.1 only): say how to get Mosquitto. */
 export function requireMosquitto(): void {
   if (!mosquittoInstalled()) {
-    throw new Error('this test needs Mosquitto (MQTT 5 and its log): apt-get install -y mosquitto mosquitto-clients')
+    throw new Error('these tests need Mosquitto on the PATH (MQTT 5, and its log counts connections): apt-get install -y mosquitto mosquitto-clients, or brew install mosquitto')
   }
 }
 
@@ -143,9 +143,4 @@ export async function startAedes(options: { port?: number } = {}): Promise<Broke
   connections = new Map()
   await broker.start()
   return broker
-}
-
-/** Mosquitto where installed, else aedes. For tests that need only MQTT 3.1.1. */
-export async function startBroker(): Promise<Broker> {
-  return mosquittoInstalled() ? startMosquitto() : startAedes()
 }
