@@ -15,9 +15,13 @@ export interface Broker {
   log(): string
   /** How many connections Mosquitto saw from client IDs starting with `prefix`. */
   connectionsFrom(prefix: string): number
-  stop(): Promise<void>
-  /** Starts it again on the same port (after stop). */
+  /** SIGKILL by default; SIGTERM lets Mosquitto save its persistence file first. */
+  stop(signal?: NodeJS.Signals): Promise<void>
+  /** Starts it again on the same port and configuration (after stop). */
   start(): Promise<void>
+  /** SIGSTOP / SIGCONT: the broker keeps its sockets open but answers nothing. */
+  pause(): void
+  resume(): void
   process?: ChildProcess
 }
 
@@ -52,6 +56,8 @@ export interface MosquittoOptions {
   config?: string[]
   /** A persistence directory (needs `user root`, which every config here has). */
   persistence?: boolean
+  /** Require this user and password (anonymous refused). */
+  password?: { username: string; password: string }
 }
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Broker> {
@@ -61,7 +67,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
   const conf = join(dir, 'mosquitto.conf')
   writeFileSync(conf, [
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    `allow_anonymous ${options.password ? 'false' : 'true'}`,
     // Started as root, Mosquitto would otherwise drop to the mosquitto user (DESIGN.md, "Known traps").
     'user root',
     'log_dest stderr', // unbuffered, unlike stdout into a pipe
@@ -73,8 +79,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     // A slow subscriber must not make the broker drop messages.
     'max_queued_messages 0',
     ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
+    ...(options.password ? [`password_file ${dir}/passwords`] : []),
     ...(options.config ?? []),
   ].join('\n') + '\n')
+  if (options.password) {
+    const r = spawnSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwords'), options.password.username, options.password.password])
+    if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`)
+  }
   let output = ''
   let child: ChildProcess | undefined
   const broker: Broker = {
@@ -92,14 +103,20 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
       exited.catch(() => {})
       await Promise.race([waitForPort(port), exited])
     },
-    async stop() {
+    async stop(signal: NodeJS.Signals = 'SIGKILL') {
       const c = child
       child = undefined
       if (!c || c.exitCode !== null || c.signalCode !== null) return
       const gone = new Promise((r) => c.once('exit', r))
       c.kill('SIGCONT')
-      c.kill('SIGKILL')
+      c.kill(signal)
       await gone
+    },
+    pause() {
+      child?.kill('SIGSTOP')
+    },
+    resume() {
+      child?.kill('SIGCONT')
     },
   }
   await broker.start()
@@ -130,6 +147,10 @@ export async function startAedes(options: { port?: number } = {}): Promise<Broke
         server!.listen(port, '127.0.0.1', () => resolve())
       })
     },
+    pause() {
+      throw new Error('aedes runs in this process: it cannot be paused')
+    },
+    resume() {},
     async stop() {
       const s = server, a = aedes
       server = undefined

@@ -60,3 +60,46 @@ export async function subscribe(url: string, topics: string[], version: 4 | 5, o
     close: () => client.endAsync(),
   }
 }
+
+export interface PersistentSubscriber {
+  /** Distinct payloads received (hex), and how many arrived more than once. */
+  distinct: Set<string>
+  duplicates(): number
+  waitForDistinct(count: number, timeoutMs?: number): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * A device that must not miss anything: MQTT 5, clean start false, a session that outlives broker
+ * restarts, QoS 1, and automatic reconnection.
+ */
+export async function persistentSubscriber(url: string, topics: string[]): Promise<PersistentSubscriber> {
+  const client = await connectAsync(url, {
+    protocolVersion: 5,
+    clientId: `test-persistent-${Math.random().toString(36).slice(2, 10)}`,
+    clean: false,
+    properties: { sessionExpiryInterval: 3600 },
+    reconnectPeriod: 100,
+    connectTimeout: 2000,
+  })
+  client.on('error', () => {})
+  const distinct = new Set<string>()
+  let received = 0
+  client.on('message', (_topic, payload) => {
+    received++
+    distinct.add(Buffer.from(payload).toString('hex'))
+  })
+  await client.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 1 as const }])))
+  return {
+    distinct,
+    duplicates: () => received - distinct.size,
+    async waitForDistinct(count, timeoutMs = 30000) {
+      const until = Date.now() + timeoutMs
+      while (distinct.size < count) {
+        if (Date.now() > until) throw new Error(`persistent subscriber has ${distinct.size} of ${count} distinct messages after ${timeoutMs} ms`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    },
+    close: () => client.endAsync(true),
+  }
+}

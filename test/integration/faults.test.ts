@@ -1,0 +1,175 @@
+// Fault injection against a Mosquitto child process the test controls: killed, restarted, frozen,
+// refusing authentication. The promise under test: every message is acknowledged by the broker, or the
+// invocation fails (so Function Compute retries it), or it is a dead letter with a reason. Lost = 0.
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test, type TestContext as NodeTestContext } from 'node:test'
+import { Bridge } from '../../shared/bridge.js'
+import { loadConfig } from '../../shared/config.js'
+import { DeliveryError } from '../../shared/errors.js'
+import { loadRuleSet } from '../../shared/rules-load.js'
+import { startMosquitto, type Broker } from '../helpers/broker.js'
+import { fcContext } from '../helpers/fc-context.js'
+import { cloudEvent, SCENARIO_RULES } from '../helpers/scenario.js'
+import { persistentSubscriber } from '../helpers/subscriber.js'
+
+const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
+
+/** `count` QoS 1 messages over 100 topics of the `commands` rule. */
+function qos1Batch(count: number, prefix: string): unknown[] {
+  return Array.from({ length: count }, (_, i) => cloudEvent(i, {
+    topic: 'device-commands',
+    userProperties: { mqttSecondTopic: `/fleet/dev${i % 100}`, qoslevel: '1' },
+    body: `${prefix}-${i}-${'p'.repeat(200)}`,
+    uniq: `${prefix}-${i}`,
+  }))
+}
+
+function bridgeFor(broker: Broker, env: Record<string, string>): Bridge {
+  const dl = mkdtempSync(join(tmpdir(), 'dl-'))
+  return new Bridge(loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${dl}`, ...env }), rules)
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 2))
+  }
+}
+
+function report(t: NodeTestContext, row: Record<string, unknown>): void {
+  t.diagnostic(`outcome ${JSON.stringify(row)}`)
+}
+
+for (const poolSize of [1, 4]) {
+  describe(`faults with MQTT_POOL_SIZE=${poolSize}`, () => {
+    test('broker killed mid-batch: the invocation fails within the bound, saying how many are unconfirmed; the retry completes; lost = 0', async (t) => {
+      const broker = await startMosquitto({ persistence: true })
+      const sub = await persistentSubscriber(broker.url, ['devices/#'])
+      // Mosquitto saves its persistence file every second: let it record the subscriber's session.
+      await new Promise((r) => setTimeout(r, 1500))
+      const bridge = bridgeFor(broker, { MQTT_POOL_SIZE: String(poolSize), MQTT_PUBLISH_TIMEOUT_MS: '2000' })
+      const event = qos1Batch(5000, `KILL${poolSize}`)
+      try {
+        const started = Date.now()
+        const first = bridge.handle(event, fcContext('req-kill', 20))
+        first.catch(() => {})
+        await until(() => sub.distinct.size >= 500, 10000, 'the first 500 messages')
+        await broker.stop('SIGKILL')
+        let unconfirmed = 0
+        await assert.rejects(first, (err: Error) => {
+          assert.ok(err instanceof DeliveryError, String(err))
+          assert.match(err.message, /^\d+ of 5000 messages not acknowledged by the MQTT broker: /)
+          assert.match(err.message, /lost|cannot reach|closed/)
+          unconfirmed = err.failed
+          return true
+        })
+        assert.ok(Date.now() - started < 18000, 'failed before the function timeout')
+        assert.ok(unconfirmed > 0 && unconfirmed < 5000, `unconfirmed ${unconfirmed}`)
+
+        await broker.start()
+        const retry = await bridge.handle(event, fcContext('req-kill-retry', 20))
+        assert.equal(retry.published, unconfirmed, 'the retry sends exactly what was not acknowledged')
+        assert.equal(retry.duplicates, 5000 - unconfirmed, 'what was acknowledged is not sent again')
+        await sub.waitForDistinct(5000)
+        assert.equal(sub.distinct.size, 5000)
+        report(t, { fault: 'killed mid-batch', poolSize, sent: 5000, unconfirmedFirstAttempt: unconfirmed, delivered: sub.distinct.size, duplicated: sub.duplicates(), deadLettered: 0, lost: 5000 - sub.distinct.size })
+      } finally {
+        await bridge.close()
+        await sub.close()
+        await broker.stop()
+      }
+    })
+
+    test('broker restarted between invocations: the next invocation succeeds on its first attempt', async (t) => {
+      const broker = await startMosquitto()
+      const sub = await persistentSubscriber(broker.url, ['devices/#'])
+      const bridge = bridgeFor(broker, { MQTT_POOL_SIZE: String(poolSize), MQTT_PUBLISH_TIMEOUT_MS: '2000' })
+      try {
+        assert.equal((await bridge.handle(qos1Batch(200, `BEFORE${poolSize}`), fcContext('req-1'))).published, 200)
+        await broker.stop('SIGKILL')
+        await broker.start()
+        const sub2 = await persistentSubscriber(broker.url, ['devices/#'])
+        const after = await bridge.handle(qos1Batch(200, `AFTER${poolSize}`), fcContext('req-2'))
+        assert.equal(after.published, 200)
+        await sub2.waitForDistinct(200)
+        assert.ok(broker.connectionsFrom('GID_bridge@@@') >= 1)
+        report(t, { fault: 'restarted between invocations', poolSize, sent: 400, delivered: 200 + sub2.distinct.size, lost: 0 })
+        await sub2.close()
+      } finally {
+        await bridge.close()
+        await sub.close()
+        await broker.stop()
+      }
+    })
+
+    test('broker frozen with SIGSTOP: the invocation fails before its deadline; after SIGCONT a new invocation succeeds', async (t) => {
+      const broker = await startMosquitto()
+      const sub = await persistentSubscriber(broker.url, ['devices/#'])
+      const bridge = bridgeFor(broker, { MQTT_POOL_SIZE: String(poolSize), MQTT_PUBLISH_TIMEOUT_MS: '1500' })
+      try {
+        await bridge.initialize(fcContext('init'))
+        const event = qos1Batch(300, `STOP${poolSize}`)
+        broker.pause()
+        const started = Date.now()
+        await assert.rejects(bridge.handle(event, fcContext('req-stop', 10)), /300 of 300 messages not acknowledged.*(no acknowledgement from the MQTT broker at .* within MQTT_PUBLISH_TIMEOUT_MS=1500 ms|no CONNACK)/)
+        const took = Date.now() - started
+        assert.ok(took < 9000, `failed after ${took} ms, before the 10 s function timeout less its margin`)
+        broker.resume()
+        const retry = await bridge.handle(event, fcContext('req-cont', 10))
+        assert.equal(retry.published + retry.duplicates, 300)
+        await sub.waitForDistinct(300)
+        report(t, { fault: 'SIGSTOP then SIGCONT', poolSize, sent: 300, failedAfterMs: took, delivered: sub.distinct.size, duplicated: sub.duplicates(), lost: 300 - sub.distinct.size })
+      } finally {
+        broker.resume()
+        await bridge.close()
+        await sub.close()
+        await broker.stop()
+      }
+    })
+  })
+}
+
+describe('bounds and refusals', () => {
+  test('a frozen broker with a long acknowledgement timeout: the invocation deadline (timeout less margin) ends the wait', async () => {
+    const broker = await startMosquitto()
+    const bridge = bridgeFor(broker, { MQTT_PUBLISH_TIMEOUT_MS: '60000' })
+    try {
+      await bridge.initialize(fcContext('init'))
+      broker.pause()
+      const started = Date.now()
+      await assert.rejects(bridge.handle(qos1Batch(50, 'DEADLINE'), fcContext('req-deadline', 3)), /50 of 50 messages not acknowledged.*invocation deadline \(Function Compute timeout less a safety margin\) was reached/)
+      const took = Date.now() - started
+      assert.ok(took >= 2500 && took < 3000, `failed after ${took} ms: before 3 s, at about 3 s less the 0.3 s margin`)
+    } finally {
+      broker.resume()
+      await bridge.close()
+      await broker.stop()
+    }
+  })
+
+  test('authentication refused: a clear error with no secret in it or in any log line', async () => {
+    const secret = 'wr0ng-S3cret-value'
+    const broker = await startMosquitto({ password: { username: 'bridge', password: 'right-password-123' } })
+    const bad = bridgeFor(broker, { MQTT_AUTH: 'password', MQTT_USERNAME: 'bridge', MQTT_PASSWORD: secret, MQTT_PROTOCOL_VERSION: '5' })
+    const good = bridgeFor(broker, { MQTT_AUTH: 'password', MQTT_USERNAME: 'bridge', MQTT_PASSWORD: 'right-password-123' })
+    try {
+      const ctx = fcContext('req-auth')
+      await assert.rejects(bad.handle(qos1Batch(5, 'AUTH'), ctx), (err: Error) => {
+        assert.match(err.message, /5 of 5 messages not acknowledged.*the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: Connection refused: (Not authorized|Bad User Name or Password) \(code 13[45]\)/)
+        assert.ok(!err.message.includes(secret))
+        return true
+      })
+      assert.ok(ctx.lines.length > 0)
+      for (const line of ctx.lines) assert.ok(!line.includes(secret), line)
+      assert.equal((await good.handle(qos1Batch(5, 'AUTH'), fcContext('req-auth-ok'))).published, 5)
+    } finally {
+      await bad.close()
+      await good.close()
+      await broker.stop()
+    }
+  })
+})
