@@ -1,5 +1,6 @@
 // The three documented event shapes (facts, section 4): an event-streaming array of CloudEvents,
 // one event-driven CloudEvent, and RawData (`data` objects only). Buffer or already-parsed value.
+import { isUtf8 } from 'node:buffer'
 import { z } from 'zod'
 import { formatPath } from './errors.js'
 
@@ -58,14 +59,41 @@ function isCloudEvent(entry: unknown): boolean {
 
 export function parseEvent(event: unknown): ParsedEvent {
   let value: unknown = event
+  let lossy = false
   if (Buffer.isBuffer(event) || event instanceof Uint8Array || typeof event === 'string') {
-    const text = typeof event === 'string' ? event : Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('utf8')
+    let text: string
+    if (typeof event === 'string') {
+      text = event
+    } else {
+      const bytes = Buffer.from(event.buffer, event.byteOffset, event.byteLength)
+      // Invalid UTF-8 decodes to U+FFFD: a message that contains it would be published changed.
+      lossy = !isUtf8(bytes)
+      text = bytes.toString('utf8')
+    }
     try {
       value = JSON.parse(text)
     } catch (err) {
       return unparsable(text, `event is not JSON: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
+  const parsed = parseValue(value)
+  return lossy ? quarantineReplaced(parsed) : parsed
+}
+
+/** Moves every message touched by a U+FFFD replacement to the poison list; the others are intact. */
+function quarantineReplaced(parsed: ParsedEvent): ParsedEvent {
+  const touched = (m: RocketMessage) => m.body.includes('\uFFFD') || m.topic.includes('\uFFFD') || Object.entries(m.userProperties).some(([k, v]) => k.includes('\uFFFD') || v.includes('\uFFFD'))
+  const poison = [...parsed.poison]
+  const messages: RocketMessage[] = []
+  for (const m of parsed.messages) {
+    if (!touched(m)) messages.push(m)
+    else poison.push({ index: m.index, reason: `[${m.index}]: the event holds bytes that are not valid UTF-8 in this message; they cannot be delivered unchanged`, raw: m.raw, ...(m.messageId !== undefined ? { messageId: m.messageId } : {}) })
+  }
+  poison.sort((a, b) => a.index - b.index)
+  return { ...parsed, messages, poison }
+}
+
+function parseValue(value: unknown): ParsedEvent {
   if (Array.isArray(value)) {
     const first = value.find((e) => typeof e === 'object' && e !== null)
     const shape = first !== undefined && !isCloudEvent(first) ? 'raw-data' : 'event-streaming'
