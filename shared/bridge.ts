@@ -53,10 +53,11 @@ export class Bridge {
     this.pool = new MqttPool({
       url: config.mqttUrl,
       protocol: config.protocol,
-      ...(config.auth.kind === 'password' ? { username: config.auth.username, ...(config.auth.password !== undefined ? { password: config.auth.password } : {}) } : {}),
+      auth: config.auth,
       clientIdPrefix: config.clientIdPrefix,
       size: config.poolSize,
       publishTimeoutMs: config.publishTimeoutMs,
+      rateLimit: config.rateLimit,
       onEvent: (fields) => (fields.event === 'mqtt.connect-failed' ? this.log.warn(fields) : this.log.info(fields)),
     })
   }

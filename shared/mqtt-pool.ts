@@ -3,20 +3,25 @@
 // (MQTT.js stalls on a large mixed-QoS burst: DESIGN.md, "Known traps"). A message counts as delivered
 // only on PUBACK / PUBCOMP, or once written for QoS 0. Every wait is bounded by the acknowledgement
 // timeout and by the invocation deadline.
-import { randomBytes } from 'node:crypto'
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
+import { clientId, instanceToken } from './client-id.js'
 import { MqttConnectionError, messageOf } from './errors.js'
 import type { Publish } from './mapping.js'
-import { redact } from './secrets.js'
+import { credentialsFor, type MqttAuth } from './mqtt-auth.js'
+import { redact, registerSecret } from './secrets.js'
+import { TokenBucket } from './token-bucket.js'
 
 export interface PoolOptions {
   url: string
   protocol: 4 | 5 | 'auto'
-  username?: string
-  password?: string
+  auth: MqttAuth
   clientIdPrefix: string
   size: number
   publishTimeoutMs: number
+  /** Messages per second per connection; 0 = unlimited. */
+  rateLimit?: number
+  /** TLS trust for mqtts:// and wss://: a CA bundle, and whether to skip verification. */
+  tls?: { ca?: Buffer; insecure?: boolean }
   /** Unique per instance; random by default so that concurrent instances never share a client ID. */
   instanceToken?: string
   onEvent?: (fields: { event: string } & Record<string, unknown>) => void
@@ -42,10 +47,8 @@ const PROTOCOL_REFUSED_CODES = new Set([1, 132])
 
 class ProtocolRefused extends MqttConnectionError {}
 
-export function randomToken(length = 10): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
-  return Array.from(randomBytes(length), (b) => alphabet[b % alphabet.length]).join('')
-}
+/** Node's certificate verification failures. */
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/
 
 /** FNV-1a: stable topic -> connection affinity, so per-topic order is kept. */
 function topicHash(topic: string): number {
@@ -62,11 +65,11 @@ export class MqttPool {
   connectionsOpened = 0
 
   constructor(readonly options: PoolOptions) {
-    const token = options.instanceToken ?? randomToken()
+    const token = options.instanceToken ?? instanceToken()
     this.version = options.protocol === 'auto' ? undefined : options.protocol
     const url = new URL(options.url)
     this.safeUrl = `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`
-    this.connections = Array.from({ length: options.size }, (_, i) => new Connection(this, `${options.clientIdPrefix}@@@${token}${i.toString(36)}`))
+    this.connections = Array.from({ length: options.size }, (_, i) => new Connection(this, clientId(options.clientIdPrefix, token, i)))
   }
 
   get clientIds(): string[] {
@@ -130,8 +133,12 @@ class Connection {
   private version: 4 | 5 = 4
   /** Concurrent invocations on one instance take turns, so the in-flight bound holds per connection. */
   private turn: Promise<unknown> = Promise.resolve()
+  private readonly bucket: TokenBucket | undefined
 
-  constructor(private readonly pool: MqttPool, readonly clientId: string) {}
+  constructor(private readonly pool: MqttPool, readonly clientId: string) {
+    const rate = pool.options.rateLimit ?? 0
+    this.bucket = rate > 0 ? new TokenBucket(rate) : undefined
+  }
 
   private usable(): boolean {
     return this.client !== undefined && this.client.connected && !this.client.disconnecting && Date.now() - this.lastUsed < IDLE_RECONNECT_MS
@@ -162,6 +169,8 @@ class Connection {
     if (remaining <= 0) return Promise.reject(new MqttConnectionError(`no time left before the invocation deadline to connect to ${safeUrl}`))
     const timeout = Math.min(options.publishTimeoutMs, remaining)
     const auto = options.protocol === 'auto'
+    const credentials = credentialsFor(options.auth, this.clientId)
+    registerSecret(credentials.password)
     const opts: IClientOptions = {
       protocolVersion: version,
       clientId: this.clientId,
@@ -171,8 +180,9 @@ class Connection {
       connectTimeout: timeout + 1000,
       keepalive: KEEPALIVE_S,
       resubscribe: false,
-      ...(options.username !== undefined ? { username: options.username } : {}),
-      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...credentials,
+      ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
+      rejectUnauthorized: options.tls?.insecure !== true,
     }
     return new Promise((resolve, reject) => {
       const client = connect(options.url, opts)
@@ -252,12 +262,15 @@ class Connection {
     let dropped = 0
     let finished = false
     let pumping = false
+    /** Set while the rate limit makes the next publish wait. */
+    let paced: NodeJS.Timeout | undefined
 
     return new Promise((resolve) => {
       const finish = (failure?: { lost: true } | { reason: string }) => {
         if (finished) return
         finished = true
         clearInterval(watchdog)
+        clearTimeout(paced)
         client.removeListener('close', onClose)
         this.lastUsed = Date.now()
         const lost: number[] = []
@@ -291,9 +304,17 @@ class Connection {
 
       const pump = () => {
         // QoS 0 callbacks can run synchronously inside publish(); the flag turns that recursion into this loop.
-        if (pumping) return
+        if (pumping || paced) return
         pumping = true
         while (!finished && inFlight < this.window && next < count) {
+          const wait = this.bucket?.take(Date.now()) ?? 0
+          if (wait > 0) {
+            paced = setTimeout(() => {
+              paced = undefined
+              pump()
+            }, wait)
+            break
+          }
           const k = next++
           const p = items[indices[k]!]!
           const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain }
@@ -338,6 +359,9 @@ function connectError(err: Error & { code?: number | string }, version: 4 | 5, u
   if (typeof err.code === 'number') {
     if (version === 5 && PROTOCOL_REFUSED_CODES.has(err.code)) return new ProtocolRefused(`the MQTT broker at ${url} does not accept MQTT 5: ${err.message}`, err.code)
     return new MqttConnectionError(`the MQTT broker at ${url} refused the connection: ${err.message} (code ${err.code})`, err.code)
+  }
+  if (typeof err.code === 'string' && TLS_CODES.test(err.code)) {
+    return new MqttConnectionError(`the TLS certificate of the MQTT broker at ${url} is not trusted: ${err.message} (${err.code}); set MQTT_CA_FILE to the CA that signed it`, err.code)
   }
   if (typeof err.code === 'string') return new MqttConnectionError(`cannot reach the MQTT broker at ${url}: ${err.code}`, err.code)
   return new MqttConnectionError(`MQTT connection to ${url} failed: ${err.message}`)

@@ -6,11 +6,17 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './ports.js'
+import { makeCertificates } from './tls.js'
 
 export interface Broker {
   kind: 'mosquitto' | 'aedes'
   port: number
   url: string
+  /** With `tls`: mqtts:// on its own port, certificate signed by `caFile`. */
+  tlsUrl?: string
+  caFile?: string
+  /** With `websockets`: ws:// on its own port. */
+  wsUrl?: string
   /** Everything Mosquitto logged so far (connection lines included). */
   log(): string
   /** How many connections Mosquitto saw from client IDs starting with `prefix`. */
@@ -58,6 +64,11 @@ export interface MosquittoOptions {
   persistence?: boolean
   /** Require this user and password (anonymous refused). */
   password?: { username: string; password: string }
+  /** Also listen with TLS (a test CA) and/or WebSockets, each on a free port. */
+  tls?: boolean
+  websockets?: boolean
+  /** Log every packet (`Received PUBLISH from <client id> …`). */
+  debugLog?: boolean
 }
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Broker> {
@@ -65,6 +76,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
   const port = options.port ?? (await freePort())
   const dir = mkdtempSync(join(tmpdir(), 'mosq-'))
   const conf = join(dir, 'mosquitto.conf')
+  const certs = options.tls ? makeCertificates() : undefined
+  const tlsPort = certs ? await freePort() : undefined
+  const wsPort = options.websockets ? await freePort() : undefined
   writeFileSync(conf, [
     `listener ${port} 127.0.0.1`,
     `allow_anonymous ${options.password ? 'false' : 'true'}`,
@@ -80,6 +94,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     'max_queued_messages 0',
     ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
     ...(options.password ? [`password_file ${dir}/passwords`] : []),
+    ...(options.debugLog ? ['log_type debug'] : []),
+    ...(certs ? [`listener ${tlsPort} 127.0.0.1`, `cafile ${certs.caFile}`, `certfile ${certs.certFile}`, `keyfile ${certs.keyFile}`] : []),
+    ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
     ...(options.config ?? []),
   ].join('\n') + '\n')
   if (options.password) {
@@ -92,6 +109,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     kind: 'mosquitto',
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    ...(certs ? { tlsUrl: `mqtts://127.0.0.1:${tlsPort}`, caFile: certs.caFile } : {}),
+    ...(wsPort ? { wsUrl: `ws://127.0.0.1:${wsPort}` } : {}),
     log: () => output,
     connectionsFrom: (prefix) => output.split('\n').filter((l) => l.includes('New client connected') && l.includes(` as ${prefix}`)).length,
     async start() {
@@ -101,7 +120,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
       child.stderr!.on('data', (d: Buffer) => { output += d.toString() })
       const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}:\n${output}`))))
       exited.catch(() => {})
-      await Promise.race([waitForPort(port), exited])
+      await Promise.race([Promise.all([port, tlsPort, wsPort].filter((p) => p !== undefined).map((p) => waitForPort(p))), exited])
     },
     async stop(signal: NodeJS.Signals = 'SIGKILL') {
       const c = child

@@ -1,0 +1,197 @@
+// Connecting as ApsaraMQ for MQTT documents it, and to any standard broker over TLS or WebSocket:
+// signature authentication, client IDs, TLS trust, transports, and the per-connection rate limit.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { describe, test } from 'node:test'
+import { clientId, clientIdProblem, instanceToken } from '../../shared/client-id.js'
+import type { Publish } from '../../shared/mapping.js'
+import { signaturePassword } from '../../shared/mqtt-auth.js'
+import { MqttPool, type PoolOptions } from '../../shared/mqtt-pool.js'
+import { startMosquitto } from '../helpers/broker.js'
+import { subscribe } from '../helpers/subscriber.js'
+
+function publishes(count: number, tag: string, topics: number, qos: 0 | 1 | 2 = 1): Publish[] {
+  return Array.from({ length: count }, (_, i) => ({ ruleId: 'r', index: i, topic: `devices/${tag}/t${i % topics}`, qos, retain: false, payload: Buffer.from(`${tag}-${i}`) }))
+}
+
+function pool(url: string, options: Partial<PoolOptions> = {}): MqttPool {
+  return new MqttPool({ url, protocol: 'auto', auth: { kind: 'none' }, clientIdPrefix: 'GID_conn', size: 1, publishTimeoutMs: 3000, ...options })
+}
+
+/** Per topic, the payloads in arrival order. */
+function perTopic(messages: Array<{ topic: string; payload: Buffer }>): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  for (const m of messages) (out[m.topic] ??= []).push(m.payload.toString())
+  return out
+}
+
+describe('signature authentication', () => {
+  test('the password matches an independent computation (openssl) for fixed inputs', () => {
+    const cases = [
+      ['LTAI5tSecretExample0000', 'GID_bridge@@@abcdefghij0'],
+      ['s3cr3t/with+symbols=', 'GID-x@@@0'],
+      ['中文密钥', 'GID_test@@@device_001'],
+    ] as const
+    for (const [secret, id] of cases) {
+      const expected = execFileSync('sh', ['-c', 'printf %s "$ID" | openssl dgst -sha1 -hmac "$KEY" -binary | base64'], { env: { ...process.env, ID: id, KEY: secret } }).toString().trim()
+      assert.equal(signaturePassword(secret, id), expected, `${secret} / ${id}`)
+    }
+    // A fixed known answer, so a change of algorithm cannot pass by changing both sides.
+    assert.equal(signaturePassword('secret', 'GID_a@@@b'), execFileSync('sh', ['-c', "printf %s 'GID_a@@@b' | openssl dgst -sha1 -hmac secret -binary | base64"]).toString().trim())
+  })
+
+  test('a broker that recomputes the signature from each connecting client ID accepts the pool, and refuses a wrong secret', async () => {
+    const { Aedes } = await import('aedes')
+    const broker = await Aedes.createBroker()
+    const seen: string[] = []
+    broker.authenticate = (client, username, password, done) => {
+      const [mode, accessKeyId, instanceId] = (username ?? '').split('|')
+      const ok = mode === 'Signature' && accessKeyId === 'AK_test' && instanceId === 'mqtt-cn-test'
+        && password?.toString() === signaturePassword('the-right-secret', client.id)
+      seen.push(client.id)
+      if (ok) return done(null, true)
+      const err = Object.assign(new Error('bad signature'), { returnCode: 4 as const })
+      done(err, false)
+    }
+    const server = createServer(broker.handle)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
+    const good = pool(url, { size: 3, auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'the-right-secret' } })
+    const bad = pool(url, { auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'a-wrong-secret' } })
+    try {
+      const r = await good.publish(publishes(60, 'sig', 20), Date.now() + 10000)
+      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      // Three connections, three client IDs, each signed for itself.
+      assert.equal(new Set(seen).size, 3)
+      const refused = await bad.publish(publishes(2, 'sig-bad', 1), Date.now() + 10000)
+      for (const o of refused.outcomes) {
+        assert.ok(o && !o.rejected)
+        assert.match(o.reason, /refused the connection: Connection refused: Bad username or password \(code 4\)/)
+        assert.ok(!o.reason.includes('a-wrong-secret'))
+      }
+    } finally {
+      await good.close()
+      await bad.close()
+      await new Promise<void>((r) => broker.close(() => r()))
+      server.close()
+    }
+  })
+})
+
+describe('client IDs', () => {
+  test('1,000 IDs across 100 simulated instances and 10 pool members are all distinct and valid', () => {
+    const ids = new Set<string>()
+    for (let instance = 0; instance < 100; instance++) {
+      const token = instanceToken()
+      for (let member = 0; member < 10; member++) {
+        const id = clientId('GID_bridge_with_a_long_group_name_x', token, member)
+        assert.equal(clientIdProblem(id, true), undefined, id)
+        assert.ok(id.length <= 64, id)
+        ids.add(id)
+      }
+    }
+    assert.equal(ids.size, 1000)
+  })
+
+  test('invalid IDs are named', () => {
+    assert.match(clientIdProblem(`GID_x@@@${'d'.repeat(64)}`, false)!, /at most 64/)
+    assert.match(clientIdProblem('bridge@@@abc', true)!, /Group ID/)
+    assert.match(clientIdProblem('GID_abc@@@a.b', true)!, /only letters, digits/)
+    assert.match(clientIdProblem('GID_abc', true)!, /@@@/)
+  })
+})
+
+describe('TLS and WebSocket against Mosquitto', () => {
+  test('mqtts:// with the test CA delivers a batch; without it, a clear refusal', async () => {
+    const broker = await startMosquitto({ tls: true })
+    const sub = await subscribe(broker.url, ['devices/#'], 5)
+    const trusted = pool(broker.tlsUrl!, { tls: { ca: readFileSync(broker.caFile!) } })
+    const untrusted = pool(broker.tlsUrl!)
+    try {
+      const r = await trusted.publish(publishes(200, 'tls', 10), Date.now() + 10000)
+      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      await sub.waitFor(200)
+      const refused = await untrusted.publish(publishes(3, 'tls-no-ca', 1), Date.now() + 10000)
+      for (const o of refused.outcomes) assert.match(o!.reason, /the TLS certificate of the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ is not trusted: .*SELF_SIGNED_CERT_IN_CHAIN.*set MQTT_CA_FILE/)
+    } finally {
+      await trusted.close()
+      await untrusted.close()
+      await sub.close()
+      await broker.stop()
+    }
+  })
+
+  test('insecure TLS (MQTT_TLS_INSECURE) connects without the CA', async () => {
+    const broker = await startMosquitto({ tls: true })
+    const p = pool(broker.tlsUrl!, { tls: { insecure: true } })
+    try {
+      const r = await p.publish(publishes(5, 'insecure', 1), Date.now() + 10000)
+      assert.deepEqual(r.outcomes, [undefined, undefined, undefined, undefined, undefined])
+    } finally {
+      await p.close()
+      await broker.stop()
+    }
+  })
+
+  test('ws:// delivers a batch through a Mosquitto websockets listener, in order per topic', async () => {
+    const broker = await startMosquitto({ websockets: true })
+    const sub = await subscribe(broker.url, ['devices/#'], 5)
+    const p = pool(broker.wsUrl!)
+    try {
+      const items = publishes(300, 'ws', 7)
+      const r = await p.publish(items, Date.now() + 10000)
+      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      await sub.waitFor(300)
+      assert.deepEqual(perTopic(sub.messages), perTopic(items))
+    } finally {
+      await p.close()
+      await sub.close()
+      await broker.stop()
+    }
+  })
+})
+
+describe('rate limit', () => {
+  test('at 100 messages/s, 300 messages on one connection take at least 2.5 s, in order', async () => {
+    const broker = await startMosquitto()
+    const sub = await subscribe(broker.url, ['devices/#'], 5)
+    const p = pool(broker.url, { rateLimit: 100 })
+    try {
+      const items = publishes(300, 'rate', 5)
+      const started = Date.now()
+      const r = await p.publish(items, Date.now() + 20000)
+      const took = Date.now() - started
+      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      assert.ok(took >= 2500, `took ${took} ms`)
+      await sub.waitFor(300)
+      assert.deepEqual(perTopic(sub.messages), perTopic(items))
+    } finally {
+      await p.close()
+      await sub.close()
+      await broker.stop()
+    }
+  })
+
+  test('a pool of 3 with many topics: the broker log shows all three connections carrying messages, order kept per topic', async () => {
+    const broker = await startMosquitto({ debugLog: true })
+    const sub = await subscribe(broker.url, ['devices/#'], 5)
+    const p = pool(broker.url, { size: 3, rateLimit: 200, clientIdPrefix: 'GID_spread' })
+    try {
+      const items = publishes(300, 'spread', 40)
+      const r = await p.publish(items, Date.now() + 20000)
+      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      await sub.waitFor(300)
+      assert.deepEqual(perTopic(sub.messages), perTopic(items))
+      const carrying = p.clientIds.map((id) => broker.log().split('\n').filter((l) => l.includes(`Received PUBLISH from ${id}`)).length)
+      assert.equal(carrying.length, 3)
+      for (const n of carrying) assert.ok(n > 0, `messages per connection: ${carrying}`)
+      assert.equal(carrying.reduce((a, b) => a + b, 0), 300)
+    } finally {
+      await p.close()
+      await sub.close()
+      await broker.stop()
+    }
+  })
+})
