@@ -1,6 +1,7 @@
 // The bridge's batch mechanics: parse -> map -> publish through the pool -> outcomes -> summary.
 // Results are data; one clear error is thrown at the end when the batch must be retried.
 import { BoundedSet } from './bounded-set.js'
+import { GROUP_ID } from './client-id.js'
 import { loadConfig, type BridgeConfig } from './config.js'
 import { createDeadLetterSink, type DeadLetterSink, type PoisonMessage } from './dead-letters.js'
 import { ConfigError, DeadLetterError, DeliveryError } from './errors.js'
@@ -44,7 +45,7 @@ export class Bridge {
   private log: Logger
 
   constructor(readonly config: BridgeConfig, readonly ruleSet: RuleSet, sink?: DeadLetterSink) {
-    if (ruleSet.profile === 'alibaba' && !/^GID[_-][A-Za-z0-9_-]{3,60}$/.test(config.clientIdPrefix)) {
+    if (ruleSet.profile === 'alibaba' && !GROUP_ID.test(config.clientIdPrefix)) {
       throw new ConfigError([{ path: 'MQTT_CLIENT_ID_PREFIX', message: "must be a Group ID (GID_ or GID- then letters, digits, '-' or '_', 7-64 characters) when the rules use profile alibaba" }])
     }
     this.index = new RuleIndex(ruleSet)
