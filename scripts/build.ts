@@ -36,6 +36,17 @@ function inlineRules(rulesFile: string): Plugin {
   }
 }
 
+/**
+ * Keeps @alicloud/fc2 (about 1 MB, 70 ms to load) out of the bridge's bundle: its dynamic import becomes
+ * a require of fc2.js beside it, parsed only when a dead letter is first handed off.
+ */
+const fc2Apart: Plugin = {
+  name: 'fc2-apart',
+  setup(b) {
+    b.onResolve({ filter: /^@alicloud\/fc2$/ }, (a) => (a.kind === 'dynamic-import' ? { path: './fc2.js', external: true } : undefined))
+  },
+}
+
 export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
   const rulesFile = resolve(options.rulesFile ?? join(root, 'rules.yaml'))
   const outDir = resolve(options.outDir ?? join(root, 'dist'))
@@ -44,21 +55,25 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
     const out = join(outDir, fn)
     rmSync(out, { recursive: true, force: true })
     mkdirSync(out, { recursive: true })
-    await build({
-      entryPoints: [join(root, 'functions', fn, 'index.ts')],
-      outfile: join(out, 'index.js'),
+    const common = {
       bundle: true,
-      platform: 'node',
+      platform: 'node' as const,
       target: 'node20',
-      format: 'cjs',
+      format: 'cjs' as const,
       minify: true,
       keepNames: true,
-      legalComments: 'none',
-      logLevel: 'warning',
+      legalComments: 'none' as const,
+      logLevel: 'warning' as const,
       // @alicloud/fc2 does not bundle with proxy-agent inside (DESIGN.md, "Known traps").
       external: ['proxy-agent'],
-      plugins: fn === 'bridge' ? [inlineRules(rulesFile)] : [],
+    }
+    await build({
+      ...common,
+      entryPoints: [join(root, 'functions', fn, 'index.ts')],
+      outfile: join(out, 'index.js'),
+      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart] : [],
     })
+    if (fn === 'bridge') await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
     // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
     writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
     if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, 'index.js')).length / 1024).toFixed(0)} KB)`)

@@ -1,5 +1,6 @@
 // The bridge's batch mechanics: parse -> map -> publish through the pool -> outcomes -> summary.
 // Results are data; one clear error is thrown at the end when the batch must be retried.
+import { planBatch } from './batch-plan.js'
 import { BoundedSet } from './bounded-set.js'
 import { GROUP_ID } from './client-id.js'
 import { loadConfig, type BridgeConfig } from './config.js'
@@ -8,7 +9,7 @@ import { ConfigError, DeadLetterError, DeliveryError } from './errors.js'
 import { parseEvent } from './events.js'
 import { invocationDeadline, type FcContext } from './fc-context.js'
 import { createLogger, type Logger } from './logger.js'
-import { mapMessage, RuleIndex, type Publish } from './mapping.js'
+import { RuleIndex, type Publish } from './mapping.js'
 import { MqttPool } from './mqtt-pool.js'
 import { loadRuleSet, type RulesSource } from './rules-load.js'
 import type { RuleSet } from './rules-schema.js'
@@ -87,40 +88,25 @@ export class Bridge {
     const requestId = context?.requestId ?? 'unknown'
     const deadline = invocationDeadline(started, context)
     const parsed = parseEvent(event)
+    const plan = planBatch(parsed, this.index)
 
-    const poison: PoisonMessage[] = parsed.poison.map((p) => ({ reason: p.reason, index: p.index, event: p.raw, ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) }))
+    const poison: PoisonMessage[] = plan.poison.map((p) => ({ reason: p.reason, index: p.index, event: p.raw, ...(p.ruleId !== undefined ? { ruleId: p.ruleId } : {}), ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) }))
+    // What this instance already delivered (a retried batch) is not published again.
     const publishes: Publish[] = []
     const raws: unknown[] = []
-    const inBatch = new Map<string, Publish>()
-    let duplicates = 0
+    let duplicates = plan.duplicates
+    plan.publishes.forEach((p, i) => {
+      if (p.messageId !== undefined && this.delivered.has(deliveryKey(p))) duplicates++
+      else {
+        publishes.push(p)
+        raws.push(plan.raws[i])
+      }
+    })
     let oldest = Infinity
-    for (const msg of parsed.messages) {
-      const mapped = mapMessage(msg, this.index)
-      if (!mapped.ok) {
-        poison.push({ reason: mapped.reason, index: msg.index, event: msg.raw, ...(mapped.ruleId !== undefined ? { ruleId: mapped.ruleId } : {}), ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}) })
-        continue
-      }
-      const p = mapped.publish
-      if (p.messageId !== undefined) {
-        const key = deliveryKey(p)
-        if (this.delivered.has(key)) {
-          duplicates++
-          continue
-        }
-        const first = inBatch.get(key)
-        if (first) {
-          if (samePublish(first, p)) duplicates++
-          else poison.push({ reason: `message ID ${JSON.stringify(p.messageId)} appears twice in this batch with different content (first at position ${first.index})`, ruleId: p.ruleId, messageId: p.messageId, index: p.index, event: msg.raw })
-          continue
-        }
-        inBatch.set(key, p)
-      }
-      if (msg.time !== undefined) {
-        const t = Date.parse(msg.time)
-        if (t < oldest) oldest = t
-      }
-      publishes.push(p)
-      raws.push(msg.raw)
+    for (const m of parsed.messages) {
+      if (m.time === undefined) continue
+      const t = Date.parse(m.time)
+      if (t < oldest) oldest = t
     }
 
     const { outcomes, droppedV5Properties } = await this.pool.publish(publishes, deadline)
@@ -193,10 +179,6 @@ export class Bridge {
 
 function deliveryKey(p: Publish): string {
   return `${p.ruleId}\u0000${p.messageId}`
-}
-
-function samePublish(a: Publish, b: Publish): boolean {
-  return a.topic === b.topic && a.qos === b.qos && a.payload.equals(b.payload) && JSON.stringify(a.properties) === JSON.stringify(b.properties)
 }
 
 /** ["x", "x", "y"] -> ["2 × x", "1 × y"], most frequent first. */

@@ -5,7 +5,8 @@ import { ConfigError, type ProblemAt } from './errors.js'
 import { registerSecret } from './secrets.js'
 
 export type ProtocolSetting = 4 | 5 | 'auto'
-export type DeadLetterTarget = { kind: 'file'; dir: string } | { kind: 'fc'; functionName: string }
+/** fc: hands dead letters to a function by asynchronous invoke; `endpoint` is FC_ENDPOINT when set. */
+export type DeadLetterTarget = { kind: 'file'; dir: string } | { kind: 'fc'; functionName: string; endpoint?: string }
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 export interface BridgeConfig {
@@ -61,6 +62,16 @@ const envSchema = z.object({
   RULES_FILE: z.string().min(1, 'must be a file path').optional(),
   DEAD_LETTER_TARGET: z.string().regex(/^(file:.+|fc:[A-Za-z_][A-Za-z0-9_-]{0,127})$/, 'must be file:<dir> or fc:<function-name>').optional(),
   DEAD_LETTER_DIR: z.string().min(1, 'must be a directory path').default(DEFAULT_DEAD_LETTER_DIR),
+  FC_ENDPOINT: z.string().superRefine((value, ctx) => {
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return void ctx.addIssue({ code: 'custom', message: 'must be a URL such as https://<accountId>.<region>-internal.fc.aliyuncs.com' })
+    }
+    if (!['http:', 'https:'].includes(url.protocol)) ctx.addIssue({ code: 'custom', message: `must use http:// or https://, not ${url.protocol}//` })
+    if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) ctx.addIssue({ code: 'custom', message: 'must be a bare origin (scheme, host, optional port), without credentials, path or query' })
+  }).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).default('info'),
 })
 
@@ -95,9 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
 
   const targetText = e.DEAD_LETTER_TARGET ?? (onFunctionCompute(env) ? `fc:${DEFAULT_DEAD_LETTER_FUNCTION}` : `file:${DEFAULT_DEAD_LETTER_DIR}`)
   const deadLetterTarget: DeadLetterTarget = targetText.startsWith('fc:')
-    ? { kind: 'fc', functionName: targetText.slice(3) }
+    ? { kind: 'fc', functionName: targetText.slice(3), ...(e.FC_ENDPOINT !== undefined ? { endpoint: e.FC_ENDPOINT.replace(/\/$/, '') } : {}) }
     : { kind: 'file', dir: targetText.slice(5) }
-  if (deadLetterTarget.kind === 'fc') later('DEAD_LETTER_TARGET', 'handing dead letters to a function (fc:)')
 
   if (problems.length > 0) throw new ConfigError(problems)
   return {

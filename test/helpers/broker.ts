@@ -92,6 +92,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     'connection_messages true',
     // A slow subscriber must not make the broker drop messages.
     'max_queued_messages 0',
+    // Mosquitto promises in-order delivery to a subscriber only when nothing is queued behind a full
+    // in-flight window (its docs: max_inflight_messages); a loaded, slow subscriber otherwise may see
+    // a later QoS 1 message first. No maximum: the order the tests check is the order the bridge sent.
+    'max_inflight_messages 0',
     ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
     ...(options.password ? [`password_file ${dir}/passwords`] : []),
     ...(options.debugLog ? ['log_type debug'] : []),

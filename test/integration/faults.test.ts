@@ -46,7 +46,10 @@ function report(t: NodeTestContext, row: Record<string, unknown>): void {
 
 for (const poolSize of [1, 4]) {
   describe(`faults with MQTT_POOL_SIZE=${poolSize}`, () => {
-    test('broker killed mid-batch: the invocation fails within the bound, saying how many are unconfirmed; the retry completes; lost = 0', async (t) => {
+    // SIGTERM, not SIGKILL: Mosquitto then saves what it acknowledged. A SIGKILLed broker loses messages it
+    // acknowledged but had not persisted yet (autosave runs every second): broker durability, which no
+    // publisher can see. The bridge's side, counting only acknowledged messages, is the same either way.
+    test('broker stopped mid-batch: the invocation fails within the bound, saying how many are unconfirmed; the retry completes; lost = 0', async (t) => {
       const broker = await startMosquitto({ persistence: true })
       const sub = await persistentSubscriber(broker.url, ['devices/#'])
       // Mosquitto saves its persistence file every second: let it record the subscriber's session.
@@ -58,7 +61,7 @@ for (const poolSize of [1, 4]) {
         const first = bridge.handle(event, fcContext('req-kill', 20))
         first.catch(() => {})
         await until(() => sub.distinct.size >= 500, 10000, 'the first 500 messages')
-        await broker.stop('SIGKILL')
+        await broker.stop('SIGTERM')
         let unconfirmed = 0
         await assert.rejects(first, (err: Error) => {
           assert.ok(err instanceof DeliveryError, String(err))
@@ -76,7 +79,7 @@ for (const poolSize of [1, 4]) {
         assert.equal(retry.duplicates, 5000 - unconfirmed, 'what was acknowledged is not sent again')
         await sub.waitForDistinct(5000)
         assert.equal(sub.distinct.size, 5000)
-        report(t, { fault: 'killed mid-batch', poolSize, sent: 5000, unconfirmedFirstAttempt: unconfirmed, delivered: sub.distinct.size, duplicated: sub.duplicates(), deadLettered: 0, lost: 5000 - sub.distinct.size })
+        report(t, { fault: 'stopped mid-batch (SIGTERM)', poolSize, sent: 5000, unconfirmedFirstAttempt: unconfirmed, delivered: sub.distinct.size, duplicated: sub.duplicates(), deadLettered: 0, lost: 5000 - sub.distinct.size })
       } finally {
         await bridge.close()
         await sub.close()

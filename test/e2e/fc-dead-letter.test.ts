@@ -1,0 +1,195 @@
+// The poison path end to end, on the BUILT bundles: bridge -> @alicloud/fc2 (2023-03-30, Async) ->
+// local invoke server (signature checked) -> dead-letter function -> store. Then what happens when the
+// hand-off is refused, and replay through @alicloud/fc2 to the served bridge.
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildAll } from '../../scripts/build.js'
+import { startLocalFc, type LocalFc } from '../../scripts/fc-local-server.js'
+import { replay } from '../../scripts/replay.js'
+import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letter-store.js'
+import { recognise } from '../../shared/dead-letter-intake.js'
+import type { DeadLetterEntry } from '../../shared/dead-letter-store.js'
+import { FcInvoker, FcInvokeError } from '../../shared/fc-invoke.js'
+import { mosquittoInstalled, startAedes, startMosquitto, type Broker } from '../helpers/broker.js'
+import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+
+const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
+const SECRET = 'local-secret-7fK2pQ9zR4'
+const TOKEN = 'local-sts-token-Wm3xT8vY1'
+const creds = { accessKeyId: 'STS.LocalTestKey0001', accessKeySecret: SECRET, securityToken: TOKEN }
+
+/** A CloudEvent for the bundled rule home-lamps (RocketMQ topic TopicName, tag TagA -> MQTT home/...). */
+function cloudEvent(id: string, body: string, userProperties: Record<string, string> = { mqttSecondTopic: '/room1/lamp' }) {
+  return {
+    id: `event-${id}`,
+    source: 'RocketMQ-Function-rocketmq-trigger',
+    specversion: '1.0',
+    type: 'mq:Topic:SendMessage',
+    subject: `acs:mq:cn-hangzhou:1234567890123456:${INSTANCE}%TopicName`,
+    time: new Date().toISOString(),
+    data: { topic: 'TopicName', systemProperties: { UNIQ_KEY: id, TAGS: 'TagA', INSTANCE_ID: INSTANCE }, userProperties, body },
+  }
+}
+
+let out: string
+let store: string
+let broker: Broker
+let sub: Subscriber
+let fc: LocalFc
+let strict: LocalFc | undefined
+let client: FcInvoker
+const logs: string[] = []
+const bridgeModule = () => createRequire(import.meta.url)(join(out, 'bridge', 'index.js')) as { shutdown(): Promise<void> }
+
+before(async () => {
+  out = mkdtempSync(join(tmpdir(), 'fc-e2e-dist-'))
+  store = mkdtempSync(join(tmpdir(), 'fc-e2e-store-'))
+  await buildAll({ outDir: out, quiet: true })
+  broker = mosquittoInstalled() ? await startMosquitto() : await startAedes()
+  sub = await subscribe(broker.url, ['home/#'], 4)
+  Object.assign(process.env, { MQTT_URL: broker.url, DEAD_LETTER_TARGET: 'fc:dead-letter', DEAD_LETTER_DIR: store, LOG_LEVEL: 'info', MQTT_PUBLISH_TIMEOUT_MS: '5000' })
+  fc = await startLocalFc({
+    functions: [
+      { name: 'bridge', dir: join(out, 'bridge'), timeout: 30, onFailure: 'dead-letter', maxAsyncRetryAttempts: 1 },
+      { name: 'dead-letter', dir: join(out, 'dead-letter'), timeout: 30, maxAsyncRetryAttempts: 0 },
+    ],
+    credentials: creds,
+    asyncRetryDelayMs: 50,
+    log: (l) => logs.push(l),
+  })
+  process.env['FC_ENDPOINT'] = fc.url
+  client = new FcInvoker({ accountId: fc.accountId, region: fc.region, credentials: creds, endpoint: fc.url })
+})
+
+after(async () => {
+  await bridgeModule().shutdown()
+  await strict?.close()
+  await fc?.close()
+  await sub?.close()
+  await broker?.stop()
+  rmSync(out, { recursive: true, force: true })
+  rmSync(store, { recursive: true, force: true })
+})
+
+describe('poison path through Function Compute (local invoke server)', () => {
+  test('poison messages reach the store through a signed asynchronous invoke, several per call, the oversized one in parts; none is lost', async () => {
+    const good = [cloudEvent('GOOD-1', 'on'), cloudEvent('GOOD-2', 'off')]
+    const poison = [
+      cloudEvent('BAD-QOS', 'x', { mqttSecondTopic: '/room1/lamp', qoslevel: '3' }),
+      cloudEvent('BIG-A', 'a'.repeat(70 * 1024)), // over ApsaraMQ for MQTT's 64 KB: poison
+      cloudEvent('BIG-B', 'b'.repeat(70 * 1024)),
+      cloudEvent('HUGE', 'h'.repeat(300 * 1024)), // too big for one 128 KB asynchronous invoke
+    ]
+    const batch = [good[0]!, poison[0]!, poison[1]!, good[1]!, poison[2]!, poison[3]!]
+    const result = await client.invoke('bridge', JSON.stringify(batch), 'Sync')
+    const summary = result.body as { published: number; deadLettered: number }
+    assert.deepEqual([summary.published, summary.deadLettered], [2, 4])
+    await sub.waitFor(2)
+    await fc.settled()
+
+    const stored = await readDeadLetters(store)
+    assert.deepEqual(stored.map((e) => e.messageId).sort(), ['BAD-QOS', 'BIG-A', 'BIG-B', 'HUGE'])
+    for (const p of poison) {
+      const e = stored.find((s) => s.messageId === p.data.systemProperties.UNIQ_KEY)!
+      assert.deepEqual(e.event, JSON.parse(JSON.stringify(p)), `${e.messageId}: the original entry, whole`)
+      assert.equal(e.source, 'bridge-poison')
+      assert.equal(e.ruleId, 'home-lamps')
+    }
+    assert.match(stored.find((e) => e.messageId === 'BAD-QOS')!.reason, /qoslevel/)
+    const handOffs = fc.invocations.filter((i) => i.functionName === 'dead-letter' && i.type === 'Async')
+    assert.ok(handOffs.length >= 5, `several calls (${handOffs.length}): the two 70 KB messages apart, the 300 KB one in parts`)
+    assert.ok(handOffs.every((i) => i.outcome === 'ok'))
+    assert.equal(fc.invocations.filter((i) => i.outcome === 'refused').length, 0, 'no call over the 128 KB limit or badly signed')
+    assert.deepEqual(readdirSync(join(store, 'parts')), [], 'reassembled parts are cleaned up')
+  })
+
+  test('a request with a wrong signature is refused with 403 and a clear JSON error', async () => {
+    const wrong = new FcInvoker({ accountId: fc.accountId, region: fc.region, credentials: { ...creds, accessKeySecret: 'not-the-secret-at-all' }, endpoint: fc.url })
+    await assert.rejects(wrong.invoke('dead-letter', '{}', 'Async'), (err: Error) => {
+      assert.ok(err instanceof FcInvokeError)
+      assert.match(err.message, /failed with 403.*signature does not match/)
+      return true
+    })
+    const res = await fetch(`${fc.url}/2023-03-30/functions/dead-letter/invocations`, { method: 'POST', body: '{}', headers: { authorization: `FC ${creds.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString(), 'x-fc-security-token': TOKEN } })
+    assert.equal(res.status, 403)
+    assert.deepEqual(Object.keys((await res.json()) as object), ['ErrorCode', 'ErrorMessage'])
+  })
+
+  test('when the hand-off is refused, the bridge invocation fails with a clear error; retried and routed to onFailure, nothing is dropped', async () => {
+    // A Function Compute endpoint that knows the same key ID with another secret: every signature fails.
+    strict = await startLocalFc({ functions: [{ name: 'dead-letter', dir: join(out, 'dead-letter') }], credentials: { ...creds, accessKeySecret: 'a-different-secret-1234' }, log: (l) => logs.push(l) })
+    await bridgeModule().shutdown() // the next invocation is a new instance that reads FC_ENDPOINT again
+    process.env['FC_ENDPOINT'] = strict.url
+    const batch = [cloudEvent('KEEP-GOOD', 'fine'), cloudEvent('KEEP-BAD', 'x', { mqttSecondTopic: '/room1/+' })]
+    try {
+      await assert.rejects(client.invoke('bridge', JSON.stringify(batch), 'Sync'), (err: Error) => {
+        assert.ok(err instanceof FcInvokeError)
+        assert.equal(err.functionError, 'UnhandledInvocationError')
+        assert.match(err.message, /could not hand 1 dead letter to fc:dead-letter: 1 of 1 asynchronous invoke failed: .*failed with 403.*signature does not match/)
+        return true
+      })
+      // Asynchronously invoked (as the RocketMQ trigger does), the failure is retried, then the whole
+      // batch goes to the onFailure destination: the dead-letter function on the right endpoint.
+      await client.invoke('bridge', JSON.stringify(batch), 'Async')
+      await fc.settled()
+      const stored = (await readDeadLetters(store)).filter((e) => e.source === 'async-destination')
+      assert.deepEqual(stored.map((e) => e.messageId), ['KEEP-GOOD', 'KEEP-BAD'])
+      for (const e of stored) {
+        assert.equal(e.attempts, 2)
+        assert.match(e.reason, /after 2 attempts: UnhandledInvocationError.*could not hand 1 dead letter/)
+      }
+      assert.deepEqual(stored[1]!.event, JSON.parse(JSON.stringify(batch[1])))
+    } finally {
+      await bridgeModule().shutdown()
+      process.env['FC_ENDPOINT'] = fc.url
+    }
+  })
+
+  test('no secret (access key secret, STS token) appears in any log line', () => {
+    assert.ok(logs.length > 10)
+    const all = logs.join('\n')
+    assert.ok(!all.includes(SECRET) && !all.includes(TOKEN))
+    assert.ok(all.includes('[info]') && /^\S+ 1-[0-9a-f]+-[0-9a-f]+ \[info\] /m.test(all), 'context.logger prints time requestId [level] message')
+  })
+})
+
+describe('cold path', () => {
+  test('loading the bridge bundle does not evaluate @alicloud/fc2 (it is imported on the first hand-off)', (t) => {
+    // @alicloud/fc2 pulls in urllib and ali-oss, which load these built-in modules; the bridge alone does not.
+    const script = `const t = process.hrtime.bigint(); require(${JSON.stringify(join(out, 'bridge', 'index.js'))}); const ms = Number(process.hrtime.bigint() - t) / 1e6; console.log(JSON.stringify({ ms, modules: process.moduleLoadList }))`
+    const { ms, modules } = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: tmpdir() }).toString()) as { ms: number; modules: string[] }
+    t.diagnostic(`bridge bundle loads in ${ms.toFixed(1)} ms`)
+    for (const m of ['NativeModule zlib', 'NativeModule child_process', 'NativeModule dgram']) assert.ok(!modules.includes(m), `${m} is not loaded with the bridge`)
+  })
+})
+
+describe('replay through @alicloud/fc2 to the served bridge', () => {
+  test('stored messages are delivered by a synchronous invoke and marked; a second replay sends nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fc-e2e-replay-'))
+    const batch = [cloudEvent('R-1', 'replayed one'), cloudEvent('R-2', 'replayed two')]
+    const record = { timestamp: Date.now(), requestContext: { requestId: 'failed-req', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 }, requestPayload: JSON.stringify(batch), responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' }, responsePayload: '{"errorMessage":"broker down"}' }
+    await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: DeadLetterEntry[] }).entries)
+    const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: creds.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET, ALIBABA_CLOUD_SECURITY_TOKEN: TOKEN, ALIBABA_CLOUD_ACCOUNT_ID: fc.accountId, ALIBABA_CLOUD_REGION: fc.region, FC_ENDPOINT: fc.url }
+    const printed: string[] = []
+    const before = sub.messages.length
+    try {
+      const first = await replay({ dir, target: 'fc', functionName: 'bridge', env, print: (l) => printed.push(l) })
+      assert.deepEqual([first.pending, first.replayed, first.failed], [2, 2, 0])
+      await sub.waitFor(before + 2)
+      assert.deepEqual(sub.messages.slice(before).map((m) => m.payload.toString()), ['replayed one', 'replayed two'])
+      const second = await replay({ dir, target: 'fc', functionName: 'bridge', env, print: (l) => printed.push(l) })
+      assert.deepEqual([second.pending, second.replayed, second.skipped], [0, 0, 2])
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(sub.messages.length, before + 2, 'nothing sent twice')
+      assert.ok(printed.some((l) => /^replay: 2\/2 \(100%\)/.test(l)), 'progress is shown')
+      assert.ok(!printed.join('\n').includes(SECRET))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
