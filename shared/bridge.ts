@@ -60,6 +60,7 @@ export class Bridge {
       size: config.poolSize,
       publishTimeoutMs: config.publishTimeoutMs,
       rateLimit: config.rateLimit,
+      tls: config.tls,
       onEvent: (fields) => (fields.event === 'mqtt.connect-failed' ? this.log.warn(fields) : this.log.info(fields)),
     })
   }
@@ -70,10 +71,16 @@ export class Bridge {
     return new Bridge(config, loadRuleSet(config.rulesFile, bundled))
   }
 
+  private warnedInsecure = false
+
   private begin(context: FcContext | undefined): void {
     registerSecret(context?.credentials?.accessKeySecret)
     registerSecret(context?.credentials?.securityToken)
     this.log = createLogger(this.config.logLevel, context?.logger, context?.logger ? undefined : context?.requestId)
+    if (this.config.tls.insecure && !this.warnedInsecure) {
+      this.warnedInsecure = true
+      this.log.warn({ event: 'mqtt.tls-insecure', url: this.pool.safeUrl, note: "MQTT_TLS_INSECURE=true: the broker's certificate is not verified; anyone on the path can read and alter messages" })
+    }
   }
 
   /** The `initialize` hook: opens the pool before the first invocation. */

@@ -1,7 +1,9 @@
 // Every environment variable of DESIGN.md ("Configuration"), parsed by one zod schema at start-up.
 // A bad value fails fast with a message naming the variable; secret values are never echoed.
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ConfigError, type ProblemAt } from './errors.js'
+import type { MqttAuth } from './mqtt-auth.js'
 import { registerSecret } from './secrets.js'
 
 export type ProtocolSetting = 4 | 5 | 'auto'
@@ -12,7 +14,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export interface BridgeConfig {
   mqttUrl: string
   protocol: ProtocolSetting
-  auth: { kind: 'none' } | { kind: 'password'; username: string; password?: string }
+  auth: MqttAuth
+  /** For mqtts:// and wss://: a CA bundle (MQTT_CA_FILE) and whether verification is off (MQTT_TLS_INSECURE). */
+  tls: { ca?: Buffer; insecure: boolean }
   clientIdPrefix: string
   poolSize: number
   rateLimit: number
@@ -26,9 +30,6 @@ export interface BridgeConfig {
 /** The dead-letter function's name in s.yaml, the default hand-off target on Function Compute. */
 export const DEFAULT_DEAD_LETTER_FUNCTION = 'rocketmq-mqtt-dead-letter'
 export const DEFAULT_DEAD_LETTER_DIR = './.dead-letters'
-
-/** Features that belong to later work: refused loudly rather than accepted and ignored. */
-const NOT_YET = 'is not supported by this version of the bridge yet'
 
 const int = (name: string, min: number, max: number) =>
   z.string().regex(/^\d+$/, `must be a whole number from ${min} to ${max}`).transform(Number)
@@ -58,7 +59,7 @@ const envSchema = z.object({
   MQTT_RATE_LIMIT: int('MQTT_RATE_LIMIT', 0, 100000).default(0),
   MQTT_PUBLISH_TIMEOUT_MS: int('MQTT_PUBLISH_TIMEOUT_MS', 100, 600000).default(10000),
   MQTT_CA_FILE: z.string().optional(),
-  MQTT_TLS_INSECURE: z.string().optional(),
+  MQTT_TLS_INSECURE: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
   RULES_FILE: z.string().min(1, 'must be a file path').optional(),
   DEAD_LETTER_TARGET: z.string().regex(/^(file:.+|fc:[A-Za-z_][A-Za-z0-9_-]{0,127})$/, 'must be file:<dir> or fc:<function-name>').optional(),
   DEAD_LETTER_DIR: z.string().min(1, 'must be a directory path').default(DEFAULT_DEAD_LETTER_DIR),
@@ -91,18 +92,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   }
   const e = parsed.data
   const problems: ProblemAt[] = []
-  const later = (name: string, what: string) => problems.push({ path: name, message: `${what} ${NOT_YET}` })
-
-  if (e.MQTT_AUTH === 'signature') later('MQTT_AUTH', 'signature authentication (ApsaraMQ for MQTT)')
+  const set = (name: keyof typeof e) => e[name] !== undefined
+  const unused = (names: Array<keyof typeof e>, why: string) => {
+    // A credential that would be ignored is a misconfiguration: say so instead of connecting without it.
+    for (const name of names) if (set(name)) problems.push({ path: name, message: `is set but ${why}` })
+  }
   if (e.MQTT_AUTH === 'password' && !e.MQTT_USERNAME) problems.push({ path: 'MQTT_USERNAME', message: 'is required when MQTT_AUTH=password' })
-  if (e.MQTT_AUTH === 'none') {
-    for (const name of ['MQTT_USERNAME', 'MQTT_PASSWORD'] as const) {
-      if (e[name] !== undefined) problems.push({ path: name, message: 'is set but MQTT_AUTH is none; set MQTT_AUTH=password to use it' })
+  if (e.MQTT_AUTH === 'signature') {
+    for (const name of ['MQTT_INSTANCE_ID', 'MQTT_ACCESS_KEY_ID', 'MQTT_ACCESS_KEY_SECRET'] as const) {
+      if (!set(name)) problems.push({ path: name, message: 'is required when MQTT_AUTH=signature' })
     }
   }
-  if (e.MQTT_RATE_LIMIT !== 0) later('MQTT_RATE_LIMIT', 'a per-connection rate limit')
-  if (e.MQTT_CA_FILE !== undefined) later('MQTT_CA_FILE', 'a custom TLS trust file')
-  if (e.MQTT_TLS_INSECURE !== undefined) later('MQTT_TLS_INSECURE', 'turning off TLS verification')
+  if (e.MQTT_AUTH !== 'password') unused(['MQTT_USERNAME', 'MQTT_PASSWORD'], `MQTT_AUTH is ${e.MQTT_AUTH}; set MQTT_AUTH=password to use it`)
+  if (e.MQTT_AUTH !== 'signature') unused(['MQTT_INSTANCE_ID', 'MQTT_ACCESS_KEY_ID', 'MQTT_ACCESS_KEY_SECRET'], `MQTT_AUTH is ${e.MQTT_AUTH}; set MQTT_AUTH=signature to use it`)
+
+  const secure = /^(mqtts|wss):/.test(e.MQTT_URL)
+  if (!secure) unused(['MQTT_CA_FILE', 'MQTT_TLS_INSECURE'], 'MQTT_URL does not use TLS (mqtts:// or wss://)')
+  let ca: Buffer | undefined
+  if (e.MQTT_CA_FILE !== undefined && secure) {
+    try {
+      ca = readFileSync(e.MQTT_CA_FILE)
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) problems.push({ path: 'MQTT_CA_FILE', message: `${e.MQTT_CA_FILE} holds no PEM certificate` })
+    } catch (err) {
+      problems.push({ path: 'MQTT_CA_FILE', message: `cannot read ${e.MQTT_CA_FILE}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` })
+    }
+  }
 
   const targetText = e.DEAD_LETTER_TARGET ?? (onFunctionCompute(env) ? `fc:${DEFAULT_DEAD_LETTER_FUNCTION}` : `file:${DEFAULT_DEAD_LETTER_DIR}`)
   const deadLetterTarget: DeadLetterTarget = targetText.startsWith('fc:')
@@ -113,7 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   return {
     mqttUrl: e.MQTT_URL,
     protocol: e.MQTT_PROTOCOL_VERSION === 'auto' ? 'auto' : (Number(e.MQTT_PROTOCOL_VERSION) as 4 | 5),
-    auth: e.MQTT_AUTH === 'password' ? { kind: 'password', username: e.MQTT_USERNAME!, ...(e.MQTT_PASSWORD !== undefined ? { password: e.MQTT_PASSWORD } : {}) } : { kind: 'none' },
+    auth: e.MQTT_AUTH === 'password'
+      ? { kind: 'password', username: e.MQTT_USERNAME!, ...(e.MQTT_PASSWORD !== undefined ? { password: e.MQTT_PASSWORD } : {}) }
+      : e.MQTT_AUTH === 'signature'
+        ? { kind: 'signature', instanceId: e.MQTT_INSTANCE_ID!, accessKeyId: e.MQTT_ACCESS_KEY_ID!, accessKeySecret: e.MQTT_ACCESS_KEY_SECRET! }
+        : { kind: 'none' },
+    tls: { ...(ca ? { ca } : {}), insecure: e.MQTT_TLS_INSECURE === 'true' },
     clientIdPrefix: e.MQTT_CLIENT_ID_PREFIX,
     poolSize: e.MQTT_POOL_SIZE,
     rateLimit: e.MQTT_RATE_LIMIT,

@@ -9,8 +9,18 @@ import { clientId, clientIdProblem, instanceToken } from '../../shared/client-id
 import type { Publish } from '../../shared/mapping.js'
 import { signaturePassword } from '../../shared/mqtt-auth.js'
 import { MqttPool, type PoolOptions } from '../../shared/mqtt-pool.js'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Bridge } from '../../shared/bridge.js'
+import { loadConfig } from '../../shared/config.js'
+import { loadRuleSet } from '../../shared/rules-load.js'
 import { startMosquitto } from '../helpers/broker.js'
+import { fcContext, logEvents } from '../helpers/fc-context.js'
+import { makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
+
+const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 
 function publishes(count: number, tag: string, topics: number, qos: 0 | 1 | 2 = 1): Publish[] {
   return Array.from({ length: count }, (_, i) => ({ ruleId: 'r', index: i, topic: `devices/${tag}/t${i % topics}`, qos, retain: false, payload: Buffer.from(`${tag}-${i}`) }))
@@ -191,6 +201,46 @@ describe('rate limit', () => {
     } finally {
       await p.close()
       await sub.close()
+      await broker.stop()
+    }
+  })
+})
+
+describe('through the environment', () => {
+  test('MQTT_URL=mqtts:// with MQTT_CA_FILE delivers; MQTT_TLS_INSECURE=true delivers and warns once', async () => {
+    const broker = await startMosquitto({ tls: true })
+    const sub = await subscribe(broker.url, SUBSCRIPTIONS, 5)
+    const dl = `file:${mkdtempSync(join(tmpdir(), 'dl-'))}`
+    const verified = new Bridge(loadConfig({ MQTT_URL: broker.tlsUrl!, MQTT_CA_FILE: broker.caFile!, DEAD_LETTER_TARGET: dl }), rules)
+    const insecure = new Bridge(loadConfig({ MQTT_URL: broker.tlsUrl!, MQTT_TLS_INSECURE: 'true', DEAD_LETTER_TARGET: dl }), rules)
+    try {
+      const a = makeBatch(60, 'ENV-TLS-')
+      assert.equal((await verified.handle(a.event, fcContext('req-tls'))).published, 60)
+      const ctx1 = fcContext('req-insecure-1')
+      const ctx2 = fcContext('req-insecure-2')
+      const b = makeBatch(30, 'ENV-INSECURE-')
+      assert.equal((await insecure.handle(b.event, ctx1)).published, 30)
+      await insecure.handle([], ctx2)
+      assert.equal(logEvents(ctx1, 'mqtt.tls-insecure').length, 1)
+      assert.equal(logEvents(ctx2, 'mqtt.tls-insecure').length, 0)
+      await sub.waitFor(90)
+    } finally {
+      await verified.close()
+      await insecure.close()
+      await sub.close()
+      await broker.stop()
+    }
+  })
+
+  test('MQTT_RATE_LIMIT and MQTT_POOL_SIZE reach the pool', async () => {
+    const broker = await startMosquitto()
+    const bridge = new Bridge(loadConfig({ MQTT_URL: broker.url, MQTT_RATE_LIMIT: '50', DEAD_LETTER_TARGET: `file:${mkdtempSync(join(tmpdir(), 'dl-'))}` }), rules)
+    try {
+      const started = Date.now()
+      assert.equal((await bridge.handle(makeBatch(60, 'ENV-RATE-').event, fcContext('req-rate'))).published, 60)
+      assert.ok(Date.now() - started >= 1000, 'paced at 50 messages/s')
+    } finally {
+      await bridge.close()
       await broker.stop()
     }
   })

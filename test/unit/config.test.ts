@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { loadConfig } from '../../shared/config.js'
 import { ConfigError } from '../../shared/errors.js'
@@ -22,6 +25,7 @@ describe('configuration', () => {
       mqttUrl: 'mqtt://127.0.0.1:1883',
       protocol: 'auto',
       auth: { kind: 'none' },
+      tls: { insecure: false },
       clientIdPrefix: 'GID_bridge',
       poolSize: 1,
       rateLimit: 0,
@@ -80,18 +84,43 @@ describe('configuration', () => {
     assert.match(msg, /LOG_LEVEL/)
   })
 
-  // Features of later work are refused, never accepted and ignored.
-  const notYet: Array<[string, Record<string, string>]> = [
-    ['MQTT_AUTH', { MQTT_AUTH: 'signature', MQTT_INSTANCE_ID: 'i', MQTT_ACCESS_KEY_ID: 'a', MQTT_ACCESS_KEY_SECRET: 's-e-c-r-e-t' }],
-    ['MQTT_RATE_LIMIT', { MQTT_RATE_LIMIT: '20' }],
-    ['MQTT_CA_FILE', { MQTT_CA_FILE: '/etc/ca.pem' }],
-    ['MQTT_TLS_INSECURE', { MQTT_TLS_INSECURE: 'true' }],
+  test('signature authentication takes its three variables', () => {
+    const c = loadConfig({ ...base, MQTT_AUTH: 'signature', MQTT_INSTANCE_ID: 'mqtt-cn-abc', MQTT_ACCESS_KEY_ID: 'LTAIid', MQTT_ACCESS_KEY_SECRET: 'the-secret' })
+    assert.deepEqual(c.auth, { kind: 'signature', instanceId: 'mqtt-cn-abc', accessKeyId: 'LTAIid', accessKeySecret: 'the-secret' })
+    const msg = problem({ ...base, MQTT_AUTH: 'signature', MQTT_ACCESS_KEY_ID: 'LTAIid' })
+    assert.match(msg, /MQTT_INSTANCE_ID: is required when MQTT_AUTH=signature/)
+    assert.match(msg, /MQTT_ACCESS_KEY_SECRET: is required when MQTT_AUTH=signature/)
+  })
+
+  // Settings that would be ignored are refused, never accepted and ignored.
+  const ignored: Array<[string, Record<string, string>, RegExp]> = [
+    ['access keys without signature auth', { MQTT_AUTH: 'password', MQTT_USERNAME: 'u', MQTT_ACCESS_KEY_SECRET: 'abcd-secret' }, /MQTT_ACCESS_KEY_SECRET: is set but MQTT_AUTH is password; set MQTT_AUTH=signature/],
+    ['a password with signature auth', { MQTT_AUTH: 'signature', MQTT_INSTANCE_ID: 'i', MQTT_ACCESS_KEY_ID: 'a', MQTT_ACCESS_KEY_SECRET: 'sss-secret', MQTT_PASSWORD: 'pw-value' }, /MQTT_PASSWORD: is set but MQTT_AUTH is signature/],
+    ['a CA file on plain mqtt://', { MQTT_CA_FILE: '/etc/ca.pem' }, /MQTT_CA_FILE: is set but MQTT_URL does not use TLS/],
+    ['insecure TLS on plain mqtt://', { MQTT_TLS_INSECURE: 'true' }, /MQTT_TLS_INSECURE: is set but MQTT_URL does not use TLS/],
   ]
-  for (const [name, env] of notYet) {
-    test(`${name} is refused until it is supported`, () => {
-      assert.match(problem({ ...base, ...env }), new RegExp(`${name}: .* is not supported by this version of the bridge yet`))
-    })
+  for (const [name, env, expected] of ignored) {
+    test(`refused: ${name}`, () => assert.match(problem({ ...base, ...env }), expected))
   }
+
+  test('TLS trust: the CA file is read and checked at start-up; MQTT_TLS_INSECURE is true or false', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ca-'))
+    const pem = join(dir, 'ca.pem')
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+    const c = loadConfig({ MQTT_URL: 'mqtts://broker:8883', MQTT_CA_FILE: pem, MQTT_TLS_INSECURE: 'false' })
+    assert.ok(c.tls.ca?.includes('BEGIN CERTIFICATE'))
+    assert.equal(c.tls.insecure, false)
+    assert.equal(loadConfig({ MQTT_URL: 'wss://broker/mqtt', MQTT_TLS_INSECURE: 'true' }).tls.insecure, true)
+    assert.match(problem({ MQTT_URL: 'mqtts://broker:8883', MQTT_CA_FILE: join(dir, 'missing.pem') }), /MQTT_CA_FILE: cannot read .*missing\.pem: ENOENT/)
+    writeFileSync(join(dir, 'not.pem'), 'hello')
+    assert.match(problem({ MQTT_URL: 'mqtts://broker:8883', MQTT_CA_FILE: join(dir, 'not.pem') }), /MQTT_CA_FILE: .*not\.pem holds no PEM certificate/)
+    assert.match(problem({ MQTT_URL: 'mqtts://broker:8883', MQTT_TLS_INSECURE: 'yes' }), /MQTT_TLS_INSECURE: must be true or false/)
+  })
+
+  test('MQTT_RATE_LIMIT', () => {
+    assert.equal(loadConfig({ ...base, MQTT_RATE_LIMIT: '20' }).rateLimit, 20)
+    assert.match(problem({ ...base, MQTT_RATE_LIMIT: '-5' }), /MQTT_RATE_LIMIT: must be a whole number/)
+  })
 
   test('no secret value is ever echoed', () => {
     const msg = problem({ ...base, MQTT_PASSWORD: 'hunter2-secret', MQTT_AUTH: 'none', MQTT_ACCESS_KEY_SECRET: 'ak-secret-value', MQTT_POOL_SIZE: 'hunter2-secret' })
