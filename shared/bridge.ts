@@ -14,6 +14,7 @@ import { MqttPool } from './mqtt-pool.js'
 import { loadRuleSet, type RulesSource } from './rules-load.js'
 import type { RuleSet } from './rules-schema.js'
 import { redact, registerSecret } from './secrets.js'
+import { storable } from './storable.js'
 
 export interface Summary {
   requestId: string
@@ -97,7 +98,10 @@ export class Bridge {
     const parsed = parseEvent(event)
     const plan = planBatch(parsed, this.index)
 
-    const poison: PoisonMessage[] = plan.poison.map((p) => ({ reason: p.reason, index: p.index, event: p.raw, ...(p.ruleId !== undefined ? { ruleId: p.ruleId } : {}), ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) }))
+    const poison: PoisonMessage[] = plan.poison.map((p) => {
+      const kept = storable(p.raw)
+      return { reason: kept.note ? `${p.reason}; ${kept.note}` : p.reason, index: p.index, event: kept.event, ...(p.ruleId !== undefined ? { ruleId: p.ruleId } : {}), ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) }
+    })
     // What this instance already delivered (a retried batch) is not published again.
     const publishes: Publish[] = []
     const raws: unknown[] = []

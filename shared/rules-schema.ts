@@ -45,10 +45,13 @@ export const defaultsSchema = z.strictObject({
     trigger: triggerSettingsSchema.optional(),
   }).default({ profile: 'alibaba', qos: 1 })
 
+/** Beyond any profile's limit; refused before each rule is checked, so a huge list costs nothing. */
+export const MAX_RULES = 1000
+
 /** The file's outer shape; each rule is checked on its own so one bad rule does not hide the others' problems. */
 export const rulesFileSchema = z.strictObject({
   defaults: z.unknown().optional(),
-  rules: z.array(z.unknown(), { error: 'must be a list of rules' }),
+  rules: z.array(z.unknown(), { error: 'must be a list of rules' }).max(MAX_RULES, `must hold at most ${MAX_RULES} rules`),
 }, { error: 'must be a mapping with a rules list' })
 
 type Defaults = z.infer<typeof defaultsSchema>

@@ -2,6 +2,7 @@
 import YAML from 'yaml'
 import type { ZodError } from 'zod'
 import { formatPath, type ProblemAt } from './errors.js'
+import { nestingProblem } from './nesting.js'
 import { PROFILES, type Profile } from './profiles.js'
 import { defaultsSchema, ruleSchema, rulesFileSchema, type Rule, type RuleSet } from './rules-schema.js'
 import { parentTopicProblem, quote } from './topics.js'
@@ -13,6 +14,17 @@ const MAX_ALIAS_COUNT = 100
 
 /** Parses YAML or JSON text (JSON is YAML). Syntax errors come back with line and column. */
 export function parseRulesText(text: string): { ok: true; value: unknown } | { ok: false; errors: ProblemAt[] } {
+  // The YAML parser recurses: a document nested thousands deep would exhaust the stack or the heap.
+  const tooDeep = nestingProblem(text)
+  if (tooDeep) return { ok: false, errors: [{ path: '(document)', message: tooDeep }] }
+  // JSON is YAML, but JSON.parse is many times faster; YAML then explains any syntax error with its position.
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      return { ok: true, value: JSON.parse(text) }
+    } catch {
+      // fall through to the YAML parser
+    }
+  }
   const doc = YAML.parseDocument(text, { uniqueKeys: true })
   if (doc.errors.length > 0) {
     return { ok: false, errors: doc.errors.map((e) => ({ path: at(e.linePos?.[0]), message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') })) }

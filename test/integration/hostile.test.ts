@@ -95,3 +95,21 @@ test('a batch of 10,000 mixed good and bad messages: every good one is delivered
     await b.close()
   }
 })
+
+test('an entry nested 300,000 deep is a dead letter, stored as a description, and never blocks the batch', async () => {
+  const deep = '['.repeat(300_000) + ']'.repeat(300_000)
+  const good = cloudEvent(0, { topic: 'device-commands', userProperties: { mqttSecondTopic: '/deep/ok' }, body: 'good-DEEP-0', uniq: 'DEEP-0' })
+  const text = `[${JSON.stringify(good)},${deep}]`
+  const before = sub.messages.length
+  const { b, dir } = bridge()
+  try {
+    const summary = await b.handle(Buffer.from(text), fcContext('req-deep'))
+    assert.deepEqual([summary.published, summary.deadLettered], [1, 1])
+    const [entry] = await readDeadLetters(dir)
+    assert.match(entry!.reason, /\[1\]: must be an object with topic and body; the entry \(array\) cannot be stored verbatim: Maximum call stack size exceeded/)
+    assert.deepEqual(entry!.event, { unstorable: true, kind: 'array', error: 'Maximum call stack size exceeded' })
+    await sub.waitFor(before + 1)
+  } finally {
+    await b.close()
+  }
+})
