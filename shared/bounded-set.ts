@@ -8,7 +8,8 @@ export class BoundedSet {
   }
 
   add(key: string): void {
-    this.items.delete(key)
+    // Re-adding moves a key to the young end; a new key (the usual case) needs no delete.
+    if (this.items.has(key)) this.items.delete(key)
     this.items.add(key)
     if (this.items.size > this.capacity) this.items.delete(this.items.values().next().value!)
   }

@@ -33,8 +33,12 @@ export interface Summary {
   droppedV5Properties: number
 }
 
-/** Enough to cover several retried batches of the largest size (10,000) without growing forever. */
-const DELIVERED_MEMORY = 100_000
+/**
+ * Message IDs this instance delivered, newest kept: five batches of the largest size (10,000), so a
+ * retried batch is recognised, without growing forever. Exact keys, not hashes: a hash collision would
+ * skip a message that was never delivered.
+ */
+const DELIVERED_MEMORY = 50_000
 /** Per-message log lines beyond these are summed up in one line, so a bad batch or an outage cannot flood the logs. */
 const MAX_DEAD_LETTER_LINES = 100
 const MAX_FAILURE_LINES = 20
@@ -105,12 +109,15 @@ export class Bridge {
     // What this instance already delivered (a retried batch) is not published again.
     const publishes: Publish[] = []
     const raws: unknown[] = []
+    const keys: Array<string | undefined> = []
     let duplicates = plan.duplicates
     plan.publishes.forEach((p, i) => {
-      if (p.messageId !== undefined && this.delivered.has(deliveryKey(p))) duplicates++
+      const key = p.messageId === undefined ? undefined : deliveryKey(p)
+      if (key !== undefined && this.delivered.has(key)) duplicates++
       else {
         publishes.push(p)
         raws.push(plan.raws[i])
+        keys.push(key)
       }
     })
     let oldest = Infinity
@@ -131,7 +138,8 @@ export class Bridge {
       if (o === undefined) {
         published++
         rules[p.ruleId] = (rules[p.ruleId] ?? 0) + 1
-        if (p.messageId !== undefined) this.delivered.add(deliveryKey(p))
+        const key = keys[i]
+        if (key !== undefined) this.delivered.add(key)
       } else if (o.rejected) {
         poison.push({ reason: o.reason, ruleId: p.ruleId, index: p.index, event: raws[i], ...(p.messageId !== undefined ? { messageId: p.messageId } : {}) })
       } else {

@@ -38,14 +38,14 @@ export interface ParsedEvent {
 
 const propertyValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(String)
 
-const dataSchema = z.object({
+export const dataSchema = z.object({
   topic: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
   systemProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]), { error: 'must be an object' }).optional(),
   userProperties: z.record(z.string(), propertyValue, { error: 'must be an object of strings' }).optional(),
   body: z.string({ error: 'must be a string' }),
 }, { error: 'must be an object with topic and body' })
 
-const cloudEventSchema = z.object({
+export const cloudEventSchema = z.object({
   id: z.string().optional(),
   subject: z.string().optional(),
   time: z.string().optional(),
@@ -113,41 +113,91 @@ function unparsable(raw: unknown, reason: string): ParsedEvent {
   return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, raw }], received: 1 }
 }
 
+type Data = z.infer<typeof dataSchema>
+type CloudEvent = z.infer<typeof cloudEventSchema>
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * The hot path: a well-formed entry is read by hand, without zod's copies. Anything this does not accept
+ * goes to zod, which rejects it with the message (so both agree on what is valid).
+ */
+export function quickData(d: unknown): Data | undefined {
+  if (!isPlainObject(d)) return undefined
+  const { topic, body, systemProperties, userProperties } = d
+  if (typeof topic !== 'string' || topic === '' || typeof body !== 'string') return undefined
+  if (systemProperties !== undefined) {
+    if (!isPlainObject(systemProperties)) return undefined
+    for (const v of Object.values(systemProperties)) if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined
+  }
+  let props: Record<string, string> | undefined
+  if (userProperties !== undefined) {
+    if (!isPlainObject(userProperties)) return undefined
+    for (const v of Object.values(userProperties)) if (typeof v !== 'string') return undefined
+    props = userProperties as Record<string, string>
+  }
+  const out: Data = { topic, body }
+  if (systemProperties !== undefined) out.systemProperties = systemProperties as NonNullable<Data['systemProperties']>
+  if (props !== undefined) out.userProperties = props
+  return out
+}
+
+export function quickCloudEvent(e: unknown): CloudEvent | undefined {
+  if (!isPlainObject(e)) return undefined
+  const { id, subject, time } = e
+  if ((id !== undefined && typeof id !== 'string') || (subject !== undefined && typeof subject !== 'string') || (time !== undefined && typeof time !== 'string')) return undefined
+  const data = quickData(e['data'])
+  if (!data) return undefined
+  const out: CloudEvent = { data }
+  if (id !== undefined) out.id = id
+  if (subject !== undefined) out.subject = subject
+  if (time !== undefined) out.time = time
+  return out
+}
+
 function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string): void {
   const cloud = isCloudEvent(entry)
-  const parsed = cloud ? cloudEventSchema.safeParse(entry) : dataSchema.safeParse(entry)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    const path = formatPath(issue.path)
-    const field = path === '(root)' ? where : `${where}.${path}`.replace('.[', '[')
-    out.poison.push({ index, reason: `${field}: ${issue.message}`, raw: entry, ...idOf(entry) })
-    return
+  let ce: CloudEvent | undefined
+  let data: Data | undefined
+  if (cloud) data = (ce = quickCloudEvent(entry))?.data
+  else data = quickData(entry)
+  if (!data) {
+    const parsed = cloud ? cloudEventSchema.safeParse(entry) : dataSchema.safeParse(entry)
+    if (parsed.success) {
+      // Accepted after conversion (a number or boolean user property becomes a string).
+      ce = cloud ? (parsed.data as CloudEvent) : undefined
+      data = ce ? ce.data : (parsed.data as Data)
+    } else {
+      const issue = parsed.error.issues[0]!
+      const path = formatPath(issue.path)
+      const field = path === '(root)' ? where : `${where}.${path}`.replace('.[', '[')
+      out.poison.push({ index, reason: `${field}: ${issue.message}`, raw: entry, ...idOf(entry) })
+      return
+    }
   }
-  const ce = cloud ? (parsed.data as z.infer<typeof cloudEventSchema>) : undefined
-  const data = ce ? ce.data : (parsed.data as z.infer<typeof dataSchema>)
-  const sys = data.systemProperties ?? {}
-  const uniq = sys['UNIQ_KEY']
-  const instance = sys['INSTANCE_ID']
-  const tags = sys['TAGS']
-  out.messages.push({
-    index,
-    ...(typeof uniq === 'string' && uniq !== '' ? { messageId: uniq } : ce?.id ? { messageId: ce.id } : {}),
-    ...(typeof instance === 'string' && instance !== '' ? { instanceId: instance } : instanceFromSubject(ce?.subject)),
-    topic: data.topic,
-    ...(typeof tags === 'string' && tags !== '' ? { tags } : {}),
-    userProperties: data.userProperties ?? {},
-    body: data.body,
-    ...(ce?.time ? { time: ce.time } : {}),
-    raw: entry,
-  })
+  const sys = data.systemProperties
+  const uniq = sys?.['UNIQ_KEY']
+  const instance = sys?.['INSTANCE_ID']
+  const tags = sys?.['TAGS']
+  const msg: RocketMessage = { index, topic: data.topic, userProperties: data.userProperties ?? {}, body: data.body, raw: entry }
+  if (typeof uniq === 'string' && uniq !== '') msg.messageId = uniq
+  else if (ce?.id) msg.messageId = ce.id
+  if (typeof instance === 'string' && instance !== '') msg.instanceId = instance
+  else {
+    const fromSubject = instanceFromSubject(ce?.subject)
+    if (fromSubject !== undefined) msg.instanceId = fromSubject
+  }
+  if (typeof tags === 'string' && tags !== '') msg.tags = tags
+  if (ce?.time) msg.time = ce.time
+  out.messages.push(msg)
 }
 
 /** `acs:mq:<region>:<uid>:<instanceId>%<topic>` -> instanceId. */
-function instanceFromSubject(subject: string | undefined): { instanceId?: string } {
-  if (!subject) return {}
-  const last = subject.split(':').pop() ?? ''
+function instanceFromSubject(subject: string | undefined): string | undefined {
+  if (!subject) return undefined
+  const last = subject.slice(subject.lastIndexOf(':') + 1)
   const cut = last.indexOf('%')
-  return cut > 0 ? { instanceId: last.slice(0, cut) } : {}
+  return cut > 0 ? last.slice(0, cut) : undefined
 }
 
 /** Best-effort message ID of a malformed entry, so its dead letter can be traced. */

@@ -74,11 +74,15 @@ export class RuleIndex {
   }
 }
 
+function failed(reason: string, rule: Rule): MapResult {
+  return { ok: false, reason, ruleId: rule.id }
+}
+
 export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
   const matched = index.match(msg)
   if (typeof matched === 'string') return { ok: false, reason: matched }
   const { rule, parentLevels } = matched
-  const fail = (reason: string): MapResult => ({ ok: false, reason, ruleId: rule.id })
+  const fail = (reason: string) => failed(reason, rule)
   const props = msg.userProperties
   const profile = index.profile
 
@@ -114,29 +118,23 @@ export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
   }
   if (payload.length > profile.maxPayloadBytes) return fail(`body: payload is ${payload.length} bytes; profile ${profile.name} allows at most ${profile.maxPayloadBytes}`)
 
-  return {
-    ok: true,
-    publish: {
-      ruleId: rule.id,
-      ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}),
-      index: msg.index,
-      topic,
-      qos,
-      retain: rule.target.retain,
-      payload,
-      ...(properties ? { properties } : {}),
-    },
-  }
+  const publish: Publish = { ruleId: rule.id, index: msg.index, topic, qos, retain: rule.target.retain, payload }
+  if (msg.messageId !== undefined) publish.messageId = msg.messageId
+  if (properties) publish.properties = properties
+  return { ok: true, publish }
 }
 
 /** The MQTT 5 properties of a message, undefined when it has none, or a reason string. */
+function addUser(user: Record<string, string | string[]>, key: string, value: string): void {
+  const prev = user[key]
+  user[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
+}
+
 function v5Properties(props: Record<string, string>, forward: boolean, profile: Profile): V5Properties | undefined | string {
+  // Most messages carry none of these: skip the work.
+  if (!forward && props['mqtt5UserProperty'] === undefined && props['mqtt5MsgExpireInterval'] === undefined && props['mqtt5ContentType'] === undefined && props['mqttRealTopic'] === undefined) return undefined
   const out: V5Properties = {}
   const user: Record<string, string | string[]> = {}
-  const addUser = (key: string, value: string) => {
-    const prev = user[key]
-    user[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
-  }
 
   const list = props['mqtt5UserProperty']
   if (list !== undefined) {
@@ -156,7 +154,7 @@ function v5Properties(props: Record<string, string>, forward: boolean, profile: 
       }
       const bad = mqttStringProblem(item.key) ?? mqttStringProblem(item.value)
       if (bad) return `userProperties.mqtt5UserProperty[${i}]: ${bad}`
-      addUser(item.key, item.value)
+      addUser(user, item.key, item.value)
     }
   }
 
@@ -177,7 +175,7 @@ function v5Properties(props: Record<string, string>, forward: boolean, profile: 
   if (realTopic !== undefined) {
     const bad = mqttStringProblem(realTopic)
     if (bad) return `userProperties.mqttRealTopic: ${bad}`
-    addUser('mqttRealTopic', realTopic)
+    addUser(user, 'mqttRealTopic', realTopic)
   }
 
   if (forward) {
@@ -185,7 +183,7 @@ function v5Properties(props: Record<string, string>, forward: boolean, profile: 
       if (MAPPED_PROPERTIES.has(key)) continue
       const bad = mqttStringProblem(key) ?? mqttStringProblem(props[key]!)
       if (bad) return `userProperties.${key}: ${bad}`
-      addUser(key, props[key]!)
+      addUser(user, key, props[key]!)
     }
   }
 

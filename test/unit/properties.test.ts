@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { parseEvent } from '../../shared/events.js'
+import { cloudEventSchema, dataSchema, parseEvent, quickCloudEvent, quickData } from '../../shared/events.js'
 import { mapMessage, RuleIndex } from '../../shared/mapping.js'
 import { validateRules } from '../../shared/rules-validate.js'
 
@@ -44,6 +44,23 @@ describe('properties (10,000 runs each)', () => {
       const parsed = parseEvent(event)
       // Every entry is accounted for: a message or a poison entry, never neither.
       assert.equal(parsed.messages.length + parsed.poison.length, parsed.received)
+    }), { numRuns: RUNS })
+  })
+
+  test('the hand-written fast path accepts only what the zod schema accepts, with the same values', () => {
+    const field = fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string({ maxLength: 3 }), fc.integer(), fc.constant(null), fc.object({ maxDepth: 1 })), { maxKeys: 3 }))
+    const data = fc.oneof(fc.record({ topic: field, body: field, systemProperties: field, userProperties: field }, { requiredKeys: [] }), field)
+    const cloud = fc.record({ specversion: fc.constant('1.0'), id: field, subject: field, time: field, data }, { requiredKeys: ['specversion'] })
+    fc.assert(fc.property(data, cloud, (d, c) => {
+      // Compared as JSON, the form events arrive in (JSON.parse never makes null-prototype objects).
+      const json = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown
+      const q = quickData(d)
+      if (q !== undefined) assert.deepEqual(json(q), json(dataSchema.parse(d)))
+      const qc = quickCloudEvent(c)
+      if (qc !== undefined) assert.deepEqual(json(qc), json(cloudEventSchema.parse(c)))
+      // And whatever zod rejects, the fast path rejected too (else it would have parsed above).
+      if (!dataSchema.safeParse(d).success) assert.equal(q, undefined)
+      if (!cloudEventSchema.safeParse(c).success) assert.equal(qc, undefined)
     }), { numRuns: RUNS })
   })
 
