@@ -37,9 +37,11 @@ export function loadBridge(bundles: BuiltBundles): BridgeModule {
 }
 
 /** The environment the bridge reads; every key the bench sets, so nothing leaks in from the shell. */
-export function bridgeEnv(url: string, pool: number, version: Protocol, deadLetterDir: string): Record<string, string> {
+export function bridgeEnv(url: string, pool: number, version: Protocol, deadLetterDir: string, caFile?: string): Record<string, string> {
   return {
     MQTT_URL: url,
+    // Empty means unset: a CA file with a plain mqtt:// URL is refused.
+    MQTT_CA_FILE: caFile ?? '',
     MQTT_POOL_SIZE: String(pool),
     MQTT_PROTOCOL_VERSION: String(version),
     DEAD_LETTER_TARGET: `file:${deadLetterDir}`,
@@ -65,7 +67,7 @@ let requests = 0
 export async function openBridge(mod: BridgeModule, shape: BridgeShape, problems: string[]): Promise<Publisher> {
   await mod.shutdown()
   delete process.env['RULES_FILE']
-  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir))
+  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile))
   await mod.initialize(fcContext(`init-${requests++}`, problems))
   return {
     name: `bridge pool ${shape.pool}`,

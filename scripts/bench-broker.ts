@@ -5,10 +5,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as tcpConnect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { makeCertificates } from './tls-certificates.js'
 
 export interface BenchBroker {
   port: number
   url: string
+  /** An mqtts:// listener on its own port, its certificate signed by `caFile`. */
+  tlsUrl: string
+  caFile: string
   version: string
   stop(): Promise<void>
 }
@@ -56,6 +60,8 @@ export async function startBroker(extraConfig: string[] = []): Promise<BenchBrok
   const version = mosquittoVersion()
   if (version === undefined) throw new Error('npm run bench needs Mosquitto and mosquitto_pub on the PATH: apt-get install -y mosquitto mosquitto-clients')
   const port = await freePort()
+  const tlsPort = await freePort()
+  const certs = makeCertificates()
   const dir = mkdtempSync(join(tmpdir(), 'bench-mosq-'))
   const conf = join(dir, 'mosquitto.conf')
   writeFileSync(conf, [
@@ -69,12 +75,18 @@ export async function startBroker(extraConfig: string[] = []): Promise<BenchBrok
     'log_type error',
     'log_type warning',
     ...extraConfig,
+    // The TLS listener (options above apply to every listener).
+    `listener ${tlsPort} 127.0.0.1`,
+    `cafile ${certs.caFile}`,
+    `certfile ${certs.certFile}`,
+    `keyfile ${certs.keyFile}`,
   ].join('\n') + '\n')
   let log = ''
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000) })
   try {
     await waitForPort(port, child, 10_000)
+    await waitForPort(tlsPort, child, 10_000)
   } catch (err) {
     child.kill('SIGKILL')
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${log}`)
@@ -82,6 +94,8 @@ export async function startBroker(extraConfig: string[] = []): Promise<BenchBrok
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    tlsUrl: `mqtts://127.0.0.1:${tlsPort}`,
+    caFile: certs.caFile,
     version,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -92,6 +106,7 @@ export async function startBroker(extraConfig: string[] = []): Promise<BenchBrok
         clearTimeout(timer)
       }
       rmSync(dir, { recursive: true, force: true })
+      rmSync(certs.dir, { recursive: true, force: true })
     },
   }
 }

@@ -16,6 +16,8 @@ export interface ScenarioShape {
   url: string
   qos: BenchQos
   version: Protocol
+  /** For mqtts://: the CA that signed the broker's certificate (verified, as in production). */
+  caFile?: string
 }
 
 /** The bridge's own bound on publishes in flight per connection, used by the plain loops too. */

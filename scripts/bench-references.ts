@@ -3,9 +3,15 @@
 // (b) a plain MQTT.js loop on one long-lived connection;
 // (c) the naive sample pattern: connect, publish, disconnect in every invocation.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { connectAsync } from 'mqtt'
 import { cloudEventBatch, naiveMessages, parentTopic, plainMessages, stdinLines, type BenchQos } from './bench-messages.js'
 import { publishBounded, type Protocol, type Publisher, type ScenarioShape } from './bench-publishers.js'
+
+/** TLS trust for MQTT.js: the bench's own CA, verified. */
+function trust(shape: ScenarioShape): { ca?: Buffer } {
+  return shape.caFile ? { ca: readFileSync(shape.caFile) } : {}
+}
 
 let ids = 0
 const clientId = (what: string) => `bench-${what}-${process.pid}-${(ids++).toString(36)}`
@@ -20,6 +26,7 @@ export function mosquittoPub(shape: ScenarioShape): Publisher {
     '-h', url.hostname, '-p', url.port, '-i', clientId('mosquitto-pub'),
     '-t', `${parentTopic(shape.qos)}/mosquitto-pub/t0`,
     '-q', String(shape.qos), '-V', shape.version === 5 ? 'mqttv5' : 'mqttv311',
+    ...(shape.caFile ? ['--cafile', shape.caFile] : []),
     '-l',
   ], { stdio: ['pipe', 'ignore', 'pipe'] })
   let stderr = ''
@@ -49,7 +56,7 @@ export function mosquittoPub(shape: ScenarioShape): Publisher {
 
 /** (b) MQTT.js on one long-lived connection, the same bound on messages in flight as the bridge. */
 export async function plainLoop(shape: ScenarioShape): Promise<Publisher> {
-  const client = await connectAsync(shape.url, { protocolVersion: shape.version, clientId: clientId('plain'), reconnectPeriod: 0, clean: true, keepalive: 60 })
+  const client = await connectAsync(shape.url, { protocolVersion: shape.version, clientId: clientId('plain'), reconnectPeriod: 0, clean: true, keepalive: 60, ...trust(shape) })
   client.on('error', () => {})
   return {
     name: 'MQTT.js loop',
@@ -66,12 +73,13 @@ export async function plainLoop(shape: ScenarioShape): Promise<Publisher> {
  * disconnect, in every invocation. Publishing is bounded like the bridge's, so what differs is the
  * connection per invocation.
  */
-export async function naiveHandler(event: Buffer, url: string, qos: BenchQos, version: Protocol): Promise<number> {
+export async function naiveHandler(event: Buffer, shape: ScenarioShape): Promise<number> {
   const messages = naiveMessages(event)
-  const client = await connectAsync(url, { protocolVersion: version, clientId: clientId('naive'), reconnectPeriod: 0, clean: true, keepalive: 60 })
+  // The sample pattern reads its CA per invocation too: nothing survives between invocations.
+  const client = await connectAsync(shape.url, { protocolVersion: shape.version, clientId: clientId('naive'), reconnectPeriod: 0, clean: true, keepalive: 60, ...trust(shape) })
   client.on('error', () => {})
   try {
-    await publishBounded(client, messages, qos)
+    await publishBounded(client, messages, shape.qos)
   } finally {
     await client.endAsync()
   }
@@ -84,7 +92,7 @@ export function naive(shape: ScenarioShape): Publisher {
     prepare(key, count) {
       const event = cloudEventBatch(key, count, shape.qos)
       return async () => {
-        await naiveHandler(event, shape.url, shape.qos, shape.version)
+        await naiveHandler(event, shape)
       }
     },
     close: async () => {},

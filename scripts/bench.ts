@@ -54,12 +54,13 @@ const QOS: BenchQos[] = [0, 1]
 const VERSIONS: Protocol[] = [5, 4]
 const POOLS = [1, 4]
 /**
- * Transports the scenarios run over. TLS hook: when the bridge supports mqtts:// with a custom CA
- * (MQTT_CA_FILE), give bench-broker.ts a TLS listener with a throwaway certificate, add
- * { name: 'tls', url: broker.tlsUrl } here for the batch-1 scenarios, and turn the PENDING TLS target in
- * bench-report.ts into a measured one (bridge > 10× naive).
+ * Transports the scenarios run over. TLS (certificate verified, as production brokers are reached) runs
+ * the single-message scenarios, where a connection per invocation costs most.
  */
-const TRANSPORTS = (broker: BenchBroker) => [{ name: 'tcp', url: broker.url }]
+const TRANSPORTS = (broker: BenchBroker): Array<{ name: 'tcp' | 'tls'; url: string; caFile?: string; batches: Batch[] }> => [
+  { name: 'tcp', url: broker.url, batches: BATCHES },
+  { name: 'tls', url: broker.tlsUrl, caFile: broker.caFile, batches: [1] },
+]
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -155,8 +156,8 @@ async function runThroughput(plan: Plan, bridge: BridgeModule, broker: BenchBrok
   for (const transport of TRANSPORTS(broker)) {
     for (const version of VERSIONS) {
       for (const qos of QOS) {
-        for (const batch of BATCHES) {
-          const shape: ScenarioShape = { url: transport.url, qos, version }
+        for (const batch of transport.batches) {
+          const shape: ScenarioShape = { url: transport.url, qos, version, ...(transport.caFile ? { caFile: transport.caFile } : {}) }
           const label = (who: string) => `${who}, batch ${batch}, QoS ${qos}, MQTT ${version === 5 ? '5' : '3.1.1'}${transport.name === 'tcp' ? '' : `, ${transport.name}`}`
           const warmup = batch === 1 ? 20 : 1
           const run = async (who: string, open: () => Publisher | Promise<Publisher>, batches: number): Promise<Measurement | undefined> => {
@@ -180,7 +181,7 @@ async function runThroughput(plan: Plan, bridge: BridgeModule, broker: BenchBrok
           for (const pool of POOLS) {
             const b = await run(`bridge pool ${pool}`, () => openBridge(bridge, { ...shape, pool, deadLetterDir }, bridgeProblems), plan.batches[batch])
             rows.push({
-              batch, qos, version, pool,
+              transport: transport.name, batch, qos, version, pool,
               ...(b ? { bridge: b } : {}),
               ...(mosquittoPubM ? { mosquittoPub: mosquittoPubM } : {}),
               ...(plainM ? { plain: plainM } : {}),

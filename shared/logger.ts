@@ -22,18 +22,35 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 
-export function createLogger(level: LogLevel, sink?: FcLogger, requestId?: string): Logger {
-  const write = (at: LogLevel, fields: LogFields) => {
-    if (ORDER[at] < ORDER[level]) return
-    if (sink) return sink[at](redact(JSON.stringify(fields)))
-    const line = redact(JSON.stringify({ time: new Date().toISOString(), level: at, ...(requestId ? { requestId } : {}), ...fields }))
+/** A class, not closures: one is made per invocation, on the hot path. */
+class JsonLogger implements Logger {
+  constructor(private readonly level: LogLevel, private readonly sink: FcLogger | undefined, private readonly requestId: string | undefined) {}
+
+  private write(at: LogLevel, fields: LogFields): void {
+    if (ORDER[at] < ORDER[this.level]) return
+    if (this.sink) return this.sink[at](redact(JSON.stringify(fields)))
+    const line = redact(JSON.stringify({ time: new Date().toISOString(), level: at, ...(this.requestId ? { requestId: this.requestId } : {}), ...fields }))
     if (at === 'error' || at === 'warn') console.error(line)
     else console.log(line)
   }
-  return {
-    debug: (f) => write('debug', f),
-    info: (f) => write('info', f),
-    warn: (f) => write('warn', f),
-    error: (f) => write('error', f),
+
+  debug(fields: LogFields): void {
+    this.write('debug', fields)
   }
+
+  info(fields: LogFields): void {
+    this.write('info', fields)
+  }
+
+  warn(fields: LogFields): void {
+    this.write('warn', fields)
+  }
+
+  error(fields: LogFields): void {
+    this.write('error', fields)
+  }
+}
+
+export function createLogger(level: LogLevel, sink?: FcLogger, requestId?: string): Logger {
+  return new JsonLogger(level, sink, requestId)
 }

@@ -304,22 +304,10 @@ class Connection {
         }
       }, Math.max(10, Math.min(250, timeoutMs / 4)))
 
-      const stream = streamOf(client)
-      let corked = false
       const pump = () => {
         // QoS 0 callbacks can run synchronously inside publish(); the flag turns that recursion into this loop.
         if (pumping || paced) return
         pumping = true
-        if (!corked && stream?.cork) {
-          // Everything written in this turn of the event loop (acknowledgements arrive in bursts) goes out
-          // in one write instead of one per message.
-          corked = true
-          stream.cork()
-          setImmediate(() => {
-            corked = false
-            stream.uncork!()
-          })
-        }
         while (!finished && inFlight < this.window && next < count) {
           const wait = this.bucket?.take(Date.now()) ?? 0
           if (wait > 0) {
@@ -370,8 +358,8 @@ class Connection {
 }
 
 /** The client's underlying socket (TCP, TLS or WebSocket stream); MQTT.js does not type it. */
-function streamOf(client: MqttClient): { setNoDelay?(noDelay: boolean): void; cork?(): void; uncork?(): void } | undefined {
-  return (client as unknown as { stream?: { setNoDelay?(noDelay: boolean): void; cork?(): void; uncork?(): void } }).stream
+function streamOf(client: MqttClient): { setNoDelay?(noDelay: boolean): void } | undefined {
+  return (client as unknown as { stream?: { setNoDelay?(noDelay: boolean): void } }).stream
 }
 
 function connectError(err: Error & { code?: number | string }, version: 4 | 5, url: string): MqttConnectionError {
