@@ -8,7 +8,7 @@
 // handler's result (a thrown error: 200 with x-fc-error-type, as Function Compute does); Async returns 202
 // at once and runs later, with retries, and routes an invocation whose retries ran out to the function's
 // onFailure destination with the documented destination record (facts, section 5).
-// Used by the tests and by `npm start`.
+// Used by the tests and by `npm start`, which alone sets allowUnsigned so that a hand-typed curl works.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -56,6 +56,11 @@ export interface LocalFcOptions {
   asyncRetryDelayMs?: number
   /** Where context.logger lines and the server's own lines go; default stdout. */
   log?: (line: string) => void
+  /**
+   * Accept requests that carry no Authorization header at all (for curl by hand, on loopback). A request
+   * that is signed is still verified. Function Compute itself never does this; only `npm start` sets it.
+   */
+  allowUnsigned?: boolean
 }
 
 export interface InvocationRecord {
@@ -145,7 +150,8 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   /** Runs the handler once, within the function's timeout. */
   async function run(l: Loaded, body: Buffer, context: FcContext): Promise<unknown> {
     if (l.initializer) {
-      l.initialized ??= Promise.resolve(l.initializer({ ...context, requestId: `${context.requestId}-init` })).then(() => undefined)
+      // The initializer's own request ID, in its context and in its log lines, as on Function Compute.
+      l.initialized ??= Promise.resolve(l.initializer(contextFor(l, `${context.requestId}-init`))).then(() => undefined)
       try {
         await l.initialized
       } catch (err) {
@@ -170,6 +176,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   function verify(req: IncomingMessage, path: string, body: Buffer): void {
     const h = req.headers
     const auth = h['authorization']
+    if (auth === undefined && options.allowUnsigned) return
     if (typeof auth !== 'string' || !auth.startsWith('FC ')) throw new Refusal(401, 'MissingAuthorization', 'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"')
     const keyId = auth.slice(3, auth.lastIndexOf(':'))
     if (keyId !== creds.accessKeyId) throw new Refusal(403, 'InvalidAccessKeyId.NotFound', `access key ID ${keyId} is not known to this server`)

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ConfigError, type ProblemAt } from './errors.js'
+import { error } from './events.js'
 import type { MqttAuth } from './mqtt-auth.js'
 import { registerSecret } from './secrets.js'
 
@@ -37,29 +38,30 @@ const int = (name: string, min: number, max: number) =>
     .describe(name)
 
 const envSchema = z.object({
-  MQTT_URL: z.string({ error: 'is required: the broker URL, such as mqtt://127.0.0.1:1883' }).superRefine((value, ctx) => {
+  MQTT_URL: z.string(error('is required: the broker URL, such as mqtt://127.0.0.1:1883')).superRefine((value, ctx) => {
     let url: URL
     try {
       url = new URL(value)
     } catch {
-      return void ctx.addIssue({ code: 'custom', message: 'must be a URL such as mqtt://host:1883, mqtts://host:8883, ws://host/mqtt or wss://host/mqtt' })
+      return void ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a URL such as mqtt://host:1883, mqtts://host:8883, ws://host/mqtt or wss://host/mqtt' })
     }
-    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) ctx.addIssue({ code: 'custom', message: `must use mqtt://, mqtts://, ws:// or wss://, not ${url.protocol}//` })
-    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead' })
+    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must use mqtt://, mqtts://, ws:// or wss://, not ${url.protocol}//` })
+    if (url.username || url.password) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead' })
   }),
-  MQTT_PROTOCOL_VERSION: z.enum(['5', '4', 'auto'], { error: "must be 5, 4 or auto" }).default('auto'),
-  MQTT_AUTH: z.enum(['none', 'password', 'signature'], { error: 'must be none, password or signature' }).default('none'),
+  MQTT_PROTOCOL_VERSION: z.enum(['5', '4', 'auto'], error("must be 5, 4 or auto")).default('auto'),
+  MQTT_AUTH: z.enum(['none', 'password', 'signature'], error('must be none, password or signature')).default('none'),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
   MQTT_INSTANCE_ID: z.string().optional(),
   MQTT_ACCESS_KEY_ID: z.string().optional(),
   MQTT_ACCESS_KEY_SECRET: z.string().optional(),
   MQTT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "must be 1-40 letters, digits, '-' or '_' (client IDs are <prefix>@@@<unique>, at most 64 characters)").default('GID_bridge'),
-  MQTT_POOL_SIZE: int('MQTT_POOL_SIZE', 1, 64).default(1),
-  MQTT_RATE_LIMIT: int('MQTT_RATE_LIMIT', 0, 100000).default(0),
-  MQTT_PUBLISH_TIMEOUT_MS: int('MQTT_PUBLISH_TIMEOUT_MS', 100, 600000).default(10000),
+  // zod 3 parses a default as input, so these are the variables' text; they parse to 1, 0 and 10000.
+  MQTT_POOL_SIZE: int('MQTT_POOL_SIZE', 1, 64).default('1'),
+  MQTT_RATE_LIMIT: int('MQTT_RATE_LIMIT', 0, 100000).default('0'),
+  MQTT_PUBLISH_TIMEOUT_MS: int('MQTT_PUBLISH_TIMEOUT_MS', 100, 600000).default('10000'),
   MQTT_CA_FILE: z.string().optional(),
-  MQTT_TLS_INSECURE: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  MQTT_TLS_INSECURE: z.enum(['true', 'false'], error('must be true or false')).optional(),
   RULES_FILE: z.string().min(1, 'must be a file path').optional(),
   DEAD_LETTER_TARGET: z.string().regex(/^(file:.+|fc:[A-Za-z_][A-Za-z0-9_-]{0,127})$/, 'must be file:<dir> or fc:<function-name>').optional(),
   DEAD_LETTER_DIR: z.string().min(1, 'must be a directory path').default(DEFAULT_DEAD_LETTER_DIR),
@@ -68,12 +70,12 @@ const envSchema = z.object({
     try {
       url = new URL(value)
     } catch {
-      return void ctx.addIssue({ code: 'custom', message: 'must be a URL such as https://<accountId>.<region>-internal.fc.aliyuncs.com' })
+      return void ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a URL such as https://<accountId>.<region>-internal.fc.aliyuncs.com' })
     }
-    if (!['http:', 'https:'].includes(url.protocol)) ctx.addIssue({ code: 'custom', message: `must use http:// or https://, not ${url.protocol}//` })
-    if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) ctx.addIssue({ code: 'custom', message: 'must be a bare origin (scheme, host, optional port), without credentials, path or query' })
+    if (!['http:', 'https:'].includes(url.protocol)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must use http:// or https://, not ${url.protocol}//` })
+    if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a bare origin (scheme, host, optional port), without credentials, path or query' })
   }).optional(),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).default('info'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], error('must be debug, info, warn or error')).default('info'),
 })
 
 /** True inside Function Compute, which sets FC_FUNCTION_NAME for every instance. */

@@ -18,21 +18,27 @@ export class DeadLetterStoreError extends Error {
   }
 }
 
+/** zod 4's z.number() refused Infinity (JSON's 1e400), and its .int() any integer beyond 2^53 - 1. */
+const num = () => z.number().finite()
+const safeInt = () => z.number().int().safe()
+
 const destinationSchema = z.object({
-  timestamp: z.number().optional(),
+  timestamp: num().optional(),
   requestContext: z.object({
     requestId: z.string(),
     functionArn: z.string().optional(),
     condition: z.string().optional(),
-    approximateInvokeCount: z.number().optional(),
+    approximateInvokeCount: num().optional(),
   }),
   requestPayload: z.string(),
-  responseContext: z.object({ statusCode: z.number().optional(), functionError: z.string().optional() }).optional(),
+  responseContext: z.object({ statusCode: num().optional(), functionError: z.string().optional() }).optional(),
   responsePayload: z.unknown().optional(),
 })
 export type DestinationRecord = z.infer<typeof destinationSchema>
 
-const poisonMessageSchema = z.object({ reason: z.string(), ruleId: z.string().optional(), messageId: z.string().optional(), index: z.number(), event: z.unknown() })
+const poisonMessageFields = z.object({ reason: z.string(), ruleId: z.string().optional(), messageId: z.string().optional(), index: num(), event: z.unknown() })
+/** zod 4 required the `event` key, whatever its value; zod 3's z.unknown() also takes it missing. */
+const poisonMessageSchema = poisonMessageFields.refine((m) => 'event' in m)
 const poisonSchema = z.object({
   kind: z.literal('rocketmq-mqtt-bridge.poison'),
   requestId: z.string(),
@@ -43,8 +49,8 @@ const partSchema = z.object({
   kind: z.literal('rocketmq-mqtt-bridge.poison-part'),
   requestId: z.string(),
   failedAt: z.string(),
-  message: poisonMessageSchema.omit({ event: true }),
-  part: z.object({ index: z.number().int().min(0), count: z.number().int().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().min(0), data: z.string() }),
+  message: poisonMessageFields.omit({ event: true }),
+  part: z.object({ index: safeInt().min(0), count: safeInt().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: safeInt().min(0), data: z.string() }),
 })
 
 export type Intake =

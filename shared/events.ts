@@ -36,19 +36,45 @@ export interface ParsedEvent {
   received: number
 }
 
-const propertyValue = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(String)
+/** This message for every issue the schema itself raises (what zod 4's `{ error }` did). */
+export const error = (message: string) => ({ errorMap: () => ({ message }) })
+
+/** zod 4's name for the type of a value, as its messages print it. */
+function received(v: unknown): string {
+  if (typeof v === 'number') return Number.isNaN(v) || !Number.isFinite(v) ? String(v) : 'number'
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'array'
+  if (typeof v === 'object' && Object.getPrototypeOf(v) !== Object.prototype && 'constructor' in v && v.constructor) return (v.constructor as { name: string }).name
+  return typeof v
+}
+
+/** zod 4's own message for a value of the wrong type, for a schema without a message of ours. */
+export const typeError = (expected: string) => ({ errorMap: (_issue: unknown, ctx: { data: unknown }) => ({ message: `Invalid input: expected ${expected}, received ${received(ctx.data)}` }) })
+
+/** zod 4's z.number() refused Infinity (JSON's 1e400); zod 3's takes it. The message is the union's. */
+const finite = (message: string) => z.number().finite(message)
+
+/**
+ * zod 4's records skipped an own `__proto__` key (JSON.parse makes one) unchecked; zod 3's check its value.
+ * Dropping the key first keeps the same verdict; neither puts it in the output.
+ */
+export function withoutProtoKey(v: unknown): unknown {
+  return isPlainObject(v) && Object.hasOwn(v, '__proto__') ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== '__proto__')) : v
+}
+
+const propertyValue = z.union([z.string(), finite('must be a string'), z.boolean()], error('must be a string')).transform(String)
 
 export const dataSchema = z.object({
-  topic: z.string({ error: 'must be a string' }).min(1, 'must not be empty'),
-  systemProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]), { error: 'must be an object' }).optional(),
-  userProperties: z.record(z.string(), propertyValue, { error: 'must be an object of strings' }).optional(),
-  body: z.string({ error: 'must be a string' }),
-}, { error: 'must be an object with topic and body' })
+  topic: z.string(error('must be a string')).min(1, 'must not be empty'),
+  systemProperties: z.preprocess(withoutProtoKey, z.record(z.string(), z.union([z.string(), finite('Invalid input'), z.boolean(), z.null()]), error('must be an object'))).optional(),
+  userProperties: z.preprocess(withoutProtoKey, z.record(z.string(), propertyValue, error('must be an object of strings'))).optional(),
+  body: z.string(error('must be a string')),
+}, error('must be an object with topic and body'))
 
 export const cloudEventSchema = z.object({
-  id: z.string().optional(),
-  subject: z.string().optional(),
-  time: z.string().optional(),
+  id: z.string(typeError('string')).optional(),
+  subject: z.string(typeError('string')).optional(),
+  time: z.string(typeError('string')).optional(),
   data: dataSchema,
 })
 

@@ -1,6 +1,7 @@
 // The FC 3.0 HTTP trigger event of a built-in runtime (facts, section 6) in, `{statusCode, headers, body}` out.
 // The event arrives as a Buffer holding JSON; tests and local runs may pass a string or a parsed object.
 import { z } from 'zod'
+import { withoutProtoKey } from './events.js'
 
 export interface HttpRequest {
   method: string
@@ -28,7 +29,7 @@ export class HttpEventError extends Error {
   }
 }
 
-const stringMap = z.record(z.string(), z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v.join(',') : v)))
+const stringMap = z.preprocess(withoutProtoKey, z.record(z.string(), z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v.join(',') : v))))
 
 const httpEventSchema = z.object({
   rawPath: z.string().optional(),

@@ -147,7 +147,8 @@ function zodProblems(error: ZodError, input: unknown, prefix: PropertyKey[]): Pr
       return issue.keys.map((k) => ({ path: formatPath([...prefix, ...issue.path, k]), message: `unknown key ${quote(k)}` }))
     }
     const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined
-    const notObject = issue.code === 'invalid_type' && issue.expected === 'object' && issue.message.startsWith('Invalid input')
+    // zod's own wording (no message of ours) for a value that should be an object: say it in YAML's terms.
+    const notObject = issue.code === 'invalid_type' && issue.expected === 'object' && issue.message === `Expected object, received ${issue.received}`
     return [{ path: formatPath([...prefix, ...issue.path]), message: missing ? 'is required' : notObject ? 'must be a mapping (key: value pairs)' : issue.message }]
   })
 }

@@ -41,9 +41,11 @@ test('npm run bench -- --quick: runs to the end, and every scenario delivered ev
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchJson
     assert.equal(results.mode, 'quick')
     assert.equal(results.ok, true)
-    // 32 bridge scenarios (4 batch sizes × 2 QoS × 2 protocol versions × 2 pool sizes) and their references.
-    assert.equal(results.throughput.length, 32)
-    assert.ok(results.scenarios.length >= 32 + 48, `only ${results.scenarios.length} measured sets`)
+    // Over TCP, 32 bridge scenarios (4 batch sizes × 2 QoS × 2 protocol versions × 2 pool sizes); over TLS,
+    // the 8 single-message ones; and their references.
+    assert.equal(results.throughput.length, 40)
+    assert.equal(results.throughput.filter((r) => (r as { transport?: string }).transport === 'tls').length, 8)
+    assert.ok(results.scenarios.length >= 40 + 60, `only ${results.scenarios.length} measured sets`)
     for (const s of results.scenarios) {
       assert.ok(s.sent > 0, `${s.scenario}: nothing sent`)
       assert.equal(s.delivered, s.sent, `${s.scenario}: ${s.delivered} of ${s.sent} delivered`)

@@ -1,0 +1,216 @@
+// `npm start` as a newcomer runs it: in a fresh copy of the working tree (no dist/, no .dead-letters/),
+// with nothing but node_modules. --once must build, send examples/events.json through the served bridge,
+// show every sample message received and the poison stored, and exit 0. Then the serving mode: a plain
+// @alicloud/fc2 client and the printed curl invoke the bridge, a taken port is named, Ctrl-C stops it all.
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import FCClient from '@alicloud/fc2'
+import { readDeadLetters } from '../../shared/dead-letter-store.js'
+import { readDeployment } from '../../scripts/local-deployment.js'
+import { loadSamples } from '../../scripts/local-samples.js'
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/start-options.js'
+import { freePort } from '../helpers/ports.js'
+
+const repo = fileURLToPath(new URL('../../', import.meta.url))
+const samples = loadSamples(join(repo, 'examples', 'events.json'))
+let clone: string
+
+/** The environment of a newcomer's shell: none of the bridge's variables set. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  for (const k of Object.keys(env)) if (/^(MQTT_|DEAD_LETTER_|FC_|RULES_FILE$|LOG_LEVEL$|ALIBABA_CLOUD_)/.test(k)) delete env[k]
+  return env
+}
+
+function start(args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], { cwd: clone, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  return Object.assign(child, { output: () => out })
+}
+
+function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null) return resolve(child.exitCode)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`npm start did not exit within ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+  })
+}
+
+async function waitForOutput(child: ChildProcess & { output: () => string }, text: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!child.output().includes(text)) {
+    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode} before printing "${text}":\n${child.output()}`)
+    if (Date.now() > until) throw new Error(`npm start did not print "${text}" within ${timeoutMs} ms:\n${child.output()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const listening = (port: number) => new Promise<boolean>((resolve) => {
+  const s = connect(port, '127.0.0.1')
+  s.once('connect', () => { s.destroy(); resolve(true) })
+  s.once('error', () => resolve(false))
+})
+
+/** Tracked and new files, as git sees them; without git (an unpacked archive), the tree minus what git ignores here. */
+function sourceFiles(): string[] {
+  try {
+    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\0').filter(Boolean)
+  } catch {
+    const skip = new Set(['.git', 'node_modules', 'dist', '.dead-letters', '.bench', '.scratch'])
+    const walk = (dir: string): string[] => readdirSync(join(repo, dir), { withFileTypes: true }).flatMap((e) => {
+      if (skip.has(e.name)) return []
+      const rel = dir ? `${dir}/${e.name}` : e.name
+      return e.isDirectory() ? walk(rel) : e.isFile() ? [rel] : []
+    })
+    return walk('')
+  }
+}
+
+before(() => {
+  // What a clone of the working tree would hold: tracked and new files, not what .gitignore excludes.
+  clone = mkdtempSync(join(tmpdir(), 'npm-start-'))
+  const files = sourceFiles()
+  for (const f of files) {
+    if (!existsSync(join(repo, f))) continue // deleted in the working tree
+    mkdirSync(dirname(join(clone, f)), { recursive: true })
+    copyFileSync(join(repo, f), join(clone, f))
+  }
+  symlinkSync(join(repo, 'node_modules'), join(clone, 'node_modules'), 'dir')
+  assert.ok(!existsSync(join(clone, 'dist')) && !existsSync(join(clone, '.dead-letters')), 'a fresh copy')
+})
+
+after(() => {
+  rmSync(clone, { recursive: true, force: true })
+})
+
+describe('s.yaml as npm start reads it', () => {
+  test('function names, code, timeouts, the initializer, the asynchronous retries and onFailure, the dead-letter target', () => {
+    const d = readDeployment(join(repo, 's.yaml'), {}, LOCAL_ACCOUNT_ID)
+    assert.deepEqual(d.names, { bridge: 'rocketmq-mqtt-bridge', 'validate-rules': 'rocketmq-mqtt-validate-rules', 'dead-letter': 'rocketmq-mqtt-dead-letter' })
+    const bridge = d.functions.find((f) => f.role === 'bridge')!
+    assert.deepEqual([bridge.dir, bridge.timeout, bridge.initializer, bridge.maxAsyncRetryAttempts, bridge.onFailure], [join(repo, 'dist', 'bridge'), 120, 'index.initialize', 3, 'rocketmq-mqtt-dead-letter'])
+    assert.equal(d.deadLetterTarget, 'fc:rocketmq-mqtt-dead-letter')
+    assert.equal(d.region, 'cn-hangzhou')
+    assert.equal(readDeployment(join(repo, 's.yaml'), { REGION: 'cn-shanghai' }, LOCAL_ACCOUNT_ID).region, 'cn-shanghai')
+  })
+})
+
+describe('npm start', () => {
+  test('--once in a fresh copy builds, delivers every sample message, stores the poison, exits 0', async () => {
+    const child = start(['--once'])
+    const code = await exited(child, 55_000)
+    const out = child.output()
+    assert.equal(code, 0, out)
+    assert.match(out, /built dist\/ \(.*missing\)/)
+    assert.match(out, /embedded aedes: MQTT 3\.1\.1 only/)
+    const received = out.slice(out.indexOf('== Received by the subscriber'), out.indexOf('== Dead letters'))
+    for (const s of samples) {
+      for (const m of s.expect.mqtt) assert.ok(received.includes(`  ${m.topic}  QoS ${m.qos}  ${m.payload}`), `${m.topic} ${m.payload} in:\n${received}`)
+    }
+    assert.match(out, /MQTT 5 property set dropped and counted \(droppedV5Properties\)/)
+    assert.match(out, /summary: \{"requestId":"1-[0-9a-f]+-[0-9a-f]+","received":5,"published":4,"deadLettered":1/)
+    // Log lines as `s logs` shows them: time requestId [level] message.
+    assert.match(out, /^ {2}\| \d{4}-\d\d-\d\dT[\d:.]+Z 1-[0-9a-f]+-[0-9a-f]+ \[info\] \{"event":"bridge\.invocation"/m)
+    const store = join(clone, '.dead-letters')
+    assert.ok(out.includes(`stored by rocketmq-mqtt-dead-letter in ${store}`), out)
+    assert.match(out, /SAMPLE-POISON-QOS3 {2}rule home-lamps {2}bridge-poison, 1 attempt\n\s+reason: userProperties\.qoslevel: must be 0, 1 or 2, got "3"/)
+    assert.match(out, /7\/7 sample messages received, 1\/1 poison messages stored as dead letters, 4\/4 invocations ok/)
+    const stored = await readDeadLetters(store)
+    assert.deepEqual(stored.map((e) => [e.messageId, e.ruleId, e.source]), [['SAMPLE-POISON-QOS3', 'home-lamps', 'bridge-poison']])
+    assert.match(stored[0]!.reason, /qoslevel/)
+    for (const f of ['bridge', 'validate-rules', 'dead-letter']) assert.ok(existsSync(join(clone, 'dist', f, 'index.js')))
+  })
+
+  test('--once exits non-zero when a sample does not come out as expected', async () => {
+    const events = join(clone, 'examples', 'events.json')
+    const original = readFileSync(events, 'utf8')
+    const doc = JSON.parse(original) as { samples: Array<{ expect: { mqtt: Array<{ payload: string }> } }> }
+    doc.samples[1]!.expect.mqtt[0]!.payload = 'a payload the bridge never sends'
+    try {
+      writeFileSync(events, JSON.stringify(doc))
+      const child = start(['--once'])
+      assert.equal(await exited(child, 55_000), 1, child.output())
+      assert.match(child.output(), /FAILED: sample "event-driven point-to-point message": devices\/p2p\/GID_xxx@@@DEVICEID_001 QoS 1 "a payload the bridge never sends" was not received/)
+    } finally {
+      writeFileSync(events, original)
+    }
+  })
+
+  test('serving: @alicloud/fc2 and the printed curl invoke the bridge; a taken port is named; Ctrl-C stops everything', async () => {
+    const [mqttPort, fcPort] = [await freePort(), await freePort()]
+    const child = start(['--mqtt-port', String(mqttPort), '--fc-port', String(fcPort)])
+    try {
+      await waitForOutput(child, 'What the subscriber receives from now on:', 30_000)
+
+      // A plain Function Compute SDK client, pointed at the local server, gets the bridge's summary back.
+      const client = new FCClient(LOCAL_ACCOUNT_ID, { accessKeyID: LOCAL_CREDENTIALS.accessKeyId, accessKeySecret: LOCAL_CREDENTIALS.accessKeySecret, region: 'cn-hangzhou', endpoint: `http://127.0.0.1:${fcPort}` })
+      client.version = '2023-03-30'
+      const event = [{ topic: 'TopicName', systemProperties: { TAGS: 'TagB', INSTANCE_ID: 'MQ_INST_1234567890123456_BXhFHryi' }, userProperties: { mqttSecondTopic: '/hall/lamp' }, body: 'from fc2' }]
+      const response = await client.post('/functions/rocketmq-mqtt-bridge/invocations', Buffer.from(JSON.stringify(event)), { 'x-fc-invocation-type': 'Sync' })
+      const summary = response.data as { requestId: string; received: number; published: number; rules: Record<string, number> }
+      assert.deepEqual([summary.received, summary.published, summary.rules], [1, 1, { 'home-lamps': 1 }])
+      assert.equal(response.headers['x-fc-request-id'], summary.requestId)
+      await waitForOutput(child, '<- home/hall/lamp  QoS 1  from fc2', 10_000)
+
+      // The first curl the output prints, pasted into a shell as is.
+      const curl = child.output().split('\n').find((l) => l.startsWith('curl '))!
+      assert.ok(curl.includes(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`), curl)
+      if (spawnSync('curl', ['--version']).error === undefined) {
+        const result = JSON.parse(execFileSync('sh', ['-c', curl]).toString()) as { published: number }
+        assert.equal(result.published, 1)
+        await waitForOutput(child, '<- home/room1/lamp  QoS 1  hello from curl', 10_000)
+      }
+      assert.ok(child.output().includes(`mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -V mqttv311 -q 2 -t 'devices/#' -t 'home/#'`))
+
+      // Unsigned is accepted; signed but wrong is still refused.
+      const forged = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, { method: 'POST', body: '[]', headers: { authorization: `FC ${LOCAL_CREDENTIALS.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString() } })
+      assert.equal(forged.status, 403)
+
+      // A second instance on the same Function Compute port is refused with a message naming it.
+      const second = start(['--mqtt-port', '0', '--fc-port', String(fcPort)])
+      assert.equal(await exited(second, 30_000), 1)
+      assert.match(second.output(), new RegExp(`port ${fcPort} \\(the local Function Compute invoke API\\) is already in use.*--fc-port <port>`))
+
+      child.kill('SIGINT')
+      assert.equal(await exited(child, 10_000), 0, child.output())
+      assert.match(child.output(), /SIGINT: stopping/)
+      assert.deepEqual([await listening(mqttPort), await listening(fcPort)], [false, false], 'broker and invoke API closed')
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+
+  test('--require-signature: unsigned requests get 401; scripts/local-invoke.ts signs as the SDK does and gets the summary', async () => {
+    const fcPort = await freePort()
+    const child = start(['--mqtt-port', '0', '--fc-port', String(fcPort), '--require-signature'])
+    try {
+      await waitForOutput(child, 'What the subscriber receives from now on:', 30_000)
+      assert.ok(!child.output().includes('curl -sS'), 'no unsigned curl is offered')
+      const unsigned = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, { method: 'POST', body: '[]' })
+      assert.equal(unsigned.status, 401)
+      const event = JSON.stringify([{ topic: 'device-commands', systemProperties: { INSTANCE_ID: 'MQ_INST_1234567890123456_BXhFHryi' }, userProperties: { mqttSecondTopic: '/robot-9/commands' }, body: 'signed' }])
+      const invoked = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/local-invoke.ts', '--fc-port', String(fcPort), 'rocketmq-mqtt-bridge'], { cwd: clone, input: event, env: cleanEnv() })
+      assert.equal(invoked.status, 0, invoked.stderr.toString())
+      assert.deepEqual((JSON.parse(invoked.stdout.toString()) as { rules: object }).rules, { 'device-commands': 1 })
+      await waitForOutput(child, '<- devices/robot-9/commands  QoS 1  signed', 10_000)
+      child.kill('SIGTERM')
+      assert.equal(await exited(child, 10_000), 0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+})
