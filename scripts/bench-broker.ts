@@ -2,9 +2,10 @@
 // make it drop messages (DESIGN.md, "Known traps"). Independent of test/ on purpose.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect as tcpConnect, createServer } from 'node:net'
+import { connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 import { makeCertificates } from './tls-certificates.js'
 
 export interface BenchBroker {
@@ -15,19 +16,6 @@ export interface BenchBroker {
   caFile: string
   version: string
   stop(): Promise<void>
-}
-
-/** A free TCP port on loopback, from the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))))
-    })
-  })
 }
 
 /** `mosquitto version 2.0.11` -> `2.0.11`, or undefined when Mosquitto is not installed. */
