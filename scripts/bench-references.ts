@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { connectAsync } from 'mqtt'
-import { cloudEventBatch, naiveMessages, parentTopic, plainMessages, stdinLines, type BenchQos } from './bench-messages.js'
-import { publishBounded, type Protocol, type Publisher, type ScenarioShape } from './bench-publishers.js'
+import { cloudEventBatch, naiveMessages, parentTopic, plainMessages, stdinLines } from './bench-messages.js'
+import { publishBounded, type Publisher, type ScenarioShape } from './bench-publishers.js'
 
 /** TLS trust for MQTT.js: the bench's own CA, verified. */
 function trust(shape: ScenarioShape): { ca?: Buffer } {
