@@ -1,10 +1,11 @@
 // npm run build: one self-contained CommonJS bundle per function (dist/<function>/index.js, Node 20),
 // with the validated rules.yaml inlined into the bridge. Invalid rules fail the build.
-import { build, type Plugin } from 'esbuild'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { validateRulesText } from '../shared/rules-validate.js'
+import { build, type Plugin } from 'esbuild'
+import { validateRulesText } from '../shared/rules/validate.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -25,7 +26,14 @@ function inlineRules(rulesFile: string): Plugin {
           return { errors: result.errors.map((e) => ({ text: `${rulesFile}: ${e.path}: ${e.message}` })) }
         }
         // The bridge validates again at cold start: one validator, and the normalised form is valid input.
-        const text = JSON.stringify({ defaults: { profile: result.ruleSet.profile, qos: result.ruleSet.defaultQos, ...(result.ruleSet.defaultTrigger ? { trigger: result.ruleSet.defaultTrigger } : {}) }, rules: result.ruleSet.rules })
+        const text = JSON.stringify({
+          defaults: {
+            profile: result.ruleSet.profile,
+            qos: result.ruleSet.defaultQos,
+            ...(result.ruleSet.defaultTrigger ? { trigger: result.ruleSet.defaultTrigger } : {}),
+          },
+          rules: result.ruleSet.rules,
+        })
         return {
           contents: `export function bundledRules() { return { text: ${JSON.stringify(text)}, origin: 'rules.yaml (bundled)' } }`,
           loader: 'js',
@@ -50,7 +58,9 @@ const fc2Apart: Plugin = {
 export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
   const rulesFile = resolve(options.rulesFile ?? join(root, 'rules.yaml'))
   const outDir = resolve(options.outDir ?? join(root, 'dist'))
-  const functions = readdirSync(join(root, 'functions')).filter((f) => existsSync(join(root, 'functions', f, 'index.ts'))).sort()
+  const functions = readdirSync(join(root, 'functions'))
+    .filter((f) => existsSync(join(root, 'functions', f, 'index.ts')))
+    .sort()
   for (const fn of functions) {
     const out = join(outDir, fn)
     rmSync(out, { recursive: true, force: true })
@@ -64,7 +74,7 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       keepNames: true,
       legalComments: 'none' as const,
       logLevel: 'warning' as const,
-      // @alicloud/fc2 does not bundle with proxy-agent inside (DESIGN.md, "Known traps").
+      // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
       external: ['proxy-agent'],
     }
     await build({

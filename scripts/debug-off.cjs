@@ -1,16 +1,16 @@
 // Stands in for the `debug` package in the bridge bundle: MQTT.js logs through it on every packet, and
 // the checks cost time on the hot path. Same shape, never enabled.
 function createDebug() {
-  const log = function () {}
+  const log = () => {}
   log.enabled = false
   log.extend = createDebug
   log.log = log
-  log.destroy = function () {}
+  log.destroy = () => {}
   return log
 }
-createDebug.enable = function () {}
-createDebug.disable = function () { return '' }
-createDebug.enabled = function () { return false }
+createDebug.enable = () => {}
+createDebug.disable = () => ''
+createDebug.enabled = () => false
 createDebug.debug = createDebug
 createDebug.default = createDebug
 module.exports = createDebug

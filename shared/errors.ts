@@ -16,23 +16,38 @@ export class ConfigError extends Error {
 /** An invalid rule set: all problems at once, each with its path. */
 export class RulesError extends Error {
   override name = 'RulesError'
-  constructor(readonly origin: string, readonly problems: ProblemAt[]) {
-    super(`invalid rules in ${origin} (${problems.length} error${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`)
+  constructor(
+    readonly origin: string,
+    readonly problems: ProblemAt[],
+  ) {
+    super(
+      `invalid rules in ${origin} (${problems.length} error${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+    )
   }
 }
 
 /** Some messages of a batch were not acknowledged for a transient reason: Function Compute must retry. */
 export class DeliveryError extends Error {
   override name = 'DeliveryError'
-  constructor(readonly failed: number, readonly total: number, readonly reasons: string[]) {
-    super(`${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.`)
+  constructor(
+    readonly failed: number,
+    readonly total: number,
+    readonly reasons: string[],
+  ) {
+    super(
+      `${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.`,
+    )
   }
 }
 
 /** Poison messages could not be handed to the dead-letter target: failing keeps them from being lost. */
 export class DeadLetterError extends Error {
   override name = 'DeadLetterError'
-  constructor(readonly target: string, readonly count: number, cause: unknown) {
+  constructor(
+    readonly target: string,
+    readonly count: number,
+    cause: unknown,
+  ) {
     super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}`, { cause })
   }
 }
@@ -40,7 +55,10 @@ export class DeadLetterError extends Error {
 /** A connection-level MQTT failure: unreachable, refused, timed out, lost. Always transient. */
 export class MqttConnectionError extends Error {
   override name = 'MqttConnectionError'
-  constructor(message: string, readonly code?: number | string) {
+  constructor(
+    message: string,
+    readonly code?: number | string,
+  ) {
     super(message)
   }
 }

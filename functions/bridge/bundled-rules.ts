@@ -2,7 +2,7 @@
 // the build replaces this module with the validated rules inlined (scripts/build.ts).
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { RulesSource } from '../../shared/rules-load.js'
+import type { RulesSource } from '../../shared/rules/load.js'
 
 export function bundledRules(): RulesSource {
   const path = fileURLToPath(new URL('../../rules.yaml', import.meta.url))

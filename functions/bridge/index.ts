@@ -1,7 +1,7 @@
 // Function Compute entry point: RocketMQ trigger event -> MQTT publishes. Thin by design: the bridge
 // (and its connection pool) is built once per instance and reused by every warm invocation.
-import { Bridge, type Summary } from '../../shared/bridge.js'
-import type { FcContext } from '../../shared/fc-context.js'
+import { Bridge, type Summary } from '../../shared/bridge/bridge.js'
+import type { FcContext } from '../../shared/fc/context.js'
 import { bundledRules } from './bundled-rules.js'
 
 let bridge: Bridge | undefined

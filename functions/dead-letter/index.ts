@@ -2,11 +2,11 @@
 // destination (onFailure) and the fc: dead-letter target. Thin by design: shared/dead-letter-intake.ts
 // recognises the event and stores it; a failure to store throws, so Function Compute retries.
 import { resolve } from 'node:path'
-import { DEFAULT_DEAD_LETTER_DIR, onFunctionCompute, type LogLevel } from '../../shared/config.js'
+import { DEFAULT_DEAD_LETTER_DIR, type LogLevel, onFunctionCompute } from '../../shared/config/bridge.js'
+import { type IntakeSummary, storeDeadLetterEvent } from '../../shared/dead-letters/intake.js'
 import { ConfigError } from '../../shared/errors.js'
-import { storeDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letter-intake.js'
-import type { FcContext } from '../../shared/fc-context.js'
-import { createLogger } from '../../shared/logger.js'
+import type { FcContext } from '../../shared/fc/context.js'
+import { createLogger } from '../../shared/logging/logger.js'
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
 
@@ -23,7 +23,11 @@ export async function handler(event: unknown, context: FcContext): Promise<Intak
   const log = createLogger(level, context?.logger, context?.logger ? undefined : context?.requestId)
   if (onFunctionCompute(process.env) && resolve(dir).startsWith('/tmp/')) {
     // Instance-local disk: every dead letter here is lost when Function Compute recycles the instance.
-    log.warn({ event: 'dead-letter.ephemeral-store', dir, note: 'DEAD_LETTER_DIR is instance-local /tmp; mount NAS (s.yaml nasConfig) so dead letters survive' })
+    log.warn({
+      event: 'dead-letter.ephemeral-store',
+      dir,
+      note: 'DEAD_LETTER_DIR is instance-local /tmp; mount NAS (s.yaml nasConfig) so dead letters survive',
+    })
   }
   return storeDeadLetterEvent(dir, event, context, log)
 }

@@ -1,9 +1,9 @@
 // Function Compute entry point (HTTP trigger): validates a rule set, or previews what the bridge would
 // publish for an event. Thin by design; the behaviour is in respond.ts and the shared modules.
-import type { FcContext } from '../../shared/fc-context.js'
-import type { HttpResponse } from '../../shared/http-event.js'
-import { jsonResponse } from '../../shared/http-event.js'
-import { createLogger } from '../../shared/logger.js'
+import type { FcContext } from '../../shared/fc/context.js'
+import type { HttpResponse } from '../../shared/fc/http-event.js'
+import { jsonResponse } from '../../shared/fc/http-event.js'
+import { createLogger } from '../../shared/logging/logger.js'
 import { respond } from './respond.js'
 
 export async function handler(event: unknown, context?: FcContext): Promise<HttpResponse> {
@@ -14,9 +14,18 @@ export async function handler(event: unknown, context?: FcContext): Promise<Http
     response = respond(event)
   } catch (err) {
     // Unexpected: say so without echoing the request, which may hold anything.
-    log.error({ event: 'validate-rules.error', requestId: context?.requestId ?? null, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
+    log.error({
+      event: 'validate-rules.error',
+      requestId: context?.requestId ?? null,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    })
     return jsonResponse(500, { error: 'internal error while validating the rules', requestId: context?.requestId ?? null })
   }
-  log.info({ event: 'validate-rules.request', requestId: context?.requestId ?? null, statusCode: response.statusCode, durationMs: Date.now() - started })
+  log.info({
+    event: 'validate-rules.request',
+    requestId: context?.requestId ?? null,
+    statusCode: response.statusCode,
+    durationMs: Date.now() - started,
+  })
   return response
 }

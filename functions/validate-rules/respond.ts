@@ -1,11 +1,12 @@
-// The validate-rules function's behaviour (DESIGN.md, "Validate-rules function"): one request in, one
+// The validate-rules function's behaviour (docs/architecture.md, "Validate-rules function"): one request in, one
 // response out. Validation is the one shared validator; the preview is the bridge's own planning step.
+
+import { previewEvent } from '../../shared/bridge/preview.js'
 import type { ProblemAt } from '../../shared/errors.js'
-import { HttpEventError, jsonResponse, parseHttpEvent, type HttpResponse } from '../../shared/http-event.js'
-import { previewEvent } from '../../shared/preview.js'
-import type { RuleSet } from '../../shared/rules-schema.js'
-import { parseRulesText, validateRules } from '../../shared/rules-validate.js'
-import { triggersForRules } from '../../shared/triggers.js'
+import { HttpEventError, type HttpResponse, jsonResponse, parseHttpEvent } from '../../shared/fc/http-event.js'
+import { triggersForRules } from '../../shared/fc/triggers.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
+import { parseRulesText, validateRules } from '../../shared/rules/validate.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 /** A hostile body can yield thousands of errors; the first ones say what is wrong. */
@@ -19,7 +20,11 @@ export function respond(event: unknown): HttpResponse {
   try {
     const req = parseHttpEvent(event)
     if (req.method !== 'POST') {
-      return jsonResponse(405, { error: `method ${req.method} is not allowed: POST a rule set (YAML or JSON), or POST ?preview with {"rules": …, "event": …}` }, { allow: 'POST' })
+      return jsonResponse(
+        405,
+        { error: `method ${req.method} is not allowed: POST a rule set (YAML or JSON), or POST ?preview with {"rules": …, "event": …}` },
+        { allow: 'POST' },
+      )
     }
     body = req.readBody(MAX_BODY_BYTES)
     preview = Object.hasOwn(req.query, 'preview')
@@ -29,7 +34,10 @@ export function respond(event: unknown): HttpResponse {
   }
   const text = utf8(body)
   if (text === undefined) return badRequest([{ path: '(body)', message: 'is not valid UTF-8' }])
-  if (text.trim() === '') return badRequest([{ path: '(body)', message: preview ? 'is empty: POST {"rules": …, "event": …}' : 'is empty: POST a rule set (YAML or JSON)' }])
+  if (text.trim() === '')
+    return badRequest([
+      { path: '(body)', message: preview ? 'is empty: POST {"rules": …, "event": …}' : 'is empty: POST a rule set (YAML or JSON)' },
+    ])
   return preview ? previewResponse(text) : validateResponse(text)
 }
 
@@ -50,7 +58,9 @@ function previewResponse(text: string): HttpResponse {
   }
   const problems: ProblemAt[] = []
   for (const key of ['rules', 'event']) if (!Object.hasOwn(value, key)) problems.push({ path: key, message: 'is required' })
-  for (const key of Object.keys(value)) if (!ALLOWED_PREVIEW_KEYS.has(key)) problems.push({ path: key, message: `unknown key ${JSON.stringify(key)}; expected rules and event` })
+  for (const key of Object.keys(value))
+    if (!ALLOWED_PREVIEW_KEYS.has(key))
+      problems.push({ path: key, message: `unknown key ${JSON.stringify(key)}; expected rules and event` })
   if (problems.length > 0) return badRequest(problems)
   const { rules, event } = value as { rules: unknown; event: unknown }
 
@@ -68,7 +78,10 @@ function previewResponse(text: string): HttpResponse {
 
 /** The rules as the bridge uses them: every default filled in. */
 function normalised(set: RuleSet): { defaults: Record<string, unknown>; rules: RuleSet['rules'] } {
-  return { defaults: { profile: set.profile, qos: set.defaultQos, ...(set.defaultTrigger ? { trigger: set.defaultTrigger } : {}) }, rules: set.rules }
+  return {
+    defaults: { profile: set.profile, qos: set.defaultQos, ...(set.defaultTrigger ? { trigger: set.defaultTrigger } : {}) },
+    rules: set.rules,
+  }
 }
 
 /** A preview body is normally JSON, as the bridge's events are; YAML is accepted too. */

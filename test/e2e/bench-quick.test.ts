@@ -6,8 +6,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..')
 const installed = (cmd: string) => spawnSync(cmd, ['--help']).error === undefined
@@ -24,17 +24,31 @@ test('npm run bench -- --quick: runs to the end, and every scenario delivered ev
   timeout: 240_000,
 }, async () => {
   const missing = ['mosquitto', 'mosquitto_pub'].filter((cmd) => !installed(cmd))
-  assert.deepEqual(missing, [], 'the bench needs Mosquitto and its clients: apt-get install -y mosquitto mosquitto-clients (.ci/run installs them)')
+  assert.deepEqual(
+    missing,
+    [],
+    'the bench needs Mosquitto and its clients: apt-get install -y mosquitto mosquitto-clients (.ci/run installs them)',
+  )
   const work = mkdtempSync(join(tmpdir(), 'bench-quick-'))
   const out = join(work, 'bench.json')
   try {
     const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--quick', '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/bench.ts', '--quick', '--out', out], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let text = ''
-      child.stdout.on('data', (d: Buffer) => { text += d.toString() })
-      child.stderr.on('data', (d: Buffer) => { text += d.toString() })
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString()
+      })
+      child.stderr.on('data', (d: Buffer) => {
+        text += d.toString()
+      })
       const timer = setTimeout(() => child.kill('SIGKILL'), 220_000)
-      child.once('exit', (c) => { clearTimeout(timer); done({ code: c, output: text }) })
+      child.once('exit', (c) => {
+        clearTimeout(timer)
+        done({ code: c, output: text })
+      })
     })
     assert.equal(code, 0, `bench --quick failed:\n${output.slice(-4000)}`)
     assert.ok(existsSync(out), `no JSON written to ${out}`)

@@ -4,13 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { buildAll } from '../../scripts/build.js'
-import { startMosquitto, type Broker } from '../helpers/broker.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { assertDelivered, makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..')
 const require = createRequire(import.meta.url)

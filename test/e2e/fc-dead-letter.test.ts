@@ -1,22 +1,23 @@
 // The poison path end to end, on the BUILT bundles: bridge -> @alicloud/fc2 (2023-03-30, Async) ->
 // local invoke server (signature checked) -> dead-letter function -> store. Then what happens when the
 // hand-off is refused, and replay through @alicloud/fc2 to the served bridge.
-import { describe, test, before, after } from 'node:test'
+
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
 import { buildAll } from '../../scripts/build.js'
-import { startLocalFc, type LocalFc } from '../../scripts/fc-local-server.js'
-import { replay } from '../../scripts/replay.js'
-import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letter-store.js'
-import { recognise } from '../../shared/dead-letter-intake.js'
-import type { DeadLetterEntry } from '../../shared/dead-letter-store.js'
-import { FcInvoker, FcInvokeError } from '../../shared/fc-invoke.js'
-import { mosquittoInstalled, startAedes, startMosquitto, type Broker } from '../helpers/broker.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { replay } from '../../scripts/cli/replay.js'
+import { type LocalFc, startLocalFc } from '../../scripts/local/fc-server.js'
+import { recognise } from '../../shared/dead-letters/intake.js'
+import type { DeadLetterEntry } from '../../shared/dead-letters/store.js'
+import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letters/store.js'
+import { FcInvokeError, FcInvoker } from '../../shared/fc/invoke.js'
+import { type Broker, mosquittoInstalled, startAedes, startMosquitto } from '../helpers/broker.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
 const SECRET = 'local-secret-7fK2pQ9zR4'
@@ -52,7 +53,13 @@ before(async () => {
   await buildAll({ outDir: out, quiet: true })
   broker = mosquittoInstalled() ? await startMosquitto() : await startAedes()
   sub = await subscribe(broker.url, ['home/#'], 4)
-  Object.assign(process.env, { MQTT_URL: broker.url, DEAD_LETTER_TARGET: 'fc:dead-letter', DEAD_LETTER_DIR: store, LOG_LEVEL: 'info', MQTT_PUBLISH_TIMEOUT_MS: '5000' })
+  Object.assign(process.env, {
+    MQTT_URL: broker.url,
+    DEAD_LETTER_TARGET: 'fc:dead-letter',
+    DEAD_LETTER_DIR: store,
+    LOG_LEVEL: 'info',
+    MQTT_PUBLISH_TIMEOUT_MS: '5000',
+  })
   fc = await startLocalFc({
     functions: [
       { name: 'bridge', dir: join(out, 'bridge'), timeout: 30, onFailure: 'dead-letter', maxAsyncRetryAttempts: 1 },
@@ -109,20 +116,33 @@ describe('poison path through Function Compute (local invoke server)', () => {
   })
 
   test('a request with a wrong signature is refused with 403 and a clear JSON error', async () => {
-    const wrong = new FcInvoker({ accountId: fc.accountId, region: fc.region, credentials: { ...creds, accessKeySecret: 'not-the-secret-at-all' }, endpoint: fc.url })
+    const wrong = new FcInvoker({
+      accountId: fc.accountId,
+      region: fc.region,
+      credentials: { ...creds, accessKeySecret: 'not-the-secret-at-all' },
+      endpoint: fc.url,
+    })
     await assert.rejects(wrong.invoke('dead-letter', '{}', 'Async'), (err: Error) => {
       assert.ok(err instanceof FcInvokeError)
       assert.match(err.message, /failed with 403.*signature does not match/)
       return true
     })
-    const res = await fetch(`${fc.url}/2023-03-30/functions/dead-letter/invocations`, { method: 'POST', body: '{}', headers: { authorization: `FC ${creds.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString(), 'x-fc-security-token': TOKEN } })
+    const res = await fetch(`${fc.url}/2023-03-30/functions/dead-letter/invocations`, {
+      method: 'POST',
+      body: '{}',
+      headers: { authorization: `FC ${creds.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString(), 'x-fc-security-token': TOKEN },
+    })
     assert.equal(res.status, 403)
     assert.deepEqual(Object.keys((await res.json()) as object), ['ErrorCode', 'ErrorMessage'])
   })
 
   test('when the hand-off is refused, the bridge invocation fails with a clear error; retried and routed to onFailure, nothing is dropped', async () => {
     // A Function Compute endpoint that knows the same key ID with another secret: every signature fails.
-    strict = await startLocalFc({ functions: [{ name: 'dead-letter', dir: join(out, 'dead-letter') }], credentials: { ...creds, accessKeySecret: 'a-different-secret-1234' }, log: (l) => logs.push(l) })
+    strict = await startLocalFc({
+      functions: [{ name: 'dead-letter', dir: join(out, 'dead-letter') }],
+      credentials: { ...creds, accessKeySecret: 'a-different-secret-1234' },
+      log: (l) => logs.push(l),
+    })
     await bridgeModule().shutdown() // the next invocation is a new instance that reads FC_ENDPOINT again
     process.env['FC_ENDPOINT'] = strict.url
     const batch = [cloudEvent('KEEP-GOOD', 'fine'), cloudEvent('KEEP-BAD', 'x', { mqttSecondTopic: '/room1/+' })]
@@ -130,7 +150,10 @@ describe('poison path through Function Compute (local invoke server)', () => {
       await assert.rejects(client.invoke('bridge', JSON.stringify(batch), 'Sync'), (err: Error) => {
         assert.ok(err instanceof FcInvokeError)
         assert.equal(err.functionError, 'UnhandledInvocationError')
-        assert.match(err.message, /could not hand 1 dead letter to fc:dead-letter: 1 of 1 asynchronous invoke failed: .*failed with 403.*signature does not match/)
+        assert.match(
+          err.message,
+          /could not hand 1 dead letter to fc:dead-letter: 1 of 1 asynchronous invoke failed: .*failed with 403.*signature does not match/,
+        )
         return true
       })
       // Asynchronously invoked (as the RocketMQ trigger does), the failure is retried, then the whole
@@ -138,7 +161,10 @@ describe('poison path through Function Compute (local invoke server)', () => {
       await client.invoke('bridge', JSON.stringify(batch), 'Async')
       await fc.settled()
       const stored = (await readDeadLetters(store)).filter((e) => e.source === 'async-destination')
-      assert.deepEqual(stored.map((e) => e.messageId), ['KEEP-GOOD', 'KEEP-BAD'])
+      assert.deepEqual(
+        stored.map((e) => e.messageId),
+        ['KEEP-GOOD', 'KEEP-BAD'],
+      )
       for (const e of stored) {
         assert.equal(e.attempts, 2)
         assert.match(e.reason, /after 2 attempts: UnhandledInvocationError.*could not hand 1 dead letter/)
@@ -154,7 +180,10 @@ describe('poison path through Function Compute (local invoke server)', () => {
     assert.ok(logs.length > 10)
     const all = logs.join('\n')
     assert.ok(!all.includes(SECRET) && !all.includes(TOKEN))
-    assert.ok(all.includes('[info]') && /^\S+ 1-[0-9a-f]+-[0-9a-f]+ \[info\] /m.test(all), 'context.logger prints time requestId [level] message')
+    assert.ok(
+      all.includes('[info]') && /^\S+ 1-[0-9a-f]+-[0-9a-f]+ \[info\] /m.test(all),
+      'context.logger prints time requestId [level] message',
+    )
   })
 })
 
@@ -162,9 +191,13 @@ describe('cold path', () => {
   test('loading the bridge bundle does not evaluate @alicloud/fc2 (it is imported on the first hand-off)', (t) => {
     // @alicloud/fc2 pulls in urllib and ali-oss, which load these built-in modules; the bridge alone does not.
     const script = `const t = process.hrtime.bigint(); require(${JSON.stringify(join(out, 'bridge', 'index.js'))}); const ms = Number(process.hrtime.bigint() - t) / 1e6; console.log(JSON.stringify({ ms, modules: process.moduleLoadList }))`
-    const { ms, modules } = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: tmpdir() }).toString()) as { ms: number; modules: string[] }
+    const { ms, modules } = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: tmpdir() }).toString()) as {
+      ms: number
+      modules: string[]
+    }
     t.diagnostic(`bridge bundle loads in ${ms.toFixed(1)} ms`)
-    for (const m of ['NativeModule zlib', 'NativeModule child_process', 'NativeModule dgram']) assert.ok(!modules.includes(m), `${m} is not loaded with the bridge`)
+    for (const m of ['NativeModule zlib', 'NativeModule child_process', 'NativeModule dgram'])
+      assert.ok(!modules.includes(m), `${m} is not loaded with the bridge`)
   })
 })
 
@@ -172,21 +205,40 @@ describe('replay through @alicloud/fc2 to the served bridge', () => {
   test('stored messages are delivered by a synchronous invoke and marked; a second replay sends nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fc-e2e-replay-'))
     const batch = [cloudEvent('R-1', 'replayed one'), cloudEvent('R-2', 'replayed two')]
-    const record = { timestamp: Date.now(), requestContext: { requestId: 'failed-req', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 }, requestPayload: JSON.stringify(batch), responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' }, responsePayload: '{"errorMessage":"broker down"}' }
+    const record = {
+      timestamp: Date.now(),
+      requestContext: { requestId: 'failed-req', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
+      requestPayload: JSON.stringify(batch),
+      responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
+      responsePayload: '{"errorMessage":"broker down"}',
+    }
     await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: DeadLetterEntry[] }).entries)
-    const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: creds.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET, ALIBABA_CLOUD_SECURITY_TOKEN: TOKEN, ALIBABA_CLOUD_ACCOUNT_ID: fc.accountId, ALIBABA_CLOUD_REGION: fc.region, FC_ENDPOINT: fc.url }
+    const env = {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: creds.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
+      ALIBABA_CLOUD_SECURITY_TOKEN: TOKEN,
+      ALIBABA_CLOUD_ACCOUNT_ID: fc.accountId,
+      ALIBABA_CLOUD_REGION: fc.region,
+      FC_ENDPOINT: fc.url,
+    }
     const printed: string[] = []
     const before = sub.messages.length
     try {
       const first = await replay({ dir, target: 'fc', functionName: 'bridge', env, print: (l) => printed.push(l) })
       assert.deepEqual([first.pending, first.replayed, first.failed], [2, 2, 0])
       await sub.waitFor(before + 2)
-      assert.deepEqual(sub.messages.slice(before).map((m) => m.payload.toString()), ['replayed one', 'replayed two'])
+      assert.deepEqual(
+        sub.messages.slice(before).map((m) => m.payload.toString()),
+        ['replayed one', 'replayed two'],
+      )
       const second = await replay({ dir, target: 'fc', functionName: 'bridge', env, print: (l) => printed.push(l) })
       assert.deepEqual([second.pending, second.replayed, second.skipped], [0, 0, 2])
       await new Promise((r) => setTimeout(r, 300))
       assert.equal(sub.messages.length, before + 2, 'nothing sent twice')
-      assert.ok(printed.some((l) => /^replay: 2\/2 \(100%\)/.test(l)), 'progress is shown')
+      assert.ok(
+        printed.some((l) => /^replay: 2\/2 \(100%\)/.test(l)),
+        'progress is shown',
+      )
       assert.ok(!printed.join('\n').includes(SECRET))
     } finally {
       rmSync(dir, { recursive: true, force: true })

@@ -2,19 +2,20 @@
 // with nothing but node_modules. --once must build, send examples/events.json through the served bridge,
 // show every sample message received and the poison stored, and exit 0. Then the serving mode: a plain
 // @alicloud/fc2 client and the printed curl invoke the bridge, a taken port is named, Ctrl-C stops it all.
-import { describe, test, before, after } from 'node:test'
+
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import FCClient from '@alicloud/fc2'
-import { readDeadLetters } from '../../shared/dead-letter-store.js'
-import { readDeployment } from '../../scripts/local-deployment.js'
-import { loadSamples } from '../../scripts/local-samples.js'
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/start-options.js'
+import { readDeployment } from '../../scripts/local/deployment.js'
+import { loadSamples } from '../../scripts/local/samples.js'
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-options.js'
+import { readDeadLetters } from '../../shared/dead-letters/store.js'
 import { freePort } from '../helpers/ports.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -29,10 +30,18 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function start(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], { cwd: clone, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local/start.ts', ...args], {
+    cwd: clone,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
   return Object.assign(child, { output: () => out })
 }
 
@@ -59,23 +68,34 @@ async function waitForOutput(child: ChildProcess & { output: () => string }, tex
   }
 }
 
-const listening = (port: number) => new Promise<boolean>((resolve) => {
-  const s = connect(port, '127.0.0.1')
-  s.once('connect', () => { s.destroy(); resolve(true) })
-  s.once('error', () => resolve(false))
-})
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
 
 /** Tracked and new files, as git sees them; without git (an unpacked archive), the tree minus what git ignores here. */
 function sourceFiles(): string[] {
   try {
-    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\0').filter(Boolean)
+    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .split('\0')
+      .filter(Boolean)
   } catch {
     const skip = new Set(['.git', 'node_modules', 'dist', '.dead-letters', '.bench', '.scratch'])
-    const walk = (dir: string): string[] => readdirSync(join(repo, dir), { withFileTypes: true }).flatMap((e) => {
-      if (skip.has(e.name)) return []
-      const rel = dir ? `${dir}/${e.name}` : e.name
-      return e.isDirectory() ? walk(rel) : e.isFile() ? [rel] : []
-    })
+    const walk = (dir: string): string[] =>
+      readdirSync(join(repo, dir), { withFileTypes: true }).flatMap((e) => {
+        if (skip.has(e.name)) return []
+        const rel = dir ? `${dir}/${e.name}` : e.name
+        return e.isDirectory() ? walk(rel) : e.isFile() ? [rel] : []
+      })
     return walk('')
   }
 }
@@ -100,9 +120,16 @@ after(() => {
 describe('s.yaml as npm start reads it', () => {
   test('function names, code, timeouts, the initializer, the asynchronous retries and onFailure, the dead-letter target', () => {
     const d = readDeployment(join(repo, 's.yaml'), {}, LOCAL_ACCOUNT_ID)
-    assert.deepEqual(d.names, { bridge: 'rocketmq-mqtt-bridge', 'validate-rules': 'rocketmq-mqtt-validate-rules', 'dead-letter': 'rocketmq-mqtt-dead-letter' })
+    assert.deepEqual(d.names, {
+      bridge: 'rocketmq-mqtt-bridge',
+      'validate-rules': 'rocketmq-mqtt-validate-rules',
+      'dead-letter': 'rocketmq-mqtt-dead-letter',
+    })
     const bridge = d.functions.find((f) => f.role === 'bridge')!
-    assert.deepEqual([bridge.dir, bridge.timeout, bridge.initializer, bridge.maxAsyncRetryAttempts, bridge.onFailure], [join(repo, 'dist', 'bridge'), 120, 'index.initialize', 3, 'rocketmq-mqtt-dead-letter'])
+    assert.deepEqual(
+      [bridge.dir, bridge.timeout, bridge.initializer, bridge.maxAsyncRetryAttempts, bridge.onFailure],
+      [join(repo, 'dist', 'bridge'), 120, 'index.initialize', 3, 'rocketmq-mqtt-dead-letter'],
+    )
     assert.equal(d.deadLetterTarget, 'fc:rocketmq-mqtt-dead-letter')
     assert.equal(d.region, 'cn-hangzhou')
     assert.equal(readDeployment(join(repo, 's.yaml'), { REGION: 'cn-shanghai' }, LOCAL_ACCOUNT_ID).region, 'cn-shanghai')
@@ -119,7 +146,8 @@ describe('npm start', () => {
     assert.match(out, /embedded aedes: MQTT 3\.1\.1 only/)
     const received = out.slice(out.indexOf('== Received by the subscriber'), out.indexOf('== Dead letters'))
     for (const s of samples) {
-      for (const m of s.expect.mqtt) assert.ok(received.includes(`  ${m.topic}  QoS ${m.qos}  ${m.payload}`), `${m.topic} ${m.payload} in:\n${received}`)
+      for (const m of s.expect.mqtt)
+        assert.ok(received.includes(`  ${m.topic}  QoS ${m.qos}  ${m.payload}`), `${m.topic} ${m.payload} in:\n${received}`)
     }
     assert.match(out, /MQTT 5 property set dropped and counted \(droppedV5Properties\)/)
     assert.match(out, /summary: \{"requestId":"1-[0-9a-f]+-[0-9a-f]+","received":5,"published":4,"deadLettered":1/)
@@ -127,10 +155,16 @@ describe('npm start', () => {
     assert.match(out, /^ {2}\| \d{4}-\d\d-\d\dT[\d:.]+Z 1-[0-9a-f]+-[0-9a-f]+ \[info\] \{"event":"bridge\.invocation"/m)
     const store = join(clone, '.dead-letters')
     assert.ok(out.includes(`stored by rocketmq-mqtt-dead-letter in ${store}`), out)
-    assert.match(out, /SAMPLE-POISON-QOS3 {2}rule home-lamps {2}bridge-poison, 1 attempt\n\s+reason: userProperties\.qoslevel: must be 0, 1 or 2, got "3"/)
+    assert.match(
+      out,
+      /SAMPLE-POISON-QOS3 {2}rule home-lamps {2}bridge-poison, 1 attempt\n\s+reason: userProperties\.qoslevel: must be 0, 1 or 2, got "3"/,
+    )
     assert.match(out, /7\/7 sample messages received, 1\/1 poison messages stored as dead letters, 4\/4 invocations ok/)
     const stored = await readDeadLetters(store)
-    assert.deepEqual(stored.map((e) => [e.messageId, e.ruleId, e.source]), [['SAMPLE-POISON-QOS3', 'home-lamps', 'bridge-poison']])
+    assert.deepEqual(
+      stored.map((e) => [e.messageId, e.ruleId, e.source]),
+      [['SAMPLE-POISON-QOS3', 'home-lamps', 'bridge-poison']],
+    )
     assert.match(stored[0]!.reason, /qoslevel/)
     for (const f of ['bridge', 'validate-rules', 'dead-letter']) assert.ok(existsSync(join(clone, 'dist', f, 'index.js')))
   })
@@ -144,7 +178,10 @@ describe('npm start', () => {
       writeFileSync(events, JSON.stringify(doc))
       const child = start(['--once'])
       assert.equal(await exited(child, 55_000), 1, child.output())
-      assert.match(child.output(), /FAILED: sample "event-driven point-to-point message": devices\/p2p\/GID_xxx@@@DEVICEID_001 QoS 1 "a payload the bridge never sends" was not received/)
+      assert.match(
+        child.output(),
+        /FAILED: sample "event-driven point-to-point message": devices\/p2p\/GID_xxx@@@DEVICEID_001 QoS 1 "a payload the bridge never sends" was not received/,
+      )
     } finally {
       writeFileSync(events, original)
     }
@@ -157,17 +194,34 @@ describe('npm start', () => {
       await waitForOutput(child, 'What the subscriber receives from now on:', 30_000)
 
       // A plain Function Compute SDK client, pointed at the local server, gets the bridge's summary back.
-      const client = new FCClient(LOCAL_ACCOUNT_ID, { accessKeyID: LOCAL_CREDENTIALS.accessKeyId, accessKeySecret: LOCAL_CREDENTIALS.accessKeySecret, region: 'cn-hangzhou', endpoint: `http://127.0.0.1:${fcPort}` })
+      const client = new FCClient(LOCAL_ACCOUNT_ID, {
+        accessKeyID: LOCAL_CREDENTIALS.accessKeyId,
+        accessKeySecret: LOCAL_CREDENTIALS.accessKeySecret,
+        region: 'cn-hangzhou',
+        endpoint: `http://127.0.0.1:${fcPort}`,
+      })
       client.version = '2023-03-30'
-      const event = [{ topic: 'TopicName', systemProperties: { TAGS: 'TagB', INSTANCE_ID: 'MQ_INST_1234567890123456_BXhFHryi' }, userProperties: { mqttSecondTopic: '/hall/lamp' }, body: 'from fc2' }]
-      const response = await client.post('/functions/rocketmq-mqtt-bridge/invocations', Buffer.from(JSON.stringify(event)), { 'x-fc-invocation-type': 'Sync' })
+      const event = [
+        {
+          topic: 'TopicName',
+          systemProperties: { TAGS: 'TagB', INSTANCE_ID: 'MQ_INST_1234567890123456_BXhFHryi' },
+          userProperties: { mqttSecondTopic: '/hall/lamp' },
+          body: 'from fc2',
+        },
+      ]
+      const response = await client.post('/functions/rocketmq-mqtt-bridge/invocations', Buffer.from(JSON.stringify(event)), {
+        'x-fc-invocation-type': 'Sync',
+      })
       const summary = response.data as { requestId: string; received: number; published: number; rules: Record<string, number> }
       assert.deepEqual([summary.received, summary.published, summary.rules], [1, 1, { 'home-lamps': 1 }])
       assert.equal(response.headers['x-fc-request-id'], summary.requestId)
       await waitForOutput(child, '<- home/hall/lamp  QoS 1  from fc2', 10_000)
 
       // The first curl the output prints, pasted into a shell as is.
-      const curl = child.output().split('\n').find((l) => l.startsWith('curl '))!
+      const curl = child
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('curl '))!
       assert.ok(curl.includes(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`), curl)
       if (spawnSync('curl', ['--version']).error === undefined) {
         const result = JSON.parse(execFileSync('sh', ['-c', curl]).toString()) as { published: number }
@@ -177,13 +231,20 @@ describe('npm start', () => {
       assert.ok(child.output().includes(`mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -V mqttv311 -q 2 -t 'devices/#' -t 'home/#'`))
 
       // Unsigned is accepted; signed but wrong is still refused.
-      const forged = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, { method: 'POST', body: '[]', headers: { authorization: `FC ${LOCAL_CREDENTIALS.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString() } })
+      const forged = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, {
+        method: 'POST',
+        body: '[]',
+        headers: { authorization: `FC ${LOCAL_CREDENTIALS.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString() },
+      })
       assert.equal(forged.status, 403)
 
       // A second instance on the same Function Compute port is refused with a message naming it.
       const second = start(['--mqtt-port', '0', '--fc-port', String(fcPort)])
       assert.equal(await exited(second, 30_000), 1)
-      assert.match(second.output(), new RegExp(`port ${fcPort} \\(the local Function Compute invoke API\\) is already in use.*--fc-port <port>`))
+      assert.match(
+        second.output(),
+        new RegExp(`port ${fcPort} \\(the local Function Compute invoke API\\) is already in use.*--fc-port <port>`),
+      )
 
       child.kill('SIGINT')
       assert.equal(await exited(child, 10_000), 0, child.output())
@@ -194,16 +255,30 @@ describe('npm start', () => {
     }
   })
 
-  test('--require-signature: unsigned requests get 401; scripts/local-invoke.ts signs as the SDK does and gets the summary', async () => {
+  test('--require-signature: unsigned requests get 401; scripts/local/invoke.ts signs as the SDK does and gets the summary', async () => {
     const fcPort = await freePort()
     const child = start(['--mqtt-port', '0', '--fc-port', String(fcPort), '--require-signature'])
     try {
       await waitForOutput(child, 'What the subscriber receives from now on:', 30_000)
       assert.ok(!child.output().includes('curl -sS'), 'no unsigned curl is offered')
-      const unsigned = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, { method: 'POST', body: '[]' })
+      const unsigned = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, {
+        method: 'POST',
+        body: '[]',
+      })
       assert.equal(unsigned.status, 401)
-      const event = JSON.stringify([{ topic: 'device-commands', systemProperties: { INSTANCE_ID: 'MQ_INST_1234567890123456_BXhFHryi' }, userProperties: { mqttSecondTopic: '/robot-9/commands' }, body: 'signed' }])
-      const invoked = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/local-invoke.ts', '--fc-port', String(fcPort), 'rocketmq-mqtt-bridge'], { cwd: clone, input: event, env: cleanEnv() })
+      const event = JSON.stringify([
+        {
+          topic: 'device-commands',
+          systemProperties: { INSTANCE_ID: 'MQ_INST_1234567890123456_BXhFHryi' },
+          userProperties: { mqttSecondTopic: '/robot-9/commands' },
+          body: 'signed',
+        },
+      ])
+      const invoked = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/local/invoke.ts', '--fc-port', String(fcPort), 'rocketmq-mqtt-bridge'],
+        { cwd: clone, input: event, env: cleanEnv() },
+      )
       assert.equal(invoked.status, 0, invoked.stderr.toString())
       assert.deepEqual((JSON.parse(invoked.stdout.toString()) as { rules: object }).rules, { 'device-commands': 1 })
       await waitForOutput(child, '<- devices/robot-9/commands  QoS 1  signed', 10_000)

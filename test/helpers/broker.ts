@@ -1,8 +1,8 @@
 // Real brokers for the tests: Mosquitto started on a free loopback port, and the embedded aedes broker
 // where a test needs a broker that speaks MQTT 3.1.1 only.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './ports.js'
@@ -38,7 +38,9 @@ export function mosquittoInstalled(): boolean {
 /** The MQTT 5 and broker-log tests have no embedded substitute (aedes speaks 3.1.1 only): say how to get Mosquitto. */
 export function requireMosquitto(): void {
   if (!mosquittoInstalled()) {
-    throw new Error('these tests need Mosquitto on the PATH (MQTT 5, and its log counts connections): apt-get install -y mosquitto mosquitto-clients, or brew install mosquitto')
+    throw new Error(
+      'these tests need Mosquitto on the PATH (MQTT 5, and its log counts connections): apt-get install -y mosquitto mosquitto-clients, or brew install mosquitto',
+    )
   }
 }
 
@@ -47,7 +49,10 @@ async function waitForPort(port: number, timeoutMs = 10000): Promise<void> {
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = tcpConnect(port, '127.0.0.1')
-      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('connect', () => {
+        s.destroy()
+        resolve(true)
+      })
       s.once('error', () => resolve(false))
     })
     if (ok) return
@@ -79,30 +84,35 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
   const certs = options.tls ? makeCertificates() : undefined
   const tlsPort = certs ? await freePort() : undefined
   const wsPort = options.websockets ? await freePort() : undefined
-  writeFileSync(conf, [
-    `listener ${port} 127.0.0.1`,
-    `allow_anonymous ${options.password ? 'false' : 'true'}`,
-    // Started as root, Mosquitto would otherwise drop to the mosquitto user (DESIGN.md, "Known traps").
-    'user root',
-    'log_dest stderr', // unbuffered, unlike stdout into a pipe
-    'log_type error',
-    'log_type warning',
-    'log_type notice',
-    'log_type information',
-    'connection_messages true',
-    // A slow subscriber must not make the broker drop messages.
-    'max_queued_messages 0',
-    // Mosquitto promises in-order delivery to a subscriber only when nothing is queued behind a full
-    // in-flight window (its docs: max_inflight_messages); a loaded, slow subscriber otherwise may see
-    // a later QoS 1 message first. No maximum: the order the tests check is the order the bridge sent.
-    'max_inflight_messages 0',
-    ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
-    ...(options.password ? [`password_file ${dir}/passwords`] : []),
-    ...(options.debugLog ? ['log_type debug'] : []),
-    ...(certs ? [`listener ${tlsPort} 127.0.0.1`, `cafile ${certs.caFile}`, `certfile ${certs.certFile}`, `keyfile ${certs.keyFile}`] : []),
-    ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
-    ...(options.config ?? []),
-  ].join('\n') + '\n')
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      `allow_anonymous ${options.password ? 'false' : 'true'}`,
+      // Started as root, Mosquitto would otherwise drop to the mosquitto user (docs/architecture.md, "Known traps").
+      'user root',
+      'log_dest stderr', // unbuffered, unlike stdout into a pipe
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
+      'connection_messages true',
+      // A slow subscriber must not make the broker drop messages.
+      'max_queued_messages 0',
+      // Mosquitto promises in-order delivery to a subscriber only when nothing is queued behind a full
+      // in-flight window (its docs: max_inflight_messages); a loaded, slow subscriber otherwise may see
+      // a later QoS 1 message first. No maximum: the order the tests check is the order the bridge sent.
+      'max_inflight_messages 0',
+      ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
+      ...(options.password ? [`password_file ${dir}/passwords`] : []),
+      ...(options.debugLog ? ['log_type debug'] : []),
+      ...(certs
+        ? [`listener ${tlsPort} 127.0.0.1`, `cafile ${certs.caFile}`, `certfile ${certs.certFile}`, `keyfile ${certs.keyFile}`]
+        : []),
+      ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
+      ...(options.config ?? []),
+    ].join('\n') + '\n',
+  )
   if (options.password) {
     const r = spawnSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwords'), options.password.username, options.password.password])
     if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`)
@@ -120,9 +130,15 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     async start() {
       child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
       broker.process = child
-      child.stdout!.on('data', (d: Buffer) => { output += d.toString() })
-      child.stderr!.on('data', (d: Buffer) => { output += d.toString() })
-      const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}:\n${output}`))))
+      child.stdout!.on('data', (d: Buffer) => {
+        output += d.toString()
+      })
+      child.stderr!.on('data', (d: Buffer) => {
+        output += d.toString()
+      })
+      const exited = new Promise<never>((_, reject) =>
+        child!.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}:\n${output}`))),
+      )
       exited.catch(() => {})
       await Promise.race([Promise.all([port, tlsPort, wsPort].filter((p) => p !== undefined).map((p) => waitForPort(p))), exited])
     },
@@ -164,7 +180,10 @@ export async function startAedes(options: { port?: number } = {}): Promise<Broke
       aedes = await Aedes.createBroker()
       aedes.on('client', (client) => connections.set(client.id, (connections.get(client.id) ?? 0) + 1))
       server = createServer(aedes.handle)
-      server.on('connection', (sock) => { sockets.add(sock); sock.once('close', () => sockets.delete(sock)) })
+      server.on('connection', (sock) => {
+        sockets.add(sock)
+        sock.once('close', () => sockets.delete(sock))
+      })
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject)
         server!.listen(port, '127.0.0.1', () => resolve())
@@ -175,7 +194,8 @@ export async function startAedes(options: { port?: number } = {}): Promise<Broke
     },
     resume() {},
     async stop() {
-      const s = server, a = aedes
+      const s = server,
+        a = aedes
       server = undefined
       aedes = undefined
       if (!s || !a) return

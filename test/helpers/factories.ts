@@ -1,8 +1,8 @@
 // Shared builders for unit tests: raw rule objects (as written in rules.yaml), validated rule sets, RocketMQ messages.
-import type { RocketMessage } from '../../shared/events.js'
-import { RuleIndex } from '../../shared/mapping.js'
-import type { RuleSet } from '../../shared/rules-schema.js'
-import { validateRules } from '../../shared/rules-validate.js'
+import type { RocketMessage } from '../../shared/events/parse.js'
+import { RuleIndex } from '../../shared/mapping/map-message.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
+import { validateRules } from '../../shared/rules/validate.js'
 
 export const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
 
@@ -19,7 +19,10 @@ export interface RawRule {
  * A valid rule as a user would write it; `n` makes id, groupId, topic and parent topic unique.
  * `source` and `target` overrides are merged into the defaults; pass `undefined` as a value to drop a key.
  */
-export function rawRule(n: number, over: { source?: Record<string, unknown>; target?: Record<string, unknown>; [k: string]: unknown } = {}): RawRule {
+export function rawRule(
+  n: number,
+  over: { source?: Record<string, unknown>; target?: Record<string, unknown>; [k: string]: unknown } = {},
+): RawRule {
   const { source, target, ...rest } = over
   return dropUndefined({
     id: `rule-${n}`,

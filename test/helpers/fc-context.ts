@@ -1,5 +1,5 @@
-// Function Compute's documented context (facts, section 6), with a logger that keeps every line.
-import type { FcContext } from '../../shared/fc-context.js'
+// Function Compute's documented context (docs/platform-facts.md §6), with a logger that keeps every line.
+import type { FcContext } from '../../shared/fc/context.js'
 
 export interface TestContext extends FcContext {
   lines: string[]
@@ -7,7 +7,9 @@ export interface TestContext extends FcContext {
 
 export function fcContext(requestId: string, timeoutS = 30, extra: Partial<FcContext> = {}): TestContext {
   const lines: string[] = []
-  const keep = (level: string) => (message: string) => { lines.push(`${level} ${message}`) }
+  const keep = (level: string) => (message: string) => {
+    lines.push(`${level} ${message}`)
+  }
   return {
     requestId,
     function: { name: 'rocketmq-mqtt-bridge', handler: 'index.handler', memory: 512, timeout: timeoutS },

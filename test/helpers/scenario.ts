@@ -56,7 +56,10 @@ function binary(i: number): Buffer {
   return b
 }
 
-export function cloudEvent(i: number, data: { topic: string; userProperties: Record<string, string>; body: string; tags?: string; uniq?: string }): Record<string, unknown> {
+export function cloudEvent(
+  i: number,
+  data: { topic: string; userProperties: Record<string, string>; body: string; tags?: string; uniq?: string },
+): Record<string, unknown> {
   return {
     id: `ev-${i}`,
     source: 'RocketMQ-Function-rocketmq-trigger',
@@ -69,7 +72,12 @@ export function cloudEvent(i: number, data: { topic: string; userProperties: Rec
     aliyunregionid: 'cn-hangzhou',
     data: {
       topic: data.topic,
-      systemProperties: { UNIQ_KEY: data.uniq ?? `MSG${String(i).padStart(8, '0')}`, TAGS: data.tags ?? 'TagA', INSTANCE_ID: INSTANCE, CONSUME_START_TIME: Date.now() },
+      systemProperties: {
+        UNIQ_KEY: data.uniq ?? `MSG${String(i).padStart(8, '0')}`,
+        TAGS: data.tags ?? 'TagA',
+        INSTANCE_ID: INSTANCE,
+        CONSUME_START_TIME: Date.now(),
+      },
       userProperties: data.userProperties,
       body: data.body,
     },
@@ -92,7 +100,10 @@ export function makeBatch(count: number, idPrefix = 'MSG'): Batch {
     const v5: Expected['v5'] = {}
     if (i % 10 === 0) {
       const contentType = rule.id === 'firmware' ? 'application/octet-stream' : 'text/plain; charset=utf-8'
-      userProperties['mqtt5UserProperty'] = JSON.stringify([{ key: 'seq', value: String(i) }, { key: 'origin', value: 'order-service' }])
+      userProperties['mqtt5UserProperty'] = JSON.stringify([
+        { key: 'seq', value: String(i) },
+        { key: 'origin', value: 'order-service' },
+      ])
       userProperties['mqtt5MsgExpireInterval'] = '3600'
       userProperties['mqtt5ContentType'] = contentType
       v5.userProperties = { seq: String(i), origin: 'order-service' }
@@ -136,6 +147,10 @@ export function assertDelivered(expected: Expected[], received: Received[], vers
     assert.equal(r.contentType, want.contentType, `content type of message ${e.index}`)
     if (want.messageExpiryInterval === undefined) assert.equal(r.messageExpiryInterval, undefined, `expiry of message ${e.index}`)
     // The broker forwards the remaining lifetime: at most what was sent, and not much less.
-    else assert.ok(r.messageExpiryInterval! <= 3600 && r.messageExpiryInterval! >= 3500, `expiry of message ${e.index}: ${r.messageExpiryInterval}`)
+    else
+      assert.ok(
+        r.messageExpiryInterval! <= 3600 && r.messageExpiryInterval! >= 3500,
+        `expiry of message ${e.index}: ${r.messageExpiryInterval}`,
+      )
   }
 }

@@ -20,7 +20,12 @@ export interface Subscriber {
 }
 
 export async function subscribe(url: string, topics: string[], version: 4 | 5, options: IClientOptions = {}): Promise<Subscriber> {
-  const client = await connectAsync(url, { protocolVersion: version, clientId: `test-sub-${version}-${Math.random().toString(36).slice(2, 10)}`, reconnectPeriod: 0, ...options })
+  const client = await connectAsync(url, {
+    protocolVersion: version,
+    clientId: `test-sub-${version}-${Math.random().toString(36).slice(2, 10)}`,
+    reconnectPeriod: 0,
+    ...options,
+  })
   const messages: Received[] = []
   const waiters: Array<() => void> = []
   client.on('message', (topic, payload, packet) => {
@@ -34,9 +39,9 @@ export async function subscribe(url: string, topics: string[], version: 4 | 5, o
       ...(p?.messageExpiryInterval !== undefined ? { messageExpiryInterval: p.messageExpiryInterval } : {}),
       ...(p?.contentType !== undefined ? { contentType: p.contentType } : {}),
     })
-    waiters.forEach((w) => w())
+    for (const w of waiters) w()
   })
-  await client.subscribeAsync(topics.map((t) => ({ topic: t, qos: 2 as const })).reduce((acc, s) => ({ ...acc, [s.topic]: { qos: s.qos } }), {}))
+  await client.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 2 as const }])))
   return {
     client,
     messages,
@@ -96,7 +101,8 @@ export async function persistentSubscriber(url: string, topics: string[]): Promi
     async waitForDistinct(count, timeoutMs = 30000) {
       const until = Date.now() + timeoutMs
       while (distinct.size < count) {
-        if (Date.now() > until) throw new Error(`persistent subscriber has ${distinct.size} of ${count} distinct messages after ${timeoutMs} ms`)
+        if (Date.now() > until)
+          throw new Error(`persistent subscriber has ${distinct.size} of ${count} distinct messages after ${timeoutMs} ms`)
         await new Promise((r) => setTimeout(r, 50))
       }
     },

@@ -5,16 +5,16 @@ import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
-import { readDeadLetters } from '../../shared/dead-letter-store.js'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import { readDeadLetters } from '../../shared/dead-letters/store.js'
 import { DeliveryError } from '../../shared/errors.js'
-import { loadRuleSet } from '../../shared/rules-load.js'
-import { startMosquitto, type Broker } from '../helpers/broker.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { freePort } from '../helpers/ports.js'
 import { assertDelivered, cloudEvent, INSTANCE, makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
-import { fcContext, logEvents } from '../helpers/fc-context.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 
@@ -69,7 +69,11 @@ describe('bridge on Mosquitto', () => {
         // Give stragglers (duplicates) a moment to show up before counting exactly.
         await new Promise((r) => setTimeout(r, 200))
         if (protocol === '4') {
-          assertDelivered(expected.map((e) => ({ ...e, v5: {} })), sub5.messages, 5)
+          assertDelivered(
+            expected.map((e) => ({ ...e, v5: {} })),
+            sub5.messages,
+            5,
+          )
         } else {
           assertDelivered(expected, sub5.messages, 5)
         }
@@ -84,11 +88,32 @@ describe('bridge on Mosquitto', () => {
     reset()
     const { event, expected } = makeBatch(60, 'POISON-')
     const bad = [
-      { at: 10, entry: cloudEvent(10, { topic: 'device-commands', userProperties: { mqttSecondTopic: '/a', qoslevel: '3' }, body: 'x', uniq: 'BAD-QOS' }), reason: /qoslevel: must be 0, 1 or 2, got "3"/ },
-      { at: 20, entry: cloudEvent(20, { topic: 'firmware', userProperties: {}, body: 'not base64!', uniq: 'BAD-B64' }), reason: /body: rule "firmware" declares base64/ },
-      { at: 30, entry: cloudEvent(30, { topic: 'device-commands', userProperties: { mqttSecondTopic: '/a/+/b' }, body: 'x', uniq: 'BAD-TOPIC' }), reason: /mqttSecondTopic: topic contains a wildcard/ },
+      {
+        at: 10,
+        entry: cloudEvent(10, {
+          topic: 'device-commands',
+          userProperties: { mqttSecondTopic: '/a', qoslevel: '3' },
+          body: 'x',
+          uniq: 'BAD-QOS',
+        }),
+        reason: /qoslevel: must be 0, 1 or 2, got "3"/,
+      },
+      {
+        at: 20,
+        entry: cloudEvent(20, { topic: 'firmware', userProperties: {}, body: 'not base64!', uniq: 'BAD-B64' }),
+        reason: /body: rule "firmware" declares base64/,
+      },
+      {
+        at: 30,
+        entry: cloudEvent(30, { topic: 'device-commands', userProperties: { mqttSecondTopic: '/a/+/b' }, body: 'x', uniq: 'BAD-TOPIC' }),
+        reason: /mqttSecondTopic: topic contains a wildcard/,
+      },
       { at: 40, entry: { specversion: '1.0', id: 'no-data' }, reason: /\[\d+\]\.data: must be an object/ },
-      { at: 50, entry: cloudEvent(50, { topic: 'telemetry', userProperties: {}, body: 'x', tags: 'TagC', uniq: 'BAD-TAG' }), reason: /tag "TagC" is not accepted by rule "telemetry"/ },
+      {
+        at: 50,
+        entry: cloudEvent(50, { topic: 'telemetry', userProperties: {}, body: 'x', tags: 'TagC', uniq: 'BAD-TAG' }),
+        reason: /tag "TagC" is not accepted by rule "telemetry"/,
+      },
     ]
     const batch = [...event]
     for (const b of [...bad].reverse()) batch.splice(b.at, 0, b.entry)
@@ -98,7 +123,10 @@ describe('bridge on Mosquitto', () => {
       const summary = await bridge.handle(batch, ctx)
       const logged = logEvents(ctx, 'bridge.dead-letter')
       assert.equal(logged.length, 5, 'one log line per dead letter')
-      assert.deepEqual(logged.map((l) => l['messageId']), ['BAD-QOS', 'BAD-B64', 'BAD-TOPIC', 'no-data', 'BAD-TAG'])
+      assert.deepEqual(
+        logged.map((l) => l['messageId']),
+        ['BAD-QOS', 'BAD-B64', 'BAD-TOPIC', 'no-data', 'BAD-TAG'],
+      )
       assert.equal(logEvents(ctx, 'bridge.invocation')[0]!['deadLettered'], 5)
       assert.equal(summary.received, 65)
       assert.equal(summary.published, 60)
@@ -184,7 +212,10 @@ describe('broker unreachable', () => {
       const ctx = context('req-down', 5)
       await assert.rejects(bridge.handle(event, ctx), (err: Error) => {
         assert.ok(err instanceof DeliveryError)
-        assert.match(err.message, /^90 of 90 messages not acknowledged by the MQTT broker: 90 × cannot reach the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/)
+        assert.match(
+          err.message,
+          /^90 of 90 messages not acknowledged by the MQTT broker: 90 × cannot reach the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
+        )
         assert.match(err.message, /Function Compute retries it/)
         return true
       })
@@ -217,7 +248,10 @@ describe('broker unreachable', () => {
     const { bridge } = bridgeFor(`mqtt://127.0.0.1:${port}`, { MQTT_PUBLISH_TIMEOUT_MS: '800' })
     try {
       const started = Date.now()
-      await assert.rejects(bridge.handle(makeBatch(5, 'SILENT-').event, context('req-silent', 30)), /5 of 5 messages not acknowledged.*no CONNACK from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 800 ms/)
+      await assert.rejects(
+        bridge.handle(makeBatch(5, 'SILENT-').event, context('req-silent', 30)),
+        /5 of 5 messages not acknowledged.*no CONNACK from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 800 ms/,
+      )
       assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
     } finally {
       await bridge.close()

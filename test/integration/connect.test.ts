@@ -2,19 +2,18 @@
 // signature authentication, client IDs, TLS trust, transports, and the per-connection rate limit.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { describe, test } from 'node:test'
-import { clientId, clientIdProblem, instanceToken } from '../../shared/client-id.js'
-import type { Publish } from '../../shared/mapping.js'
-import { signaturePassword } from '../../shared/mqtt-auth.js'
-import { MqttPool, type PoolOptions } from '../../shared/mqtt-pool.js'
-import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
-import { loadRuleSet } from '../../shared/rules-load.js'
+import { describe, test } from 'node:test'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import type { Publish } from '../../shared/mapping/map-message.js'
+import { signaturePassword } from '../../shared/mqtt/auth.js'
+import { clientId, clientIdProblem, instanceToken } from '../../shared/mqtt/client-id.js'
+import { MqttPool, type PoolOptions } from '../../shared/mqtt/pool.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
 import { startMosquitto } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
@@ -23,17 +22,35 @@ import { subscribe } from '../helpers/subscriber.js'
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 
 function publishes(count: number, tag: string, topics: number, qos: 0 | 1 | 2 = 1): Publish[] {
-  return Array.from({ length: count }, (_, i) => ({ ruleId: 'r', index: i, topic: `devices/${tag}/t${i % topics}`, qos, retain: false, payload: Buffer.from(`${tag}-${i}`) }))
+  return Array.from({ length: count }, (_, i) => ({
+    ruleId: 'r',
+    index: i,
+    topic: `devices/${tag}/t${i % topics}`,
+    qos,
+    retain: false,
+    payload: Buffer.from(`${tag}-${i}`),
+  }))
 }
 
 function pool(url: string, options: Partial<PoolOptions> = {}): MqttPool {
-  return new MqttPool({ url, protocol: 'auto', auth: { kind: 'none' }, clientIdPrefix: 'GID_conn', size: 1, publishTimeoutMs: 3000, ...options })
+  return new MqttPool({
+    url,
+    protocol: 'auto',
+    auth: { kind: 'none' },
+    clientIdPrefix: 'GID_conn',
+    size: 1,
+    publishTimeoutMs: 3000,
+    ...options,
+  })
 }
 
 /** Per topic, the payloads in arrival order. */
 function perTopic(messages: Array<{ topic: string; payload: Buffer }>): Record<string, string[]> {
   const out: Record<string, string[]> = {}
-  for (const m of messages) (out[m.topic] ??= []).push(m.payload.toString())
+  for (const m of messages) {
+    out[m.topic] ??= []
+    out[m.topic]!.push(m.payload.toString())
+  }
   return out
 }
 
@@ -45,11 +62,18 @@ describe('signature authentication', () => {
       ['中文密钥', 'GID_test@@@device_001'],
     ] as const
     for (const [secret, id] of cases) {
-      const expected = execFileSync('sh', ['-c', 'printf %s "$ID" | openssl dgst -sha1 -hmac "$KEY" -binary | base64'], { env: { ...process.env, ID: id, KEY: secret } }).toString().trim()
+      const expected = execFileSync('sh', ['-c', 'printf %s "$ID" | openssl dgst -sha1 -hmac "$KEY" -binary | base64'], {
+        env: { ...process.env, ID: id, KEY: secret },
+      })
+        .toString()
+        .trim()
       assert.equal(signaturePassword(secret, id), expected, `${secret} / ${id}`)
     }
     // A fixed known answer, so a change of algorithm cannot pass by changing both sides.
-    assert.equal(signaturePassword('secret', 'GID_a@@@b'), execFileSync('sh', ['-c', "printf %s 'GID_a@@@b' | openssl dgst -sha1 -hmac secret -binary | base64"]).toString().trim())
+    assert.equal(
+      signaturePassword('secret', 'GID_a@@@b'),
+      execFileSync('sh', ['-c', "printf %s 'GID_a@@@b' | openssl dgst -sha1 -hmac secret -binary | base64"]).toString().trim(),
+    )
   })
 
   test('a broker that recomputes the signature from each connecting client ID accepts the pool, and refuses a wrong secret', async () => {
@@ -58,8 +82,11 @@ describe('signature authentication', () => {
     const seen: string[] = []
     broker.authenticate = (client, username, password, done) => {
       const [mode, accessKeyId, instanceId] = (username ?? '').split('|')
-      const ok = mode === 'Signature' && accessKeyId === 'AK_test' && instanceId === 'mqtt-cn-test'
-        && password?.toString() === signaturePassword('the-right-secret', client.id)
+      const ok =
+        mode === 'Signature' &&
+        accessKeyId === 'AK_test' &&
+        instanceId === 'mqtt-cn-test' &&
+        password?.toString() === signaturePassword('the-right-secret', client.id)
       seen.push(client.id)
       if (ok) return done(null, true)
       const err = Object.assign(new Error('bad signature'), { returnCode: 4 as const })
@@ -68,11 +95,19 @@ describe('signature authentication', () => {
     const server = createServer(broker.handle)
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
     const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
-    const good = pool(url, { size: 3, auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'the-right-secret' } })
-    const bad = pool(url, { auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'a-wrong-secret' } })
+    const good = pool(url, {
+      size: 3,
+      auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'the-right-secret' },
+    })
+    const bad = pool(url, {
+      auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'a-wrong-secret' },
+    })
     try {
       const r = await good.publish(publishes(60, 'sig', 20), Date.now() + 10000)
-      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      assert.deepEqual(
+        r.outcomes.filter((o) => o !== undefined),
+        [],
+      )
       // Three connections, three client IDs, each signed for itself.
       assert.equal(new Set(seen).size, 3)
       const refused = await bad.publish(publishes(2, 'sig-bad', 1), Date.now() + 10000)
@@ -121,10 +156,17 @@ describe('TLS and WebSocket against Mosquitto', () => {
     const untrusted = pool(broker.tlsUrl!)
     try {
       const r = await trusted.publish(publishes(200, 'tls', 10), Date.now() + 10000)
-      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      assert.deepEqual(
+        r.outcomes.filter((o) => o !== undefined),
+        [],
+      )
       await sub.waitFor(200)
       const refused = await untrusted.publish(publishes(3, 'tls-no-ca', 1), Date.now() + 10000)
-      for (const o of refused.outcomes) assert.match(o!.reason, /the TLS certificate of the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ is not trusted: .*SELF_SIGNED_CERT_IN_CHAIN.*set MQTT_CA_FILE/)
+      for (const o of refused.outcomes)
+        assert.match(
+          o!.reason,
+          /the TLS certificate of the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ is not trusted: .*SELF_SIGNED_CERT_IN_CHAIN.*set MQTT_CA_FILE/,
+        )
     } finally {
       await trusted.close()
       await untrusted.close()
@@ -152,7 +194,10 @@ describe('TLS and WebSocket against Mosquitto', () => {
     try {
       const items = publishes(300, 'ws', 7)
       const r = await p.publish(items, Date.now() + 10000)
-      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      assert.deepEqual(
+        r.outcomes.filter((o) => o !== undefined),
+        [],
+      )
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
     } finally {
@@ -173,7 +218,10 @@ describe('rate limit', () => {
       const started = Date.now()
       const r = await p.publish(items, Date.now() + 20000)
       const took = Date.now() - started
-      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      assert.deepEqual(
+        r.outcomes.filter((o) => o !== undefined),
+        [],
+      )
       assert.ok(took >= 2500, `took ${took} ms`)
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
@@ -191,13 +239,25 @@ describe('rate limit', () => {
     try {
       const items = publishes(300, 'spread', 40)
       const r = await p.publish(items, Date.now() + 20000)
-      assert.deepEqual(r.outcomes.filter((o) => o !== undefined), [])
+      assert.deepEqual(
+        r.outcomes.filter((o) => o !== undefined),
+        [],
+      )
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
-      const carrying = p.clientIds.map((id) => broker.log().split('\n').filter((l) => l.includes(`Received PUBLISH from ${id}`)).length)
+      const carrying = p.clientIds.map(
+        (id) =>
+          broker
+            .log()
+            .split('\n')
+            .filter((l) => l.includes(`Received PUBLISH from ${id}`)).length,
+      )
       assert.equal(carrying.length, 3)
       for (const n of carrying) assert.ok(n > 0, `messages per connection: ${carrying}`)
-      assert.equal(carrying.reduce((a, b) => a + b, 0), 300)
+      assert.equal(
+        carrying.reduce((a, b) => a + b, 0),
+        300,
+      )
     } finally {
       await p.close()
       await sub.close()
@@ -234,7 +294,10 @@ describe('through the environment', () => {
 
   test('MQTT_RATE_LIMIT and MQTT_POOL_SIZE reach the pool', async () => {
     const broker = await startMosquitto()
-    const bridge = new Bridge(loadConfig({ MQTT_URL: broker.url, MQTT_RATE_LIMIT: '50', DEAD_LETTER_TARGET: `file:${mkdtempSync(join(tmpdir(), 'dl-'))}` }), rules)
+    const bridge = new Bridge(
+      loadConfig({ MQTT_URL: broker.url, MQTT_RATE_LIMIT: '50', DEAD_LETTER_TARGET: `file:${mkdtempSync(join(tmpdir(), 'dl-'))}` }),
+      rules,
+    )
     try {
       const started = Date.now()
       assert.equal((await bridge.handle(makeBatch(60, 'ENV-RATE-').event, fcContext('req-rate'))).published, 60)

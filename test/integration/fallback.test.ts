@@ -4,20 +4,28 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
-import { loadRuleSet } from '../../shared/rules-load.js'
-import { startAedes, type Broker } from '../helpers/broker.js'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
+import { type Broker, startAedes } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { assertDelivered, makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 let broker: Broker
 let sub: Subscriber
 
 function bridge(protocol: string): Bridge {
-  return new Bridge(loadConfig({ MQTT_URL: broker.url, MQTT_PROTOCOL_VERSION: protocol, MQTT_PUBLISH_TIMEOUT_MS: '2000', DEAD_LETTER_TARGET: `file:${mkdtempSync(join(tmpdir(), 'dl-'))}` }), rules)
+  return new Bridge(
+    loadConfig({
+      MQTT_URL: broker.url,
+      MQTT_PROTOCOL_VERSION: protocol,
+      MQTT_PUBLISH_TIMEOUT_MS: '2000',
+      DEAD_LETTER_TARGET: `file:${mkdtempSync(join(tmpdir(), 'dl-'))}`,
+    }),
+    rules,
+  )
 }
 
 before(async () => {
@@ -49,7 +57,10 @@ test('auto falls back to MQTT 3.1.1 when the broker refuses MQTT 5, and delivers
 test('MQTT_PROTOCOL_VERSION=5 against a 3.1.1-only broker fails with a clear error, not a fallback', async () => {
   const b = bridge('5')
   try {
-    await assert.rejects(b.handle(makeBatch(3, 'V5-').event, fcContext('req-v5')), /3 of 3 messages not acknowledged by the MQTT broker: 3 × .*MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+/)
+    await assert.rejects(
+      b.handle(makeBatch(3, 'V5-').event, fcContext('req-v5')),
+      /3 of 3 messages not acknowledged by the MQTT broker: 3 × .*MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+/,
+    )
     assert.equal(b.pool.protocolVersion, 5)
   } finally {
     await b.close()

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, test, type TestContext as NodeTestContext } from 'node:test'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
+import { describe, type TestContext as NodeTestContext, test } from 'node:test'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
 import { DeliveryError } from '../../shared/errors.js'
-import { loadRuleSet } from '../../shared/rules-load.js'
-import { startMosquitto, type Broker } from '../helpers/broker.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { cloudEvent, SCENARIO_RULES } from '../helpers/scenario.js'
 import { persistentSubscriber } from '../helpers/subscriber.js'
@@ -19,12 +19,14 @@ const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'sce
 
 /** `count` QoS 1 messages over 100 topics of the `commands` rule. */
 function qos1Batch(count: number, prefix: string): unknown[] {
-  return Array.from({ length: count }, (_, i) => cloudEvent(i, {
-    topic: 'device-commands',
-    userProperties: { mqttSecondTopic: `/fleet/dev${i % 100}`, qoslevel: '1' },
-    body: `${prefix}-${i}-${'p'.repeat(200)}`,
-    uniq: `${prefix}-${i}`,
-  }))
+  return Array.from({ length: count }, (_, i) =>
+    cloudEvent(i, {
+      topic: 'device-commands',
+      userProperties: { mqttSecondTopic: `/fleet/dev${i % 100}`, qoslevel: '1' },
+      body: `${prefix}-${i}-${'p'.repeat(200)}`,
+      uniq: `${prefix}-${i}`,
+    }),
+  )
 }
 
 function bridgeFor(broker: Broker, env: Record<string, string>): Bridge {
@@ -79,7 +81,16 @@ for (const poolSize of [1, 4]) {
         assert.equal(retry.duplicates, 5000 - unconfirmed, 'what was acknowledged is not sent again')
         await sub.waitForDistinct(5000)
         assert.equal(sub.distinct.size, 5000)
-        report(t, { fault: 'stopped mid-batch (SIGTERM)', poolSize, sent: 5000, unconfirmedFirstAttempt: unconfirmed, delivered: sub.distinct.size, duplicated: sub.duplicates(), deadLettered: 0, lost: 5000 - sub.distinct.size })
+        report(t, {
+          fault: 'stopped mid-batch (SIGTERM)',
+          poolSize,
+          sent: 5000,
+          unconfirmedFirstAttempt: unconfirmed,
+          delivered: sub.distinct.size,
+          duplicated: sub.duplicates(),
+          deadLettered: 0,
+          lost: 5000 - sub.distinct.size,
+        })
       } finally {
         await bridge.close()
         await sub.close()
@@ -118,14 +129,25 @@ for (const poolSize of [1, 4]) {
         const event = qos1Batch(300, `STOP${poolSize}`)
         broker.pause()
         const started = Date.now()
-        await assert.rejects(bridge.handle(event, fcContext('req-stop', 10)), /300 of 300 messages not acknowledged.*(no acknowledgement from the MQTT broker at .* within MQTT_PUBLISH_TIMEOUT_MS=1500 ms|no CONNACK)/)
+        await assert.rejects(
+          bridge.handle(event, fcContext('req-stop', 10)),
+          /300 of 300 messages not acknowledged.*(no acknowledgement from the MQTT broker at .* within MQTT_PUBLISH_TIMEOUT_MS=1500 ms|no CONNACK)/,
+        )
         const took = Date.now() - started
         assert.ok(took < 9000, `failed after ${took} ms, before the 10 s function timeout less its margin`)
         broker.resume()
         const retry = await bridge.handle(event, fcContext('req-cont', 10))
         assert.equal(retry.published + retry.duplicates, 300)
         await sub.waitForDistinct(300)
-        report(t, { fault: 'SIGSTOP then SIGCONT', poolSize, sent: 300, failedAfterMs: took, delivered: sub.distinct.size, duplicated: sub.duplicates(), lost: 300 - sub.distinct.size })
+        report(t, {
+          fault: 'SIGSTOP then SIGCONT',
+          poolSize,
+          sent: 300,
+          failedAfterMs: took,
+          delivered: sub.distinct.size,
+          duplicated: sub.duplicates(),
+          lost: 300 - sub.distinct.size,
+        })
       } finally {
         broker.resume()
         await bridge.close()
@@ -144,7 +166,10 @@ describe('bounds and refusals', () => {
       await bridge.initialize(fcContext('init'))
       broker.pause()
       const started = Date.now()
-      await assert.rejects(bridge.handle(qos1Batch(50, 'DEADLINE'), fcContext('req-deadline', 3)), /50 of 50 messages not acknowledged.*invocation deadline \(Function Compute timeout less a safety margin\) was reached/)
+      await assert.rejects(
+        bridge.handle(qos1Batch(50, 'DEADLINE'), fcContext('req-deadline', 3)),
+        /50 of 50 messages not acknowledged.*invocation deadline \(Function Compute timeout less a safety margin\) was reached/,
+      )
       const took = Date.now() - started
       assert.ok(took >= 2500 && took < 3000, `failed after ${took} ms: before 3 s, at about 3 s less the 0.3 s margin`)
     } finally {
@@ -162,7 +187,10 @@ describe('bounds and refusals', () => {
     try {
       const ctx = fcContext('req-auth')
       await assert.rejects(bad.handle(qos1Batch(5, 'AUTH'), ctx), (err: Error) => {
-        assert.match(err.message, /5 of 5 messages not acknowledged.*the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: Connection refused: (Not authorized|Bad User Name or Password) \(code 13[45]\)/)
+        assert.match(
+          err.message,
+          /5 of 5 messages not acknowledged.*the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: Connection refused: (Not authorized|Bad User Name or Password) \(code 13[45]\)/,
+        )
         assert.ok(!err.message.includes(secret))
         return true
       })

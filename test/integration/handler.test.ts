@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { handler, initialize, shutdown } from '../../functions/bridge/index.js'
-import { startMosquitto, type Broker } from '../helpers/broker.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { assertDelivered, makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'handler-'))
 const rulesFile = join(dir, 'rules.yaml')
@@ -18,7 +18,16 @@ let broker: Broker
 let sub: Subscriber
 
 function setEnv(env: Record<string, string | undefined>): void {
-  for (const k of ['MQTT_URL', 'RULES_FILE', 'DEAD_LETTER_TARGET', 'MQTT_POOL_SIZE', 'MQTT_CLIENT_ID_PREFIX', 'MQTT_PROTOCOL_VERSION', 'MQTT_PUBLISH_TIMEOUT_MS']) delete process.env[k]
+  for (const k of [
+    'MQTT_URL',
+    'RULES_FILE',
+    'DEAD_LETTER_TARGET',
+    'MQTT_POOL_SIZE',
+    'MQTT_CLIENT_ID_PREFIX',
+    'MQTT_PROTOCOL_VERSION',
+    'MQTT_PUBLISH_TIMEOUT_MS',
+  ])
+    delete process.env[k]
   for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v
 }
 
@@ -33,7 +42,13 @@ after(async () => {
 })
 
 test('two warm invocations with MQTT_POOL_SIZE=1 open exactly one connection, counted at the broker', async () => {
-  setEnv({ MQTT_URL: broker.url, RULES_FILE: rulesFile, DEAD_LETTER_TARGET: `file:${dir}/dl`, MQTT_POOL_SIZE: '1', MQTT_CLIENT_ID_PREFIX: 'GID_warm' })
+  setEnv({
+    MQTT_URL: broker.url,
+    RULES_FILE: rulesFile,
+    DEAD_LETTER_TARGET: `file:${dir}/dl`,
+    MQTT_POOL_SIZE: '1',
+    MQTT_CLIENT_ID_PREFIX: 'GID_warm',
+  })
   const a = makeBatch(150, 'WARM-A-')
   const b = makeBatch(150, 'WARM-B-')
   await initialize(fcContext('init'))
@@ -48,14 +63,24 @@ test('two warm invocations with MQTT_POOL_SIZE=1 open exactly one connection, co
 })
 
 test('a pool of 3 opens 3 connections with distinct client IDs <prefix>@@@<unique>', async () => {
-  setEnv({ MQTT_URL: broker.url, RULES_FILE: rulesFile, DEAD_LETTER_TARGET: `file:${dir}/dl`, MQTT_POOL_SIZE: '3', MQTT_CLIENT_ID_PREFIX: 'GID_pool3' })
+  setEnv({
+    MQTT_URL: broker.url,
+    RULES_FILE: rulesFile,
+    DEAD_LETTER_TARGET: `file:${dir}/dl`,
+    MQTT_POOL_SIZE: '3',
+    MQTT_CLIENT_ID_PREFIX: 'GID_pool3',
+  })
   sub.messages.length = 0
   const batch = makeBatch(300, 'POOL-')
   const summary = await handler(batch.event, fcContext('req-pool'))
   assert.equal(summary.published, 300)
   await sub.waitFor(300)
   assertDelivered(batch.expected, sub.messages, 5)
-  const ids = broker.log().split('\n').filter((l) => l.includes('New client connected') && l.includes(' as GID_pool3@@@')).map((l) => / as (\S+) /.exec(l)![1])
+  const ids = broker
+    .log()
+    .split('\n')
+    .filter((l) => l.includes('New client connected') && l.includes(' as GID_pool3@@@'))
+    .map((l) => / as (\S+) /.exec(l)![1])
   assert.equal(ids.length, 3)
   assert.equal(new Set(ids).size, 3)
   for (const id of ids) assert.match(id!, /^GID_pool3@@@[a-z0-9]{10}[0-9]$/)
@@ -64,7 +89,9 @@ test('a pool of 3 opens 3 connections with distinct client IDs <prefix>@@@<uniqu
 
 test('invalid rules stop the bridge at cold start, listing every error', async () => {
   const bad = join(dir, 'bad-rules.yaml')
-  writeFileSync(bad, `
+  writeFileSync(
+    bad,
+    `
 rules:
   - id: x
     source: { regionId: cn-hangzhou, instanceId: I, topic: T, groupId: GID_aaa }
@@ -72,7 +99,8 @@ rules:
   - id: ok-rule
     source: { regionId: cn-hangzhou, instanceId: I, topic: T2, groupId: GID_aaa }
     target: { parentTopic: fine, qos: 5 }
-`)
+`,
+  )
   setEnv({ MQTT_URL: broker.url, RULES_FILE: bad, DEAD_LETTER_TARGET: `file:${dir}/dl` })
   for (const call of [() => initialize(fcContext('init')), () => handler([], fcContext('req'))]) {
     await assert.rejects(call(), (err: Error) => {

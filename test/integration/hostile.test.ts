@@ -5,15 +5,15 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
-import { readDeadLetters } from '../../shared/dead-letter-store.js'
-import { loadRuleSet } from '../../shared/rules-load.js'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
 import { HOSTILE } from '../fixtures/hostile-corpus.js'
-import { startMosquitto, type Broker } from '../helpers/broker.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { cloudEvent, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 let broker: Broker
@@ -65,7 +65,9 @@ describe('hostile corpus', () => {
 test('a batch of 10,000 mixed good and bad messages: every good one is delivered, every bad one is a dead letter', async () => {
   // Cases built from raw bytes only exist as bytes, and a repeated ID is bad only beside its twin:
   // the other entry-level cases mix into one JSON batch.
-  const entryCases = HOSTILE.filter((c) => c.published === 2 && c.deadLettered === 1 && !Buffer.isBuffer(c.event('probe')) && !c.name.startsWith('a message ID repeated'))
+  const entryCases = HOSTILE.filter(
+    (c) => c.published === 2 && c.deadLettered === 1 && !Buffer.isBuffer(c.event('probe')) && !c.name.startsWith('a message ID repeated'),
+  )
   const batch: unknown[] = []
   let goodCount = 0
   for (let i = 0; i < 10_000; i++) {
@@ -75,7 +77,14 @@ test('a batch of 10,000 mixed good and bad messages: every good one is delivered
       batch.push((c.event(`MIX${i}`) as unknown[])[1])
     } else {
       goodCount++
-      batch.push(cloudEvent(i, { topic: 'device-commands', userProperties: { mqttSecondTopic: `/mix/t${i % 97}`, qoslevel: String(i % 3) }, body: `mixed-${i}`, uniq: `MIX-${i}` }))
+      batch.push(
+        cloudEvent(i, {
+          topic: 'device-commands',
+          userProperties: { mqttSecondTopic: `/mix/t${i % 97}`, qoslevel: String(i % 3) },
+          body: `mixed-${i}`,
+          uniq: `MIX-${i}`,
+        }),
+      )
     }
   }
   const before = sub.messages.length
@@ -98,7 +107,12 @@ test('a batch of 10,000 mixed good and bad messages: every good one is delivered
 
 test('an entry nested 300,000 deep is a dead letter, stored as a description, and never blocks the batch', async () => {
   const deep = '['.repeat(300_000) + ']'.repeat(300_000)
-  const good = cloudEvent(0, { topic: 'device-commands', userProperties: { mqttSecondTopic: '/deep/ok' }, body: 'good-DEEP-0', uniq: 'DEEP-0' })
+  const good = cloudEvent(0, {
+    topic: 'device-commands',
+    userProperties: { mqttSecondTopic: '/deep/ok' },
+    body: 'good-DEEP-0',
+    uniq: 'DEEP-0',
+  })
   const text = `[${JSON.stringify(good)},${deep}]`
   const before = sub.messages.length
   const { b, dir } = bridge()
@@ -106,7 +120,10 @@ test('an entry nested 300,000 deep is a dead letter, stored as a description, an
     const summary = await b.handle(Buffer.from(text), fcContext('req-deep'))
     assert.deepEqual([summary.published, summary.deadLettered], [1, 1])
     const [entry] = await readDeadLetters(dir)
-    assert.match(entry!.reason, /\[1\]: must be an object with topic and body; the entry \(array\) cannot be stored verbatim: Maximum call stack size exceeded/)
+    assert.match(
+      entry!.reason,
+      /\[1\]: must be an object with topic and body; the entry \(array\) cannot be stored verbatim: Maximum call stack size exceeded/,
+    )
     assert.deepEqual(entry!.event, { unstorable: true, kind: 'array', error: 'Maximum call stack size exceeded' })
     await sub.waitFor(before + 1)
   } finally {

@@ -1,18 +1,19 @@
 // One shared mapping, tested through both doors: the preview (validate-rules ?preview, npm run validate
 // --event) must say exactly what the bridge then publishes on a real broker and what it dead-letters.
-import { after, before, describe, test } from 'node:test'
+
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
-import type { FcContext } from '../../shared/fc-context.js'
-import { previewEvent, sha256, type Preview } from '../../shared/preview.js'
-import type { RuleSet } from '../../shared/rules-schema.js'
-import { validateRulesText } from '../../shared/rules-validate.js'
-import { startMosquitto, type Broker } from '../helpers/broker.js'
-import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js'
+import { after, before, describe, test } from 'node:test'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { type Preview, previewEvent, sha256 } from '../../shared/bridge/preview.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import type { FcContext } from '../../shared/fc/context.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
+import { validateRulesText } from '../../shared/rules/validate.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { type Received, type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url))
@@ -40,17 +41,40 @@ rules:
     target: { parentTopic: firmware, qos: 0, bodyEncoding: base64 }
 `)
 
-function cloudEvent(id: string, topic: string, body: string, userProperties: Record<string, string> = {}, tags?: string): Record<string, unknown> {
+function cloudEvent(
+  id: string,
+  topic: string,
+  body: string,
+  userProperties: Record<string, string> = {},
+  tags?: string,
+): Record<string, unknown> {
   return {
-    id: `ce-${id}`, source: 'RocketMQ-Function-rocketmq-trigger', specversion: '1.0', type: 'mq:Topic:SendMessage',
-    subject: `acs:mq:cn-hangzhou:1234567890123456:${INSTANCE}%${topic}`, time: new Date().toISOString(),
+    id: `ce-${id}`,
+    source: 'RocketMQ-Function-rocketmq-trigger',
+    specversion: '1.0',
+    type: 'mq:Topic:SendMessage',
+    subject: `acs:mq:cn-hangzhou:1234567890123456:${INSTANCE}%${topic}`,
+    time: new Date().toISOString(),
     data: { topic, systemProperties: { UNIQ_KEY: id, INSTANCE_ID: INSTANCE, ...(tags ? { TAGS: tags } : {}) }, userProperties, body },
   }
 }
 
 const RICH_EVENT = [
   cloudEvent('R01', 'TopicName', 'lamp on', { mqttSecondTopic: '/room1/lamp' }, 'TagA'),
-  cloudEvent('R02', 'TopicName', '{"level":3}', { mqttSecondTopic: 'room2/lamp', qoslevel: '0', mqtt5ContentType: 'application/json', mqtt5MsgExpireInterval: '3600', mqtt5UserProperty: '[{"key":"a","value":"1"},{"key":"a","value":"2"}]', colour: 'warm' }, 'TagB'),
+  cloudEvent(
+    'R02',
+    'TopicName',
+    '{"level":3}',
+    {
+      mqttSecondTopic: 'room2/lamp',
+      qoslevel: '0',
+      mqtt5ContentType: 'application/json',
+      mqtt5MsgExpireInterval: '3600',
+      mqtt5UserProperty: '[{"key":"a","value":"1"},{"key":"a","value":"2"}]',
+      colour: 'warm',
+    },
+    'TagB',
+  ),
   cloudEvent('R03', 'TopicName', 'p2p', { mqttSecondTopic: '/p2p/GID_app@@@device-7', mqttRealTopic: 'home/room1/lamp' }, 'TagA'),
   cloudEvent('R04', 'device-commands', 'reboot', { mqttSecondTopic: '/dev-9/cmd' }),
   cloudEvent('R05', 'device-commands', 'status', { mqttSecondTopic: '/dev-9/cmd', qoslevel: '2' }),
@@ -72,10 +96,16 @@ interface StoredDeadLetter {
   messageId?: string
 }
 
-/** The dead-letter store's *.jsonl lines (DESIGN.md, "Dead-letter function"). */
+/** The dead-letter store's *.jsonl lines (docs/architecture.md, "Dead-letter function"). */
 function storedDeadLetters(dir: string): StoredDeadLetter[] {
-  return readdirSync(dir).filter((n) => n.endsWith('.jsonl')).flatMap((n) =>
-    readFileSync(join(dir, n), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as StoredDeadLetter))
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.jsonl'))
+    .flatMap((n) =>
+      readFileSync(join(dir, n), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as StoredDeadLetter),
+    )
 }
 
 const context = (requestId: string): FcContext => ({ requestId, function: { timeout: 30 } })
@@ -83,19 +113,28 @@ const context = (requestId: string): FcContext => ({ requestId, function: { time
 /** What the subscriber saw, in the preview's terms; expiry is left out (the broker counts it down). */
 function received(m: Received) {
   return {
-    topic: m.topic, qos: m.qos, payloadBytes: m.payload.length, payloadSha256: sha256(m.payload),
-    userProperties: m.userProperties ? { ...m.userProperties } : null, contentType: m.contentType ?? null,
+    topic: m.topic,
+    qos: m.qos,
+    payloadBytes: m.payload.length,
+    payloadSha256: sha256(m.payload),
+    userProperties: m.userProperties ? { ...m.userProperties } : null,
+    contentType: m.contentType ?? null,
   }
 }
 
 function expected(p: Preview) {
   return p.publishes.map((m) => ({
-    topic: m.topic, qos: m.qos, payloadBytes: m.payloadBytes, payloadSha256: m.payloadSha256,
-    userProperties: m.properties?.userProperties ?? null, contentType: m.properties?.contentType ?? null,
+    topic: m.topic,
+    qos: m.qos,
+    payloadBytes: m.payloadBytes,
+    payloadSha256: m.payloadSha256,
+    userProperties: m.properties?.userProperties ?? null,
+    contentType: m.properties?.contentType ?? null,
   }))
 }
 
-const byKey = <T extends { topic: string; payloadSha256: string }>(xs: T[]) => [...xs].sort((a, b) => `${a.topic} ${a.payloadSha256}`.localeCompare(`${b.topic} ${b.payloadSha256}`))
+const byKey = <T extends { topic: string; payloadSha256: string }>(xs: T[]) =>
+  [...xs].sort((a, b) => `${a.topic} ${a.payloadSha256}`.localeCompare(`${b.topic} ${b.payloadSha256}`))
 
 describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', () => {
   let broker: Broker
@@ -114,7 +153,10 @@ describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', () => {
   async function throughBridge(event: Buffer, ruleSet: RuleSet, expectedPublishes: number, name: string) {
     sub.messages.length = 0
     const deadLetters = mkdtempSync(join(tmpdir(), 'preview-dl-'))
-    const bridge = new Bridge(loadConfig({ MQTT_URL: broker.url, MQTT_PROTOCOL_VERSION: '5', DEAD_LETTER_TARGET: `file:${deadLetters}`, LOG_LEVEL: 'error' }), ruleSet)
+    const bridge = new Bridge(
+      loadConfig({ MQTT_URL: broker.url, MQTT_PROTOCOL_VERSION: '5', DEAD_LETTER_TARGET: `file:${deadLetters}`, LOG_LEVEL: 'error' }),
+      ruleSet,
+    )
     try {
       const summary = await bridge.handle(event, context(`preview-${name}`))
       await sub.waitFor(expectedPublishes, 10000)
@@ -155,12 +197,19 @@ describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', () => {
     // Per topic and QoS, the batch order (MQTT promises no more).
     for (const key of new Set(preview.publishes.map((p) => `${p.topic} ${p.qos}`))) {
       const sent = preview.publishes.filter((p) => `${p.topic} ${p.qos}` === key).map((p) => p.payloadSha256)
-      assert.deepEqual(messages.filter((m) => `${m.topic} ${m.qos}` === key).map((m) => sha256(m.payload)), sent, key)
+      assert.deepEqual(
+        messages.filter((m) => `${m.topic} ${m.qos}` === key).map((m) => sha256(m.payload)),
+        sent,
+        key,
+      )
     }
     // The expiry the broker forwards is the announced one, less at most the seconds the message waited.
     const withExpiry = preview.publishes.find((p) => p.properties?.messageExpiryInterval !== undefined)!
     const got = messages.find((m) => m.topic === withExpiry.topic)!
-    assert.ok(got.messageExpiryInterval! <= withExpiry.properties!.messageExpiryInterval! && got.messageExpiryInterval! >= withExpiry.properties!.messageExpiryInterval! - 5)
+    assert.ok(
+      got.messageExpiryInterval! <= withExpiry.properties!.messageExpiryInterval! &&
+        got.messageExpiryInterval! >= withExpiry.properties!.messageExpiryInterval! - 5,
+    )
 
     assert.equal(summary.received, preview.received)
     assert.equal(summary.published, preview.publishes.length)
@@ -171,7 +220,10 @@ describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', () => {
 
     // retain: live subscribers see retain=false (MQTT); a new subscriber gets the last retained message.
     const retained = preview.publishes.filter((p) => p.retain)
-    assert.deepEqual(retained.map((p) => p.topic), ['devices/dev-9/cmd', 'devices/dev-9/cmd'])
+    assert.deepEqual(
+      retained.map((p) => p.topic),
+      ['devices/dev-9/cmd', 'devices/dev-9/cmd'],
+    )
     const late = await subscribe(broker.url, ['devices/#'], 5)
     try {
       const [m] = await late.waitFor(1, 5000)

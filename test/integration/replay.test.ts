@@ -1,18 +1,19 @@
-// npm run replay (scripts/replay.ts, run as the CLI) with --target local: an in-process bridge built
+// npm run replay (scripts/cli/replay.ts, run as the CLI) with --target local: an in-process bridge built
 // from the environment delivers stored dead letters to a real broker and marks them replayed.
-import { describe, test, before, after } from 'node:test'
+
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { appendDeadLetters, readDeadLetters, type DeadLetterEntry } from '../../shared/dead-letter-store.js'
-import { poisonEntries } from '../../shared/dead-letters.js'
-import { recognise } from '../../shared/dead-letter-intake.js'
-import { mosquittoInstalled, startAedes, startMosquitto, type Broker } from '../helpers/broker.js'
-import { subscribe, type Subscriber } from '../helpers/subscriber.js'
+import { recognise } from '../../shared/dead-letters/intake.js'
+import { poisonEntries } from '../../shared/dead-letters/sink.js'
+import { appendDeadLetters, type DeadLetterEntry, readDeadLetters } from '../../shared/dead-letters/store.js'
+import { type Broker, mosquittoInstalled, startAedes, startMosquitto } from '../helpers/broker.js'
+import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
@@ -20,7 +21,13 @@ const run = promisify(execFile)
 
 /** A CloudEvent for the bundled rule home-lamps (TopicName, TagA -> home/<subtopic>). */
 function cloudEvent(id: string, body: string, userProperties: Record<string, string>) {
-  return { id: `e-${id}`, specversion: '1.0', subject: `acs:mq:cn-hangzhou:1:${INSTANCE}%TopicName`, time: '2024-05-01T00:00:00.000Z', data: { topic: 'TopicName', systemProperties: { UNIQ_KEY: id, TAGS: 'TagA' }, userProperties, body } }
+  return {
+    id: `e-${id}`,
+    specversion: '1.0',
+    subject: `acs:mq:cn-hangzhou:1:${INSTANCE}%TopicName`,
+    time: '2024-05-01T00:00:00.000Z',
+    data: { topic: 'TopicName', systemProperties: { UNIQ_KEY: id, TAGS: 'TagA' }, userProperties, body },
+  }
 }
 
 let broker: Broker
@@ -29,9 +36,19 @@ let dir: string
 let otherStore: string
 
 async function replayCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${otherStore}`, LOG_LEVEL: 'error', MQTT_PUBLISH_TIMEOUT_MS: '5000' }
+  const env = {
+    ...process.env,
+    MQTT_URL: broker.url,
+    DEAD_LETTER_TARGET: `file:${otherStore}`,
+    LOG_LEVEL: 'error',
+    MQTT_PUBLISH_TIMEOUT_MS: '5000',
+  }
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(root, 'scripts/replay.ts'), '--dir', dir, ...args], { cwd: root, env })
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'scripts/cli/replay.ts'), '--dir', dir, ...args],
+      { cwd: root, env },
+    )
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string }
@@ -46,9 +63,31 @@ before(async () => {
   otherStore = mkdtempSync(join(tmpdir(), 'replay-dl-'))
   // Three messages of an invocation whose retries ran out, and one poison message with a bad QoS.
   const batch = ['A', 'B', 'C'].map((id) => cloudEvent(`R-${id}`, `lamp ${id}`, { mqttSecondTopic: `/room${id}/lamp`, qoslevel: '1' }))
-  const record = { timestamp: Date.parse('2024-05-01T00:01:00Z'), requestContext: { requestId: 'failed-1', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 }, requestPayload: JSON.stringify(batch), responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' }, responsePayload: '{"errorMessage":"3 of 3 messages not acknowledged by the MQTT broker"}' }
+  const record = {
+    timestamp: Date.parse('2024-05-01T00:01:00Z'),
+    requestContext: { requestId: 'failed-1', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
+    requestPayload: JSON.stringify(batch),
+    responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
+    responsePayload: '{"errorMessage":"3 of 3 messages not acknowledged by the MQTT broker"}',
+  }
   await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: DeadLetterEntry[] }).entries)
-  await appendDeadLetters(dir, poisonEntries({ kind: 'rocketmq-mqtt-bridge.poison', requestId: 'bridge-1', failedAt: '2024-05-01T00:02:00.000Z', messages: [{ reason: 'qoslevel: must be 0, 1 or 2, got "7"', ruleId: 'home-lamps', messageId: 'P-1', index: 0, event: cloudEvent('P-1', 'bad', { mqttSecondTopic: '/x', qoslevel: '7' }) }] }))
+  await appendDeadLetters(
+    dir,
+    poisonEntries({
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'bridge-1',
+      failedAt: '2024-05-01T00:02:00.000Z',
+      messages: [
+        {
+          reason: 'qoslevel: must be 0, 1 or 2, got "7"',
+          ruleId: 'home-lamps',
+          messageId: 'P-1',
+          index: 0,
+          event: cloudEvent('P-1', 'bad', { mqttSecondTopic: '/x', qoslevel: '7' }),
+        },
+      ],
+    }),
+  )
 })
 
 after(async () => {
@@ -71,10 +110,23 @@ describe('replay --target local', () => {
   test('stored messages reach the subscriber; the poison one stays pending; a second replay sends nothing', async () => {
     const first = await replayCli()
     assert.equal(first.code, 1, 'exit code 1: one message was dead-lettered again')
-    assert.deepEqual(JSON.parse(first.stdout.trim().split('\n').at(-1)!), { pending: 4, replayed: 3, deadLetteredAgain: 1, failed: 0, skipped: 0 })
+    assert.deepEqual(JSON.parse(first.stdout.trim().split('\n').at(-1)!), {
+      pending: 4,
+      replayed: 3,
+      deadLetteredAgain: 1,
+      failed: 0,
+      skipped: 0,
+    })
     assert.match(first.stderr, /replay: 4\/4 \(100%\), 3 replayed, 1 dead-lettered again/)
     await sub.waitFor(3)
-    assert.deepEqual(sub.messages.map((m) => [m.topic, m.payload.toString()]), [['home/roomA/lamp', 'lamp A'], ['home/roomB/lamp', 'lamp B'], ['home/roomC/lamp', 'lamp C']])
+    assert.deepEqual(
+      sub.messages.map((m) => [m.topic, m.payload.toString()]),
+      [
+        ['home/roomA/lamp', 'lamp A'],
+        ['home/roomB/lamp', 'lamp B'],
+        ['home/roomC/lamp', 'lamp C'],
+      ],
+    )
 
     const stored = await readDeadLetters(dir)
     assert.equal(stored.filter((e) => e.replayedAt !== undefined).length, 3)
@@ -82,7 +134,13 @@ describe('replay --target local', () => {
 
     const second = await replayCli('--reason', 'not acknowledged')
     assert.equal(second.code, 0, second.stderr)
-    assert.deepEqual(JSON.parse(second.stdout.trim().split('\n').at(-1)!), { pending: 0, replayed: 0, deadLetteredAgain: 0, failed: 0, skipped: 3 })
+    assert.deepEqual(JSON.parse(second.stdout.trim().split('\n').at(-1)!), {
+      pending: 0,
+      replayed: 0,
+      deadLetteredAgain: 0,
+      failed: 0,
+      skipped: 3,
+    })
     await new Promise((res) => setTimeout(res, 300))
     assert.equal(sub.messages.length, 3, 'nothing sent twice')
   })

@@ -1,21 +1,21 @@
 // s.yaml as the real Serverless Devs CLI renders it (`s preview -o json`, offline): the fc3 component's
 // own schema for every resource's props, and the checks that schema cannot make (it accepts any object
 // as a trigger config).
-import { describe, test, before } from 'node:test'
+
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
-import { loadConfig } from '../../shared/config.js'
+import { DEFAULT_DEAD_LETTER_FUNCTION, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError } from '../../shared/errors.js'
-import { DEFAULT_DEAD_LETTER_FUNCTION } from '../../shared/config.js'
-import { validateRulesText } from '../../shared/rules-validate.js'
-import type { RuleSet } from '../../shared/rules-schema.js'
-import { triggersForRules } from '../../shared/triggers.js'
+import { triggersForRules } from '../../shared/fc/triggers.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
+import { validateRulesText } from '../../shared/rules/validate.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const run = promisify(execFile)
@@ -85,7 +85,7 @@ describe('s.yaml rendered by s preview', () => {
     rendered = await render()
   })
 
-  test('every resource\'s props are valid against the fc3 component schema', (t) => {
+  test("every resource's props are valid against the fc3 component schema", (t) => {
     const path = schemaPath()
     if (!existsSync(path)) {
       t.skip(`fc3 schema not found at ${path}: set FC3_SCHEMA or check out ../shared/reference beside the repository`)
@@ -127,7 +127,8 @@ describe('s.yaml rendered by s preview', () => {
     const triggers = (props('bridge').triggers ?? []).filter((t) => t.triggerType === 'eventbridge')
     for (const rule of set.rules) {
       const mine = triggers.filter((t) => {
-        const p = (t.triggerConfig['eventSourceConfig'] as { eventSourceParameters: { sourceRocketMQParameters: Record<string, unknown> } }).eventSourceParameters.sourceRocketMQParameters
+        const p = (t.triggerConfig['eventSourceConfig'] as { eventSourceParameters: { sourceRocketMQParameters: Record<string, unknown> } })
+          .eventSourceParameters.sourceRocketMQParameters
         return t.triggerName === `rocketmq-${rule.id}` || p['GroupID'] === rule.source.groupId
       })
       if (!rule.enabled) {
@@ -135,15 +136,31 @@ describe('s.yaml rendered by s preview', () => {
         continue
       }
       assert.equal(mine.length, 1, `rule ${rule.id}: ${mine.length} triggers`)
-      const config = mine[0]!.triggerConfig as { eventSourceConfig: { eventSourceType: string; eventSourceParameters: { sourceRocketMQParameters: Record<string, unknown> } }; runOptions: { mode: string } }
+      const config = mine[0]!.triggerConfig as {
+        eventSourceConfig: { eventSourceType: string; eventSourceParameters: { sourceRocketMQParameters: Record<string, unknown> } }
+        runOptions: { mode: string }
+      }
       assert.equal(config.eventSourceConfig.eventSourceType, 'RocketMQ')
       assert.equal(config.runOptions.mode, 'event-streaming')
       const p = config.eventSourceConfig.eventSourceParameters.sourceRocketMQParameters
       assert.deepEqual(
         { RegionId: p['RegionId'], InstanceId: p['InstanceId'], Topic: p['Topic'], Tag: p['Tag'], GroupID: p['GroupID'] },
-        { RegionId: rule.source.regionId, InstanceId: rule.source.instanceId, Topic: rule.source.topic, Tag: rule.source.tags, GroupID: rule.source.groupId },
+        {
+          RegionId: rule.source.regionId,
+          InstanceId: rule.source.instanceId,
+          Topic: rule.source.topic,
+          Tag: rule.source.tags,
+          GroupID: rule.source.groupId,
+        },
       )
-      assert.equal(p['Offset'], rule.source.offset === 'earliest' ? 'CONSUME_FROM_FIRST_OFFSET' : rule.source.offset === 'latest' ? 'CONSUME_FROM_LAST_OFFSET' : 'CONSUME_FROM_TIMESTAMP')
+      assert.equal(
+        p['Offset'],
+        rule.source.offset === 'earliest'
+          ? 'CONSUME_FROM_FIRST_OFFSET'
+          : rule.source.offset === 'latest'
+            ? 'CONSUME_FROM_LAST_OFFSET'
+            : 'CONSUME_FROM_TIMESTAMP',
+      )
     }
     assert.equal(triggers.length, set.rules.filter((r) => r.enabled).length, 'a trigger that no enabled rule accounts for')
     // And, in full, what the shared rules -> triggers mapping gives.
@@ -169,11 +186,24 @@ describe('s.yaml rendered by s preview', () => {
     assert.equal(bridge.instanceLifecycleConfig?.initializer?.handler, 'index.initialize')
     const env = bridge.environmentVariables ?? {}
     assert.equal(env['DEAD_LETTER_TARGET'], `fc:${DEFAULT_DEAD_LETTER_FUNCTION}`)
-    for (const name of ['MQTT_URL', 'MQTT_PROTOCOL_VERSION', 'MQTT_AUTH', 'MQTT_CLIENT_ID_PREFIX', 'MQTT_POOL_SIZE', 'MQTT_RATE_LIMIT', 'MQTT_PUBLISH_TIMEOUT_MS', 'RULES_FILE', 'LOG_LEVEL']) {
+    for (const name of [
+      'MQTT_URL',
+      'MQTT_PROTOCOL_VERSION',
+      'MQTT_AUTH',
+      'MQTT_CLIENT_ID_PREFIX',
+      'MQTT_POOL_SIZE',
+      'MQTT_RATE_LIMIT',
+      'MQTT_PUBLISH_TIMEOUT_MS',
+      'RULES_FILE',
+      'LOG_LEVEL',
+    ]) {
       assert.equal(typeof env[name], 'string', `${name} missing`)
     }
     // Undeployable by accident: without MQTT_URL the bridge refuses to start, naming the variable.
-    assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.path === 'MQTT_URL'))
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.path === 'MQTT_URL'),
+    )
     // With a broker URL, every other default is a value the bridge accepts.
     const config = loadConfig({ ...env, MQTT_URL: 'mqtts://mqtt.example.com:8883', DEAD_LETTER_TARGET: 'file:/tmp/dl' })
     assert.equal(config.protocol, 'auto')
@@ -197,8 +227,13 @@ describe('s.yaml rendered by s preview', () => {
     assert.equal(dl.triggers, undefined)
   })
 
-  test('settings come from the deployer\'s environment', async () => {
-    const custom = await render({ REGION: 'cn-shanghai', MQTT_URL: 'mqtts://broker.example.com:8883', MQTT_POOL_SIZE: '4', DEAD_LETTER_DIR: '/mnt/dead-letters' })
+  test("settings come from the deployer's environment", async () => {
+    const custom = await render({
+      REGION: 'cn-shanghai',
+      MQTT_URL: 'mqtts://broker.example.com:8883',
+      MQTT_POOL_SIZE: '4',
+      DEAD_LETTER_DIR: '/mnt/dead-letters',
+    })
     const bridge = Object.values(custom.resources).find((r) => r.props.functionName === FUNCTIONS.bridge)!.props
     assert.equal(bridge.region, 'cn-shanghai')
     assert.equal(bridge.environmentVariables?.['MQTT_URL'], 'mqtts://broker.example.com:8883')

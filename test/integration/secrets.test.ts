@@ -6,10 +6,10 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { Bridge } from '../../shared/bridge.js'
-import { loadConfig } from '../../shared/config.js'
-import { signaturePassword } from '../../shared/mqtt-auth.js'
-import { loadRuleSet } from '../../shared/rules-load.js'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import { signaturePassword } from '../../shared/mqtt/auth.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
 import { fcContext, type TestContext } from '../helpers/fc-context.js'
 import { freePort } from '../helpers/ports.js'
 import { cloudEvent, makeBatch, SCENARIO_RULES } from '../helpers/scenario.js'
@@ -24,14 +24,18 @@ async function checkingBroker(port: number): Promise<{ stop(): Promise<void> }> 
   const { Aedes } = await import('aedes')
   const aedes = await Aedes.createBroker()
   aedes.authenticate = (client, username, password, done) => {
-    const ok = (username === 'bridge' && password?.toString() === PASSWORD)
-      || (username === 'Signature|AKID|mqtt-inst' && password?.toString() === signaturePassword(AK_SECRET, client.id))
+    const ok =
+      (username === 'bridge' && password?.toString() === PASSWORD) ||
+      (username === 'Signature|AKID|mqtt-inst' && password?.toString() === signaturePassword(AK_SECRET, client.id))
     if (ok) return done(null, true)
     done(Object.assign(new Error('bad credentials'), { returnCode: 4 as const }), false)
   }
   const sockets = new Set<Socket>()
   const server: Server = createServer(aedes.handle)
-  server.on('connection', (s) => { sockets.add(s); s.once('close', () => sockets.delete(s)) })
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.once('close', () => sockets.delete(s))
+  })
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()))
   return {
     async stop() {
@@ -52,7 +56,14 @@ for (const [mode, auth] of Object.entries(modes)) {
     test('across poison messages, a wrong secret, a dead broker, a silent broker, a broker lost mid-batch and a failed hand-off', async () => {
       const port = await freePort()
       const dlDir = mkdtempSync(join(tmpdir(), 'dl-'))
-      const env = (extra: Record<string, string> = {}) => ({ MQTT_URL: `mqtt://127.0.0.1:${port}`, MQTT_PUBLISH_TIMEOUT_MS: '800', MQTT_PROTOCOL_VERSION: '4', DEAD_LETTER_TARGET: `file:${dlDir}`, ...auth, ...extra })
+      const env = (extra: Record<string, string> = {}) => ({
+        MQTT_URL: `mqtt://127.0.0.1:${port}`,
+        MQTT_PUBLISH_TIMEOUT_MS: '800',
+        MQTT_PROTOCOL_VERSION: '4',
+        DEAD_LETTER_TARGET: `file:${dlDir}`,
+        ...auth,
+        ...extra,
+      })
       const contexts: TestContext[] = []
       const errors: string[] = []
       const ctx = (id: string) => {
@@ -79,7 +90,8 @@ for (const [mode, auth] of Object.entries(modes)) {
       // 2. Broker up: poison messages become dead letters; a wrong secret is refused.
       const broker = await checkingBroker(port)
       await attempt(b1, withPoison(), 'up')
-      const wrong: Record<string, string> = mode === 'password' ? { MQTT_PASSWORD: `${PASSWORD}-wrong` } : { MQTT_ACCESS_KEY_SECRET: `${AK_SECRET}-wrong` }
+      const wrong: Record<string, string> =
+        mode === 'password' ? { MQTT_PASSWORD: `${PASSWORD}-wrong` } : { MQTT_ACCESS_KEY_SECRET: `${AK_SECRET}-wrong` }
       const b2 = new Bridge(loadConfig(env(wrong)), rules)
       await attempt(b2, withPoison(), 'refused')
       // 3. Broker lost in the middle of a large batch.
@@ -101,7 +113,10 @@ for (const [mode, auth] of Object.entries(modes)) {
       for (const b of [b1, b2, b3, b4]) await b.close()
 
       const lines = contexts.flatMap((c) => c.lines)
-      const stored = readdirSync(dlDir).filter((n) => n.endsWith('.jsonl')).map((n) => readFileSync(join(dlDir, n), 'utf8')).join('\n')
+      const stored = readdirSync(dlDir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .map((n) => readFileSync(join(dlDir, n), 'utf8'))
+        .join('\n')
       assert.ok(errors.length >= 4, `failures seen: ${errors.length}`)
       assert.ok(lines.length > 20)
       assert.ok(stored.includes('qoslevel'), 'dead letters were written')

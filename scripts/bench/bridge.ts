@@ -1,0 +1,93 @@
+// The bridge as Function Compute runs it: the built bundle (buildAll into a temporary outDir, with the
+// bench rules inlined), loaded with require, configured through process.env, and called with the event
+// as a Buffer and a context. One module instance serves every scenario: shutdown() between scenarios
+// makes the next call build a new bridge (and pool) from the changed environment.
+import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { buildAll } from '../build.js'
+import { BENCH_RULES, cloudEventBatch } from './messages.js'
+import type { Protocol, Publisher, ScenarioShape } from './publishers.js'
+
+export interface BridgeModule {
+  initialize(context: unknown): Promise<void>
+  handler(event: Buffer, context: unknown): Promise<{ received: number; published: number; deadLettered: number; duplicates: number }>
+  shutdown(): Promise<void>
+}
+
+export interface BuiltBundles {
+  dir: string
+  rulesFile: string
+  /** dist/<function>/index.js -> bytes. */
+  sizes: Record<string, number>
+}
+
+export async function buildBundles(work: string): Promise<BuiltBundles> {
+  const rulesFile = join(work, 'bench-rules.yaml')
+  writeFileSync(rulesFile, BENCH_RULES)
+  const dir = join(work, 'dist')
+  await buildAll({ rulesFile, outDir: dir, quiet: true })
+  const sizes: Record<string, number> = {}
+  for (const fn of readdirSync(dir).sort()) sizes[`dist/${fn}/index.js`] = statSync(join(dir, fn, 'index.js')).size
+  return { dir, rulesFile, sizes }
+}
+
+export function loadBridge(bundles: BuiltBundles): BridgeModule {
+  return createRequire(import.meta.url)(join(bundles.dir, 'bridge', 'index.js')) as BridgeModule
+}
+
+/** The environment the bridge reads; every key the bench sets, so nothing leaks in from the shell. */
+export function bridgeEnv(url: string, pool: number, version: Protocol, deadLetterDir: string, caFile?: string): Record<string, string> {
+  return {
+    MQTT_URL: url,
+    // Empty means unset: a CA file with a plain mqtt:// URL is refused.
+    MQTT_CA_FILE: caFile ?? '',
+    MQTT_POOL_SIZE: String(pool),
+    MQTT_PROTOCOL_VERSION: String(version),
+    DEAD_LETTER_TARGET: `file:${deadLetterDir}`,
+    MQTT_PUBLISH_TIMEOUT_MS: '10000',
+    LOG_LEVEL: 'info',
+  }
+}
+
+/** Function Compute's context: request ID, the function's timeout, and its logger (here: kept out of stdout). */
+export function fcContext(requestId: string, problems: string[]): unknown {
+  const keep = (level: string) => (line: string) => {
+    if (problems.length < 20) problems.push(`${level} ${line}`)
+  }
+  const drop = () => {}
+  return {
+    requestId,
+    function: { name: 'rocketmq-mqtt-bridge', timeout: 60 },
+    logger: { debug: drop, info: drop, warn: keep('warn'), error: keep('error') },
+  }
+}
+
+export interface BridgeShape extends ScenarioShape {
+  pool: number
+  deadLetterDir: string
+}
+
+let requests = 0
+
+export async function openBridge(mod: BridgeModule, shape: BridgeShape, problems: string[]): Promise<Publisher> {
+  await mod.shutdown()
+  delete process.env['RULES_FILE']
+  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile))
+  await mod.initialize(fcContext(`init-${requests++}`, problems))
+  return {
+    name: `bridge pool ${shape.pool}`,
+    prepare(key, count) {
+      const event = cloudEventBatch(key, count, shape.qos)
+      const context = fcContext(`req-${requests++}`, problems)
+      return async () => {
+        const summary = await mod.handler(event, context)
+        if (summary.published !== count)
+          throw new Error(
+            `the bridge published ${summary.published} of ${count} (dead-lettered ${summary.deadLettered}, duplicates ${summary.duplicates}): ${problems.join('; ')}`,
+          )
+      }
+    },
+    close: () => mod.shutdown(),
+  }
+}

@@ -1,0 +1,100 @@
+// The benchmark's messages: 256-byte payloads that carry their batch key and sequence number (so the
+// subscriber can count each batch, whoever published it), the bench rules, and the event-streaming
+// CloudEvents array that Function Compute hands the bridge as a Buffer.
+
+export const PAYLOAD_BYTES = 256
+export const INSTANCE = 'MQ_INST_1234567890123456_Bench'
+/** Topics per batch, so a pool of 4 has topics to spread over its connections. */
+export const TOPICS_PER_BATCH = 16
+
+export type BenchQos = 0 | 1
+
+/** One rule per QoS: RocketMQ topic bench-q<N> -> MQTT parent topic benchq<N>. */
+export const BENCH_RULES = `
+defaults:
+  profile: alibaba
+  qos: 1
+rules:
+  - id: bench-q0
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: bench-q0, groupId: GID_bench_q0 }
+    target: { parentTopic: benchq0, qos: 0 }
+  - id: bench-q1
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: bench-q1, groupId: GID_bench_q1 }
+    target: { parentTopic: benchq1, qos: 1 }
+`
+
+export const SUBSCRIPTIONS = ['benchq0/#', 'benchq1/#']
+
+export function parentTopic(qos: BenchQos): string {
+  return `benchq${qos}`
+}
+
+let keys = 0
+/** A fresh key per batch: it scopes the subscriber's count and makes every message ID unique. */
+export function nextKey(prefix = 'k'): string {
+  return `${prefix}${(keys++).toString(36)}`
+}
+
+/** `<key>:<seq>:xxxx…`, exactly 256 ASCII bytes, no newline (mosquitto_pub -l reads one per line). */
+export function payloadText(key: string, seq: number): string {
+  const head = `${key}:${seq}:`
+  return head + 'x'.repeat(PAYLOAD_BYTES - head.length)
+}
+
+/** The MQTT subtopic below the parent topic, as the bridge's mqttSecondTopic. */
+export function subTopic(key: string, seq: number): string {
+  return `/${key}/t${seq % TOPICS_PER_BATCH}`
+}
+
+export interface PlainMessage {
+  topic: string
+  payload: Buffer
+}
+
+/** The same messages for the plain MQTT.js publishers. */
+export function plainMessages(key: string, count: number, qos: BenchQos): PlainMessage[] {
+  const parent = parentTopic(qos)
+  return Array.from({ length: count }, (_, seq) => ({ topic: parent + subTopic(key, seq), payload: Buffer.from(payloadText(key, seq)) }))
+}
+
+/** The same messages as stdin lines for `mosquitto_pub -l`. */
+export function stdinLines(key: string, count: number): string {
+  let out = ''
+  for (let seq = 0; seq < count; seq++) out += payloadText(key, seq) + '\n'
+  return out
+}
+
+/** An event-streaming batch (a JSON array of CloudEvents) as the Buffer Function Compute passes. */
+export function cloudEventBatch(key: string, count: number, qos: BenchQos): Buffer {
+  const now = new Date().toISOString()
+  const topic = `bench-q${qos}`
+  const events = Array.from({ length: count }, (_, seq) => ({
+    id: `${key}-${seq}`,
+    source: 'RocketMQ-Function-rocketmq-trigger',
+    specversion: '1.0',
+    type: 'mq:Topic:SendMessage',
+    datacontenttype: 'application/json; charset=utf-8',
+    subject: `acs:mq:cn-hangzhou:1234567890123456:${INSTANCE}%${topic}`,
+    time: now,
+    aliyunaccountid: '1234567890123456',
+    aliyunregionid: 'cn-hangzhou',
+    data: {
+      topic,
+      systemProperties: { UNIQ_KEY: `${key}-${seq}`, TAGS: 'TagA', INSTANCE_ID: INSTANCE, CONSUME_START_TIME: Date.now() },
+      userProperties: { mqttSecondTopic: subTopic(key, seq) },
+      body: payloadText(key, seq),
+    },
+  }))
+  return Buffer.from(JSON.stringify(events))
+}
+
+/** What the naive handler needs from an event: the messages, mapped the simplest way. */
+export function naiveMessages(event: Buffer): PlainMessage[] {
+  const entries = JSON.parse(event.toString('utf8')) as Array<{
+    data: { topic: string; userProperties: { mqttSecondTopic: string }; body: string }
+  }>
+  return entries.map((e) => ({
+    topic: `benchq${e.data.topic.slice(-1)}${e.data.userProperties.mqttSecondTopic}`,
+    payload: Buffer.from(e.data.body),
+  }))
+}

@@ -1,0 +1,134 @@
+// Many batches through one warm bridge, in a child process of its own: for resident memory (run with
+// --expose-gc, RSS after gc at checkpoints) and for the CPU profile (run with --cpu-prof, from the
+// sources so that the profile names shared/*.ts). The parent registers every batch with the counting
+// subscriber as the child reports it, so a missing message still fails the run.
+import { fork } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { BridgeModule } from './bridge.js'
+import type { Deliveries, Delivery } from './deliveries.js'
+import { type BenchQos, cloudEventBatch } from './messages.js'
+
+export interface SoakPlan {
+  /** `bundle`: require this built bridge; `source`: import functions/bridge/index.ts through tsx. */
+  bridge: { kind: 'bundle'; path: string } | { kind: 'source'; path: string }
+  batches: number
+  batchSize: number
+  qos: BenchQos
+  /** Take an RSS sample each time this many more messages were published. */
+  checkpointEvery: number
+  keyPrefix: string
+}
+
+export interface RssSample {
+  messages: number
+  rssMb: number
+  heapUsedMb: number
+}
+
+type FromSoak =
+  | { type: 'batch'; key: string; count: number }
+  | { type: 'rss'; sample: RssSample }
+  | { type: 'done'; gcExposed: boolean; publishMs: number }
+  | { type: 'error'; message: string }
+
+export interface SoakResult {
+  samples: RssSample[]
+  gcExposed: boolean
+  publishMs: number
+  deliveries: Delivery[]
+}
+
+const self = fileURLToPath(import.meta.url)
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+
+/** Runs the plan in a child started with `nodeFlags` and `env`; resolves when the child is done and every batch was counted. */
+export function runSoak(
+  plan: SoakPlan,
+  nodeFlags: string[],
+  env: NodeJS.ProcessEnv,
+  deliveries: Deliveries,
+  cwd: string,
+  timeoutMs: number,
+): Promise<SoakResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(self, ['--child', JSON.stringify(plan)], {
+      execArgv: [...nodeFlags, '--import', 'tsx'],
+      env,
+      cwd,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const samples: RssSample[] = []
+    const counted: Array<Promise<Delivery>> = []
+    let finished: { gcExposed: boolean; publishMs: number } | undefined
+    let failure: Error | undefined
+    const timer = setTimeout(() => {
+      failure ??= new Error(`the soak child did not finish within ${timeoutMs} ms`)
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.on('message', (m: FromSoak) => {
+      if (m.type === 'batch') counted.push(deliveries.expect(m.key, m.count))
+      else if (m.type === 'rss') samples.push(m.sample)
+      else if (m.type === 'done') finished = m
+      else failure ??= new Error(`soak child: ${m.message}`)
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (failure) return reject(failure)
+      if (!finished) return reject(new Error(`the soak child exited (${signal ?? code}) before it was done`))
+      const { gcExposed, publishMs } = finished
+      Promise.all(counted).then((d) => resolve({ samples, gcExposed, publishMs, deliveries: d }), reject)
+    })
+  })
+}
+
+async function child(plan: SoakPlan): Promise<void> {
+  const send = (m: FromSoak) => process.send!(m)
+  const mod = (
+    plan.bridge.kind === 'bundle' ? createRequire(import.meta.url)(plan.bridge.path) : await import(pathToFileURL(plan.bridge.path).href)
+  ) as BridgeModule
+  const context = {
+    requestId: 'soak',
+    function: { name: 'rocketmq-mqtt-bridge', timeout: 60 },
+    logger: { debug() {}, info() {}, warn: console.error, error: console.error },
+  }
+  const gc = (globalThis as { gc?: () => void }).gc
+  await mod.initialize(context)
+  let messages = 0
+  let publishNs = 0n
+  for (let i = 0; i < plan.batches; i++) {
+    const key = `${plan.keyPrefix}${i.toString(36)}`
+    const event = cloudEventBatch(key, plan.batchSize, plan.qos)
+    const start = process.hrtime.bigint()
+    const summary = await mod.handler(event, context)
+    publishNs += process.hrtime.bigint() - start
+    if (summary.published !== plan.batchSize) throw new Error(`batch ${key}: published ${summary.published} of ${plan.batchSize}`)
+    send({ type: 'batch', key, count: plan.batchSize })
+    messages += plan.batchSize
+    if (messages % plan.checkpointEvery === 0) {
+      gc?.()
+      gc?.()
+      const m = process.memoryUsage()
+      send({ type: 'rss', sample: { messages, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed) } })
+    }
+  }
+  await mod.shutdown()
+  await sendLast({ type: 'done', gcExposed: gc !== undefined, publishMs: Number(publishNs) / 1e6 })
+}
+
+/** Sends, then waits until the message left, so that disconnecting cannot drop it. */
+function sendLast(m: FromSoak): Promise<void> {
+  return new Promise((resolve) => process.send!(m, undefined, {}, () => resolve()))
+}
+
+if (process.argv[2] === '--child') {
+  child(JSON.parse(process.argv[3]!) as SoakPlan)
+    .then(() => process.disconnect())
+    .catch(async (err) => {
+      await sendLast({ type: 'error', message: err instanceof Error ? err.message : String(err) })
+      process.exit(1)
+    })
+}
+
+export const BRIDGE_SOURCE = (root: string) => join(root, 'functions', 'bridge', 'index.ts')

@@ -1,0 +1,124 @@
+// What `npm start` serves, read from s.yaml so the local run matches the deployment: each fc3 resource's
+// function name, code directory, handler, initializer, timeout and memory, the bridge's asynchronous
+// retries and onFailure destination, and the dead-letter target it hands poison messages to.
+//
+// s.yaml's ${…} expressions are resolved for the forms these fields use: ${vars.x}, ${env('X', 'default')}
+// and ${config('AccountID')}. Any other expression in a field read here is an error that names the field.
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import YAML from 'yaml'
+import type { LocalFunction } from './fc-server.js'
+
+/** The three functions by role, as the resource keys of s.yaml name them. */
+export type Role = 'bridge' | 'validate-rules' | 'dead-letter'
+const ROLES: readonly Role[] = ['bridge', 'validate-rules', 'dead-letter']
+
+export interface LocalDeployment {
+  region: string
+  functions: Array<LocalFunction & { role: Role; memory: number; timeout: number }>
+  /** Function names by role. */
+  names: Record<Role, string>
+  /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it, e.g. fc:rocketmq-mqtt-dead-letter. */
+  deadLetterTarget: string
+}
+
+export class SYamlError extends Error {
+  override name = 'SYamlError'
+}
+
+type Scope = { vars: Record<string, unknown>; env: NodeJS.ProcessEnv; accountId: string }
+
+/** Resolves the ${…} expressions of one s.yaml string; `where` names the field in errors. */
+export function resolveExpressions(text: string, scope: Scope, where: string, depth = 0): string {
+  return text.replace(/\$\{([^}]*)\}/g, (_, inner: string) => {
+    const expr = inner.trim()
+    let m = /^vars\.([A-Za-z0-9_-]+)$/.exec(expr)
+    if (m) {
+      const v = scope.vars[m[1]!]
+      if (v === undefined) throw new SYamlError(`${where}: \${${expr}} names no entry of vars`)
+      if (depth > 5) throw new SYamlError(`${where}: vars refer to each other too deeply`)
+      return resolveExpressions(String(v), scope, `vars.${m[1]}`, depth + 1)
+    }
+    m = /^env\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)$/.exec(expr)
+    if (m) return scope.env[m[1]!] || (m[2] ?? '')
+    if (/^config\(\s*'AccountID'\s*\)$/.test(expr)) return scope.accountId
+    throw new SYamlError(`${where}: the local run cannot resolve \${${expr}}`)
+  })
+}
+
+/** The function name at the end of an FC ARN: acs:fc:<region>:<account>:functions/<name>. */
+export function functionOfArn(arn: string): string | undefined {
+  return /:functions\/([^/:]+)$/.exec(arn)?.[1]
+}
+
+export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accountId: string): LocalDeployment {
+  let doc: unknown
+  try {
+    doc = YAML.parse(readFileSync(sYamlPath, 'utf8'))
+  } catch (err) {
+    throw new SYamlError(`${sYamlPath}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
+  }
+  const root = (doc ?? {}) as {
+    vars?: Record<string, unknown>
+    resources?: Record<string, { component?: string; props?: Record<string, unknown> }>
+  }
+  const scope: Scope = { vars: root.vars ?? {}, env, accountId }
+  const base = dirname(resolve(sYamlPath))
+  const str = (value: unknown, where: string): string => {
+    if (typeof value !== 'string' && typeof value !== 'number') throw new SYamlError(`${sYamlPath}: ${where} is missing`)
+    return resolveExpressions(String(value), scope, `${sYamlPath}: ${where}`)
+  }
+  const num = (value: unknown, where: string, fallback: number): number => {
+    if (value === undefined) return fallback
+    const n = Number(str(value, where))
+    if (!Number.isFinite(n)) throw new SYamlError(`${sYamlPath}: ${where} is not a number`)
+    return n
+  }
+
+  const region = str(root.vars?.['region'] ?? 'cn-hangzhou', 'vars.region')
+  const functions: LocalDeployment['functions'] = []
+  const names = {} as Record<Role, string>
+  let deadLetterTarget: string | undefined
+  const onFailure: Array<{ from: string; arn: string }> = []
+  for (const role of ROLES) {
+    const resource = root.resources?.[role]
+    if (!resource?.props || resource.component !== 'fc3') throw new SYamlError(`${sYamlPath}: resources.${role} (component fc3) is missing`)
+    const p = resource.props
+    const at = `resources.${role}.props`
+    const name = str(p['functionName'], `${at}.functionName`)
+    const lifecycle = p['instanceLifecycleConfig'] as { initializer?: { handler?: unknown } } | undefined
+    const asyncConfig = p['asyncInvokeConfig'] as
+      | { maxAsyncRetryAttempts?: unknown; destinationConfig?: { onFailure?: { destination?: unknown } } }
+      | undefined
+    const destination = asyncConfig?.destinationConfig?.onFailure?.destination
+    const fn: LocalDeployment['functions'][number] = {
+      role,
+      name,
+      dir: resolve(base, str(p['code'], `${at}.code`)),
+      handler: str(p['handler'] ?? 'index.handler', `${at}.handler`),
+      timeout: num(p['timeout'], `${at}.timeout`, 60),
+      memory: num(p['memorySize'], `${at}.memorySize`, 512),
+      // Function Compute's default when asyncInvokeConfig does not say (docs/platform-facts.md §5).
+      maxAsyncRetryAttempts: num(asyncConfig?.maxAsyncRetryAttempts, `${at}.asyncInvokeConfig.maxAsyncRetryAttempts`, 3),
+    }
+    if (lifecycle?.initializer?.handler !== undefined)
+      fn.initializer = str(lifecycle.initializer.handler, `${at}.instanceLifecycleConfig.initializer.handler`)
+    if (destination !== undefined)
+      onFailure.push({ from: name, arn: str(destination, `${at}.asyncInvokeConfig.destinationConfig.onFailure.destination`) })
+    if (role === 'bridge') {
+      const vars = (p['environmentVariables'] ?? {}) as Record<string, unknown>
+      if (vars['DEAD_LETTER_TARGET'] !== undefined)
+        deadLetterTarget = str(vars['DEAD_LETTER_TARGET'], `${at}.environmentVariables.DEAD_LETTER_TARGET`)
+    }
+    names[role] = name
+    functions.push(fn)
+  }
+  for (const { from, arn } of onFailure) {
+    const target = functionOfArn(arn)
+    if (target === undefined || !functions.some((f) => f.name === target)) {
+      throw new SYamlError(`${sYamlPath}: ${from}'s onFailure destination ${arn} is not one of the three functions`)
+    }
+    functions.find((f) => f.name === from)!.onFailure = target
+  }
+  return { region, functions, names, deadLetterTarget: deadLetterTarget ?? `fc:${names['dead-letter']}` }
+}

@@ -1,0 +1,58 @@
+// The command line of `npm start -- [options]`, and the local credentials the run signs with.
+import { parseArgs } from 'node:util'
+import type { FcCredentials } from '../../shared/fc/context.js'
+import { parsePort } from './ports.js'
+
+export const USAGE = `usage: npm start -- [--once] [--mqtt-port N] [--fc-port N] [--require-signature]
+
+  --once               send the samples, print the result, exit (0: all as expected, 1: not);
+                       uses free ports unless --mqtt-port / --fc-port are given
+  --mqtt-port N        port of the embedded MQTT broker (default 1883; ignored when MQTT_URL is set)
+  --fc-port N          port of the local Function Compute invoke API (default 9000)
+  --require-signature  refuse unsigned requests, as Function Compute does (default: a request without
+                       an Authorization header is accepted, so curl works by hand)
+
+environment: MQTT_URL (use that broker instead of the embedded one), DEAD_LETTER_DIR (default
+./.dead-letters), LOG_LEVEL, and the bridge's other variables (README, "Environment variables")`
+
+export const DEFAULT_MQTT_PORT = 1883
+export const DEFAULT_FC_PORT = 9000
+
+/**
+ * The key pair of the local invoke API. Not a secret: it exists only on this machine, and the printed
+ * commands show it. The functions receive it as context.credentials, as they receive STS keys on FC.
+ */
+export const LOCAL_CREDENTIALS: FcCredentials = { accessKeyId: 'LOCAL_ACCESS_KEY_ID', accessKeySecret: 'local-access-key-secret' }
+export const LOCAL_ACCOUNT_ID = '1234567890123456'
+
+export interface StartOptions {
+  once: boolean
+  mqttPort: number
+  fcPort: number
+  requireSignature: boolean
+  help: boolean
+}
+
+export function parseStartOptions(argv: string[]): StartOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      once: { type: 'boolean', default: false },
+      'mqtt-port': { type: 'string' },
+      'fc-port': { type: 'string' },
+      'require-signature': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  // --once must never collide with a running `npm start` or another test: any free port by default.
+  const fallback = (port: number) => (values.once ? 0 : port)
+  return {
+    once: values.once,
+    mqttPort: values['mqtt-port'] !== undefined ? parsePort(values['mqtt-port'], '--mqtt-port') : fallback(DEFAULT_MQTT_PORT),
+    fcPort: values['fc-port'] !== undefined ? parsePort(values['fc-port'], '--fc-port') : fallback(DEFAULT_FC_PORT),
+    requireSignature: values['require-signature'],
+    help: values.help,
+  }
+}

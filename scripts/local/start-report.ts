@@ -1,0 +1,140 @@
+// What `npm start` prints: the set-up, each invocation's summary, what the subscriber received, where the
+// dead letters went, the verdict, and the commands that drive the running system by hand.
+import { isUtf8 } from 'node:buffer'
+import type { Summary } from '../../shared/bridge/bridge.js'
+import type { DeadLetterEntry } from '../../shared/dead-letters/store.js'
+import type { LocalDeployment } from './deployment.js'
+import { API_VERSION } from './fc-server.js'
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from './start-options.js'
+import type { ReceivedMessage } from './subscriber.js'
+
+/** Text as text when it is printable UTF-8; anything else as hex, so a binary payload cannot garble the terminal. */
+export function showPayload(payload: Buffer): string {
+  const text = payload.toString('utf8')
+  if (isUtf8(payload) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text))
+    return text.length > 200 ? `${text.slice(0, 200)}… (${payload.length} bytes)` : text
+  return `0x${payload.subarray(0, 64).toString('hex')}${payload.length > 64 ? `… (${payload.length} bytes)` : ''}`
+}
+
+export function showMessage(m: ReceivedMessage): string {
+  const props: string[] = []
+  if (m.properties?.contentType !== undefined) props.push(`content-type ${m.properties.contentType}`)
+  if (m.properties?.messageExpiryInterval !== undefined) props.push(`expiry ${m.properties.messageExpiryInterval} s`)
+  if (m.properties?.userProperties) props.push(`user properties ${JSON.stringify(m.properties.userProperties)}`)
+  return `${m.topic}  QoS ${m.qos}${m.retain ? '  retained' : ''}  ${showPayload(m.payload)}${props.length ? `  [MQTT 5: ${props.join(', ')}]` : ''}`
+}
+
+export function showSummary(s: Summary): string {
+  const rules =
+    Object.entries(s.rules)
+      .map(([id, n]) => `${id} ${n}`)
+      .join(', ') || 'none'
+  return `received ${s.received}, published ${s.published} (${rules}), dead-lettered ${s.deadLettered}, duplicates ${s.duplicates}, ${s.durationMs} ms, lag ${s.lagMs === null ? 'n/a (RawData has no time)' : `${s.lagMs} ms`}`
+}
+
+export function showDeadLetter(e: DeadLetterEntry): string {
+  return `${e.messageId ?? '(no message ID)'}  rule ${e.ruleId ?? '-'}  ${e.source}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}\n      reason: ${e.reason}`
+}
+
+export function showSetup(
+  d: LocalDeployment,
+  fcUrl: string,
+  broker: { url: string; embedded: boolean },
+  subscriber: { version: 4 | 5; topics: string[] },
+  deadLetterDir: string,
+  unsigned: boolean,
+): string[] {
+  const width = Math.max(...d.functions.map((f) => f.name.length))
+  return [
+    `MQTT broker        ${broker.url}${broker.embedded ? '  (embedded aedes: MQTT 3.1.1 only, so MQTT 5 properties are dropped; set MQTT_URL to use an MQTT 5 broker)' : '  (MQTT_URL)'}`,
+    `Function Compute   ${fcUrl}  (invoke API POST /${API_VERSION}/functions/<name>/invocations; ${unsigned ? 'signed requests are verified, unsigned ones accepted for curl' : 'signed requests only'})`,
+    ...d.functions.map((f) => {
+      const extra = [
+        `timeout ${f.timeout} s`,
+        f.initializer ? `initializer ${f.initializer}` : '',
+        f.onFailure ? `async: ${f.maxAsyncRetryAttempts} retries, then onFailure -> ${f.onFailure}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ')
+      return `  ${f.name.padEnd(width)}  ${f.role.padEnd(14)} ${extra}`
+    }),
+    `bridge env         MQTT_URL=${broker.url} DEAD_LETTER_TARGET=${d.deadLetterTarget} FC_ENDPOINT=${fcUrl}`,
+    `dead-letter store  ${deadLetterDir}`,
+    `subscriber         MQTT.js, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, subscribed to ${subscriber.topics.join(', ')}`,
+  ]
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** A RocketMQ message that an enabled rule accepts. */
+export interface HandMessage {
+  topic: string
+  instanceId: string
+  tag?: string
+}
+
+/** The commands that drive the running system by hand, ready to paste. */
+export function handCommands(
+  d: LocalDeployment,
+  fcUrl: string,
+  fcPort: number,
+  broker: { url: string; embedded: boolean },
+  topics: string[],
+  deadLetterDir: string,
+  unsigned: boolean,
+  message: HandMessage,
+): string[] {
+  const invoke = (name: string) => `${fcUrl}/${API_VERSION}/functions/${name}/invocations`
+  // RawData without UNIQ_KEY: every paste is a new message (a repeated message ID would count as a duplicate).
+  const event = JSON.stringify([
+    {
+      topic: message.topic,
+      systemProperties: { ...(message.tag ? { TAGS: message.tag } : {}), INSTANCE_ID: message.instanceId },
+      userProperties: { mqttSecondTopic: '/room1/lamp' },
+      body: 'hello from curl',
+    },
+  ])
+  const rulesEvent = JSON.stringify({ requestContext: { http: { method: 'POST' } }, body: 'rules: [{id: x}]' })
+  const url = new URL(broker.url)
+  const topicArgs = topics.map((t) => `-t ${shellQuote(t)}`).join(' ')
+  const lines: string[] = []
+  if (unsigned) {
+    lines.push(
+      '# A RocketMQ message (RawData shape) through the bridge; its summary comes back, the subscriber above prints it:',
+      `curl -sS ${invoke(d.names.bridge)} -H 'content-type: application/json' -d ${shellQuote(event)}`,
+      '',
+      '# The same, asynchronously as the RocketMQ trigger invokes (202 at once; failures are retried, then go to onFailure):',
+      `curl -sS -i ${invoke(d.names.bridge)} -H 'x-fc-invocation-type: Async' -d ${shellQuote(event)}`,
+      '',
+      '# Make it poison (qoslevel 3): it lands in the dead-letter store, the rest of a batch is still delivered:',
+      `curl -sS ${invoke(d.names.bridge)} -d ${shellQuote(event.replace('"mqttSecondTopic":"/room1/lamp"', '"mqttSecondTopic":"/room1/lamp","qoslevel":"3"'))}`,
+      '',
+      '# Sample 1 of examples/events.json again (needs jq). This warm bridge delivered its messages already, so they count',
+      '# as duplicates and are not published twice; the poison is reported again; lagMs counts from the time in the file:',
+      `jq -c '.samples[0].event' examples/events.json | curl -sS ${invoke(d.names.bridge)} --data-binary @-`,
+      '',
+      '# The validate-rules function, with an HTTP trigger event as Function Compute would pass it (422: every error with its path):',
+      `curl -sS ${invoke(d.names['validate-rules'])} -d ${shellQuote(rulesEvent)}`,
+      '',
+      '# Unsigned requests are a local convenience: Function Compute itself wants them signed. Signed, the way its SDK does it:',
+    )
+  } else {
+    lines.push('# This server refuses unsigned requests (--require-signature). A signed invocation, the way the SDK makes it:')
+  }
+  lines.push(
+    `echo ${shellQuote(event)} | npx tsx scripts/local/invoke.ts --fc-port ${fcPort} ${d.names.bridge}`,
+    '',
+    `# Watch the MQTT side (mosquitto_sub comes with Mosquitto's clients; optional):`,
+    url.protocol !== 'mqtt:'
+      ? `# (${url.protocol}// broker: give mosquitto_sub its host, port and TLS options, with ${topicArgs})`
+      : broker.embedded
+        ? `mosquitto_sub -h ${url.hostname} -p ${url.port || 1883} -V mqttv311 -q 2 ${topicArgs} -F '%t  QoS %q  %p'`
+        : `mosquitto_sub -h ${url.hostname} -p ${url.port || 1883} -V mqttv5 -q 2 ${topicArgs} -F '%t  QoS %q  %p  expiry %E  content-type %C  user properties %P'`,
+    '',
+    '# The dead letters, and a replay through the served bridge (the qoslevel-3 poison stays poison):',
+    `npm run replay -- --dry-run --dir ${shellQuote(deadLetterDir)}`,
+    `ALIBABA_CLOUD_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${LOCAL_CREDENTIALS.accessKeySecret} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} ALIBABA_CLOUD_REGION=${d.region} FC_ENDPOINT=${fcUrl} \\`,
+    `  npm run replay -- --target fc --dir ${shellQuote(deadLetterDir)}`,
+  )
+  return lines
+}

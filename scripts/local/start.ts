@@ -1,0 +1,262 @@
+// npm start [-- --once] [--mqtt-port N] [--fc-port N] [--require-signature]
+//
+// The whole system on one machine: an MQTT broker (embedded aedes, or MQTT_URL), the three functions of
+// s.yaml served at Function Compute's invoke paths on 127.0.0.1 (the BUILT bundles, built when missing),
+// the bridge's dead letters handed to the local dead-letter function, a subscriber, and the samples of
+// examples/events.json sent through the bridge as a Function Compute client sends them. Then it keeps
+// serving (Ctrl-C stops everything), or with --once exits: 0 when every sample came out as expected.
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Summary } from '../../shared/bridge/bridge.js'
+import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
+import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import { messageOf } from '../../shared/errors.js'
+import { FcInvoker } from '../../shared/fc/invoke.js'
+import { validateRulesText } from '../../shared/rules/validate.js'
+import { startEmbeddedBroker } from './broker.js'
+import { readDeployment } from './deployment.js'
+import { ensureBuilt } from './dist.js'
+import { type LocalFc, startLocalFc } from './fc-server.js'
+import { explainListenError } from './ports.js'
+import { loadSamples, matchDeadLetters, matchMessages, stampTimes } from './samples.js'
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, parseStartOptions, type StartOptions, USAGE } from './start-options.js'
+import { type HandMessage, handCommands, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
+import { type LocalSubscriber, startSubscriber } from './subscriber.js'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+/** How long the subscriber may take to see the last sample message after the invocations returned. */
+const RECEIVE_WAIT_MS = 10_000
+
+const print = (line = '') => process.stdout.write(line + '\n')
+const section = (title: string) => print(`\n== ${title}`)
+
+/** What must be stopped at exit, stopped in reverse order of starting. */
+class Resources {
+  private closers: Array<{ name: string; close: () => Promise<unknown> }> = []
+  add(name: string, close: () => Promise<unknown>): void {
+    this.closers.push({ name, close })
+  }
+  async closeAll(): Promise<void> {
+    for (const { name, close } of this.closers.reverse()) {
+      try {
+        await close()
+      } catch (err) {
+        process.stderr.write(`while stopping ${name}: ${messageOf(err)}\n`)
+      }
+    }
+    this.closers = []
+  }
+}
+
+/** The enabled rules' parent topics (what the subscriber listens to), and a message one of them accepts (for the curl example). */
+function readRules(): { topics: string[]; handMessage: HandMessage } {
+  const file = process.env['RULES_FILE'] || join(root, 'rules.yaml')
+  const result = validateRulesText(readFileSync(file, 'utf8'))
+  if (!result.ok) throw new Error(`${file} is invalid:\n${result.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`)
+  const enabled = result.ruleSet.rules.filter((r) => r.enabled)
+  if (enabled.length === 0) throw new Error(`${file} has no enabled rule: the bridge would dead-letter every message`)
+  // The sample events' rule when it is there, so the example matches the README; else any enabled rule.
+  const rule = enabled.find((r) => r.id === 'home-lamps') ?? enabled[0]!
+  const tag = rule.source.tags === '*' ? undefined : rule.source.tags.split('||')[0]
+  return {
+    topics: enabled.map((r) => `${r.target.parentTopic}/#`),
+    handMessage: { topic: rule.source.topic, instanceId: rule.source.instanceId, ...(tag ? { tag } : {}) },
+  }
+}
+
+async function run(options: StartOptions, resources: Resources): Promise<number> {
+  print('rocketmq-mqtt-bridge: the whole system on this machine (no cloud account needed)')
+  const deployment = readDeployment(join(root, 's.yaml'), process.env, LOCAL_ACCOUNT_ID)
+  const bridgeFn = deployment.functions.find((f) => f.role === 'bridge')!
+  const bundles = deployment.functions.map((f) => join(f.dir, 'index.js'))
+  print(await ensureBuilt(root, bundles))
+  const rules = readRules()
+
+  // Broker: MQTT_URL when set, else the embedded one.
+  let broker: { url: string; embedded: boolean }
+  if (process.env['MQTT_URL']) {
+    broker = { url: process.env['MQTT_URL'], embedded: false }
+  } else {
+    const embedded = await startEmbeddedBroker(options.mqttPort)
+    resources.add('the embedded MQTT broker', () => embedded.close())
+    broker = { url: embedded.url, embedded: true }
+  }
+  let subscriber: LocalSubscriber
+  try {
+    subscriber = await startSubscriber(broker.url, rules.topics)
+  } catch (err) {
+    throw new Error(`${messageOf(err)}\n  Is the broker running and is MQTT_URL right? Unset MQTT_URL to use the embedded broker.`)
+  }
+  resources.add('the subscriber', () => subscriber.close())
+
+  // The functions run in this process and read process.env: what s.yaml sets, pointed at local things.
+  const deadLetterDir = resolve(process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR)
+  Object.assign(process.env, { MQTT_URL: broker.url, DEAD_LETTER_TARGET: deployment.deadLetterTarget, DEAD_LETTER_DIR: deadLetterDir })
+  let fc: LocalFc
+  try {
+    fc = await startLocalFc({
+      functions: deployment.functions,
+      credentials: LOCAL_CREDENTIALS,
+      port: options.fcPort,
+      accountId: LOCAL_ACCOUNT_ID,
+      region: deployment.region,
+      allowUnsigned: !options.requireSignature,
+      log: (line) => print(`  | ${line}`),
+    })
+  } catch (err) {
+    throw explainListenError(err, options.fcPort, 'the local Function Compute invoke API', '--fc-port')
+  }
+  resources.add('the local Function Compute', () => fc.close())
+  // The bridge's pool lives in the loaded bundle: close it before the broker goes.
+  resources.add('the bridge', () =>
+    (createRequire(import.meta.url)(join(bridgeFn.dir, 'index.js')) as { shutdown(): Promise<void> }).shutdown(),
+  )
+  process.env['FC_ENDPOINT'] = fc.url
+
+  section('Set-up')
+  for (const l of showSetup(deployment, fc.url, broker, subscriber, deadLetterDir, !options.requireSignature)) print(l)
+
+  const samples = loadSamples(join(root, 'examples', 'events.json'))
+  const problems: string[] = []
+  const started = new Date()
+  const invoker = new FcInvoker({
+    accountId: LOCAL_ACCOUNT_ID,
+    region: deployment.region,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: fc.url,
+    timeoutMs: (bridgeFn.timeout + 10) * 1000,
+  })
+  let dropped = 0
+  for (const [i, sample] of samples.entries()) {
+    const count = Array.isArray(sample.event) ? sample.event.length : 1
+    section(
+      `Sample ${i + 1}/${samples.length}: ${sample.name} (${count} message${count === 1 ? '' : 's'}), synchronous invoke of ${deployment.names.bridge} through @alicloud/fc2`,
+    )
+    if (sample.about) print(sample.about)
+    try {
+      const result = await invoker.invoke(deployment.names.bridge, JSON.stringify(stampTimes(sample.event, new Date())), 'Sync')
+      await fc.settled() // the dead-letter hand-offs it made, so their log lines come before the summary
+      const summary = result.body as Summary
+      print(`summary: ${JSON.stringify(summary)}`)
+      print(`  ${showSummary(summary)}`)
+      if (summary.droppedV5Properties > 0) {
+        dropped += summary.droppedV5Properties
+        print(
+          `  ${summary.droppedV5Properties} MQTT 5 property set${summary.droppedV5Properties === 1 ? '' : 's'} dropped and counted (droppedV5Properties): the broker speaks MQTT 3.1.1 only${broker.embedded ? ' (embedded aedes). With MQTT_URL pointing at an MQTT 5 broker they arrive' : ''}.`,
+        )
+      }
+    } catch (err) {
+      await fc.settled()
+      print(`invocation failed: ${messageOf(err)}`)
+      problems.push(`sample "${sample.name}": the invocation failed: ${messageOf(err)}`)
+    }
+  }
+
+  // Every expected message, or the wait runs out.
+  await subscriber.waitUntil((got) => matchMessages(samples, got, false).every((m) => m.received), RECEIVE_WAIT_MS)
+  const checkMqtt5 = subscriber.version === 5 && dropped === 0
+  const matches = matchMessages(samples, subscriber.messages, checkMqtt5)
+  section(`Received by the subscriber (${subscriber.messages.length})`)
+  for (const m of subscriber.messages) print(`  ${showMessage(m)}`)
+  for (const m of matches) {
+    if (!m.received)
+      problems.push(
+        `sample "${m.sample}": ${m.expected.topic} QoS ${m.expected.qos} ${JSON.stringify(m.expected.payload)} was not received within ${RECEIVE_WAIT_MS / 1000} s`,
+      )
+    else if (m.propertyProblem) problems.push(`sample "${m.sample}": ${m.expected.topic}: MQTT 5 ${m.propertyProblem}`)
+  }
+  if (broker.embedded)
+    print(
+      '  (MQTT 3.1.1: no MQTT 5 properties on these messages. The /p2p/ topic is an ordinary topic on this broker; ApsaraMQ for MQTT delivers it to that one client.)',
+    )
+
+  const entries = await readDeadLetters(deadLetterDir)
+  const recent = entries.filter((e) => Date.parse(e.lastFailureAt) >= started.getTime())
+  section(
+    `Dead letters: ${recent.length} from this run, stored by ${deployment.names['dead-letter']} in ${deadLetterDir} (${entries.length} in the store)`,
+  )
+  for (const e of recent) print(`  ${showDeadLetter(e)}`)
+  const deadMatches = matchDeadLetters(samples, entries, started)
+  for (const d of deadMatches) {
+    if (!d.entry)
+      problems.push(`sample "${d.sample}": dead letter ${d.messageId} (reason containing "${d.reason}") is not in ${deadLetterDir}`)
+  }
+  for (const inv of fc.invocations.filter((x) => x.outcome !== 'ok')) {
+    problems.push(
+      `${inv.type} invocation of ${inv.functionName} (${inv.requestId}, attempt ${inv.attempt}): ${inv.outcome}: ${inv.error ?? ''}`,
+    )
+  }
+
+  section('Result')
+  const ok = (n: number, of: number, what: string) => `${n}/${of} ${what}`
+  print(
+    `  ${[
+      ok(matches.filter((m) => m.received && !m.propertyProblem).length, matches.length, 'sample messages received'),
+      ok(deadMatches.filter((d) => d.entry).length, deadMatches.length, 'poison messages stored as dead letters'),
+      ok(fc.invocations.filter((x) => x.outcome === 'ok').length, fc.invocations.length, 'invocations ok'),
+    ].join(', ')}`,
+  )
+  if (problems.length > 0) {
+    for (const p of problems) print(`  FAILED: ${p}`)
+  } else {
+    print('  OK: every sample came out as expected')
+  }
+  if (options.once) return problems.length > 0 ? 1 : 0
+
+  section('Serving. Drive it by hand (Ctrl-C stops everything)')
+  for (const l of handCommands(
+    deployment,
+    fc.url,
+    fc.port,
+    broker,
+    rules.topics,
+    deadLetterDir,
+    !options.requireSignature,
+    rules.handMessage,
+  ))
+    print(l)
+  print()
+  print('What the subscriber receives from now on:')
+  subscriber.onMessage = (m) => print(`  <- ${showMessage(m)}`)
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      print(`\n${signal}: stopping the functions, the subscriber and the broker`)
+      resolveStop()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+  return 0
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: StartOptions
+  try {
+    options = parseStartOptions(argv)
+  } catch (err) {
+    process.stderr.write(`${messageOf(err)}\n${USAGE}\n`)
+    return 2
+  }
+  if (options.help) {
+    print(USAGE)
+    return 0
+  }
+  const resources = new Resources()
+  try {
+    return await run(options, resources)
+  } catch (err) {
+    process.stderr.write(`\nnpm start failed: ${messageOf(err)}\n`)
+    return 1
+  } finally {
+    // A second Ctrl-C while stopping does not wait.
+    process.once('SIGINT', () => process.exit(130))
+    await resources.closeAll()
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // Explicit exit: HTTP keep-alive agents of the SDK would otherwise hold the process a while.
+  main(process.argv.slice(2)).then((code) => process.exit(code))
+}

@@ -1,0 +1,108 @@
+// Invoking a Function Compute 3.0 function through @alicloud/fc2, the way the fc3 component does it:
+// an fc2 client with version 2023-03-30 and the generic signed POST to /functions/<name>/invocations.
+// @alicloud/fc2 costs about 70 ms to load (docs/architecture.md, "Packages"), so it is imported on first use only:
+// the bridge pays for it when it hands off a dead letter, never on its cold path.
+import type FCClient from '@alicloud/fc2'
+import { messageOf } from '../errors.js'
+import { redact, registerSecret } from '../logging/secrets.js'
+import type { FcCredentials } from './context.js'
+
+export type InvocationType = 'Sync' | 'Async'
+
+export interface FcInvokerOptions {
+  accountId: string
+  region: string
+  credentials: FcCredentials
+  /** Defaults to the region's internal endpoint, for calls from inside Function Compute. */
+  endpoint?: string
+  timeoutMs?: number
+}
+
+export interface InvokeResult {
+  status: 'ok'
+  requestId?: string
+  /** The function's result: parsed JSON, or text. */
+  body: unknown
+}
+
+/** The invocation was refused (signature, size, unknown function) or the function threw. */
+export class FcInvokeError extends Error {
+  override name = 'FcInvokeError'
+  constructor(
+    message: string,
+    readonly functionError?: string,
+  ) {
+    super(redact(message))
+  }
+}
+
+let loading: Promise<typeof FCClient> | undefined
+
+/** Loads @alicloud/fc2 once per process. esbuild keeps the module's code unevaluated until this runs. */
+export function loadFc2(): Promise<typeof FCClient> {
+  loading ??= import('@alicloud/fc2').then((m) => (m as { default?: typeof FCClient }).default ?? (m as unknown as typeof FCClient))
+  return loading
+}
+
+export function internalEndpoint(accountId: string, region: string): string {
+  return `https://${accountId}.${region}-internal.fc.aliyuncs.com`
+}
+
+export function publicEndpoint(accountId: string, region: string): string {
+  return `https://${accountId}.${region}.fc.aliyuncs.com`
+}
+
+export class FcInvoker {
+  constructor(private readonly options: FcInvokerOptions) {
+    registerSecret(options.credentials.accessKeySecret)
+    registerSecret(options.credentials.securityToken)
+  }
+
+  get endpoint(): string {
+    return this.options.endpoint ?? internalEndpoint(this.options.accountId, this.options.region)
+  }
+
+  async invoke(functionName: string, payload: Buffer | string, type: InvocationType): Promise<InvokeResult> {
+    const Client = await loadFc2()
+    const { credentials: c } = this.options
+    let client: FCClient
+    try {
+      client = new Client(this.options.accountId, {
+        accessKeyID: c.accessKeyId,
+        accessKeySecret: c.accessKeySecret,
+        ...(c.securityToken ? { securityToken: c.securityToken } : {}),
+        region: this.options.region,
+        endpoint: this.endpoint,
+        timeout: this.options.timeoutMs ?? 10_000,
+      })
+    } catch (err) {
+      throw new FcInvokeError(`cannot build a Function Compute client: ${messageOf(err)}`)
+    }
+    client.version = '2023-03-30'
+    const path = `/functions/${encodeURIComponent(functionName)}/invocations`
+    let response: Awaited<ReturnType<FCClient['post']>>
+    try {
+      response = await client.post(path, Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8'), {
+        'x-fc-invocation-type': type,
+      })
+    } catch (err) {
+      throw new FcInvokeError(`${type.toLowerCase()} invoke of ${functionName} at ${this.endpoint} failed: ${messageOf(err)}`)
+    }
+    const requestId = header(response.headers, 'x-fc-request-id')
+    const functionError = header(response.headers, 'x-fc-error-type')
+    if (functionError !== undefined) {
+      const body = response.data as { errorMessage?: unknown } | string
+      const detail = typeof body === 'object' && body !== null && typeof body.errorMessage === 'string' ? body.errorMessage : String(body)
+      throw new FcInvokeError(
+        `${functionName} failed (${functionError}${requestId ? `, request ${requestId}` : ''}): ${detail}`,
+        functionError,
+      )
+    }
+    return { status: 'ok', ...(requestId !== undefined ? { requestId } : {}), body: response.data }
+  }
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v[0] : v
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { recognise } from '../../../shared/dead-letters/intake.js'
+import { storePart } from '../../../shared/dead-letters/parts.js'
+import { type PoisonPartRecord, type PoisonRecord, packPoison, poisonEntries } from '../../../shared/dead-letters/sink.js'
+import { appendDeadLetters, type DeadLetterEntry, markReplayed, readDeadLetters } from '../../../shared/dead-letters/store.js'
+
+const storeDir = () => mkdtempSync(join(tmpdir(), 'dl-unit-'))
+const fixture = () =>
+  JSON.parse(readFileSync(new URL('../../fixtures/fc-async-destination-failure.json', import.meta.url), 'utf8')) as Record<string, unknown>
+
+function poison(requestId: string, failedAt: string, ids: string[], body = 'x'): PoisonRecord {
+  return {
+    kind: 'rocketmq-mqtt-bridge.poison',
+    requestId,
+    failedAt,
+    messages: ids.map((id, index) => ({
+      reason: `bad ${id}`,
+      ruleId: 'rule-1',
+      messageId: id,
+      index,
+      event: { data: { topic: 't', body, systemProperties: { UNIQ_KEY: id } } },
+    })),
+  }
+}
+
+describe('dead-letter store', () => {
+  test('the same record delivered twice is stored once; the store does not grow', async () => {
+    const dir = storeDir()
+    const entries = poisonEntries(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B']))
+    const first = await appendDeadLetters(dir, entries)
+    const files = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('')
+    const second = await appendDeadLetters(dir, entries)
+    assert.deepEqual([first.stored, second.stored, second.duplicates], [2, 0, 2])
+    assert.equal(
+      readdirSync(dir)
+        .map((f) => readFileSync(join(dir, f), 'utf8'))
+        .join(''),
+      files,
+      'nothing written the second time',
+    )
+    assert.deepEqual(
+      (await readDeadLetters(dir)).map((e) => e.messageId),
+      ['A', 'B'],
+    )
+  })
+
+  test('the same message failing in another request raises attempts and the last failure time, without a second entry', async () => {
+    const dir = storeDir()
+    await appendDeadLetters(dir, poisonEntries(poison('req-1', '2024-01-01T00:00:00.000Z', ['A'])))
+    const again = await appendDeadLetters(dir, poisonEntries(poison('req-2', '2024-01-02T00:00:00.000Z', ['A'])))
+    await appendDeadLetters(dir, poisonEntries(poison('req-2', '2024-01-02T00:00:00.000Z', ['A'])))
+    assert.deepEqual(again.outcomes, ['failed-again'])
+    const stored = await readDeadLetters(dir)
+    assert.equal(stored.length, 1)
+    assert.equal(stored[0]!.attempts, 2)
+    assert.equal(stored[0]!.firstFailureAt, '2024-01-01T00:00:00.000Z')
+    assert.equal(stored[0]!.lastFailureAt, '2024-01-02T00:00:00.000Z')
+  })
+
+  test('a torn last line from a crash is skipped, and the next append is still readable', async () => {
+    const dir = storeDir()
+    const now = new Date('2024-03-01T00:00:00Z')
+    await appendDeadLetters(dir, poisonEntries(poison('req-1', now.toISOString(), ['A'])), now)
+    const [file] = readdirSync(dir)
+    appendFileSync(join(dir, file!), '{"key":"torn","reason":"half writ')
+    await appendDeadLetters(dir, poisonEntries(poison('req-2', now.toISOString(), ['B'])), now)
+    assert.deepEqual(
+      (await readDeadLetters(dir)).map((e) => e.messageId),
+      ['A', 'B'],
+    )
+  })
+
+  test('a replay marker makes readers see the entry as replayed, until it fails again', async () => {
+    const dir = storeDir()
+    await appendDeadLetters(dir, poisonEntries(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B'])))
+    const [a] = await readDeadLetters(dir)
+    await markReplayed(dir, [a!.key], 'replay-1', new Date('2024-01-05T00:00:00.000Z'))
+    let stored = await readDeadLetters(dir)
+    assert.equal(stored[0]!.replayedAt, '2024-01-05T00:00:00.000Z')
+    assert.equal(stored[0]!.replayRequestId, 'replay-1')
+    assert.equal(stored[1]!.replayedAt, undefined)
+    await appendDeadLetters(dir, poisonEntries(poison('req-9', '2024-01-06T00:00:00.000Z', ['A'])))
+    stored = await readDeadLetters(dir)
+    assert.equal(stored[0]!.replayedAt, undefined, 'failed again after the replay: pending again')
+    assert.equal(stored[0]!.attempts, 2)
+  })
+})
+
+describe('dead-letter hand-off payloads', () => {
+  const budget = 4096
+
+  test('messages are packed in order into payloads no bigger than the budget', () => {
+    const record = poison(
+      'req-1',
+      '2024-01-01T00:00:00.000Z',
+      Array.from({ length: 40 }, (_, i) => `M${i}`),
+      'y'.repeat(300),
+    )
+    const payloads = packPoison(record, budget)
+    assert.ok(payloads.length > 1)
+    for (const p of payloads) assert.ok(Buffer.byteLength(JSON.stringify(p)) <= budget, 'each payload within the budget')
+    const ids = payloads.flatMap((p) => (p.kind === 'rocketmq-mqtt-bridge.poison' ? p.messages.map((m) => m.messageId) : []))
+    assert.deepEqual(
+      ids,
+      record.messages.map((m) => m.messageId),
+    )
+  })
+
+  test('a message too big for one payload goes in parts that reassemble, in any order, to the original event', async () => {
+    const big = 'é'.repeat(10_000) // multi-byte, so bytes != characters
+    const record = poison('req-1', '2024-01-01T00:00:00.000Z', ['SMALL', 'BIG'])
+    record.messages[1]!.event = { data: { topic: 't', body: big } }
+    const payloads = packPoison(record, budget)
+    const parts = payloads.filter((p): p is PoisonPartRecord => p.kind === 'rocketmq-mqtt-bridge.poison-part')
+    assert.ok(parts.length >= 5)
+    for (const p of payloads) assert.ok(Buffer.byteLength(JSON.stringify(p)) <= budget)
+    const dir = storeDir()
+    const shuffled = [...parts].reverse()
+    const results = []
+    for (const p of shuffled) results.push(await storePart(dir, p))
+    assert.ok(
+      results.slice(0, -1).every((r) => r.record === undefined),
+      'incomplete until the last part',
+    )
+    assert.deepEqual(results.at(-1)!.record!.messages[0]!.event, record.messages[1]!.event)
+    assert.equal(results.at(-1)!.record!.messages[0]!.messageId, 'BIG')
+  })
+})
+
+describe('dead-letter intake', () => {
+  test('the sample destination record becomes one entry per message with its reason and original entry', () => {
+    const record = fixture()
+    const entries = (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'dl-req') as { entries: DeadLetterEntry[] }).entries
+    assert.equal(entries.length, 1)
+    const e = entries[0]!
+    assert.equal(e.source, 'async-destination')
+    assert.equal(e.condition, 'UnhandledInvocationError')
+    assert.equal(e.functionError, 'UnhandledInvocationError')
+    assert.match(e.reason, /after 4 attempts.*UnhandledInvocationError.*not acknowledged by the MQTT broker/)
+    assert.equal(e.messageId, 'AC14C305069E1B28CA003E5A7B5E0001')
+    assert.equal(e.requestId, '1-6502f1a2-0c1b2d3e4f5a6b7c8d9e0f1a')
+    assert.equal(e.attempts, 4)
+    assert.equal(e.lastFailureAt, new Date(1660120276975).toISOString())
+    assert.deepEqual(e.event, (JSON.parse(record['requestPayload'] as string) as unknown[])[0])
+  })
+
+  test('an event it does not recognise is stored as received, not dropped', () => {
+    const intake = recognise(Buffer.from('{"hello": "world"}'), new Date(), 'dl-req')
+    assert.equal(intake.kind, 'unrecognised')
+    assert.deepEqual((intake as { entries: DeadLetterEntry[] }).entries[0]!.event, { hello: 'world' })
+  })
+})

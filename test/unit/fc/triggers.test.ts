@@ -1,0 +1,191 @@
+// Rules -> EventBridge RocketMQ trigger configurations, and writing them into an s.yaml document.
+
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import YAML from 'yaml'
+import { SYamlError, syncTriggers } from '../../../scripts/cli/triggers.js'
+import { DEFAULT_TRIGGER_SETTINGS, offsetParameters, triggerForRule, triggersForRules } from '../../../shared/fc/triggers.js'
+import { INSTANCE, rawRule, validRuleSet } from '../../helpers/factories.js'
+
+describe('triggers: one per enabled rule, from the rule source', () => {
+  test('source fields map to sourceRocketMQParameters', () => {
+    const set = validRuleSet([rawRule(1, { source: { tags: 'TagA||TagB', regionId: 'cn-shanghai' } })])
+    const [t] = triggersForRules(set)
+    assert.ok(t)
+    assert.equal(t.triggerName, 'rocketmq-rule-1')
+    assert.equal(t.triggerType, 'eventbridge')
+    assert.deepEqual(t.triggerConfig.eventSourceConfig, {
+      eventSourceType: 'RocketMQ',
+      eventSourceParameters: {
+        sourceRocketMQParameters: {
+          RegionId: 'cn-shanghai',
+          InstanceId: INSTANCE,
+          Topic: 'topic-1',
+          Tag: 'TagA||TagB',
+          GroupID: 'GID_bridge_1',
+          Offset: 'CONSUME_FROM_LAST_OFFSET',
+        },
+      },
+    })
+    assert.equal(t.triggerConfig.eventRuleFilterPattern, '{}')
+    assert.deepEqual(t.triggerConfig.eventSinkConfig, { deliveryOption: { mode: 'event-streaming', eventSchema: 'CloudEvents' } })
+    assert.equal(t.triggerConfig.runOptions.mode, 'event-streaming')
+    assert.equal(t.triggerConfig.triggerEnable, true)
+  })
+
+  test('offsets: latest, earliest, ISO timestamp -> CONSUME_FROM_TIMESTAMP with epoch milliseconds', () => {
+    assert.deepEqual(offsetParameters('latest'), { Offset: 'CONSUME_FROM_LAST_OFFSET' })
+    assert.deepEqual(offsetParameters('earliest'), { Offset: 'CONSUME_FROM_FIRST_OFFSET' })
+    assert.deepEqual(offsetParameters('2026-01-31T08:00:00Z'), {
+      Offset: 'CONSUME_FROM_TIMESTAMP',
+      Timestamp: Date.UTC(2026, 0, 31, 8, 0, 0),
+    })
+    assert.deepEqual(offsetParameters('2026-01-31T16:00:00+08:00'), {
+      Offset: 'CONSUME_FROM_TIMESTAMP',
+      Timestamp: Date.UTC(2026, 0, 31, 8, 0, 0),
+    })
+    const set = validRuleSet([rawRule(1, { source: { offset: '2026-01-31T08:00:00Z' } }), rawRule(2, { source: { offset: 'earliest' } })])
+    const params = triggersForRules(set).map((t) => t.triggerConfig.eventSourceConfig.eventSourceParameters.sourceRocketMQParameters)
+    assert.equal(params[0]!.Timestamp, 1769846400000)
+    assert.equal(params[1]!.Offset, 'CONSUME_FROM_FIRST_OFFSET')
+    assert.equal('Timestamp' in params[1]!, false)
+  })
+
+  test('disabled rules get no trigger; order follows the rules', () => {
+    const set = validRuleSet([rawRule(3), rawRule(1, { enabled: false }), rawRule(2)])
+    assert.deepEqual(
+      triggersForRules(set).map((t) => t.triggerName),
+      ['rocketmq-rule-3', 'rocketmq-rule-2'],
+    )
+  })
+
+  test('the name depends on the rule id only', () => {
+    const a = triggerForRule(validRuleSet([rawRule(1)]).rules[0]!)
+    const b = triggerForRule(
+      validRuleSet([rawRule(1, { source: { topic: 'other', groupId: 'GID_other' }, target: { parentTopic: 'elsewhere' } })]).rules[0]!,
+    )
+    assert.equal(a.triggerName, b.triggerName)
+    assert.notDeepEqual(a, b)
+  })
+
+  test('batch window, retry strategy, errors tolerance: rule, else defaults.trigger, else built-in, field by field', () => {
+    const set = validRuleSet([rawRule(1, { trigger: { batchSize: 500, errorsTolerance: 'ALL' } }), rawRule(2)], {
+      trigger: { batchWindowSeconds: 5, errorsTolerance: 'NONE' },
+    })
+    const [one, two] = triggersForRules(set).map((t) => t.triggerConfig.runOptions)
+    assert.deepEqual(one, {
+      mode: 'event-streaming',
+      batchWindow: { CountBasedWindow: 500, TimeBasedWindow: 5 },
+      retryStrategy: { PushRetryStrategy: DEFAULT_TRIGGER_SETTINGS.retryStrategy },
+      errorsTolerance: 'ALL',
+    })
+    assert.deepEqual(two, {
+      mode: 'event-streaming',
+      batchWindow: { CountBasedWindow: DEFAULT_TRIGGER_SETTINGS.batchSize, TimeBasedWindow: 5 },
+      retryStrategy: { PushRetryStrategy: 'BACKOFF_RETRY' },
+      errorsTolerance: 'NONE',
+    })
+    const three = triggersForRules(validRuleSet([rawRule(3, { trigger: { retryStrategy: 'EXPONENTIAL_DECAY_RETRY' } })]))[0]!.triggerConfig
+      .runOptions
+    assert.deepEqual(three.retryStrategy, { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' })
+    assert.deepEqual(three.batchWindow, {
+      CountBasedWindow: DEFAULT_TRIGGER_SETTINGS.batchSize,
+      TimeBasedWindow: DEFAULT_TRIGGER_SETTINGS.batchWindowSeconds,
+    })
+  })
+})
+
+const S_YAML = `# top comment
+edition: 3.0.0
+name: demo   # aligned   comment
+resources:
+  bridge:
+    component: fc3
+    props:
+      functionName: rocketmq-mqtt-bridge # the bridge
+      region: cn-hangzhou
+      # generated below
+      triggers:
+        # a hand-written timer, not ours
+        - triggerName: keep-warm
+          triggerType: timer
+          triggerConfig: { cronExpression: '@every 5m', enable: true }
+        - triggerName: rocketmq-gone
+          triggerType: eventbridge
+          triggerConfig: {}
+  other:
+    component: fc3
+    props:
+      functionName: other   # untouched
+      triggers: []
+`
+
+describe('triggers: writing them into s.yaml', () => {
+  const set = validRuleSet([rawRule(1), rawRule(2, { enabled: false }), rawRule(3)])
+
+  test('managed triggers replaced, others kept with their comments, the rest of the file byte for byte', () => {
+    const r = syncTriggers(S_YAML, set)
+    assert.equal(r.changed, true)
+    const doc = YAML.parse(r.text) as {
+      resources: { bridge: { props: { triggers: Array<{ triggerName: string }> } }; other: { props: { triggers: unknown[] } } }
+    }
+    assert.deepEqual(
+      doc.resources.bridge.props.triggers.map((t) => t.triggerName),
+      ['keep-warm', 'rocketmq-rule-1', 'rocketmq-rule-3'],
+    )
+    assert.deepEqual(doc.resources.bridge.props.triggers.slice(1), JSON.parse(JSON.stringify(triggersForRules(set))))
+    assert.deepEqual(doc.resources.other.props.triggers, [])
+    // Everything before the triggers list and after it is as written.
+    const head = S_YAML.slice(0, S_YAML.indexOf('        # a hand-written timer'))
+    const tail = S_YAML.slice(S_YAML.indexOf('  other:'))
+    assert.ok(r.text.startsWith(head), r.text)
+    assert.ok(r.text.endsWith(tail), r.text)
+    assert.ok(r.text.includes('# a hand-written timer, not ours'))
+    assert.ok(r.differences.some((d) => d.startsWith('rocketmq-gone: in s.yaml, but no enabled rule')))
+    assert.ok(r.differences.includes('rocketmq-rule-1: missing from s.yaml (an enabled rule needs it)'))
+  })
+
+  test('idempotent: a second run changes nothing and reports no difference', () => {
+    const once = syncTriggers(S_YAML, set)
+    const twice = syncTriggers(once.text, set)
+    assert.equal(twice.changed, false)
+    assert.deepEqual(twice.differences, [])
+    assert.equal(twice.text, once.text)
+  })
+
+  test('a changed rule shows up as a field difference', () => {
+    const once = syncTriggers(S_YAML, set).text
+    const changed = validRuleSet([rawRule(1, { source: { groupId: 'GID_bridge_new' } }), rawRule(2, { enabled: false }), rawRule(3)])
+    const r = syncTriggers(once, changed)
+    assert.deepEqual(r.differences, [
+      'rocketmq-rule-1.triggerConfig.eventSourceConfig.eventSourceParameters.sourceRocketMQParameters.GroupID: s.yaml has "GID_bridge_1", the rules give "GID_bridge_new"',
+    ])
+  })
+
+  test('enabling a rule adds its trigger; disabling one removes it', () => {
+    const once = syncTriggers(S_YAML, set).text
+    const flipped = validRuleSet([rawRule(1, { enabled: false }), rawRule(2), rawRule(3)])
+    const r = syncTriggers(once, flipped)
+    assert.deepEqual(r.differences.sort(), [
+      'rocketmq-rule-1: in s.yaml, but no enabled rule has id "rule-1"',
+      'rocketmq-rule-2: missing from s.yaml (an enabled rule needs it)',
+    ])
+    const names = (
+      YAML.parse(r.text) as { resources: { bridge: { props: { triggers: Array<{ triggerName: string }> } } } }
+    ).resources.bridge.props.triggers.map((t) => t.triggerName)
+    assert.deepEqual(names, ['keep-warm', 'rocketmq-rule-2', 'rocketmq-rule-3'])
+  })
+
+  test('a flow-style empty list becomes a block list', () => {
+    const r = syncTriggers('resources:\n  b:\n    props:\n      functionName: rocketmq-mqtt-bridge\n      triggers: []   # none yet\n', set)
+    assert.match(r.text, /triggers:\n {8}- triggerName: rocketmq-rule-1\n/)
+    assert.equal(syncTriggers(r.text, set).changed, false)
+  })
+
+  test('no bridge resource: a clear error', () => {
+    assert.throws(
+      () => syncTriggers('resources:\n  x:\n    props:\n      functionName: other\n', set),
+      (e: unknown) => e instanceof SYamlError && /rocketmq-mqtt-bridge/.test(e.message),
+    )
+  })
+})
