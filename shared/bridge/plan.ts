@@ -1,6 +1,6 @@
 // Parse -> map -> drop in-batch repeats: the steps the bridge takes before it publishes, shared with the
 // validate-rules preview so that the two cannot drift apart.
-import type { ParsedEvent } from '../events/parse.js'
+import type { ParsedEvent } from '../events/message.js'
 import { mapMessage, type Publish, type RuleIndex } from '../mapping/map-message.js'
 
 /** A message the bridge cannot map: it goes to the dead letters with this reason. */

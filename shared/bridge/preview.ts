@@ -1,7 +1,8 @@
 // What the bridge would do with one RocketMQ event, without a broker: the same parseEvent, RuleIndex and
 // mapMessage the bridge runs, and the same in-batch duplicate handling, so the preview cannot drift from it.
 import { createHash } from 'node:crypto'
-import { type ParsedEvent, parseEvent } from '../events/parse.js'
+import type { ParsedEvent } from '../events/message.js'
+import { parseEvent } from '../events/parse.js'
 import { type Publish, RuleIndex, type V5Properties } from '../mapping/map-message.js'
 import type { RuleSet } from '../rules/schema.js'
 import { planBatch } from './plan.js'

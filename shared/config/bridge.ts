@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ConfigError, type ProblemAt } from '../errors.js'
-import { error } from '../events/parse.js'
 import { registerSecret } from '../logging/secrets.js'
 import type { MqttAuth } from '../mqtt/auth.js'
+import { error } from '../schema-helpers.js'
 
 export type ProtocolSetting = 4 | 5 | 'auto'
 /** fc: hands dead letters to a function by asynchronous invoke; `endpoint` is FC_ENDPOINT when set. */

@@ -1,7 +1,7 @@
 // The FC 3.0 HTTP trigger event of a built-in runtime (docs/platform-facts.md §6) in, `{statusCode, headers, body}` out.
 // The event arrives as a Buffer holding JSON; tests and local runs may pass a string or a parsed object.
 import { z } from 'zod'
-import { withoutProtoKey } from '../events/parse.js'
+import { withoutProtoKey } from '../schema-helpers.js'
 
 export interface HttpRequest {
   method: string

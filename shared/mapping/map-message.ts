@@ -1,5 +1,5 @@
 // One RocketMQ message -> one MQTT publish (docs/architecture.md, "Mapping"), or the reason it cannot be mapped.
-import type { RocketMessage } from '../events/parse.js'
+import type { RocketMessage } from '../events/message.js'
 import { PROFILES, type Profile } from '../rules/profiles.js'
 import type { Rule, RuleSet } from '../rules/schema.js'
 import { fullTopicProblem, quote } from '../rules/topics.js'

@@ -1,6 +1,6 @@
 // The rules file format (docs/architecture.md, "Rules"). Strict objects, so a misspelt key is an error, not a silent default.
 import { z } from 'zod'
-import { error, typeError } from '../events/parse.js'
+import { error, typeError } from '../schema-helpers.js'
 
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)], error('must be 0, 1 or 2'))
 

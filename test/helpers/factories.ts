@@ -1,5 +1,5 @@
 // Shared builders for unit tests: raw rule objects (as written in rules.yaml), validated rule sets, RocketMQ messages.
-import type { RocketMessage } from '../../shared/events/parse.js'
+import type { RocketMessage } from '../../shared/events/message.js'
 import { RuleIndex } from '../../shared/mapping/map-message.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRules } from '../../shared/rules/validate.js'

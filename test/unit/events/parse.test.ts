@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
-import { type ParsedEvent, parseEvent } from '../../../shared/events/parse.js'
+import type { ParsedEvent } from '../../../shared/events/message.js'
+import { parseEvent } from '../../../shared/events/parse.js'
 
 const fixtureText = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8')
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { cloudEventSchema, dataSchema, parseEvent, quickCloudEvent, quickData } from '../../../shared/events/parse.js'
+import { quickCloudEvent, quickData } from '../../../shared/events/fast-path.js'
+import { parseEvent } from '../../../shared/events/parse.js'
+import { cloudEventSchema, dataSchema } from '../../../shared/events/schema.js'
 import { mapMessage, RuleIndex } from '../../../shared/mapping/map-message.js'
 import { validateRules } from '../../../shared/rules/validate.js'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { RocketMessage } from '../../../shared/events/parse.js'
+import type { RocketMessage } from '../../../shared/events/message.js'
 import { type MapResult, mapMessage, type Publish } from '../../../shared/mapping/map-message.js'
 import { INSTANCE, message, type RawRule, rawRule, ruleIndex } from '../../helpers/factories.js'
 
