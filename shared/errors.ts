@@ -1,33 +1,39 @@
-// Typed errors. Every message says what was wrong and where, and never carries a secret.
+// Every error the project throws on purpose, in one place. Each says what was wrong and where, and never
+// carries a secret. `BridgeError` is their base, so a caller can tell ours from anything unexpected.
 
 export interface ProblemAt {
   path: string
   message: string
 }
 
+/** The base of every error this project throws on purpose. */
+export class BridgeError extends Error {
+  override name = 'BridgeError'
+}
+
+const lines = (problems: ProblemAt[]) => problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')
+
 /** A bad environment variable. The message names the variable, never a secret value. */
-export class ConfigError extends Error {
+export class ConfigError extends BridgeError {
   override name = 'ConfigError'
   constructor(readonly problems: ProblemAt[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`)
+    super(`invalid configuration:\n${lines(problems)}`)
   }
 }
 
 /** An invalid rule set: all problems at once, each with its path. */
-export class RulesError extends Error {
+export class RulesError extends BridgeError {
   override name = 'RulesError'
   constructor(
     readonly origin: string,
     readonly problems: ProblemAt[],
   ) {
-    super(
-      `invalid rules in ${origin} (${problems.length} error${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
-    )
+    super(`invalid rules in ${origin} (${problems.length} error${problems.length === 1 ? '' : 's'}):\n${lines(problems)}`)
   }
 }
 
 /** Some messages of a batch were not acknowledged for a transient reason: Function Compute must retry. */
-export class DeliveryError extends Error {
+export class DeliveryError extends BridgeError {
   override name = 'DeliveryError'
   constructor(
     readonly failed: number,
@@ -41,7 +47,7 @@ export class DeliveryError extends Error {
 }
 
 /** Poison messages could not be handed to the dead-letter target: failing keeps them from being lost. */
-export class DeadLetterError extends Error {
+export class DeadLetterError extends BridgeError {
   override name = 'DeadLetterError'
   constructor(
     readonly target: string,
@@ -52,8 +58,23 @@ export class DeadLetterError extends Error {
   }
 }
 
+/** The dead-letter function could not store what it received: it throws this, so Function Compute retries. */
+export class DeadLetterStoreError extends BridgeError {
+  override name = 'DeadLetterStoreError'
+  constructor(
+    readonly dir: string,
+    readonly count: number,
+    cause: unknown,
+  ) {
+    super(
+      `could not store ${count} dead letter${count === 1 ? '' : 's'} in ${dir}: ${messageOf(cause)}. The invocation fails so that Function Compute retries it.`,
+      { cause },
+    )
+  }
+}
+
 /** A connection-level MQTT failure: unreachable, refused, timed out, lost. Always transient. */
-export class MqttConnectionError extends Error {
+export class MqttConnectionError extends BridgeError {
   override name = 'MqttConnectionError'
   constructor(
     message: string,
@@ -63,6 +84,65 @@ export class MqttConnectionError extends Error {
   }
 }
 
+/** The broker refused MQTT 5 (or closed before CONNACK): with MQTT_PROTOCOL_VERSION=auto, 3.1.1 is tried next. */
+export class ProtocolRefusedError extends MqttConnectionError {
+  override name = 'ProtocolRefusedError'
+}
+
+/** A Function Compute invocation was refused (signature, size, unknown function) or the function threw. */
+export class FcInvokeError extends BridgeError {
+  override name = 'FcInvokeError'
+  constructor(
+    message: string,
+    readonly functionError?: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The event is not an HTTP trigger event, or its body is larger than allowed. */
+export class HttpEventError extends BridgeError {
+  override name = 'HttpEventError'
+  constructor(
+    readonly statusCode: 400 | 413,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** s.yaml cannot be read as a Serverless Devs file with the project's functions in it. */
+export class SYamlError extends BridgeError {
+  override name = 'SYamlError'
+}
+
+/** A port that is taken; the message names the port and the flag that changes it. */
+export class PortInUseError extends BridgeError {
+  override name = 'PortInUseError'
+  constructor(
+    readonly port: number,
+    what: string,
+    flag: string,
+  ) {
+    super(
+      `port ${port} (${what}) is already in use on 127.0.0.1. Stop whatever holds it, or choose another port with ${flag} <port> (0 picks any free port).`,
+    )
+  }
+}
+
+/** The local invoke server refuses a request, with Function Compute's status and error code. */
+export class InvokeRefusal extends BridgeError {
+  override name = 'InvokeRefusal'
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The message of anything thrown. */
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)

@@ -2,8 +2,8 @@
 // response out. Validation is the one shared validator; the preview is the bridge's own planning step.
 
 import { previewEvent } from '../../shared/bridge/preview.js'
-import type { ProblemAt } from '../../shared/errors.js'
-import { HttpEventError, type HttpResponse, jsonResponse, parseHttpEvent } from '../../shared/fc/http-event.js'
+import { HttpEventError, messageOf, type ProblemAt } from '../../shared/errors.js'
+import { type HttpResponse, jsonResponse, parseHttpEvent } from '../../shared/fc/http-event.js'
 import { triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { parseRulesText, validateRules } from '../../shared/rules/validate.js'
@@ -98,7 +98,7 @@ function safely<T>(parse: () => T | { ok: false; errors: ProblemAt[] }): T | { o
   try {
     return parse()
   } catch (err) {
-    return { ok: false, errors: [{ path: '(document)', message: `cannot be parsed: ${err instanceof Error ? err.message : String(err)}` }] }
+    return { ok: false, errors: [{ path: '(document)', message: `cannot be parsed: ${messageOf(err)}` }] }
   }
 }
 

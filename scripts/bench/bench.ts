@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { messageOf } from '../../shared/errors.js'
 import { type BridgeModule, type BuiltBundles, bridgeEnv, buildBundles, loadBridge, openBridge } from './bridge.js'
 import { type BenchBroker, mosquittoPubInstalled, startBroker } from './broker.js'
 import { firstPublish, loadTimes } from './coldstart.js'
@@ -204,7 +205,7 @@ async function runThroughput(
               count(label(who), m)
               return m
             } catch (err) {
-              problems.push(`${label(who)}: ${err instanceof Error ? err.message : String(err)}`)
+              problems.push(`${label(who)}: ${messageOf(err)}`)
               return undefined
             } finally {
               await publisher?.close().catch((err) => problems.push(`${label(who)}: close: ${String(err)}`))

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { messageOf } from '../../shared/errors.js'
 import { freePort } from '../free-port.js'
 import { makeCertificates } from '../tls-certificates.js'
 
@@ -86,7 +87,7 @@ export async function startBroker(extraConfig: string[] = []): Promise<BenchBrok
     await waitForPort(tlsPort, child, 10_000)
   } catch (err) {
     child.kill('SIGKILL')
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${log}`)
+    throw new Error(`${messageOf(err)}\n${log}`)
   }
   return {
     port,

@@ -6,6 +6,7 @@ import { fork } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { messageOf } from '../../shared/errors.js'
 import type { BridgeModule } from './bridge.js'
 import type { Deliveries, Delivery } from './deliveries.js'
 import { type BenchQos, cloudEventBatch } from './messages.js'
@@ -126,7 +127,7 @@ if (process.argv[2] === '--child') {
   child(JSON.parse(process.argv[3]!) as SoakPlan)
     .then(() => process.disconnect())
     .catch(async (err) => {
-      await sendLast({ type: 'error', message: err instanceof Error ? err.message : String(err) })
+      await sendLast({ type: 'error', message: messageOf(err) })
       process.exit(1)
     })
 }

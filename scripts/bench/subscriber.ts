@@ -3,6 +3,7 @@
 // `expect` once that many arrived, or when its time is up, with what did arrive. Timestamps are
 // process.hrtime (CLOCK_MONOTONIC), comparable with the parent's.
 import { connectAsync } from 'mqtt'
+import { messageOf } from '../../shared/errors.js'
 import { SUBSCRIPTIONS } from './messages.js'
 
 export type ToSubscriber = { type: 'expect'; key: string; count: number; timeoutMs: number } | { type: 'stop' }
@@ -98,6 +99,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  send({ type: 'error', message: `subscriber: ${err instanceof Error ? err.message : String(err)}` })
+  send({ type: 'error', message: `subscriber: ${messageOf(err)}` })
   process.exit(1)
 })

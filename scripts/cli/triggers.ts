@@ -8,16 +8,12 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import YAML, { type Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml'
+import { messageOf, SYamlError } from '../../shared/errors.js'
 import { isManagedTriggerName, triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 
 export const BRIDGE_FUNCTION_NAME = 'rocketmq-mqtt-bridge'
-
-/** s.yaml cannot be read as a Serverless Devs file with the bridge in it. */
-export class SYamlError extends Error {
-  override name = 'SYamlError'
-}
 
 export interface TriggerSync {
   /** s.yaml with the triggers written; the input text itself when nothing changed. */
@@ -150,7 +146,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     })
     args = { check: values.check, rules: values.rules, sYaml: values['s-yaml'] }
   } catch (e) {
-    err(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`)
+    err(`${messageOf(e)}\n${USAGE}`)
     return 2
   }
   let rulesText: string, sYamlText: string

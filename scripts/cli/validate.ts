@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Preview, previewEvent } from '../../shared/bridge/preview.js'
+import { messageOf } from '../../shared/errors.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 
 const USAGE = 'usage: npm run validate -- <rules-file> [--event <event.json>] [--json]'
@@ -27,7 +28,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     eventFile = values.event
     json = values.json
   } catch (e) {
-    err(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`)
+    err(`${messageOf(e)}\n${USAGE}`)
     return 2
   }
 

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import YAML from 'yaml'
+import { SYamlError } from '../../shared/errors.js'
 import type { LocalFunction } from './fc-server.js'
 
 /** The three functions by role, as the resource keys of s.yaml name them. */
@@ -20,10 +21,6 @@ export interface LocalDeployment {
   names: Record<Role, string>
   /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it, e.g. fc:rocketmq-mqtt-dead-letter. */
   deadLetterTarget: string
-}
-
-export class SYamlError extends Error {
-  override name = 'SYamlError'
 }
 
 type Scope = { vars: Record<string, unknown>; env: NodeJS.ProcessEnv; accountId: string }

@@ -3,6 +3,7 @@
 // edited rule is never served stale.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { messageOf } from '../../shared/errors.js'
 import { buildAll } from '../build.js'
 
 export type BuildState = { fresh: true } | { fresh: false; why: string }
@@ -34,9 +35,7 @@ export async function ensureBuilt(root: string, bundles: string[]): Promise<stri
     const texts = ((err as { errors?: Array<{ text?: string }> }).errors ?? [])
       .map((e) => e.text)
       .filter((t): t is string => typeof t === 'string')
-    throw new Error(
-      `cannot build dist/ (${state.why}):\n${(texts.length > 0 ? texts : [err instanceof Error ? err.message : String(err)]).map((t) => `  ${t}`).join('\n')}`,
-    )
+    throw new Error(`cannot build dist/ (${state.why}):\n${(texts.length > 0 ? texts : [messageOf(err)]).map((t) => `  ${t}`).join('\n')}`)
   }
   return `built dist/ (${state.why})`
 }

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
+import { InvokeRefusal, messageOf } from '../../shared/errors.js'
 import type { FcContext, FcCredentials } from '../../shared/fc/context.js'
 import { loadFc2 } from '../../shared/fc/invoke.js'
 import type { FcLogger } from '../../shared/logging/logger.js'
@@ -91,16 +92,6 @@ interface Loaded {
   handler: Handler
   initializer?: (context: FcContext) => unknown
   initialized?: Promise<void>
-}
-
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
 }
 
 export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
@@ -192,20 +183,28 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     const auth = h['authorization']
     if (auth === undefined && options.allowUnsigned) return
     if (typeof auth !== 'string' || !auth.startsWith('FC '))
-      throw new Refusal(401, 'MissingAuthorization', 'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"')
+      throw new InvokeRefusal(
+        401,
+        'MissingAuthorization',
+        'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"',
+      )
     const keyId = auth.slice(3, auth.lastIndexOf(':'))
     if (keyId !== creds.accessKeyId)
-      throw new Refusal(403, 'InvalidAccessKeyId.NotFound', `access key ID ${keyId} is not known to this server`)
+      throw new InvokeRefusal(403, 'InvalidAccessKeyId.NotFound', `access key ID ${keyId} is not known to this server`)
     const date = typeof h['date'] === 'string' ? Date.parse(h['date']) : NaN
     if (Number.isNaN(date) || Math.abs(Date.now() - date) > CLOCK_SKEW_MS)
-      throw new Refusal(403, 'RequestTimeTooSkewed', 'the Date header is missing or more than 15 minutes from the server clock')
+      throw new InvokeRefusal(403, 'RequestTimeTooSkewed', 'the Date header is missing or more than 15 minutes from the server clock')
     if (creds.securityToken !== undefined && h['x-fc-security-token'] !== creds.securityToken)
-      throw new Refusal(403, 'InvalidSecurityToken', 'the x-fc-security-token header does not match the STS token of these credentials')
+      throw new InvokeRefusal(
+        403,
+        'InvalidSecurityToken',
+        'the x-fc-security-token header does not match the STS token of these credentials',
+      )
     const expected = FCClient.getSignature(creds.accessKeyId, creds.accessKeySecret, req.method ?? 'POST', path, h, null)
     const a = Buffer.from(expected)
     const b = Buffer.from(auth)
     if (a.length !== b.length || !timingSafeEqual(a, b))
-      throw new Refusal(
+      throw new InvokeRefusal(
         403,
         'SignatureNotMatch',
         'the request signature does not match the signature computed with the access key secret (method, Content-MD5, Content-Type, Date, x-fc-* headers, path)',
@@ -213,7 +212,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     // The signature covers the Content-MD5 header; this ties the header to the body actually received.
     if (body.length > 0) {
       const md5 = Buffer.from(createHash('md5').update(body).digest('hex'), 'utf8').toString('base64')
-      if (h['content-md5'] !== md5) throw new Refusal(400, 'InvalidDigest', 'the Content-MD5 header does not match the body')
+      if (h['content-md5'] !== md5) throw new InvokeRefusal(400, 'InvalidDigest', 'the Content-MD5 header does not match the body')
     }
   }
 
@@ -292,28 +291,30 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     let size = 0
     for await (const c of req) {
       size += (c as Buffer).length
-      if (size > SYNC_LIMIT) throw new Refusal(413, 'PayloadTooLarge', `the request body is over the ${SYNC_LIMIT}-byte synchronous limit`)
+      if (size > SYNC_LIMIT)
+        throw new InvokeRefusal(413, 'PayloadTooLarge', `the request body is over the ${SYNC_LIMIT}-byte synchronous limit`)
       chunks.push(c as Buffer)
     }
     const body = Buffer.concat(chunks)
     if (!match)
-      throw new Refusal(
+      throw new InvokeRefusal(
         404,
         'PathNotSupported',
         `this server serves only POST /${API_VERSION}/functions/<name>/invocations, not ${req.method} ${url.pathname}`,
       )
-    if (req.method !== 'POST') throw new Refusal(405, 'MethodNotAllowed', `invoke with POST, not ${req.method}`)
+    if (req.method !== 'POST') throw new InvokeRefusal(405, 'MethodNotAllowed', `invoke with POST, not ${req.method}`)
     verify(req, url.pathname, body)
     const name = decodeURIComponent(match[1]!)
     const l = loaded.get(name)
-    if (!l) throw new Refusal(404, 'FunctionNotFound', `function ${name} does not exist here (served: ${[...loaded.keys()].join(', ')})`)
+    if (!l)
+      throw new InvokeRefusal(404, 'FunctionNotFound', `function ${name} does not exist here (served: ${[...loaded.keys()].join(', ')})`)
     const type = String(req.headers['x-fc-invocation-type'] ?? 'Sync')
     if (type !== 'Sync' && type !== 'Async')
-      throw new Refusal(400, 'InvalidArgument', `x-fc-invocation-type must be Sync or Async, not ${type}`)
+      throw new InvokeRefusal(400, 'InvalidArgument', `x-fc-invocation-type must be Sync or Async, not ${type}`)
 
     if (type === 'Async') {
       if (body.length > ASYNC_LIMIT)
-        throw new Refusal(
+        throw new InvokeRefusal(
           413,
           'PayloadTooLarge',
           `the request body (${body.length} bytes) is over the ${ASYNC_LIMIT}-byte asynchronous limit`,
@@ -349,8 +350,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      const refusal =
-        err instanceof Refusal ? err : new Refusal(500, 'InternalServerError', err instanceof Error ? err.message : String(err))
+      const refusal = err instanceof InvokeRefusal ? err : new InvokeRefusal(500, 'InternalServerError', messageOf(err))
       invocations.push({
         requestId: 'refused',
         functionName: req.url ?? '',

@@ -1,19 +1,6 @@
 // Ports of `npm start`. A port that is taken is never swapped silently for another: the user gets a
 // message naming the port and the flag that changes it.
-
-/** A port that is taken; the message names the port and the flag that changes it. */
-export class PortInUseError extends Error {
-  override name = 'PortInUseError'
-  constructor(
-    readonly port: number,
-    what: string,
-    flag: string,
-  ) {
-    super(
-      `port ${port} (${what}) is already in use on 127.0.0.1. Stop whatever holds it, or choose another port with ${flag} <port> (0 picks any free port).`,
-    )
-  }
-}
+import { PortInUseError } from '../../shared/errors.js'
 
 /** EADDRINUSE becomes a PortInUseError; anything else is returned as it is. */
 export function explainListenError(err: unknown, port: number, what: string, flag: string): unknown {

@@ -2,8 +2,9 @@
 // produce (examples/README.md describes the format). The check compares that with what the subscriber
 // received and what the dead-letter store holds.
 import { readFileSync } from 'node:fs'
-import { z } from 'zod/v4'
+import { z } from 'zod'
 import type { DeadLetterEntry } from '../../shared/dead-letters/store.js'
+import { messageOf } from '../../shared/errors.js'
 import type { ReceivedMessage } from './subscriber.js'
 
 const expectedMessage = z
@@ -49,7 +50,7 @@ export function loadSamples(path: string): Sample[] {
   try {
     value = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    throw new Error(`${path}: ${err instanceof Error ? err.message : String(err)}`)
+    throw new Error(`${path}: ${messageOf(err)}`)
   }
   const parsed = samplesFile.safeParse(value)
   if (!parsed.success)

@@ -2,28 +2,13 @@
 // a bridge poison record or a part of one), turn it into store entries, store them, log one line each.
 // Anything it does not recognise is stored too, as it came: nothing reaching it is dropped.
 import { z } from 'zod'
-import { messageOf } from '../errors.js'
+import { DeadLetterStoreError, messageOf } from '../errors.js'
 import { parseEvent } from '../events/parse.js'
 import type { FcContext } from '../fc/context.js'
 import type { Logger } from '../logging/logger.js'
 import { clearParts, storePart } from './parts.js'
 import { type PoisonPartRecord, type PoisonRecord, poisonEntries } from './sink.js'
 import { appendDeadLetters, type DeadLetterEntry, entryKey, fingerprint } from './store.js'
-
-/** Storing failed: the function throws this, so Function Compute retries the invocation. */
-export class DeadLetterStoreError extends Error {
-  override name = 'DeadLetterStoreError'
-  constructor(
-    readonly dir: string,
-    readonly count: number,
-    cause: unknown,
-  ) {
-    super(
-      `could not store ${count} dead letter${count === 1 ? '' : 's'} in ${dir}: ${messageOf(cause)}. The invocation fails so that Function Compute retries it.`,
-      { cause },
-    )
-  }
-}
 
 /** zod 4's z.number() refused Infinity (JSON's 1e400), and its .int() any integer beyond 2^53 - 1. */
 const num = () => z.number().finite()

@@ -2,6 +2,8 @@
 // sent straight to the function) overflows JSON.stringify's stack; storing it would then fail on every
 // retry and block the batch. Such an entry is stored as a description instead, and the reason says so.
 
+import { messageOf } from '../errors.js'
+
 export interface Storable {
   event: unknown
   /** Set when the entry could not be kept verbatim. */
@@ -15,8 +17,8 @@ export function storable(raw: unknown): Storable {
   } catch (err) {
     const kind = Array.isArray(raw) ? 'array' : typeof raw
     return {
-      event: { unstorable: true, kind, error: err instanceof Error ? err.message : String(err) },
-      note: `the entry (${kind}) cannot be stored verbatim: ${err instanceof Error ? err.message : String(err)}`,
+      event: { unstorable: true, kind, error: messageOf(err) },
+      note: `the entry (${kind}) cannot be stored verbatim: ${messageOf(err)}`,
     }
   }
 }

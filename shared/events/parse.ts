@@ -1,7 +1,7 @@
 // The three documented event shapes (docs/platform-facts.md §4): an event-streaming array of CloudEvents,
 // one event-driven CloudEvent, and RawData (`data` objects only). Buffer or already-parsed value.
 import { isUtf8 } from 'node:buffer'
-import { formatPath } from '../errors.js'
+import { formatPath, messageOf } from '../errors.js'
 import { quickCloudEvent, quickData } from './fast-path.js'
 import type { ParsedEvent, RocketMessage } from './message.js'
 import { type CloudEvent, cloudEventSchema, type Data, dataSchema } from './schema.js'
@@ -27,7 +27,7 @@ export function parseEvent(event: unknown): ParsedEvent {
     try {
       value = JSON.parse(text)
     } catch (err) {
-      return unparsable(text, `event is not JSON: ${err instanceof Error ? err.message : String(err)}`)
+      return unparsable(text, `event is not JSON: ${messageOf(err)}`)
     }
   }
   const parsed = parseValue(value)

@@ -1,6 +1,7 @@
 // The FC 3.0 HTTP trigger event of a built-in runtime (docs/platform-facts.md §6) in, `{statusCode, headers, body}` out.
 // The event arrives as a Buffer holding JSON; tests and local runs may pass a string or a parsed object.
 import { z } from 'zod'
+import { HttpEventError } from '../errors.js'
 import { withoutProtoKey } from '../schema-helpers.js'
 
 export interface HttpRequest {
@@ -19,17 +20,6 @@ export interface HttpResponse {
   headers: Record<string, string>
   body: string
   isBase64Encoded: false
-}
-
-/** The event is not an HTTP trigger event, or its body is larger than allowed. */
-export class HttpEventError extends Error {
-  override name = 'HttpEventError'
-  constructor(
-    readonly statusCode: 400 | 413,
-    message: string,
-  ) {
-    super(message)
-  }
 }
 
 const stringMap = z.preprocess(

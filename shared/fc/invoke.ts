@@ -3,7 +3,7 @@
 // @alicloud/fc2 costs about 70 ms to load (docs/architecture.md, "Packages"), so it is imported on first use only:
 // the bridge pays for it when it hands off a dead letter, never on its cold path.
 import type FCClient from '@alicloud/fc2'
-import { messageOf } from '../errors.js'
+import { FcInvokeError, messageOf } from '../errors.js'
 import { redact, registerSecret } from '../logging/secrets.js'
 import type { FcCredentials } from './context.js'
 
@@ -23,17 +23,6 @@ export interface InvokeResult {
   requestId?: string
   /** The function's result: parsed JSON, or text. */
   body: unknown
-}
-
-/** The invocation was refused (signature, size, unknown function) or the function threw. */
-export class FcInvokeError extends Error {
-  override name = 'FcInvokeError'
-  constructor(
-    message: string,
-    readonly functionError?: string,
-  ) {
-    super(redact(message))
-  }
 }
 
 let loading: Promise<typeof FCClient> | undefined
@@ -76,7 +65,7 @@ export class FcInvoker {
         timeout: this.options.timeoutMs ?? 10_000,
       })
     } catch (err) {
-      throw new FcInvokeError(`cannot build a Function Compute client: ${messageOf(err)}`)
+      throw new FcInvokeError(redact(`cannot build a Function Compute client: ${messageOf(err)}`))
     }
     client.version = '2023-03-30'
     const path = `/functions/${encodeURIComponent(functionName)}/invocations`
@@ -86,7 +75,7 @@ export class FcInvoker {
         'x-fc-invocation-type': type,
       })
     } catch (err) {
-      throw new FcInvokeError(`${type.toLowerCase()} invoke of ${functionName} at ${this.endpoint} failed: ${messageOf(err)}`)
+      throw new FcInvokeError(redact(`${type.toLowerCase()} invoke of ${functionName} at ${this.endpoint} failed: ${messageOf(err)}`))
     }
     const requestId = header(response.headers, 'x-fc-request-id')
     const functionError = header(response.headers, 'x-fc-error-type')
@@ -94,7 +83,7 @@ export class FcInvoker {
       const body = response.data as { errorMessage?: unknown } | string
       const detail = typeof body === 'object' && body !== null && typeof body.errorMessage === 'string' ? body.errorMessage : String(body)
       throw new FcInvokeError(
-        `${functionName} failed (${functionError}${requestId ? `, request ${requestId}` : ''}): ${detail}`,
+        redact(`${functionName} failed (${functionError}${requestId ? `, request ${requestId}` : ''}): ${detail}`),
         functionError,
       )
     }

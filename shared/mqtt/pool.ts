@@ -4,7 +4,7 @@
 // only on PUBACK / PUBCOMP, or once written for QoS 0. Every wait is bounded by the acknowledgement
 // timeout and by the invocation deadline.
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
-import { MqttConnectionError, messageOf } from '../errors.js'
+import { MqttConnectionError, messageOf, ProtocolRefusedError } from '../errors.js'
 import { redact, registerSecret } from '../logging/secrets.js'
 import type { Publish } from '../mapping/map-message.js'
 import { credentialsFor, type MqttAuth } from './auth.js'
@@ -44,8 +44,6 @@ const IDLE_RECONNECT_MS = KEEPALIVE_S * 1000
 /** PUBACK/PUBREC reason codes that say "try again later" rather than "never". */
 const TRANSIENT_PUBLISH_CODES = new Set([0x80, 0x89, 0x97])
 const PROTOCOL_REFUSED_CODES = new Set([1, 132])
-
-class ProtocolRefused extends MqttConnectionError {}
 
 /** Node's certificate verification failures. */
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/
@@ -165,10 +163,10 @@ class Connection {
         return
       } catch (err) {
         last = err
-        if (!(err instanceof ProtocolRefused)) throw err
+        if (!(err instanceof ProtocolRefusedError)) throw err
       }
     }
-    throw last instanceof ProtocolRefused
+    throw last instanceof ProtocolRefusedError
       ? new MqttConnectionError(`the MQTT broker at ${this.pool.safeUrl} refused both MQTT 5 and MQTT 3.1.1: ${last.message}`)
       : last
   }
@@ -232,7 +230,7 @@ class Connection {
       client.once('close', () =>
         done(
           version === 5 && auto
-            ? new ProtocolRefused(`the MQTT broker at ${safeUrl} closed the connection before CONNACK`)
+            ? new ProtocolRefusedError(`the MQTT broker at ${safeUrl} closed the connection before CONNACK`)
             : new MqttConnectionError(`the MQTT broker at ${safeUrl} closed the connection before CONNACK`),
         ),
       )
@@ -404,7 +402,7 @@ function streamOf(client: MqttClient): { setNoDelay?(noDelay: boolean): void } |
 function connectError(err: Error & { code?: number | string }, version: 4 | 5, url: string): MqttConnectionError {
   if (typeof err.code === 'number') {
     if (version === 5 && PROTOCOL_REFUSED_CODES.has(err.code))
-      return new ProtocolRefused(`the MQTT broker at ${url} does not accept MQTT 5: ${err.message}`, err.code)
+      return new ProtocolRefusedError(`the MQTT broker at ${url} does not accept MQTT 5: ${err.message}`, err.code)
     return new MqttConnectionError(`the MQTT broker at ${url} refused the connection: ${err.message} (code ${err.code})`, err.code)
   }
   if (typeof err.code === 'string' && TLS_CODES.test(err.code)) {

@@ -1,7 +1,7 @@
 // One validator for every entry point: validate-rules, the command line, the build and the bridge's cold start.
 import YAML from 'yaml'
 import type { ZodError } from 'zod'
-import { formatPath, type ProblemAt } from '../errors.js'
+import { formatPath, messageOf, type ProblemAt } from '../errors.js'
 import { nestingProblem } from './nesting.js'
 import { PROFILES, type Profile } from './profiles.js'
 import { defaultsSchema, type Rule, type RuleSet, ruleSchema, rulesFileSchema } from './schema.js'
@@ -38,7 +38,7 @@ export function parseRulesText(text: string): { ok: true; value: unknown } | { o
   try {
     return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) }
   } catch (err) {
-    return { ok: false, errors: [{ path: '(document)', message: err instanceof Error ? err.message : String(err) }] }
+    return { ok: false, errors: [{ path: '(document)', message: messageOf(err) }] }
   }
 }
 

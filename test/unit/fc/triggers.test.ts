@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import YAML from 'yaml'
-import { SYamlError, syncTriggers } from '../../../scripts/cli/triggers.js'
+import { syncTriggers } from '../../../scripts/cli/triggers.js'
+import { SYamlError } from '../../../shared/errors.js'
 import { DEFAULT_TRIGGER_SETTINGS, offsetParameters, triggerForRule, triggersForRules } from '../../../shared/fc/triggers.js'
 import { INSTANCE, rawRule, validRuleSet } from '../../helpers/factories.js'
 
