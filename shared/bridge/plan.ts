@@ -1,52 +1,24 @@
-// Parse -> map -> drop in-batch repeats: the steps the bridge takes before it publishes, shared with the
-// validate-rules preview so that the two cannot drift apart.
+// Parse -> map -> drop in-batch repeats: the bridge's steps before it publishes, shared with the
+// validate-rules preview so that the two cannot drift apart. Instance state (messages an earlier
+// invocation delivered) is the bridge's own and not part of this.
 import type { ParsedEvent } from '../events/message.js'
 import { mapMessage, type Publish, type RuleIndex } from '../mapping/map-message.js'
+import { deadLettered, indexOf, type Planned } from './records.js'
 
-/** A message the bridge cannot map: it goes to the dead letters with this reason. */
-export interface PlannedPoison {
-  index: number
-  reason: string
-  ruleId?: string
-  messageId?: string
-  raw: unknown
-}
-
-export interface BatchPlan {
-  /** In batch order; `raws[i]` is the entry `publishes[i]` came from. */
-  publishes: Publish[]
-  raws: unknown[]
-  /** Sorted by position in the batch. */
-  poison: PlannedPoison[]
-  /** Entries repeated within the batch with the same message ID, rule and content: published once. */
-  duplicates: number
-}
-
-/**
- * Parse -> map -> drop in-batch repeats: the bridge's steps before it publishes (shared/bridge.ts).
- * Instance state (messages delivered by an earlier invocation) is the bridge's own and not part of this.
- */
-export function planBatch(parsed: ParsedEvent, index: RuleIndex): BatchPlan {
-  const poison: PlannedPoison[] = parsed.poison.map((p) => ({
-    index: p.index,
-    reason: p.reason,
-    raw: p.raw,
-    ...(p.messageId !== undefined ? { messageId: p.messageId } : {}),
-  }))
-  const publishes: Publish[] = []
-  const raws: unknown[] = []
+/** One record per entry of the event, in batch order. */
+export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
+  const planned: Planned[] = parsed.poison.map(({ event, ...fields }) => deadLettered(fields, event))
   const seen = new Map<string, Publish>()
-  let duplicates = 0
   for (const msg of parsed.messages) {
+    const ids = msg.messageId !== undefined ? { messageId: msg.messageId } : {}
     const mapped = mapMessage(msg, index)
     if (!mapped.ok) {
-      poison.push({
-        index: msg.index,
-        reason: mapped.reason,
-        raw: msg.raw,
-        ...(mapped.ruleId !== undefined ? { ruleId: mapped.ruleId } : {}),
-        ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}),
-      })
+      planned.push(
+        deadLettered(
+          { index: msg.index, reason: mapped.reason, ...(mapped.ruleId !== undefined ? { ruleId: mapped.ruleId } : {}), ...ids },
+          msg.raw,
+        ),
+      )
       continue
     }
     const p = mapped.publish
@@ -54,24 +26,27 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): BatchPlan {
       const key = `${p.ruleId}\u0000${p.messageId}`
       const first = seen.get(key)
       if (first) {
-        if (samePublish(first, p)) duplicates++
-        else
-          poison.push({
-            index: p.index,
-            reason: `message ID ${JSON.stringify(p.messageId)} appears twice in this batch with different content (first at position ${first.index})`,
-            ruleId: p.ruleId,
-            messageId: p.messageId,
-            raw: msg.raw,
-          })
+        planned.push(
+          samePublish(first, p)
+            ? { status: 'duplicate', index: p.index, ruleId: p.ruleId, messageId: p.messageId, seen: 'in this batch' }
+            : deadLettered(
+                {
+                  index: p.index,
+                  reason: `message ID ${JSON.stringify(p.messageId)} appears twice in this batch with different content (first at position ${first.index})`,
+                  ruleId: p.ruleId,
+                  messageId: p.messageId,
+                },
+                msg.raw,
+              ),
+        )
         continue
       }
       seen.set(key, p)
     }
-    publishes.push(p)
-    raws.push(msg.raw)
+    planned.push({ status: 'publish', publish: p, event: msg.raw })
   }
-  poison.sort((a, b) => a.index - b.index)
-  return { publishes, raws, poison, duplicates }
+  // Parse errors were listed first; the batch order is what every later stage reports in.
+  return planned.sort((a, b) => indexOf(a) - indexOf(b))
 }
 
 function samePublish(a: Publish, b: Publish): boolean {

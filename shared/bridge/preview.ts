@@ -1,6 +1,7 @@
 // What the bridge would do with one RocketMQ event, without a broker: the same parseEvent, RuleIndex and
 // mapMessage the bridge runs, and the same in-batch duplicate handling, so the preview cannot drift from it.
 import { createHash } from 'node:crypto'
+import type { DeadLetterInfo } from '../dead-letters/record.js'
 import type { ParsedEvent } from '../events/message.js'
 import { parseEvent } from '../events/parse.js'
 import { type Publish, RuleIndex, type V5Properties } from '../mapping/map-message.js'
@@ -23,12 +24,8 @@ export interface PreviewPublish {
   properties?: V5Properties
 }
 
-export interface PreviewDeadLetter {
-  index: number
-  messageId?: string
-  ruleId?: string
-  reason: string
-}
+/** A dead letter as the preview shows it: everything but the entry itself. */
+export type PreviewDeadLetter = DeadLetterInfo
 
 export interface Preview {
   shape: ParsedEvent['shape']
@@ -42,19 +39,16 @@ const TEXT_PREVIEW_CHARS = 200
 
 export function previewEvent(event: unknown, ruleSet: RuleSet): Preview {
   const parsed = parseEvent(event)
-  const plan = planBatch(parsed, new RuleIndex(ruleSet))
-  return {
-    shape: parsed.shape,
-    received: parsed.received,
-    publishes: plan.publishes.map(describePublish),
-    deadLetters: plan.poison.map((p) => ({
-      index: p.index,
-      ...(p.messageId !== undefined ? { messageId: p.messageId } : {}),
-      ...(p.ruleId !== undefined ? { ruleId: p.ruleId } : {}),
-      reason: p.reason,
-    })),
-    duplicates: plan.duplicates,
+  const preview: Preview = { shape: parsed.shape, received: parsed.received, publishes: [], deadLetters: [], duplicates: 0 }
+  for (const r of planBatch(parsed, new RuleIndex(ruleSet))) {
+    if (r.status === 'publish') preview.publishes.push(describePublish(r.publish))
+    else if (r.status === 'duplicate') preview.duplicates++
+    else {
+      const { event: _event, ...info } = r.deadLetter
+      preview.deadLetters.push(info)
+    }
   }
+  return preview
 }
 
 export function describePublish(p: Publish): PreviewPublish {

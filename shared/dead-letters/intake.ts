@@ -1,119 +1,25 @@
 // What the dead-letter function does with an event: recognise it (an asynchronous-destination record,
 // a bridge poison record or a part of one), turn it into store entries, store them, log one line each.
 // Anything it does not recognise is stored too, as it came: nothing reaching it is dropped.
-import { z } from 'zod'
 import { DeadLetterStoreError, messageOf } from '../errors.js'
-import { parseEvent } from '../events/parse.js'
 import type { FcContext } from '../fc/context.js'
 import type { Logger } from '../logging/logger.js'
+import { destinationEntries, poisonEntries, unrecognisedEntry } from './entries.js'
 import { clearParts, storePart } from './parts.js'
-import { type PoisonPartRecord, type PoisonRecord, poisonEntries } from './sink.js'
-import { appendDeadLetters, type DeadLetterEntry, entryKey, fingerprint } from './store.js'
-
-/** zod 4's z.number() refused Infinity (JSON's 1e400), and its .int() any integer beyond 2^53 - 1. */
-const num = () => z.number().finite()
-const safeInt = () => z.number().int().safe()
-
-const destinationSchema = z.object({
-  timestamp: num().optional(),
-  requestContext: z.object({
-    requestId: z.string(),
-    functionArn: z.string().optional(),
-    condition: z.string().optional(),
-    approximateInvokeCount: num().optional(),
-  }),
-  requestPayload: z.string(),
-  responseContext: z.object({ statusCode: num().optional(), functionError: z.string().optional() }).optional(),
-  responsePayload: z.unknown().optional(),
-})
-export type DestinationRecord = z.infer<typeof destinationSchema>
-
-const poisonMessageFields = z.object({
-  reason: z.string(),
-  ruleId: z.string().optional(),
-  messageId: z.string().optional(),
-  index: num(),
-  event: z.unknown(),
-})
-/** zod 4 required the `event` key, whatever its value; zod 3's z.unknown() also takes it missing. */
-const poisonMessageSchema = poisonMessageFields.refine((m) => 'event' in m)
-const poisonSchema = z.object({
-  kind: z.literal('rocketmq-mqtt-bridge.poison'),
-  requestId: z.string(),
-  failedAt: z.string(),
-  messages: z.array(poisonMessageSchema),
-})
-const partSchema = z.object({
-  kind: z.literal('rocketmq-mqtt-bridge.poison-part'),
-  requestId: z.string(),
-  failedAt: z.string(),
-  message: poisonMessageFields.omit({ event: true }),
-  part: z.object({
-    index: safeInt().min(0),
-    count: safeInt().min(1),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    bytes: safeInt().min(0),
-    data: z.string(),
-  }),
-})
+import {
+  destinationRecordSchema,
+  type PoisonPartRecord,
+  poisonPartRecordSchema,
+  poisonRecordSchema,
+  type StoredDeadLetter,
+} from './record.js'
+import { appendDeadLetters } from './store.js'
 
 export type Intake =
-  | { kind: 'destination'; entries: DeadLetterEntry[] }
-  | { kind: 'poison'; entries: DeadLetterEntry[] }
+  | { kind: 'destination'; entries: StoredDeadLetter[] }
+  | { kind: 'poison'; entries: StoredDeadLetter[] }
   | { kind: 'part'; part: PoisonPartRecord }
-  | { kind: 'unrecognised'; entries: DeadLetterEntry[] }
-
-/** The error message the failed function returned, when the destination record carries one. */
-function errorMessageOf(responsePayload: unknown): string | undefined {
-  let value = responsePayload
-  if (typeof responsePayload === 'string') {
-    try {
-      value = JSON.parse(responsePayload)
-    } catch {
-      return responsePayload.length > 0 ? responsePayload.slice(0, 500) : undefined
-    }
-  }
-  if (typeof value === 'object' && value !== null && typeof (value as { errorMessage?: unknown }).errorMessage === 'string') {
-    return (value as { errorMessage: string }).errorMessage.slice(0, 500)
-  }
-  return undefined
-}
-
-/** One entry per message of the failed invocation's event, keyed by its request ID and the message ID. */
-export function destinationEntries(record: DestinationRecord, receivedAt: Date): DeadLetterEntry[] {
-  const ctx = record.requestContext
-  const condition = ctx.condition
-  const functionError = record.responseContext?.functionError
-  const error = errorMessageOf(record.responsePayload)
-  const attempts = ctx.approximateInvokeCount ?? 1
-  const at = new Date(record.timestamp ?? receivedAt.getTime()).toISOString()
-  const reason = `asynchronous invocation failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${[condition, functionError].filter(Boolean).join(', ') || 'no condition given'}${error ? `: ${error}` : ''}`
-  const common = {
-    reason,
-    requestId: ctx.requestId,
-    source: 'async-destination' as const,
-    ...(condition !== undefined ? { condition } : {}),
-    ...(functionError !== undefined ? { functionError } : {}),
-    ...(ctx.functionArn !== undefined ? { functionArn: ctx.functionArn } : {}),
-    firstFailureAt: at,
-    lastFailureAt: at,
-    attempts,
-  }
-  const parsed = parseEvent(record.requestPayload)
-  const items = [
-    ...parsed.messages.map((m) => ({ index: m.index, messageId: m.messageId, raw: m.raw })),
-    ...parsed.poison.map((p) => ({ index: p.index, messageId: p.messageId, raw: p.raw })),
-  ].sort((a, b) => a.index - b.index)
-  // An empty batch still failed: keep the record's payload so the failure is visible.
-  if (items.length === 0)
-    return [{ ...common, key: entryKey('async', ctx.requestId, fingerprint(record.requestPayload)), event: record.requestPayload }]
-  return items.map((m) => ({
-    ...common,
-    key: entryKey('async', ctx.requestId, m.messageId ?? `#${m.index}:${fingerprint(m.raw)}`),
-    ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
-    event: m.raw,
-  }))
-}
+  | { kind: 'unrecognised'; entries: StoredDeadLetter[] }
 
 /** Recognises the event: a Buffer (as Function Compute passes it), text, or a parsed value. */
 export function recognise(event: unknown, receivedAt: Date, requestId: string): Intake {
@@ -127,29 +33,13 @@ export function recognise(event: unknown, receivedAt: Date, requestId: string): 
       value = text
     }
   }
-  const destination = destinationSchema.safeParse(value)
+  const destination = destinationRecordSchema.safeParse(value)
   if (destination.success) return { kind: 'destination', entries: destinationEntries(destination.data, receivedAt) }
-  const poison = poisonSchema.safeParse(value)
-  if (poison.success) return { kind: 'poison', entries: poisonEntries(poison.data as PoisonRecord) }
-  const part = partSchema.safeParse(value)
+  const poison = poisonRecordSchema.safeParse(value)
+  if (poison.success) return { kind: 'poison', entries: poisonEntries(poison.data) }
+  const part = poisonPartRecordSchema.safeParse(value)
   if (part.success) return { kind: 'part', part: part.data }
-  const at = receivedAt.toISOString()
-  return {
-    kind: 'unrecognised',
-    entries: [
-      {
-        key: entryKey('unrecognised', fingerprint(text ?? value)),
-        reason:
-          'the dead-letter function received an event that is neither an asynchronous-destination record nor a bridge poison record; stored as received',
-        requestId,
-        source: 'unrecognised',
-        firstFailureAt: at,
-        lastFailureAt: at,
-        attempts: 1,
-        event: value,
-      },
-    ],
-  }
+  return { kind: 'unrecognised', entries: [unrecognisedEntry(value, text, requestId, receivedAt)] }
 }
 
 export interface IntakeSummary {
@@ -173,7 +63,7 @@ export async function storeDeadLetterEvent(
 ): Promise<IntakeSummary> {
   const requestId = context?.requestId ?? 'unknown'
   const intake = recognise(event, now, requestId)
-  let entries: DeadLetterEntry[]
+  let entries: StoredDeadLetter[]
   let parts: IntakeSummary['parts']
   let group: string | undefined
   if (intake.kind === 'part') {

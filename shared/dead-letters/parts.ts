@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PoisonPartRecord, PoisonRecord } from './sink.js'
-import { entryKey } from './store.js'
+import { entryKey } from './keys.js'
+import type { PoisonPartRecord, PoisonRecord } from './record.js'
 
 export function partGroup(p: PoisonPartRecord): string {
   return entryKey('part', p.requestId, String(p.message.index), p.part.sha256)

@@ -4,134 +4,24 @@
 // file:<dir> stores them directly. fc:<name> invokes the dead-letter function asynchronously through
 // @alicloud/fc2, several messages per call, each call's payload under the 128 KB asynchronous limit. A
 // single message too big for one call is sent in parts, which the dead-letter function reassembles.
-import { createHash } from 'node:crypto'
 import type { DeadLetterTarget } from '../config/bridge.js'
 import { DeadLetterError, messageOf } from '../errors.js'
 import type { FcContext } from '../fc/context.js'
 import { FcInvoker } from '../fc/invoke.js'
-import { appendDeadLetters, type DeadLetterEntry, entryKey, fingerprint } from './store.js'
-
-/** One poison message as the bridge reports it. */
-export interface PoisonMessage {
-  reason: string
-  ruleId?: string
-  messageId?: string
-  /** Position in the batch. */
-  index: number
-  /** The batch entry verbatim (or the raw text of an event that was not JSON). */
-  event: unknown
-}
-
-/** What the bridge sends to the dead-letter function (and what a file: target stores directly). */
-export interface PoisonRecord {
-  kind: 'rocketmq-mqtt-bridge.poison'
-  requestId: string
-  failedAt: string
-  messages: PoisonMessage[]
-}
-
-/**
- * One slice of a poison message too big for one asynchronous invoke. `data` is a slice of the base64 of
- * the UTF-8 JSON text of the message's event (base64: its size in the payload is exactly its length).
- */
-export interface PoisonPartRecord {
-  kind: 'rocketmq-mqtt-bridge.poison-part'
-  requestId: string
-  failedAt: string
-  message: Omit<PoisonMessage, 'event'>
-  part: { index: number; count: number; sha256: string; bytes: number; data: string }
-}
+import type { Secrets } from '../logging/secrets.js'
+import { poisonEntries } from './entries.js'
+import { packPoison } from './pack.js'
+import type { PoisonRecord } from './record.js'
+import { appendDeadLetters } from './store.js'
 
 export interface DeadLetterSink {
   readonly description: string
   /** Stores or forwards the record; throws DeadLetterError when it cannot, so the invocation fails. */
-  send(record: PoisonRecord, context: FcContext): Promise<void>
+  send(record: PoisonRecord, context: FcContext, secrets?: Secrets): Promise<void>
 }
 
-/** Function Compute's limit for an asynchronous invocation's payload (docs/platform-facts.md §4, §5). */
-export const ASYNC_PAYLOAD_LIMIT = 128 * 1024
-/** What one hand-off call carries at most: the limit less a margin for how the limit is counted. */
-export const HAND_OFF_BUDGET = ASYNC_PAYLOAD_LIMIT - 8 * 1024
 /** Calls in flight at once when a record needs several. */
 const HAND_OFF_CONCURRENCY = 4
-
-/**
- * A poison message is the same dead letter whenever it comes back: key by rule, message ID and content.
- * Without a message ID, identical entries at different batch positions are different messages, so the
- * position is part of the key (a retried batch keeps its positions).
- */
-export function poisonKey(m: Pick<PoisonMessage, 'ruleId' | 'messageId' | 'event' | 'index'>): string {
-  return entryKey('poison', m.ruleId, m.messageId ?? `@${m.index}`, fingerprint(m.event))
-}
-
-export function poisonEntries(record: PoisonRecord): DeadLetterEntry[] {
-  return record.messages.map((m) => ({
-    key: poisonKey(m),
-    reason: m.reason,
-    ...(m.ruleId !== undefined ? { ruleId: m.ruleId } : {}),
-    ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
-    requestId: record.requestId,
-    source: 'bridge-poison',
-    firstFailureAt: record.failedAt,
-    lastFailureAt: record.failedAt,
-    attempts: 1,
-    event: m.event,
-  }))
-}
-
-const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8')
-
-/**
- * Splits a record into payloads of at most `budget` bytes each (as JSON), keeping batch order: as many
- * messages per payload as fit, and a message that fits nowhere alone as a series of part records.
- */
-export function packPoison(record: PoisonRecord, budget = HAND_OFF_BUDGET): Array<PoisonRecord | PoisonPartRecord> {
-  const out: Array<PoisonRecord | PoisonPartRecord> = []
-  const envelope = bytes({ ...record, messages: [] })
-  let current: PoisonMessage[] = []
-  let size = envelope
-  const flush = () => {
-    if (current.length > 0) out.push({ ...record, messages: current })
-    current = []
-    size = envelope
-  }
-  for (const m of record.messages) {
-    const own = bytes(m) + 1 // and a comma
-    if (envelope + own > budget) {
-      flush()
-      out.push(...splitMessage(record, m, budget))
-      continue
-    }
-    if (size + own > budget) flush()
-    current.push(m)
-    size += own
-  }
-  flush()
-  return out
-}
-
-function splitMessage(record: PoisonRecord, m: PoisonMessage, budget: number): PoisonPartRecord[] {
-  const { event, ...rest } = m
-  // A reason long enough to crowd out the data is cut; the event is what must survive whole.
-  const message = rest.reason.length > 2000 ? { ...rest, reason: `${rest.reason.slice(0, 2000)}… (reason cut at 2000 characters)` } : rest
-  const text = Buffer.from(JSON.stringify(event) ?? 'null', 'utf8')
-  const data = text.toString('base64')
-  const sha256 = createHash('sha256').update(text).digest('hex')
-  const shell: PoisonPartRecord = {
-    kind: 'rocketmq-mqtt-bridge.poison-part',
-    requestId: record.requestId,
-    failedAt: record.failedAt,
-    message,
-    part: { index: 999999, count: 999999, sha256, bytes: text.length, data: '' },
-  }
-  const room = budget - bytes(shell)
-  if (room < 1024) throw new Error(`a dead-letter part record leaves no room for data (${bytes(shell)} bytes of envelope)`)
-  const count = Math.ceil(data.length / room)
-  return Array.from({ length: count }, (_, index) => ({
-    ...shell,
-    part: { index, count, sha256, bytes: text.length, data: data.slice(index * room, (index + 1) * room) },
-  }))
-}
 
 class FileSink implements DeadLetterSink {
   readonly description: string
@@ -158,7 +48,7 @@ class FunctionSink implements DeadLetterSink {
     this.description = `fc:${functionName}`
   }
 
-  async send(record: PoisonRecord, context: FcContext): Promise<void> {
+  async send(record: PoisonRecord, context: FcContext, secrets?: Secrets): Promise<void> {
     const { credentials, accountId, region } = context ?? {}
     if (!credentials?.accessKeyId || !credentials.accessKeySecret || !accountId || !region) {
       const missing = [
@@ -176,7 +66,13 @@ class FunctionSink implements DeadLetterSink {
         ),
       )
     }
-    const invoker = new FcInvoker({ accountId, region, credentials, ...(this.endpoint !== undefined ? { endpoint: this.endpoint } : {}) })
+    const invoker = new FcInvoker({
+      accountId,
+      region,
+      credentials,
+      ...(this.endpoint !== undefined ? { endpoint: this.endpoint } : {}),
+      ...(secrets ? { secrets } : {}),
+    })
     const payloads = packPoison(record)
     const failures: string[] = []
     let next = 0

@@ -1,40 +1,17 @@
 // The durable dead-letter store: one JSON object per line in *.jsonl files under one directory.
 //
-//   dead-letters-<date>.jsonl  one line per undeliverable message (a DeadLetterEntry), written once
+//   dead-letters-<date>.jsonl  one line per undeliverable message (a StoredDeadLetter), written once
 //   markers-<date>.jsonl       append-only facts about stored entries: failed again, replayed
 //
 // Whole lines are appended in one write and fsynced, so a crash leaves at most a torn last line, which
 // readers skip and the next append terminates first. Nothing is ever rewritten in place: readers fold
 // the markers into the entries, and an entry key seen twice (two writers racing) is one entry.
-import { createHash } from 'node:crypto'
 import { mkdir, open, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { StoredDeadLetter } from './record.js'
 
-export type DeadLetterSource = 'bridge-poison' | 'async-destination' | 'unrecognised'
-
-export interface DeadLetterEntry {
-  /** Deduplication key: a retried delivery of the same record maps to the same key. */
-  key: string
-  reason: string
-  ruleId?: string
-  messageId?: string
-  /** The invocation that failed (the bridge's, or the async invocation's from the destination record). */
-  requestId?: string
-  /** Where it came from: a poison message from the bridge, an invocation whose retries ran out, or neither. */
-  source: DeadLetterSource
-  /** Asynchronous-destination records only: requestContext.condition and responseContext.functionError. */
-  condition?: string
-  functionError?: string
-  functionArn?: string
-  firstFailureAt: string
-  lastFailureAt: string
-  attempts: number
-  /** The original event (or batch entry) verbatim; raw text when it was not JSON. */
-  event: unknown
-  /** Folded in from markers by readDeadLetters; never written in an entry line. */
-  replayedAt?: string
-  replayRequestId?: string
-}
+/** The stored entry's former name, kept for callers not yet moved to StoredDeadLetter. */
+export type DeadLetterEntry = StoredDeadLetter
 
 /** A later failure of an already stored message (another request), or a successful replay. */
 export type DeadLetterMarker =
@@ -43,21 +20,6 @@ export type DeadLetterMarker =
 
 const ENTRY_FILE = /^dead-letters-.*\.jsonl$/
 const MARKER_FILE = /^markers-.*\.jsonl$/
-
-export function entryKey(...parts: Array<string | undefined>): string {
-  return createHash('sha256')
-    .update(parts.map((p) => p ?? '').join('\u0000'))
-    .digest('hex')
-    .slice(0, 32)
-}
-
-/** Stable fingerprint of a raw entry, for records that have no message ID. */
-export function fingerprint(raw: unknown): string {
-  return createHash('sha256')
-    .update(typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? 'undefined'))
-    .digest('hex')
-    .slice(0, 32)
-}
 
 function day(at: Date): string {
   return at.toISOString().slice(0, 10)
@@ -101,10 +63,10 @@ export async function readMarkers(dir: string): Promise<DeadLetterMarker[]> {
  * Every entry in the store, in file and line order, with its markers folded in: a later failure raises
  * `attempts` and `lastFailureAt`; a replay sets `replayedAt`, unless the message failed again after it.
  */
-export async function readDeadLetters(dir: string): Promise<DeadLetterEntry[]> {
-  const byKey = new Map<string, DeadLetterEntry>()
+export async function readDeadLetters(dir: string): Promise<StoredDeadLetter[]> {
+  const byKey = new Map<string, StoredDeadLetter>()
   for (const line of await jsonLines(dir, ENTRY_FILE)) {
-    const entry = line as DeadLetterEntry
+    const entry = line as StoredDeadLetter
     if (typeof entry !== 'object' || entry === null || typeof entry.key !== 'string') continue
     if (!byKey.has(entry.key)) byKey.set(entry.key, entry)
   }
@@ -138,7 +100,7 @@ async function reportedBy(dir: string): Promise<Map<string, Set<string>>> {
     if (requestId !== undefined) s.add(requestId)
   }
   for (const line of await jsonLines(dir, ENTRY_FILE)) {
-    const e = line as DeadLetterEntry
+    const e = line as StoredDeadLetter
     if (typeof e === 'object' && e !== null && typeof e.key === 'string') add(e.key, e.requestId)
   }
   for (const m of await readMarkers(dir)) if (m.marker === 'failed-again') add(m.key, m.requestId)
@@ -196,10 +158,10 @@ export interface AppendResult {
  * that has not reported it yet adds a failed-again marker (attempts, last failure), never a second
  * entry. Throws if the store cannot be written, so the caller fails and is retried.
  */
-export async function appendDeadLetters(dir: string, entries: DeadLetterEntry[], now = new Date()): Promise<AppendResult> {
+export async function appendDeadLetters(dir: string, entries: StoredDeadLetter[], now = new Date()): Promise<AppendResult> {
   await mkdir(dir, { recursive: true })
   const seen = await reportedBy(dir)
-  const fresh: DeadLetterEntry[] = []
+  const fresh: StoredDeadLetter[] = []
   const again: DeadLetterMarker[] = []
   const outcomes: AppendResult['outcomes'] = []
   for (const e of entries) {

@@ -1,4 +1,5 @@
 // What the event parser hands on: the batch's messages, and the entries that are no message at all.
+import type { DeadLetter } from '../dead-letters/record.js'
 
 /** One RocketMQ message, as the bridge needs it. */
 export interface RocketMessage {
@@ -16,18 +17,11 @@ export interface RocketMessage {
   raw: unknown
 }
 
-/** An entry that is not a valid message, or an event that is not JSON at all. */
-export interface PoisonEntry {
-  index: number
-  reason: string
-  messageId?: string
-  raw: unknown
-}
-
 export interface ParsedEvent {
   shape: 'event-streaming' | 'event-driven' | 'raw-data' | 'unparsable'
   messages: RocketMessage[]
-  poison: PoisonEntry[]
+  /** Entries that are no message at all (or an event that is not JSON), as dead letters without a rule. */
+  poison: DeadLetter[]
   /** Number of entries in the event (messages + poison). */
   received: number
 }

@@ -48,7 +48,7 @@ function quarantineReplaced(parsed: ParsedEvent): ParsedEvent {
       poison.push({
         index: m.index,
         reason: `[${m.index}]: the event holds bytes that are not valid UTF-8 in this message; they cannot be delivered unchanged`,
-        raw: m.raw,
+        event: m.raw,
         ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
       })
   }
@@ -75,7 +75,7 @@ function parseValue(value: unknown): ParsedEvent {
 }
 
 function unparsable(raw: unknown, reason: string): ParsedEvent {
-  return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, raw }], received: 1 }
+  return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, event: raw }], received: 1 }
 }
 
 function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string): void {
@@ -96,7 +96,7 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
       const issue = parsed.error.issues[0]!
       const path = formatPath(issue.path)
       const field = path === '(root)' ? where : `${where}.${path}`.replace('.[', '[')
-      out.poison.push({ index, reason: `${field}: ${issue.message}`, raw: entry, ...idOf(entry) })
+      out.poison.push({ index, reason: `${field}: ${issue.message}`, event: entry, ...idOf(entry) })
       return
     }
   }

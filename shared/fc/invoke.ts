@@ -4,7 +4,7 @@
 // the bridge pays for it when it hands off a dead letter, never on its cold path.
 import type FCClient from '@alicloud/fc2'
 import { FcInvokeError, messageOf } from '../errors.js'
-import { redact, registerSecret } from '../logging/secrets.js'
+import { processSecrets, type Secrets } from '../logging/secrets.js'
 import type { FcCredentials } from './context.js'
 
 export type InvocationType = 'Sync' | 'Async'
@@ -16,6 +16,8 @@ export interface FcInvokerOptions {
   /** Defaults to the region's internal endpoint, for calls from inside Function Compute. */
   endpoint?: string
   timeoutMs?: number
+  /** What masks secrets in its errors; the credentials above are always masked too. */
+  secrets?: Secrets
 }
 
 export interface InvokeResult {
@@ -42,9 +44,11 @@ export function publicEndpoint(accountId: string, region: string): string {
 }
 
 export class FcInvoker {
+  private readonly secrets: Secrets
+
   constructor(private readonly options: FcInvokerOptions) {
-    registerSecret(options.credentials.accessKeySecret)
-    registerSecret(options.credentials.securityToken)
+    // A child redactor: the caller's credentials are masked here without growing the process's set.
+    this.secrets = (options.secrets ?? processSecrets).with(options.credentials.accessKeySecret, options.credentials.securityToken)
   }
 
   get endpoint(): string {
@@ -65,7 +69,7 @@ export class FcInvoker {
         timeout: this.options.timeoutMs ?? 10_000,
       })
     } catch (err) {
-      throw new FcInvokeError(redact(`cannot build a Function Compute client: ${messageOf(err)}`))
+      throw new FcInvokeError(this.secrets.redact(`cannot build a Function Compute client: ${messageOf(err)}`))
     }
     client.version = '2023-03-30'
     const path = `/functions/${encodeURIComponent(functionName)}/invocations`
@@ -75,7 +79,9 @@ export class FcInvoker {
         'x-fc-invocation-type': type,
       })
     } catch (err) {
-      throw new FcInvokeError(redact(`${type.toLowerCase()} invoke of ${functionName} at ${this.endpoint} failed: ${messageOf(err)}`))
+      throw new FcInvokeError(
+        this.secrets.redact(`${type.toLowerCase()} invoke of ${functionName} at ${this.endpoint} failed: ${messageOf(err)}`),
+      )
     }
     const requestId = header(response.headers, 'x-fc-request-id')
     const functionError = header(response.headers, 'x-fc-error-type')
@@ -83,7 +89,7 @@ export class FcInvoker {
       const body = response.data as { errorMessage?: unknown } | string
       const detail = typeof body === 'object' && body !== null && typeof body.errorMessage === 'string' ? body.errorMessage : String(body)
       throw new FcInvokeError(
-        redact(`${functionName} failed (${functionError}${requestId ? `, request ${requestId}` : ''}): ${detail}`),
+        this.secrets.redact(`${functionName} failed (${functionError}${requestId ? `, request ${requestId}` : ''}): ${detail}`),
         functionError,
       )
     }

@@ -1,7 +1,11 @@
 // One JSON object per line. Through context.logger on Function Compute (which adds time, request ID and
-// level, as `s logs` shows them), otherwise to stdout. Every line passes through redact().
-import type { LogLevel } from '../config/bridge.js'
-import { redact } from './secrets.js'
+// level, as `s logs` shows them), otherwise to stdout. Every line passes through the logger's redactor.
+// A logger belongs to one invocation: nothing here is shared, so two invocations in flight on one
+// instance never log through each other's context.
+import { processSecrets, type Secrets } from './secrets.js'
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 /** The logger Function Compute puts on the context. */
 export interface FcLogger {
@@ -22,22 +26,31 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 
+export interface LoggerOptions {
+  level: LogLevel
+  /** context.logger; without it, lines go to stdout (warn and error to stderr) with time, level and request ID. */
+  sink?: FcLogger | undefined
+  requestId?: string | undefined
+  secrets?: Secrets
+}
+
 /** A class, not closures: one is made per invocation, on the hot path. */
 class JsonLogger implements Logger {
-  constructor(
-    private readonly level: LogLevel,
-    private readonly sink: FcLogger | undefined,
-    private readonly requestId: string | undefined,
-  ) {}
+  private readonly secrets: Secrets
+
+  constructor(private readonly options: LoggerOptions) {
+    this.secrets = options.secrets ?? processSecrets
+  }
 
   private write(at: LogLevel, fields: LogFields): void {
-    if (ORDER[at] < ORDER[this.level]) return
-    if (this.sink) {
-      this.sink[at](redact(JSON.stringify(fields)))
+    if (ORDER[at] < ORDER[this.options.level]) return
+    const { sink, requestId } = this.options
+    if (sink) {
+      sink[at](this.secrets.redact(JSON.stringify(fields)))
       return
     }
-    const line = redact(
-      JSON.stringify({ time: new Date().toISOString(), level: at, ...(this.requestId ? { requestId: this.requestId } : {}), ...fields }),
+    const line = this.secrets.redact(
+      JSON.stringify({ time: new Date().toISOString(), level: at, ...(requestId ? { requestId } : {}), ...fields }),
     )
     if (at === 'error' || at === 'warn') console.error(line)
     else console.log(line)
@@ -60,6 +73,23 @@ class JsonLogger implements Logger {
   }
 }
 
-export function createLogger(level: LogLevel, sink?: FcLogger, requestId?: string): Logger {
-  return new JsonLogger(level, sink, requestId)
+export function createLogger(options: LoggerOptions): Logger {
+  return new JsonLogger(options)
+}
+
+/** What an invocation's logger and its errors need from the Function Compute context. */
+export interface InvocationContextLike {
+  requestId?: string
+  logger?: FcLogger
+  credentials?: { accessKeySecret?: string; securityToken?: string }
+}
+
+/**
+ * The logger of one invocation, and the redactor its errors go through: the process's secrets plus the
+ * invocation's own STS credentials. Function Compute's logger adds the request ID itself.
+ */
+export function invocationLogger(level: LogLevel, context: InvocationContextLike | undefined): { log: Logger; secrets: Secrets } {
+  const secrets = processSecrets.with(context?.credentials?.accessKeySecret, context?.credentials?.securityToken)
+  const sink = context?.logger
+  return { log: createLogger({ level, sink, requestId: sink ? undefined : context?.requestId, secrets }), secrets }
 }

@@ -31,7 +31,6 @@ describe('configuration', () => {
       rateLimit: 0,
       publishTimeoutMs: 10000,
       deadLetterTarget: { kind: 'file', dir: './.dead-letters' },
-      deadLetterDir: './.dead-letters',
       logLevel: 'info',
     })
   })
@@ -59,6 +58,14 @@ describe('configuration', () => {
     assert.equal(c.rulesFile, '/etc/rules.yaml')
     assert.deepEqual(c.deadLetterTarget, { kind: 'file', dir: '/mnt/nas/dl' })
     assert.equal(c.logLevel, 'debug')
+  })
+
+  test('locally, the default file: target is DEAD_LETTER_DIR; on Function Compute, the dead-letter function', () => {
+    assert.deepEqual(loadConfig({ ...base, DEAD_LETTER_DIR: '/data/dl' }).deadLetterTarget, { kind: 'file', dir: '/data/dl' })
+    assert.deepEqual(loadConfig({ ...base, FC_FUNCTION_NAME: 'rocketmq-mqtt-bridge' }).deadLetterTarget, {
+      kind: 'fc',
+      functionName: 'rocketmq-mqtt-dead-letter',
+    })
   })
 
   test("empty strings count as unset (s.yaml's env(X, ''))", () => {
@@ -128,6 +135,11 @@ describe('configuration', () => {
     ],
     ['a CA file on plain mqtt://', { MQTT_CA_FILE: '/etc/ca.pem' }, /MQTT_CA_FILE: is set but MQTT_URL does not use TLS/],
     ['insecure TLS on plain mqtt://', { MQTT_TLS_INSECURE: 'true' }, /MQTT_TLS_INSECURE: is set but MQTT_URL does not use TLS/],
+    [
+      'a CA file with verification off',
+      { MQTT_URL: 'mqtts://broker:8883', MQTT_CA_FILE: '/etc/ca.pem', MQTT_TLS_INSECURE: 'true' },
+      /MQTT_CA_FILE: is set but MQTT_TLS_INSECURE=true turns certificate verification off/,
+    ],
   ]
   for (const [name, env, expected] of ignored) {
     test(`refused: ${name}`, () => assert.match(problem({ ...base, ...env }), expected))

@@ -3,9 +3,11 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { poisonEntries } from '../../../shared/dead-letters/entries.js'
 import { recognise } from '../../../shared/dead-letters/intake.js'
+import { packPoison } from '../../../shared/dead-letters/pack.js'
 import { storePart } from '../../../shared/dead-letters/parts.js'
-import { type PoisonPartRecord, type PoisonRecord, packPoison, poisonEntries } from '../../../shared/dead-letters/sink.js'
+import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
 import { appendDeadLetters, type DeadLetterEntry, markReplayed, readDeadLetters } from '../../../shared/dead-letters/store.js'
 
 const storeDir = () => mkdtempSync(join(tmpdir(), 'dl-unit-'))

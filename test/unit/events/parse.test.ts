@@ -178,7 +178,7 @@ describe('events: poison entries', () => {
     )
     assert.equal(parsed.poison.length, 1)
     assert.equal(parsed.poison[0]!.index, 1)
-    assert.deepEqual(parsed.poison[0]!.raw, bad)
+    assert.deepEqual(parsed.poison[0]!.event, bad)
     return parsed
   }
 
@@ -259,7 +259,7 @@ describe('events: poison entries', () => {
     assert.deepEqual(parsed.messages, [])
     assert.equal(parsed.poison.length, 1)
     assert.equal(parsed.poison[0]!.reason, '(event).data.body: must be a string')
-    assert.deepEqual(parsed.poison[0]!.raw, ev)
+    assert.deepEqual(parsed.poison[0]!.event, ev)
   })
 
   test('a body that is not JSON at all is one unparsable poison entry with the text as raw', () => {
@@ -270,7 +270,7 @@ describe('events: poison entries', () => {
       assert.equal(parsed.received, 1)
       assert.deepEqual(parsed.messages, [])
       assert.equal(parsed.poison.length, 1)
-      assert.equal(parsed.poison[0]!.raw, text)
+      assert.equal(parsed.poison[0]!.event, text)
       assert.match(parsed.poison[0]!.reason, /^event is not JSON/)
     }
   })
@@ -279,7 +279,7 @@ describe('events: poison entries', () => {
     const text = fixtureText('rocketmq-stream-batch.json').slice(0, 200)
     const parsed = parseEvent(Buffer.from(text))
     assert.equal(parsed.shape, 'unparsable')
-    assert.equal(parsed.poison[0]!.raw, text)
+    assert.equal(parsed.poison[0]!.event, text)
   })
 
   for (const [label, input, got] of [

@@ -1,0 +1,60 @@
+// The bridge's log lines: one per dead letter and per failure (capped, then summed up in one line, so a
+// bad batch or an outage cannot flood the logs), and one per invocation.
+import type { LogFields, Logger } from '../logging/logger.js'
+import type { MessageResult } from './records.js'
+import type { Decision, Summary } from './summary.js'
+
+const MAX_DEAD_LETTER_LINES = 100
+const MAX_FAILURE_LINES = 20
+
+export interface InvocationFacts {
+  requestId: string
+  shape: string
+  target: string
+  handedOff: boolean
+}
+
+export function logInvocation(log: Logger, results: MessageResult[], summary: Summary, decision: Decision, facts: InvocationFacts): void {
+  const { requestId } = facts
+  const dead: LogFields[] = []
+  const failed: LogFields[] = []
+  for (const r of results) {
+    if (r.status === 'dead-letter') {
+      const d = r.deadLetter
+      dead.push({
+        event: 'bridge.dead-letter',
+        requestId,
+        ruleId: d.ruleId ?? null,
+        messageId: d.messageId ?? null,
+        index: d.index,
+        reason: d.reason,
+        target: facts.target,
+        handedOff: facts.handedOff,
+      })
+    } else if (r.status === 'failed') {
+      const p = r.publish
+      failed.push({
+        event: 'bridge.failure',
+        requestId,
+        ruleId: p.ruleId,
+        messageId: p.messageId ?? null,
+        index: p.index,
+        topic: p.topic,
+        reason: r.reason,
+      })
+    }
+  }
+  capped(log, 'warn', dead, MAX_DEAD_LETTER_LINES, requestId)
+  capped(log, 'error', failed, MAX_FAILURE_LINES, requestId)
+  const line = { event: 'bridge.invocation', ...summary, shape: facts.shape, outcome: decision.outcome }
+  if (decision.outcome === 'ok') log.info(line)
+  else log.error(line)
+}
+
+function capped(log: Logger, level: 'warn' | 'error', lines: LogFields[], max: number, requestId: string): void {
+  for (const line of lines.slice(0, max)) log[level](line)
+  if (lines.length > max) {
+    const more = lines.length - max
+    log[level]({ event: lines[0]!.event, requestId, more, note: `${more} more like the above` })
+  }
+}

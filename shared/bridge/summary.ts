@@ -1,0 +1,101 @@
+// Records -> the invocation's summary and its one decision: return it, or throw the error that makes
+// Function Compute retry (a transient failure), or the one that keeps dead letters from being lost.
+// Pure: no clock, no I/O; everything it needs comes in.
+import { type DeadLetterError, DeliveryError } from '../errors.js'
+import type { ParsedEvent } from '../events/message.js'
+import type { MessageResult } from './records.js'
+
+export interface Summary {
+  requestId: string
+  received: number
+  published: number
+  deadLettered: number
+  /** Messages this instance had already delivered (same message ID and rule), or repeated in the batch: not published again. */
+  duplicates: number
+  /** Messages not acknowledged for a transient reason; non-zero only in the error thrown. */
+  failed: number
+  durationMs: number
+  /** How long the oldest message waited between its CloudEvent time and its publish; null without times. */
+  lagMs: number | null
+  /** Published messages per rule. */
+  rules: Record<string, number>
+  /** MQTT 5 property sets left out on a 3.1.1 connection. */
+  droppedV5Properties: number
+}
+
+export type Decision =
+  | { outcome: 'ok' }
+  | { outcome: 'retry'; error: DeliveryError }
+  | { outcome: 'dead-letter-failed'; error: DeadLetterError }
+
+export interface SummaryInput {
+  requestId: string
+  received: number
+  results: MessageResult[]
+  startedAt: number
+  publishedAt: number
+  finishedAt: number
+  /** The earliest CloudEvent time of the batch (epoch ms), if any message had one. */
+  oldestTime: number | undefined
+  droppedV5Properties: number
+  /** How many messages were handed to the broker (not duplicates, not poison from planning). */
+  sent: number
+  /** Set when the dead letters could not be handed off. */
+  handOffError?: DeadLetterError
+  /** Masks the invocation's secrets in the reasons of the error thrown. */
+  redact: (text: string) => string
+}
+
+export function summarize(input: SummaryInput): { summary: Summary; decision: Decision } {
+  // A Map, not an object: a rule may be called `constructor` or `__proto__`.
+  const rules = new Map<string, number>()
+  const failures: string[] = []
+  let published = 0
+  let deadLettered = 0
+  let duplicates = 0
+  for (const r of input.results) {
+    if (r.status === 'published') {
+      published++
+      rules.set(r.publish.ruleId, (rules.get(r.publish.ruleId) ?? 0) + 1)
+    } else if (r.status === 'dead-letter') deadLettered++
+    else if (r.status === 'duplicate') duplicates++
+    else failures.push(r.reason)
+  }
+  const summary: Summary = {
+    requestId: input.requestId,
+    received: input.received,
+    published,
+    deadLettered: input.handOffError ? 0 : deadLettered,
+    duplicates,
+    failed: failures.length,
+    durationMs: input.finishedAt - input.startedAt,
+    lagMs: input.oldestTime === undefined ? null : Math.max(0, input.publishedAt - input.oldestTime),
+    rules: Object.fromEntries(rules),
+    droppedV5Properties: input.droppedV5Properties,
+  }
+  if (failures.length > 0) {
+    const reasons = countReasons(failures)
+    if (input.handOffError) reasons.push(input.handOffError.message)
+    return { summary, decision: { outcome: 'retry', error: new DeliveryError(failures.length, input.sent, reasons.map(input.redact)) } }
+  }
+  if (input.handOffError) return { summary, decision: { outcome: 'dead-letter-failed', error: input.handOffError } }
+  return { summary, decision: { outcome: 'ok' } }
+}
+
+/** The earliest CloudEvent `time` of the batch, in epoch ms. */
+export function oldestTime(parsed: ParsedEvent): number | undefined {
+  let oldest = Number.POSITIVE_INFINITY
+  for (const m of parsed.messages) {
+    if (m.time === undefined) continue
+    const t = Date.parse(m.time)
+    if (t < oldest) oldest = t
+  }
+  return oldest === Number.POSITIVE_INFINITY ? undefined : oldest
+}
+
+/** ["x", "x", "y"] -> ["2 × x", "1 × y"], most frequent first. */
+function countReasons(reasons: string[]): string[] {
+  const counts = new Map<string, number>()
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1)
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} × ${r}`)
+}

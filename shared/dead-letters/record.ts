@@ -1,0 +1,97 @@
+// The one dead-letter record, and the wire records built from it, each with its zod schema beside it
+// (types by z.infer). Used by the bridge (poison messages), the sink (hand-off), the dead-letter function
+// (intake), the store and replay.
+import { z } from 'zod'
+
+/** zod 4's z.number() refused Infinity (JSON's 1e400), and its .int() any integer beyond 2^53 - 1. */
+const num = () => z.number().finite()
+const safeInt = () => z.number().int().safe()
+
+/** One message that cannot be delivered: where it was in its batch, why, and the entry verbatim. */
+export const deadLetterSchema = z
+  .object({
+    /** Position in the batch. */
+    index: num(),
+    reason: z.string(),
+    ruleId: z.string().optional(),
+    messageId: z.string().optional(),
+    /** The batch entry verbatim (or the raw text of an event that was not JSON). */
+    event: z.unknown(),
+  })
+  // zod 4 required the `event` key, whatever its value; zod 3's z.unknown() also takes it missing.
+  .refine((m) => 'event' in m)
+export type DeadLetter = z.infer<typeof deadLetterSchema>
+
+/** A dead letter without its event: what a log line or the preview shows. */
+export type DeadLetterInfo = Omit<DeadLetter, 'event'>
+
+/** What the bridge sends to the dead-letter function (and what a file: target stores directly). */
+export const poisonRecordSchema = z.object({
+  kind: z.literal('rocketmq-mqtt-bridge.poison'),
+  requestId: z.string(),
+  failedAt: z.string(),
+  messages: z.array(deadLetterSchema),
+})
+export type PoisonRecord = z.infer<typeof poisonRecordSchema>
+
+/**
+ * One slice of a dead letter too big for one asynchronous invoke. `data` is a slice of the base64 of the
+ * UTF-8 JSON text of the message's event (base64: its size in the payload is exactly its length).
+ */
+export const poisonPartRecordSchema = z.object({
+  kind: z.literal('rocketmq-mqtt-bridge.poison-part'),
+  requestId: z.string(),
+  failedAt: z.string(),
+  message: z.object({ index: num(), reason: z.string(), ruleId: z.string().optional(), messageId: z.string().optional() }),
+  part: z.object({
+    index: safeInt().min(0),
+    count: safeInt().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: safeInt().min(0),
+    data: z.string(),
+  }),
+})
+export type PoisonPartRecord = z.infer<typeof poisonPartRecordSchema>
+
+/** Function Compute's asynchronous-destination record for an invocation whose retries ran out (docs/platform-facts.md §5). */
+export const destinationRecordSchema = z.object({
+  timestamp: num().optional(),
+  requestContext: z.object({
+    requestId: z.string(),
+    functionArn: z.string().optional(),
+    condition: z.string().optional(),
+    approximateInvokeCount: num().optional(),
+  }),
+  requestPayload: z.string(),
+  responseContext: z.object({ statusCode: num().optional(), functionError: z.string().optional() }).optional(),
+  responsePayload: z.unknown().optional(),
+})
+export type DestinationRecord = z.infer<typeof destinationRecordSchema>
+
+/** Where a stored dead letter came from. */
+export type DeadLetterSource = 'bridge-poison' | 'async-destination' | 'unrecognised'
+
+/** A dead letter as the store keeps it: one JSON line in a dead-letters-*.jsonl file. */
+export const storedDeadLetterSchema = z.object({
+  /** Deduplication key: a retried delivery of the same record maps to the same key. */
+  key: z.string(),
+  reason: z.string(),
+  ruleId: z.string().optional(),
+  messageId: z.string().optional(),
+  /** The invocation that failed (the bridge's, or the async invocation's from the destination record). */
+  requestId: z.string().optional(),
+  source: z.enum(['bridge-poison', 'async-destination', 'unrecognised']),
+  /** Asynchronous-destination records only: requestContext.condition and responseContext.functionError. */
+  condition: z.string().optional(),
+  functionError: z.string().optional(),
+  functionArn: z.string().optional(),
+  firstFailureAt: z.string(),
+  lastFailureAt: z.string(),
+  attempts: num(),
+  /** The original event (or batch entry) verbatim; raw text when it was not JSON. */
+  event: z.unknown(),
+  /** Folded in from markers by readDeadLetters; never written in an entry line. */
+  replayedAt: z.string().optional(),
+  replayRequestId: z.string().optional(),
+})
+export type StoredDeadLetter = z.infer<typeof storedDeadLetterSchema>

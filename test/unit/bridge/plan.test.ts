@@ -1,0 +1,60 @@
+// Planning: one record per entry of the event, in batch order, shared by the bridge and the preview.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { planBatch } from '../../../shared/bridge/plan.js'
+import { parseEvent } from '../../../shared/events/parse.js'
+import { INSTANCE, rawRule, ruleIndex } from '../../helpers/factories.js'
+
+const index = ruleIndex([rawRule(1)])
+
+function entry(uniq: string | undefined, userProperties: Record<string, string> = {}, body = 'hello'): Record<string, unknown> {
+  return {
+    topic: 'topic-1',
+    systemProperties: { INSTANCE_ID: INSTANCE, ...(uniq !== undefined ? { UNIQ_KEY: uniq } : {}) },
+    userProperties,
+    body,
+  }
+}
+
+describe('planBatch', () => {
+  test('one record per entry, in batch order, whatever kind each is', () => {
+    const event = [entry('A'), 'not an object', entry('B', { qoslevel: '7' }), entry('A'), entry('C')]
+    const planned = planBatch(parseEvent(event), index)
+    assert.deepEqual(
+      planned.map((p) => p.status),
+      ['publish', 'dead-letter', 'dead-letter', 'duplicate', 'publish'],
+    )
+    const bad = planned[2]!
+    assert.ok(bad.status === 'dead-letter')
+    assert.equal(bad.deadLetter.ruleId, 'rule-1')
+    assert.equal(bad.deadLetter.messageId, 'B')
+    assert.match(bad.deadLetter.reason, /qoslevel: must be 0, 1 or 2, got "7"/)
+    assert.deepEqual(bad.deadLetter.event, event[2], 'the entry verbatim')
+  })
+
+  test('the same message ID with different content in one batch is a dead letter naming the first position', () => {
+    const planned = planBatch(parseEvent([entry('A', {}, 'one'), entry('A', {}, 'two')]), index)
+    const second = planned[1]!
+    assert.ok(second.status === 'dead-letter')
+    assert.match(second.deadLetter.reason, /message ID "A" appears twice in this batch with different content \(first at position 0\)/)
+  })
+
+  test('entries without a message ID are never taken for repeats', () => {
+    const planned = planBatch(parseEvent([entry(undefined), entry(undefined)]), index)
+    assert.deepEqual(
+      planned.map((p) => p.status),
+      ['publish', 'publish'],
+    )
+  })
+
+  test('an entry too deeply nested to store verbatim is kept as a description, and the reason says so', () => {
+    let deep: unknown = 'x'
+    for (let i = 0; i < 20000; i++) deep = [deep]
+    const planned = planBatch(parseEvent([entry('A'), { specversion: '1.0', data: deep }]), index)
+    const bad = planned[1]!
+    assert.ok(bad.status === 'dead-letter')
+    assert.match(bad.deadLetter.reason, /cannot be stored verbatim/)
+    assert.deepEqual(Object.keys(bad.deadLetter.event as object).sort(), ['error', 'kind', 'unstorable'])
+    assert.equal(planned[0]!.status, 'publish')
+  })
+})
