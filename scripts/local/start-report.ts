@@ -69,7 +69,7 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 /** A RocketMQ message that an enabled rule accepts. */
 export interface HandMessage {
   topic: string
-  instanceId: string
+  instanceId?: string
   tag?: string
 }
 
@@ -89,7 +89,10 @@ export function handCommands(
   const event = JSON.stringify([
     {
       topic: message.topic,
-      systemProperties: { ...(message.tag ? { TAGS: message.tag } : {}), INSTANCE_ID: message.instanceId },
+      systemProperties: {
+        ...(message.tag ? { TAGS: message.tag } : {}),
+        ...(message.instanceId ? { INSTANCE_ID: message.instanceId } : {}),
+      },
       userProperties: { mqttSecondTopic: '/room1/lamp' },
       body: 'hello from curl',
     },

@@ -62,7 +62,11 @@ function readRules(): { topics: string[]; handMessage: HandMessage } {
   const tag = rule.source.tags === '*' ? undefined : rule.source.tags.split('||')[0]
   return {
     topics: enabled.map((r) => `${r.target.parentTopic}/#`),
-    handMessage: { topic: rule.source.topic, instanceId: rule.source.instanceId, ...(tag ? { tag } : {}) },
+    handMessage: {
+      topic: rule.source.topic,
+      ...(rule.source.instanceId ? { instanceId: rule.source.instanceId } : {}),
+      ...(tag ? { tag } : {}),
+    },
   }
 }
 

@@ -9,6 +9,11 @@ export interface RocketMessage {
   instanceId?: string
   topic: string
   tags?: string
+  /**
+   * The RocketMQ message group (5.x FIFO topics; the sharding key of ordered messages), when the event
+   * carries it as `__SHARDINGKEY` (docs/platform-facts.md §8.4): one group is delivered in order.
+   */
+  messageGroup?: string
   userProperties: Record<string, string>
   body: string
   /** CloudEvent `time`, when the shape has it: the basis of the lag figure. */

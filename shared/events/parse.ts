@@ -113,6 +113,9 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
     if (fromSubject !== undefined) msg.instanceId = fromSubject
   }
   if (typeof tags === 'string' && tags !== '') msg.tags = tags
+  // Where EventBridge puts the message group is not documented: the system properties, else the user's.
+  const group = sys?.['__SHARDINGKEY'] ?? msg.userProperties['__SHARDINGKEY']
+  if (typeof group === 'string' && group !== '') msg.messageGroup = group
   if (ce?.time) msg.time = ce.time
   out.messages.push(msg)
 }

@@ -1,6 +1,7 @@
 // Rules -> the bridge's EventBridge RocketMQ triggers (docs/platform-facts.md §4, §7): one per enabled rule.
 // Used by the validate-rules function's 200 response, `npm run triggers` and the tests, so the three agree.
 import type { Rule, RuleSet, TriggerSettings } from '../rules/schema.js'
+import { INSTANCE_TYPES, type Source } from '../rules/source.js'
 
 /** Trigger names start with this; `npm run triggers` owns every bridge trigger whose name does. */
 export const TRIGGER_NAME_PREFIX = 'rocketmq-'
@@ -17,13 +18,26 @@ export const DEFAULT_TRIGGER_SETTINGS: Required<TriggerSettings> = {
 
 export interface RocketMQSourceParameters {
   RegionId: string
-  InstanceId: string
+  /** ApsaraMQ instances only; a self-managed cluster is reached through InstanceEndpoint. */
+  InstanceId?: string
   Topic: string
   Tag: string
   GroupID: string
   Offset: 'CONSUME_FROM_LAST_OFFSET' | 'CONSUME_FROM_FIRST_OFFSET' | 'CONSUME_FROM_TIMESTAMP'
   /** Epoch milliseconds; only with CONSUME_FROM_TIMESTAMP. */
   Timestamp?: number
+  /** Cloud_4, Cloud_5 or the self-managed value (source.instanceType overrides it). */
+  InstanceType: string
+  InstanceEndpoint?: string
+  /** ACL: InstanceUsername and InstancePassword; the password is the deployer's environment variable, never a literal. */
+  AuthType?: 'ACL'
+  InstanceUsername?: string
+  InstancePassword?: string
+  InstanceNetwork?: 'PublicNetwork' | 'PrivateNetwork'
+  InstanceVpcId?: string
+  /** Comma-separated, as the API's string field takes them. */
+  InstanceVSwitchIds?: string
+  InstanceSecurityGroupId?: string
 }
 
 /** One trigger entry of s.yaml's `triggers` list for the bridge (fc3 component, triggerType eventbridge). */
@@ -109,19 +123,44 @@ export function triggerForRule(rule: Rule, defaults?: TriggerSettings): RocketMQ
       eventSourceConfig: {
         eventSourceType: 'RocketMQ',
         eventSourceParameters: {
-          sourceRocketMQParameters: {
-            RegionId: rule.source.regionId,
-            InstanceId: rule.source.instanceId,
-            Topic: rule.source.topic,
-            // RocketMQ's subscription expression: "*" or "TagA||TagB", as the rule writes it.
-            Tag: rule.source.tags,
-            GroupID: rule.source.groupId,
-            ...offsetParameters(rule.source.offset),
-          },
+          sourceRocketMQParameters: sourceParameters(rule.source),
         },
       },
     },
   }
+}
+
+/**
+ * The trigger's source parameters for each source type (docs/rules.md, "Source types"). A 4.x rule without
+ * network or ACL gets exactly what it always had, plus its InstanceType.
+ */
+export function sourceParameters(s: Source): RocketMQSourceParameters {
+  const out: RocketMQSourceParameters = {
+    RegionId: s.regionId,
+    ...(s.instanceId !== undefined ? { InstanceId: s.instanceId } : {}),
+    Topic: s.topic,
+    // RocketMQ's subscription expression: "*" or "TagA||TagB", as the rule writes it.
+    Tag: s.tags,
+    GroupID: s.groupId,
+    ...offsetParameters(s.offset),
+    InstanceType: s.instanceType ?? INSTANCE_TYPES[s.type],
+  }
+  if (s.endpoint !== undefined) out.InstanceEndpoint = s.endpoint
+  if (s.acl) {
+    out.AuthType = 'ACL'
+    out.InstanceUsername = s.acl.username
+    // Resolved by Serverless Devs from the deployer's environment at deploy time; s.yaml never holds it.
+    out.InstancePassword = `\${env('${s.acl.passwordEnv}')}`
+  }
+  if (s.network) {
+    out.InstanceNetwork = 'PrivateNetwork'
+    out.InstanceVpcId = s.network.vpcId
+    out.InstanceVSwitchIds = s.network.vSwitchIds.join(',')
+    out.InstanceSecurityGroupId = s.network.securityGroupId
+  } else if (s.type !== 'apsaramq-4') {
+    out.InstanceNetwork = 'PublicNetwork'
+  }
+  return out
 }
 
 /** One trigger per enabled rule, in rule order. Disabled rules get none (their consumer group stays idle). */

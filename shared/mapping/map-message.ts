@@ -2,8 +2,8 @@
 import type { RocketMessage } from '../events/message.js'
 import { PROFILES, type Profile } from '../rules/profiles.js'
 import type { Rule, RuleSet } from '../rules/schema.js'
+import { tagSet } from '../rules/tags.js'
 import { fullTopicProblem, quote } from '../rules/topics.js'
-import { tagSet } from '../rules/validate.js'
 
 export type QoS = 0 | 1 | 2
 
@@ -40,6 +40,8 @@ const MAPPED_PROPERTIES = new Set([
   // Read-only on MQTT -> RocketMQ messages (docs/platform-facts.md §2); never forwarded.
   'clientId',
   'topic',
+  // RocketMQ's own message-group property (docs/platform-facts.md §8.4), not the producer's.
+  '__SHARDINGKEY',
 ])
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
@@ -65,18 +67,30 @@ export class RuleIndex {
     }
   }
 
-  /** The one enabled rule for this message, or why there is none. */
+  /**
+   * The one enabled rule for this message, or why there is none. A message names its instance (INSTANCE_ID
+   * or the CloudEvent subject) or not (5.x and self-managed sources may not); without one, it matches by
+   * topic alone only when exactly one rule can take it. A rule without an instance takes any instance.
+   */
   match(msg: RocketMessage): CompiledRule | string {
     const onTopic = this.byTopic.get(msg.topic)
     if (!onTopic) return `no enabled rule for RocketMQ topic ${quote(msg.topic)}`
-    const onInstance = msg.instanceId === undefined ? onTopic : onTopic.filter((c) => c.rule.source.instanceId === msg.instanceId)
-    if (onInstance.length === 0) return `no enabled rule for RocketMQ instance ${quote(msg.instanceId!)} and topic ${quote(msg.topic)}`
-    const accepted = onInstance.filter((c) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags)))
-    if (accepted.length === 0) {
-      return `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${onInstance.map((c) => `${quote(c.rule.id)} (tags ${quote(c.rule.source.tags)})`).join(', ')}`
+    let candidates = onTopic
+    if (msg.instanceId !== undefined) {
+      const exact = onTopic.filter((c) => c.rule.source.instanceId === msg.instanceId)
+      candidates = exact.length > 0 ? exact : onTopic.filter((c) => c.rule.source.instanceId === undefined)
+      if (candidates.length === 0) return `no enabled rule for RocketMQ instance ${quote(msg.instanceId)} and topic ${quote(msg.topic)}`
     }
-    if (accepted.length > 1)
-      return `message has no INSTANCE_ID and topic ${quote(msg.topic)} matches several rules: ${accepted.map((c) => c.rule.id).join(', ')}`
+    const accepted = candidates.filter((c) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags)))
+    if (accepted.length === 0) {
+      return `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${candidates.map((c) => `${quote(c.rule.id)} (tags ${quote(c.rule.source.tags)})`).join(', ')}`
+    }
+    if (accepted.length > 1) {
+      const list = accepted.map(
+        (c) => `${quote(c.rule.id)} (instance ${c.rule.source.instanceId === undefined ? 'any' : quote(c.rule.source.instanceId)})`,
+      )
+      return `the message names no instance (no INSTANCE_ID, no instance in the CloudEvent subject) and topic ${quote(msg.topic)} matches several rules: ${list.join(', ')}`
+    }
     return accepted[0]!
   }
 }

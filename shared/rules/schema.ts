@@ -1,18 +1,9 @@
 // The rules file format (docs/architecture.md, "Rules"). Strict objects, so a misspelt key is an error, not a silent default.
 import { z } from 'zod'
 import { error, typeError } from '../schema-helpers.js'
+import { sourceSchema } from './source.js'
 
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)], error('must be 0, 1 or 2'))
-
-const OFFSET_MESSAGE = "must be 'latest', 'earliest' or an ISO timestamp such as 2026-01-31T08:00:00Z"
-/**
- * zod 4's ISO datetime with offset: seconds required, an offset only as ±hh:mm within ±23:59. zod 3's
- * `datetime({ offset: true })` also takes 08:00Z and +0800, so rules valid here would change meaning.
- */
-const ISO_TIMESTAMP =
-  /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|([+-](?:[01]\d|2[0-3]):[0-5]\d)))$/
-
-const offset = z.union([z.literal('latest'), z.literal('earliest'), z.string().regex(ISO_TIMESTAMP, OFFSET_MESSAGE)], error(OFFSET_MESSAGE))
 
 /**
  * A length limit as zod 4 checked it: text in code points, and a value of the wrong type that has a length
@@ -59,31 +50,7 @@ export const ruleSchema = z
     id: z.string(error('must be a string')).regex(/^[A-Za-z0-9_-]{3,64}$/, "must be 3-64 characters: letters, digits, '-' and '_'"),
     description: limited<string>('string', 'must be a string', (n) => n <= 256, 'must be at most 256 characters').optional(),
     enabled: z.boolean(error('must be true or false')).default(true),
-    source: z
-      .object(
-        {
-          regionId: z
-            .string(error('must be a region ID such as cn-hangzhou'))
-            .regex(/^[a-z]{2,}-[a-z0-9-]+$/, 'must be a region ID such as cn-hangzhou'),
-          instanceId: limited<string>('string', 'must be a string', (n) => n >= 1, 'must not be empty'),
-          topic: z
-            .string(error('must be a string'))
-            .regex(/^[A-Za-z0-9%|_-]{1,255}$/, "must be a RocketMQ topic name: 1-255 letters, digits, '%', '|', '-' or '_'"),
-          tags: z
-            .string(error('must be a string'))
-            .regex(/^(\*|[^|*\s]+(\|\|[^|*\s]+)*)$/, "must be '*' or tags joined by '||', such as TagA||TagB")
-            .default('*'),
-          groupId: z
-            .string(error('must be a string'))
-            .regex(
-              /^(GID_|GID-)[A-Za-z0-9_-]{3,60}$/,
-              "must be a Group ID: 7-64 characters starting with GID_ or GID-, then letters, digits, '-' or '_'",
-            ),
-          offset: offset.default('latest'),
-        },
-        error('must be an object with regionId, instanceId, topic, groupId'),
-      )
-      .strict(),
+    source: sourceSchema,
     target: z
       .object(
         {

@@ -5,6 +5,7 @@ import { formatPath, messageOf, type ProblemAt } from '../errors.js'
 import { nestingProblem } from './nesting.js'
 import { PROFILES, type Profile } from './profiles.js'
 import { defaultsSchema, type Rule, type RuleSet, ruleSchema, rulesFileSchema } from './schema.js'
+import { tagsOverlap } from './tags.js'
 import { parentTopicProblem, quote } from './topics.js'
 
 export type RulesResult = { ok: true; ruleSet: RuleSet } | { ok: false; errors: ProblemAt[] }
@@ -129,19 +130,30 @@ function semanticProblems(profile: Profile, facts: RuleFacts[]): ProblemAt[] {
         })
     }
   }
-  // Two enabled rules that could both match one message would publish it twice, once per trigger.
-  const enabled = facts.filter((f) => f.rule?.enabled)
-  for (let a = 0; a < enabled.length; a++) {
-    for (let b = a + 1; b < enabled.length; b++) {
-      const x = enabled[a]!,
-        y = enabled[b]!
-      const xs = x.rule!.source,
-        ys = y.rule!.source
-      if (xs.instanceId === ys.instanceId && xs.topic === ys.topic && tagsOverlap(xs.tags, ys.tags)) {
-        errors.push({
-          path: `rules[${y.i}].source.tags`,
-          message: `overlaps rules[${x.i}] (same instance and topic, tags ${quote(xs.tags)} and ${quote(ys.tags)}): a message would match both rules`,
-        })
+  // Two enabled rules that could both match one message would publish it twice, once per trigger. A rule
+  // without an instance (a self-managed cluster) could take any message on its topic.
+  const byTopic = new Map<string, RuleFacts[]>()
+  for (const f of facts) {
+    if (!f.rule?.enabled) continue
+    const list = byTopic.get(f.rule.source.topic) ?? []
+    list.push(f)
+    byTopic.set(f.rule.source.topic, list)
+  }
+  for (const list of byTopic.values()) {
+    for (let a = 0; a < list.length; a++) {
+      for (let b = a + 1; b < list.length; b++) {
+        const x = list[a]!
+        const y = list[b]!
+        const xs = x.rule!.source
+        const ys = y.rule!.source
+        const sameInstance = xs.instanceId === ys.instanceId || xs.instanceId === undefined || ys.instanceId === undefined
+        if (sameInstance && tagsOverlap(xs.tags, ys.tags)) {
+          const which = xs.instanceId === ys.instanceId ? 'same instance and topic' : 'same topic, and one names no instance'
+          errors.push({
+            path: `rules[${y.i}].source.tags`,
+            message: `overlaps rules[${x.i}] (${which}, tags ${quote(xs.tags)} and ${quote(ys.tags)}): a message would match both rules`,
+          })
+        }
       }
     }
   }
@@ -158,18 +170,6 @@ function semanticProblems(profile: Profile, facts: RuleFacts[]): ProblemAt[] {
     })
   }
   return errors
-}
-
-export function tagSet(tags: string): Set<string> | '*' {
-  return tags === '*' ? '*' : new Set(tags.split('||'))
-}
-
-function tagsOverlap(a: string, b: string): boolean {
-  const x = tagSet(a),
-    y = tagSet(b)
-  if (x === '*' || y === '*') return true
-  for (const t of x) if (y.has(t)) return true
-  return false
 }
 
 function zodProblems(error: ZodError, input: unknown, prefix: PropertyKey[]): ProblemAt[] {

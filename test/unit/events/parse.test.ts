@@ -300,3 +300,38 @@ describe('events: poison entries', () => {
     })
   }
 })
+
+describe('events from RocketMQ 5.x and self-managed sources (inferred shapes, test/fixtures/README.md)', () => {
+  test('5.x: the instance from the CloudEvent subject, whatever its shape; the message group from __SHARDINGKEY', () => {
+    for (const [form, event] of forms('rocketmq5-stream-batch.json')) {
+      const m = parseEvent(event).messages[0]!
+      assert.equal(m.instanceId, 'rmq-cn-jte3w5i0a01', form)
+      assert.equal(m.messageId, '0A1B2C3D00002A9F0000000000000001', form)
+      assert.equal(m.messageGroup, 'customer-42', form)
+      assert.equal(m.topic, 'orders', form)
+    }
+  })
+
+  test('self-managed: no instance at all', () => {
+    const m = parseEvent(fixtureText('apache-rocketmq-stream-batch.json')).messages[0]!
+    assert.equal(m.instanceId, undefined)
+    assert.equal(m.topic, 'warehouse-orders')
+  })
+
+  test('a message group among the user properties counts too; the system property wins', () => {
+    const data = (sys: Record<string, string>, user: Record<string, string>) => ({
+      topic: 't',
+      body: 'b',
+      systemProperties: sys,
+      userProperties: user,
+    })
+    const [a, b, c] = parseEvent([
+      data({}, { __SHARDINGKEY: 'u' }),
+      data({ __SHARDINGKEY: 's' }, { __SHARDINGKEY: 'u' }),
+      data({}, {}),
+    ]).messages
+    assert.equal(a!.messageGroup, 'u')
+    assert.equal(b!.messageGroup, 's')
+    assert.equal(c!.messageGroup, undefined)
+  })
+})

@@ -1,7 +1,10 @@
 // Rules -> EventBridge RocketMQ trigger configurations, and writing them into an s.yaml document.
 
 import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { Ajv } from 'ajv'
 import YAML from 'yaml'
 import { syncTriggers } from '../../../scripts/cli/triggers.js'
 import { SYamlError } from '../../../shared/errors.js'
@@ -25,6 +28,7 @@ describe('triggers: one per enabled rule, from the rule source', () => {
           Tag: 'TagA||TagB',
           GroupID: 'GID_bridge_1',
           Offset: 'CONSUME_FROM_LAST_OFFSET',
+          InstanceType: 'Cloud_4',
         },
       },
     })
@@ -188,5 +192,86 @@ describe('triggers: writing them into s.yaml', () => {
       () => syncTriggers('resources:\n  x:\n    props:\n      functionName: other\n', set),
       (e: unknown) => e instanceof SYamlError && /rocketmq-mqtt-bridge/.test(e.message),
     )
+  })
+})
+
+describe('triggers for every source type', () => {
+  const rules = validRuleSet([
+    rawRule(1),
+    rawRule(2, {
+      source: {
+        type: 'apsaramq-5',
+        instanceId: 'rmq-cn-jte3w5i0a01',
+        groupId: 'bridge-orders',
+        topic: 'orders',
+        acl: { username: '6W0xz2uPfiwpXXXX', passwordEnv: 'ROCKETMQ_ORDERS_PASSWORD' },
+        network: { vpcId: 'vpc-uf6of9452b2pba82c', vSwitchIds: ['vsw-a1', 'vsw-b2'], securityGroupId: 'sg-hp35r2hc3a3sv8q2' },
+      },
+    }),
+    rawRule(3, {
+      source: { type: 'apache', instanceId: undefined, endpoint: '10.0.0.8:9876', groupId: 'bridge_self', topic: 'self-orders' },
+    }),
+    rawRule(4, {
+      source: {
+        type: 'apache',
+        instanceId: undefined,
+        endpoint: 'ns.example:9876',
+        groupId: 'g4',
+        topic: 't4',
+        instanceType: 'SELF_BUILT',
+      },
+    }),
+  ])
+  const params = triggersForRules(rules).map((t) => t.triggerConfig.eventSourceConfig.eventSourceParameters.sourceRocketMQParameters)
+
+  test('4.x: what it always had, plus InstanceType Cloud_4; no network or ACL fields', () => {
+    assert.deepEqual(Object.keys(params[0]!).sort(), ['GroupID', 'InstanceId', 'InstanceType', 'Offset', 'RegionId', 'Tag', 'Topic'])
+    assert.equal(params[0]!.InstanceType, 'Cloud_4')
+  })
+
+  test('5.x with ACL and a VPC: Cloud_5, the password as the deployer environment variable, PrivateNetwork with all three IDs', () => {
+    assert.deepEqual(params[1], {
+      RegionId: 'cn-hangzhou',
+      InstanceId: 'rmq-cn-jte3w5i0a01',
+      Topic: 'orders',
+      Tag: '*',
+      GroupID: 'bridge-orders',
+      Offset: 'CONSUME_FROM_LAST_OFFSET',
+      InstanceType: 'Cloud_5',
+      AuthType: 'ACL',
+      InstanceUsername: '6W0xz2uPfiwpXXXX',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Serverless Devs' own ${env()} syntax, resolved at deploy time
+      InstancePassword: "${env('ROCKETMQ_ORDERS_PASSWORD')}",
+      InstanceNetwork: 'PrivateNetwork',
+      InstanceVpcId: 'vpc-uf6of9452b2pba82c',
+      InstanceVSwitchIds: 'vsw-a1,vsw-b2',
+      InstanceSecurityGroupId: 'sg-hp35r2hc3a3sv8q2',
+    })
+  })
+
+  test('self-managed: SelfBuilt (overridable), the NameServer endpoint, no instance ID, PublicNetwork', () => {
+    assert.equal(params[2]!.InstanceType, 'SelfBuilt')
+    assert.equal(params[2]!.InstanceEndpoint, '10.0.0.8:9876')
+    assert.equal(params[2]!.InstanceId, undefined)
+    assert.equal(params[2]!.InstanceNetwork, 'PublicNetwork')
+    assert.equal(params[3]!.InstanceType, 'SELF_BUILT')
+  })
+
+  test('no secret value in any generated trigger', () => {
+    assert.ok(!JSON.stringify(triggersForRules(rules)).includes('hunter2'))
+    assert.match(JSON.stringify(params[1]), /\$\{env\('ROCKETMQ_ORDERS_PASSWORD'\)\}/)
+  })
+
+  test('every generated trigger is valid against the fc3 schema (IEventBridge)', (t) => {
+    const path = process.env['FC3_SCHEMA'] ?? fileURLToPath(new URL('../../../../shared/reference/fc3-schema.json', import.meta.url))
+    if (!existsSync(path)) {
+      t.skip(`fc3 schema not found at ${path}: set FC3_SCHEMA or check out ../shared/reference beside the repository`)
+      return
+    }
+    const schema = JSON.parse(readFileSync(path, 'utf8')) as { definitions: Record<string, unknown> }
+    const ajv = new Ajv({ allErrors: true, strict: false })
+    const check = ajv.compile({ definitions: schema.definitions, $ref: '#/definitions/IEventBridge' })
+    for (const trigger of triggersForRules(rules))
+      assert.ok(check(trigger.triggerConfig), `${trigger.triggerName}: ${ajv.errorsText(check.errors)}`)
   })
 })

@@ -460,6 +460,6 @@ describe('mapping: rule selection', () => {
 
   test('a message without instanceId that matches rules of two instances is poison', () => {
     const rules = [rawRule(1), rawRule(2, { source: { topic: 'topic-1', instanceId: 'MQ_INST_other' } })]
-    poisonOf(message({ instanceId: undefined }), 'message has no INSTANCE_ID', ['"topic-1"', 'rule-1', 'rule-2'], rules)
+    poisonOf(message({ instanceId: undefined }), 'the message names no instance', ['"topic-1"', 'rule-1', 'rule-2', 'MQ_INST_other'], rules)
   })
 })

@@ -1,0 +1,15 @@
+// RocketMQ tag filters as rules write them: "*" or tags joined by "||".
+
+/** "*" or "TagA||TagB" -> the accepted tags. */
+export function tagSet(tags: string): Set<string> | '*' {
+  return tags === '*' ? '*' : new Set(tags.split('||'))
+}
+
+/** Whether one message could be accepted by both filters. */
+export function tagsOverlap(a: string, b: string): boolean {
+  const x = tagSet(a),
+    y = tagSet(b)
+  if (x === '*' || y === '*') return true
+  for (const t of x) if (y.has(t)) return true
+  return false
+}
