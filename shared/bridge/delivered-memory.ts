@@ -1,5 +1,5 @@
 // Message IDs this instance delivered, so that a retried batch is not published twice by it.
-import type { Publish } from '../mapping/map-message.js'
+import type { Publish } from '../mapping/publish.js'
 import { BoundedSet } from './bounded-set.js'
 
 export class DeliveredMemory {

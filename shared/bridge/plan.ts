@@ -2,7 +2,9 @@
 // validate-rules preview so that the two cannot drift apart. Instance state (messages an earlier
 // invocation delivered) is the bridge's own and not part of this.
 import type { ParsedEvent } from '../events/message.js'
-import { mapMessage, type Publish, type RuleIndex } from '../mapping/map-message.js'
+import { mapMessage } from '../mapping/map-message.js'
+import type { Publish } from '../mapping/publish.js'
+import type { RuleIndex } from '../mapping/rule-index.js'
 import { deadLettered, indexOf, type Planned } from './records.js'
 
 /** One record per entry of the event, in batch order. */

@@ -2,7 +2,7 @@
 // the model: each record succeeds or fails as a value; one decision is taken at the end).
 import type { DeadLetter } from '../dead-letters/record.js'
 import { storable } from '../dead-letters/storable.js'
-import type { Publish } from '../mapping/map-message.js'
+import type { Publish } from '../mapping/publish.js'
 
 /** Not published: this message was delivered already, by this batch or by this instance. */
 export interface Duplicate {

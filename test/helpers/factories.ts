@@ -1,6 +1,6 @@
 // Shared builders for unit tests: raw rule objects (as written in rules.yaml), validated rule sets, RocketMQ messages.
 import type { RocketMessage } from '../../shared/events/message.js'
-import { RuleIndex } from '../../shared/mapping/map-message.js'
+import { RuleIndex } from '../../shared/mapping/rule-index.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRules } from '../../shared/rules/validate.js'
 

@@ -5,7 +5,7 @@ import type { MessageResult } from '../../../shared/bridge/records.js'
 import { oldestTime, type SummaryInput, summarize } from '../../../shared/bridge/summary.js'
 import { DeadLetterError, DeliveryError } from '../../../shared/errors.js'
 import type { ParsedEvent } from '../../../shared/events/message.js'
-import type { Publish } from '../../../shared/mapping/map-message.js'
+import type { Publish } from '../../../shared/mapping/publish.js'
 
 function publish(index: number, ruleId = 'rule-a'): Publish {
   return { ruleId, index, messageId: `M${index}`, topic: `parent/t${index}`, qos: 1, retain: false, payload: Buffer.from('x') }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { RocketMessage } from '../../../shared/events/message.js'
-import { type MapResult, mapMessage, type Publish } from '../../../shared/mapping/map-message.js'
+import { mapMessage } from '../../../shared/mapping/map-message.js'
+import type { MapResult, Publish } from '../../../shared/mapping/publish.js'
 import { INSTANCE, message, type RawRule, rawRule, ruleIndex } from '../../helpers/factories.js'
 
 type Defaults = Record<string, unknown> | undefined

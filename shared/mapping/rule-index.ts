@@ -1,0 +1,54 @@
+// The enabled rules, indexed by RocketMQ topic: which rule takes a message, or why none does.
+import type { RocketMessage } from '../events/message.js'
+import { PROFILES, type Profile } from '../rules/profiles.js'
+import type { Rule, RuleSet } from '../rules/schema.js'
+import { tagSet } from '../rules/tags.js'
+import { quote } from '../rules/topics.js'
+
+export interface CompiledRule {
+  rule: Rule
+  tags: Set<string> | '*'
+  parentLevels: number
+}
+
+export class RuleIndex {
+  readonly profile: Profile
+  private readonly byTopic = new Map<string, CompiledRule[]>()
+
+  constructor(readonly ruleSet: RuleSet) {
+    this.profile = PROFILES[ruleSet.profile]
+    for (const rule of ruleSet.rules) {
+      if (!rule.enabled) continue
+      const list = this.byTopic.get(rule.source.topic) ?? []
+      list.push({ rule, tags: tagSet(rule.source.tags), parentLevels: rule.target.parentTopic.split('/').length })
+      this.byTopic.set(rule.source.topic, list)
+    }
+  }
+
+  /**
+   * The one enabled rule for this message, or why there is none. A message names its instance (INSTANCE_ID
+   * or the CloudEvent subject) or not (5.x and self-managed sources may not); without one, it matches by
+   * topic alone only when exactly one rule can take it. A rule without an instance takes any instance.
+   */
+  match(msg: RocketMessage): CompiledRule | string {
+    const onTopic = this.byTopic.get(msg.topic)
+    if (!onTopic) return `no enabled rule for RocketMQ topic ${quote(msg.topic)}`
+    let candidates = onTopic
+    if (msg.instanceId !== undefined) {
+      const exact = onTopic.filter((c) => c.rule.source.instanceId === msg.instanceId)
+      candidates = exact.length > 0 ? exact : onTopic.filter((c) => c.rule.source.instanceId === undefined)
+      if (candidates.length === 0) return `no enabled rule for RocketMQ instance ${quote(msg.instanceId)} and topic ${quote(msg.topic)}`
+    }
+    const accepted = candidates.filter((c) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags)))
+    if (accepted.length === 0) {
+      return `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${candidates.map((c) => `${quote(c.rule.id)} (tags ${quote(c.rule.source.tags)})`).join(', ')}`
+    }
+    if (accepted.length > 1) {
+      const list = accepted.map(
+        (c) => `${quote(c.rule.id)} (instance ${c.rule.source.instanceId === undefined ? 'any' : quote(c.rule.source.instanceId)})`,
+      )
+      return `the message names no instance (no INSTANCE_ID, no instance in the CloudEvent subject) and topic ${quote(msg.topic)} matches several rules: ${list.join(', ')}`
+    }
+    return accepted[0]!
+  }
+}

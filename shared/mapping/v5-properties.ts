@@ -1,0 +1,99 @@
+// The MQTT 5 properties of a publish, from the message's RocketMQ user properties (docs/architecture.md,
+// "Mapping"): mqtt5UserProperty, mqtt5MsgExpireInterval, mqtt5ContentType, mqttRealTopic, and with
+// forwardUserProperties the others.
+import type { Profile } from '../rules/profiles.js'
+import { quote } from '../rules/topics.js'
+import { mqttStringProblem } from './mqtt-strings.js'
+import type { V5Properties } from './publish.js'
+
+/** User properties the mapping consumes; with forwardUserProperties, the others become MQTT 5 user properties. */
+const MAPPED_PROPERTIES = new Set([
+  'mqttSecondTopic',
+  'qoslevel',
+  'cleansessionflag',
+  'mqttRealTopic',
+  'mqtt5UserProperty',
+  'mqtt5MsgExpireInterval',
+  'mqtt5ContentType',
+  // Read-only on MQTT -> RocketMQ messages (docs/platform-facts.md §2); never forwarded.
+  'clientId',
+  'topic',
+  // RocketMQ's own message-group property (docs/platform-facts.md §8.4), not the producer's.
+  '__SHARDINGKEY',
+])
+
+function addUser(user: Record<string, string | string[]>, key: string, value: string): void {
+  const prev = user[key]
+  user[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
+}
+
+/** The MQTT 5 properties of a message, undefined when it has none, or a reason string. */
+export function v5Properties(props: Record<string, string>, forward: boolean, profile: Profile): V5Properties | undefined | string {
+  // Most messages carry none of these: skip the work.
+  if (
+    !forward &&
+    props['mqtt5UserProperty'] === undefined &&
+    props['mqtt5MsgExpireInterval'] === undefined &&
+    props['mqtt5ContentType'] === undefined &&
+    props['mqttRealTopic'] === undefined
+  )
+    return undefined
+  const out: V5Properties = {}
+  const user: Record<string, string | string[]> = {}
+
+  const list = props['mqtt5UserProperty']
+  if (list !== undefined) {
+    const bytes = Buffer.byteLength(list, 'utf8')
+    if (bytes > profile.userPropertyMaxBytes)
+      return `userProperties.mqtt5UserProperty: ${bytes} bytes; at most ${profile.userPropertyMaxBytes} allowed`
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(list)
+    } catch {
+      return 'userProperties.mqtt5UserProperty: not JSON; expected an array like [{"key":"k","value":"v"}]'
+    }
+    if (!Array.isArray(parsed)) return 'userProperties.mqtt5UserProperty: must be a JSON array like [{"key":"k","value":"v"}]'
+    for (let i = 0; i < parsed.length; i++) {
+      const item = parsed[i] as { key?: unknown; value?: unknown } | null
+      if (typeof item !== 'object' || item === null || typeof item.key !== 'string' || typeof item.value !== 'string') {
+        return `userProperties.mqtt5UserProperty[${i}]: must be {"key": string, "value": string}`
+      }
+      const bad = mqttStringProblem(item.key) ?? mqttStringProblem(item.value)
+      if (bad) return `userProperties.mqtt5UserProperty[${i}]: ${bad}`
+      addUser(user, item.key, item.value)
+    }
+  }
+
+  const expiry = props['mqtt5MsgExpireInterval']
+  if (expiry !== undefined) {
+    if (!/^\d{1,5}$/.test(expiry) || Number(expiry) > 65535)
+      return `userProperties.mqtt5MsgExpireInterval: must be an integer from 0 to 65535 (seconds), got ${quote(expiry)}`
+    out.messageExpiryInterval = Number(expiry)
+  }
+
+  const contentType = props['mqtt5ContentType']
+  if (contentType !== undefined) {
+    const bad = mqttStringProblem(contentType)
+    if (bad) return `userProperties.mqtt5ContentType: ${bad}`
+    out.contentType = contentType
+  }
+
+  const realTopic = props['mqttRealTopic']
+  if (realTopic !== undefined) {
+    const bad = mqttStringProblem(realTopic)
+    if (bad) return `userProperties.mqttRealTopic: ${bad}`
+    addUser(user, 'mqttRealTopic', realTopic)
+  }
+
+  if (forward) {
+    for (const key of Object.keys(props)) {
+      if (MAPPED_PROPERTIES.has(key)) continue
+      const bad = mqttStringProblem(key) ?? mqttStringProblem(props[key]!)
+      if (bad) return `userProperties.${key}: ${bad}`
+      addUser(user, key, props[key]!)
+    }
+  }
+
+  if (Object.keys(user).length > 0) out.userProperties = user
+  return out.userProperties || out.messageExpiryInterval !== undefined || out.contentType !== undefined ? out : undefined
+}
