@@ -12,6 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export interface BuildOptions {
   rulesFile?: string
   outDir?: string
+  /** Prints nothing: no `built` lines, and no esbuild log (its errors still come back in the thrown error). */
   quiet?: boolean
 }
 
@@ -73,7 +74,8 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       minify: true,
       keepNames: true,
       legalComments: 'none' as const,
-      logLevel: 'warning' as const,
+      // Quiet: the errors still come back in the thrown error (and its `errors`), not as frames on stderr.
+      logLevel: options.quiet ? ('silent' as const) : ('warning' as const),
       // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
       external: ['proxy-agent'],
     }

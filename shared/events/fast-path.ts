@@ -4,19 +4,28 @@ import type { CloudEvent, Data } from './schema.js'
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/**
+ * A properties object as zod's record reads it. One with an own `__proto__` key (JSON.parse makes one) is
+ * left to zod, which drops that key (withoutProtoKey); kept here, it would give a different output.
+ */
+const isRecord = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && !Object.hasOwn(v, '__proto__')
+
+/** JSON's 1e400 parses to Infinity, which zod's finite() refuses: so does this. */
+const isSystemValue = (v: unknown) =>
+  v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+
 /** A `data` object, or undefined when zod must look at it. */
 export function quickData(d: unknown): Data | undefined {
   if (!isPlainObject(d)) return undefined
   const { topic, body, systemProperties, userProperties } = d
   if (typeof topic !== 'string' || topic === '' || typeof body !== 'string') return undefined
   if (systemProperties !== undefined) {
-    if (!isPlainObject(systemProperties)) return undefined
-    for (const v of Object.values(systemProperties))
-      if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined
+    if (!isRecord(systemProperties)) return undefined
+    for (const v of Object.values(systemProperties)) if (!isSystemValue(v)) return undefined
   }
   let props: Record<string, string> | undefined
   if (userProperties !== undefined) {
-    if (!isPlainObject(userProperties)) return undefined
+    if (!isRecord(userProperties)) return undefined
     for (const v of Object.values(userProperties)) if (typeof v !== 'string') return undefined
     props = userProperties as Record<string, string>
   }

@@ -1,5 +1,6 @@
 // The built bundle, loaded with plain require and invoked with a Buffer the way Function Compute does.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -7,6 +8,8 @@ import { join, resolve } from 'node:path'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { buildAll } from '../../scripts/build.js'
+import { validateRulesText } from '../../shared/rules/validate.js'
+import { barrier, viaBridge, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { assertDelivered, makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
@@ -27,6 +30,14 @@ interface BridgeModule {
 let broker: Broker
 let sub: Subscriber
 const loaded: BridgeModule[] = []
+
+/** Waits until everything `bridge` sent on these topics and QoS levels has reached the subscriber (helpers/barrier.ts). */
+const settle = (bridge: BridgeModule, lanes: Array<{ topic: string; qos: number }>) =>
+  barrier(
+    viaBridge((event) => bridge.handler(Buffer.from(JSON.stringify(event)), fcContext('req-barrier'))),
+    [sub],
+    lanes,
+  )
 
 before(async () => {
   // npm test builds dist/ first (pretest); build it here too when run on its own.
@@ -51,9 +62,8 @@ test('dist/bridge/index.js: the end-to-end case through initialize + handler(Buf
   await bridge.initialize(fcContext('init'))
   const summary = await bridge.handler(Buffer.from(JSON.stringify(event)), fcContext('req-bundle'))
   assert.deepEqual([summary.received, summary.published, summary.deadLettered], [1200, 1200, 0])
-  await sub.waitFor(1200)
-  await new Promise((r) => setTimeout(r, 200))
-  assertDelivered(expected, sub.messages, 5)
+  await settle(bridge, expected)
+  assertDelivered(expected, withoutSentinels(sub.messages), 5)
   delete process.env['RULES_FILE']
 })
 
@@ -70,16 +80,38 @@ test('the build inlines the validated rules: a bundle serves them with no RULES_
   const { event, expected } = makeBatch(90, 'INLINE-')
   const summary = await bridge.handler(Buffer.from(JSON.stringify(event)), fcContext('req-inline'))
   assert.equal(summary.published, 90)
-  await sub.waitFor(90)
-  assertDelivered(expected, sub.messages, 5)
+  await settle(bridge, expected)
+  assertDelivered(expected, withoutSentinels(sub.messages), 5)
 })
 
-test('invalid rules fail the build, naming each error', async () => {
+test('invalid rules fail the build, naming each error with its path; quiet, esbuild prints none of it', async () => {
   const bad = join(work, 'bad.yaml')
-  writeFileSync(bad, 'rules:\n  - id: "!"\n')
-  await assert.rejects(buildAll({ rulesFile: bad, outDir: join(work, 'bad-dist'), quiet: true }), (err: Error) => {
-    assert.match(err.message, /bad\.yaml: rules\[0\]\.id: must be 3-64 characters/)
-    assert.match(err.message, /rules\[0\]\.source: is required/)
-    return true
-  })
+  writeFileSync(
+    bad,
+    [
+      'rules:',
+      '  - id: "!"',
+      '  - id: ok-rule',
+      '    source: { regionId: cn-hangzhou, instanceId: MQ_INST_1, topic: t, groupId: GID_ok_rule }',
+      '    target: { parentTopic: "a/+" }',
+    ].join('\n'),
+  )
+  const verdict = validateRulesText(readFileSync(bad, 'utf8'))
+  assert.ok(!verdict.ok)
+  // In a child process: esbuild's own service writes its log frames straight to the inherited stderr.
+  const script = `import { buildAll } from ${JSON.stringify(join(root, 'scripts/build.ts'))}
+buildAll({ rulesFile: ${JSON.stringify(bad)}, outDir: ${JSON.stringify(join(work, 'bad-dist'))}, quiet: true }).then(
+  () => console.log(JSON.stringify({ built: true })),
+  (err) => console.log(JSON.stringify({ message: err.message })),
+)`
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
+
+  assert.equal(child.stderr, '', 'quiet: no esbuild error frames')
+  const { message } = JSON.parse(child.stdout) as { message?: string }
+  assert.ok(message !== undefined, `the build must fail: ${child.stdout}`)
+  assert.deepEqual(
+    verdict.errors.map((e) => e.path),
+    ['rules[0].id', 'rules[0].source', 'rules[0].target', 'rules[1].target.parentTopic'],
+  )
+  for (const e of verdict.errors) assert.ok(message.includes(`bad.yaml: ${e.path}: ${e.message}`), `${e.path} in:\n${message}`)
 })

@@ -16,6 +16,7 @@ import { readDeployment } from '../../scripts/local/deployment.js'
 import { loadSamples } from '../../scripts/local/samples.js'
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-options.js'
 import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import { validateRulesText } from '../../shared/rules/validate.js'
 import { freePort } from '../helpers/ports.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
@@ -29,10 +30,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env
 }
 
-function start(args: string[]): ChildProcess & { output: () => string } {
+function start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local/start.ts', ...args], {
     cwd: clone,
-    env: cleanEnv(),
+    env: { ...cleanEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -81,13 +82,16 @@ const listening = (port: number) =>
 /** Tracked and new files, as git sees them; without git (an unpacked archive), the tree minus what git ignores here. */
 function sourceFiles(): string[] {
   try {
-    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .toString()
-      .split('\0')
-      .filter(Boolean)
+    return (
+      execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+        cwd: repo,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+        .toString()
+        .split('\0')
+        // A worktree's node_modules may be a symlink, which git lists; the copy links it below anyway.
+        .filter((f) => f !== '' && f !== 'node_modules')
+    )
   } catch {
     const skip = new Set(['.git', 'node_modules', 'dist', '.dead-letters', '.bench', '.scratch'])
     const walk = (dir: string): string[] =>
@@ -286,6 +290,39 @@ describe('npm start', () => {
       assert.equal(await exited(child, 10_000), 0)
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+
+  test('--once with invalid rules lists each error exactly once, with its path, and exits 1: from RULES_FILE, and from rules.yaml at the build', async () => {
+    const badText = [
+      'rules:',
+      '  - id: "!"',
+      '  - id: ok-rule',
+      '    source: { regionId: cn-hangzhou, instanceId: MQ_INST_1, topic: t, groupId: GID_ok_rule }',
+      '    target: { parentTopic: "a/+" }',
+    ].join('\n')
+    const verdict = validateRulesText(badText)
+    const lines = verdict.ok ? [] : verdict.errors.map((e) => `${e.path}: ${e.message}`)
+    assert.equal(lines.length, 4)
+    const bad = join(clone, 'bad.yaml')
+    writeFileSync(bad, badText)
+    const rulesYaml = join(clone, 'rules.yaml')
+    const original = readFileSync(rulesYaml, 'utf8')
+
+    const fromEnv = start(['--once'], { RULES_FILE: bad })
+    const fromEnvCode = await exited(fromEnv, 55_000)
+    writeFileSync(rulesYaml, badText)
+    const atBuild = start(['--once'])
+    const atBuildCode = await exited(atBuild, 55_000).finally(() => writeFileSync(rulesYaml, original))
+
+    const runs: Array<[string, number | null, string]> = [
+      ['RULES_FILE', fromEnvCode, fromEnv.output()],
+      ['rules.yaml', atBuildCode, atBuild.output()],
+    ]
+    for (const [run, code, out] of runs) {
+      assert.equal(code, 1, `${run}:\n${out}`)
+      assert.ok(!out.includes('[ERROR]'), `${run}: no esbuild error frames in:\n${out}`)
+      for (const line of lines) assert.equal(out.split(line).length - 1, 1, `${run}: "${line}" once in:\n${out}`)
     }
   })
 })

@@ -16,6 +16,8 @@ export interface Subscriber {
   messages: Received[]
   /** Resolves once `count` messages arrived; rejects after `timeoutMs` saying how many did. */
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>
+  /** Resolves once `done(messages)` holds, checked now and on every arrival; rejects after `timeoutMs` naming `what`. */
+  waitUntil(done: (messages: Received[]) => boolean, timeoutMs?: number, what?: string): Promise<Received[]>
   close(): Promise<void>
 }
 
@@ -42,26 +44,32 @@ export async function subscribe(url: string, topics: string[], version: 4 | 5, o
     for (const w of waiters) w()
   })
   await client.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 2 as const }])))
+  const waitUntil = (done: (got: Received[]) => boolean, timeoutMs: number, what: () => string) =>
+    new Promise<Received[]>((resolve, reject) => {
+      const check = () => {
+        if (done(messages)) {
+          clearTimeout(timer)
+          waiters.splice(waiters.indexOf(check), 1)
+          resolve(messages)
+        }
+      }
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1)
+        reject(new Error(`subscriber ${what()} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      waiters.push(check)
+      check()
+    })
   return {
     client,
     messages,
-    waitFor(count, timeoutMs = 20000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (messages.length >= count) {
-            clearTimeout(timer)
-            waiters.splice(waiters.indexOf(check), 1)
-            resolve(messages)
-          }
-        }
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(check), 1)
-          reject(new Error(`subscriber got ${messages.length} of ${count} messages within ${timeoutMs} ms`))
-        }, timeoutMs)
-        waiters.push(check)
-        check()
-      })
-    },
+    waitFor: (count, timeoutMs = 20000) =>
+      waitUntil(
+        (got) => got.length >= count,
+        timeoutMs,
+        () => `got ${messages.length} of ${count} messages`,
+      ),
+    waitUntil: (done, timeoutMs = 20000, what = 'the condition') => waitUntil(done, timeoutMs, () => `saw no ${what}`),
     close: () => client.endAsync(),
   }
 }

@@ -8,12 +8,13 @@ import { join } from 'node:path'
 import { describe, type TestContext as NodeTestContext, test } from 'node:test'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
+import { readDeadLetters } from '../../shared/dead-letters/store.js'
 import { DeliveryError } from '../../shared/errors.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
-import { fcContext } from '../helpers/fc-context.js'
+import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { cloudEvent, SCENARIO_RULES } from '../helpers/scenario.js'
-import { persistentSubscriber } from '../helpers/subscriber.js'
+import { type PersistentSubscriber, persistentSubscriber } from '../helpers/subscriber.js'
 
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 
@@ -29,9 +30,17 @@ function qos1Batch(count: number, prefix: string): unknown[] {
   )
 }
 
-function bridgeFor(broker: Broker, env: Record<string, string>): Bridge {
+function bridgeFor(broker: Broker, env: Record<string, string>): Bridge & { deadLetters: string } {
   const dl = mkdtempSync(join(tmpdir(), 'dl-'))
-  return new Bridge(loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${dl}`, ...env }), rules)
+  return Object.assign(new Bridge(loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${dl}`, ...env }), rules), {
+    deadLetters: dl,
+  })
+}
+
+/** How many of the messages `qos1Batch(count, prefix)` made a subscriber holds, each counted once. */
+function distinctOf(sub: PersistentSubscriber, prefix: string, count: number): number {
+  const sent = new Set(qos1Batch(count, prefix).map((e) => Buffer.from((e as { data: { body: string } }).data.body).toString('hex')))
+  return [...sub.distinct].filter((hex) => sent.has(hex)).length
 }
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -80,16 +89,19 @@ for (const poolSize of [1, 4]) {
         assert.equal(retry.published, unconfirmed, 'the retry sends exactly what was not acknowledged')
         assert.equal(retry.duplicates, 5000 - unconfirmed, 'what was acknowledged is not sent again')
         await sub.waitForDistinct(5000)
-        assert.equal(sub.distinct.size, 5000)
+        const delivered = distinctOf(sub, `KILL${poolSize}`, 5000)
+        // A fault is a retry, never a dead letter: none of these messages is poison.
+        const deadLettered = retry.deadLettered + (await readDeadLetters(bridge.deadLetters)).length
+        assert.deepEqual({ delivered, deadLettered }, { delivered: 5000, deadLettered: 0 })
         report(t, {
           fault: 'stopped mid-batch (SIGTERM)',
           poolSize,
           sent: 5000,
           unconfirmedFirstAttempt: unconfirmed,
-          delivered: sub.distinct.size,
+          delivered,
           duplicated: sub.duplicates(),
-          deadLettered: 0,
-          lost: 5000 - sub.distinct.size,
+          deadLettered,
+          lost: 5000 - delivered,
         })
       } finally {
         await bridge.close()
@@ -104,14 +116,27 @@ for (const poolSize of [1, 4]) {
       const bridge = bridgeFor(broker, { MQTT_POOL_SIZE: String(poolSize), MQTT_PUBLISH_TIMEOUT_MS: '2000' })
       try {
         assert.equal((await bridge.handle(qos1Batch(200, `BEFORE${poolSize}`), fcContext('req-1'))).published, 200)
+        await sub.waitForDistinct(200)
+        const deliveredBefore = distinctOf(sub, `BEFORE${poolSize}`, 200)
+        const connectionsBefore = broker.connectionsFrom('GID_bridge@@@')
         await broker.stop('SIGKILL')
         await broker.start()
+        // The broker lost every session with its process: a new subscriber sees what follows.
         const sub2 = await persistentSubscriber(broker.url, ['devices/#'])
         const after = await bridge.handle(qos1Batch(200, `AFTER${poolSize}`), fcContext('req-2'))
         assert.equal(after.published, 200)
         await sub2.waitForDistinct(200)
-        assert.ok(broker.connectionsFrom('GID_bridge@@@') >= 1)
-        report(t, { fault: 'restarted between invocations', poolSize, sent: 400, delivered: 200 + sub2.distinct.size, lost: 0 })
+        const deliveredAfter = distinctOf(sub2, `AFTER${poolSize}`, 200)
+        // Each connection of the pool was opened once more, on first use after the restart, and no more.
+        assert.equal(broker.connectionsFrom('GID_bridge@@@') - connectionsBefore, poolSize, 'connections reopened')
+        assert.equal(deliveredBefore + deliveredAfter, 400)
+        report(t, {
+          fault: 'restarted between invocations',
+          poolSize,
+          sent: 400,
+          delivered: deliveredBefore + deliveredAfter,
+          lost: 400 - deliveredBefore - deliveredAfter,
+        })
         await sub2.close()
       } finally {
         await bridge.close()
@@ -137,16 +162,19 @@ for (const poolSize of [1, 4]) {
         assert.ok(took < 9000, `failed after ${took} ms, before the 10 s function timeout less its margin`)
         broker.resume()
         const retry = await bridge.handle(event, fcContext('req-cont', 10))
-        assert.equal(retry.published + retry.duplicates, 300)
+        // The first attempt had none acknowledged, so none counts as delivered: the retry sends all 300.
+        assert.deepEqual([retry.published, retry.duplicates, retry.failed], [300, 0, 0])
         await sub.waitForDistinct(300)
+        const delivered = distinctOf(sub, `STOP${poolSize}`, 300)
+        assert.equal(delivered, 300)
         report(t, {
           fault: 'SIGSTOP then SIGCONT',
           poolSize,
           sent: 300,
           failedAfterMs: took,
-          delivered: sub.distinct.size,
+          delivered,
           duplicated: sub.duplicates(),
-          lost: 300 - sub.distinct.size,
+          lost: 300 - delivered,
         })
       } finally {
         broker.resume()
@@ -194,7 +222,11 @@ describe('bounds and refusals', () => {
         assert.ok(!err.message.includes(secret))
         return true
       })
-      assert.ok(ctx.lines.length > 0)
+      // The lines that would carry a leaked secret are there: one per refused message, and the invocation's.
+      const failures = logEvents(ctx, 'bridge.failure')
+      assert.equal(failures.length, 5)
+      for (const f of failures) assert.match(String(f['reason']), /refused the connection/)
+      assert.equal(logEvents(ctx, 'bridge.invocation')[0]!['outcome'], 'retry')
       for (const line of ctx.lines) assert.ok(!line.includes(secret), line)
       assert.equal((await good.handle(qos1Batch(5, 'AUTH'), fcContext('req-auth-ok'))).published, 5)
     } finally {

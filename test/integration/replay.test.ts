@@ -12,6 +12,7 @@ import { promisify } from 'node:util'
 import { poisonEntries } from '../../shared/dead-letters/entries.js'
 import { recognise } from '../../shared/dead-letters/intake.js'
 import { appendDeadLetters, type DeadLetterEntry, readDeadLetters } from '../../shared/dead-letters/store.js'
+import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, mosquittoInstalled, startAedes, startMosquitto } from '../helpers/broker.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
@@ -32,6 +33,17 @@ function cloudEvent(id: string, body: string, userProperties: Record<string, str
 
 let broker: Broker
 let sub: Subscriber
+
+/** Where a replay of the store could publish: the three stored messages' topics, at their QoS 1. */
+const STORED_LANES = ['A', 'B', 'C'].map((id) => ({ topic: `home/room${id}/lamp`, qos: 1 }))
+
+/**
+ * Waits until anything the replay CLI sent has reached the subscriber. The CLI has exited, so no
+ * sentinel can share its connection; but the bridge in it counts a message only once the broker
+ * acknowledged it, so the broker took every one of them before this sentinel, on the same topic and QoS,
+ * was sent (helpers/barrier.ts).
+ */
+const settle = () => barrier(viaClient(broker.url), [sub], STORED_LANES)
 let dir: string
 let otherStore: string
 
@@ -103,8 +115,8 @@ describe('replay --target local', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /3 dead letters to replay .*reason contains/)
     assert.equal((r.stderr.match(/would replay/g) ?? []).length, 3, 'the --reason filter (case-insensitive) leaves out the poison message')
-    await new Promise((res) => setTimeout(res, 200))
-    assert.equal(sub.messages.length, 0)
+    await settle()
+    assert.deepEqual(withoutSentinels(sub.messages), [])
   })
 
   test('stored messages reach the subscriber; the poison one stays pending; a second replay sends nothing', async () => {
@@ -118,9 +130,9 @@ describe('replay --target local', () => {
       skipped: 0,
     })
     assert.match(first.stderr, /replay: 4\/4 \(100%\), 3 replayed, 1 dead-lettered again/)
-    await sub.waitFor(3)
+    await settle()
     assert.deepEqual(
-      sub.messages.map((m) => [m.topic, m.payload.toString()]),
+      withoutSentinels(sub.messages).map((m) => [m.topic, m.payload.toString()]),
       [
         ['home/roomA/lamp', 'lamp A'],
         ['home/roomB/lamp', 'lamp B'],
@@ -141,8 +153,8 @@ describe('replay --target local', () => {
       failed: 0,
       skipped: 3,
     })
-    await new Promise((res) => setTimeout(res, 300))
-    assert.equal(sub.messages.length, 3, 'nothing sent twice')
+    await settle()
+    assert.equal(withoutSentinels(sub.messages).length, 3, 'nothing sent twice')
   })
 
   test('a bad flag is refused with the usage line', async () => {

@@ -6,11 +6,11 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { Bridge } from '../../shared/bridge/bridge.js'
+import { Bridge, type Summary } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
 import { signaturePassword } from '../../shared/mqtt/auth.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
-import { fcContext, type TestContext } from '../helpers/fc-context.js'
+import { fcContext, logEvents, type TestContext } from '../helpers/fc-context.js'
 import { freePort } from '../helpers/ports.js'
 import { cloudEvent, makeBatch, SCENARIO_RULES } from '../helpers/scenario.js'
 
@@ -19,10 +19,23 @@ const AK_SECRET = 'Kn0wnAccessKeySecret123'
 const STS = { accessKeyId: 'STS.id', accessKeySecret: 'Kn0wnStsSecret456', securityToken: 'Kn0wnSecurityToken789' }
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 
-/** An embedded broker that checks either credential: the password, or the Alibaba signature of the client ID. */
-async function checkingBroker(port: number): Promise<{ stop(): Promise<void> }> {
+/**
+ * An embedded broker that checks either credential: the password, or the Alibaba signature of the client
+ * ID. `received(n)` resolves once it has taken n more publishes from the bridge.
+ */
+async function checkingBroker(port: number): Promise<{ received(n: number): Promise<void>; stop(): Promise<void> }> {
   const { Aedes } = await import('aedes')
   const aedes = await Aedes.createBroker()
+  let publishes = 0
+  const waiters: Array<{ n: number; done: () => void }> = []
+  aedes.on('publish', (_packet, client) => {
+    if (!client?.id.startsWith('GID_bridge@@@')) return
+    publishes++
+    for (const w of waiters.filter((x) => publishes >= x.n)) {
+      waiters.splice(waiters.indexOf(w), 1)
+      w.done()
+    }
+  })
   aedes.authenticate = (client, username, password, done) => {
     const ok =
       (username === 'bridge' && password?.toString() === PASSWORD) ||
@@ -38,6 +51,11 @@ async function checkingBroker(port: number): Promise<{ stop(): Promise<void> }> 
   })
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()))
   return {
+    received: (n) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the broker took ${publishes} publishes, not ${n} more, within 10 s`)), 10_000)
+        waiters.push({ n: publishes + n, done: () => resolve(clearTimeout(timer)) })
+      }),
     async stop() {
       for (const s of sockets) s.destroy()
       await new Promise<void>((r) => aedes.close(() => r()))
@@ -66,6 +84,8 @@ for (const [mode, auth] of Object.entries(modes)) {
       })
       const contexts: TestContext[] = []
       const errors: string[] = []
+      /** What each scenario came to: its summary, or its error's message. */
+      const outcomes: Record<string, Summary | string> = {}
       const ctx = (id: string) => {
         const c = fcContext(id, 10, { credentials: STS })
         contexts.push(c)
@@ -73,8 +93,9 @@ for (const [mode, auth] of Object.entries(modes)) {
       }
       const attempt = async (bridge: Bridge, event: unknown, id: string) => {
         try {
-          await bridge.handle(event, ctx(id))
+          outcomes[id] = await bridge.handle(event, ctx(id))
         } catch (err) {
+          outcomes[id] = (err as Error).message
           errors.push(`${(err as Error).message}\n${(err as Error).stack}`)
         }
       }
@@ -96,7 +117,7 @@ for (const [mode, auth] of Object.entries(modes)) {
       await attempt(b2, withPoison(), 'refused')
       // 3. Broker lost in the middle of a large batch.
       const lost = attempt(b1, makeBatch(3000, `lost-${mode}`).event, 'lost')
-      await new Promise((r) => setTimeout(r, 20))
+      await broker.received(100)
       await broker.stop()
       await lost
       // 4. A silent broker: accepts TCP, never answers.
@@ -117,8 +138,31 @@ for (const [mode, auth] of Object.entries(modes)) {
         .filter((n) => n.endsWith('.jsonl'))
         .map((n) => readFileSync(join(dlDir, n), 'utf8'))
         .join('\n')
-      assert.ok(errors.length >= 4, `failures seen: ${errors.length}`)
-      assert.ok(lines.length > 20)
+      // Each scenario happened as named, so its error and log lines are there to search.
+      const failed = (id: string, reason: RegExp) => {
+        assert.equal(typeof outcomes[id], 'string', `${id}: the invocation must fail, got ${JSON.stringify(outcomes[id])}`)
+        assert.match(outcomes[id] as string, reason, id)
+        const failures = logEvents(contexts.find((c) => c.requestId === id)!, 'bridge.failure')
+        assert.ok(failures.length > 0, `${id}: failures are logged`)
+      }
+      failed('down', /^20 of 20 messages not acknowledged.*cannot reach the MQTT broker/)
+      assert.deepEqual(
+        [(outcomes['up'] as Summary).published, (outcomes['up'] as Summary).deadLettered],
+        [20, 1],
+        'up: delivered, the poison dead-lettered',
+      )
+      failed('refused', /^20 of 20 messages not acknowledged.*refused the connection/)
+      // Lost mid-batch: some of the 3000 were acknowledged before the broker went, the rest were not.
+      failed('lost', /^\d+ of 3000 messages not acknowledged/)
+      const unconfirmed = Number(/^(\d+) of 3000/.exec(outcomes['lost'] as string)![1])
+      assert.ok(unconfirmed > 0 && unconfirmed < 3000, `lost: ${unconfirmed} of 3000 unconfirmed`)
+      failed('silent', /^20 of 20 messages not acknowledged.*no CONNACK/)
+      failed('handoff', /could not hand 1 dead letter to file:/)
+      assert.equal(errors.length, 5)
+      for (const id of ['down', 'up', 'refused', 'silent', 'handoff']) {
+        const c = contexts.find((x) => x.requestId === id)!
+        assert.equal(logEvents(c, 'bridge.dead-letter').length, 1, `${id}: the poison message is logged`)
+      }
       assert.ok(stored.includes('qoslevel'), 'dead letters were written')
       // The signatures presented are derived secrets: each is as good as a password for its client ID.
       const signatures = [b1, b2, b3, b4].flatMap((b) => b.pool.clientIds).map((id) => signaturePassword(AK_SECRET, id))
