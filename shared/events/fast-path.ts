@@ -17,8 +17,10 @@ const isSystemValue = (v: unknown) =>
 /** A `data` object, or undefined when zod must look at it. */
 export function quickData(d: unknown): Data | undefined {
   if (!isPlainObject(d)) return undefined
-  const { topic, body, systemProperties, userProperties } = d
+  const { topic, body, systemProperties, userProperties, msgId } = d
   if (typeof topic !== 'string' || topic === '' || typeof body !== 'string') return undefined
+  // zod ignores a msgId that is not text, but keeps the key: its output is zod's to make.
+  if (msgId !== undefined && typeof msgId !== 'string') return undefined
   if (systemProperties !== undefined) {
     if (!isRecord(systemProperties)) return undefined
     for (const v of Object.values(systemProperties)) if (!isSystemValue(v)) return undefined
@@ -32,6 +34,7 @@ export function quickData(d: unknown): Data | undefined {
   const out: Data = { topic, body }
   if (systemProperties !== undefined) out.systemProperties = systemProperties as NonNullable<Data['systemProperties']>
   if (props !== undefined) out.userProperties = props
+  if (msgId !== undefined) out.msgId = msgId
   return out
 }
 

@@ -105,7 +105,9 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
   const instance = sys?.['INSTANCE_ID']
   const tags = sys?.['TAGS']
   const msg: RocketMessage = { index, topic: data.topic, userProperties: data.userProperties ?? {}, body: data.body, raw: entry }
+  // UNIQ_KEY (4.x, 5.x), else a self-managed source's msgId, else the CloudEvent's own ID.
   if (typeof uniq === 'string' && uniq !== '') msg.messageId = uniq
+  else if (data.msgId) msg.messageId = data.msgId
   else if (ce?.id) msg.messageId = ce.id
   if (typeof instance === 'string' && instance !== '') msg.instanceId = instance
   else {
@@ -136,5 +138,6 @@ function idOf(entry: unknown): { messageId?: string } {
   const sys = data['systemProperties'] as Record<string, unknown> | undefined
   const uniq = sys && typeof sys === 'object' ? sys['UNIQ_KEY'] : undefined
   if (typeof uniq === 'string' && uniq !== '') return { messageId: uniq }
+  if (typeof data['msgId'] === 'string' && data['msgId'] !== '') return { messageId: data['msgId'] }
   return typeof e['id'] === 'string' ? { messageId: e['id'] } : {}
 }

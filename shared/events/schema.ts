@@ -16,6 +16,8 @@ export const dataSchema = z.object(
       .optional(),
     userProperties: z.preprocess(withoutProtoKey, z.record(z.string(), propertyValue, error('must be an object of strings'))).optional(),
     body: z.string(error('must be a string')),
+    // A self-managed source's message ID (docs/platform-facts.md §8.3, a hint only): ignored unless it is text.
+    msgId: z.string().optional().catch(undefined),
   },
   error('must be an object with topic and body'),
 )

@@ -335,3 +335,24 @@ describe('events from RocketMQ 5.x and self-managed sources (inferred shapes, te
     assert.equal(c!.messageGroup, undefined)
   })
 })
+
+describe('the message ID', () => {
+  const data = (extra: Record<string, unknown>) => ({ specversion: '1.0', id: 'ce-id', data: { topic: 't', body: 'b', ...extra } })
+  test('UNIQ_KEY, else data.msgId, else the CloudEvent id; a msgId that is not text is ignored', () => {
+    const parsed = parseEvent([
+      data({ systemProperties: { UNIQ_KEY: 'U1' }, msgId: 'M1' }),
+      data({ msgId: 'M2' }),
+      data({}),
+      data({ msgId: 42 }),
+    ])
+    assert.deepEqual(parsed.poison, [])
+    assert.deepEqual(
+      parsed.messages.map((m) => m.messageId),
+      ['U1', 'M2', 'ce-id', 'ce-id'],
+    )
+  })
+
+  test('the self-managed fixture takes its ID from data.msgId', () => {
+    assert.equal(parseEvent(fixtureText('apache-rocketmq-stream-batch.json')).messages[0]!.messageId, '7F0000010B6418B4AAC2A3B8D5F00000')
+  })
+})

@@ -5,7 +5,8 @@ import fc from 'fast-check'
 import { quickCloudEvent, quickData } from '../../../shared/events/fast-path.js'
 import { parseEvent } from '../../../shared/events/parse.js'
 import { cloudEventSchema, dataSchema } from '../../../shared/events/schema.js'
-import { mapMessage, RuleIndex } from '../../../shared/mapping/map-message.js'
+import { mapMessage } from '../../../shared/mapping/map-message.js'
+import { RuleIndex } from '../../../shared/mapping/rule-index.js'
 import { validateRules } from '../../../shared/rules/validate.js'
 
 const RUNS = 10_000
