@@ -147,8 +147,8 @@ describe('connection: lost and resent', () => {
     second.ack()
     second.drop()
     await settle()
-    const r = await call
     assert.equal(broker.clients.length, 2, 'one reconnect per call, no more')
+    const r = await call
     assert.deepEqual(kinds(r), [...new Array(8).fill('delivered'), 'failed', 'failed'])
     assert.equal(reasonOf(r.outcomes[9]), LOST)
   })
