@@ -9,10 +9,11 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
+import type { Logger } from '../../shared/logging/logger.js'
 import type { Publish } from '../../shared/mapping/map-message.js'
 import { signaturePassword } from '../../shared/mqtt/auth.js'
 import { clientId, clientIdProblem, instanceToken } from '../../shared/mqtt/client-id.js'
-import { MqttPool, type PoolOptions } from '../../shared/mqtt/pool.js'
+import { MqttPool, type PoolOptions, type PublishOutcome, type PublishResult } from '../../shared/mqtt/pool.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { startMosquitto } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
@@ -42,6 +43,26 @@ function pool(url: string, options: Partial<PoolOptions> = {}): MqttPool {
     publishTimeoutMs: 3000,
     ...options,
   })
+}
+
+/** Keeps the events the pool logs, per level. */
+function testLog(): Logger & { events(name: string): Array<Record<string, unknown>> } {
+  const lines: Array<{ level: string } & Record<string, unknown>> = []
+  const keep = (level: string) => (fields: Record<string, unknown>) => {
+    lines.push({ level, ...fields })
+  }
+  return {
+    debug: keep('debug'),
+    info: keep('info'),
+    warn: keep('warn'),
+    error: keep('error'),
+    events: (name) => lines.filter((l) => l['event'] === name),
+  }
+}
+
+/** The outcomes that are not "delivered", with their positions. */
+function undelivered(r: PublishResult): Array<[number, PublishOutcome]> {
+  return r.outcomes.flatMap((o, i): Array<[number, PublishOutcome]> => (o.kind === 'delivered' ? [] : [[i, o]]))
 }
 
 /** Per topic, the payloads in arrival order. */
@@ -102,17 +123,29 @@ describe('signature authentication', () => {
     const bad = pool(url, {
       auth: { kind: 'signature', instanceId: 'mqtt-cn-test', accessKeyId: 'AK_test', accessKeySecret: 'a-wrong-secret' },
     })
+    const goodLog = testLog()
+    const badLog = testLog()
     try {
-      const r = await good.publish(publishes(60, 'sig', 20), Date.now() + 10000)
-      assert.deepEqual(
-        r.outcomes.filter((o) => o !== undefined),
-        [],
-      )
+      const r = await good.publish(publishes(60, 'sig', 20), Date.now() + 10000, goodLog)
+      assert.deepEqual(undelivered(r), [])
       // Three connections, three client IDs, each signed for itself.
       assert.equal(new Set(seen).size, 3)
-      const refused = await bad.publish(publishes(2, 'sig-bad', 1), Date.now() + 10000)
+      // aedes speaks 3.1.1 only: the pool falls back once, and each connection says so through this call's logger.
+      assert.deepEqual(
+        goodLog.events('mqtt.connected').map((e) => [e['level'], e['version']]),
+        [
+          ['info', '3.1.1'],
+          ['info', '3.1.1'],
+          ['info', '3.1.1'],
+        ],
+      )
+      assert.equal(goodLog.events('mqtt.protocol-fallback').length, 1)
+      assert.equal(good.protocolVersion, 4)
+      const refused = await bad.publish(publishes(2, 'sig-bad', 1), Date.now() + 10000, badLog)
+      assert.equal(badLog.events('mqtt.connected').length, 0)
       for (const o of refused.outcomes) {
-        assert.ok(o && !o.rejected)
+        assert.equal(o.kind, 'failed')
+        if (o.kind !== 'failed') continue
         assert.match(o.reason, /refused the connection: Connection refused: Bad username or password \(code 4\)/)
         assert.ok(!o.reason.includes('a-wrong-secret'))
       }
@@ -154,19 +187,18 @@ describe('TLS and WebSocket against Mosquitto', () => {
     const sub = await subscribe(broker.url, ['devices/#'], 5)
     const trusted = pool(broker.tlsUrl!, { tls: { ca: readFileSync(broker.caFile!) } })
     const untrusted = pool(broker.tlsUrl!)
+    const log = testLog()
     try {
-      const r = await trusted.publish(publishes(200, 'tls', 10), Date.now() + 10000)
-      assert.deepEqual(
-        r.outcomes.filter((o) => o !== undefined),
-        [],
-      )
+      const r = await trusted.publish(publishes(200, 'tls', 10), Date.now() + 10000, log)
+      assert.deepEqual(undelivered(r), [])
       await sub.waitFor(200)
-      const refused = await untrusted.publish(publishes(3, 'tls-no-ca', 1), Date.now() + 10000)
-      for (const o of refused.outcomes)
-        assert.match(
-          o!.reason,
-          /the TLS certificate of the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ is not trusted: .*SELF_SIGNED_CERT_IN_CHAIN.*set MQTT_CA_FILE/,
-        )
+      const refused = await untrusted.publish(publishes(3, 'tls-no-ca', 1), Date.now() + 10000, log)
+      for (const o of refused.outcomes) {
+        assert.equal(o.kind, 'failed')
+        if (o.kind !== 'failed') continue
+        assert.match(o.reason, /the TLS certificate of the MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ is not trusted: /)
+        assert.match(o.reason, /: .*SELF_SIGNED_CERT_IN_CHAIN.*set MQTT_CA_FILE/)
+      }
     } finally {
       await trusted.close()
       await untrusted.close()
@@ -178,9 +210,17 @@ describe('TLS and WebSocket against Mosquitto', () => {
   test('insecure TLS (MQTT_TLS_INSECURE) connects without the CA', async () => {
     const broker = await startMosquitto({ tls: true })
     const p = pool(broker.tlsUrl!, { tls: { insecure: true } })
+    const log = testLog()
     try {
-      const r = await p.publish(publishes(5, 'insecure', 1), Date.now() + 10000)
-      assert.deepEqual(r.outcomes, [undefined, undefined, undefined, undefined, undefined])
+      const r = await p.publish(publishes(5, 'insecure', 1), Date.now() + 10000, log)
+      assert.deepEqual(
+        log.events('mqtt.connected').map((e) => e['version']),
+        ['5'],
+      )
+      assert.deepEqual(
+        r.outcomes.map((o) => o.kind),
+        ['delivered', 'delivered', 'delivered', 'delivered', 'delivered'],
+      )
     } finally {
       await p.close()
       await broker.stop()
@@ -191,13 +231,11 @@ describe('TLS and WebSocket against Mosquitto', () => {
     const broker = await startMosquitto({ websockets: true })
     const sub = await subscribe(broker.url, ['devices/#'], 5)
     const p = pool(broker.wsUrl!)
+    const log = testLog()
     try {
       const items = publishes(300, 'ws', 7)
-      const r = await p.publish(items, Date.now() + 10000)
-      assert.deepEqual(
-        r.outcomes.filter((o) => o !== undefined),
-        [],
-      )
+      const r = await p.publish(items, Date.now() + 10000, log)
+      assert.deepEqual(undelivered(r), [])
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
     } finally {
@@ -213,15 +251,13 @@ describe('rate limit', () => {
     const broker = await startMosquitto()
     const sub = await subscribe(broker.url, ['devices/#'], 5)
     const p = pool(broker.url, { rateLimit: 100 })
+    const log = testLog()
     try {
       const items = publishes(300, 'rate', 5)
       const started = Date.now()
-      const r = await p.publish(items, Date.now() + 20000)
+      const r = await p.publish(items, Date.now() + 20000, log)
       const took = Date.now() - started
-      assert.deepEqual(
-        r.outcomes.filter((o) => o !== undefined),
-        [],
-      )
+      assert.deepEqual(undelivered(r), [])
       assert.ok(took >= 2500, `took ${took} ms`)
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
@@ -236,13 +272,11 @@ describe('rate limit', () => {
     const broker = await startMosquitto({ debugLog: true })
     const sub = await subscribe(broker.url, ['devices/#'], 5)
     const p = pool(broker.url, { size: 3, rateLimit: 200, clientIdPrefix: 'GID_spread' })
+    const log = testLog()
     try {
       const items = publishes(300, 'spread', 40)
-      const r = await p.publish(items, Date.now() + 20000)
-      assert.deepEqual(
-        r.outcomes.filter((o) => o !== undefined),
-        [],
-      )
+      const r = await p.publish(items, Date.now() + 20000, log)
+      assert.deepEqual(undelivered(r), [])
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
       const carrying = p.clientIds.map(

@@ -1,0 +1,45 @@
+// What a failure means: connect errors become typed errors whose message names the broker; a PUBACK/PUBREC
+// reason code decides between a dead letter (refused) and a retry (failed).
+import { MqttConnectionError, ProtocolRefusedError } from '../errors.js'
+import type { PublishOutcome } from './outcome.js'
+
+export type CodedError = Error & { code?: number | string }
+
+/** PUBACK/PUBREC reason codes that say "try again later" rather than "never". */
+export const TRANSIENT_PUBLISH_CODES: ReadonlySet<number> = new Set([0x80, 0x89, 0x97])
+/** CONNACK codes for "unacceptable protocol version": 3.1.1's 1 and MQTT 5's 0x84. */
+const PROTOCOL_REFUSED_CODES = new Set([1, 132])
+/** Node's certificate verification failures. */
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/
+
+export function connectError(err: CodedError, version: 4 | 5, url: string): MqttConnectionError {
+  if (typeof err.code === 'number') {
+    if (version === 5 && PROTOCOL_REFUSED_CODES.has(err.code))
+      return new ProtocolRefusedError(`the MQTT broker at ${url} does not accept MQTT 5: ${err.message}`, err.code)
+    return new MqttConnectionError(`the MQTT broker at ${url} refused the connection: ${err.message} (code ${err.code})`, err.code)
+  }
+  if (typeof err.code === 'string' && TLS_CODES.test(err.code)) {
+    return new MqttConnectionError(
+      `the TLS certificate of the MQTT broker at ${url} is not trusted: ${err.message} (${err.code}); ` +
+        'set MQTT_CA_FILE to the CA that signed it',
+      err.code,
+    )
+  }
+  if (typeof err.code === 'string') return new MqttConnectionError(`cannot reach the MQTT broker at ${url}: ${err.code}`, err.code)
+  return new MqttConnectionError(`MQTT connection to ${url} failed: ${err.message}`)
+}
+
+/** A close before CONNACK on MQTT 5 may be a broker that does not speak it: with `auto`, 3.1.1 is tried next. */
+export function closedBeforeConnack(version: 4 | 5, auto: boolean, url: string): MqttConnectionError {
+  const message = `the MQTT broker at ${url} closed the connection before CONNACK`
+  return version === 5 && auto ? new ProtocolRefusedError(message) : new MqttConnectionError(message)
+}
+
+/** The outcome of a publish whose acknowledgement came back with an error. */
+export function publishError(err: CodedError, url: string): PublishOutcome {
+  const code = typeof err.code === 'number' ? err.code : undefined
+  const codeText = code !== undefined ? ` (reason code 0x${code.toString(16)})` : ''
+  const reason = `the MQTT broker at ${url} rejected the publish: ${err.message}${codeText}`
+  if (code !== undefined && code >= 0x80 && !TRANSIENT_PUBLISH_CODES.has(code)) return { kind: 'refused', reason, code }
+  return { kind: 'failed', reason }
+}

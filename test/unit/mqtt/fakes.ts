@@ -1,0 +1,280 @@
+// Test doubles for the pool: a clock moved by hand, a client that records each publish and is acknowledged,
+// refused or closed at the test's word, a broker whose connect() hands out such clients, and a logger that keeps lines.
+import { EventEmitter } from 'node:events'
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt'
+import type { LogFields, Logger } from '../../../shared/logging/logger.js'
+import type { Publish, QoS } from '../../../shared/mapping/map-message.js'
+import type { CodedError } from '../../../shared/mqtt/classify.js'
+import type { Clock, Timer } from '../../../shared/mqtt/clock.js'
+import type { PublishOutcome, PublishResult } from '../../../shared/mqtt/outcome.js'
+import { MqttPool, type PoolOptions } from '../../../shared/mqtt/pool.js'
+
+interface FakeTimer {
+  id: number
+  at: number
+  fn: () => void
+  every: number | undefined
+}
+
+export class FakeClock implements Clock {
+  private t: number
+  private seq = 0
+  private readonly timers = new Map<number, FakeTimer>()
+
+  constructor(start = 1_700_000_000_000) {
+    this.t = start
+  }
+
+  now(): number {
+    return this.t
+  }
+
+  setTimeout(fn: () => void, ms: number): Timer {
+    return this.add(fn, ms, undefined)
+  }
+
+  setInterval(fn: () => void, ms: number): Timer {
+    return this.add(fn, ms, Math.max(1, ms))
+  }
+
+  clearTimeout(t: Timer | undefined): void {
+    if (t) this.timers.delete((t as { id: number }).id)
+  }
+
+  clearInterval(t: Timer | undefined): void {
+    this.clearTimeout(t)
+  }
+
+  /** Timers not yet fired or cleared. */
+  get pending(): number {
+    return this.timers.size
+  }
+
+  /** Moves time forward, firing each timer as it falls due (earliest first, then in the order set), at its own time. */
+  advance(ms: number): void {
+    const until = this.t + ms
+    for (;;) {
+      let first: FakeTimer | undefined
+      for (const timer of this.timers.values()) if (timer.at <= until && (!first || timer.at < first.at)) first = timer
+      if (!first) break
+      this.t = first.at
+      if (first.every === undefined) this.timers.delete(first.id)
+      else first.at += first.every
+      first.fn()
+    }
+    this.t = until
+  }
+
+  private add(fn: () => void, ms: number, every: number | undefined): Timer {
+    const timer = { id: ++this.seq, at: this.t + Math.max(0, ms), fn, every }
+    this.timers.set(timer.id, timer)
+    return { id: timer.id }
+  }
+}
+
+export interface Sent {
+  topic: string
+  payload: string
+  opts: IClientPublishOptions
+  /** Clock time of the publish() call. */
+  at: number
+  acked: boolean
+  cb: (err?: CodedError) => void
+}
+
+/** How a client answers publishes: not at all until told, inside publish() itself, or on the next turn of the event loop. */
+export type AckMode = 'manual' | 'sync' | 'async'
+
+export class FakeClient extends EventEmitter {
+  connected = false
+  disconnecting = false
+  ended = false
+  readonly sent: Sent[] = []
+  /** The most publishes unacknowledged at once. */
+  maxUnacked = 0
+  /** How deeply publish() calls were nested (a synchronous callback that publishes again nests them). */
+  maxDepth = 0
+  private depth = 0
+  readonly stream = { noDelay: false, setNoDelay: (v: boolean) => (this.stream.noDelay = v) }
+
+  constructor(
+    readonly opts: IClientOptions,
+    private readonly clock: Clock,
+    public ackMode: AckMode,
+  ) {
+    super()
+  }
+
+  get unacked(): Sent[] {
+    return this.sent.filter((s) => !s.acked)
+  }
+
+  publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError) => void): this {
+    this.depth++
+    this.maxDepth = Math.max(this.maxDepth, this.depth)
+    const s: Sent = { topic, payload: payload.toString(), opts, at: this.clock.now(), acked: false, cb }
+    this.sent.push(s)
+    this.maxUnacked = Math.max(this.maxUnacked, this.unacked.length)
+    if (this.ackMode === 'sync') this.ack(s)
+    else if (this.ackMode === 'async') setImmediate(() => this.connected && this.ack(s))
+    this.depth--
+    return this
+  }
+
+  /** Acknowledges one publish (the oldest unacknowledged by default), with an error when given. */
+  ack(s: Sent | undefined = this.unacked[0], err?: CodedError): void {
+    if (!s || s.acked) return
+    s.acked = true
+    s.cb(err)
+  }
+
+  ackAll(): void {
+    for (const s of this.unacked) this.ack(s)
+  }
+
+  /** The broker answers with a PUBACK/PUBREC reason code >= 0x80, or an error without a code. */
+  refuse(s: Sent, code: number | undefined, message = 'Publish error'): void {
+    this.ack(s, code === undefined ? new Error(message) : Object.assign(new Error(message), { code }))
+  }
+
+  /** The connection is lost (the broker went away). */
+  drop(): void {
+    if (!this.connected) return
+    this.connected = false
+    this.emit('close')
+  }
+
+  end(...args: unknown[]): this {
+    this.ended = true
+    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
+    const was = this.connected
+    this.connected = false
+    if (was) queueMicrotask(() => this.emit('close'))
+    if (cb) queueMicrotask(cb)
+    return this
+  }
+}
+
+export interface BrokerBehaviour {
+  /** CONNACK's receive maximum (MQTT 5 only). */
+  receiveMaximum?: number
+  /** Refuse MQTT 5 with reason code 0x84, as a 3.1.1-only broker does. */
+  refuseV5?: boolean
+  /** Never answer CONNECT. */
+  silent?: boolean
+  /** Refuse every CONNECT with this error. */
+  refuseWith?: CodedError
+  ackMode?: AckMode
+}
+
+/** Hands out fake clients; each gets its CONNACK on the next microtask, as the behaviour says. */
+export class FakeBroker {
+  readonly clients: FakeClient[] = []
+
+  constructor(
+    private readonly clock: Clock,
+    public behaviour: BrokerBehaviour = {},
+  ) {}
+
+  readonly connect = (_url: string, opts: IClientOptions): MqttClient => {
+    const client = new FakeClient(opts, this.clock, this.behaviour.ackMode ?? 'manual')
+    this.clients.push(client)
+    const b = this.behaviour
+    queueMicrotask(() => {
+      if (b.silent) return
+      if (b.refuseWith) return client.emit('error', b.refuseWith)
+      if (opts.protocolVersion === 5 && b.refuseV5)
+        return client.emit('error', Object.assign(new Error('Connection refused: Unsupported protocol version'), { code: 0x84 }))
+      client.connected = true
+      const properties = opts.protocolVersion === 5 && b.receiveMaximum !== undefined ? { receiveMaximum: b.receiveMaximum } : undefined
+      client.emit('connect', { cmd: 'connack', sessionPresent: false, returnCode: 0, ...(properties ? { properties } : {}) })
+    })
+    return client as unknown as MqttClient
+  }
+
+  get last(): FakeClient {
+    const c = this.clients.at(-1)
+    if (!c) throw new Error('no client connected yet')
+    return c
+  }
+}
+
+export class TestLog implements Logger {
+  readonly lines: Array<{ level: string } & LogFields> = []
+
+  debug(fields: LogFields): void {
+    this.lines.push({ level: 'debug', ...fields })
+  }
+
+  info(fields: LogFields): void {
+    this.lines.push({ level: 'info', ...fields })
+  }
+
+  warn(fields: LogFields): void {
+    this.lines.push({ level: 'warn', ...fields })
+  }
+
+  error(fields: LogFields): void {
+    this.lines.push({ level: 'error', ...fields })
+  }
+
+  events(name: string): Array<{ level: string } & LogFields> {
+    return this.lines.filter((l) => l.event === name)
+  }
+}
+
+/** Lets every pending microtask and immediate run (fake clients answer on those, never on the clock). */
+export async function settle(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r))
+}
+
+export function publishes(count: number, over: { tag?: string; topics?: number; qos?: QoS; properties?: boolean } = {}): Publish[] {
+  const { tag = 'm', topics = 1, qos = 1, properties = false } = over
+  return Array.from({ length: count }, (_, i) => ({
+    ruleId: 'r',
+    index: i,
+    topic: `devices/${tag}/t${i % topics}`,
+    qos,
+    retain: false,
+    payload: Buffer.from(`${tag}-${i}`),
+    ...(properties ? { properties: { contentType: 'text/plain', userProperties: { n: String(i) } } } : {}),
+  }))
+}
+
+export interface FakePool {
+  clock: FakeClock
+  broker: FakeBroker
+  pool: MqttPool
+  log: TestLog
+  /** A deadline a minute away on the fake clock: far enough that only the tests that mean to reach it do. */
+  deadline(): number
+}
+
+/** A pool on a fake broker and a fake clock: one connection, MQTT_PROTOCOL_VERSION=auto, a 10 s acknowledgement timeout. */
+export function fakePool(behaviour: BrokerBehaviour = {}, options: Partial<PoolOptions> = {}): FakePool {
+  const clock = new FakeClock()
+  const broker = new FakeBroker(clock, behaviour)
+  const pool = new MqttPool({
+    url: 'mqtt://broker.test:1883',
+    protocol: 'auto',
+    auth: { kind: 'none' },
+    clientIdPrefix: 'GID_unit',
+    size: 1,
+    publishTimeoutMs: 10_000,
+    instanceToken: 'token00000',
+    connect: broker.connect,
+    clock,
+    ...options,
+  })
+  return { clock, broker, pool, log: new TestLog(), deadline: () => clock.now() + 60_000 }
+}
+
+export function kinds(r: PublishResult): string[] {
+  return r.outcomes.map((o) => o.kind)
+}
+
+/** The reason of a failed or refused outcome; fails the test on "delivered". */
+export function reasonOf(o: PublishOutcome | undefined): string {
+  if (!o || o.kind === 'delivered') throw new Error(`expected a failure, got ${JSON.stringify(o)}`)
+  return o.reason
+}

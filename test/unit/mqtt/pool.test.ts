@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { Publish } from '../../../shared/mapping/map-message.js'
+import { topicHash } from '../../../shared/mqtt/pool.js'
+import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
+
+/** A topic that the FNV-1a affinity puts on connection `member` of `size`. */
+function topicOn(member: number, size: number, tag: string): string {
+  for (let i = 0; ; i++) {
+    const topic = `devices/${tag}/t${i}`
+    if (topicHash(topic) % size === member) return topic
+  }
+}
+
+const onTopic = (items: Publish[], topic: string): Publish[] => items.map((p) => ({ ...p, topic }))
+
+describe('pool: concurrent invocations', () => {
+  test('two publish() calls on one connection take turns; the bound holds across both; each gets its own outcomes', async () => {
+    const { broker, pool, deadline } = fakePool()
+    const logA = new TestLog()
+    const logB = new TestLog()
+    const a = publishes(30, { tag: 'a', topics: 3 })
+    const b = publishes(30, { tag: 'b', topics: 3 })
+    const callA = pool.publish(a, deadline(), logA)
+    const callB = pool.publish(b, deadline(), logB)
+    await settle()
+    const client = broker.last
+    assert.equal(client.sent.length, 20)
+    assert.ok(client.sent.every((s) => s.payload.startsWith('a-')))
+    for (;;) {
+      if (client.unacked.length === 0) await settle()
+      const next = client.unacked[0]
+      if (!next) break
+      assert.ok(client.unacked.length <= 20)
+      if (next.payload === 'b-3') client.refuse(next, 0x87, 'Not authorized')
+      else client.ack(next)
+    }
+    const [ra, rb] = await Promise.all([callA, callB])
+    assert.equal(broker.clients.length, 1)
+    assert.equal(client.maxUnacked, 20)
+    assert.deepEqual(
+      client.sent.map((s) => s.payload),
+      [...a, ...b].map((p) => p.payload.toString()),
+      "A's share goes out before B's",
+    )
+    assert.ok(kinds(ra).every((k) => k === 'delivered'))
+    assert.equal(rb.outcomes.length, 30)
+    assert.equal(rb.outcomes[3]!.kind, 'refused')
+    assert.equal(kinds(rb).filter((k) => k !== 'delivered').length, 1)
+    assert.equal(logA.events('mqtt.connected').length, 1)
+    assert.equal(logB.lines.length, 0)
+  })
+
+  test('a connection that B finds broken after A is reopened, and B logs that to its own logger', async () => {
+    const { clock, broker, pool, deadline } = fakePool()
+    const logA = new TestLog()
+    const logB = new TestLog()
+    const callA = pool.publish(publishes(2, { tag: 'a' }), deadline(), logA)
+    const callB = pool.publish(publishes(2, { tag: 'b' }), deadline(), logB)
+    await settle()
+    // A's acknowledgements never come: its pass times out and the connection is dropped.
+    clock.advance(10_250)
+    const ra = await callA
+    assert.match(reasonOf(ra.outcomes[0]), /MQTT_PUBLISH_TIMEOUT_MS=10000 ms/)
+    await settle()
+    assert.equal(broker.clients.length, 2)
+    assert.deepEqual(
+      broker.last.sent.map((s) => s.payload),
+      ['b-0', 'b-1'],
+    )
+    broker.last.ackAll()
+    assert.deepEqual(kinds(await callB), ['delivered', 'delivered'])
+    assert.equal(logA.events('mqtt.connected').length, 1)
+    assert.equal(logB.events('mqtt.connected').length, 1)
+    assert.equal(broker.clients[0]!.ended, true)
+  })
+
+  test('calls in flight on different connections log through their own loggers', async () => {
+    const { broker, pool, deadline } = fakePool({ refuseV5: true, ackMode: 'async' }, { size: 2 })
+    const logA = new TestLog()
+    const logB = new TestLog()
+    const [ra, rb] = await Promise.all([
+      pool.publish(onTopic(publishes(5, { tag: 'a' }), topicOn(0, 2, 'a')), deadline(), logA),
+      pool.publish(onTopic(publishes(5, { tag: 'b' }), topicOn(1, 2, 'b')), deadline(), logB),
+    ])
+    assert.ok([...kinds(ra), ...kinds(rb)].every((k) => k === 'delivered'))
+    assert.deepEqual(
+      logA.events('mqtt.connected').map((e) => e['clientId']),
+      [pool.clientIds[0]],
+    )
+    assert.deepEqual(
+      logB.events('mqtt.connected').map((e) => e['clientId']),
+      [pool.clientIds[1]],
+    )
+    // The fallback is decided once, by whichever connection opened first, and logged once.
+    assert.equal(logA.events('mqtt.protocol-fallback').length + logB.events('mqtt.protocol-fallback').length, 1)
+    assert.equal(broker.clients.length, 4)
+  })
+})
+
+describe('pool: topic affinity', () => {
+  test('each topic stays on one connection across calls; outcomes come back at their batch positions', async () => {
+    const { broker, pool, log, deadline } = fakePool({ ackMode: 'sync' }, { size: 3 })
+    const items = publishes(90, { topics: 30 })
+    const r1 = await pool.publish(items, deadline(), log)
+    assert.ok(kinds(r1).every((k) => k === 'delivered'))
+    assert.equal(broker.clients.length, 3)
+    const owner = new Map<string, number>()
+    broker.clients.forEach((c, n) => {
+      for (const s of c.sent) {
+        assert.equal(owner.get(s.topic) ?? n, n, `${s.topic} on two connections`)
+        owner.set(s.topic, n)
+      }
+      assert.ok(c.sent.length > 0, 'every connection carries some topics')
+    })
+    // Per connection, batch order.
+    for (const c of broker.clients) {
+      const order = c.sent.map((s) => Number(s.payload.slice(2)))
+      assert.deepEqual(
+        order,
+        [...order].sort((x, y) => x - y),
+      )
+    }
+
+    // A refusal on one connection lands on its own message's position.
+    for (const c of broker.clients) c.ackMode = 'manual'
+    const call = pool.publish(items, deadline(), log)
+    await settle()
+    const target = items[47]!
+    const holder = broker.clients[owner.get(target.topic)!]!
+    for (const c of broker.clients)
+      for (const s of c.unacked) {
+        if (c === holder && s.payload === 'm-47') c.refuse(s, 0x87, 'Not authorized')
+        else c.ack(s)
+      }
+    for (;;) {
+      await settle()
+      const open = broker.clients.filter((c) => c.unacked.length > 0)
+      if (open.length === 0) break
+      for (const c of open) c.ackAll()
+    }
+    const r2 = await call
+    assert.deepEqual(
+      r2.outcomes.flatMap((o, i) => (o.kind === 'delivered' ? [] : [[i, o.kind]])),
+      [[47, 'refused']],
+    )
+    assert.equal(broker.clients.length, 3)
+  })
+
+  test('topicHash is FNV-1a (32 bits)', () => {
+    assert.equal(topicHash(''), 0x811c9dc5)
+    assert.equal(topicHash('a'), 0xe40c292c)
+    assert.equal(topicHash('foobar'), 0xbf9cf968)
+  })
+})
+
+describe('pool: warm', () => {
+  test('opens every connection and logs each through the given logger', async () => {
+    const { broker, pool, log, deadline } = fakePool({}, { size: 3 })
+    await pool.warm(deadline(), log)
+    assert.equal(broker.clients.length, 3)
+    assert.deepEqual(
+      log.events('mqtt.connected').map((e) => e['clientId']),
+      pool.clientIds,
+    )
+    assert.equal(pool.connectionsOpened, 3)
+  })
+
+  test('a failure is a warning (mqtt.connect-failed), not an exception', async () => {
+    const { pool, log, deadline } = fakePool({
+      refuseWith: Object.assign(new Error('Connection refused: Server unavailable'), { code: 3 }),
+    })
+    await pool.warm(deadline(), log)
+    assert.deepEqual(log.lines, [
+      {
+        level: 'warn',
+        event: 'mqtt.connect-failed',
+        clientId: pool.clientIds[0],
+        reason: 'the MQTT broker at mqtt://broker.test:1883 refused the connection: Connection refused: Server unavailable (code 3)',
+      },
+    ])
+  })
+})
+
+describe('pool: options', () => {
+  test('safeUrl leaves credentials out; clientIds are unique per member', () => {
+    const { pool } = fakePool({}, { url: 'mqtts://user:secret@broker.test:8883/mqtt', size: 3 })
+    assert.equal(pool.safeUrl, 'mqtts://broker.test:8883/mqtt')
+    assert.deepEqual(pool.clientIds, ['GID_unit@@@token000000', 'GID_unit@@@token000001', 'GID_unit@@@token000002'])
+    assert.equal(pool.protocolVersion, undefined)
+  })
+
+  test('an empty batch touches no connection', async () => {
+    const { broker, pool, log, deadline } = fakePool()
+    assert.deepEqual(await pool.publish([], deadline(), log), { outcomes: [], droppedV5Properties: 0 })
+    assert.equal(broker.clients.length, 0)
+  })
+})
