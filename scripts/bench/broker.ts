@@ -1,13 +1,17 @@
 // The benchmark's own Mosquitto, on a free loopback port, configured so that a slow subscriber cannot
 // make it drop messages (docs/architecture.md, "Known traps"). Independent of test/ on purpose.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { messageOf } from '../../shared/errors.js'
 import { freePort } from '../free-port.js'
 import { makeCertificates } from '../tls-certificates.js'
+
+
+/** Debian installs the broker in /usr/sbin, which is not on every user's PATH. */
+const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto'
 
 export interface BenchBroker {
   port: number
@@ -78,7 +82,7 @@ export async function startBroker(extraConfig: string[] = []): Promise<BenchBrok
     ].join('\n') + '\n',
   )
   let log = ''
-  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   child.stderr!.on('data', (d: Buffer) => {
     log = (log + d.toString()).slice(-4000)
   })

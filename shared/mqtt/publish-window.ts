@@ -2,7 +2,7 @@
 // flight (MQTT.js stalls on a large mixed-QoS burst: docs/architecture.md, "Known traps"), paced by the rate
 // limit, every wait bounded by the acknowledgement timeout and the invocation deadline.
 import type { IClientPublishOptions } from 'mqtt'
-import type { Publish } from '../mapping/map-message.js'
+import type { Publish } from '../mapping/publish.js'
 import { type CodedError, publishError } from './classify.js'
 import type { Clock, Timer } from './clock.js'
 import type { PublishOutcome } from './outcome.js'

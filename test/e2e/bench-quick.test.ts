@@ -2,15 +2,15 @@
 // message of every scenario must reach its subscriber. Speed is not checked here (issue 7: speed is
 // measured by npm run bench, never in timed unit tests).
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { needsMosquitto } from '../helpers/requirements.js'
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..')
-const installed = (cmd: string) => spawnSync(cmd, ['--help']).error === undefined
 
 interface Target {
   target: string
@@ -43,13 +43,8 @@ function figures(t: Target): { figure: number; threshold: number; meets: (figure
 
 test('npm run bench -- --quick: runs to the end, and every scenario delivered every message', {
   timeout: 240_000,
+  ...needsMosquitto(),
 }, async () => {
-  const missing = ['mosquitto', 'mosquitto_pub'].filter((cmd) => !installed(cmd))
-  assert.deepEqual(
-    missing,
-    [],
-    'the bench needs Mosquitto and its clients: apt-get install -y mosquitto mosquitto-clients (.ci/run installs them)',
-  )
   const work = mkdtempSync(join(tmpdir(), 'bench-quick-'))
   const out = join(work, 'bench.json')
   try {

@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './ports.js'
+import { findProgram, requirePrograms } from './requirements.js'
 import { makeCertificates } from './tls.js'
 
 export interface Broker {
@@ -31,18 +32,7 @@ export interface Broker {
   process?: ChildProcess
 }
 
-export function mosquittoInstalled(): boolean {
-  return spawnSync('mosquitto', ['-h']).error === undefined
-}
-
-/** The MQTT 5 and broker-log tests have no embedded substitute (aedes speaks 3.1.1 only): say how to get Mosquitto. */
-export function requireMosquitto(): void {
-  if (!mosquittoInstalled()) {
-    throw new Error(
-      'these tests need Mosquitto on the PATH (MQTT 5, and its log counts connections): apt-get install -y mosquitto mosquitto-clients, or brew install mosquitto',
-    )
-  }
-}
+export { mosquittoInstalled } from './requirements.js'
 
 async function waitForPort(port: number, timeoutMs = 10000): Promise<void> {
   const until = Date.now() + timeoutMs
@@ -77,7 +67,7 @@ export interface MosquittoOptions {
 }
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Broker> {
-  requireMosquitto()
+  requirePrograms('mosquitto')
   const port = options.port ?? (await freePort())
   const dir = mkdtempSync(join(tmpdir(), 'mosq-'))
   const conf = join(dir, 'mosquitto.conf')
@@ -114,7 +104,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     ].join('\n') + '\n',
   )
   if (options.password) {
-    const r = spawnSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwords'), options.password.username, options.password.password])
+    const r = spawnSync(findProgram('mosquitto_passwd')!, [
+      '-b',
+      '-c',
+      join(dir, 'passwords'),
+      options.password.username,
+      options.password.password,
+    ])
     if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`)
   }
   let output = ''
@@ -128,7 +124,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
     log: () => output,
     connectionsFrom: (prefix) => output.split('\n').filter((l) => l.includes('New client connected') && l.includes(` as ${prefix}`)).length,
     async start() {
-      child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = spawn(findProgram('mosquitto')!, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
       broker.process = child
       child.stdout!.on('data', (d: Buffer) => {
         output += d.toString()

@@ -14,6 +14,7 @@ import { barrier, viaBridge, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { freePort } from '../helpers/ports.js'
+import { needsMosquitto } from '../helpers/requirements.js'
 import { assertDelivered, cloudEvent, makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
@@ -35,7 +36,7 @@ const settle = (bridge: Bridge, subscribers: Subscriber[], lanes: Array<{ topic:
     lanes,
   )
 
-describe('bridge on Mosquitto', () => {
+describe('bridge on Mosquitto', needsMosquitto(), () => {
   let broker: Broker
   let sub5: Subscriber
   let sub4: Subscriber
@@ -200,7 +201,7 @@ describe('bridge on Mosquitto', () => {
   })
 })
 
-describe('broker unreachable', () => {
+describe('broker unreachable', needsMosquitto(), () => {
   test('the invocation throws within the bound, saying so; once the broker is back, the same event is delivered', async () => {
     const port = await freePort()
     const url = `mqtt://127.0.0.1:${port}`

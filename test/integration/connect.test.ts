@@ -10,13 +10,14 @@ import { describe, test } from 'node:test'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
 import type { Logger } from '../../shared/logging/logger.js'
-import type { Publish } from '../../shared/mapping/map-message.js'
+import type { Publish } from '../../shared/mapping/publish.js'
 import { signaturePassword } from '../../shared/mqtt/auth.js'
 import { clientId, clientIdProblem, instanceToken } from '../../shared/mqtt/client-id.js'
 import { MqttPool, type PoolOptions, type PublishOutcome, type PublishResult } from '../../shared/mqtt/pool.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { startMosquitto } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
+import { needsMosquitto } from '../helpers/requirements.js'
 import { makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
 
@@ -181,7 +182,7 @@ describe('client IDs', () => {
   })
 })
 
-describe('TLS and WebSocket against Mosquitto', () => {
+describe('TLS and WebSocket against Mosquitto', needsMosquitto(), () => {
   test('mqtts:// with the test CA delivers a batch; without it, a clear refusal', async () => {
     const broker = await startMosquitto({ tls: true })
     const sub = await subscribe(broker.url, ['devices/#'], 5)
@@ -246,7 +247,7 @@ describe('TLS and WebSocket against Mosquitto', () => {
   })
 })
 
-describe('rate limit', () => {
+describe('rate limit', needsMosquitto(), () => {
   test('at 100 messages/s, 300 messages on one connection take at least 2.5 s, in order', async () => {
     const broker = await startMosquitto()
     const sub = await subscribe(broker.url, ['devices/#'], 5)
@@ -300,7 +301,7 @@ describe('rate limit', () => {
   })
 })
 
-describe('through the environment', () => {
+describe('through the environment', needsMosquitto(), () => {
   test('MQTT_URL=mqtts:// with MQTT_CA_FILE delivers; MQTT_TLS_INSECURE=true delivers and warns once', async () => {
     const broker = await startMosquitto({ tls: true })
     const sub = await subscribe(broker.url, SUBSCRIPTIONS, 5)

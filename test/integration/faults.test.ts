@@ -13,6 +13,7 @@ import { DeliveryError } from '../../shared/errors.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
+import { needsMosquitto } from '../helpers/requirements.js'
 import { cloudEvent, SCENARIO_RULES } from '../helpers/scenario.js'
 import { type PersistentSubscriber, persistentSubscriber } from '../helpers/subscriber.js'
 
@@ -56,7 +57,7 @@ function report(t: NodeTestContext, row: Record<string, unknown>): void {
 }
 
 for (const poolSize of [1, 4]) {
-  describe(`faults with MQTT_POOL_SIZE=${poolSize}`, () => {
+  describe(`faults with MQTT_POOL_SIZE=${poolSize}`, needsMosquitto(), () => {
     // SIGTERM, not SIGKILL: Mosquitto then saves what it acknowledged. A SIGKILLed broker loses messages it
     // acknowledged but had not persisted yet (autosave runs every second): broker durability, which no
     // publisher can see. The bridge's side, counting only acknowledged messages, is the same either way.
@@ -186,7 +187,7 @@ for (const poolSize of [1, 4]) {
   })
 }
 
-describe('bounds and refusals', () => {
+describe('bounds and refusals', needsMosquitto(), () => {
   test('a frozen broker with a long acknowledgement timeout: the invocation deadline (timeout less margin) ends the wait', async () => {
     const broker = await startMosquitto()
     const bridge = bridgeFor(broker, { MQTT_PUBLISH_TIMEOUT_MS: '60000' })

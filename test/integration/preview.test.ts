@@ -13,6 +13,7 @@ import type { FcContext } from '../../shared/fc/context.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { needsMosquitto } from '../helpers/requirements.js'
 import { type Received, type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
@@ -136,7 +137,7 @@ function expected(p: Preview) {
 const byKey = <T extends { topic: string; payloadSha256: string }>(xs: T[]) =>
   [...xs].sort((a, b) => `${a.topic} ${a.payloadSha256}`.localeCompare(`${b.topic} ${b.payloadSha256}`))
 
-describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', () => {
+describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', needsMosquitto(), () => {
   let broker: Broker
   let sub: Subscriber
 

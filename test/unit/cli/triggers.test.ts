@@ -34,7 +34,7 @@ describe('npm run triggers', () => {
     const { rules, sYaml } = tempCopies()
     const r = triggers('--check', '--rules', rules, '--s-yaml', sYaml)
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stdout, /2 RocketMQ triggers agree/)
+    assert.match(r.stdout, /4 RocketMQ triggers agree/)
   })
 
   test('--check fails after a rule changes, and passes once the triggers are rewritten', () => {

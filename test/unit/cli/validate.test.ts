@@ -37,7 +37,7 @@ describe('npm run validate', () => {
   test('valid rules: exit 0 and a one-line summary', () => {
     const r = validate('rules.yaml')
     assert.equal(r.status, 0, r.stderr)
-    assert.equal(r.stdout.trim(), 'rules.yaml: valid: 3 rules (2 enabled), profile alibaba')
+    assert.equal(r.stdout.trim(), 'rules.yaml: valid: 5 rules (4 enabled), profile alibaba')
   })
 
   test('invalid rules: each error as path: message, exit 1', () => {

@@ -73,7 +73,7 @@ describe('validate-rules: 200 for valid rules', () => {
       assert.deepEqual(lamps.target, { parentTopic: 'home', qos: 1, retain: false, bodyEncoding: 'utf8', forwardUserProperties: true })
       assert.deepEqual(
         (json['triggers'] as Array<{ triggerName: string }>).map((t) => t.triggerName),
-        ['rocketmq-device-commands', 'rocketmq-home-lamps'],
+        ['rocketmq-device-commands', 'rocketmq-home-lamps', 'rocketmq-orders-v5', 'rocketmq-warehouse-orders'],
       )
       assert.ok(
         logs.some((l) => l.includes('"statusCode":200') && l.includes('validate-rules.request')),
@@ -87,13 +87,13 @@ describe('validate-rules: 200 for valid rules', () => {
     assert.ok(r.ok)
     const { res, json } = await post(JSON.stringify({ defaults: { profile: 'alibaba' }, rules: r.ruleSet.rules }))
     assert.equal(res.statusCode, 200, res.body)
-    assert.equal((json['rules'] as unknown[]).length, 3)
+    assert.equal((json['rules'] as unknown[]).length, 5)
   })
 
   test('an isBase64Encoded body is decoded first', async () => {
     const { res, json } = await post(Buffer.from(RULES_YAML, 'utf8').toString('base64'), { isBase64Encoded: true })
     assert.equal(res.statusCode, 200, res.body)
-    assert.equal((json['triggers'] as unknown[]).length, 2)
+    assert.equal((json['triggers'] as unknown[]).length, 4)
   })
 })
 

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events'
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt'
 import type { LogFields, Logger } from '../../../shared/logging/logger.js'
-import type { Publish, QoS } from '../../../shared/mapping/map-message.js'
+import type { Publish, QoS } from '../../../shared/mapping/publish.js'
 import type { CodedError } from '../../../shared/mqtt/classify.js'
 import type { Clock, Timer } from '../../../shared/mqtt/clock.js'
 import type { PublishOutcome, PublishResult } from '../../../shared/mqtt/outcome.js'

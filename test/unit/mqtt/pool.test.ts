@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { Publish } from '../../../shared/mapping/map-message.js'
+import type { Publish } from '../../../shared/mapping/publish.js'
 import { topicHash } from '../../../shared/mqtt/pool.js'
 import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { Publish } from '../../../shared/mapping/map-message.js'
+import type { Publish } from '../../../shared/mapping/publish.js'
 import { DELIVERED, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
 import { type PassResult, transmit, type WindowOptions } from '../../../shared/mqtt/publish-window.js'
 import { TokenBucket } from '../../../shared/mqtt/token-bucket.js'

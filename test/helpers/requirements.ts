@@ -1,0 +1,64 @@
+// Brokers the tests start themselves. A suite that needs one that is not installed is skipped, visibly
+// and with the reason; CI sets REQUIRE_MOSQUITTO=1 and REQUIRE_RABBITMQ=1 (.ci/run), so there a missing
+// broker fails the suite instead of skipping it.
+import { accessSync, constants } from 'node:fs'
+import { delimiter, join } from 'node:path'
+
+/** Debian puts the brokers in /usr/sbin, which many users do not have on their PATH. */
+const EXTRA_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin', '/usr/lib/rabbitmq/bin']
+
+/** The full path of a program on the PATH or in the usual sbin directories, or undefined. */
+export function findProgram(name: string): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS]
+  for (const dir of dirs) {
+    const path = join(dir, name)
+    try {
+      accessSync(path, constants.X_OK)
+      return path
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+interface Requirement {
+  programs: string[]
+  variable: string
+  install: string
+}
+
+const MOSQUITTO: Requirement = {
+  programs: ['mosquitto', 'mosquitto_sub', 'mosquitto_pub', 'mosquitto_passwd'],
+  variable: 'REQUIRE_MOSQUITTO',
+  install: 'apt-get install -y mosquitto mosquitto-clients (Debian), brew install mosquitto (macOS)',
+}
+const RABBITMQ: Requirement = {
+  programs: ['rabbitmq-server', 'rabbitmqctl', 'rabbitmq-plugins'],
+  variable: 'REQUIRE_RABBITMQ',
+  install: 'apt-get install -y rabbitmq-server',
+}
+
+function missing(r: Requirement): string[] {
+  return r.programs.filter((p) => findProgram(p) === undefined)
+}
+
+/** node:test options for a suite: `describe(name, needsMosquitto(), …)`. */
+function options(r: Requirement): { skip?: string } {
+  const gone = missing(r)
+  if (gone.length === 0 || process.env[r.variable] === '1') return {}
+  return { skip: `${gone.join(', ')} not installed: ${r.install}; set ${r.variable}=1 to fail instead of skipping` }
+}
+
+export const needsMosquitto = () => options(MOSQUITTO)
+export const needsRabbitMQ = () => options(RABBITMQ)
+export const mosquittoInstalled = () => missing(MOSQUITTO).length === 0
+export const rabbitmqInstalled = () => missing(RABBITMQ).length === 0
+
+/** Throws, naming what to install, when a suite that must run (REQUIRE_…=1) lacks its broker. */
+export function requirePrograms(which: 'mosquitto' | 'rabbitmq'): void {
+  const r = which === 'mosquitto' ? MOSQUITTO : RABBITMQ
+  const gone = missing(r)
+  if (gone.length > 0)
+    throw new Error(`these tests need ${gone.join(', ')}, which ${gone.length === 1 ? 'is' : 'are'} not installed: ${r.install}`)
+}
