@@ -86,7 +86,7 @@ async function main(): Promise<number> {
   const mode = process.argv.includes('--quick') ? 'quick' : 'full'
   // Mosquitto's default leaves Nagle on for its sockets: then every MQTT.js batch that waits for its
   // last PUBACK stalls about 40 ms (a kernel timer, not the code under test). Measured with it off
-  // unless --broker-nagle (README, "Performance").
+  // unless --broker-nagle (docs/performance.md).
   const nagle = process.argv.includes('--broker-nagle')
   const plan = PLANS[mode]
   const out = resolve(argValue('--out') ?? join(ROOT, '.bench', `bench-${mode}.json`))

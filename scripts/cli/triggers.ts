@@ -1,5 +1,5 @@
 // npm run triggers [-- --check] [--rules rules.yaml] [--s-yaml s.yaml]
-// Writes the bridge's RocketMQ triggers into s.yaml from the rules: one per enabled rule (shared/triggers.ts).
+// Writes the bridge's RocketMQ triggers into s.yaml from the rules: one per enabled rule (shared/fc/triggers.ts).
 // Only the bridge's `triggers` list changes, and in it only the triggers named rocketmq-<rule id>; every other
 // line of s.yaml, comments included, stays as written (yaml's Document API). --check changes nothing and
 // exits 1, listing the differences, when s.yaml and the rules disagree.

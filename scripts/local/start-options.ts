@@ -13,7 +13,7 @@ export const USAGE = `usage: npm start -- [--once] [--mqtt-port N] [--fc-port N]
                        an Authorization header is accepted, so curl works by hand)
 
 environment: MQTT_URL (use that broker instead of the embedded one), DEAD_LETTER_DIR (default
-./.dead-letters), LOG_LEVEL, and the bridge's other variables (README, "Environment variables")`
+./.dead-letters), LOG_LEVEL, and the bridge's other variables (docs/deploying.md, "Environment variables")`
 
 export const DEFAULT_MQTT_PORT = 1883
 export const DEFAULT_FC_PORT = 9000
