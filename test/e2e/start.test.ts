@@ -122,7 +122,7 @@ after(() => {
 })
 
 describe('s.yaml as npm start reads it', () => {
-  test('function names, code, timeouts, the initializer, the asynchronous retries and onFailure, the dead-letter target', () => {
+  test('function names, code, timeouts, the lifecycle hooks, the HTTP trigger, the asynchronous retries and onFailure, the dead-letter target', () => {
     const d = readDeployment(join(repo, 's.yaml'), {}, LOCAL_ACCOUNT_ID)
     assert.deepEqual(d.names, {
       bridge: 'rocketmq-mqtt-bridge',
@@ -134,6 +134,8 @@ describe('s.yaml as npm start reads it', () => {
       [bridge.dir, bridge.timeout, bridge.initializer, bridge.maxAsyncRetryAttempts, bridge.onFailure],
       [join(repo, 'dist', 'bridge'), 120, 'index.initialize', 3, 'rocketmq-mqtt-dead-letter'],
     )
+    assert.deepEqual([bridge.preStop, bridge.preStopTimeout], ['index.preStop', 10])
+    assert.deepEqual(d.functions.find((f) => f.role === 'validate-rules')?.httpTrigger, { methods: ['POST'], authType: 'function' })
     assert.equal(d.deadLetterTarget, 'fc:rocketmq-mqtt-dead-letter')
     assert.equal(d.region, 'cn-hangzhou')
     assert.equal(readDeployment(join(repo, 's.yaml'), { REGION: 'cn-shanghai' }, LOCAL_ACCOUNT_ID).region, 'cn-shanghai')

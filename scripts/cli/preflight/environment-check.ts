@@ -10,6 +10,8 @@ import type { LocalDeployment } from '../../local/deployment.js'
 import { SAMPLE_IDS } from '../../local/sample-ids.js'
 import { type Finding, ok, problem, warning } from './finding.js'
 
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/
+
 /** Names the shell may hold for the functions; one s.yaml does not pass has no effect on the deployment. */
 const FUNCTION_VARIABLE = /^(MQTT_|DEAD_LETTER_)|^(RULES_FILE|FC_ENDPOINT|LOG_LEVEL)$/
 
@@ -25,6 +27,19 @@ export function checkEnvironment(deployment: LocalDeployment, ruleSet: RuleSet |
     const host = new URL(config.mqttUrl).hostname
     if ((SAMPLE_IDS.brokerHosts as readonly string[]).includes(host))
       out.push(problem('environment', `MQTT_URL: ${host} is the example host from the docs; set your ApsaraMQ for MQTT endpoint or broker`))
+    // Left over from `npm start` or a smoke test against it: on Function Compute, loopback is the instance itself.
+    for (const [name, url] of [
+      ['MQTT_URL', config.mqttUrl],
+      ['FC_ENDPOINT', bridge.environment['FC_ENDPOINT']],
+    ] as const) {
+      if (url && LOOPBACK.test(new URL(url).hostname))
+        out.push(
+          problem(
+            'environment',
+            `${name}: ${new URL(url).host} is this machine; deployed, the bridge would look for it inside its own instance`,
+          ),
+        )
+    }
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     for (const p of err.problems) out.push(problem('environment', `${p.path}: ${p.message}`))

@@ -80,11 +80,17 @@ describe("the bridge's settings, with the bridge's own configuration schema", ()
     assert.deepEqual(levels(checkEnvironment(deployment(env), own, env)), ['ok'])
   })
 
-  test("the docs' example broker host, a client ID prefix that is no Group ID under profile alibaba, a bad number", () => {
+  test("the docs' example broker host, this machine's address, a client ID prefix that is no Group ID under profile alibaba, a bad number", () => {
     const sample = checkEnvironment(deployment({ MQTT_URL: 'mqtts://post-cn-xxxx.mqtt.aliyuncs.com:8883' }), own, {})
     assert.ok(sample.some((f) => f.level === 'problem' && f.message.includes('example host')))
     const prefix = checkEnvironment(deployment({ ...env, MQTT_CLIENT_ID_PREFIX: 'bridge' }), own, {})
     assert.ok(prefix.some((f) => f.level === 'problem' && f.message.startsWith('MQTT_CLIENT_ID_PREFIX: must be a Group ID')))
+    const local = checkEnvironment(deployment({ MQTT_URL: 'mqtt://127.0.0.1:1883', FC_ENDPOINT: 'http://127.0.0.1:9000' }), own, {})
+    assert.deepEqual(
+      local.filter((f) => f.level === 'problem').map((f) => f.message.split(':')[0]),
+      ['MQTT_URL', 'FC_ENDPOINT'],
+      'left over from npm start: loopback, deployed, is the instance itself',
+    )
     const pool = checkEnvironment(deployment({ ...env, MQTT_POOL_SIZE: '0' }), own, {})
     assert.ok(pool.some((f) => f.level === 'problem' && f.message.startsWith('MQTT_POOL_SIZE: must be a whole number')))
   })
