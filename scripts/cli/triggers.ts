@@ -128,7 +128,15 @@ function show(v: unknown): string {
   return v === undefined ? '(nothing)' : JSON.stringify(v)
 }
 
-const USAGE = 'usage: npm run triggers -- [--check] [--rules <rules-file>] [--s-yaml <s.yaml>]'
+export const USAGE = `usage: npm run triggers -- [--check] [--rules <rules-file>] [--s-yaml <s.yaml>]
+
+Writes the bridge's EventBridge RocketMQ triggers into s.yaml, one per enabled rule; every other line of
+s.yaml stays as written.
+
+  --check          change nothing; exit 1, listing the differences, when s.yaml and the rules disagree
+  --rules FILE     the rules (default rules.yaml)
+  --s-yaml FILE    the Serverless Devs file (default s.yaml)
+  -h, --help       this text`
 
 /** The command line; returns the exit code. */
 export function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): number {
@@ -137,6 +145,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     const { values } = parseArgs({
       args: argv,
       options: {
+        help: { type: 'boolean', short: 'h', default: false },
         check: { type: 'boolean', default: false },
         rules: { type: 'string', default: 'rules.yaml' },
         's-yaml': { type: 'string', default: 's.yaml' },
@@ -144,6 +153,10 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
       strict: true,
       allowPositionals: false,
     })
+    if (values.help) {
+      out(USAGE)
+      return 0
+    }
     args = { check: values.check, rules: values.rules, sYaml: values['s-yaml'] }
   } catch (e) {
     err(`${messageOf(e)}\n${USAGE}`)

@@ -1,6 +1,7 @@
 // What `npm start` serves, read from s.yaml so the local run matches the deployment: each fc3 resource's
-// function name, code directory, handler, initializer, timeout and memory, the bridge's asynchronous
-// retries and onFailure destination, and the dead-letter target it hands poison messages to.
+// function name, code directory, handler, lifecycle hooks (initializer, preStop), timeout and memory, its
+// HTTP trigger, the bridge's asynchronous retries and onFailure destination, and the dead-letter target
+// it hands poison messages to.
 //
 // s.yaml's ${…} expressions are resolved for the forms these fields use: ${vars.x}, ${env('X', 'default')}
 // and ${config('AccountID')}. Any other expression in a field read here is an error that names the field.
@@ -16,7 +17,10 @@ const ROLES: readonly Role[] = ['bridge', 'validate-rules', 'dead-letter']
 
 export interface LocalDeployment {
   region: string
-  functions: Array<LocalFunction & { role: Role; memory: number; timeout: number }>
+  /** The credentials alias s.yaml deploys with (its `access`). */
+  access: string
+  /** Each function's environmentVariables as `s deploy` sets them from this environment (secrets included: never print them). */
+  functions: Array<LocalFunction & { role: Role; memory: number; timeout: number; environment: Record<string, string> }>
   /** Function names by role. */
   names: Record<Role, string>
   /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it, e.g. fc:rocketmq-mqtt-dead-letter. */
@@ -46,6 +50,17 @@ export function resolveExpressions(text: string, scope: Scope, where: string, de
 /** The function name at the end of an FC ARN: acs:fc:<region>:<account>:functions/<name>. */
 export function functionOfArn(arn: string): string | undefined {
   return /:functions\/([^/:]+)$/.exec(arn)?.[1]
+}
+
+/** The first HTTP trigger of a function's triggers: its methods and authType (what the local /http/ path serves). */
+function httpTriggerOf(triggers: unknown): LocalFunction['httpTrigger'] {
+  if (!Array.isArray(triggers)) return undefined
+  const t = triggers.find((x) => (x as { triggerType?: unknown })?.triggerType === 'http') as
+    | { triggerConfig?: { methods?: unknown; authType?: unknown } }
+    | undefined
+  if (!t) return undefined
+  const methods = Array.isArray(t.triggerConfig?.methods) ? t.triggerConfig.methods.map((m) => String(m).toUpperCase()) : ['GET', 'POST']
+  return { methods, authType: String(t.triggerConfig?.authType ?? 'function') }
 }
 
 export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accountId: string): LocalDeployment {
@@ -83,14 +98,20 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     const p = resource.props
     const at = `resources.${role}.props`
     const name = str(p['functionName'], `${at}.functionName`)
-    const lifecycle = p['instanceLifecycleConfig'] as { initializer?: { handler?: unknown } } | undefined
+    const lifecycle = p['instanceLifecycleConfig'] as
+      | { initializer?: { handler?: unknown }; preStop?: { handler?: unknown; timeout?: unknown } }
+      | undefined
     const asyncConfig = p['asyncInvokeConfig'] as
       | { maxAsyncRetryAttempts?: unknown; destinationConfig?: { onFailure?: { destination?: unknown } } }
       | undefined
     const destination = asyncConfig?.destinationConfig?.onFailure?.destination
+    const environment: Record<string, string> = {}
+    for (const [k, v] of Object.entries((p['environmentVariables'] ?? {}) as Record<string, unknown>))
+      environment[k] = str(v, `${at}.environmentVariables.${k}`)
     const fn: LocalDeployment['functions'][number] = {
       role,
       name,
+      environment,
       dir: resolve(base, str(p['code'], `${at}.code`)),
       handler: str(p['handler'] ?? 'index.handler', `${at}.handler`),
       timeout: num(p['timeout'], `${at}.timeout`, 60),
@@ -100,13 +121,15 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     }
     if (lifecycle?.initializer?.handler !== undefined)
       fn.initializer = str(lifecycle.initializer.handler, `${at}.instanceLifecycleConfig.initializer.handler`)
+    if (lifecycle?.preStop?.handler !== undefined) {
+      fn.preStop = str(lifecycle.preStop.handler, `${at}.instanceLifecycleConfig.preStop.handler`)
+      fn.preStopTimeout = num(lifecycle.preStop.timeout, `${at}.instanceLifecycleConfig.preStop.timeout`, 10)
+    }
+    const http = httpTriggerOf(p['triggers'])
+    if (http) fn.httpTrigger = http
     if (destination !== undefined)
       onFailure.push({ from: name, arn: str(destination, `${at}.asyncInvokeConfig.destinationConfig.onFailure.destination`) })
-    if (role === 'bridge') {
-      const vars = (p['environmentVariables'] ?? {}) as Record<string, unknown>
-      if (vars['DEAD_LETTER_TARGET'] !== undefined)
-        deadLetterTarget = str(vars['DEAD_LETTER_TARGET'], `${at}.environmentVariables.DEAD_LETTER_TARGET`)
-    }
+    if (role === 'bridge' && environment['DEAD_LETTER_TARGET'] !== undefined) deadLetterTarget = environment['DEAD_LETTER_TARGET']
     names[role] = name
     functions.push(fn)
   }
@@ -117,5 +140,6 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     }
     functions.find((f) => f.name === from)!.onFailure = target
   }
-  return { region, functions, names, deadLetterTarget: deadLetterTarget ?? `fc:${names['dead-letter']}` }
+  const access = typeof (root as { access?: unknown }).access === 'string' ? (root as { access: string }).access : 'default'
+  return { region, access, functions, names, deadLetterTarget: deadLetterTarget ?? `fc:${names['dead-letter']}` }
 }

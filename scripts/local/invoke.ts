@@ -1,30 +1,53 @@
-// npx tsx scripts/local/invoke.ts [--fc-port N] [--async] <function-name> [<event-file> | -]
+// npx tsx scripts/local/invoke.ts [--fc-port N] [--async] [--region R] <function-name> [<event-file> | -]
 //
 // A signed invocation of a function served by `npm start`, made the way Function Compute's clients make
-// it (@alicloud/fc2, API 2023-03-30, the local key pair). It works with --require-signature, where an
-// unsigned curl is refused. The event is read from the file, or from stdin with `-` or no file.
+// it (@alicloud/fc2, API 2023-03-30). It signs with ALIBABA_CLOUD_ACCESS_KEY_ID and
+// ALIBABA_CLOUD_ACCESS_KEY_SECRET when they are set (the key `npm start -- --require-signature` prints),
+// else with the published local pair. The event is read from the file, or from stdin with `-` or no file.
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
+import type { FcCredentials } from '../../shared/fc/context.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
 import { parsePort } from './ports.js'
 import { DEFAULT_FC_PORT, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from './start-options.js'
 
-const USAGE = 'usage: npx tsx scripts/local/invoke.ts [--fc-port N] [--async] <function-name> [<event-file> | -]'
+export const USAGE = `usage: npx tsx scripts/local/invoke.ts [--fc-port N] [--async] [--region R] <function-name> [<event-file> | -]
+
+A signed invocation of a function that \`npm start\` serves, made as @alicloud/fc2 makes it.
+
+  <function-name>  e.g. rocketmq-mqtt-bridge
+  <event-file>     the event to send; - or nothing: standard input
+  --fc-port N      the local invoke API's port (default ${DEFAULT_FC_PORT})
+  --async          invoke asynchronously (202 at once; the npm start terminal shows the logs)
+  --region R       the region signed for (default cn-hangzhou)
+  -h, --help       this text
+
+environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET sign the request (the key
+\`npm start -- --require-signature\` prints); without them, the published local pair.`
+
+/** The key to sign with: the environment's, else the published local pair. */
+export function signingKey(env: NodeJS.ProcessEnv): FcCredentials {
+  const id = env['ALIBABA_CLOUD_ACCESS_KEY_ID']
+  const secret = env['ALIBABA_CLOUD_ACCESS_KEY_SECRET']
+  return id && secret ? { accessKeyId: id, accessKeySecret: secret } : LOCAL_CREDENTIALS
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      'fc-port': { type: 'string' },
-      async: { type: 'boolean', default: false },
-      region: { type: 'string', default: 'cn-hangzhou' },
-    },
-    allowPositionals: true,
-    strict: true,
-  })
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (err) {
+    console.error(`${messageOf(err)}\n${USAGE}`)
+    return 2
+  }
+  const { values, positionals } = parsed
+  if (values.help) {
+    console.log(USAGE)
+    return 0
+  }
   const [name, file = '-'] = positionals
   if (name === undefined || positionals.length > 2) {
     console.error(USAGE)
@@ -35,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const invoker = new FcInvoker({
     accountId: LOCAL_ACCOUNT_ID,
     region: values.region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: signingKey(process.env),
     endpoint: `http://127.0.0.1:${port}`,
     timeoutMs: 130_000,
   })
@@ -48,6 +71,20 @@ async function main(argv: string[]): Promise<number> {
         : JSON.stringify(result.body),
   )
   return 0
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      'fc-port': { type: 'string' },
+      async: { type: 'boolean', default: false },
+      region: { type: 'string', default: 'cn-hangzhou' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  })
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

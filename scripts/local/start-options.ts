@@ -1,4 +1,5 @@
 // The command line of `npm start -- [options]`, and the local credentials the run signs with.
+import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import { parsePort } from './ports.js'
@@ -9,8 +10,11 @@ export const USAGE = `usage: npm start -- [--once] [--mqtt-port N] [--fc-port N]
                        uses free ports unless --mqtt-port / --fc-port are given
   --mqtt-port N        port of the embedded MQTT broker (default 1883; ignored when MQTT_URL is set)
   --fc-port N          port of the local Function Compute invoke API (default 9000)
-  --require-signature  refuse unsigned requests, as Function Compute does (default: a request without
-                       an Authorization header is accepted, so curl works by hand)
+  --require-signature  refuse unsigned requests, as Function Compute does, and sign with a key made for
+                       this run (printed at start) instead of the published local pair. By default a
+                       request without an Authorization header is accepted, so curl works by hand, unless
+                       it carries an Origin header or a Host other than 127.0.0.1:<port> (a web page)
+  -h, --help           this text
 
 environment: MQTT_URL (use that broker instead of the embedded one), DEAD_LETTER_DIR (default
 ./.dead-letters), LOG_LEVEL, and the bridge's other variables (docs/deploying.md, "Environment variables")`
@@ -19,10 +23,20 @@ export const DEFAULT_MQTT_PORT = 1883
 export const DEFAULT_FC_PORT = 9000
 
 /**
- * The key pair of the local invoke API. Not a secret: it exists only on this machine, and the printed
- * commands show it. The functions receive it as context.credentials, as they receive STS keys on FC.
+ * The key pair of the local invoke API. Not a secret: it is published here and in the README, so it only
+ * shows that signing works; anyone can sign with it. The functions receive it as context.credentials, as
+ * they receive STS keys on FC.
  */
 export const LOCAL_CREDENTIALS: FcCredentials = { accessKeyId: 'LOCAL_ACCESS_KEY_ID', accessKeySecret: 'local-access-key-secret' }
+
+/**
+ * The key a run signs with: with --require-signature, a secret drawn for this run alone (a published one
+ * would protect nothing), printed for the developer; otherwise the published pair.
+ */
+export function runCredentials(requireSignature: boolean): FcCredentials {
+  if (!requireSignature) return LOCAL_CREDENTIALS
+  return { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, accessKeySecret: randomBytes(24).toString('base64url') }
+}
 export const LOCAL_ACCOUNT_ID = '1234567890123456'
 
 export interface StartOptions {

@@ -3,9 +3,10 @@
 import { isUtf8 } from 'node:buffer'
 import type { Summary } from '../../shared/bridge/bridge.js'
 import type { DeadLetterEntry } from '../../shared/dead-letters/store.js'
+import type { FcCredentials } from '../../shared/fc/context.js'
 import type { LocalDeployment } from './deployment.js'
 import { API_VERSION } from './fc-server.js'
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from './start-options.js'
+import { LOCAL_ACCOUNT_ID } from './start-options.js'
 import type { ReceivedMessage } from './subscriber.js'
 
 /** Text as text when it is printable UTF-8; anything else as hex, so a binary payload cannot garble the terminal. */
@@ -36,30 +37,45 @@ export function showDeadLetter(e: DeadLetterEntry): string {
   return `${e.messageId ?? '(no message ID)'}  rule ${e.ruleId ?? '-'}  ${e.source}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}\n      reason: ${e.reason}`
 }
 
-export function showSetup(
-  d: LocalDeployment,
-  fcUrl: string,
-  broker: { url: string; embedded: boolean },
-  subscriber: { version: 4 | 5; topics: string[] },
-  deadLetterDir: string,
-  unsigned: boolean,
-): string[] {
+/** What the printed set-up and commands need to know about this run. */
+export interface RunFacts {
+  deployment: LocalDeployment
+  fcUrl: string
+  fcPort: number
+  broker: { url: string; embedded: boolean }
+  deadLetterDir: string
+  /** Unsigned requests accepted (the default); false with --require-signature. */
+  unsigned: boolean
+  /** The key clients sign with: the published local pair, or this run's own with --require-signature. */
+  credentials: FcCredentials
+}
+
+export function showSetup(r: RunFacts, subscriber: { version: 4 | 5; topics: string[] }): string[] {
+  const d = r.deployment
   const width = Math.max(...d.functions.map((f) => f.name.length))
+  const http = d.functions.filter((f) => f.httpTrigger).map((f) => `${r.fcUrl}/http/${f.name}`)
   return [
-    `MQTT broker        ${broker.url}${broker.embedded ? '  (embedded aedes: MQTT 3.1.1 only, so MQTT 5 properties are dropped; set MQTT_URL to use an MQTT 5 broker)' : '  (MQTT_URL)'}`,
-    `Function Compute   ${fcUrl}  (invoke API POST /${API_VERSION}/functions/<name>/invocations; ${unsigned ? 'signed requests are verified, unsigned ones accepted for curl' : 'signed requests only'})`,
+    `MQTT broker        ${r.broker.url}${r.broker.embedded ? '  (embedded aedes: MQTT 3.1.1 only, so MQTT 5 properties are dropped; set MQTT_URL to use an MQTT 5 broker)' : '  (MQTT_URL)'}`,
+    `Function Compute   ${r.fcUrl}  (invoke API POST /${API_VERSION}/functions/<name>/invocations; ${r.unsigned ? 'signed requests are verified; unsigned ones accepted for curl, unless they carry Origin or another Host (a web page)' : 'signed requests only'})`,
+    ...(http.length > 0 ? [`HTTP trigger       ${http.join(', ')}  (as the deployed trigger URL: real status and body)`] : []),
+    ...(r.unsigned
+      ? []
+      : [
+          `signing key        ALIBABA_CLOUD_ACCESS_KEY_ID=${r.credentials.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${r.credentials.accessKeySecret}  (made for this run; the published local pair is refused)`,
+        ]),
     ...d.functions.map((f) => {
       const extra = [
         `timeout ${f.timeout} s`,
         f.initializer ? `initializer ${f.initializer}` : '',
+        f.preStop ? `preStop ${f.preStop} (when this server stops)` : '',
         f.onFailure ? `async: ${f.maxAsyncRetryAttempts} retries, then onFailure -> ${f.onFailure}` : '',
       ]
         .filter(Boolean)
         .join(', ')
       return `  ${f.name.padEnd(width)}  ${f.role.padEnd(14)} ${extra}`
     }),
-    `bridge env         MQTT_URL=${broker.url} DEAD_LETTER_TARGET=${d.deadLetterTarget} FC_ENDPOINT=${fcUrl}`,
-    `dead-letter store  ${deadLetterDir}`,
+    `bridge env         MQTT_URL=${r.broker.url} DEAD_LETTER_TARGET=${d.deadLetterTarget} FC_ENDPOINT=${r.fcUrl}`,
+    `dead-letter store  ${r.deadLetterDir}`,
     `subscriber         MQTT.js, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, subscribed to ${subscriber.topics.join(', ')}`,
   ]
 }
@@ -71,20 +87,14 @@ export interface HandMessage {
   topic: string
   instanceId?: string
   tag?: string
+  /** The rule that takes it (for the smoke command). */
+  ruleId: string
 }
 
 /** The commands that drive the running system by hand, ready to paste. */
-export function handCommands(
-  d: LocalDeployment,
-  fcUrl: string,
-  fcPort: number,
-  broker: { url: string; embedded: boolean },
-  topics: string[],
-  deadLetterDir: string,
-  unsigned: boolean,
-  message: HandMessage,
-): string[] {
-  const invoke = (name: string) => `${fcUrl}/${API_VERSION}/functions/${name}/invocations`
+export function handCommands(r: RunFacts, topics: string[], message: HandMessage): string[] {
+  const d = r.deployment
+  const invoke = (name: string) => `${r.fcUrl}/${API_VERSION}/functions/${name}/invocations`
   // RawData without UNIQ_KEY: every paste is a new message (a repeated message ID would count as a duplicate).
   const event = JSON.stringify([
     {
@@ -97,11 +107,11 @@ export function handCommands(
       body: 'hello from curl',
     },
   ])
-  const rulesEvent = JSON.stringify({ requestContext: { http: { method: 'POST' } }, body: 'rules: [{id: x}]' })
-  const url = new URL(broker.url)
+  const url = new URL(r.broker.url)
   const topicArgs = topics.map((t) => `-t ${shellQuote(t)}`).join(' ')
+  const keys = `ALIBABA_CLOUD_ACCESS_KEY_ID=${r.credentials.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${shellQuote(r.credentials.accessKeySecret)}`
   const lines: string[] = []
-  if (unsigned) {
+  if (r.unsigned) {
     lines.push(
       '# A RocketMQ message (RawData shape) through the bridge; its summary comes back, the subscriber above prints it:',
       `curl -sS ${invoke(d.names.bridge)} -H 'content-type: application/json' -d ${shellQuote(event)}`,
@@ -116,28 +126,37 @@ export function handCommands(
       '# as duplicates and are not published twice; the poison is reported again; lagMs counts from the time in the file:',
       `jq -c '.samples[0].event' examples/events.json | curl -sS ${invoke(d.names.bridge)} --data-binary @-`,
       '',
-      '# The validate-rules function, with an HTTP trigger event as Function Compute would pass it (422: every error with its path):',
-      `curl -sS ${invoke(d.names['validate-rules'])} -d ${shellQuote(rulesEvent)}`,
+      '# The validate-rules function through its HTTP trigger, as the deployed trigger URL answers (422: every error with its path):',
+      `curl -sS -i ${r.fcUrl}/http/${d.names['validate-rules']} -H 'content-type: application/yaml' --data-binary 'rules: [{id: x}]'`,
       '',
       '# Unsigned requests are a local convenience: Function Compute itself wants them signed. Signed, the way its SDK does it:',
     )
   } else {
-    lines.push('# This server refuses unsigned requests (--require-signature). A signed invocation, the way the SDK makes it:')
+    lines.push(
+      "# This server refuses unsigned requests (--require-signature). A signed invocation, the way the SDK makes it, with this run's key:",
+    )
   }
   lines.push(
-    `echo ${shellQuote(event)} | npx tsx scripts/local/invoke.ts --fc-port ${fcPort} ${d.names.bridge}`,
+    `echo ${shellQuote(event)} | ${r.unsigned ? '' : `${keys} `}npx tsx scripts/local/invoke.ts --fc-port ${r.fcPort} ${d.names.bridge}`,
+    '',
+    '# The smoke test you run after deploying, against this server (one synthetic message, awaited on MQTT_URL):',
+    `${keys} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} REGION=${d.region} FC_ENDPOINT=${r.fcUrl} MQTT_URL=${r.broker.url} \\`,
+    `  npm run smoke -- --rule ${message.ruleId}`,
     '',
     `# Watch the MQTT side (mosquitto_sub comes with Mosquitto's clients; optional):`,
     url.protocol !== 'mqtt:'
       ? `# (${url.protocol}// broker: give mosquitto_sub its host, port and TLS options, with ${topicArgs})`
-      : broker.embedded
+      : r.broker.embedded
         ? `mosquitto_sub -h ${url.hostname} -p ${url.port || 1883} -V mqttv311 -q 2 ${topicArgs} -F '%t  QoS %q  %p'`
         : `mosquitto_sub -h ${url.hostname} -p ${url.port || 1883} -V mqttv5 -q 2 ${topicArgs} -F '%t  QoS %q  %p  expiry %E  content-type %C  user properties %P'`,
     '',
     '# The dead letters, and a replay through the served bridge (the qoslevel-3 poison stays poison):',
-    `npm run replay -- --dry-run --dir ${shellQuote(deadLetterDir)}`,
-    `ALIBABA_CLOUD_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} ALIBABA_CLOUD_ACCESS_KEY_SECRET=${LOCAL_CREDENTIALS.accessKeySecret} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} ALIBABA_CLOUD_REGION=${d.region} FC_ENDPOINT=${fcUrl} \\`,
-    `  npm run replay -- --target fc --dir ${shellQuote(deadLetterDir)}`,
+    `npm run replay -- --dry-run --dir ${shellQuote(r.deadLetterDir)}`,
+    `${keys} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} ALIBABA_CLOUD_REGION=${d.region} FC_ENDPOINT=${r.fcUrl} \\`,
+    `  npm run replay -- --target fc --dir ${shellQuote(r.deadLetterDir)}`,
+    '',
+    '# A report (totals per rule and minute, lag, top reasons) from the log lines this prints, saved with `npm start | tee start.log`:',
+    'npm run logs -- start.log',
   )
   return lines
 }

@@ -6,7 +6,6 @@
 // examples/events.json sent through the bridge as a Function Compute client sends them. Then it keeps
 // serving (Ctrl-C stops everything), or with --once exits: 0 when every sample came out as expected.
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../shared/bridge/bridge.js'
@@ -21,8 +20,8 @@ import { ensureBuilt } from './dist.js'
 import { type LocalFc, startLocalFc } from './fc-server.js'
 import { explainListenError } from './ports.js'
 import { loadSamples, matchDeadLetters, matchMessages, stampTimes } from './samples.js'
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, parseStartOptions, type StartOptions, USAGE } from './start-options.js'
-import { type HandMessage, handCommands, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
+import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions, USAGE } from './start-options.js'
+import { type HandMessage, handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { type LocalSubscriber, startSubscriber } from './subscriber.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -63,6 +62,7 @@ function readRules(): { topics: string[]; handMessage: HandMessage } {
   return {
     topics: enabled.map((r) => `${r.target.parentTopic}/#`),
     handMessage: {
+      ruleId: rule.id,
       topic: rule.source.topic,
       ...(rule.source.instanceId ? { instanceId: rule.source.instanceId } : {}),
       ...(tag ? { tag } : {}),
@@ -98,11 +98,12 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   // The functions run in this process and read process.env: what s.yaml sets, pointed at local things.
   const deadLetterDir = resolve(process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR)
   Object.assign(process.env, { MQTT_URL: broker.url, DEAD_LETTER_TARGET: deployment.deadLetterTarget, DEAD_LETTER_DIR: deadLetterDir })
+  const credentials = runCredentials(options.requireSignature)
   let fc: LocalFc
   try {
     fc = await startLocalFc({
       functions: deployment.functions,
-      credentials: LOCAL_CREDENTIALS,
+      credentials,
       port: options.fcPort,
       accountId: LOCAL_ACCOUNT_ID,
       region: deployment.region,
@@ -112,15 +113,22 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   } catch (err) {
     throw explainListenError(err, options.fcPort, 'the local Function Compute invoke API', '--fc-port')
   }
+  // Stopping the server runs the bridge's preStop hook (as s.yaml configures it), which closes its pool with
+  // DISCONNECT; the resources stop in reverse order, so this happens before the broker goes.
   resources.add('the local Function Compute', () => fc.close())
-  // The bridge's pool lives in the loaded bundle: close it before the broker goes.
-  resources.add('the bridge', () =>
-    (createRequire(import.meta.url)(join(bridgeFn.dir, 'index.js')) as { shutdown(): Promise<void> }).shutdown(),
-  )
   process.env['FC_ENDPOINT'] = fc.url
+  const facts: RunFacts = {
+    deployment,
+    fcUrl: fc.url,
+    fcPort: fc.port,
+    broker,
+    deadLetterDir,
+    unsigned: !options.requireSignature,
+    credentials,
+  }
 
   section('Set-up')
-  for (const l of showSetup(deployment, fc.url, broker, subscriber, deadLetterDir, !options.requireSignature)) print(l)
+  for (const l of showSetup(facts, subscriber)) print(l)
 
   const samples = loadSamples(join(root, 'examples', 'events.json'))
   const problems: string[] = []
@@ -128,7 +136,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   const invoker = new FcInvoker({
     accountId: LOCAL_ACCOUNT_ID,
     region: deployment.region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials,
     endpoint: fc.url,
     timeoutMs: (bridgeFn.timeout + 10) * 1000,
   })
@@ -210,17 +218,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   if (options.once) return problems.length > 0 ? 1 : 0
 
   section('Serving. Drive it by hand (Ctrl-C stops everything)')
-  for (const l of handCommands(
-    deployment,
-    fc.url,
-    fc.port,
-    broker,
-    rules.topics,
-    deadLetterDir,
-    !options.requireSignature,
-    rules.handMessage,
-  ))
-    print(l)
+  for (const l of handCommands(facts, rules.topics, rules.handMessage)) print(l)
   print()
   print('What the subscriber receives from now on:')
   subscriber.onMessage = (m) => print(`  <- ${showMessage(m)}`)

@@ -122,7 +122,7 @@ after(() => {
 })
 
 describe('s.yaml as npm start reads it', () => {
-  test('function names, code, timeouts, the initializer, the asynchronous retries and onFailure, the dead-letter target', () => {
+  test('function names, code, timeouts, the lifecycle hooks, the HTTP trigger, the asynchronous retries and onFailure, the dead-letter target', () => {
     const d = readDeployment(join(repo, 's.yaml'), {}, LOCAL_ACCOUNT_ID)
     assert.deepEqual(d.names, {
       bridge: 'rocketmq-mqtt-bridge',
@@ -134,6 +134,8 @@ describe('s.yaml as npm start reads it', () => {
       [bridge.dir, bridge.timeout, bridge.initializer, bridge.maxAsyncRetryAttempts, bridge.onFailure],
       [join(repo, 'dist', 'bridge'), 120, 'index.initialize', 3, 'rocketmq-mqtt-dead-letter'],
     )
+    assert.deepEqual([bridge.preStop, bridge.preStopTimeout], ['index.preStop', 10])
+    assert.deepEqual(d.functions.find((f) => f.role === 'validate-rules')?.httpTrigger, { methods: ['POST'], authType: 'function' })
     assert.equal(d.deadLetterTarget, 'fc:rocketmq-mqtt-dead-letter')
     assert.equal(d.region, 'cn-hangzhou')
     assert.equal(readDeployment(join(repo, 's.yaml'), { REGION: 'cn-shanghai' }, LOCAL_ACCOUNT_ID).region, 'cn-shanghai')
@@ -235,12 +237,34 @@ describe('npm start', () => {
       assert.ok(child.output().includes(`mosquitto_sub -h 127.0.0.1 -p ${mqttPort} -V mqttv311 -q 2 -t 'devices/#' -t 'home/#'`))
 
       // Unsigned is accepted; signed but wrong is still refused.
-      const forged = await fetch(`http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`, {
+      const invokeUrl = `http://127.0.0.1:${fcPort}/2023-03-30/functions/rocketmq-mqtt-bridge/invocations`
+      const forged = await fetch(invokeUrl, {
         method: 'POST',
         body: '[]',
         headers: { authorization: `FC ${LOCAL_CREDENTIALS.accessKeyId}:Zm9yZ2Vk`, date: new Date().toUTCString() },
       })
       assert.equal(forged.status, 403)
+      // What a web page sends: an Origin header. Refused, and nothing reaches the bridge.
+      const fromPage = await fetch(invokeUrl, {
+        method: 'POST',
+        body: '[]',
+        headers: { origin: 'https://evil.example', 'content-type': 'text/plain' },
+      })
+      assert.equal(fromPage.status, 403)
+      assert.equal(((await fromPage.json()) as { ErrorCode: string }).ErrorCode, 'OriginNotAllowed')
+
+      // The validate-rules HTTP trigger as the printed curl calls it: the function's real 422, not 200.
+      const triggerCurl = child
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('curl ') && l.includes('/http/rocketmq-mqtt-validate-rules'))
+      assert.ok(triggerCurl, child.output())
+      const answer = await fetch(`http://127.0.0.1:${fcPort}/http/rocketmq-mqtt-validate-rules`, {
+        method: 'POST',
+        body: 'rules: [{id: x}]',
+      })
+      assert.equal(answer.status, 422)
+      assert.equal(((await answer.json()) as { valid: boolean }).valid, false)
 
       // A second instance on the same Function Compute port is refused with a message naming it.
       const second = start(['--mqtt-port', '0', '--fc-port', String(fcPort)])
@@ -259,7 +283,7 @@ describe('npm start', () => {
     }
   })
 
-  test('--require-signature: unsigned requests get 401; scripts/local/invoke.ts signs as the SDK does and gets the summary', async () => {
+  test('--require-signature: a key made for the run, printed; unsigned requests get 401, the published pair 403; invoke.ts with the printed key gets the summary', async () => {
     const fcPort = await freePort()
     const child = start(['--mqtt-port', '0', '--fc-port', String(fcPort), '--require-signature'])
     try {
@@ -270,6 +294,16 @@ describe('npm start', () => {
         body: '[]',
       })
       assert.equal(unsigned.status, 401)
+      const key = /signing key +ALIBABA_CLOUD_ACCESS_KEY_ID=(\S+) ALIBABA_CLOUD_ACCESS_KEY_SECRET=(\S+)/.exec(child.output())
+      assert.ok(key, child.output())
+      assert.notEqual(key[2], LOCAL_CREDENTIALS.accessKeySecret, 'not the published secret')
+      const published = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/local/invoke.ts', '--fc-port', String(fcPort), 'rocketmq-mqtt-bridge'],
+        { cwd: clone, input: '[]', env: cleanEnv() },
+      )
+      assert.equal(published.status, 1)
+      assert.match(published.stderr.toString(), /failed with 403.*signature does not match/)
       const event = JSON.stringify([
         {
           topic: 'device-commands',
@@ -281,7 +315,7 @@ describe('npm start', () => {
       const invoked = spawnSync(
         process.execPath,
         ['--import', 'tsx', 'scripts/local/invoke.ts', '--fc-port', String(fcPort), 'rocketmq-mqtt-bridge'],
-        { cwd: clone, input: event, env: cleanEnv() },
+        { cwd: clone, input: event, env: { ...cleanEnv(), ALIBABA_CLOUD_ACCESS_KEY_ID: key[1], ALIBABA_CLOUD_ACCESS_KEY_SECRET: key[2] } },
       )
       assert.equal(invoked.status, 0, invoked.stderr.toString())
       assert.deepEqual((JSON.parse(invoked.stdout.toString()) as { rules: object }).rules, { 'device-commands': 1 })

@@ -5,12 +5,14 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
+import { PRE_STOP_BUDGET_MS } from '../../functions/bridge/index.js'
 import { DEFAULT_DEAD_LETTER_FUNCTION, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError } from '../../shared/errors.js'
 import { triggersForRules } from '../../shared/fc/triggers.js'
@@ -30,7 +32,7 @@ interface Props extends Record<string, unknown> {
   environmentVariables?: Record<string, string>
   triggers?: Array<{ triggerName: string; triggerType: string; triggerConfig: Record<string, unknown> }>
   asyncInvokeConfig?: { maxAsyncRetryAttempts?: number; destinationConfig?: { onFailure?: { destination?: string } } }
-  instanceLifecycleConfig?: { initializer?: { handler?: string; timeout?: number } }
+  instanceLifecycleConfig?: { initializer?: { handler?: string; timeout?: number }; preStop?: { handler?: string; timeout?: number } }
 }
 interface Rendered {
   edition: string
@@ -85,12 +87,13 @@ describe('s.yaml rendered by s preview', () => {
     rendered = await render()
   })
 
-  test("every resource's props are valid against the fc3 component schema", (t) => {
+  test("every resource's props are valid against the fc3 component schema, with the bridge's own log project too", async (t) => {
     const path = schemaPath()
     if (!existsSync(path)) {
       t.skip(`fc3 schema not found at ${path}: set FC3_SCHEMA or check out ../shared/reference beside the repository`)
       return
     }
+    const withProject = await render({ LOG_PROJECT: 'my-log-project' })
     const schema = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
     const ajv = new Ajv({ allErrors: true, strict: false })
     const validate = ajv.compile(schema)
@@ -99,7 +102,11 @@ describe('s.yaml rendered by s preview', () => {
     const eventBridge = ajv.compile({ definitions, $ref: '#/definitions/IEventBridge' })
     const http = ajv.compile({ definitions, $ref: '#/definitions/IHttpTriggerConfig' })
     assert.equal(Object.keys(rendered.resources).length, 3)
-    for (const [name, resource] of Object.entries(rendered.resources)) {
+    const resources = [
+      ...Object.entries(rendered.resources),
+      ...Object.entries(withProject.resources).map(([n, r]) => [`${n} (LOG_PROJECT set)`, r] as const),
+    ]
+    for (const [name, resource] of resources) {
       assert.equal(resource.component, 'fc3', name)
       assert.ok(validate(resource.props), `${name}: ${ajv.errorsText(validate.errors)}`)
       for (const trigger of resource.props.triggers ?? []) {
@@ -120,6 +127,28 @@ describe('s.yaml rendered by s preview', () => {
       assert.equal(p.logConfig, 'auto')
       assert.equal(p.region, 'cn-hangzhou')
     }
+  })
+
+  test("the bridge's request and instance metrics: fc3 turns them on for auto; with LOG_PROJECT they are written out", async () => {
+    // `auto` is the only form fc3's schema accepts without a project and logstore; fc3 deploys it with both
+    // metrics on (docs/platform-facts.md §7). The explicit form, the one the schema takes the flags in:
+    const custom = await render({ LOG_PROJECT: 'my-log-project', LOG_STORE: 'bridge-logs' })
+    const bridge = Object.values(custom.resources).find((r) => r.props.functionName === FUNCTIONS.bridge)!.props
+    assert.deepEqual(bridge.logConfig, {
+      project: 'my-log-project',
+      logstore: 'bridge-logs',
+      enableRequestMetrics: true,
+      enableInstanceMetrics: true,
+      logBeginRule: 'DefaultRegex',
+    })
+  })
+
+  test('the bridge: a preStop hook that closes the pool, with a timeout longer than its own bound', () => {
+    const hook = props('bridge').instanceLifecycleConfig?.preStop
+    assert.equal(hook?.handler, 'index.preStop')
+    assert.ok(typeof hook?.timeout === 'number' && hook.timeout * 1000 > PRE_STOP_BUDGET_MS, `timeout ${hook?.timeout} s`)
+    const bundle = createRequire(import.meta.url)(join(root, 'dist/bridge/index.js')) as Record<string, unknown>
+    assert.equal(typeof bundle['preStop'], 'function', 'the built bridge exports preStop (npm test builds first)')
   })
 
   test('every enabled rule has exactly one trigger with its source fields; no disabled rule has one', () => {

@@ -1,0 +1,189 @@
+// npm run logs -- [files…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
+//
+// How is the bridge doing? A report from its log lines, as `s logs` prints them or as `npm start` prints
+// them (other lines are ignored): per rule and per minute, invocations, received, published, dead-lettered,
+// duplicates, filtered, failed and lag p50/p99/max; a chart of throughput and lag; the top dead-letter,
+// failure and connection reasons. --follow reads a stream (`s logs --tail | npm run logs -- --follow`)
+// and prints a rolling report of the last --window minutes.
+import { createReadStream } from 'node:fs'
+import { resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { messageOf } from '../../shared/errors.js'
+import { LogReport } from './logs/aggregate.js'
+import { parseLine } from './logs/parse-line.js'
+import { DEFAULT_RENDER, type RenderOptions, reportJson, reportText } from './logs/render.js'
+
+export const USAGE = `usage: npm run logs -- [<file>…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
+
+A report from the bridge's log lines: read from the files, or from standard input when none is given.
+Lines as \`s logs\` prints them and as \`npm start\` prints them are understood; every other line is ignored.
+
+  npx s bridge logs -t s.yaml -s 2026-01-31T08:00:00+08:00 -e 2026-01-31T09:00:00+08:00 > bridge.log
+  npm run logs -- bridge.log
+  npx s bridge logs -t s.yaml --tail | npm run logs -- --follow
+
+  --json         the report as JSON (with --follow: one JSON object per update)
+  --follow       read standard input as it grows; print a rolling report every --interval seconds
+  --interval S   seconds between --follow updates (default 5)
+  --window M     minutes --follow keeps (default 60)
+  --utc          times in UTC (default: this machine's time zone, which is the one \`s logs\` prints in)
+  --top N        reasons listed per kind (default 10)
+  --minutes N    minutes listed in the per-minute table (default 30; --json has them all)
+  -h, --help     this text
+
+exit status: 0 with a report; 1 when no bridge line was found (a wrong file, or the wrong function's logs); 2 on a usage error`
+
+export interface LogsOptions {
+  files: string[]
+  json: boolean
+  follow: boolean
+  intervalMs: number
+  windowMinutes: number
+  render: RenderOptions
+}
+
+export function parseLogsArgs(argv: string[]): LogsOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      follow: { type: 'boolean', default: false },
+      interval: { type: 'string', default: '5' },
+      window: { type: 'string', default: '60' },
+      utc: { type: 'boolean', default: false },
+      top: { type: 'string', default: String(DEFAULT_RENDER.top) },
+      minutes: { type: 'string', default: String(DEFAULT_RENDER.minutes) },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  })
+  if (values.help) return 'help'
+  const positive = (flag: string, text: string, min: number) => {
+    const n = Number(text)
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${flag} must be a number of at least ${min}, not ${JSON.stringify(text)}`)
+    return n
+  }
+  if (values.follow && positionals.length > 0) throw new Error('--follow reads standard input; give no files with it')
+  return {
+    files: positionals,
+    json: values.json,
+    follow: values.follow,
+    intervalMs: positive('interval', values.interval, 0.1) * 1000,
+    windowMinutes: positive('window', values.window, 1),
+    render: {
+      ...DEFAULT_RENDER,
+      utc: values.utc,
+      top: Math.floor(positive('top', values.top, 1)),
+      minutes: Math.floor(positive('minutes', values.minutes, 1)),
+    },
+  }
+}
+
+/** Feeds every line of `input` to the report; `onLine` runs after each. */
+export async function readInto(report: LogReport, input: Readable, onLine?: () => void): Promise<void> {
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
+  for await (const line of lines) {
+    report.add(parseLine(line))
+    onLine?.()
+  }
+}
+
+function render(report: LogReport, o: LogsOptions): string {
+  return o.json ? JSON.stringify(reportJson(report, o.render), null, o.follow ? undefined : 2) : reportText(report, o.render).join('\n')
+}
+
+async function follow(o: LogsOptions, input: Readable, write: (text: string) => void, clear: boolean): Promise<void> {
+  const report = new LogReport()
+  let changed = false
+  const update = () => {
+    report.flushOrphans()
+    report.dropBefore(Date.now() - o.windowMinutes * 60_000)
+    if (!changed) return
+    changed = false
+    if (o.json) write(`${render(report, o)}\n`)
+    else
+      write(
+        `${clear ? '\u001b[2J\u001b[H' : '\n'}== ${new Date().toISOString()}: the last ${o.windowMinutes} minutes (updated every ${o.intervalMs / 1000} s; Ctrl-C stops)\n${render(report, o)}\n`,
+      )
+  }
+  const timer = setInterval(update, o.intervalMs)
+  try {
+    let before = 0
+    await readInto(report, input, () => {
+      if (report.bridgeLines !== before) {
+        before = report.bridgeLines
+        changed = true
+      }
+    })
+  } finally {
+    clearInterval(timer)
+  }
+  report.flushOrphans(Date.now(), true)
+  changed = true
+  update()
+}
+
+export async function main(
+  argv: string[],
+  io: { stdin: Readable; write: (text: string) => void; error: (text: string) => void; tty: boolean } = {
+    stdin: process.stdin,
+    write: (t) => process.stdout.write(t),
+    error: (t) => process.stderr.write(t),
+    tty: Boolean(process.stdout.isTTY),
+  },
+): Promise<number> {
+  let o: LogsOptions
+  try {
+    const parsed = parseLogsArgs(argv)
+    if (parsed === 'help') {
+      io.write(`${USAGE}\n`)
+      return 0
+    }
+    o = parsed
+  } catch (err) {
+    io.error(`${messageOf(err)}\n${USAGE}\n`)
+    return 2
+  }
+  if (o.files.length === 0 && (io.stdin as { isTTY?: boolean }).isTTY) {
+    io.error(`no input: give log files, or pipe them in (npx s bridge logs -t s.yaml | npm run logs)\n${USAGE}\n`)
+    return 2
+  }
+  if (o.follow) {
+    await follow(o, io.stdin, io.write, io.tty && !o.json)
+    return 0
+  }
+  const report = new LogReport()
+  for (const file of o.files.length > 0 ? o.files : ['-']) {
+    try {
+      await readInto(report, file === '-' ? io.stdin : createReadStream(file))
+    } catch (err) {
+      io.error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}\n`)
+      return 2
+    }
+  }
+  report.flushOrphans(Date.now(), true)
+  io.write(`${render(report, o)}\n`)
+  if (report.bridgeLines === 0) {
+    io.error(
+      `no bridge log lines among ${report.linesRead} lines: expected lines such as \`<time> <requestId> [info] {"event":"bridge.invocation",…}\` (the bridge's logs: npx s bridge logs -t s.yaml)\n`,
+    )
+    return 1
+  }
+  return 0
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err: unknown) => {
+      process.stderr.write(`npm run logs failed: ${messageOf(err)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

@@ -1,0 +1,65 @@
+// One line of log output -> one bridge log line, or nothing. The lines come as `s logs` prints them (ANSI
+// colours, an instance ID and Log Service's own time in front, local times without a zone), as `npm start`
+// prints them (`  | time requestId [level] {json}`), or as the bridge prints them itself without
+// context.logger (one JSON object with time and level). Anything else is not a bridge line.
+
+export interface BridgeLine {
+  /** Epoch ms; undefined when the line carries no time. */
+  time: number | undefined
+  requestId: string | undefined
+  level: string | undefined
+  /** The JSON the bridge logged: event `bridge.*` or `mqtt.*`. */
+  fields: Record<string, unknown> & { event: string }
+}
+
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g
+/** `<time> <requestId> [<level>] {json}`, the time the one right before the request ID (s logs puts its own before). */
+const FC_LINE = /(\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+(\S+)\s+\[([A-Za-z]+)\]\s+(\{.*\})\s*$/
+const LOCAL_TIME = /^(\d{4})-(\d\d)-(\d\d)[T ](\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?$/
+
+/** ISO times with a zone as they are; zone-less ones (what `s logs` prints) as this machine's local time, which is the zone `s logs` wrote them in. */
+export function parseTime(text: string): number | undefined {
+  const local = LOCAL_TIME.exec(text)
+  if (local) {
+    const [, y, mo, d, h, mi, s, frac = '0'] = local
+    return new Date(+y!, +mo! - 1, +d!, +h!, +mi!, +s!, Math.round(Number(`0.${frac}`) * 1000)).getTime()
+  }
+  const t = Date.parse(text)
+  return Number.isNaN(t) ? undefined : t
+}
+
+function bridgeFields(json: string): BridgeLine['fields'] | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const event = (value as { event?: unknown }).event
+  if (typeof event !== 'string' || !/^(bridge|mqtt)\./.test(event)) return undefined
+  return value as BridgeLine['fields']
+}
+
+const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
+
+export function parseLine(raw: string): BridgeLine | undefined {
+  const line = raw.replace(ANSI, '').replace(/\r$/, '')
+  const m = FC_LINE.exec(line)
+  if (m) {
+    const fields = bridgeFields(m[4]!)
+    if (!fields) return undefined
+    return { time: parseTime(m[1]!), requestId: text(fields['requestId']) ?? m[2], level: m[3]!.toLowerCase(), fields }
+  }
+  const trimmed = line.trim()
+  if (!trimmed.startsWith('{')) return undefined
+  const fields = bridgeFields(trimmed)
+  if (!fields) return undefined
+  const time = text(fields['time'])
+  return {
+    time: time === undefined ? undefined : parseTime(time),
+    requestId: text(fields['requestId']),
+    level: text(fields['level']),
+    fields,
+  }
+}

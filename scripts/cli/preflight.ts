@@ -1,0 +1,165 @@
+// npm run preflight [-- --rules rules.yaml] [--s-yaml s.yaml]
+//
+// Before `s deploy`: everything that can be known on this machine about whether the deployment will work.
+// The rules (valid, no sample IDs, in the deployment's region, ACL passwords set), the bridge's settings
+// (its own configuration schema, on what s.yaml will give it), the triggers against the rules, s.yaml
+// against the fc3 schema, the Serverless Devs credentials, and dist/ up to date. It prints every problem
+// and exits 1, or prints what will be deployed and exits 0; always the checklist the account needs, and a
+// warning that `s preview` prints secrets. It never prints a secret value.
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { messageOf } from '../../shared/errors.js'
+import { redact, registerSecret } from '../../shared/logging/secrets.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
+import { type LocalDeployment, readDeployment } from '../local/deployment.js'
+import { buildState } from '../local/dist.js'
+import { checkCredentials } from './preflight/credentials.js'
+import { checkEnvironment } from './preflight/environment-check.js'
+import { type Finding, ok, problem, warning } from './preflight/finding.js'
+import { checklist, deploymentSummary } from './preflight/report.js'
+import { checkAcl, checkRegion, checkRules, checkSamples, checkTriggers } from './preflight/rules-checks.js'
+import { checkRendered, renderSYaml, schemaPath } from './preflight/s-yaml-check.js'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+/** What `s deploy` resolves ${config('AccountID')} to; unknown here, and not needed by any check. */
+const PLACEHOLDER_ACCOUNT = '<AccountID>'
+
+export const USAGE = `usage: npm run preflight -- [--rules <rules-file>] [--s-yaml <s.yaml>]
+
+Checks, before \`npx s deploy\`, what can be checked on this machine: rules.yaml (valid, no sample IDs left,
+every source in REGION, ACL passwords set), the bridge's settings in this shell's environment (with the
+bridge's own configuration schema), s.yaml's triggers against the rules, s.yaml against the fc3 schema,
+the Serverless Devs credentials, and dist/ up to date. Prints the checklist the account needs.
+
+  --rules FILE    the rules (default rules.yaml)
+  --s-yaml FILE   the Serverless Devs file (default s.yaml)
+  -h, --help      this text
+
+exit status: 0 when nothing stops the deploy (it prints what will be deployed); 1 with every problem listed; 2 on a usage error`
+
+export interface PreflightResult {
+  findings: Finding[]
+  deployment?: LocalDeployment
+  ruleSet?: RuleSet
+}
+
+export async function preflight(o: { rulesPath: string; sYamlPath: string; env: NodeJS.ProcessEnv }): Promise<PreflightResult> {
+  const findings: Finding[] = []
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (err) {
+      findings.push(problem('files', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`))
+      return undefined
+    }
+  }
+  const rulesText = read(o.rulesPath)
+  const sYamlText = read(o.sYamlPath)
+  let ruleSet: RuleSet | undefined
+  if (rulesText !== undefined) {
+    const rules = checkRules(o.rulesPath, rulesText)
+    findings.push(...rules.findings)
+    ruleSet = rules.ruleSet
+  }
+  // Secrets named by the rules are known before anything could print them.
+  for (const r of ruleSet?.rules ?? []) if (r.source.acl) registerSecret(o.env[r.source.acl.passwordEnv])
+  let deployment: LocalDeployment | undefined
+  if (sYamlText !== undefined) {
+    try {
+      deployment = readDeployment(o.sYamlPath, o.env, PLACEHOLDER_ACCOUNT)
+    } catch (err) {
+      findings.push(problem('s.yaml', messageOf(err)))
+    }
+  }
+  if (ruleSet) {
+    findings.push(...checkSamples(ruleSet), ...checkAcl(ruleSet, o.env))
+    if (deployment) findings.push(...checkRegion(ruleSet, deployment.region))
+    if (sYamlText !== undefined) findings.push(...checkTriggers(o.sYamlPath, sYamlText, o.rulesPath, ruleSet))
+  }
+  if (deployment) {
+    findings.push(...checkEnvironment(deployment, ruleSet, o.env))
+    findings.push(...checkCredentials(deployment.access, o.env))
+    // The project s.yaml belongs to: its dist/ is what s deploy uploads, built from its rules.yaml and code.
+    const bundles = deployment.functions.map((f) => join(f.dir, 'index.js'))
+    const state = buildState(dirname(resolve(o.sYamlPath)), bundles)
+    findings.push(
+      state.fresh
+        ? ok('build', 'dist/ is up to date with rules.yaml and the code: s deploy uploads it as it is')
+        : problem('build', `dist/ is not up to date (${state.why}): s deploy uploads it as it is; run npm run build`),
+    )
+  }
+  if (sYamlText !== undefined) findings.push(...checkRendered(await renderSYaml(root, o.sYamlPath, o.env), schemaPath(root, o.env)))
+  findings.push(
+    warning(
+      's preview',
+      '`s preview` prints every environment value, secrets included (MQTT_PASSWORD, MQTT_ACCESS_KEY_SECRET, ACL passwords): never paste its output, and keep it out of shared terminals and CI logs. This check ran it and showed nothing of it.',
+    ),
+  )
+  return { findings, ...(deployment ? { deployment } : {}), ...(ruleSet ? { ruleSet } : {}) }
+}
+
+const MARK = { ok: '✓', problem: '✗', warning: '!', skipped: '-' } as const
+
+export function report(result: PreflightResult, env: NodeJS.ProcessEnv): { lines: string[]; code: number } {
+  const problems = result.findings.filter((f) => f.level === 'problem')
+  const lines = ['Preflight: what s deploy needs, checked on this machine', '', 'Checks']
+  for (const f of result.findings) lines.push(`  ${MARK[f.level]} ${f.check}: ${f.message}`)
+  if (result.deployment)
+    lines.push(
+      '',
+      'Before the first deploy (what no check here can see)',
+      ...checklist(result.deployment, result.ruleSet, env).map((l) => `  ${l}`),
+    )
+  lines.push('')
+  if (problems.length > 0) {
+    lines.push(
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} (✗ above): fix ${problems.length === 1 ? 'it' : 'them'}, then run npm run preflight again.`,
+    )
+    return { lines: lines.map(redact), code: 1 }
+  }
+  if (result.deployment) lines.push(...deploymentSummary(result.deployment, result.ruleSet))
+  const rule = result.ruleSet?.rules.find((r) => r.enabled)?.id ?? '<rule id>'
+  lines.push('', `Nothing stops the deploy. Next: npx s deploy -t s.yaml, then npm run smoke -- --rule ${rule} (docs/deploying.md).`)
+  return { lines: lines.map(redact), code: 0 }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, print = (l: string) => console.log(l)): Promise<number> {
+  let values: { rules: string; 's-yaml': string; help: boolean }
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: {
+        rules: { type: 'string', default: 'rules.yaml' },
+        's-yaml': { type: 'string', default: 's.yaml' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (err) {
+    console.error(`${messageOf(err)}\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    print(USAGE)
+    return 0
+  }
+  const result = await preflight({ rulesPath: values.rules, sYamlPath: values['s-yaml'], env })
+  const { lines, code } = report(result, env)
+  for (const l of lines) print(l)
+  return code
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err: unknown) => {
+      console.error(`npm run preflight failed: ${redact(messageOf(err))}`)
+      process.exitCode = 1
+    },
+  )
+}

@@ -1,0 +1,241 @@
+// npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
+//
+// After `s deploy`: is the deployed bridge delivering? One synthetic RocketMQ message for a rule, sent as
+// the rule's trigger sends it but through a synchronous invoke (@alicloud/fc2, shared/fc/invoke.ts), and
+// awaited on MQTT_URL by a subscriber to the topic the bridge's mapping gives. Exit 0 only when the bridge
+// reported it published and the subscriber received exactly that payload.
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { Summary } from '../../shared/bridge/bridge.js'
+import { previewEvent } from '../../shared/bridge/preview.js'
+import { type BridgeConfig, loadConfig } from '../../shared/config/bridge.js'
+import { ConfigError, messageOf } from '../../shared/errors.js'
+import { FcInvoker, publicEndpoint } from '../../shared/fc/invoke.js'
+import { redact } from '../../shared/logging/secrets.js'
+import type { Rule, RuleSet } from '../../shared/rules/schema.js'
+import { validateRulesText } from '../../shared/rules/validate.js'
+import { subscribeForSmoke } from './smoke/subscriber.js'
+import { smokeToken, syntheticEvent } from './smoke/synthetic-event.js'
+
+export const DEFAULT_FUNCTION = 'rocketmq-mqtt-bridge'
+
+export const USAGE = `usage: npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
+
+After \`npx s deploy\`: invokes the deployed bridge synchronously with one synthetic message for a rule, and
+waits for it on MQTT_URL with a subscriber to the topic the bridge's mapping gives for it.
+
+  --rule ID        the rule to test (default: the first enabled rule of the rules file)
+  --property K=V   a RocketMQ user property of the message (repeatable); default mqttSecondTopic=/smoke/<random>
+  --body TEXT      the message body (default: "smoke test <message ID> <time>")
+  --function NAME  the bridge's function name (default ${DEFAULT_FUNCTION})
+  --rules FILE     the rules the bridge was deployed with (default rules.yaml)
+  --timeout S      seconds to wait for the message on MQTT_URL (default 30)
+  -h, --help       this text
+
+environment:
+  Function Compute: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET (ALIBABA_CLOUD_SECURITY_TOKEN with STS),
+    ALIBABA_CLOUD_ACCOUNT_ID; ALIBABA_CLOUD_REGION or REGION (default: the rule's regionId); FC_ENDPOINT
+    (default https://<account>.<region>.fc.aliyuncs.com; http://127.0.0.1:9000 for npm start)
+  MQTT: MQTT_URL and the bridge's other MQTT_* variables, as for the bridge (docs/deploying.md); the
+    subscriber connects as <MQTT_CLIENT_ID_PREFIX>@@@smoke<random>, so those credentials must be allowed to subscribe
+
+exit status: 0 delivered; 1 not (the output says where it stopped); 2 on a usage error`
+
+export interface SmokeOptions {
+  rule?: string
+  properties: Record<string, string>
+  body?: string
+  functionName: string
+  rulesFile: string
+  timeoutMs: number
+}
+
+export function parseSmokeArgs(argv: string[]): SmokeOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rule: { type: 'string' },
+      property: { type: 'string', multiple: true, default: [] },
+      body: { type: 'string' },
+      function: { type: 'string', default: DEFAULT_FUNCTION },
+      rules: { type: 'string', default: 'rules.yaml' },
+      timeout: { type: 'string', default: '30' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  if (values.help) return 'help'
+  const properties: Record<string, string> = {}
+  for (const p of values.property) {
+    const eq = p.indexOf('=')
+    if (eq < 1) throw new Error(`--property must be KEY=VALUE, not ${JSON.stringify(p)}`)
+    properties[p.slice(0, eq)] = p.slice(eq + 1)
+  }
+  const timeout = Number(values.timeout)
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw new Error(`--timeout must be a number of seconds, not ${JSON.stringify(values.timeout)}`)
+  return {
+    ...(values.rule !== undefined ? { rule: values.rule } : {}),
+    properties,
+    ...(values.body !== undefined ? { body: values.body } : {}),
+    functionName: values.function,
+    rulesFile: values.rules,
+    timeoutMs: timeout * 1000,
+  }
+}
+
+class SmokeFailure extends Error {}
+
+function need(env: NodeJS.ProcessEnv, ...names: string[]): string {
+  for (const n of names) if (env[n]) return env[n]!
+  throw new SmokeFailure(`the invoke needs ${names.join(' or ')} in the environment`)
+}
+
+function loadRules(path: string): RuleSet {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new SmokeFailure(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`)
+  }
+  const result = validateRulesText(text)
+  if (!result.ok) throw new SmokeFailure(`${path} is invalid: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`)
+  return result.ruleSet
+}
+
+function pickRule(rules: Rule[], id: string | undefined): Rule {
+  const enabled = rules.filter((r) => r.enabled)
+  if (id === undefined) {
+    if (enabled.length === 0) throw new SmokeFailure('the rules have no enabled rule to test')
+    return enabled[0]!
+  }
+  const rule = rules.find((r) => r.id === id)
+  if (!rule) throw new SmokeFailure(`no rule ${JSON.stringify(id)} in the rules (rules: ${rules.map((r) => r.id).join(', ')})`)
+  if (!rule.enabled) throw new SmokeFailure(`rule ${id} is disabled: the bridge dead-letters its messages and it has no trigger`)
+  return rule
+}
+
+export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<void> {
+  const ruleSet = loadRules(o.rulesFile)
+  const rule = pickRule(ruleSet.rules, o.rule)
+  let config: BridgeConfig
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new SmokeFailure(`the subscriber takes the bridge's MQTT settings from the environment: ${err.message}`)
+    throw err
+  }
+  const accountId = need(env, 'ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
+  const region = env['ALIBABA_CLOUD_REGION'] || env['FC_REGION'] || env['REGION'] || rule.source.regionId
+  const endpoint = (env['FC_ENDPOINT'] || publicEndpoint(accountId, region)).replace(/\/$/, '')
+  const token = smokeToken()
+  const message = syntheticEvent(
+    {
+      rule,
+      accountId,
+      userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties },
+      ...(o.body !== undefined ? { body: o.body } : {}),
+    },
+    token,
+  )
+  const s = rule.source
+  print(`Smoke test of ${o.functionName} at ${endpoint} (region ${region})`)
+  print(
+    `  rule        ${rule.id}: RocketMQ ${s.instanceId ?? s.endpoint ?? ''} ${s.topic}${s.tags === '*' ? '' : ` (tag ${s.tags.split('||')[0]})`} -> MQTT ${rule.target.parentTopic}`,
+  )
+  print(`  message     ${message.messageId}, user properties ${JSON.stringify(message.userProperties)}`)
+
+  // Where it must arrive: the bridge's own mapping of this event, as validate-rules previews it.
+  const preview = previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet)
+  const expected = preview.publishes[0]
+  if (!expected) {
+    const why = preview.deadLetters[0]?.reason ?? 'the rule maps it to no publish (a route that does not match: give --property)'
+    throw new SmokeFailure(`the bridge would not publish this message: ${why}`)
+  }
+  print(`  expects     ${expected.topic}, QoS ${expected.qos} (the bridge's mapping of it, from ${o.rulesFile})`)
+
+  const sts = env['ALIBABA_CLOUD_SECURITY_TOKEN']
+  const invoker = new FcInvoker({
+    accountId,
+    region,
+    credentials: {
+      accessKeyId: need(env, 'ALIBABA_CLOUD_ACCESS_KEY_ID'),
+      accessKeySecret: need(env, 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'),
+      ...(sts ? { securityToken: sts } : {}),
+    },
+    endpoint,
+    timeoutMs: 130_000,
+  })
+  const subscriber = await subscribeForSmoke(config, expected.topic, expected.qos).catch((err: unknown) => {
+    throw new SmokeFailure(`the subscriber cannot subscribe on ${redact(config.mqttUrl)}: ${redact(messageOf(err))}`)
+  })
+  try {
+    print(
+      `  subscriber  ${new URL(config.mqttUrl).host} as ${subscriber.clientId}, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, QoS ${subscriber.grantedQos} granted`,
+    )
+    const invokedAt = Date.now()
+    let summary: Summary
+    try {
+      const result = await invoker.invoke(o.functionName, JSON.stringify(message.event), 'Sync')
+      summary = result.body as Summary
+    } catch (err) {
+      throw new SmokeFailure(`the invoke failed: ${messageOf(err)}`)
+    }
+    if (typeof summary !== 'object' || summary === null || typeof summary.published !== 'number')
+      throw new SmokeFailure(
+        `${o.functionName} answered with something that is not a bridge summary: ${JSON.stringify(summary).slice(0, 200)}`,
+      )
+    const rules = Object.entries(summary.rules ?? {})
+      .map(([id, n]) => `${id} ${n}`)
+      .join(', ')
+    print(
+      `  invoked     request ${summary.requestId}: received ${summary.received}, published ${summary.published}${rules ? ` (${rules})` : ''}, dead-lettered ${summary.deadLettered}, ${summary.durationMs} ms`,
+    )
+    if (summary.published !== 1)
+      throw new SmokeFailure(
+        summary.deadLettered > 0
+          ? 'the deployed bridge dead-lettered the message: its rules differ from these (npx s bridge logs -t s.yaml --search bridge.dead-letter says why)'
+          : `the deployed bridge published ${summary.published} messages, not 1`,
+      )
+    const got = await subscriber.waitFor(message.payload, o.timeoutMs)
+    if (!got)
+      throw new SmokeFailure(
+        `the bridge reported it published, but nothing arrived on ${expected.topic} within ${o.timeoutMs / 1000} s: is MQTT_URL the broker the deployed bridge publishes to?`,
+      )
+    print(`  received    ${expected.topic}, QoS ${got.qos}, ${message.payload.length} bytes, ${got.at - invokedAt} ms after the invoke`)
+    print(`OK: the deployed bridge delivered a message for rule ${rule.id} to ${new URL(config.mqttUrl).host}`)
+  } finally {
+    await subscriber.close()
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, print = (l: string) => console.log(l)): Promise<number> {
+  let o: SmokeOptions
+  try {
+    const parsed = parseSmokeArgs(argv)
+    if (parsed === 'help') {
+      print(USAGE)
+      return 0
+    }
+    o = parsed
+  } catch (err) {
+    console.error(`${messageOf(err)}\n${USAGE}`)
+    return 2
+  }
+  try {
+    await smoke(o, env, (l) => print(redact(l)))
+    return 0
+  } catch (err) {
+    print(redact(`FAILED: ${messageOf(err)}`))
+    return 1
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // Explicit exit: the SDK's keep-alive agents would hold the process a while.
+  main(process.argv.slice(2)).then((code) => process.exit(code))
+}

@@ -1,0 +1,61 @@
+// One synthetic RocketMQ message for a rule, in the event-streaming shape the rule's trigger delivers (a
+// JSON array of one CloudEvent, docs/platform-facts.md §4), with a message ID and body of its own so the
+// subscriber can tell it from anything else and the bridge never takes it for a duplicate.
+import { randomBytes } from 'node:crypto'
+import type { Rule } from '../../../shared/rules/schema.js'
+
+export interface SmokeMessage {
+  messageId: string
+  userProperties: Record<string, string>
+  /** The payload the subscriber must receive, byte for byte. */
+  payload: Buffer
+  event: unknown[]
+}
+
+export interface SmokeInput {
+  rule: Rule
+  accountId: string
+  /** User properties: mqttSecondTopic and whatever the rule's routes need. */
+  userProperties: Record<string, string>
+  /** The body text; default names the message and the time. */
+  body?: string
+  now?: Date
+}
+
+export function smokeToken(): string {
+  return randomBytes(5).toString('hex')
+}
+
+export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMessage {
+  const { rule, accountId } = input
+  const now = input.now ?? new Date()
+  const messageId = `SMOKE${token.toUpperCase()}${now.getTime().toString(16).toUpperCase()}`
+  const text = input.body ?? `smoke test ${messageId} ${now.toISOString()}`
+  const payload = Buffer.from(text, 'utf8')
+  const s = rule.source
+  const tag = s.tags === '*' ? undefined : s.tags.split('||')[0]
+  const event = {
+    id: `smoke-${token}`,
+    source: `RocketMQ-Function-rocketmq-${rule.id}`,
+    specversion: '1.0',
+    type: 'mq:Topic:SendMessage',
+    datacontenttype: 'application/json; charset=utf-8',
+    // The instance in the subject, as EventBridge names it; a self-managed source has none.
+    ...(s.instanceId ? { subject: `acs:mq:${s.regionId}:${accountId}:${s.instanceId}%${s.topic}` } : {}),
+    time: now.toISOString(),
+    aliyunaccountid: accountId,
+    aliyunregionid: s.regionId,
+    data: {
+      topic: s.topic,
+      systemProperties: {
+        UNIQ_KEY: messageId,
+        KEYS: 'smoke-test',
+        ...(tag ? { TAGS: tag } : {}),
+        ...(s.instanceId && s.type === 'apsaramq-4' ? { INSTANCE_ID: s.instanceId } : {}),
+      },
+      userProperties: input.userProperties,
+      body: rule.target.bodyEncoding === 'base64' ? payload.toString('base64') : text,
+    },
+  }
+  return { messageId, userProperties: input.userProperties, payload, event: [event] }
+}

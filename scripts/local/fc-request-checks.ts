@@ -1,0 +1,106 @@
+// What the local invoke server checks before it runs anything, in the order it checks it. Everything here
+// reads headers only, except verifyBody, which runs once the (bounded) body is in.
+//
+// A web page the developer visits can POST to 127.0.0.1 (a text/plain body needs no CORS preflight), and
+// through DNS rebinding it can even read the answer. Browsers always send Origin on a cross-origin POST and
+// the page's own host name as Host, and they cannot set Date or sign: so an unsigned request that carries
+// Origin, or names another Host than the listening address, is refused. A signed one is verified instead.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { InvokeRefusal } from '../../shared/errors.js'
+import type { FcCredentials } from '../../shared/fc/context.js'
+
+/** Function Compute refuses requests whose Date is further than this from its clock. */
+const CLOCK_SKEW_MS = 15 * 60 * 1000
+
+type GetSignature = (
+  accessKeyId: string,
+  accessKeySecret: string,
+  method: string,
+  path: string,
+  headers: Record<string, string | string[] | undefined>,
+  queries: Record<string, string> | null,
+) => string
+
+/** host:port as a Host header names it (IPv6 in brackets). */
+export function hostHeader(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+const shown = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+
+/** An unsigned request must come from a program on this machine, never from a web page (see above). */
+export function refuseUnsignedForeign(req: IncomingMessage, listening: string): void {
+  const origin = req.headers.origin
+  if (origin !== undefined)
+    throw new InvokeRefusal(
+      403,
+      'OriginNotAllowed',
+      `an unsigned request carrying an Origin header (${shown(origin)}) comes from a web page; this server takes unsigned requests only from programs on this machine. Sign it, or send it without Origin`,
+    )
+  const host = req.headers.host
+  if (host !== listening)
+    throw new InvokeRefusal(
+      403,
+      'HostNotAllowed',
+      `an unsigned request for Host ${host === undefined ? '(none)' : shown(host)}: this server answers unsigned requests only for Host ${listening} (another name is how DNS rebinding reaches it). Call http://${listening}, or sign the request`,
+    )
+}
+
+/** The Authorization header recomputed with the SDK's own signing code (method, Content-MD5, Content-Type, Date, x-fc-*, path). */
+export function verifySignature(
+  req: IncomingMessage,
+  path: string,
+  queries: Record<string, string> | null,
+  creds: FcCredentials,
+  getSignature: GetSignature,
+): void {
+  const h = req.headers
+  const auth = h['authorization']
+  if (typeof auth !== 'string' || !auth.startsWith('FC '))
+    throw new InvokeRefusal(
+      401,
+      'MissingAuthorization',
+      'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"',
+    )
+  const keyId = auth.slice(3, auth.lastIndexOf(':'))
+  if (keyId !== creds.accessKeyId)
+    throw new InvokeRefusal(403, 'InvalidAccessKeyId.NotFound', `access key ID ${shown(keyId)} is not known to this server`)
+  const date = typeof h['date'] === 'string' ? Date.parse(h['date']) : Number.NaN
+  if (Number.isNaN(date) || Math.abs(Date.now() - date) > CLOCK_SKEW_MS)
+    throw new InvokeRefusal(403, 'RequestTimeTooSkewed', 'the Date header is missing or more than 15 minutes from the server clock')
+  if (creds.securityToken !== undefined && h['x-fc-security-token'] !== creds.securityToken)
+    throw new InvokeRefusal(403, 'InvalidSecurityToken', 'the x-fc-security-token header does not match the STS token of these credentials')
+  const expected = Buffer.from(getSignature(creds.accessKeyId, creds.accessKeySecret, req.method ?? 'POST', path, h, queries))
+  const given = Buffer.from(auth)
+  if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    throw new InvokeRefusal(
+      403,
+      'SignatureNotMatch',
+      'the request signature does not match the signature computed with the access key secret (method, Content-MD5, Content-Type, Date, x-fc-* headers, path)',
+    )
+}
+
+/** Content-MD5 as @alicloud/fc2 writes it: the base64 of the hex digest. */
+export function contentMd5(body: Buffer): string {
+  return Buffer.from(createHash('md5').update(body).digest('hex'), 'utf8').toString('base64')
+}
+
+/**
+ * The signature covers the body only through Content-MD5, so a signed request's body must match it, an
+ * empty body included: otherwise a captured request replayed with its body cut off would pass. Without
+ * Content-MD5 (what the SDK sends for no body at all) the body must be empty.
+ */
+export function verifyBody(req: IncomingMessage, body: Buffer): void {
+  const header = req.headers['content-md5']
+  if (header === undefined) {
+    if (body.length > 0)
+      throw new InvokeRefusal(
+        400,
+        'InvalidDigest',
+        'a signed request with a body must carry Content-MD5: the signature covers the body only through it',
+      )
+    return
+  }
+  if (header !== contentMd5(body)) throw new InvokeRefusal(400, 'InvalidDigest', 'the Content-MD5 header does not match the body')
+}
