@@ -202,7 +202,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         const ids = entry.messageId !== undefined ? { messageId: entry.messageId } : {}
         try {
           const summary = await sender.send(replayEvent(entry), requestId)
-          if (summary.deadLettered > 0 || summary.published + summary.duplicates < 1) {
+          // A message its rule filters out (routes with unmatched: skip) is done too: the bridge chose not to send it.
+          const filtered = (summary as { filtered?: number }).filtered ?? 0
+          if (summary.deadLettered > 0 || summary.published + summary.duplicates + filtered < 1) {
             result.deadLetteredAgain++
             result.errors.push({ key: entry.key, ...ids, error: 'dead-lettered again by the bridge (see the store for the new reason)' })
           } else {

@@ -28,12 +28,12 @@ export function partGroup(p: PoisonPartRecord): string {
 
 /** What every part of a group must agree on: the first part's, in a fixed order. */
 function metaOf(p: PoisonPartRecord, createdAt: string): string {
-  const { index, reason, ruleId, messageId } = p.message
+  const { index, reason, ruleId, messageId, wholeEvent, eventText } = p.message
   const { count, bytes, sha256 } = p.part
   return JSON.stringify({
     requestId: p.requestId,
     failedAt: p.failedAt,
-    message: { index, reason, ruleId, messageId },
+    message: { index, reason, ruleId, messageId, wholeEvent, eventText },
     count,
     bytes,
     sha256,

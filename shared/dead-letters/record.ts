@@ -46,7 +46,14 @@ export const poisonPartRecordSchema = z.object({
   kind: z.literal('rocketmq-mqtt-bridge.poison-part'),
   requestId: z.string(),
   failedAt: z.string(),
-  message: z.object({ index: num(), reason: z.string(), ruleId: z.string().optional(), messageId: z.string().optional() }),
+  message: z.object({
+    index: num(),
+    reason: z.string(),
+    ruleId: z.string().optional(),
+    messageId: z.string().optional(),
+    wholeEvent: z.literal(true).optional(),
+    eventText: z.literal(true).optional(),
+  }),
   part: z.object({
     index: safeInt().min(0),
     count: safeInt().min(1),

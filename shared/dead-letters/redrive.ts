@@ -7,7 +7,7 @@
 
 import { join } from 'node:path'
 import { messageOf } from '../errors.js'
-import { createExclusive, type Deadline, readSmall, removeFile } from './bounded-fs.js'
+import { createExclusive, type Deadline, ensureDir, readSmall, removeFile } from './bounded-fs.js'
 import { failureOf } from './classify.js'
 import { dayOf, REDRIVE_LEASE } from './layout.js'
 import { type DeadLetterMarker, foldEntry, timeOf } from './markers.js'
@@ -64,8 +64,9 @@ export const MAX_BACKOFF_MS = 6 * 60 * 60 * 1000
 const RESERVE_MS = 3000
 /** A run stops sending after this many invocations in a row failed: the broker is still down. */
 const FAILURES_BEFORE_STOPPING = 3
-/** What one run holds in memory at most, and sends in one bridge invocation at most. */
+/** What one run holds in memory at most (entries, and their characters), and sends in one invocation at most. */
 const MAX_DUE = 5000
+const MAX_DUE_CHARS = 32 * 1024 * 1024
 const MAX_GROUP = 100
 
 /** When an entry that has failed `attempts` times (counting redrive attempts only) is tried next. */
@@ -98,12 +99,15 @@ export async function redrive(o: RedriveOptions): Promise<RedriveResult> {
   const result: RedriveResult = { tried: 0, replayed: 0, stillFailing: 0, expired: 0, deadLettered: 0, deferred: 0, waiting: 0 }
   if (o.maxAgeMs === 0) return { ...result, skipped: 'DEAD_LETTER_REDRIVE_MAX_AGE=0: redrive is off' }
   const now = o.now.getTime()
+  await ensureDir(o.dir, o.deadline) // a store with no dead letter yet
   if (!(await takeLease(o.dir, o.requestId, o.deadline, now, o.deadline)))
     return { ...result, skipped: `another run holds ${REDRIVE_LEASE}` }
   try {
     await run(o, now, result)
   } finally {
-    await releaseLease(o.dir, o.requestId, o.deadline)
+    // The lease ends with this invocation's deadline anyway: releasing it early only lets the next run in
+    // sooner, and must not hide why this one failed.
+    await releaseLease(o.dir, o.requestId, o.deadline).catch(() => {})
   }
   return result
 }
@@ -121,7 +125,8 @@ async function run(o: RedriveOptions, now: number, result: RedriveResult): Promi
   const due: StoredDeadLetter[] = []
   const expired: DeadLetterMarker[] = []
   const at = new Date(now).toISOString()
-  for await (const { entry, file } of scanEntries(o.dir, read)) {
+  let dueChars = 0
+  for await (const { entry, file, chars } of scanEntries(o.dir, read)) {
     if (failureOf(entry) !== 'transient') continue
     const e = foldEntry(entry, states.get(entry.key))
     if (e.status !== 'pending' || e.redrive?.stopped) continue
@@ -138,8 +143,10 @@ async function run(o: RedriveOptions, now: number, result: RedriveResult): Promi
       continue
     }
     if (timeOf(e.redrive?.nextAttemptAt) > now) result.waiting++
-    else if (due.length < MAX_DUE) due.push(e)
-    else result.deferred++
+    else if (due.length < MAX_DUE && dueChars + chars <= MAX_DUE_CHARS) {
+      due.push(e)
+      dueChars += chars
+    } else result.deferred++
   }
   await appendMarkers(o.dir, expired, { now: o.now, deadline: o.deadline, ...(o.writer ? { writer: o.writer } : {}) })
   result.expired = expired.length

@@ -157,14 +157,17 @@ export async function listStoreFiles(dir: string, kind: StoreFile['kind'], optio
 }
 
 /** The JSON values of a store file's lines, streamed; unreadable lines go to onUnreadable. */
-export async function* jsonValues(file: StoreFile, options: ReadOptions = {}): AsyncGenerator<{ value: unknown; line: number }> {
+export async function* jsonValues(
+  file: StoreFile,
+  options: ReadOptions = {},
+): AsyncGenerator<{ value: unknown; line: number; chars: number }> {
   for await (const l of readLines(file.path, options.deadline ?? NO_DEADLINE)) {
     if (!l.ok) {
       options.onUnreadable?.({ file: file.name, line: l.line, problem: l.problem })
       continue
     }
     try {
-      yield { value: JSON.parse(l.text), line: l.line }
+      yield { value: JSON.parse(l.text), line: l.line, chars: l.text.length }
     } catch (err) {
       // A torn line from a crash mid-write: the record it held was not acknowledged, so it was retried.
       options.onUnreadable?.({ file: file.name, line: l.line, problem: `not JSON (${(err as Error).message.slice(0, 80)})` })
@@ -196,17 +199,20 @@ const isEntry = (v: unknown): v is StoredDeadLetter =>
  * Every entry in the store, streamed in file and line order, each key once (the first line of it wins),
  * with `file` the name of the file it is in. Markers are folded in by the caller (markers.ts, foldEntry).
  */
-export async function* scanEntries(dir: string, options: ReadOptions = {}): AsyncGenerator<{ entry: StoredDeadLetter; file: StoreFile }> {
+export async function* scanEntries(
+  dir: string,
+  options: ReadOptions = {},
+): AsyncGenerator<{ entry: StoredDeadLetter; file: StoreFile; chars: number }> {
   const seen = new Set<string>()
   for (const file of await listStoreFiles(dir, 'dead-letters', options)) {
-    for await (const { value, line } of jsonValues(file, options)) {
+    for await (const { value, line, chars } of jsonValues(file, options)) {
       if (!isEntry(value)) {
         options.onUnreadable?.({ file: file.name, line, problem: 'not a dead-letter entry' })
         continue
       }
       if (seen.has(value.key)) continue
       seen.add(value.key)
-      yield { entry: value, file }
+      yield { entry: value, file, chars }
     }
   }
 }

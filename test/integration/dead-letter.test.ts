@@ -15,6 +15,7 @@ import { partGroup } from '../../shared/dead-letters/parts.js'
 import type { PoisonPartRecord } from '../../shared/dead-letters/record.js'
 import { createDeadLetterSink } from '../../shared/dead-letters/sink.js'
 import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import type { TimerSummary } from '../../shared/dead-letters/timer.js'
 import type { FcContext } from '../../shared/fc/context.js'
 
 const root = mkdtempSync(join(tmpdir(), 'dl-int-'))
@@ -346,6 +347,43 @@ describe('dead-letter function: every file-system call under the deadline', () =
       assert.ok(took < 3000, `failed after ${took} ms, before the 3 s timeout`)
     } finally {
       // Let the blocked read finish, so the thread it holds is freed.
+      closeSync(openSync(fifo, 'w'))
+    }
+  })
+})
+
+describe('dead-letter function: its timer', () => {
+  const tick = () => Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'redrive', payload: 'redrive' }))
+
+  test('the timer event is not stored: it runs redrive and retention, even on a store with no dead letter yet', async () => {
+    const dir = join(root, 'timer-fresh', 'store')
+    process.env['DEAD_LETTER_DIR'] = dir
+    const summary = (await handler(tick(), context('dl-timer'))) as TimerSummary
+    assert.equal(summary.kind, 'timer')
+    assert.deepEqual([summary.redrive.tried, summary.partsExpired, summary.retention?.removedEntries], [0, 0, 0])
+    assert.deepEqual(await readDeadLetters(dir), [], 'nothing stored')
+    assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.redrive"') && l.includes('"tried":0')))
+    assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.retention"')))
+  })
+
+  test('a timer run whose store hangs fails before the deadline, after logging its summary line', async () => {
+    const dir = join(root, 'timer-hung')
+    mkdirSync(dir, { recursive: true })
+    process.env['DEAD_LETTER_DIR'] = dir
+    const fifo = join(dir, `markers-${new Date().toISOString().slice(0, 10)}-hung.jsonl`)
+    execFileSync('mkfifo', [fifo])
+    try {
+      await within(
+        10_000,
+        'the timer',
+        assert.rejects(handler(tick(), context('dl-timer-hung', 3)), (err: Error) => {
+          assert.equal(err.name, 'DeadLetterTimerError')
+          assert.match(err.message, /redrive: open .*markers-.*-hung\.jsonl did not finish within/)
+          return true
+        }),
+      )
+      assert.ok(lines.some((l) => l.startsWith('dl-timer-hung [info]') && l.includes('"event":"dead-letter.redrive"')))
+    } finally {
       closeSync(openSync(fifo, 'w'))
     }
   })
