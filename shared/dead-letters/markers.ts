@@ -105,7 +105,9 @@ export function foldEntry(entry: StoredDeadLetter, s: MarkerState | undefined): 
   if (!s) return out
   let attempts = entry.attempts
   let last = timeOf(entry.lastFailureAt)
-  for (const r of s.reporters.values()) {
+  for (const [requestId, r] of s.reporters) {
+    // The entry's own request, reported again after a crash between its line and its index: counted once.
+    if (requestId === entry.requestId) continue
     attempts += r.attempts
     if (r.failedAt > last) last = r.failedAt
   }

@@ -74,7 +74,9 @@ export async function appendDeadLetters(dir: string, entries: StoredDeadLetter[]
   const seen = new Map<string, Set<string | undefined>>()
   entries.forEach((e, i) => {
     const inCall = seen.get(e.key)
-    if (inCall?.has(e.requestId) || (known[i] === 'reported' && !inCall)) {
+    // Reported by this request already, or stored and unattributable (no request ID): nothing to add.
+    const reported = known[i] === 'reported' || (known[i] === 'stored' && e.requestId === undefined)
+    if (inCall?.has(e.requestId) || (reported && !inCall)) {
       outcomes.push('duplicate')
       return
     }
