@@ -46,8 +46,9 @@ function inlineRules(rulesFile: string): Plugin {
 }
 
 /**
- * Keeps @alicloud/fc2 (about 1 MB, 70 ms to load) out of the bridge's bundle: its dynamic import becomes
- * a require of fc2.js beside it, parsed only when a dead letter is first handed off.
+ * Keeps @alicloud/fc2 (about 1 MB, 70 ms to load) out of the bridge's and the dead-letter function's
+ * bundles: its dynamic import becomes a require of fc2.js beside them, parsed only when a dead letter is
+ * first handed off, or when the dead-letter timer first redrives an entry.
  */
 const fc2Apart: Plugin = {
   name: 'fc2-apart',
@@ -64,6 +65,7 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
     .sort()
   for (const fn of functions) {
     const out = join(outDir, fn)
+    const fc2Beside = fn === 'bridge' || fn === 'dead-letter'
     rmSync(out, { recursive: true, force: true })
     mkdirSync(out, { recursive: true })
     const common = {
@@ -83,12 +85,12 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       ...common,
       entryPoints: [join(root, 'functions', fn, 'index.ts')],
       outfile: join(out, 'index.js'),
-      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart] : [],
+      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart] : fc2Beside ? [fc2Apart] : [],
       // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
       // SOCKS proxies (MQTT.js's `socks`) are never used: the stub keeps 70 KB off the cold start.
       ...(fn === 'bridge' ? { alias: { debug: join(root, 'scripts/debug-off.cjs'), socks: join(root, 'scripts/socks-off.cjs') } } : {}),
     })
-    if (fn === 'bridge') await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
+    if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
     // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
     writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
     if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, 'index.js')).length / 1024).toFixed(0)} KB)`)

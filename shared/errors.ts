@@ -73,6 +73,25 @@ export class DeadLetterStoreError extends BridgeError {
   }
 }
 
+/** A file-system call of the dead-letter store outlived the invocation's remaining time (a hung NAS mount). */
+export class FilesystemTimeoutError extends BridgeError {
+  override name = 'FilesystemTimeoutError'
+  constructor(
+    readonly call: string,
+    readonly waitedMs: number,
+  ) {
+    super(`${call} did not finish within the ${waitedMs} ms left before the invocation's deadline (is the file system hung?)`)
+  }
+}
+
+/** A step of the dead-letter function's timer run failed (after the others ran and were logged). */
+export class DeadLetterTimerError extends BridgeError {
+  override name = 'DeadLetterTimerError'
+  constructor(readonly failures: string[]) {
+    super(`the dead-letter timer run failed: ${failures.join('; ')}`)
+  }
+}
+
 /** A connection-level MQTT failure: unreachable, refused, timed out, lost. Always transient. */
 export class MqttConnectionError extends BridgeError {
   override name = 'MqttConnectionError'

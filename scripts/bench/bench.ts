@@ -10,6 +10,7 @@ import { messageOf } from '../../shared/errors.js'
 import { type BridgeModule, type BuiltBundles, bridgeEnv, buildBundles, loadBridge, openBridge } from './bridge.js'
 import { type BenchBroker, mosquittoPubInstalled, startBroker } from './broker.js'
 import { firstPublish, loadTimes } from './coldstart.js'
+import { renderStoreBench, runStoreBench } from './dead-letter-store.js'
 import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
 import { type Measurement, measure } from './measure.js'
 import type { BenchQos } from './messages.js'
@@ -144,6 +145,7 @@ async function main(): Promise<number> {
     const memory = await runMemory(plan, bundles, deliveries, childEnv(), count)
     log('bench: CPU profile…')
     const profile = await runProfile(plan, work, dirname(out), deliveries, childEnv({ RULES_FILE: bundles.rulesFile }), count)
+    const deadLetterStore = await runStoreBench(mode, log)
 
     const partial = {
       mode,
@@ -162,8 +164,9 @@ async function main(): Promise<number> {
     } satisfies Omit<Results, 'targets' | 'ok'>
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, JSON.stringify(results, null, 2) + '\n')
+    writeFileSync(out, JSON.stringify({ ...results, deadLetterStore }, null, 2) + '\n')
     console.log(render(results))
+    console.log(`\n${renderStoreBench(deadLetterStore)}`)
     console.log(`\nfigures written to ${out}`)
     return results.ok ? 0 : 1
   } finally {

@@ -3,7 +3,7 @@
 // received and what the dead-letter store holds.
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import type { DeadLetterEntry } from '../../shared/dead-letters/store.js'
+import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
 import { messageOf } from '../../shared/errors.js'
 import type { ReceivedMessage } from './subscriber.js'
 
@@ -122,11 +122,11 @@ export interface DeadLetterMatch {
   messageId: string
   reason: string
   sample: string
-  entry?: DeadLetterEntry
+  entry?: StoredDeadLetter
 }
 
 /** Finds each expected dead letter among the entries that failed at or after `since`. */
-export function matchDeadLetters(samples: Sample[], entries: DeadLetterEntry[], since: Date): DeadLetterMatch[] {
+export function matchDeadLetters(samples: Sample[], entries: StoredDeadLetter[], since: Date): DeadLetterMatch[] {
   const recent = entries.filter((e) => Date.parse(e.lastFailureAt) >= since.getTime())
   return samples.flatMap((s) =>
     s.expect.deadLetters.map((d) => {

@@ -2,7 +2,7 @@
 // dead letters went, the verdict, and the commands that drive the running system by hand.
 import { isUtf8 } from 'node:buffer'
 import type { Summary } from '../../shared/bridge/bridge.js'
-import type { DeadLetterEntry } from '../../shared/dead-letters/store.js'
+import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import type { LocalDeployment } from './deployment.js'
 import { API_VERSION } from './fc-server.js'
@@ -33,7 +33,7 @@ export function showSummary(s: Summary): string {
   return `received ${s.received}, published ${s.published} (${rules}), dead-lettered ${s.deadLettered}, duplicates ${s.duplicates}, ${s.durationMs} ms, lag ${s.lagMs === null ? 'n/a (RawData has no time)' : `${s.lagMs} ms`}`
 }
 
-export function showDeadLetter(e: DeadLetterEntry): string {
+export function showDeadLetter(e: StoredDeadLetter): string {
   return `${e.messageId ?? '(no message ID)'}  rule ${e.ruleId ?? '-'}  ${e.source}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}\n      reason: ${e.reason}`
 }
 

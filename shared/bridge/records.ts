@@ -1,7 +1,7 @@
 // One record per message, carried as data from planning to the summary (Powertools' batch processor is
 // the model: each record succeeds or fails as a value; one decision is taken at the end).
 import type { DeadLetter } from '../dead-letters/record.js'
-import { storable } from '../dead-letters/storable.js'
+import { storableDeadLetter } from '../dead-letters/storable.js'
 import type { Publish } from '../mapping/publish.js'
 
 /** Not published: this message was delivered already, by this batch or by this instance. */
@@ -32,12 +32,10 @@ export type MessageResult =
 
 /**
  * A dead letter keeps its entry verbatim as JSON. An entry that cannot be (nested thousands deep) is kept
- * as a description instead, and the reason says so, so that storing it cannot fail on every retry.
+ * as its JSON text instead, and the reason says so, so that storing it cannot fail on every retry.
  */
 export function deadLettered(fields: Omit<DeadLetter, 'event'>, event: unknown): DeadLettered {
-  const kept = storable(event)
-  const reason = kept.note ? `${fields.reason}; ${kept.note}` : fields.reason
-  return { status: 'dead-letter', deadLetter: { ...fields, reason, event: kept.event } }
+  return { status: 'dead-letter', deadLetter: storableDeadLetter(fields, event) }
 }
 
 /** The position in the batch of the entry a record stands for. */

@@ -1,25 +1,35 @@
 // What the dead-letter function does with an event: recognise it (an asynchronous-destination record,
-// a bridge poison record or a part of one), turn it into store entries, store them, log one line each.
-// Anything it does not recognise is stored too, as it came: nothing reaching it is dropped.
+// a bridge poison record or a part of one, or its timer), turn it into store entries, store them, log one
+// line each. Records are recognised by their envelope only and then checked item by item (entries.ts), so
+// one hostile item cannot cost its neighbours. Anything it does not recognise is stored too, as it came.
+import type { DeadLetterConfig } from '../config/dead-letter.js'
 import { DeadLetterStoreError, messageOf } from '../errors.js'
 import type { FcContext } from '../fc/context.js'
 import type { Logger } from '../logging/logger.js'
-import { destinationEntries, poisonEntries, unrecognisedEntry } from './entries.js'
-import { clearParts, storePart } from './parts.js'
-import {
-  destinationRecordSchema,
-  type PoisonPartRecord,
-  poisonPartRecordSchema,
-  poisonRecordSchema,
-  type StoredDeadLetter,
-} from './record.js'
+import type { Deadline } from './bounded-fs.js'
+import { destinationEntries, type LooseDestinationRecord, poisonEntries, refusedPartEntry, unrecognisedEntry } from './entries.js'
+import { isObject } from './fields.js'
+import { clearGroup, storePart } from './parts.js'
+import { type PoisonPartRecord, poisonPartRecordSchema, type StoredDeadLetter } from './record.js'
 import { appendDeadLetters } from './store.js'
+import { isTimerEvent, runTimer, type TimerSummary } from './timer.js'
 
 export type Intake =
   | { kind: 'destination'; entries: StoredDeadLetter[] }
   | { kind: 'poison'; entries: StoredDeadLetter[] }
   | { kind: 'part'; part: PoisonPartRecord }
+  | { kind: 'refused-part'; entries: StoredDeadLetter[] }
   | { kind: 'unrecognised'; entries: StoredDeadLetter[] }
+  | { kind: 'timer' }
+
+function isDestination(v: unknown): v is LooseDestinationRecord {
+  return (
+    isObject(v) &&
+    isObject(v['requestContext']) &&
+    typeof v['requestContext']['requestId'] === 'string' &&
+    typeof v['requestPayload'] === 'string'
+  )
+}
 
 /** Recognises the event: a Buffer (as Function Compute passes it), text, or a parsed value. */
 export function recognise(event: unknown, receivedAt: Date, requestId: string): Intake {
@@ -33,18 +43,23 @@ export function recognise(event: unknown, receivedAt: Date, requestId: string): 
       value = text
     }
   }
-  const destination = destinationRecordSchema.safeParse(value)
-  if (destination.success) return { kind: 'destination', entries: destinationEntries(destination.data, receivedAt) }
-  const poison = poisonRecordSchema.safeParse(value)
-  if (poison.success) return { kind: 'poison', entries: poisonEntries(poison.data) }
-  const part = poisonPartRecordSchema.safeParse(value)
-  if (part.success) return { kind: 'part', part: part.data }
+  if (isTimerEvent(value)) return { kind: 'timer' }
+  if (isDestination(value)) return { kind: 'destination', entries: destinationEntries(value, receivedAt) }
+  if (isObject(value) && value['kind'] === 'rocketmq-mqtt-bridge.poison' && Array.isArray(value['messages']))
+    return { kind: 'poison', entries: poisonEntries(value as { messages: unknown[] }, receivedAt) }
+  if (isObject(value) && value['kind'] === 'rocketmq-mqtt-bridge.poison-part') {
+    const part = poisonPartRecordSchema.safeParse(value)
+    if (part.success) return { kind: 'part', part: part.data }
+    const issue = part.error.issues[0]!
+    const why = `its ${issue.path.join('.') || 'record'} does not match the part record: ${issue.message}`
+    return { kind: 'refused-part', entries: [refusedPartEntry(value, why, requestId, receivedAt)] }
+  }
   return { kind: 'unrecognised', entries: [unrecognisedEntry(value, text, requestId, receivedAt)] }
 }
 
 export interface IntakeSummary {
   requestId: string
-  kind: Intake['kind']
+  kind: Exclude<Intake['kind'], 'timer'>
   received: number
   stored: number
   failedAgain: number
@@ -53,68 +68,110 @@ export interface IntakeSummary {
   parts?: { have: number; count: number; complete: boolean }
 }
 
+export interface IntakeOptions {
+  now?: Date
+  deadline?: Deadline
+}
+
+/** Handles one event of the dead-letter function: stores what it carries, or runs the timer's work. */
+export async function handleDeadLetterEvent(
+  config: DeadLetterConfig,
+  event: unknown,
+  context: FcContext,
+  log: Logger,
+  options: IntakeOptions = {},
+): Promise<IntakeSummary | TimerSummary> {
+  const now = options.now ?? new Date()
+  const intake = recognise(event, now, context.requestId)
+  if (intake.kind === 'timer') return runTimer(config, context, log, now, options.deadline ?? Number.POSITIVE_INFINITY)
+  return storeIntake(config.dir, intake, context.requestId, log, { ...options, now })
+}
+
 /** Stores what the event carries under `dir`; throws DeadLetterStoreError when it cannot. */
 export async function storeDeadLetterEvent(
   dir: string,
   event: unknown,
   context: FcContext | undefined,
   log: Logger,
-  now = new Date(),
-): Promise<IntakeSummary> {
+  options: IntakeOptions = {},
+) {
+  const now = options.now ?? new Date()
   const requestId = context?.requestId ?? 'unknown'
   const intake = recognise(event, now, requestId)
+  if (intake.kind === 'timer') throw new Error('a timer event is handled by handleDeadLetterEvent, not stored')
+  return storeIntake(dir, intake, requestId, log, { ...options, now })
+}
+
+async function storeIntake(
+  dir: string,
+  intake: Exclude<Intake, { kind: 'timer' }>,
+  requestId: string,
+  log: Logger,
+  options: IntakeOptions & { now: Date },
+): Promise<IntakeSummary> {
+  const { now } = options
+  const deadline = options.deadline ?? Number.POSITIVE_INFINITY
   let entries: StoredDeadLetter[]
   let parts: IntakeSummary['parts']
   let group: string | undefined
+  let kind: IntakeSummary['kind'] = intake.kind
   if (intake.kind === 'part') {
     const p = intake.part
-    let stored: Awaited<ReturnType<typeof storePart>>
+    let outcome: Awaited<ReturnType<typeof storePart>>
     try {
-      stored = await storePart(dir, p)
+      outcome = await storePart(dir, p, now, deadline)
     } catch (err) {
+      log.error({ event: 'dead-letter.store-failed', requestId, dir, count: 1, error: messageOf(err) })
       throw new DeadLetterStoreError(dir, 1, err)
     }
-    parts = { have: stored.have, count: p.part.count, complete: stored.record !== undefined }
-    log.info({
-      event: 'dead-letter.part',
-      requestId,
-      sourceRequestId: p.requestId,
-      messageId: p.message.messageId ?? null,
-      part: p.part.index,
-      have: stored.have,
-      count: p.part.count,
-    })
-    if (!stored.record) return { requestId, kind: 'part', received: 0, stored: 0, failedAgain: 0, duplicates: 0, parts }
-    group = stored.group
-    entries = poisonEntries(stored.record)
+    if (outcome.kind === 'refused') {
+      kind = 'refused-part'
+      entries = [refusedPartEntry(p, outcome.why, requestId, now)]
+    } else {
+      parts = { have: outcome.have, count: outcome.count, complete: outcome.kind === 'complete' }
+      log.info({
+        event: 'dead-letter.part',
+        requestId,
+        sourceRequestId: p.requestId,
+        messageId: p.message.messageId ?? null,
+        part: p.part.index,
+        have: outcome.have,
+        count: outcome.count,
+      })
+      if (outcome.kind === 'waiting') return { requestId, kind, received: 0, stored: 0, failedAgain: 0, duplicates: 0, parts }
+      group = outcome.group
+      entries = outcome.entries
+    }
   } else {
     entries = intake.entries
   }
 
   let result: Awaited<ReturnType<typeof appendDeadLetters>>
   try {
-    result = await appendDeadLetters(dir, entries, now)
+    result = await appendDeadLetters(dir, entries, { now, deadline })
+    if (group !== undefined) await clearGroup(dir, group, deadline)
   } catch (err) {
     log.error({ event: 'dead-letter.store-failed', requestId, dir, count: entries.length, error: messageOf(err) })
     throw new DeadLetterStoreError(dir, entries.length, err)
   }
-  if (group !== undefined) await clearParts(dir, group)
   entries.forEach((e, i) => {
-    log[e.source === 'unrecognised' ? 'warn' : 'info']({
+    log[e.source === 'bridge-poison' || e.source === 'async-destination' ? 'info' : 'warn']({
       event: 'dead-letter.stored',
       requestId,
       outcome: result.outcomes[i],
       key: e.key,
       source: e.source,
+      failure: e.failure ?? null,
       ruleId: e.ruleId ?? null,
       messageId: e.messageId ?? null,
       failedRequestId: e.requestId ?? null,
       reason: e.reason,
+      ...(e.note !== undefined ? { note: e.note } : {}),
     })
   })
   return {
     requestId,
-    kind: intake.kind,
+    kind,
     received: entries.length,
     stored: result.stored,
     failedAgain: result.failedAgain,

@@ -1,6 +1,7 @@
 // Deduplication keys of the store: a dead letter that comes back (a retried hand-off, a retried batch)
 // maps to the key it was stored under.
 import { createHash } from 'node:crypto'
+import { anyJsonText } from './json-text.js'
 import type { DeadLetter } from './record.js'
 
 export function entryKey(...parts: Array<string | undefined>): string {
@@ -10,10 +11,10 @@ export function entryKey(...parts: Array<string | undefined>): string {
     .slice(0, 32)
 }
 
-/** Stable fingerprint of a raw entry, for records that have no message ID. */
+/** Stable fingerprint of a raw entry (text as it is, anything else as its JSON text, however deep). */
 export function fingerprint(raw: unknown): string {
   return createHash('sha256')
-    .update(typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? 'undefined'))
+    .update(typeof raw === 'string' ? raw : anyJsonText(raw))
     .digest('hex')
     .slice(0, 32)
 }
@@ -25,4 +26,12 @@ export function fingerprint(raw: unknown): string {
  */
 export function poisonKey(m: Pick<DeadLetter, 'ruleId' | 'messageId' | 'event' | 'index'>): string {
   return entryKey('poison', m.ruleId, m.messageId ?? `@${m.index}`, fingerprint(m.event))
+}
+
+/**
+ * A message of a failed asynchronous invocation: its request, its message ID (or position) and a
+ * fingerprint of its content, so a second record with the same IDs but other content is not lost.
+ */
+export function destinationKey(requestId: string, messageId: string | undefined, index: number, content: unknown): string {
+  return entryKey('async', requestId, messageId ?? `#${index}`, fingerprint(content))
 }

@@ -17,6 +17,10 @@ export const deadLetterSchema = z
     messageId: z.string().optional(),
     /** The batch entry verbatim (or the raw text of an event that was not JSON). */
     event: z.unknown(),
+    /** `event` is the whole event the bridge received, not one entry of a batch. */
+    wholeEvent: z.literal(true).optional(),
+    /** `event` holds text: what was received was not JSON, or cannot be kept as JSON (storable.ts). */
+    eventText: z.literal(true).optional(),
   })
   // zod 4 required the `event` key, whatever its value; zod 3's z.unknown() also takes it missing.
   .refine((m) => 'event' in m)
@@ -42,7 +46,14 @@ export const poisonPartRecordSchema = z.object({
   kind: z.literal('rocketmq-mqtt-bridge.poison-part'),
   requestId: z.string(),
   failedAt: z.string(),
-  message: z.object({ index: num(), reason: z.string(), ruleId: z.string().optional(), messageId: z.string().optional() }),
+  message: z.object({
+    index: num(),
+    reason: z.string(),
+    ruleId: z.string().optional(),
+    messageId: z.string().optional(),
+    wholeEvent: z.literal(true).optional(),
+    eventText: z.literal(true).optional(),
+  }),
   part: z.object({
     index: safeInt().min(0),
     count: safeInt().min(1),
@@ -69,7 +80,16 @@ export const destinationRecordSchema = z.object({
 export type DestinationRecord = z.infer<typeof destinationRecordSchema>
 
 /** Where a stored dead letter came from. */
-export type DeadLetterSource = 'bridge-poison' | 'async-destination' | 'unrecognised'
+export const DEAD_LETTER_SOURCES = ['bridge-poison', 'async-destination', 'unrecognised', 'refused-part'] as const
+export type DeadLetterSource = (typeof DEAD_LETTER_SOURCES)[number]
+
+/**
+ * Why it failed, as far as redrive is concerned: `transient` (the broker was unreachable, an
+ * acknowledgement timed out, the connection was lost: worth sending again by itself), `poison` (it can
+ * never be delivered as it is), `unknown` (left to a person).
+ */
+export const FAILURE_KINDS = ['transient', 'poison', 'unknown'] as const
+export type FailureKind = (typeof FAILURE_KINDS)[number]
 
 /** A dead letter as the store keeps it: one JSON line in a dead-letters-*.jsonl file. */
 export const storedDeadLetterSchema = z.object({
@@ -80,18 +100,36 @@ export const storedDeadLetterSchema = z.object({
   messageId: z.string().optional(),
   /** The invocation that failed (the bridge's, or the async invocation's from the destination record). */
   requestId: z.string().optional(),
-  source: z.enum(['bridge-poison', 'async-destination', 'unrecognised']),
+  source: z.enum(DEAD_LETTER_SOURCES),
+  failure: z.enum(FAILURE_KINDS).optional(),
   /** Asynchronous-destination records only: requestContext.condition and responseContext.functionError. */
   condition: z.string().optional(),
   functionError: z.string().optional(),
   functionArn: z.string().optional(),
   firstFailureAt: z.string(),
   lastFailureAt: z.string(),
+  /** When the store wrote it, by the store's clock: what retention, redrive and replay go by. */
+  storedAt: z.string().optional(),
   attempts: num(),
-  /** The original event (or batch entry) verbatim; raw text when it was not JSON. */
+  /** Something in what arrived was not usable as sent (a bad time, a wrong type): what was done instead. */
+  note: z.string().optional(),
+  /** A message sent in parts whose parts did not all arrive, or did not fit together: `event` holds them. */
+  incomplete: z.literal(true).optional(),
+  /** The original event (or batch entry) verbatim; raw text when it was not JSON (`eventText`). */
   event: z.unknown(),
-  /** Folded in from markers by readDeadLetters; never written in an entry line. */
+  wholeEvent: z.literal(true).optional(),
+  eventText: z.literal(true).optional(),
+  /** Folded in from markers by the reader; never written in an entry line. */
   replayedAt: z.string().optional(),
   replayRequestId: z.string().optional(),
+  discardedAt: z.string().optional(),
+  expiredAt: z.string().optional(),
+  status: z.enum(['pending', 'replayed', 'discarded', 'expired']).optional(),
+  redrive: z
+    .object({ attempts: num(), nextAttemptAt: z.string().optional(), stopped: z.boolean(), lastError: z.string().optional() })
+    .optional(),
 })
 export type StoredDeadLetter = z.infer<typeof storedDeadLetterSchema>
+
+/** The fields the reader folds in from markers: never written in an entry line. */
+export const FOLDED_FIELDS = ['replayedAt', 'replayRequestId', 'discardedAt', 'expiredAt', 'status', 'redrive'] as const

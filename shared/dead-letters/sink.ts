@@ -6,7 +6,7 @@
 // single message too big for one call is sent in parts, which the dead-letter function reassembles.
 import type { DeadLetterTarget } from '../config/bridge.js'
 import { DeadLetterError, messageOf } from '../errors.js'
-import type { FcContext } from '../fc/context.js'
+import { type FcContext, invocationDeadline } from '../fc/context.js'
 import { FcInvoker } from '../fc/invoke.js'
 import type { Secrets } from '../logging/secrets.js'
 import { poisonEntries } from './entries.js'
@@ -29,9 +29,11 @@ class FileSink implements DeadLetterSink {
     this.description = `file:${dir}`
   }
 
-  async send(record: PoisonRecord): Promise<void> {
+  async send(record: PoisonRecord, context: FcContext): Promise<void> {
     try {
-      await appendDeadLetters(this.dir, poisonEntries(record))
+      // Bounded by the invocation: a store that hangs (or refuses, as /proc does) fails the hand-off clearly.
+      const now = new Date()
+      await appendDeadLetters(this.dir, poisonEntries(record, now), { now, deadline: invocationDeadline(now.getTime(), context) })
     } catch (err) {
       throw new DeadLetterError(this.description, record.messages.length, err)
     }

@@ -1,145 +1,22 @@
-// The durable dead-letter store: one JSON object per line in *.jsonl files under one directory.
-//
-//   dead-letters-<date>.jsonl  one line per undeliverable message (a StoredDeadLetter), written once
-//   markers-<date>.jsonl       append-only facts about stored entries: failed again, replayed
-//
-// Whole lines are appended in one write and fsynced, so a crash leaves at most a torn last line, which
-// readers skip and the next append terminates first. Nothing is ever rewritten in place: readers fold
-// the markers into the entries, and an entry key seen twice (two writers racing) is one entry.
-import { mkdir, open, readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import type { StoredDeadLetter } from './record.js'
+// The durable dead-letter store: plain JSON lines in *.jsonl files under one directory (layout.ts), so jq
+// works on it. Appending costs the same into a 1 GB store as into an empty one: it never reads the store.
+// Whether a key is stored, and which requests reported it, is one stat each in the key index, which is
+// made only after the lines are durable (a crash in between leaves a duplicate line, which readers merge,
+// never a key without its entry). Each process appends only to its own files; readers merge them all,
+// streaming, and report every line they cannot read instead of skipping it silently.
+import { dirname, join } from 'node:path'
+import { appendLines, type Deadline, ensureDir, exists, listDir, mkdirExclusive, NO_DEADLINE, readLines, syncDir } from './bounded-fs.js'
+import { keyDir, PROCESS_WRITER, reporterFile, type StoreFile, storeFileName, storeFiles } from './layout.js'
+import { asMarker, type DeadLetterMarker, foldEntry, foldMarker, type MarkerState } from './markers.js'
+import { FOLDED_FIELDS, type StoredDeadLetter } from './record.js'
 
-/** The stored entry's former name, kept for callers not yet moved to StoredDeadLetter. */
-export type DeadLetterEntry = StoredDeadLetter
+export type { DeadLetterMarker } from './markers.js'
 
-/** A later failure of an already stored message (another request), or a successful replay. */
-export type DeadLetterMarker =
-  | { marker: 'failed-again'; key: string; at: string; requestId: string; attempts: number; reason: string }
-  | { marker: 'replayed'; key: string; at: string; requestId: string }
-
-const ENTRY_FILE = /^dead-letters-.*\.jsonl$/
-const MARKER_FILE = /^markers-.*\.jsonl$/
-
-function day(at: Date): string {
-  return at.toISOString().slice(0, 10)
-}
-
-async function jsonLines(dir: string, pattern: RegExp): Promise<unknown[]> {
-  let names: string[]
-  try {
-    names = (await readdir(dir)).filter((n) => pattern.test(n)).sort()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw err
-  }
-  const out: unknown[] = []
-  for (const name of names) {
-    const text = await readFile(join(dir, name), 'utf8')
-    for (const line of text.split('\n')) {
-      if (line === '') continue
-      try {
-        out.push(JSON.parse(line))
-      } catch {
-        // A torn line from a crash mid-write: the record it held was not acknowledged, so it is retried.
-      }
-    }
-  }
-  return out
-}
-
-/** The markers in the store, in file and line order. */
-export async function readMarkers(dir: string): Promise<DeadLetterMarker[]> {
-  return (await jsonLines(dir, MARKER_FILE)).filter(
-    (m): m is DeadLetterMarker =>
-      typeof m === 'object' &&
-      m !== null &&
-      typeof (m as DeadLetterMarker).key === 'string' &&
-      typeof (m as DeadLetterMarker).marker === 'string',
-  )
-}
-
-/**
- * Every entry in the store, in file and line order, with its markers folded in: a later failure raises
- * `attempts` and `lastFailureAt`; a replay sets `replayedAt`, unless the message failed again after it.
- */
-export async function readDeadLetters(dir: string): Promise<StoredDeadLetter[]> {
-  const byKey = new Map<string, StoredDeadLetter>()
-  for (const line of await jsonLines(dir, ENTRY_FILE)) {
-    const entry = line as StoredDeadLetter
-    if (typeof entry !== 'object' || entry === null || typeof entry.key !== 'string') continue
-    if (!byKey.has(entry.key)) byKey.set(entry.key, entry)
-  }
-  for (const m of await readMarkers(dir)) {
-    const entry = byKey.get(m.key)
-    if (!entry) continue
-    if (m.marker === 'failed-again') {
-      entry.attempts += m.attempts
-      if (m.at > entry.lastFailureAt) entry.lastFailureAt = m.at
-      if (entry.replayedAt !== undefined && m.at >= entry.replayedAt) {
-        delete entry.replayedAt
-        delete entry.replayRequestId
-      }
-    } else if (m.marker === 'replayed' && m.at >= entry.lastFailureAt) {
-      entry.replayedAt = m.at
-      entry.replayRequestId = m.requestId
-    }
-  }
-  return [...byKey.values()]
-}
-
-/** Request IDs that already reported each key (the entry's own and its failed-again markers). */
-async function reportedBy(dir: string): Promise<Map<string, Set<string>>> {
-  const seen = new Map<string, Set<string>>()
-  const add = (key: string, requestId: string | undefined) => {
-    let s = seen.get(key)
-    if (!s) {
-      s = new Set()
-      seen.set(key, s)
-    }
-    if (requestId !== undefined) s.add(requestId)
-  }
-  for (const line of await jsonLines(dir, ENTRY_FILE)) {
-    const e = line as StoredDeadLetter
-    if (typeof e === 'object' && e !== null && typeof e.key === 'string') add(e.key, e.requestId)
-  }
-  for (const m of await readMarkers(dir)) if (m.marker === 'failed-again') add(m.key, m.requestId)
-  return seen
-}
-
-/**
- * Appends whole lines to `path` and fsyncs. If an earlier crash left a torn last line, it is terminated
- * first, so the new lines stay readable. A new file's directory entry is fsynced too.
- */
-async function appendLines(dir: string, path: string, lines: string[]): Promise<void> {
-  const handle = await open(path, 'a+')
-  let created = false
-  try {
-    const { size } = await handle.stat()
-    created = size === 0
-    let prefix = ''
-    if (size > 0) {
-      const last = Buffer.alloc(1)
-      await handle.read(last, 0, 1, size - 1)
-      if (last[0] !== 0x0a) prefix = '\n'
-    }
-    await handle.write(prefix + lines.join('\n') + '\n')
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  if (created) await syncDir(dir)
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r')
-  try {
-    await d.sync()
-  } catch {
-    // Some file systems refuse fsync on a directory; the file itself is synced.
-  } finally {
-    await d.close()
-  }
+export interface StoreOptions {
+  now?: Date
+  deadline?: Deadline
+  /** Whose files to append to; this process's token by default. */
+  writer?: string
 }
 
 export interface AppendResult {
@@ -153,63 +30,199 @@ export interface AppendResult {
   outcomes: Array<'stored' | 'failed-again' | 'duplicate'>
 }
 
+async function appendToOwnFile(dir: string, file: string, lines: string[], deadline: Deadline): Promise<void> {
+  if (lines.length === 0) return
+  if (await appendLines(join(dir, file), lines.join('\n') + '\n', deadline)) await syncDir(dir, deadline)
+}
+
+/**
+ * Marks a key as stored, and by which request, after its line is durable: two mkdirs (no file handle),
+ * the prefix directory made only the first time it is missing. Racing writers are harmless.
+ */
+async function index(dir: string, key: string, requestId: string | undefined, deadline: Deadline): Promise<void> {
+  const kd = keyDir(dir, key)
+  try {
+    await mkdirExclusive(kd, deadline)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    await ensureDir(dirname(kd), deadline)
+    await mkdirExclusive(kd, deadline)
+  }
+  await mkdirExclusive(reporterFile(dir, key, requestId), deadline)
+}
+
 /**
  * Stores the entries not already stored. An entry whose key is stored but which comes from a request
  * that has not reported it yet adds a failed-again marker (attempts, last failure), never a second
  * entry. Throws if the store cannot be written, so the caller fails and is retried.
  */
-export async function appendDeadLetters(dir: string, entries: StoredDeadLetter[], now = new Date()): Promise<AppendResult> {
-  await mkdir(dir, { recursive: true })
-  const seen = await reportedBy(dir)
+export async function appendDeadLetters(dir: string, entries: StoredDeadLetter[], options: StoreOptions = {}): Promise<AppendResult> {
+  const now = options.now ?? new Date()
+  const deadline = options.deadline ?? NO_DEADLINE
+  const writer = options.writer ?? PROCESS_WRITER
+  await ensureDir(dir, deadline)
+  const storedAt = now.toISOString()
+  const known = await Promise.all(
+    entries.map(async (e) => {
+      if (!(await exists(keyDir(dir, e.key), deadline))) return 'new' as const
+      return (await exists(reporterFile(dir, e.key, e.requestId), deadline)) ? ('reported' as const) : ('stored' as const)
+    }),
+  )
   const fresh: StoredDeadLetter[] = []
   const again: DeadLetterMarker[] = []
   const outcomes: AppendResult['outcomes'] = []
-  for (const e of entries) {
-    const reporters = seen.get(e.key)
-    if (!reporters) {
-      seen.set(e.key, new Set(e.requestId !== undefined ? [e.requestId] : []))
-      const { replayedAt: _r, replayRequestId: _q, ...line } = e
+  const seen = new Map<string, Set<string | undefined>>()
+  entries.forEach((e, i) => {
+    const inCall = seen.get(e.key)
+    // Reported by this request already, or stored and unattributable (no request ID): nothing to add.
+    const reported = known[i] === 'reported' || (known[i] === 'stored' && e.requestId === undefined)
+    if (inCall?.has(e.requestId) || (reported && !inCall)) {
+      outcomes.push('duplicate')
+      return
+    }
+    if (!inCall && known[i] === 'new') {
+      const line: StoredDeadLetter = { ...e, storedAt }
+      for (const f of FOLDED_FIELDS) delete line[f]
       fresh.push(line)
       outcomes.push('stored')
-    } else if (e.requestId !== undefined && !reporters.has(e.requestId)) {
-      reporters.add(e.requestId)
+    } else {
       again.push({
         marker: 'failed-again',
         key: e.key,
-        at: e.lastFailureAt,
-        requestId: e.requestId,
+        at: storedAt,
+        requestId: e.requestId ?? 'unknown',
         attempts: e.attempts,
         reason: e.reason,
+        failedAt: e.lastFailureAt,
       })
       outcomes.push('failed-again')
-    } else {
-      outcomes.push('duplicate')
     }
-  }
-  // Entries first: a marker is only meaningful once its entry is durable.
-  if (fresh.length > 0)
-    await appendLines(
-      dir,
-      join(dir, `dead-letters-${day(now)}.jsonl`),
-      fresh.map((e) => JSON.stringify(e)),
-    )
-  if (again.length > 0)
-    await appendLines(
-      dir,
-      join(dir, `markers-${day(now)}.jsonl`),
-      again.map((m) => JSON.stringify(m)),
-    )
+    seen.set(e.key, new Set([...(inCall ?? []), e.requestId]))
+  })
+  // Entries first: a marker is only meaningful once its entry is durable; the index last of all.
+  await appendToOwnFile(
+    dir,
+    storeFileName('dead-letters', now, writer),
+    fresh.map((e) => JSON.stringify(e)),
+    deadline,
+  )
+  await appendMarkers(dir, again, { now, deadline, writer })
+  await Promise.all([
+    ...fresh.map((e) => index(dir, e.key, e.requestId, deadline)),
+    ...again.map((m) => index(dir, m.key, m.requestId, deadline)),
+  ])
   return { stored: fresh.length, failedAgain: again.length, duplicates: outcomes.filter((o) => o === 'duplicate').length, outcomes }
 }
 
-/** Records that these entries were delivered by a replay. Durable (fsynced) before it returns. */
-export async function markReplayed(dir: string, keys: string[], requestId: string, now = new Date()): Promise<void> {
-  if (keys.length === 0) return
-  await mkdir(dir, { recursive: true })
-  const at = now.toISOString()
-  await appendLines(
+/** Appends markers to this writer's marker file, durable (fsynced) before it returns. */
+export async function appendMarkers(dir: string, markers: DeadLetterMarker[], options: StoreOptions = {}): Promise<void> {
+  if (markers.length === 0) return
+  const now = options.now ?? new Date()
+  const deadline = options.deadline ?? NO_DEADLINE
+  await ensureDir(dir, deadline)
+  await appendToOwnFile(
     dir,
-    join(dir, `markers-${day(now)}.jsonl`),
-    keys.map((key) => JSON.stringify({ marker: 'replayed', key, at, requestId } satisfies DeadLetterMarker)),
+    storeFileName('markers', now, options.writer ?? PROCESS_WRITER),
+    markers.map((m) => JSON.stringify(m)),
+    deadline,
   )
+}
+
+/** Records that these entries were delivered by a replay. */
+export async function markReplayed(dir: string, keys: string[], requestId: string, now = new Date()): Promise<void> {
+  const at = now.toISOString()
+  await appendMarkers(
+    dir,
+    keys.map((key) => ({ marker: 'replayed', key, at, requestId })),
+    { now },
+  )
+}
+
+/** A line a reader could not use: reported, never skipped silently. */
+export interface UnreadableLine {
+  file: string
+  line: number
+  problem: string
+}
+
+export interface ReadOptions {
+  deadline?: Deadline
+  /** Only files written on this UTC day (YYYY-MM-DD) or later. */
+  fromDay?: string
+  onUnreadable?: (u: UnreadableLine) => void
+}
+
+/** The store's files of one kind, by day then name. */
+export async function listStoreFiles(dir: string, kind: StoreFile['kind'], options: ReadOptions = {}): Promise<StoreFile[]> {
+  const all = storeFiles(dir, await listDir(dir, options.deadline ?? NO_DEADLINE))
+  return all.filter((f) => f.kind === kind && (options.fromDay === undefined || f.day >= options.fromDay))
+}
+
+/** The JSON values of a store file's lines, streamed; unreadable lines go to onUnreadable. */
+export async function* jsonValues(
+  file: StoreFile,
+  options: ReadOptions = {},
+): AsyncGenerator<{ value: unknown; line: number; chars: number }> {
+  for await (const l of readLines(file.path, options.deadline ?? NO_DEADLINE)) {
+    if (!l.ok) {
+      options.onUnreadable?.({ file: file.name, line: l.line, problem: l.problem })
+      continue
+    }
+    try {
+      yield { value: JSON.parse(l.text), line: l.line, chars: l.text.length }
+    } catch (err) {
+      // A torn line from a crash mid-write: the record it held was not acknowledged, so it was retried.
+      options.onUnreadable?.({ file: file.name, line: l.line, problem: `not JSON (${(err as Error).message.slice(0, 80)})` })
+    }
+  }
+}
+
+/** What the markers say, per key. */
+export async function readMarkerStates(dir: string, options: ReadOptions = {}): Promise<Map<string, MarkerState>> {
+  const states = new Map<string, MarkerState>()
+  for (const file of await listStoreFiles(dir, 'markers', options)) {
+    for await (const { value, line } of jsonValues(file, options)) {
+      const m = asMarker(value)
+      if (m) foldMarker(states, m)
+      else options.onUnreadable?.({ file: file.name, line, problem: 'not a marker' })
+    }
+  }
+  return states
+}
+
+const isEntry = (v: unknown): v is StoredDeadLetter =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as StoredDeadLetter).key === 'string' &&
+  typeof (v as StoredDeadLetter).reason === 'string' &&
+  typeof (v as StoredDeadLetter).source === 'string'
+
+/**
+ * Every entry in the store, streamed in file and line order, each key once (the first line of it wins),
+ * with `file` the name of the file it is in. Markers are folded in by the caller (markers.ts, foldEntry).
+ */
+export async function* scanEntries(
+  dir: string,
+  options: ReadOptions = {},
+): AsyncGenerator<{ entry: StoredDeadLetter; file: StoreFile; chars: number }> {
+  const seen = new Set<string>()
+  for (const file of await listStoreFiles(dir, 'dead-letters', options)) {
+    for await (const { value, line, chars } of jsonValues(file, options)) {
+      if (!isEntry(value)) {
+        options.onUnreadable?.({ file: file.name, line, problem: 'not a dead-letter entry' })
+        continue
+      }
+      if (seen.has(value.key)) continue
+      seen.add(value.key)
+      yield { entry: value, file, chars }
+    }
+  }
+}
+
+/** Every entry with its markers folded in, in file and line order: for tools and tests, not for big stores. */
+export async function readDeadLetters(dir: string, options: ReadOptions = {}): Promise<StoredDeadLetter[]> {
+  const states = await readMarkerStates(dir, options)
+  const out: StoredDeadLetter[] = []
+  for await (const { entry } of scanEntries(dir, options)) out.push(foldEntry(entry, states.get(entry.key)))
+  return out
 }

@@ -27,7 +27,7 @@ export function parseEvent(event: unknown): ParsedEvent {
     try {
       value = JSON.parse(text)
     } catch (err) {
-      return unparsable(text, `event is not JSON: ${messageOf(err)}`)
+      return unparsable(text, `event is not JSON: ${messageOf(err)}`, true)
     }
   }
   const parsed = parseValue(value)
@@ -74,8 +74,10 @@ function parseValue(value: unknown): ParsedEvent {
   return unparsable(value, `event must be a JSON array or object, got ${value === null ? 'null' : typeof value}`)
 }
 
-function unparsable(raw: unknown, reason: string): ParsedEvent {
-  return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, event: raw }], received: 1 }
+/** The whole event as one dead letter: replay sends it back as it came (raw text, or the JSON value). */
+function unparsable(raw: unknown, reason: string, text = false): ParsedEvent {
+  const form = { wholeEvent: true as const, ...(text ? { eventText: true as const } : {}) }
+  return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, event: raw, ...form }], received: 1 }
 }
 
 function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string): void {

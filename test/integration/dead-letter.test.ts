@@ -1,24 +1,35 @@
 // The dead-letter function's handler against a real file system: the destination path, redelivery,
-// and a store that cannot be written.
+// hostile records (each item on its own), a store that cannot be written, and file-system calls that
+// would outlive the invocation.
 
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { handler } from '../../functions/dead-letter/index.js'
+import type { IntakeSummary } from '../../shared/dead-letters/intake.js'
+import { packPoison } from '../../shared/dead-letters/pack.js'
+import { partGroup } from '../../shared/dead-letters/parts.js'
+import type { PoisonPartRecord } from '../../shared/dead-letters/record.js'
+import { createDeadLetterSink } from '../../shared/dead-letters/sink.js'
 import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import type { TimerSummary } from '../../shared/dead-letters/timer.js'
 import type { FcContext } from '../../shared/fc/context.js'
 
 const root = mkdtempSync(join(tmpdir(), 'dl-int-'))
 const lines: string[] = []
 const savedDir = process.env['DEAD_LETTER_DIR']
 
-function context(requestId: string): FcContext {
+/** The handler with a store event: what it returns is the intake summary. */
+const intake = async (event: unknown, ctx: FcContext) => (await handler(event, ctx)) as IntakeSummary
+
+function context(requestId: string, timeout = 30): FcContext {
   const log = (level: string) => (message: string) => void lines.push(`${requestId} [${level}] ${message}`)
   return {
     requestId,
-    function: { name: 'dead-letter', timeout: 30 },
+    function: { name: 'dead-letter', timeout },
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
   }
 }
@@ -39,11 +50,34 @@ function threeMessageRecord(): { record: typeof fixture; batch: unknown[] } {
   return { record: { ...fixture, requestPayload: JSON.stringify(batch) }, batch }
 }
 
+/** Every file of the store (entries, markers, the key index), name and content. */
 const storeBytes = (dir: string) =>
-  readdirSync(dir)
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name))
     .sort()
-    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .map((f) => `${f}\n${readFileSync(f, 'utf8')}`)
     .join('\u0000')
+
+/** A batch entry for the bundled rule home-lamps. */
+const good = (id: string) => ({
+  ...sampleEntry,
+  id: `event-${id}`,
+  data: { ...sampleEntry.data, body: `body ${id}`, systemProperties: { ...sampleEntry.data.systemProperties, UNIQ_KEY: id } },
+})
+const deepText = (n: number) => '['.repeat(n) + ']'.repeat(n)
+
+/** A destination record whose failed event is `payload` (text, as Function Compute sends it). */
+const destination = (payload: string, extra: Record<string, unknown> = {}) => ({ ...fixture, requestPayload: payload, ...extra })
+
+/** Fails the test instead of hanging it: the old store's mkdir retried ENOENT for ever. */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}
 
 before(() => {
   lines.length = 0
@@ -60,10 +94,10 @@ describe('dead-letter function: asynchronous-destination records', () => {
     const dir = join(root, 'sample')
     process.env['DEAD_LETTER_DIR'] = dir
     const body = Buffer.from(JSON.stringify(fixture))
-    const first = await handler(body, context('dl-1'))
+    const first = await intake(body, context('dl-1'))
     assert.deepEqual([first.kind, first.received, first.stored], ['destination', 1, 1])
     const before = storeBytes(dir)
-    const second = await handler(body, context('dl-2'))
+    const second = await intake(body, context('dl-2'))
     assert.deepEqual([second.stored, second.duplicates], [0, 1])
     assert.equal(storeBytes(dir), before, 'the store is byte-for-byte unchanged')
     const [entry] = await readDeadLetters(dir)
@@ -82,8 +116,8 @@ describe('dead-letter function: asynchronous-destination records', () => {
     const dir = join(root, 'three')
     process.env['DEAD_LETTER_DIR'] = dir
     const { record, batch } = threeMessageRecord()
-    await handler(Buffer.from(JSON.stringify(record)), context('dl-3'))
-    await handler(Buffer.from(JSON.stringify(record)), context('dl-4'))
+    await intake(Buffer.from(JSON.stringify(record)), context('dl-3'))
+    await intake(Buffer.from(JSON.stringify(record)), context('dl-4'))
     const stored = await readDeadLetters(dir)
     assert.deepEqual(
       stored.map((e) => e.messageId),
@@ -97,7 +131,7 @@ describe('dead-letter function: asynchronous-destination records', () => {
     })
     // The same messages in another failed invocation are the same dead letters, failed again.
     const other = { ...record, requestContext: { ...record.requestContext, requestId: 'another-request' } }
-    const summary = await handler(Buffer.from(JSON.stringify(other)), context('dl-5'))
+    const summary = await intake(Buffer.from(JSON.stringify(other)), context('dl-5'))
     assert.equal(summary.stored, 3, 'a different request ID is a different failure')
   })
 })
@@ -108,12 +142,249 @@ describe('dead-letter function: a store that cannot be written', () => {
     const file = join(root, 'a-file')
     writeFileSync(file, 'not a directory')
     process.env['DEAD_LETTER_DIR'] = join(file, 'sub')
-    await assert.rejects(handler(Buffer.from(JSON.stringify(fixture)), context('dl-6')), (err: Error) => {
+    await assert.rejects(intake(Buffer.from(JSON.stringify(fixture)), context('dl-6')), (err: Error) => {
       assert.equal(err.name, 'DeadLetterStoreError')
       assert.match(err.message, /could not store 1 dead letter in .*a-file\/sub: .*ENOTDIR/)
       assert.match(err.message, /Function Compute retries it/)
       return true
     })
     assert.ok(lines.some((l) => l.startsWith('dl-6 [error]') && l.includes('dead-letter.store-failed')))
+  })
+})
+
+describe('dead-letter function: each hostile item on its own', () => {
+  const use = (name: string) => {
+    const dir = join(root, name)
+    process.env['DEAD_LETTER_DIR'] = dir
+    return dir
+  }
+
+  test('a batch entry nested 5,000 deep is kept as its exact text; its neighbours are stored as usual', async () => {
+    const dir = use('deep-entry')
+    const payload = `[${JSON.stringify(good('N-1'))}, ${deepText(5000)} ,${JSON.stringify(good('N-2'))}]`
+    const summary = await intake(Buffer.from(JSON.stringify(destination(payload))), context('dl-deep'))
+    assert.equal(summary.stored, 3)
+    const stored = await readDeadLetters(dir)
+    assert.deepEqual(
+      stored.map((e) => e.messageId ?? null),
+      ['N-1', null, 'N-2'],
+    )
+    assert.deepEqual(stored[0]!.event, good('N-1'))
+    assert.equal(stored[1]!.event, deepText(5000), 'the raw text of the entry, exactly')
+    assert.equal(stored[1]!.eventText, true)
+    assert.match(stored[1]!.note ?? '', /cannot be kept as JSON, it is nested deeper than 100 levels/)
+  })
+
+  test('a poison record with one message nested 5,000 deep: the other messages are stored as usual', async () => {
+    const dir = use('deep-poison')
+    const messages = ['P-1', 'P-2', 'P-3'].map((id, index) => ({
+      index,
+      reason: `bad ${id}`,
+      ruleId: 'home-lamps',
+      messageId: id,
+      event: good(id),
+    }))
+    const text = JSON.stringify({
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'b-1',
+      failedAt: new Date().toISOString(),
+      messages,
+    }).replace(JSON.stringify(good('P-2')), deepText(5000))
+    await intake(Buffer.from(text), context('dl-deep-poison'))
+    const stored = await readDeadLetters(dir)
+    assert.deepEqual(
+      stored.map((e) => [e.messageId, e.source]),
+      [
+        ['P-1', 'bridge-poison'],
+        ['P-2', 'bridge-poison'],
+        ['P-3', 'bridge-poison'],
+      ],
+    )
+    assert.equal(stored[1]!.event, deepText(5000))
+    assert.deepEqual(stored[2]!.event, good('P-3'))
+  })
+
+  test('an unrecognised event nested 5,000 deep is stored as the text it was', async () => {
+    const dir = use('deep-unrecognised')
+    const text = `{"x":${deepText(5000)}}`
+    await intake(Buffer.from(text), context('dl-deep-other'))
+    const [entry] = await readDeadLetters(dir)
+    assert.deepEqual([entry!.source, entry!.event, entry!.eventText, entry!.wholeEvent], ['unrecognised', text, true, true])
+  })
+
+  test('a destination record with timestamp 1e20 and a bad invoke count is stored, with a note, at the time it was received', async () => {
+    const dir = use('bad-time')
+    const before = Date.now()
+    const record = destination(fixture.requestPayload, {
+      timestamp: 1e20,
+      requestContext: { ...fixture.requestContext, approximateInvokeCount: -5 },
+    })
+    const summary = await intake(Buffer.from(JSON.stringify(record)), context('dl-time'))
+    assert.equal(summary.stored, 1)
+    const [entry] = await readDeadLetters(dir)
+    assert.ok(Date.parse(entry!.firstFailureAt) >= before - 1000)
+    assert.equal(entry!.attempts, 1)
+    assert.match(entry!.note ?? '', /timestamp 100000000000000000000 is not a usable time/)
+    assert.match(entry!.note ?? '', /approximateInvokeCount -5 is not a whole number/)
+  })
+
+  test('a poison record with wrong types in one message keeps its other messages as their own entries', async () => {
+    const dir = use('wrong-types')
+    const record = {
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'b-2',
+      failedAt: '~',
+      messages: [
+        { index: 0, reason: 'bad qos', ruleId: 'home-lamps', messageId: 'W-1', event: good('W-1') },
+        { index: 'one', reason: 42, ruleId: ['x'], messageId: { id: 1 }, event: good('W-2') },
+        { index: 2, reason: 'bad topic', ruleId: 'home-lamps', messageId: 'W-3', event: good('W-3') },
+      ],
+    }
+    await intake(Buffer.from(JSON.stringify(record)), context('dl-types'))
+    const stored = await readDeadLetters(dir)
+    assert.deepEqual(
+      stored.map((e) => [e.source, e.messageId ?? null, e.reason]),
+      [
+        ['bridge-poison', 'W-1', 'bad qos'],
+        ['bridge-poison', null, 'a poison message (the record gave no reason)'],
+        ['bridge-poison', 'W-3', 'bad topic'],
+      ],
+    )
+    assert.deepEqual(stored[1]!.event, good('W-2'), 'the bad message is still kept whole')
+    assert.match(stored[1]!.note ?? '', /reason 42 is not text/)
+    assert.match(stored[0]!.note ?? '', /failedAt "~" is not a usable time/)
+  })
+
+  test('a number JSON cannot write back (1e400) is kept as the text it was, not as null', async () => {
+    const dir = use('huge-number')
+    const entry = JSON.stringify(good('H-1')).replace('"body":"body H-1"', '"body":"x","n":1e400')
+    await intake(Buffer.from(JSON.stringify(destination(`[${entry}]`))), context('dl-number'))
+    const [stored] = await readDeadLetters(dir)
+    assert.equal(stored!.event, entry)
+    assert.equal(stored!.messageId, 'H-1')
+  })
+
+  test('the same IDs with other content are another dead letter: destination keys fingerprint the content', async () => {
+    const dir = use('same-ids')
+    await intake(Buffer.from(JSON.stringify(destination(JSON.stringify([good('S-1')])))), context('dl-s1'))
+    const changed = { ...good('S-1'), data: { ...good('S-1').data, body: 'other content' } }
+    const summary = await intake(Buffer.from(JSON.stringify(destination(JSON.stringify([changed])))), context('dl-s2'))
+    assert.equal(summary.stored, 1, 'not taken for the first one')
+    assert.equal((await readDeadLetters(dir)).length, 2)
+  })
+
+  test('an event that arrived as one JSON string is kept whole, as that string', async () => {
+    const dir = use('string-event')
+    const payload = JSON.stringify(JSON.stringify([good('J-1'), good('J-2')]))
+    await intake(Buffer.from(JSON.stringify(destination(payload))), context('dl-string'))
+    const stored = await readDeadLetters(dir)
+    assert.equal(stored.length, 1)
+    assert.equal(stored[0]!.event, JSON.parse(payload))
+    assert.equal(stored[0]!.wholeEvent, true)
+    assert.equal(stored[0]!.eventText, undefined, 'a JSON value (a string), not raw text')
+  })
+})
+
+describe('dead-letter function: every file-system call under the deadline', () => {
+  test('DEAD_LETTER_DIR=/proc/nope fails at once with a clear error, instead of hanging', async () => {
+    process.env['DEAD_LETTER_DIR'] = '/proc/nope/dead-letters'
+    await within(
+      10_000,
+      'the handler',
+      assert.rejects(intake(Buffer.from(JSON.stringify(fixture)), context('dl-proc', 6)), (err: Error) => {
+        assert.equal(err.name, 'DeadLetterStoreError')
+        assert.match(err.message, /cannot create \/proc\/nope: the file system refuses it/)
+        return true
+      }),
+    )
+  })
+
+  test("the bridge's file: target on /proc/nope fails the hand-off at once, with a clear error", async () => {
+    const sink = createDeadLetterSink({ kind: 'file', dir: '/proc/nope' })
+    const record = { kind: 'rocketmq-mqtt-bridge.poison' as const, requestId: 'b', failedAt: new Date().toISOString(), messages: [] }
+    await within(
+      10_000,
+      'the hand-off',
+      assert.rejects(
+        sink.send({ ...record, messages: [{ index: 0, reason: 'x', event: {} }] }, context('bridge-proc', 6)),
+        (err: Error) => {
+          assert.equal(err.name, 'DeadLetterError')
+          assert.match(err.message, /could not hand 1 dead letter to file:\/proc\/nope: cannot create \/proc\/nope/)
+          return true
+        },
+      ),
+    )
+  })
+
+  test('a call that hangs (a FIFO no one writes, as a hung NAS mount) fails the invocation before its timeout, saying which call', async () => {
+    const dir = join(root, 'hung')
+    process.env['DEAD_LETTER_DIR'] = dir
+    const [part] = packPoison(
+      {
+        kind: 'rocketmq-mqtt-bridge.poison',
+        requestId: 'b-hung',
+        failedAt: new Date().toISOString(),
+        messages: [{ index: 0, reason: 'too big', event: { data: { body: 'z'.repeat(5000) } } }],
+      },
+      4096,
+    ) as PoisonPartRecord[]
+    const groupDir = join(dir, 'parts', partGroup(part!))
+    mkdirSync(groupDir, { recursive: true })
+    const fifo = join(groupDir, 'meta.json')
+    execFileSync('mkfifo', [fifo])
+    const started = Date.now()
+    try {
+      await within(
+        10_000,
+        'the handler',
+        assert.rejects(intake(Buffer.from(JSON.stringify(part)), context('dl-hung', 3)), (err: Error) => {
+          assert.equal(err.name, 'DeadLetterStoreError')
+          assert.match(err.message, /read .*meta\.json did not finish within the \d+ ms left before the invocation's deadline/)
+          return true
+        }),
+      )
+      const took = Date.now() - started
+      assert.ok(took < 3000, `failed after ${took} ms, before the 3 s timeout`)
+    } finally {
+      // Let the blocked read finish, so the thread it holds is freed.
+      closeSync(openSync(fifo, 'w'))
+    }
+  })
+})
+
+describe('dead-letter function: its timer', () => {
+  const tick = () => Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'redrive', payload: 'redrive' }))
+
+  test('the timer event is not stored: it runs redrive and retention, even on a store with no dead letter yet', async () => {
+    const dir = join(root, 'timer-fresh', 'store')
+    process.env['DEAD_LETTER_DIR'] = dir
+    const summary = (await handler(tick(), context('dl-timer'))) as TimerSummary
+    assert.equal(summary.kind, 'timer')
+    assert.deepEqual([summary.redrive.tried, summary.partsExpired, summary.retention?.removedEntries], [0, 0, 0])
+    assert.deepEqual(await readDeadLetters(dir), [], 'nothing stored')
+    assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.redrive"') && l.includes('"tried":0')))
+    assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.retention"')))
+  })
+
+  test('a timer run whose store hangs fails before the deadline, after logging its summary line', async () => {
+    const dir = join(root, 'timer-hung')
+    mkdirSync(dir, { recursive: true })
+    process.env['DEAD_LETTER_DIR'] = dir
+    const fifo = join(dir, `markers-${new Date().toISOString().slice(0, 10)}-hung.jsonl`)
+    execFileSync('mkfifo', [fifo])
+    try {
+      await within(
+        10_000,
+        'the timer',
+        assert.rejects(handler(tick(), context('dl-timer-hung', 3)), (err: Error) => {
+          assert.equal(err.name, 'DeadLetterTimerError')
+          assert.match(err.message, /redrive: open .*markers-.*-hung\.jsonl did not finish within/)
+          return true
+        }),
+      )
+      assert.ok(lines.some((l) => l.startsWith('dl-timer-hung [info]') && l.includes('"event":"dead-letter.redrive"')))
+    } finally {
+      closeSync(openSync(fifo, 'w'))
+    }
   })
 })

@@ -1,9 +1,10 @@
 // npm run replay (scripts/cli/replay.ts, run as the CLI) with --target local: an in-process bridge built
-// from the environment delivers stored dead letters to a real broker and marks them replayed.
+// from the environment delivers stored dead letters to a real broker, exactly as they were received, and
+// marks them replayed; --discard marks them discarded.
 
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -11,7 +12,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { poisonEntries } from '../../shared/dead-letters/entries.js'
 import { recognise } from '../../shared/dead-letters/intake.js'
-import { appendDeadLetters, type DeadLetterEntry, readDeadLetters } from '../../shared/dead-letters/store.js'
+import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
+import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letters/store.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, mosquittoInstalled, startAedes, startMosquitto } from '../helpers/broker.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
@@ -82,23 +84,26 @@ before(async () => {
     responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
     responsePayload: '{"errorMessage":"3 of 3 messages not acknowledged by the MQTT broker"}',
   }
-  await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: DeadLetterEntry[] }).entries)
+  await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: StoredDeadLetter[] }).entries)
   await appendDeadLetters(
     dir,
-    poisonEntries({
-      kind: 'rocketmq-mqtt-bridge.poison',
-      requestId: 'bridge-1',
-      failedAt: '2024-05-01T00:02:00.000Z',
-      messages: [
-        {
-          reason: 'qoslevel: must be 0, 1 or 2, got "7"',
-          ruleId: 'home-lamps',
-          messageId: 'P-1',
-          index: 0,
-          event: cloudEvent('P-1', 'bad', { mqttSecondTopic: '/x', qoslevel: '7' }),
-        },
-      ],
-    }),
+    poisonEntries(
+      {
+        kind: 'rocketmq-mqtt-bridge.poison',
+        requestId: 'bridge-1',
+        failedAt: '2024-05-01T00:02:00.000Z',
+        messages: [
+          {
+            reason: 'qoslevel: must be 0, 1 or 2, got "7"',
+            ruleId: 'home-lamps',
+            messageId: 'P-1',
+            index: 0,
+            event: cloudEvent('P-1', 'bad', { mqttSecondTopic: '/x', qoslevel: '7' }),
+          },
+        ],
+      },
+      new Date(),
+    ),
   )
 })
 
@@ -161,5 +166,166 @@ describe('replay --target local', () => {
     const r = await replayCli('--target', 'cloud')
     assert.equal(r.code, 2)
     assert.match(r.stderr, /--target must be local or fc/)
+  })
+})
+
+/** A store of its own for one test. */
+function freshStore(): string {
+  const d = mkdtempSync(join(tmpdir(), 'replay-own-'))
+  stores.push(d)
+  return d
+}
+const stores: string[] = []
+after(() => {
+  for (const d of stores) rmSync(d, { recursive: true, force: true })
+})
+
+/** The CLI against another store than the shared one. */
+async function replayOn(store: string, ...args: string[]) {
+  const saved = dir
+  dir = store
+  try {
+    return await replayCli(...args)
+  } finally {
+    dir = saved
+  }
+}
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>
+
+describe('replay sends exactly what was received', () => {
+  test('an event that arrived as one JSON string is sent as that string: the batch inside it is never published', async () => {
+    const store = freshStore()
+    const inside = [
+      cloudEvent('S-1', 'never one', { mqttSecondTopic: '/roomS/lamp' }),
+      cloudEvent('S-2', 'never two', { mqttSecondTopic: '/roomS/lamp' }),
+    ]
+    const record = {
+      timestamp: Date.now(),
+      requestContext: { requestId: 'failed-string', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
+      requestPayload: JSON.stringify(JSON.stringify(inside)),
+      responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
+      responsePayload: '{"errorMessage":"1 of 1 messages not acknowledged by the MQTT broker"}',
+    }
+    await appendDeadLetters(
+      store,
+      (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'x') as { entries: StoredDeadLetter[] }).entries,
+    )
+    const before = sub.messages.length
+    const r = await replayOn(store)
+    assert.equal(r.code, 1, r.stderr)
+    assert.deepEqual(lastJson(r.stdout), { pending: 1, replayed: 0, deadLetteredAgain: 1, failed: 0, skipped: 0 })
+    // The bridge got a JSON string, as on the first delivery, and dead-lettered it again, whole.
+    const again = await readDeadLetters(otherStore)
+    assert.ok(again.some((e) => e.reason === 'event must be a JSON array or object, got string' && e.event === JSON.stringify(inside)))
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomS/lamp', qos: 1 }])
+    assert.deepEqual(withoutSentinels(sub.messages.slice(before)), [], 'nothing published')
+  })
+
+  test('a later report with failedAt "~" does not keep the entry from counting as replayed: three runs deliver it once', async () => {
+    const store = freshStore()
+    const poison = (requestId: string, failedAt: string) => ({
+      kind: 'rocketmq-mqtt-bridge.poison' as const,
+      requestId,
+      failedAt,
+      messages: [
+        {
+          reason: 'no rule (fixed since)',
+          ruleId: 'home-lamps',
+          messageId: 'T-1',
+          index: 0,
+          event: cloudEvent('T-1', 'tilde', { mqttSecondTopic: '/roomT/lamp' }),
+        },
+      ],
+    })
+    await appendDeadLetters(store, poisonEntries(poison('bridge-a', '2024-05-01T00:00:00.000Z'), new Date()))
+    await appendDeadLetters(store, poisonEntries(poison('bridge-b', '~'), new Date()))
+    const before = sub.messages.length
+    const runs = [await replayOn(store), await replayOn(store), await replayOn(store)]
+    assert.deepEqual(
+      runs.map((r) => lastJson(r.stdout)['replayed']),
+      [1, 0, 0],
+    )
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomT/lamp', qos: 1 }])
+    assert.deepEqual(
+      withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
+      ['tilde'],
+    )
+  })
+})
+
+describe('replay --discard', () => {
+  async function threeEntries(): Promise<{ store: string; keys: string[] }> {
+    const store = freshStore()
+    const messages = ['D-1', 'D-2', 'D-3'].map((id, index) => ({
+      reason: index === 2 ? 'payload over the limit' : 'no enabled rule',
+      messageId: id,
+      index,
+      event: cloudEvent(id, `discard ${id}`, { mqttSecondTopic: '/roomD/lamp' }),
+    }))
+    await appendDeadLetters(
+      store,
+      poisonEntries({ kind: 'rocketmq-mqtt-bridge.poison', requestId: 'b-d', failedAt: new Date().toISOString(), messages }, new Date()),
+    )
+    return { store, keys: (await readDeadLetters(store)).map((e) => e.key) }
+  }
+
+  test('--dry-run lists what would be discarded and marks nothing', async () => {
+    const { store } = await threeEntries()
+    const r = await replayOn(store, '--discard', '--dry-run', '--reason', 'no enabled rule')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal((r.stderr.match(/would discard/g) ?? []).length, 2)
+    assert.ok((await readDeadLetters(store)).every((e) => e.status === 'pending'))
+  })
+
+  test('--key marks that entry discarded (an append-only marker); replay then leaves it alone', async () => {
+    const { store, keys } = await threeEntries()
+    const entryBytes = readdirSync(store)
+      .filter((f) => f.startsWith('dead-letters-'))
+      .map((f) => readFileSync(join(store, f), 'utf8'))
+      .join('')
+    const r = await replayOn(store, '--discard', '--key', keys[0]!, '--note', 'test message, never deliverable')
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(lastJson(r.stdout), { pending: 1, discarded: 1, skipped: 0 })
+    const stored = await readDeadLetters(store)
+    assert.deepEqual(
+      stored.map((e) => e.status),
+      ['discarded', 'pending', 'pending'],
+    )
+    assert.equal(
+      readdirSync(store)
+        .filter((f) => f.startsWith('dead-letters-'))
+        .map((f) => readFileSync(join(store, f), 'utf8'))
+        .join(''),
+      entryBytes,
+      'the entries are not rewritten',
+    )
+    const markers = readdirSync(store)
+      .filter((f) => f.startsWith('markers-'))
+      .flatMap((f) => readFileSync(join(store, f), 'utf8').trim().split('\n'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    assert.deepEqual(
+      markers.map((m) => [m['marker'], m['key'], m['note']]),
+      [['discarded', keys[0], 'test message, never deliverable']],
+    )
+    const dry = await replayOn(store, '--dry-run')
+    assert.match(dry.stderr, /2 dead letters to replay .*; 1 already replayed or discarded/)
+  })
+
+  test('the documented jq recipe lists the same pending entries as the CLI', async () => {
+    const { store, keys } = await threeEntries()
+    await replayOn(store, '--discard', '--key', keys[1]!)
+    const script = readFileSync(join(root, 'docs/operations.md'), 'utf8')
+    const recipe = /```sh\n(# Entries still pending[\s\S]*?)```/.exec(script)?.[1]
+    assert.ok(recipe, 'docs/operations.md has the pending-entries recipe')
+    const { stdout } = await run('sh', ['-c', recipe], { cwd: store })
+    assert.deepEqual(stdout.trim().split('\n').sort(), [keys[0], keys[2]].sort())
+  })
+
+  test('--help answers with the usage', async () => {
+    const r = await replayCli('--help')
+    assert.equal(r.code, 0)
+    assert.match(r.stdout, /--discard +mark the matching entries discarded/)
+    assert.match(r.stdout, /--key K/)
   })
 })

@@ -14,6 +14,8 @@ import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
 import { PRE_STOP_BUDGET_MS } from '../../functions/bridge/index.js'
 import { DEFAULT_DEAD_LETTER_FUNCTION, loadConfig } from '../../shared/config/bridge.js'
+import { loadDeadLetterConfig } from '../../shared/config/dead-letter.js'
+import { isTimerEvent } from '../../shared/dead-letters/timer.js'
 import { ConfigError } from '../../shared/errors.js'
 import { triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
@@ -101,6 +103,8 @@ describe('s.yaml rendered by s preview', () => {
     const definitions = schema['definitions'] as Record<string, unknown>
     const eventBridge = ajv.compile({ definitions, $ref: '#/definitions/IEventBridge' })
     const http = ajv.compile({ definitions, $ref: '#/definitions/IHttpTriggerConfig' })
+    const timer = ajv.compile({ definitions, $ref: '#/definitions/ITimerTriggerConfig' })
+    const checks: Record<string, typeof http> = { eventbridge: eventBridge, http, timer }
     assert.equal(Object.keys(rendered.resources).length, 3)
     const resources = [
       ...Object.entries(rendered.resources),
@@ -110,7 +114,7 @@ describe('s.yaml rendered by s preview', () => {
       assert.equal(resource.component, 'fc3', name)
       assert.ok(validate(resource.props), `${name}: ${ajv.errorsText(validate.errors)}`)
       for (const trigger of resource.props.triggers ?? []) {
-        const check = trigger.triggerType === 'eventbridge' ? eventBridge : trigger.triggerType === 'http' ? http : undefined
+        const check = checks[trigger.triggerType]
         assert.ok(check, `${name}: unexpected trigger type ${trigger.triggerType}`)
         assert.ok(check(trigger.triggerConfig), `${name} ${trigger.triggerName}: ${ajv.errorsText(check.errors)}`)
       }
@@ -250,10 +254,24 @@ describe('s.yaml rendered by s preview', () => {
     assert.deepEqual(http.triggerConfig['methods'], ['POST'])
   })
 
-  test('dead-letter: a store directory, and no trigger of its own', () => {
+  test('dead-letter: a store directory, retention and redrive settings it accepts, and a timer that redrives', () => {
     const dl = props('dead-letter')
-    assert.match(dl.environmentVariables?.['DEAD_LETTER_DIR'] ?? '', /^\//)
-    assert.equal(dl.triggers, undefined)
+    const env = dl.environmentVariables ?? {}
+    assert.match(env['DEAD_LETTER_DIR'] ?? '', /^\//)
+    const config = loadDeadLetterConfig(env)
+    assert.equal(config.retentionDays, 30)
+    assert.equal(config.redrive.maxAgeMs, 24 * 3600 * 1000)
+    assert.equal(config.redrive.bridgeFunction, FUNCTIONS.bridge, 'redrive invokes the bridge by its name')
+    assert.equal(config.redrive.endpoint, undefined)
+    assert.equal(dl.triggers?.length, 1)
+    const timer = dl.triggers![0]!
+    assert.equal(timer.triggerType, 'timer')
+    assert.deepEqual(timer.triggerConfig, { cronExpression: '@every 5m', enable: true, payload: 'redrive' })
+    // What Function Compute sends on each tick is what the function takes for its timer (docs/operations.md, "Redrive").
+    assert.ok(
+      isTimerEvent({ triggerTime: '2024-05-01T00:05:00Z', triggerName: timer.triggerName, payload: timer.triggerConfig['payload'] }),
+    )
+    assert.match(String(dl['role'] ?? ''), /^acs:ram::.*:role\//, 'a role, for the STS credentials redrive invokes with')
   })
 
   test("settings come from the deployer's environment", async () => {

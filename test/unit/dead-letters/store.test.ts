@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -7,10 +7,20 @@ import { poisonEntries } from '../../../shared/dead-letters/entries.js'
 import { recognise } from '../../../shared/dead-letters/intake.js'
 import { packPoison } from '../../../shared/dead-letters/pack.js'
 import { storePart } from '../../../shared/dead-letters/parts.js'
-import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
-import { appendDeadLetters, type DeadLetterEntry, markReplayed, readDeadLetters } from '../../../shared/dead-letters/store.js'
+import type { PoisonPartRecord, PoisonRecord, StoredDeadLetter } from '../../../shared/dead-letters/record.js'
+import { appendDeadLetters, markReplayed, readDeadLetters, type UnreadableLine } from '../../../shared/dead-letters/store.js'
 
+const entriesOf = (r: PoisonRecord) => poisonEntries(r, new Date(r.failedAt))
 const storeDir = () => mkdtempSync(join(tmpdir(), 'dl-unit-'))
+/** Every file of the store (entries, markers, index), name and content. */
+function storeText(dir: string): string {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((d) => join(d.parentPath, d.name))
+    .sort()
+    .map((p) => `${p}\n${statSync(p).isFile() ? readFileSync(p, 'utf8') : '(dir)'}`)
+    .join('\n')
+}
+
 const fixture = () =>
   JSON.parse(readFileSync(new URL('../../fixtures/fc-async-destination-failure.json', import.meta.url), 'utf8')) as Record<string, unknown>
 
@@ -32,20 +42,12 @@ function poison(requestId: string, failedAt: string, ids: string[], body = 'x'):
 describe('dead-letter store', () => {
   test('the same record delivered twice is stored once; the store does not grow', async () => {
     const dir = storeDir()
-    const entries = poisonEntries(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B']))
+    const entries = entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B']))
     const first = await appendDeadLetters(dir, entries)
-    const files = readdirSync(dir)
-      .map((f) => readFileSync(join(dir, f), 'utf8'))
-      .join('')
-    const second = await appendDeadLetters(dir, entries)
+    const files = storeText(dir)
+    const second = await appendDeadLetters(dir, entries, { writer: 'other-instance' })
     assert.deepEqual([first.stored, second.stored, second.duplicates], [2, 0, 2])
-    assert.equal(
-      readdirSync(dir)
-        .map((f) => readFileSync(join(dir, f), 'utf8'))
-        .join(''),
-      files,
-      'nothing written the second time',
-    )
+    assert.equal(storeText(dir), files, 'nothing written the second time, not even by another instance')
     assert.deepEqual(
       (await readDeadLetters(dir)).map((e) => e.messageId),
       ['A', 'B'],
@@ -54,9 +56,9 @@ describe('dead-letter store', () => {
 
   test('the same message failing in another request raises attempts and the last failure time, without a second entry', async () => {
     const dir = storeDir()
-    await appendDeadLetters(dir, poisonEntries(poison('req-1', '2024-01-01T00:00:00.000Z', ['A'])))
-    const again = await appendDeadLetters(dir, poisonEntries(poison('req-2', '2024-01-02T00:00:00.000Z', ['A'])))
-    await appendDeadLetters(dir, poisonEntries(poison('req-2', '2024-01-02T00:00:00.000Z', ['A'])))
+    await appendDeadLetters(dir, entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A'])))
+    const again = await appendDeadLetters(dir, entriesOf(poison('req-2', '2024-01-02T00:00:00.000Z', ['A'])))
+    await appendDeadLetters(dir, entriesOf(poison('req-2', '2024-01-02T00:00:00.000Z', ['A'])))
     assert.deepEqual(again.outcomes, ['failed-again'])
     const stored = await readDeadLetters(dir)
     assert.equal(stored.length, 1)
@@ -68,29 +70,41 @@ describe('dead-letter store', () => {
   test('a torn last line from a crash is skipped, and the next append is still readable', async () => {
     const dir = storeDir()
     const now = new Date('2024-03-01T00:00:00Z')
-    await appendDeadLetters(dir, poisonEntries(poison('req-1', now.toISOString(), ['A'])), now)
-    const [file] = readdirSync(dir)
+    await appendDeadLetters(dir, entriesOf(poison('req-1', now.toISOString(), ['A'])), { now })
+    const [file] = readdirSync(dir).filter((f) => f.endsWith('.jsonl'))
     appendFileSync(join(dir, file!), '{"key":"torn","reason":"half writ')
-    await appendDeadLetters(dir, poisonEntries(poison('req-2', now.toISOString(), ['B'])), now)
+    await appendDeadLetters(dir, entriesOf(poison('req-2', now.toISOString(), ['B'])), { now })
+    const unreadable: UnreadableLine[] = []
     assert.deepEqual(
-      (await readDeadLetters(dir)).map((e) => e.messageId),
+      (await readDeadLetters(dir, { onUnreadable: (u) => void unreadable.push(u) })).map((e) => e.messageId),
       ['A', 'B'],
     )
+    assert.deepEqual(
+      unreadable.map((u) => [u.file, u.line]),
+      [[file, 2]],
+      'the torn line is reported, not skipped silently',
+    )
+    assert.match(unreadable[0]!.problem, /^not JSON/)
   })
 
   test('a replay marker makes readers see the entry as replayed, until it fails again', async () => {
     const dir = storeDir()
-    await appendDeadLetters(dir, poisonEntries(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B'])))
+    // The store's own clock (`now`) orders the facts, not the times the records claim.
+    await appendDeadLetters(dir, entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B'])), {
+      now: new Date('2024-01-01T00:00:01Z'),
+    })
     const [a] = await readDeadLetters(dir)
     await markReplayed(dir, [a!.key], 'replay-1', new Date('2024-01-05T00:00:00.000Z'))
     let stored = await readDeadLetters(dir)
     assert.equal(stored[0]!.replayedAt, '2024-01-05T00:00:00.000Z')
     assert.equal(stored[0]!.replayRequestId, 'replay-1')
     assert.equal(stored[1]!.replayedAt, undefined)
-    await appendDeadLetters(dir, poisonEntries(poison('req-9', '2024-01-06T00:00:00.000Z', ['A'])))
+    await appendDeadLetters(dir, entriesOf(poison('req-9', '2024-01-06T00:00:00.000Z', ['A'])), { now: new Date('2024-01-06T00:00:01Z') })
     stored = await readDeadLetters(dir)
     assert.equal(stored[0]!.replayedAt, undefined, 'failed again after the replay: pending again')
+    assert.equal(stored[0]!.status, 'pending')
     assert.equal(stored[0]!.attempts, 2)
+    assert.equal(stored[0]!.lastFailureAt, '2024-01-06T00:00:00.000Z')
   })
 })
 
@@ -125,20 +139,23 @@ describe('dead-letter hand-off payloads', () => {
     const dir = storeDir()
     const shuffled = [...parts].reverse()
     const results = []
-    for (const p of shuffled) results.push(await storePart(dir, p))
+    for (const p of shuffled) results.push(await storePart(dir, p, new Date(), Number.POSITIVE_INFINITY))
     assert.ok(
-      results.slice(0, -1).every((r) => r.record === undefined),
+      results.slice(0, -1).every((r) => r.kind === 'waiting'),
       'incomplete until the last part',
     )
-    assert.deepEqual(results.at(-1)!.record!.messages[0]!.event, record.messages[1]!.event)
-    assert.equal(results.at(-1)!.record!.messages[0]!.messageId, 'BIG')
+    const last = results.at(-1)!
+    assert.equal(last.kind, 'complete')
+    const [entry] = last.kind === 'complete' ? last.entries : []
+    assert.deepEqual(entry!.event, record.messages[1]!.event)
+    assert.equal(entry!.messageId, 'BIG')
   })
 })
 
 describe('dead-letter intake', () => {
   test('the sample destination record becomes one entry per message with its reason and original entry', () => {
     const record = fixture()
-    const entries = (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'dl-req') as { entries: DeadLetterEntry[] }).entries
+    const entries = (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'dl-req') as { entries: StoredDeadLetter[] }).entries
     assert.equal(entries.length, 1)
     const e = entries[0]!
     assert.equal(e.source, 'async-destination')
@@ -155,6 +172,6 @@ describe('dead-letter intake', () => {
   test('an event it does not recognise is stored as received, not dropped', () => {
     const intake = recognise(Buffer.from('{"hello": "world"}'), new Date(), 'dl-req')
     assert.equal(intake.kind, 'unrecognised')
-    assert.deepEqual((intake as { entries: DeadLetterEntry[] }).entries[0]!.event, { hello: 'world' })
+    assert.deepEqual((intake as { entries: StoredDeadLetter[] }).entries[0]!.event, { hello: 'world' })
   })
 })

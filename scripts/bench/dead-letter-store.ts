@@ -1,0 +1,140 @@
+// The dead-letter store's figure for npm run bench: what storing one call of 80 dead letters costs into an
+// empty store, and into stores of 100 MB and 1 GB (entry lines and their key index, written directly).
+// Each size is measured in its own process held to 256 MB of heap, the dead-letter function's memory.
+//
+//   tsx scripts/bench/dead-letter-store.ts [--quick]      this part alone (npm run bench runs it too)
+import { execFile } from 'node:child_process'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { poisonEntries } from '../../shared/dead-letters/entries.js'
+import { entryKey } from '../../shared/dead-letters/keys.js'
+import { keyDir, reporterFile } from '../../shared/dead-letters/layout.js'
+import { appendDeadLetters } from '../../shared/dead-letters/store.js'
+
+const HERE = fileURLToPath(import.meta.url)
+const ROOT = resolve(dirname(HERE), '../..')
+const MB = 1024 * 1024
+/** One call of the issue's measurement: 80 dead letters. */
+const PER_CALL = 80
+const LINE_BYTES = 16 * 1024
+
+export interface StoreFigure {
+  storeMb: number
+  entries: number
+  calls: number
+  /** Milliseconds per call of 80 entries. */
+  p50: number
+  p90: number
+  max: number
+  maxRssMb: number
+}
+
+const PLANS = { quick: { sizesMb: [0, 16], calls: 5 }, full: { sizesMb: [0, 100, 1024], calls: 20 } }
+
+/** `bytes` of entry lines (16 KB each) in one day file, and the key index for each of them. */
+function fill(dir: string, bytes: number): number {
+  if (bytes === 0) return 0
+  const body = 'p'.repeat(LINE_BYTES - 400)
+  let entries = 0
+  const fd = openSync(join(dir, 'dead-letters-2024-01-01-bulk.jsonl'), 'w')
+  try {
+    for (let written = 0; written < bytes; entries++) {
+      const key = entryKey('bench', String(entries))
+      const line = `${JSON.stringify({ key, reason: 'qoslevel: must be 0, 1 or 2', source: 'bridge-poison', requestId: 'bulk', firstFailureAt: '2024-01-01T00:00:00.000Z', lastFailureAt: '2024-01-01T00:00:00.000Z', attempts: 1, event: { data: { topic: 't', body } } })}\n`
+      written += writeSync(fd, line)
+      mkdirSync(keyDir(dir, key), { recursive: true })
+      mkdirSync(reporterFile(dir, key, 'bulk'))
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return entries
+}
+
+async function child(dir: string, calls: number): Promise<void> {
+  const times: number[] = []
+  for (let c = 0; c < calls; c++) {
+    const now = new Date()
+    const messages = Array.from({ length: PER_CALL }, (_, i) => ({
+      index: i,
+      reason: 'no enabled rule',
+      ruleId: 'rule-1',
+      messageId: `BENCH-${c}-${i}`,
+      event: { data: { topic: 't', body: 'x'.repeat(200), systemProperties: { UNIQ_KEY: `BENCH-${c}-${i}` } } },
+    }))
+    const entries = poisonEntries({ requestId: `bench-${c}`, failedAt: now.toISOString(), messages }, now)
+    const t = process.hrtime.bigint()
+    const r = await appendDeadLetters(dir, entries, { now })
+    times.push(Number(process.hrtime.bigint() - t) / 1e6)
+    if (r.stored !== PER_CALL) throw new Error(`stored ${r.stored} of ${PER_CALL}`)
+  }
+  console.log(JSON.stringify({ times, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }))
+}
+
+const run = promisify(execFile)
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+const round = (n: number) => Math.round(n * 10) / 10
+
+export async function runStoreBench(mode: 'quick' | 'full', log: (line: string) => void): Promise<StoreFigure[]> {
+  const plan = PLANS[mode]
+  const figures: StoreFigure[] = []
+  for (const storeMb of plan.sizesMb) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-dl-'))
+    try {
+      log(`bench: dead-letter store of ${storeMb} MB…`)
+      const entries = fill(dir, storeMb * MB)
+      const { stdout } = await run(
+        process.execPath,
+        ['--max-old-space-size=256', '--import', 'tsx', HERE, '--child', dir, String(plan.calls)],
+        {
+          cwd: ROOT,
+        },
+      )
+      const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { times: number[]; maxRssMb: number }
+      const sorted = [...r.times].sort((a, b) => a - b)
+      figures.push({
+        storeMb,
+        entries,
+        calls: sorted.length,
+        p50: round(quantile(sorted, 0.5)),
+        p90: round(quantile(sorted, 0.9)),
+        max: round(sorted.at(-1)!),
+        maxRssMb: r.maxRssMb,
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  return figures
+}
+
+export function renderStoreBench(figures: StoreFigure[]): string {
+  const rows = figures.map(
+    (f) => `| ${f.storeMb} MB | ${f.entries.toLocaleString('en')} | ${f.p50} | ${f.p90} | ${f.max} | ${f.maxRssMb} MB |`,
+  )
+  return [
+    `## Dead-letter store: one call of ${PER_CALL} dead letters (ms, ${figures[0]?.calls ?? 0} calls each, heap held to 256 MB)`,
+    '',
+    '| store | entries in it | p50 | p90 | max | peak RSS |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n')
+}
+
+const USAGE = 'usage: tsx scripts/bench/dead-letter-store.ts [--quick]   (npm run bench runs this part too)'
+
+if (process.argv[1] && resolve(process.argv[1]) === HERE) {
+  const args = process.argv.slice(2)
+  if (args[0] === '--child') {
+    await child(args[1]!, Number(args[2]))
+  } else if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE)
+  } else {
+    const figures = await runStoreBench(args.includes('--quick') ? 'quick' : 'full', (l) => process.stderr.write(`${l}\n`))
+    console.log(renderStoreBench(figures))
+    console.log(JSON.stringify(figures))
+  }
+}

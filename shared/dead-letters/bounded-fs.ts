@@ -1,0 +1,289 @@
+// Every file-system call of the store, bounded by the invocation's deadline: a call that outlives it (a
+// hung NAS mount) fails the invocation with a clear error, so Function Compute retries it, instead of
+// being killed silently. Node cannot cancel a call in flight; a handle opened too late is closed.
+// Directories are made one level at a time: Node's recursive mkdir retries ENOENT for ever on a file
+// system that refuses the directory (DEAD_LETTER_TARGET=file:/proc/nope hung for more than 30 s).
+import { constants, stat as statCallback } from 'node:fs'
+import { type FileHandle, link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { FilesystemTimeoutError } from '../errors.js'
+
+/** Epoch milliseconds; Infinity for tools with no deadline (the replay CLI). */
+export type Deadline = number
+export const NO_DEADLINE: Deadline = Number.POSITIVE_INFINITY
+
+const code = (err: unknown) => (err as NodeJS.ErrnoException).code
+
+export async function bounded<T>(deadline: Deadline, what: string, call: () => Promise<T>, release?: (late: T) => unknown): Promise<T> {
+  if (deadline === NO_DEADLINE) return call()
+  const left = Math.floor(deadline - Date.now())
+  if (left <= 0) throw new FilesystemTimeoutError(what, 0)
+  const pending = call()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FilesystemTimeoutError(what, left)), left)
+  })
+  try {
+    return await Promise.race([pending, timeout])
+  } catch (err) {
+    if (err instanceof FilesystemTimeoutError)
+      pending.then(
+        (late) => release?.(late),
+        () => {},
+      )
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const openBounded = (deadline: Deadline, path: string, flags: string | number) =>
+  bounded(
+    deadline,
+    `open ${path}`,
+    () => open(path, flags),
+    (h) => h.close(),
+  )
+
+async function closeQuietly(h: FileHandle): Promise<void> {
+  await h.close().catch(() => {})
+}
+
+/** Makes `dir` and its missing parents, one level at a time; a refusal is an error that says where. */
+export async function ensureDir(dir: string, deadline: Deadline, depth = 0): Promise<void> {
+  try {
+    await bounded(deadline, `mkdir ${dir}`, () => mkdir(dir))
+    return
+  } catch (err) {
+    if (code(err) === 'EEXIST') {
+      const s = await bounded(deadline, `stat ${dir}`, () => stat(dir))
+      if (!s.isDirectory()) throw new Error(`${dir} exists and is not a directory`)
+      return
+    }
+    if (code(err) !== 'ENOENT') throw err
+  }
+  const parent = dirname(dir)
+  if (parent === dir || depth > 64) throw new Error(`cannot create ${dir}: no such file or directory`)
+  await ensureDir(parent, deadline, depth + 1)
+  try {
+    await bounded(deadline, `mkdir ${dir}`, () => mkdir(dir))
+  } catch (err) {
+    if (code(err) === 'EEXIST') return
+    if (code(err) === 'ENOENT')
+      throw new Error(`cannot create ${dir}: the file system refuses it (ENOENT although ${parent} exists); point the store elsewhere`)
+    throw err
+  }
+}
+
+/** In-process order per file: two invocations of one instance append in turn, never interleaved. */
+const queues = new Map<string, Promise<unknown>>()
+
+function serialised<T>(path: string, run: () => Promise<T>): Promise<T> {
+  const before = queues.get(path) ?? Promise.resolve()
+  const mine = before.then(run, run)
+  const tail = mine.catch(() => {})
+  queues.set(path, tail)
+  void tail.then(() => {
+    if (queues.get(path) === tail) queues.delete(path)
+  })
+  return mine
+}
+
+/**
+ * Appends `text` (whole lines) to `path` and fsyncs. A torn last line left by a crash is ended first.
+ * Returns whether the file was new (its directory entry then needs an fsync too).
+ */
+export function appendLines(path: string, text: string, deadline: Deadline): Promise<boolean> {
+  return serialised(path, async () => {
+    const h = await openBounded(deadline, path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT)
+    try {
+      const { size } = await bounded(deadline, `stat ${path}`, () => h.stat())
+      let prefix = ''
+      if (size > 0) {
+        const last = Buffer.alloc(1)
+        await bounded(deadline, `read ${path}`, () => h.read(last, 0, 1, size - 1))
+        if (last[0] !== 0x0a) prefix = '\n'
+      }
+      await bounded(deadline, `write ${path}`, () => h.write(prefix + text))
+      await bounded(deadline, `fsync ${path}`, () => h.sync())
+      return size === 0
+    } finally {
+      await closeQuietly(h)
+    }
+  })
+}
+
+export async function syncDir(dir: string, deadline: Deadline): Promise<void> {
+  const d = await openBounded(deadline, dir, 'r')
+  try {
+    await bounded(deadline, `fsync ${dir}`, () => d.sync())
+  } catch (err) {
+    // Some file systems refuse fsync on a directory; the file itself is synced. A hang is still an error.
+    if (err instanceof FilesystemTimeoutError) throw err
+  } finally {
+    await closeQuietly(d)
+  }
+}
+
+/** Creates `path` with `text` unless it exists: true when this call created it. */
+export async function createExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
+  let h: FileHandle
+  try {
+    h = await openBounded(deadline, path, 'wx')
+  } catch (err) {
+    if (code(err) === 'EEXIST') return false
+    throw err
+  }
+  try {
+    if (text !== '') await bounded(deadline, `write ${path}`, () => h.write(text))
+  } finally {
+    await closeQuietly(h)
+  }
+  return true
+}
+
+/** Makes the directory unless it exists: true when this call made it. */
+export async function mkdirExclusive(path: string, deadline: Deadline): Promise<boolean> {
+  try {
+    await bounded(deadline, `mkdir ${path}`, () => mkdir(path))
+    return true
+  } catch (err) {
+    if (code(err) === 'EEXIST') return false
+    throw err
+  }
+}
+
+/** Whether `path` exists. The callback API: a missing file is the common answer, and its error is cheaper there. */
+export function exists(path: string, deadline: Deadline): Promise<boolean> {
+  return bounded(
+    deadline,
+    `stat ${path}`,
+    () =>
+      new Promise<boolean>((resolve, reject) =>
+        statCallback(path, (err) => {
+          if (!err) resolve(true)
+          else if (err.code === 'ENOENT' || err.code === 'ENOTDIR') resolve(false)
+          else reject(err)
+        }),
+      ),
+  )
+}
+
+export async function modifiedAt(path: string, deadline: Deadline): Promise<number | undefined> {
+  try {
+    return (await bounded(deadline, `stat ${path}`, () => stat(path))).mtimeMs
+  } catch (err) {
+    if (code(err) === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/** The names in `dir`; none when it does not exist. */
+export async function listDir(dir: string, deadline: Deadline): Promise<string[]> {
+  try {
+    return await bounded(deadline, `readdir ${dir}`, () => readdir(dir))
+  } catch (err) {
+    if (code(err) === 'ENOENT') return []
+    throw err
+  }
+}
+
+export async function readSmall(path: string, deadline: Deadline): Promise<string | undefined> {
+  try {
+    return await bounded(deadline, `read ${path}`, () => readFile(path, 'utf8'))
+  } catch (err) {
+    if (code(err) === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/**
+ * Publishes a whole file under `path` unless one is there already: written to a temporary name, fsynced,
+ * then hard-linked into place (link fails if the name exists, atomically, on NFS too). True when this
+ * call published it.
+ */
+export async function publishExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`
+  const h = await openBounded(deadline, tmp, 'wx')
+  try {
+    await bounded(deadline, `write ${tmp}`, () => h.write(text))
+    await bounded(deadline, `fsync ${tmp}`, () => h.sync())
+  } finally {
+    await closeQuietly(h)
+  }
+  try {
+    await bounded(deadline, `link ${path}`, () => link(tmp, path))
+    return true
+  } catch (err) {
+    if (code(err) === 'EEXIST') return false
+    throw err
+  } finally {
+    await removeFile(tmp, deadline)
+  }
+}
+
+export async function removeFile(path: string, deadline: Deadline): Promise<void> {
+  try {
+    await bounded(deadline, `unlink ${path}`, () => unlink(path))
+  } catch (err) {
+    if (code(err) !== 'ENOENT') throw err
+  }
+}
+
+export async function removeTree(path: string, deadline: Deadline): Promise<void> {
+  await bounded(deadline, `rm -r ${path}`, () => rm(path, { recursive: true, force: true }))
+}
+
+/** Lines longer than this are reported, not read: one line cannot take the reader's memory. */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024
+
+export type Line = { ok: true; text: string; line: number } | { ok: false; line: number; problem: string }
+
+/** The lines of a file, streamed in chunks (never the whole file in memory), each read bounded. */
+export async function* readLines(path: string, deadline: Deadline, maxLine = MAX_LINE_BYTES): AsyncGenerator<Line> {
+  let h: FileHandle
+  try {
+    h = await openBounded(deadline, path, 'r')
+  } catch (err) {
+    if (code(err) === 'ENOENT') return // removed by retention while listed
+    throw err
+  }
+  try {
+    const chunk = Buffer.alloc(1024 * 1024)
+    let pending: Buffer[] = []
+    let pendingBytes = 0
+    let skipping = false
+    let line = 1
+    for (;;) {
+      const { bytesRead } = await bounded(deadline, `read ${path}`, () => h.read(chunk, 0, chunk.length, null))
+      if (bytesRead === 0) break
+      let start = 0
+      for (;;) {
+        const nl = chunk.indexOf(0x0a, start)
+        const end = nl < 0 || nl >= bytesRead ? bytesRead : nl
+        if (!skipping) {
+          if (pendingBytes + (end - start) > maxLine) {
+            skipping = true
+            pending = []
+            pendingBytes = 0
+          } else {
+            pending.push(Buffer.from(chunk.subarray(start, end)))
+            pendingBytes += end - start
+          }
+        }
+        if (end === bytesRead) break
+        if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
+        else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
+        pending = []
+        pendingBytes = 0
+        skipping = false
+        line++
+        start = end + 1
+      }
+    }
+    if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
+    else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
+  } finally {
+    await closeQuietly(h)
+  }
+}

@@ -1,0 +1,130 @@
+// JSON helpers that never recurse, for values that may be hostile: V8's JSON.stringify overflows its stack
+// about 5,000 levels deep, while JSON.parse does not, so an event can parse and then fail every time it is
+// written. jq 1.6 refuses to parse lines nested deeper than 256, so the store keeps values far below that.
+
+/** Deepest value the store keeps as JSON; anything deeper is kept as text (jq 1.6 stops at 256). */
+export const MAX_JSON_DEPTH = 100
+
+/** What stops a value from being kept as JSON unchanged, or undefined when it can be. Iterative. */
+export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  const stack: Array<{ v: unknown; depth: number }> = [{ v: value, depth: 0 }]
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        continue
+      case 'number':
+        if (!Number.isFinite(v)) return `it holds a number JSON cannot write back (${String(v)})`
+        continue
+      case 'object': {
+        if (v === null) continue
+        if (depth >= maxDepth) return `it is nested deeper than ${maxDepth} levels`
+        const children = Array.isArray(v) ? v : Object.values(v)
+        for (const c of children) stack.push({ v: c, depth: depth + 1 })
+        continue
+      }
+      default:
+        return `it holds a ${typeof v}, which is not JSON`
+    }
+  }
+  return undefined
+}
+
+/**
+ * JSON text of any value, without recursion. Infinity is written 1e999 (which parses back to Infinity);
+ * what JSON has no form for (NaN, undefined, functions) is written null, as JSON.stringify would.
+ */
+export function jsonText(value: unknown): string {
+  const out: string[] = []
+  type Frame = { kind: 'array'; items: unknown[]; i: number } | { kind: 'object'; entries: Array<[string, unknown]>; i: number }
+  const stack: Frame[] = []
+  const scalar = (v: unknown): boolean => {
+    if (typeof v === 'number') out.push(Number.isFinite(v) ? JSON.stringify(v) : Number.isNaN(v) ? 'null' : v > 0 ? '1e999' : '-1e999')
+    else if (typeof v === 'string' || typeof v === 'boolean') out.push(JSON.stringify(v))
+    else if (typeof v === 'bigint') out.push(v.toString())
+    else if (v === null || typeof v !== 'object') out.push('null')
+    else return false
+    return true
+  }
+  const open = (v: object) => {
+    if (Array.isArray(v)) {
+      out.push('[')
+      stack.push({ kind: 'array', items: v, i: 0 })
+    } else {
+      out.push('{')
+      stack.push({ kind: 'object', entries: Object.entries(v).filter(([, x]) => x !== undefined && typeof x !== 'function'), i: 0 })
+    }
+  }
+  if (!scalar(value)) open(value as object)
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!
+    const length = top.kind === 'array' ? top.items.length : top.entries.length
+    if (top.i >= length) {
+      out.push(top.kind === 'array' ? ']' : '}')
+      stack.pop()
+      continue
+    }
+    if (top.i > 0) out.push(',')
+    let child: unknown
+    if (top.kind === 'array') child = top.items[top.i]
+    else {
+      const [k, v] = top.entries[top.i]!
+      out.push(JSON.stringify(k), ':')
+      child = v
+    }
+    top.i++
+    if (!scalar(child)) open(child as object)
+  }
+  return out.join('')
+}
+
+/** JSON.stringify where it can (fast), jsonText where the value is too deep for it. */
+export function anyJsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null'
+  } catch {
+    return jsonText(value)
+  }
+}
+
+/**
+ * The exact text of each item of a JSON array, from the array's own text, or undefined when the text is
+ * not an array. A linear scan: an item's raw text keeps what parsing would lose (1e400, big integers).
+ */
+export function arrayItemTexts(text: string): string[] | undefined {
+  let i = 0
+  const skipSpace = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++
+  }
+  skipSpace()
+  if (text[i] !== '[') return undefined
+  i++
+  const items: string[] = []
+  let depth = 0
+  let start = -1
+  let inString = false
+  for (; i < text.length; i++) {
+    const c = text[i]
+    if (inString) {
+      if (c === '\\') i++
+      else if (c === '"') inString = false
+      continue
+    }
+    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue
+    if (start < 0 && c !== ']' && c !== ',') start = i
+    if (c === '"') inString = true
+    else if (c === '[' || c === '{') depth++
+    else if ((c === ']' || c === '}') && depth > 0) depth--
+    else if (depth === 0 && (c === ',' || c === ']')) {
+      if (start >= 0) items.push(text.slice(start, i).trimEnd())
+      start = -1
+      if (c === ']') {
+        i++
+        skipSpace()
+        return i === text.length ? items : undefined
+      }
+    }
+  }
+  return undefined
+}

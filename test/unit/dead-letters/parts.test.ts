@@ -1,0 +1,145 @@
+// Part attacks on the dead-letter function (functions/dead-letter/index.ts, through its handler as
+// Function Compute calls it): a planted part cannot break or rewrite its message, a set that never
+// completes is never left behind unseen, and nothing that arrives is dropped.
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, test } from 'node:test'
+import { handler } from '../../../functions/dead-letter/index.js'
+import { packPoison } from '../../../shared/dead-letters/pack.js'
+import { PART_TTL_MS, sweepParts } from '../../../shared/dead-letters/parts.js'
+import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
+import { readDeadLetters } from '../../../shared/dead-letters/store.js'
+import { fcContext } from '../../helpers/fc-context.js'
+
+const saved = process.env['DEAD_LETTER_DIR']
+afterEach(() => {
+  if (saved === undefined) delete process.env['DEAD_LETTER_DIR']
+  else process.env['DEAD_LETTER_DIR'] = saved
+})
+
+function store(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dl-parts-'))
+  process.env['DEAD_LETTER_DIR'] = dir
+  return dir
+}
+
+const EVENT = {
+  specversion: '1.0',
+  id: 'big',
+  data: { topic: 'TopicName', body: 'b'.repeat(9000), systemProperties: { UNIQ_KEY: 'BIG-1' } },
+}
+
+/** The parts the bridge would send for one oversized poison message (4 KB per call, so several). */
+function parts(): PoisonPartRecord[] {
+  const record: PoisonRecord = {
+    kind: 'rocketmq-mqtt-bridge.poison',
+    requestId: 'bridge-req-1',
+    failedAt: '2024-05-01T00:00:00.000Z',
+    messages: [{ index: 4, reason: 'body over 64 KB', ruleId: 'home-lamps', messageId: 'BIG-1', event: EVENT }],
+  }
+  const out = packPoison(record, 4096) as PoisonPartRecord[]
+  assert.ok(out.length >= 3 && out.every((p) => p.kind === 'rocketmq-mqtt-bridge.poison-part'))
+  return out
+}
+
+const send = (value: unknown, requestId = 'dl-req') => handler(Buffer.from(JSON.stringify(value)), fcContext(requestId))
+
+describe('dead-letter parts under attack', () => {
+  test('a planted part with index >= count is refused (stored on its own); the real parts still reassemble', async () => {
+    const dir = store()
+    const real = parts()
+    const planted = { ...real[0]!, part: { ...real[0]!.part, index: real[0]!.part.count + 3 } }
+    await send(planted, 'dl-planted')
+    for (const p of real) await send(p)
+    const stored = await readDeadLetters(dir)
+    const message = stored.find((e) => e.source === 'bridge-poison')
+    assert.deepEqual(message?.event, EVENT, 'the message, whole')
+    assert.equal(message?.messageId, 'BIG-1')
+    const refused = stored.filter((e) => e.source === 'refused-part')
+    assert.equal(refused.length, 1)
+    assert.match(refused[0]!.reason, /refused: its index \d+ is not below its count \d+/)
+    assert.deepEqual(readdirSync(join(dir, 'parts')), [], 'the group is cleared once stored')
+  })
+
+  test('the part that completes a set cannot rewrite its metadata: it is refused, and the genuine part completes it', async () => {
+    const dir = store()
+    const real = parts()
+    const last = real.at(-1)!
+    const forged = {
+      ...last,
+      failedAt: '~',
+      message: { ...last.message, ruleId: 'evil', messageId: 'FORGED', reason: 'nothing wrong here' },
+    }
+    for (const p of real.slice(0, -1)) await send(p)
+    await send(forged, 'dl-forged')
+    await send(last)
+    const stored = await readDeadLetters(dir)
+    const message = stored.find((e) => e.source === 'bridge-poison')!
+    assert.deepEqual(
+      [message.ruleId, message.messageId, message.reason, message.firstFailureAt],
+      ['home-lamps', 'BIG-1', 'body over 64 KB', '2024-05-01T00:00:00.000Z'],
+    )
+    assert.deepEqual(message.event, EVENT)
+    const refused = stored.filter((e) => e.source === 'refused-part')
+    assert.equal(refused.length, 1)
+    assert.match(refused[0]!.reason, /metadata does not agree with the first part/)
+  })
+
+  test('parts whose data does not match the checksum become one entry marked incomplete, with the data; the function does not fail', async () => {
+    const dir = store()
+    const real = parts()
+    const corrupt = real.map((p, i) => (i === 1 ? { ...p, part: { ...p.part, data: p.part.data.replace(/^..../, 'AAAA') } } : p))
+    for (const p of corrupt) await send(p)
+    const stored = await readDeadLetters(dir)
+    assert.equal(stored.length, 1)
+    assert.equal(stored[0]!.incomplete, true)
+    assert.match(stored[0]!.reason, /^body over 64 KB; stored incomplete: its \d+ parts do not fit together/)
+    const kept = stored[0]!.event as { parts: Array<{ index: number; data: string }> }
+    assert.deepEqual(
+      kept.parts.map((p) => p.data),
+      corrupt.map((p) => p.part.data),
+    )
+  })
+
+  test('a part claiming 2^53-1 parts is refused at once and visible, not left to pile up', async () => {
+    const dir = store()
+    const real = parts()[0]!
+    const huge = { ...real, part: { ...real.part, count: Number.MAX_SAFE_INTEGER } }
+    const summary = await send(huge)
+    const stored = await readDeadLetters(dir)
+    assert.equal(stored.length, 1, `${JSON.stringify(summary)}`)
+    assert.equal(stored[0]!.source, 'refused-part')
+    assert.match(stored[0]!.reason, /declares 9007199254740991 parts, more than the \d+ that \d+ bytes can take/)
+    assert.equal(existsSync(join(dir, 'parts')), false, 'nothing waits in parts/')
+  })
+
+  test('a part carrying more data than its share of the message is refused: a group cannot take more disk than its size', async () => {
+    const dir = store()
+    const real = parts()[0]!
+    const fat = { ...real, part: { ...real.part, data: real.part.data + 'A'.repeat(60_000) } }
+    await send(fat)
+    const [entry] = await readDeadLetters(dir)
+    assert.match(entry!.reason, /cannot be one of \d+ equal slices/)
+  })
+
+  test('a set still incomplete after the TTL is stored as one entry marked incomplete, with the parts it has', async () => {
+    const dir = store()
+    const real = parts()
+    await send(real[0]!)
+    await send(real[2]!)
+    const early = await sweepParts(dir, new Date(Date.now() + 60_000), Number.POSITIVE_INFINITY)
+    assert.deepEqual([early.entries.length, early.waiting], [0, 1], 'not before the TTL')
+    const late = await sweepParts(dir, new Date(Date.now() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)
+    assert.equal(late.entries.length, 1)
+    const e = late.entries[0]!
+    assert.equal(e.incomplete, true)
+    assert.equal(e.messageId, 'BIG-1')
+    assert.match(e.reason, new RegExp(`only 2 of ${real.length} parts arrived within 6 h`))
+    assert.deepEqual(
+      (e.event as { parts: Array<{ index: number; data: string }> }).parts,
+      [real[0]!, real[2]!].map((p) => ({ index: p.part.index, data: p.part.data })),
+    )
+  })
+})
