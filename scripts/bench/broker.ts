@@ -9,9 +9,9 @@ import { messageOf } from '../../shared/errors.js'
 import { freePort } from '../free-port.js'
 import { makeCertificates } from '../tls-certificates.js'
 
-
 /** Debian installs the broker in /usr/sbin, which is not on every user's PATH. */
-const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto'
+const MOSQUITTO =
+  ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto'
 
 export interface BenchBroker {
   port: number
