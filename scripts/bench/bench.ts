@@ -12,6 +12,7 @@ import { type BenchBroker, mosquittoPubInstalled, startBroker } from './broker.j
 import { firstPublish, loadTimes } from './coldstart.js'
 import { renderStoreBench, runStoreBench } from './dead-letter-store.js'
 import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
+import { measureMapping, renderMapping } from './mapping.js'
 import { type Measurement, measure } from './measure.js'
 import type { BenchQos } from './messages.js'
 import { summarizeProfile } from './profile.js'
@@ -138,6 +139,10 @@ async function main(): Promise<number> {
     count('cold start, bundle', bundleFirst)
     count('cold start, sources', sourceFirst)
 
+    // In process, no broker: the per-message cost of templated routes against mqttSecondTopic.
+    log('bench: mapping, templated routes against mqttSecondTopic…')
+    const mapping = measureMapping(mode === 'quick' ? { messages: 1000, rounds: 3 } : undefined)
+
     bridge = loadBridge(bundles)
     const throughput = await runThroughput(plan, bridge, broker, deliveries, deadLetterDir, problems, count)
 
@@ -164,9 +169,10 @@ async function main(): Promise<number> {
     } satisfies Omit<Results, 'targets' | 'ok'>
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, JSON.stringify({ ...results, deadLetterStore }, null, 2) + '\n')
+    writeFileSync(out, JSON.stringify({ ...results, deadLetterStore, mapping }, null, 2) + '\n')
     console.log(render(results))
     console.log(`\n${renderStoreBench(deadLetterStore)}`)
+    console.log(`\n${renderMapping(mapping)}`)
     console.log(`\nfigures written to ${out}`)
     return results.ok ? 0 : 1
   } finally {

@@ -1,7 +1,7 @@
 // npm run validate -- <rules-file> [--event <event.json>] [--json]
 // Checks a rule set with the one validator (every error as `path: message`, exit 1 when invalid). With
-// --event, also shows what the bridge would publish for that RocketMQ event, or why each message would be
-// dead-lettered, without connecting to any broker.
+// --event, also shows what the bridge would do with that RocketMQ event: per message the route taken and
+// the rendered topic, why it would be dead-lettered, or that it was filtered out; no broker is involved.
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,16 +12,36 @@ import { validateRulesText } from '../../shared/rules/validate.js'
 
 const USAGE = 'usage: npm run validate -- <rules-file> [--event <event.json>] [--json]'
 
+const HELP = `${USAGE}
+
+Checks a rules file (YAML or JSON) with the validator the bridge, the build and the validate-rules
+function use. Every error is printed as path: message, sorted by path.
+
+  <rules-file>          the rules to check, such as rules.yaml
+  --event <event.json>  also show what the bridge would do with this RocketMQ trigger event (any of the
+                        three shapes): per message the route taken and the MQTT topic, QoS, retain flag and
+                        payload, the dead-letter reason, or that it was filtered out (unmatched: skip).
+                        Nothing connects to a broker.
+  --json                print the normalised rules, or the preview, as JSON
+  --help                this text
+
+Exit codes: 0 valid (a preview with dead letters too), 1 invalid rules or an unreadable file, 2 usage.
+Reference: docs/rules.md.`
+
 /** The command line; returns the exit code. */
 export function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): number {
   let rulesFile: string, eventFile: string | undefined, json: boolean
   try {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { event: { type: 'string' }, json: { type: 'boolean', default: false } },
+      options: { event: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
       allowPositionals: true,
       strict: true,
     })
+    if (values.help) {
+      out(HELP)
+      return 0
+    }
     if (positionals.length !== 1)
       throw new Error(positionals.length === 0 ? 'no rules file given' : `one rules file expected, got ${positionals.length}`)
     rulesFile = positionals[0]!
@@ -69,23 +89,37 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
   return 0
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+
+/** The preview as lines, one (or more) per message in batch order. */
 export function previewLines(p: Preview): string[] {
-  const lines = [
-    `event: ${p.shape}, ${p.received} entr${p.received === 1 ? 'y' : 'ies'}: ${p.publishes.length} publish${p.publishes.length === 1 ? '' : 'es'}, ${p.deadLetters.length} dead letter${p.deadLetters.length === 1 ? '' : 's'}, ${p.duplicates} duplicate${p.duplicates === 1 ? '' : 's'}`,
+  const counts = [
+    plural(p.publishes.length, 'publish', 'publishes'),
+    plural(p.deadLetters.length, 'dead letter'),
+    plural(p.duplicates, 'duplicate'),
+    `${p.filtered.length} filtered`,
   ]
+  const byIndex: Array<[number, string[]]> = []
   for (const m of p.publishes) {
-    lines.push(
-      `[${m.index}] publish ${m.topic}  qos ${m.qos}  retain ${m.retain}  ${m.payloadBytes} bytes  rule ${m.ruleId}${m.messageId ? `  message ${m.messageId}` : ''}`,
-    )
+    const lines = [
+      `[${m.index}] publish ${m.topic}  qos ${m.qos}  retain ${m.retain}  ${m.payloadBytes} bytes  rule ${m.ruleId}  route ${m.route}${m.messageId ? `  message ${m.messageId}` : ''}`,
+    ]
     if (m.payloadText !== undefined) lines.push(`    payload: ${JSON.stringify(m.payloadText)}`)
     if (m.properties) lines.push(`    MQTT 5 properties: ${JSON.stringify(m.properties)}`)
+    byIndex.push([m.index, lines])
   }
   for (const d of p.deadLetters) {
-    lines.push(
-      `[${d.index}] dead letter${d.ruleId ? `  rule ${d.ruleId}` : ''}${d.messageId ? `  message ${d.messageId}` : ''}: ${d.reason}`,
-    )
+    const where = `${d.ruleId ? `  rule ${d.ruleId}` : ''}${d.messageId ? `  message ${d.messageId}` : ''}`
+    byIndex.push([d.index, [`[${d.index}] dead letter${where}: ${d.reason}`]])
   }
-  return lines
+  for (const f of p.filtered) {
+    byIndex.push([
+      f.index,
+      [`[${f.index}] filtered  rule ${f.ruleId}${f.messageId ? `  message ${f.messageId}` : ''}: no route accepts it (unmatched: skip)`],
+    ])
+  }
+  byIndex.sort((a, b) => a[0] - b[0])
+  return [`event: ${p.shape}, ${plural(p.received, 'entry', 'entries')}: ${counts.join(', ')}`, ...byIndex.flatMap(([, l]) => l)]
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,5 +1,6 @@
 // The bridge's log lines: one per dead letter and per failure (capped, then summed up in one line, so a
-// bad batch or an outage cannot flood the logs), and one per invocation.
+// bad batch or an outage cannot flood the logs), one per invocation, and one that counts the messages
+// filtered out by `unmatched: skip` (never one per message: filtering is expected, not a problem).
 import type { LogFields, Logger } from '../logging/logger.js'
 import type { MessageResult } from './records.js'
 import type { Decision, Summary } from './summary.js'
@@ -18,7 +19,10 @@ export function logInvocation(log: Logger, results: MessageResult[], summary: Su
   const { requestId } = facts
   const dead: LogFields[] = []
   const failed: LogFields[] = []
+  // A Map, not an object: a rule may be called `constructor` or `__proto__`.
+  const filtered = new Map<string, number>()
   for (const r of results) {
+    if (r.status === 'filtered') filtered.set(r.ruleId, (filtered.get(r.ruleId) ?? 0) + 1)
     if (r.status === 'dead-letter') {
       const d = r.deadLetter
       dead.push({
@@ -44,6 +48,7 @@ export function logInvocation(log: Logger, results: MessageResult[], summary: Su
       })
     }
   }
+  if (filtered.size > 0) log.info({ event: 'bridge.filtered', requestId, filtered: summary.filtered, rules: Object.fromEntries(filtered) })
   capped(log, 'warn', dead, MAX_DEAD_LETTER_LINES, requestId)
   capped(log, 'error', failed, MAX_FAILURE_LINES, requestId)
   const line = { event: 'bridge.invocation', ...summary, shape: facts.shape, outcome: decision.outcome }

@@ -1,4 +1,4 @@
-// Parse -> map -> drop in-batch repeats: the bridge's steps before it publishes, shared with the
+// Parse -> map (route or filter) -> drop in-batch repeats: the bridge's steps before it publishes, shared with the
 // validate-rules preview so that the two cannot drift apart. Instance state (messages an earlier
 // invocation delivered) is the bridge's own and not part of this.
 import type { ParsedEvent } from '../events/message.js'
@@ -14,6 +14,10 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
   for (const msg of parsed.messages) {
     const ids = msg.messageId !== undefined ? { messageId: msg.messageId } : {}
     const mapped = mapMessage(msg, index)
+    if (!mapped.ok && mapped.filtered) {
+      planned.push({ status: 'filtered', index: msg.index, ruleId: mapped.ruleId, ...ids })
+      continue
+    }
     if (!mapped.ok) {
       planned.push(
         deadLettered(
@@ -45,7 +49,13 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
       }
       seen.set(key, p)
     }
-    planned.push({ status: 'publish', publish: p, event: msg.raw })
+    planned.push({
+      status: 'publish',
+      publish: p,
+      event: msg.raw,
+      route: mapped.route,
+      ...(mapped.messageGroup !== undefined ? { messageGroup: mapped.messageGroup } : {}),
+    })
   }
   // Parse errors were listed first; the batch order is what every later stage reports in.
   return planned.sort((a, b) => indexOf(a) - indexOf(b))

@@ -2,7 +2,7 @@
 // the model: each record succeeds or fails as a value; one decision is taken at the end).
 import type { DeadLetter } from '../dead-letters/record.js'
 import { storableDeadLetter } from '../dead-letters/storable.js'
-import type { Publish } from '../mapping/publish.js'
+import type { Publish, RouteTaken } from '../mapping/publish.js'
 
 /** Not published: this message was delivered already, by this batch or by this instance. */
 export interface Duplicate {
@@ -19,14 +19,35 @@ export interface DeadLettered {
   deadLetter: DeadLetter
 }
 
+/** No route of its rule accepts it, and the rule says `unmatched: skip`: neither published nor dead-lettered. */
+export interface Filtered {
+  status: 'filtered'
+  index: number
+  ruleId: string
+  messageId?: string
+}
+
+/**
+ * To be published: the route it took, and with `ordering: message-group` its group (the publish stage
+ * is to keep one group in order, one in flight; docs/rules.md, "Ordered delivery per message group").
+ */
+export interface ToPublish {
+  status: 'publish'
+  publish: Publish
+  event: unknown
+  route: RouteTaken
+  messageGroup?: string
+}
+
 /** What planning makes of one entry of the event. */
-export type Planned = { status: 'publish'; publish: Publish; event: unknown } | Duplicate | DeadLettered
+export type Planned = ToPublish | Duplicate | DeadLettered | Filtered
 
 /** What became of one entry of the event. */
 export type MessageResult =
   | { status: 'published'; publish: Publish }
   | Duplicate
   | DeadLettered
+  | Filtered
   /** Not acknowledged for a transient reason: the invocation fails, so Function Compute retries it. */
   | { status: 'failed'; publish: Publish; reason: string }
 
@@ -44,6 +65,7 @@ export function indexOf(r: MessageResult | Planned): number {
     case 'dead-letter':
       return r.deadLetter.index
     case 'duplicate':
+    case 'filtered':
       return r.index
     default:
       return r.publish.index

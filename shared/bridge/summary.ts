@@ -12,6 +12,8 @@ export interface Summary {
   deadLettered: number
   /** Messages this instance had already delivered (same message ID and rule), or repeated in the batch: not published again. */
   duplicates: number
+  /** Messages no route accepts, in rules that say `unmatched: skip`: neither published nor dead-lettered. */
+  filtered: number
   /** Messages not acknowledged for a transient reason; non-zero only in the error thrown. */
   failed: number
   durationMs: number
@@ -53,12 +55,14 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
   let published = 0
   let deadLettered = 0
   let duplicates = 0
+  let filtered = 0
   for (const r of input.results) {
     if (r.status === 'published') {
       published++
       rules.set(r.publish.ruleId, (rules.get(r.publish.ruleId) ?? 0) + 1)
     } else if (r.status === 'dead-letter') deadLettered++
     else if (r.status === 'duplicate') duplicates++
+    else if (r.status === 'filtered') filtered++
     else failures.push(r.reason)
   }
   const summary: Summary = {
@@ -67,6 +71,7 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
     published,
     deadLettered: input.handOffError ? 0 : deadLettered,
     duplicates,
+    filtered,
     failed: failures.length,
     durationMs: input.finishedAt - input.startedAt,
     lagMs: input.oldestTime === undefined ? null : Math.max(0, input.publishedAt - input.oldestTime),

@@ -50,9 +50,11 @@ export interface RocketMQTrigger {
     triggerEnable: true
     /**
      * Asynchronous, so that Function Compute retries a failed batch (maxAsyncRetryAttempts) and then hands it
-     * to the dead-letter function through asyncInvokeConfig.destinationConfig.onFailure.
+     * to the dead-letter function through asyncInvokeConfig.destinationConfig.onFailure. Synchronous for a
+     * rule with `ordering: message-group`: EventBridge then waits for each batch's result (docs/rules.md,
+     * "Ordered delivery per message group", for what that costs).
      */
-    asyncInvocationType: true
+    asyncInvocationType: boolean
     eventRuleFilterPattern: '{}'
     eventSinkConfig: { deliveryOption: { mode: 'event-streaming'; eventSchema: 'CloudEvents' } }
     runOptions: {
@@ -102,7 +104,8 @@ const MAX_DESCRIPTION = 256
 
 export function triggerForRule(rule: Rule, defaults?: TriggerSettings): RocketMQTrigger {
   const s = effectiveSettings(rule, defaults)
-  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${rule.target.parentTopic}`
+  const ordered = rule.ordering === 'message-group' ? ', ordered per message group' : ''
+  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${rule.target.parentTopic}${ordered}`
   return {
     triggerName: triggerName(rule.id),
     triggerType: 'eventbridge',
@@ -110,7 +113,7 @@ export function triggerForRule(rule: Rule, defaults?: TriggerSettings): RocketMQ
     qualifier: 'LATEST',
     triggerConfig: {
       triggerEnable: true,
-      asyncInvocationType: true,
+      asyncInvocationType: rule.ordering !== 'message-group',
       eventRuleFilterPattern: '{}',
       // CloudEvents carry `time` (the lag figure) and the instance in `subject`; the bridge reads all three shapes.
       eventSinkConfig: { deliveryOption: { mode: 'event-streaming', eventSchema: 'CloudEvents' } },

@@ -1,8 +1,9 @@
 // One RocketMQ message -> one MQTT publish (docs/architecture.md, "Mapping"), or the reason it cannot be mapped.
 import type { RocketMessage } from '../events/message.js'
 import type { Rule } from '../rules/schema.js'
-import { fullTopicProblem, quote } from '../rules/topics.js'
-import type { MapResult, Publish, QoS } from './publish.js'
+import { quote } from '../rules/topics.js'
+import type { MapResult, Publish, V5Properties } from './publish.js'
+import { destinationOf } from './routes.js'
 import type { RuleIndex } from './rule-index.js'
 import { v5Properties } from './v5-properties.js'
 
@@ -15,33 +16,22 @@ function failed(reason: string, rule: Rule): MapResult {
 export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
   const matched = index.match(msg)
   if (typeof matched === 'string') return { ok: false, reason: matched }
-  const { rule, parentLevels } = matched
+  const { rule } = matched
   const fail = (reason: string) => failed(reason, rule)
   const props = msg.userProperties
   const profile = index.profile
 
-  const second = props['mqttSecondTopic']
-  const topic =
-    second === undefined || second === ''
-      ? rule.target.parentTopic
-      : rule.target.parentTopic + (second.startsWith('/') ? second : `/${second}`)
-  const topicProblem = fullTopicProblem(topic, parentLevels, profile)
-  if (topicProblem) return fail(`userProperties.mqttSecondTopic: topic ${topicProblem}`)
-
-  let qos: QoS = rule.target.qos
-  const qosText = props['qoslevel']
-  if (qosText !== undefined) {
-    if (qosText !== '0' && qosText !== '1' && qosText !== '2')
-      return fail(`userProperties.qoslevel: must be 0, 1 or 2, got ${quote(qosText)}`)
-    qos = Number(qosText) as QoS
-  }
+  const routed = destinationOf(matched, msg, profile)
+  if (!routed.ok) return routed.filtered ? { ok: false, filtered: true, reason: routed.reason, ruleId: rule.id } : fail(routed.reason)
+  const { topic, qos, retain, route } = routed.destination
 
   const clean = props['cleansessionflag']
   if (clean !== undefined && clean !== 'true' && clean !== 'false')
     return fail(`userProperties.cleansessionflag: must be true or false, got ${quote(clean)}`)
 
-  const properties = v5Properties(props, rule.target.forwardUserProperties, profile)
-  if (typeof properties === 'string') return fail(properties)
+  const fromMessage = v5Properties(props, rule.target.forwardUserProperties, profile)
+  if (typeof fromMessage === 'string') return fail(fromMessage)
+  const properties = withRouteProperties(fromMessage, routed.destination.userProperties)
 
   let payload: Buffer
   if (rule.target.bodyEncoding === 'base64') {
@@ -57,8 +47,27 @@ export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
   if (payload.length > profile.maxPayloadBytes)
     return fail(`body: payload is ${payload.length} bytes; profile ${profile.name} allows at most ${profile.maxPayloadBytes}`)
 
-  const publish: Publish = { ruleId: rule.id, index: msg.index, topic, qos, retain: rule.target.retain, payload }
+  const publish: Publish = { ruleId: rule.id, index: msg.index, topic, qos, retain, payload }
   if (msg.messageId !== undefined) publish.messageId = msg.messageId
   if (properties) publish.properties = properties
-  return { ok: true, publish }
+  // The seam for ordered delivery: the group travels with the planned record to the publish stage.
+  const group = rule.ordering === 'message-group' ? msg.messageGroup : undefined
+  return group === undefined ? { ok: true, publish, route } : { ok: true, publish, route, messageGroup: group }
+}
+
+/** A route's user properties join the message's own; a name both use keeps both values. */
+function withRouteProperties(props: V5Properties | undefined, route: Array<[string, string]> | undefined): V5Properties | undefined {
+  if (!route) return props
+  const user: Record<string, string | string[]> = { ...props?.userProperties }
+  for (const [name, value] of route) {
+    const prev = Object.hasOwn(user, name) ? user[name] : undefined
+    // Defined, not assigned: a property named __proto__ stays a property.
+    Object.defineProperty(user, name, {
+      value: prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
+  return { ...props, userProperties: user }
 }

@@ -21,4 +21,12 @@ export interface Publish {
   properties?: V5Properties
 }
 
-export type MapResult = { ok: true; publish: Publish } | { ok: false; reason: string; ruleId?: string }
+/** Which of its rule's routes a message took (its position in `routes`), or the rule's target. */
+export type RouteTaken = number | 'target'
+
+export type MapResult =
+  /** `messageGroup`: set when the rule says `ordering: message-group` and the message has a group. */
+  | { ok: true; publish: Publish; route: RouteTaken; messageGroup?: string }
+  | { ok: false; filtered?: false; reason: string; ruleId?: string }
+  /** No route accepts it and the rule says `unmatched: skip`: neither published nor dead-lettered. */
+  | { ok: false; filtered: true; reason: string; ruleId: string }

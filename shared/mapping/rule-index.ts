@@ -1,6 +1,7 @@
 // The enabled rules, indexed by RocketMQ topic: which rule takes a message, or why none does.
 import type { RocketMessage } from '../events/message.js'
 import { PROFILES, type Profile } from '../rules/profiles.js'
+import { type CompiledRoute, compileRoutes } from '../rules/routes.js'
 import type { Rule, RuleSet } from '../rules/schema.js'
 import { tagSet } from '../rules/tags.js'
 import { quote } from '../rules/topics.js'
@@ -9,6 +10,8 @@ export interface CompiledRule {
   rule: Rule
   tags: Set<string> | '*'
   parentLevels: number
+  /** The rule's routes, their templates and filters parsed once, here (docs/rules.md, "Routes: topic templates and filters"). */
+  routes: CompiledRoute[]
 }
 
 export class RuleIndex {
@@ -17,12 +20,15 @@ export class RuleIndex {
 
   constructor(readonly ruleSet: RuleSet) {
     this.profile = PROFILES[ruleSet.profile]
-    for (const rule of ruleSet.rules) {
-      if (!rule.enabled) continue
+    ruleSet.rules.forEach((rule, i) => {
+      if (!rule.enabled) return
+      const { routes, problems } = compileRoutes(rule, i, this.profile)
+      // The validator refused such a rule set already; a hand-built one must not run half-compiled.
+      if (problems.length > 0) throw new Error(`rule ${quote(rule.id)} has invalid routes: ${problems[0]!.path}: ${problems[0]!.message}`)
       const list = this.byTopic.get(rule.source.topic) ?? []
-      list.push({ rule, tags: tagSet(rule.source.tags), parentLevels: rule.target.parentTopic.split('/').length })
+      list.push({ rule, tags: tagSet(rule.source.tags), parentLevels: rule.target.parentTopic.split('/').length, routes })
       this.byTopic.set(rule.source.topic, list)
-    }
+    })
   }
 
   /**

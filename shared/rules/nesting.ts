@@ -39,7 +39,8 @@ export function nestingProblem(text: string): string | undefined {
     else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) quote = '#'
     else if (c === '[' || c === '{') {
       if (++depth > MAX_NESTING) return `line ${line} nests brackets more than ${MAX_NESTING} deep`
-    } else if (c === ']' || c === '}') depth--
+      // A stray closing bracket must not buy room for deeper nesting later.
+    } else if ((c === ']' || c === '}') && depth > 0) depth--
   }
   return undefined
 }

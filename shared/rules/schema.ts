@@ -1,6 +1,7 @@
 // The rules file format (docs/architecture.md, "Rules"). Strict objects, so a misspelt key is an error, not a silent default.
 import { z } from 'zod'
 import { error, typeError } from '../schema-helpers.js'
+import { MAX_ROUTES, routeSchema } from './routes.js'
 import { sourceSchema } from './source.js'
 
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)], error('must be 0, 1 or 2'))
@@ -63,6 +64,15 @@ export const ruleSchema = z
         error('must be an object with parentTopic'),
       )
       .strict(),
+    /**
+     * Tried in order before the target: the first that accepts a message takes it (docs/rules.md,
+     * "Routes: topic templates and filters").
+     */
+    routes: z.array(routeSchema, error('must be a list of routes')).max(MAX_ROUTES, `must hold at most ${MAX_ROUTES} routes`).optional(),
+    /** What a message no route accepts does: go to the target (the default), or be counted as filtered. */
+    unmatched: z.enum(['target', 'skip'], error('must be target (the default) or skip')).optional(),
+    /** Messages of one RocketMQ message group are delivered in order (docs/rules.md, "Ordered delivery per message group"). */
+    ordering: z.literal('message-group', error('must be message-group, or left out')).optional(),
     trigger: triggerSettingsSchema.optional(),
   })
   .strict()

@@ -7,8 +7,11 @@ export function tagSet(tags: string): Set<string> | '*' {
 
 /** Whether one message could be accepted by both filters. */
 export function tagsOverlap(a: string, b: string): boolean {
-  const x = tagSet(a),
-    y = tagSet(b)
+  return setsOverlap(tagSet(a), tagSet(b))
+}
+
+/** tagsOverlap for filters already made sets (comparing many rules, each made once). */
+export function setsOverlap(x: Set<string> | '*', y: Set<string> | '*'): boolean {
   if (x === '*' || y === '*') return true
   for (const t of x) if (y.has(t)) return true
   return false

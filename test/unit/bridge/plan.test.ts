@@ -1,4 +1,5 @@
 // Planning: one record per entry of the event, in batch order, shared by the bridge and the preview.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { planBatch } from '../../../shared/bridge/plan.js'
@@ -56,5 +57,37 @@ describe('planBatch', () => {
     assert.match(bad.deadLetter.reason, /cannot be stored verbatim/)
     assert.deepEqual(Object.keys(bad.deadLetter.event as object).sort(), ['error', 'kind', 'unstorable'])
     assert.equal(planned[0]!.status, 'publish')
+  })
+})
+
+describe('planBatch with routes', () => {
+  const routed = ruleIndex([
+    rawRule(1, {
+      routes: [{ when: { 'userProperties.kind': 'alarm' }, topic: 'alarms/${userProperties.site:-any}' }],
+      unmatched: 'skip',
+      ordering: 'message-group',
+    }),
+  ])
+
+  test('a message no route takes is a filtered record, in batch order between the others', () => {
+    const event = [entry('A', { kind: 'alarm', site: 'hz' }), entry('B', { kind: 'info' }), entry('C', { kind: 'alarm' })]
+    const planned = planBatch(parseEvent(event), routed)
+    assert.deepEqual(
+      planned.map((p) => p.status),
+      ['publish', 'filtered', 'publish'],
+    )
+    assert.deepEqual(planned[1], { status: 'filtered', index: 1, ruleId: 'rule-1', messageId: 'B' })
+    const first = planned[0]!
+    assert.ok(first.status === 'publish')
+    assert.equal(first.route, 0)
+    assert.equal(first.publish.topic, 'alarms/hz')
+  })
+
+  test('the planned record carries the message group of an ordered rule', () => {
+    const grouped = { ...entry('A', { kind: 'alarm', __SHARDINGKEY: 'order-9' }) }
+    const planned = planBatch(parseEvent([grouped, entry('B', { kind: 'alarm' })]), routed)
+    assert.ok(planned[0]!.status === 'publish' && planned[1]!.status === 'publish')
+    assert.equal(planned[0]!.messageGroup, 'order-9')
+    assert.equal('messageGroup' in planned[1]!, false)
   })
 })

@@ -28,21 +28,24 @@ function input(results: MessageResult[], over: Partial<SummaryInput> = {}): Summ
 }
 
 describe('summarize', () => {
-  test('counts every status once, per rule for published, and returns ok without failures', () => {
+  test('counts every status once (filtered beside the others), per rule for published, and returns ok without failures', () => {
     const results: MessageResult[] = [
       { status: 'published', publish: publish(0, 'rule-a') },
       { status: 'published', publish: publish(1, 'rule-b') },
       { status: 'published', publish: publish(2, 'rule-a') },
       { status: 'duplicate', index: 3, ruleId: 'rule-a', messageId: 'M3', seen: 'by this instance' },
       { status: 'dead-letter', deadLetter: { index: 4, reason: 'bad qoslevel', event: {} } },
+      { status: 'filtered', index: 5, ruleId: 'rule-a', messageId: 'M5' },
+      { status: 'filtered', index: 6, ruleId: 'rule-b' },
     ]
     const { summary, decision } = summarize(input(results, { oldestTime: 1000 }))
     assert.deepEqual(summary, {
       requestId: 'req-1',
-      received: 5,
+      received: 7,
       published: 3,
       deadLettered: 1,
       duplicates: 1,
+      filtered: 2,
       failed: 0,
       durationMs: 50,
       lagMs: 40,

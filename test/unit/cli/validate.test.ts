@@ -1,4 +1,5 @@
 // `npm run validate -- <rules-file> [--event <event.json>]` as a command.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -58,10 +59,10 @@ describe('npm run validate', () => {
   test('--event prints the preview of the sample event', () => {
     const r = validate('rules.yaml', '--event', fixture('rocketmq-stream-batch.json'))
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stdout, /^event: event-streaming, 1 entry: 1 publish, 0 dead letters, 0 duplicates$/m)
+    assert.match(r.stdout, /^event: event-streaming, 1 entry: 1 publish, 0 dead letters, 0 duplicates, 0 filtered$/m)
     assert.match(
       r.stdout,
-      /^\[0\] publish home\/room1\/lamp {2}qos 1 {2}retain false {2}4 bytes {2}rule home-lamps {2}message AC14C305069E1B28CA003E5A7B5E0001$/m,
+      /^\[0\] publish home\/room1\/lamp {2}qos 1 {2}retain false {2}4 bytes {2}rule home-lamps {2}route target {2}message AC14C305069E1B28CA003E5A7B5E0001$/m,
     )
   })
 
@@ -79,6 +80,49 @@ describe('npm run validate', () => {
     assert.equal(p.shape, 'raw-data')
     assert.deepEqual(p.publishes, [])
     assert.deepEqual(p.deadLetters, [{ index: 0, messageId: 'U1', reason: 'no enabled rule for RocketMQ topic "nobody-listens"' }])
+  })
+
+  test('--help: usage, every flag, exit 0', () => {
+    const { code, out } = run('--help')
+    assert.equal(code, 0)
+    const text = out.join('\n')
+    assert.match(text, /^usage: npm run validate -- <rules-file> \[--event <event.json>\] \[--json\]/)
+    for (const flag of ['--event', '--json', '--help']) assert.ok(text.includes(flag), flag)
+  })
+
+  test('--event with routes: the route per publish, filtered and dead-lettered messages in batch order', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'validate-'))
+    const rules = join(dir, 'rules.yaml')
+    writeFileSync(
+      rules,
+      [
+        'rules:',
+        '  - id: sensors',
+        '    source: {regionId: cn-hangzhou, instanceId: MQ_INST_1, topic: t, groupId: GID_sensors}',
+        '    target: {parentTopic: sensors}',
+        '    unmatched: skip',
+        '    routes:',
+        '      - when: {body.kind: alarm}',
+        '        topic: alarms/${body.site}',
+        '        qos: 2',
+        '',
+      ].join('\n'),
+    )
+    const event = join(dir, 'event.json')
+    const entry = (id: string, body: unknown) => ({ topic: 't', systemProperties: { UNIQ_KEY: id }, body: JSON.stringify(body) })
+    writeFileSync(
+      event,
+      JSON.stringify([entry('U1', { kind: 'alarm', site: 'hz' }), entry('U2', { kind: 'info' }), entry('U3', { kind: 'alarm' })]),
+    )
+    const { code, out } = run(rules, '--event', event)
+    assert.equal(code, 0)
+    assert.deepEqual(out, [
+      'event: raw-data, 3 entries: 1 publish, 1 dead letter, 0 duplicates, 1 filtered',
+      '[0] publish alarms/hz  qos 2  retain false  28 bytes  rule sensors  route routes[0]  message U1',
+      '    payload: "{\\"kind\\":\\"alarm\\",\\"site\\":\\"hz\\"}"',
+      '[1] filtered  rule sensors  message U2: no route accepts it (unmatched: skip)',
+      '[2] dead letter  rule sensors  message U3: routes[0].topic: ${body.site} is missing and has no default (such as ${body.site:-unknown})',
+    ])
   })
 
   test('usage errors exit 2; a missing file exits 1', () => {

@@ -275,3 +275,39 @@ describe('triggers for every source type', () => {
       assert.ok(check(trigger.triggerConfig), `${trigger.triggerName}: ${ajv.errorsText(check.errors)}`)
   })
 })
+
+describe('triggers for ordered rules (ordering: message-group)', () => {
+  const set = validRuleSet([rawRule(1, { ordering: 'message-group' }), rawRule(2)])
+  const [ordered, plain] = triggersForRules(set)
+
+  test('synchronous invocation, so that EventBridge waits for each batch; other rules stay asynchronous', () => {
+    assert.equal(ordered!.triggerConfig.asyncInvocationType, false)
+    assert.equal(plain!.triggerConfig.asyncInvocationType, true)
+    assert.match(ordered!.description, /, ordered per message group$/)
+    assert.doesNotMatch(plain!.description, /ordered/)
+  })
+
+  test('everything else is as for any rule', () => {
+    const { asyncInvocationType: _a, ...rest } = ordered!.triggerConfig
+    const { asyncInvocationType: _b, ...expected } = triggerForRule(validRuleSet([rawRule(1)]).rules[0]!).triggerConfig
+    assert.deepEqual(rest, expected)
+  })
+
+  test('routes change nothing in the trigger: one trigger, one consumer group per rule', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
+    const routed = validRuleSet([rawRule(1, { routes: [{ when: { tags: 'A' }, topic: 'alarms/${tags}' }], unmatched: 'skip' })])
+    assert.deepEqual(triggersForRules(routed), triggersForRules(validRuleSet([rawRule(1)])))
+  })
+
+  test('valid against the fc3 schema (IEventBridge)', (t) => {
+    const path = process.env['FC3_SCHEMA'] ?? fileURLToPath(new URL('../../../../shared/reference/fc3-schema.json', import.meta.url))
+    if (!existsSync(path)) {
+      t.skip(`fc3 schema not found at ${path}: set FC3_SCHEMA or check out ../shared/reference beside the repository`)
+      return
+    }
+    const schema = JSON.parse(readFileSync(path, 'utf8')) as { definitions: Record<string, unknown> }
+    const ajv = new Ajv({ allErrors: true, strict: false })
+    const check = ajv.compile({ definitions: schema.definitions, $ref: '#/definitions/IEventBridge' })
+    assert.ok(check(ordered!.triggerConfig), ajv.errorsText(check.errors))
+  })
+})

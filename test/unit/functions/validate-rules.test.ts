@@ -1,4 +1,5 @@
 // The validate-rules function, driven through its handler with FC 3.0 HTTP trigger events.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -284,6 +285,45 @@ describe('validate-rules ?preview: what the bridge would publish, without a brok
     assert.match(p.deadLetters[1]!.reason, /^userProperties\.qoslevel/)
     assert.equal(p.deadLetters[1]!.ruleId, 'home-lamps')
     assert.match(p.deadLetters[2]!.reason, /no enabled rule for RocketMQ topic "unknown-topic"/)
+  })
+
+  test('routes: per message the route taken and the rendered topic, the reason, or that it was filtered', async () => {
+    const routed = {
+      defaults: { profile: 'alibaba' },
+      rules: [
+        rawRule(1, {
+          routes: [{ when: { 'body.kind': 'alarm' }, topic: 'alarms/${body.site}', qos: 2 }],
+          unmatched: 'skip',
+        }),
+      ],
+    }
+    const entry = (id: string, body: string) => ({ topic: 'topic-1', systemProperties: { UNIQ_KEY: id, INSTANCE_ID: INSTANCE }, body })
+    const event = [
+      entry('M1', '{"kind":"alarm","site":"hz"}'),
+      entry('M2', '{"kind":"info"}'),
+      entry('M3', '{"kind":"alarm","site":"a/b"}'),
+    ]
+    const { res, json } = await preview({ rules: routed, event })
+    assert.equal(res.statusCode, 200, res.body)
+    const p = json['preview'] as {
+      publishes: Array<Record<string, unknown>>
+      filtered: Array<Record<string, unknown>>
+      deadLetters: Array<{ index: number; reason: string }>
+    }
+    assert.deepEqual(
+      p.publishes.map((m) => [m['index'], m['route'], m['topic'], m['qos']]),
+      [[0, 'routes[0]', 'alarms/hz', 2]],
+    )
+    assert.deepEqual(p.filtered, [{ index: 1, messageId: 'M2', ruleId: 'rule-1' }])
+    assert.match(p.deadLetters[0]!.reason, /^routes\[0\]\.topic: \$\{body\.site\} is "a\/b", which contains '\/'/)
+  })
+
+  test('1,000 overlapping rules: 422, not 500', async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => rawRule(i, { source: { topic: 'same' } }))
+    const { res, json } = await post(JSON.stringify({ defaults: { profile: 'mqtt' }, rules: many }))
+    assert.equal(res.statusCode, 422)
+    assert.equal(json.errors!.length, 999)
+    assert.equal(json.errors![0]!.path, 'rules[1].source.tags')
   })
 
   test('invalid rules: 422 with paths inside the rules', async () => {
