@@ -252,6 +252,9 @@ describe('MQTT 5 string rules (§1.5.4), on both protocol versions', needsMosqui
         assert.deepEqual([r.summary.published, r.summary.deadLettered, r.summary.failed], [11, 5, 0])
         for (const [i, [, reason]] of Object.entries(bad))
           assert.equal(r.reasons.get(Number(i)), `${reason}, which MQTT forbids in a UTF-8 string`)
+        // The validate-rules preview runs the same mapping, and says the same.
+        const preview = previewEvent(event, bridge.ruleSet)
+        assert.deepEqual(new Map(preview.deadLetters.map((d) => [d.index, d.reason])), r.reasons)
         assert.deepEqual(r.got, expectedPerTopic(16, tag, Object.keys(bad).map(Number)))
         assert.equal(bridge.pool.connectionsOpened, 1)
       } finally {

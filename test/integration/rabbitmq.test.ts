@@ -48,7 +48,13 @@ function push(lists: Record<string, string[]>, key: string, value: string): void
   lists[key] = list
 }
 
-describe('RabbitMQ (MQTT plugin, 3.1.1 only)', needsRabbitMQ(), () => {
+/** Debian's wrapper starts a node only as root (or as rabbitmq); elsewhere the suite skips, unless CI requires it. */
+const suiteOptions =
+  process.getuid?.() === 0 || process.env['REQUIRE_RABBITMQ'] === '1'
+    ? needsRabbitMQ()
+    : { skip: 'starting a RabbitMQ node needs root; set REQUIRE_RABBITMQ=1 to fail instead of skipping' }
+
+describe('RabbitMQ (MQTT plugin, 3.1.1 only)', suiteOptions, () => {
   let rabbit: RabbitMQ
   let sub: Subscriber
   before(async () => {
