@@ -94,6 +94,8 @@ export class PublishWindow {
   private finished = false
   private driving = false
   private again = false
+  /** When this pass began, or last wrote a PINGREQ to confirm QoS 0 messages. */
+  private pingedAt: number
   /** Set while the rate limit makes the next publish wait. */
   private paced: Timer | undefined
   private watchdog: Timer | undefined
@@ -111,6 +113,7 @@ export class PublishWindow {
     this.sentAt = new Float64Array(this.count)
     this.state = new Uint8Array(this.count)
     this.confirmations = new QoS0Confirmations(options.pingsInFlight ?? 0, (k) => this.settle(k))
+    this.pingedAt = options.clock.now()
   }
 
   run(): Promise<PassResult> {
@@ -174,7 +177,7 @@ export class PublishWindow {
       this.finish({
         timedOut: `no acknowledgement from the MQTT broker at ${safeUrl} within MQTT_PUBLISH_TIMEOUT_MS=${publishTimeoutMs} ms`,
       })
-    }
+    } else this.drive()
   }
 
   /**
@@ -193,11 +196,18 @@ export class PublishWindow {
       this.pump()
       if (this.finished) break
       if (this.settledCount === this.count) this.finish()
-      // QoS 0 messages written and not yet confirmed: a PINGREQ behind them confirms them (one in flight at
-      // a time, so a long QoS 0 stream costs one small packet per round trip).
-      else if (this.confirmations.waiting && !this.confirmations.pinging) this.client.sendPing()
+      // QoS 0 messages written and not yet confirmed: a PINGREQ behind them confirms them. One in flight at a
+      // time, sent once nothing is left to write, or every quarter of the timeout in a long (paced) stream.
+      else if (this.confirmations.waiting && !this.confirmations.pinging && this.pingDue()) {
+        this.pingedAt = this.options.clock.now()
+        this.client.sendPing()
+      }
     } while (this.again && !this.finished)
     this.driving = false
+  }
+
+  private pingDue(): boolean {
+    return this.next === this.count || this.options.clock.now() - this.pingedAt >= this.options.publishTimeoutMs / 4
   }
 
   private pump(): void {
