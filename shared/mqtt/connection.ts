@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger.js'
 import { redact, registerSecret } from '../logging/secrets.js'
 import type { Publish } from '../mapping/publish.js'
 import { credentialsFor, type MqttAuth } from './auth.js'
-import { closedBeforeConnack, connectError, describeLoss, type PacketLimit, poisonReason } from './classify.js'
+import { type CodedError, closedBeforeConnack, connectError, describeLoss, lossOf, type PacketLimit, poisonReason } from './classify.js'
 import type { Clock } from './clock.js'
 import { Isolation } from './isolation.js'
 import { type ConnackProperties, KEEPALIVE_S, type Negotiated, negotiate } from './negotiate.js'
@@ -50,6 +50,9 @@ export class Connection {
   /** PINGREQs written and not yet answered, whoever wrote them (MQTT.js's keepalive or the bridge). */
   private pingsInFlight = 0
   private warnedDowngrade = false
+  /** A batch is being sent: MQTT.js errors go to its pass. Between batches they are kept for the next one's log. */
+  private busy = false
+  private idleError: string | undefined
   /** Concurrent invocations on one instance take turns, so the in-flight bound holds per connection. */
   private turn: Promise<unknown> = Promise.resolve()
   private readonly bucket: TokenBucket | undefined
@@ -120,8 +123,11 @@ export class Connection {
     }
     return new Promise((resolve, reject) => {
       const client = settings.connect(settings.url, opts)
-      // A permanent listener: an 'error' with no listener would crash the process.
-      client.on('error', () => {})
+      // A permanent listener: an 'error' with no listener would crash the process. One between batches (a
+      // keepalive timeout while idle) is kept for the next batch's log; during a batch, the pass reports it.
+      client.on('error', (err: CodedError) => {
+        if (!this.busy && this.client === client) this.idleError = describeLoss(lossOf(err))
+      })
       let settled = false
       const done = (err?: Error, connack?: ConnackProperties) => {
         if (settled) return
@@ -151,7 +157,14 @@ export class Connection {
   }
 
   send(items: Publish[], deadline: number, log: Logger): Promise<PublishResult> {
-    const result = this.turn.then(() => this.sendNow(items, deadline, log))
+    const result = this.turn.then(async () => {
+      this.busy = true
+      try {
+        return await this.sendNow(items, deadline, log)
+      } finally {
+        this.busy = false
+      }
+    })
     this.turn = result.catch(() => undefined)
     return result
   }
@@ -164,6 +177,10 @@ export class Connection {
     const { clock, safeUrl } = this.settings
     const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
     const plan = new Isolation(items.length)
+    if (this.idleError !== undefined) {
+      log.warn({ event: 'mqtt.client-error', clientId: this.clientId, url: safeUrl, error: redact(this.idleError), between: 'invocations' })
+      this.idleError = undefined
+    }
     const fail = (reason: string) => {
       for (const i of plan.remaining()) outcomes[i] = { kind: 'failed', reason }
     }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { KEEPALIVE_S } from '../../../shared/mqtt/negotiate.js'
-import { fakePool, kinds, publishes, reasonOf, settle } from './fakes.js'
+import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
 
 const IDLE_RECONNECT_MS = KEEPALIVE_S * 1000
 const LOST = 'the connection to the MQTT broker at mqtt://broker.test:1883 was lost before it acknowledged'
@@ -235,6 +235,25 @@ describe('connection: lost and resent, one at a time (poison isolation)', () => 
       error: errors[0]!['error'],
     })
     assert.match(String(errors[0]!['error']), /^MQTT\.js: Invalid puback reason code/)
+  })
+
+  test('an MQTT.js error between batches is not swallowed: the next batch logs it', async () => {
+    const { broker, pool, log, deadline } = fakePool({ ackMode: 'sync' })
+    await pool.publish(publishes(1), deadline(), log)
+    broker.last.fail('Keepalive timeout')
+    broker.last.drop()
+    const next = new TestLog()
+    assert.deepEqual(kinds(await pool.publish(publishes(1), deadline(), next)), ['delivered'])
+    assert.deepEqual(next.events('mqtt.client-error'), [
+      {
+        level: 'warn',
+        event: 'mqtt.client-error',
+        clientId: 'GID_unit@@@token000000',
+        url: 'mqtt://broker.test:1883',
+        error: 'MQTT.js: Keepalive timeout',
+        between: 'invocations',
+      },
+    ])
   })
 
   test('a broker that is down after the loss: what is left fails as transient, nothing is blamed', async () => {
