@@ -26,6 +26,29 @@ export const typeError = (expected: string) => ({
 export const finite = (message: string) => z.number().finite(message)
 
 /**
+ * A JSON object as a map with no prototype: every own key checked by `value` and kept, `__proto__`,
+ * `constructor` and `toString` included, as ordinary names (docs/reliability.md, "Prototype-safe maps").
+ * zod's record assigns into a plain object, where a `__proto__` key is lost.
+ */
+export function ownRecord<V extends z.ZodTypeAny>(value: V, message: string) {
+  return z.custom<Record<string, unknown>>(isObject, { message }).transform((obj, ctx) => {
+    const out = Object.create(null) as Record<string, z.output<V>>
+    for (const key of Object.keys(obj)) {
+      const r = value.safeParse(obj[key])
+      if (!r.success) {
+        for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: [key, ...issue.path] })
+        return z.NEVER
+      }
+      out[key] = r.data
+    }
+    return out
+  })
+}
+
+/** An object that is not an array: what JSON calls an object. */
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
  * zod 4's records skipped an own `__proto__` key (JSON.parse makes one) unchecked; zod 3's check its value.
  * Dropping the key first keeps the same verdict; neither puts it in the output.
  */

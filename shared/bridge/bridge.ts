@@ -10,6 +10,7 @@ import { invocationLogger, type Logger } from '../logging/logger.js'
 import type { Secrets } from '../logging/secrets.js'
 import { RuleIndex } from '../mapping/rule-index.js'
 import { GROUP_ID } from '../mqtt/client-id.js'
+import { DEFAULT_MAX_PACKET_BYTES } from '../mqtt/packet-size.js'
 import { MqttPool } from '../mqtt/pool.js'
 import { loadRuleSet, type RulesSource } from '../rules/load.js'
 import type { RuleSet } from '../rules/schema.js'
@@ -22,8 +23,8 @@ import { oldestTime, type Summary, summarize } from './summary.js'
 export type { Summary } from './summary.js'
 
 /**
- * Message IDs this instance delivered, newest kept: five batches of the largest size (10,000), so a
- * retried batch is recognised, without growing forever.
+ * Messages this instance delivered (rule, message ID and content), newest kept: five batches of the largest
+ * size (10,000), so a retried batch is recognised, without growing forever.
  */
 const DELIVERED_MEMORY = 50_000
 
@@ -56,6 +57,15 @@ export class Bridge {
       clientIdPrefix: config.clientIdPrefix,
       size: config.poolSize,
       publishTimeoutMs: config.publishTimeoutMs,
+      maxInFlight: config.maxInFlight,
+      // MQTT 3.1.1 brokers cannot announce a packet limit: MQTT_MAX_PACKET_SIZE, or the profile's default.
+      maxPacketSize:
+        config.maxPacketSize !== undefined
+          ? { bytes: config.maxPacketSize, source: `MQTT_MAX_PACKET_SIZE=${config.maxPacketSize}` }
+          : {
+              bytes: DEFAULT_MAX_PACKET_BYTES[ruleSet.profile],
+              source: `the default of MQTT_MAX_PACKET_SIZE for profile ${ruleSet.profile}`,
+            },
       rateLimit: config.rateLimit,
       tls: config.tls,
     })

@@ -34,6 +34,10 @@ export interface BridgeConfig {
   poolSize: number
   rateLimit: number
   publishTimeoutMs: number
+  /** MQTT_MAX_IN_FLIGHT: on MQTT 5 the window is the lower of it and the broker's receive maximum. */
+  maxInFlight: number
+  /** MQTT_MAX_PACKET_SIZE; when unset the bridge takes its default from the rules' profile. */
+  maxPacketSize?: number
   rulesFile?: string
   deadLetterTarget: DeadLetterTarget
   logLevel: LogLevel
@@ -81,6 +85,9 @@ const common = z.object({
   MQTT_POOL_SIZE: wholeNumber(1, 64).default('1'),
   MQTT_RATE_LIMIT: wholeNumber(0, 100000).default('0'),
   MQTT_PUBLISH_TIMEOUT_MS: wholeNumber(100, 600000).default('10000'),
+  // MQTT 3.1.1 cannot tell the client its inflight quota or packet limit (docs/reliability.md, "Broker limits").
+  MQTT_MAX_IN_FLIGHT: wholeNumber(1, 65535).default('20'),
+  MQTT_MAX_PACKET_SIZE: wholeNumber(64, 268435460).optional(),
   MQTT_CA_FILE: z.string().optional(),
   MQTT_TLS_INSECURE: z.enum(['true', 'false'], error('must be true or false')).optional(),
   RULES_FILE: z.string().min(1, 'must be a file path').optional(),
@@ -210,6 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     poolSize: e.MQTT_POOL_SIZE,
     rateLimit: e.MQTT_RATE_LIMIT,
     publishTimeoutMs: e.MQTT_PUBLISH_TIMEOUT_MS,
+    maxInFlight: e.MQTT_MAX_IN_FLIGHT,
+    ...(e.MQTT_MAX_PACKET_SIZE !== undefined ? { maxPacketSize: e.MQTT_MAX_PACKET_SIZE } : {}),
     ...(e.RULES_FILE !== undefined ? { rulesFile: e.RULES_FILE } : {}),
     deadLetterTarget,
     logLevel: e.LOG_LEVEL,

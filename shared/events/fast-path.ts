@@ -1,14 +1,10 @@
 // The hot path: a well-formed entry is read by hand, without zod's copies. Anything this does not accept
 // goes to zod (schema.ts), which rejects it with the message, so both agree on what is valid.
+import { isObject } from '../schema-helpers.js'
 import type { CloudEvent, Data } from './schema.js'
 
-export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/**
- * A properties object as zod's record reads it. One with an own `__proto__` key (JSON.parse makes one) is
- * left to zod, which drops that key (withoutProtoKey); kept here, it would give a different output.
- */
-const isRecord = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && !Object.hasOwn(v, '__proto__')
+/** A properties object as the schema's ownRecord makes it: a copy with no prototype, every own key kept. */
+const nullProto = (v: Record<string, unknown>): Record<string, unknown> => Object.assign(Object.create(null), v)
 
 /** JSON's 1e400 parses to Infinity, which zod's finite() refuses: so does this. */
 const isSystemValue = (v: unknown) =>
@@ -16,30 +12,28 @@ const isSystemValue = (v: unknown) =>
 
 /** A `data` object, or undefined when zod must look at it. */
 export function quickData(d: unknown): Data | undefined {
-  if (!isPlainObject(d)) return undefined
+  if (!isObject(d)) return undefined
   const { topic, body, systemProperties, userProperties, msgId } = d
   if (typeof topic !== 'string' || topic === '' || typeof body !== 'string') return undefined
   // zod ignores a msgId that is not text, but keeps the key: its output is zod's to make.
   if (msgId !== undefined && typeof msgId !== 'string') return undefined
   if (systemProperties !== undefined) {
-    if (!isRecord(systemProperties)) return undefined
+    if (!isObject(systemProperties)) return undefined
     for (const v of Object.values(systemProperties)) if (!isSystemValue(v)) return undefined
   }
-  let props: Record<string, string> | undefined
   if (userProperties !== undefined) {
-    if (!isRecord(userProperties)) return undefined
+    if (!isObject(userProperties)) return undefined
     for (const v of Object.values(userProperties)) if (typeof v !== 'string') return undefined
-    props = userProperties as Record<string, string>
   }
   const out: Data = { topic, body }
-  if (systemProperties !== undefined) out.systemProperties = systemProperties as NonNullable<Data['systemProperties']>
-  if (props !== undefined) out.userProperties = props
+  if (systemProperties !== undefined) out.systemProperties = nullProto(systemProperties) as NonNullable<Data['systemProperties']>
+  if (userProperties !== undefined) out.userProperties = nullProto(userProperties) as Record<string, string>
   if (msgId !== undefined) out.msgId = msgId
   return out
 }
 
 export function quickCloudEvent(e: unknown): CloudEvent | undefined {
-  if (!isPlainObject(e)) return undefined
+  if (!isObject(e)) return undefined
   const { id, subject, time } = e
   if (
     (id !== undefined && typeof id !== 'string') ||

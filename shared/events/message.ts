@@ -14,6 +14,7 @@ export interface RocketMessage {
    * carries it as `__SHARDINGKEY` (docs/platform-facts.md §8.4): one group is delivered in order.
    */
   messageGroup?: string
+  /** No prototype: `__proto__` or `toString` is an ordinary name here (docs/reliability.md, "Prototype-safe maps"). */
   userProperties: Record<string, string>
   body: string
   /** CloudEvent `time`, when the shape has it: the basis of the lag figure. */

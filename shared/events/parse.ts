@@ -106,7 +106,8 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
   const uniq = sys?.['UNIQ_KEY']
   const instance = sys?.['INSTANCE_ID']
   const tags = sys?.['TAGS']
-  const msg: RocketMessage = { index, topic: data.topic, userProperties: data.userProperties ?? {}, body: data.body, raw: entry }
+  const userProperties = data.userProperties ?? (Object.create(null) as Record<string, string>)
+  const msg: RocketMessage = { index, topic: data.topic, userProperties, body: data.body, raw: entry }
   // UNIQ_KEY (4.x, 5.x), else a self-managed source's msgId, else the CloudEvent's own ID.
   if (typeof uniq === 'string' && uniq !== '') msg.messageId = uniq
   else if (data.msgId) msg.messageId = data.msgId

@@ -1,20 +1,16 @@
 // The zod schemas of a RocketMQ message as EventBridge delivers it (docs/platform-facts.md §4): the `data`
 // object, and the CloudEvent around it. The fast path (fast-path.ts) must accept exactly what these accept.
 import { z } from 'zod'
-import { error, finite, typeError, withoutProtoKey } from '../schema-helpers.js'
+import { error, finite, ownRecord, typeError } from '../schema-helpers.js'
 
 const propertyValue = z.union([z.string(), finite('must be a string'), z.boolean()], error('must be a string')).transform(String)
 
 export const dataSchema = z.object(
   {
     topic: z.string(error('must be a string')).min(1, 'must not be empty'),
-    systemProperties: z
-      .preprocess(
-        withoutProtoKey,
-        z.record(z.string(), z.union([z.string(), finite('Invalid input'), z.boolean(), z.null()]), error('must be an object')),
-      )
-      .optional(),
-    userProperties: z.preprocess(withoutProtoKey, z.record(z.string(), propertyValue, error('must be an object of strings'))).optional(),
+    // Maps without a prototype: a property called `__proto__` or `toString` is an ordinary name.
+    systemProperties: ownRecord(z.union([z.string(), finite('Invalid input'), z.boolean(), z.null()]), 'must be an object').optional(),
+    userProperties: ownRecord(propertyValue, 'must be an object of strings').optional(),
     body: z.string(error('must be a string')),
     // A self-managed source's message ID (docs/platform-facts.md §8.3, a hint only): ignored unless it is text.
     msgId: z.string().optional().catch(undefined),

@@ -2,12 +2,11 @@
 import type { RocketMessage } from '../events/message.js'
 import type { Rule } from '../rules/schema.js'
 import { quote } from '../rules/topics.js'
+import { payloadOf } from './payload.js'
 import type { MapResult, Publish, V5Properties } from './publish.js'
 import { destinationOf } from './routes.js'
 import type { RuleIndex } from './rule-index.js'
 import { v5Properties } from './v5-properties.js'
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 function failed(reason: string, rule: Rule): MapResult {
   return { ok: false, reason, ruleId: rule.id }
@@ -33,19 +32,8 @@ export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
   if (typeof fromMessage === 'string') return fail(fromMessage)
   const properties = withRouteProperties(fromMessage, routed.destination.userProperties)
 
-  let payload: Buffer
-  if (rule.target.bodyEncoding === 'base64') {
-    // Line breaks of MIME-style base64 (76-character lines) are allowed; nothing else is.
-    const text = msg.body.includes('\n') ? msg.body.replace(/\r?\n/g, '') : msg.body
-    if (!BASE64.test(text)) return fail(`body: rule ${quote(rule.id)} declares base64, but the body is not valid base64`)
-    payload = Buffer.from(text, 'base64')
-  } else {
-    if (!msg.body.isWellFormed())
-      return fail('body: not well-formed Unicode (lone surrogate); it cannot be sent as UTF-8 without changing it')
-    payload = Buffer.from(msg.body, 'utf8')
-  }
-  if (payload.length > profile.maxPayloadBytes)
-    return fail(`body: payload is ${payload.length} bytes; profile ${profile.name} allows at most ${profile.maxPayloadBytes}`)
+  const payload = payloadOf(msg.body, rule.target.bodyEncoding, rule.id, profile)
+  if (typeof payload === 'string') return fail(payload)
 
   const publish: Publish = { ruleId: rule.id, index: msg.index, topic, qos, retain, payload }
   if (msg.messageId !== undefined) publish.messageId = msg.messageId
@@ -58,7 +46,8 @@ export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
 /** A route's user properties join the message's own; a name both use keeps both values. */
 function withRouteProperties(props: V5Properties | undefined, route: Array<[string, string]> | undefined): V5Properties | undefined {
   if (!route) return props
-  const user: Record<string, string | string[]> = { ...props?.userProperties }
+  // No prototype, as the mapping's own user properties: `constructor` and `__proto__` are ordinary names.
+  const user: Record<string, string | string[]> = Object.assign(Object.create(null), props?.userProperties)
   for (const [name, value] of route) {
     const prev = Object.hasOwn(user, name) ? user[name] : undefined
     // Defined, not assigned: a property named __proto__ stays a property.

@@ -22,6 +22,14 @@ const MAPPED_PROPERTIES = new Set([
   '__SHARDINGKEY',
 ])
 
+/**
+ * User properties are a map built from input: no prototype, so `__proto__`, `constructor` or `toString` are
+ * ordinary names, forwarded exactly (docs/reliability.md, "Prototype-safe maps").
+ */
+export function emptyUserProperties(): Record<string, string | string[]> {
+  return Object.create(null) as Record<string, string | string[]>
+}
+
 function addUser(user: Record<string, string | string[]>, key: string, value: string): void {
   const prev = user[key]
   user[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
@@ -39,7 +47,7 @@ export function v5Properties(props: Record<string, string>, forward: boolean, pr
   )
     return undefined
   const out: V5Properties = {}
-  const user: Record<string, string | string[]> = {}
+  const user = emptyUserProperties()
 
   const list = props['mqtt5UserProperty']
   if (list !== undefined) {
@@ -58,8 +66,10 @@ export function v5Properties(props: Record<string, string>, forward: boolean, pr
       if (typeof item !== 'object' || item === null || typeof item.key !== 'string' || typeof item.value !== 'string') {
         return `userProperties.mqtt5UserProperty[${i}]: must be {"key": string, "value": string}`
       }
-      const bad = mqttStringProblem(item.key) ?? mqttStringProblem(item.value)
-      if (bad) return `userProperties.mqtt5UserProperty[${i}]: ${bad}`
+      const badKey = mqttStringProblem(item.key)
+      if (badKey) return `userProperties.mqtt5UserProperty[${i}].key: ${badKey}`
+      const badValue = mqttStringProblem(item.value)
+      if (badValue) return `userProperties.mqtt5UserProperty[${i}].value: ${badValue}`
       addUser(user, item.key, item.value)
     }
   }
@@ -88,8 +98,10 @@ export function v5Properties(props: Record<string, string>, forward: boolean, pr
   if (forward) {
     for (const key of Object.keys(props)) {
       if (MAPPED_PROPERTIES.has(key)) continue
-      const bad = mqttStringProblem(key) ?? mqttStringProblem(props[key]!)
-      if (bad) return `userProperties.${key}: ${bad}`
+      const badKey = mqttStringProblem(key)
+      if (badKey) return `userProperties: the name ${quote(key)} ${badKey}`
+      const badValue = mqttStringProblem(props[key]!)
+      if (badValue) return `userProperties.${key}: ${badValue}`
       addUser(user, key, props[key]!)
     }
   }

@@ -1,4 +1,6 @@
-// What became of each publish: data, not exceptions (docs/architecture.md, "Bridge function").
+// What became of each publish, and of one pass of the publish window: data, not exceptions
+// (docs/architecture.md, "Bridge function").
+import type { Loss } from './classify.js'
 
 export type PublishOutcome =
   | { kind: 'delivered' }
@@ -16,3 +18,23 @@ export interface PublishResult {
 
 /** Shared and frozen: a batch of 10,000 need not allocate 10,000 of them. */
 export const DELIVERED: PublishOutcome = Object.freeze({ kind: 'delivered' })
+
+/** What one pass of the publish window (publish-window.ts) reports back to its connection. */
+export interface PassResult {
+  /** Written but not confirmed when the connection was lost: their fate is unknown. In the order sent. */
+  unconfirmed: number[]
+  /** Not yet written when the connection was lost. */
+  unsent: number[]
+  /** How the connection was lost, when it was. */
+  loss?: Loss
+  /** Set when the acknowledgement timeout or the deadline ended the pass: every unsettled one failed with it. */
+  timedOut?: string
+  /** Publishes settled in this pass (delivered or refused by the broker). */
+  settled: number
+  /** MQTT 5 property sets left out. */
+  dropped: number
+  /** QoS 2 publishes the broker answered with a PUBACK: it delivers them at QoS 1, at least once. */
+  downgraded: number
+  /** Lost, timed out, or past the deadline: the client must not be used again. */
+  broken: boolean
+}

@@ -9,8 +9,11 @@ import type { Publish } from '../mapping/publish.js'
 import type { MqttAuth } from './auth.js'
 import { clientId, instanceToken } from './client-id.js'
 import { type Clock, systemClock } from './clock.js'
-import { Connection, ProtocolChoice } from './connection.js'
+import { Connection } from './connection.js'
 import { DELIVERED, type PublishOutcome, type PublishResult } from './outcome.js'
+import { MQTT_MAX_PACKET_BYTES } from './packet-size.js'
+import { ProtocolChoice } from './protocol-choice.js'
+import { MAX_IN_FLIGHT } from './publish-window.js'
 
 export type { PublishOutcome, PublishResult } from './outcome.js'
 
@@ -21,6 +24,13 @@ export interface PoolOptions {
   clientIdPrefix: string
   size: number
   publishTimeoutMs: number
+  /** MQTT_MAX_IN_FLIGHT (20 by default); on MQTT 5 the window is the lower of it and the broker's receive maximum. */
+  maxInFlight?: number
+  /**
+   * MQTT_MAX_PACKET_SIZE, or its default for the rules' profile, and how to name it in a reason; on MQTT 5
+   * lowered to the maximum packet size in the broker's CONNACK. What MQTT can encode when not given.
+   */
+  maxPacketSize?: { bytes: number; source: string }
   /** Messages per second per connection; 0 = unlimited. */
   rateLimit?: number
   /** TLS trust for mqtts:// and wss://: a CA bundle, and whether to skip verification. */
@@ -56,6 +66,8 @@ export class MqttPool {
       safeUrl: this.safeUrl,
       auth: options.auth,
       publishTimeoutMs: options.publishTimeoutMs,
+      maxInFlight: options.maxInFlight ?? MAX_IN_FLIGHT,
+      packetLimit: options.maxPacketSize ?? { bytes: MQTT_MAX_PACKET_BYTES, source: 'the most MQTT can encode' },
       rateLimit: options.rateLimit,
       tls: options.tls,
       choice: this.choice,

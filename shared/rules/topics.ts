@@ -1,17 +1,21 @@
 // Topic checks shared by the rules validator (parent topics) and the mapping (full topics).
+import { forbiddenCharacter } from '../mapping/mqtt-strings.js'
 import type { Profile } from './profiles.js'
 
 export function topicLength(topic: string, profile: Profile): number {
   return profile.name === 'mqtt' ? Buffer.byteLength(topic, 'utf8') : topic.length
 }
 
-/** Problems common to every topic: wildcards, NUL, a leading `$`, broken UTF-16. */
+/**
+ * Problems common to every topic: wildcards, a leading `$`, and what MQTT 5 §1.5.4 forbids in any string (NUL,
+ * lone surrogates, control characters, non-characters), on both protocol versions (docs/reliability.md).
+ */
 function basicProblem(topic: string): string | undefined {
   if (topic.length === 0) return 'is empty'
   if (topic.includes('+') || topic.includes('#')) return `contains a wildcard ('+' or '#'): ${quote(topic)}`
-  if (topic.includes('\u0000')) return 'contains a NUL character'
+  const bad = forbiddenCharacter(topic)
+  if (bad) return bad
   if (topic.startsWith('$')) return `starts with '$', which is reserved for the broker: ${quote(topic)}`
-  if (!topic.isWellFormed()) return 'is not well-formed Unicode (lone surrogate)'
   return undefined
 }
 

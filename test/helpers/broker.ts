@@ -64,6 +64,28 @@ export interface MosquittoOptions {
   websockets?: boolean
   /** Log every packet (`Received PUBLISH from <client id> …`). */
   debugLog?: boolean
+  /** Limits as deployments set them (docs/reliability.md, "Broker limits"); each is left out when not given. */
+  limits?: {
+    /** `max_packet_size`: announced in CONNACK (MQTT 5); a larger packet closes the connection. */
+    maxPacketSize?: number
+    /** `message_size_limit`: a larger payload is dropped (MQTT 5: PUBACK/PUBREC 0x95, which MQTT.js cannot read). */
+    messageSizeLimit?: number
+    /** `max_inflight_messages`, in place of the unlimited 0 the tests use otherwise (the receive maximum on MQTT 5). */
+    maxInflightMessages?: number
+    /** `max_keepalive`: the server keepalive on MQTT 5. Mosquitto takes 10 at the lowest. */
+    maxKeepalive?: number
+  }
+  /** Topics no client may publish to or read (an ACL file allowing everything else). */
+  denyTopics?: string[]
+}
+
+function limitLines(limits: MosquittoOptions['limits']): string[] {
+  if (!limits) return []
+  return [
+    ...(limits.maxPacketSize !== undefined ? [`max_packet_size ${limits.maxPacketSize}`] : []),
+    ...(limits.messageSizeLimit !== undefined ? [`message_size_limit ${limits.messageSizeLimit}`] : []),
+    ...(limits.maxKeepalive !== undefined ? [`max_keepalive ${limits.maxKeepalive}`] : []),
+  ]
 }
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Broker> {
@@ -92,7 +114,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
       // Mosquitto promises in-order delivery to a subscriber only when nothing is queued behind a full
       // in-flight window (its docs: max_inflight_messages); a loaded, slow subscriber otherwise may see
       // a later QoS 1 message first. No maximum: the order the tests check is the order the bridge sent.
-      'max_inflight_messages 0',
+      `max_inflight_messages ${options.limits?.maxInflightMessages ?? 0}`,
+      ...limitLines(options.limits),
+      ...(options.denyTopics ? [`acl_file ${dir}/acl`] : []),
       ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : []),
       ...(options.password ? [`password_file ${dir}/passwords`] : []),
       ...(options.debugLog ? ['log_type debug'] : []),
@@ -103,6 +127,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
       ...(options.config ?? []),
     ].join('\n') + '\n',
   )
+  if (options.denyTopics)
+    writeFileSync(join(dir, 'acl'), ['topic readwrite #', ...options.denyTopics.map((t) => `topic deny ${t}`)].join('\n') + '\n')
   if (options.password) {
     const r = spawnSync(findProgram('mosquitto_passwd')!, [
       '-b',

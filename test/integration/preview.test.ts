@@ -129,7 +129,7 @@ function expected(p: Preview) {
     qos: m.qos,
     payloadBytes: m.payloadBytes,
     payloadSha256: m.payloadSha256,
-    userProperties: m.properties?.userProperties ?? null,
+    userProperties: m.properties?.userProperties ? { ...m.properties.userProperties } : null,
     contentType: m.properties?.contentType ?? null,
   }))
 }

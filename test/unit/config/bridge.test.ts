@@ -30,6 +30,7 @@ describe('configuration', () => {
       poolSize: 1,
       rateLimit: 0,
       publishTimeoutMs: 10000,
+      maxInFlight: 20,
       deadLetterTarget: { kind: 'file', dir: './.dead-letters' },
       logLevel: 'info',
     })
@@ -46,6 +47,8 @@ describe('configuration', () => {
       MQTT_POOL_SIZE: '4',
       MQTT_RATE_LIMIT: '0',
       MQTT_PUBLISH_TIMEOUT_MS: '2500',
+      MQTT_MAX_IN_FLIGHT: '1',
+      MQTT_MAX_PACKET_SIZE: '1024',
       RULES_FILE: '/etc/rules.yaml',
       DEAD_LETTER_TARGET: 'file:/mnt/nas/dl',
       DEAD_LETTER_DIR: '/mnt/nas/dl',
@@ -55,6 +58,8 @@ describe('configuration', () => {
     assert.deepEqual(c.auth, { kind: 'password', username: 'u', password: 'p4ss-word' })
     assert.equal(c.poolSize, 4)
     assert.equal(c.publishTimeoutMs, 2500)
+    assert.equal(c.maxInFlight, 1)
+    assert.equal(c.maxPacketSize, 1024)
     assert.equal(c.rulesFile, '/etc/rules.yaml')
     assert.deepEqual(c.deadLetterTarget, { kind: 'file', dir: '/mnt/nas/dl' })
     assert.equal(c.logLevel, 'debug')
@@ -82,6 +87,18 @@ describe('configuration', () => {
     ['MQTT_POOL_SIZE zero', { ...base, MQTT_POOL_SIZE: '0' }, /MQTT_POOL_SIZE: must be a whole number from 1 to 64/],
     ['MQTT_POOL_SIZE text', { ...base, MQTT_POOL_SIZE: 'two' }, /MQTT_POOL_SIZE: must be a whole number from 1 to 64/],
     ['MQTT_PUBLISH_TIMEOUT_MS', { ...base, MQTT_PUBLISH_TIMEOUT_MS: '1.5' }, /MQTT_PUBLISH_TIMEOUT_MS: must be a whole number/],
+    ['MQTT_MAX_IN_FLIGHT zero', { ...base, MQTT_MAX_IN_FLIGHT: '0' }, /MQTT_MAX_IN_FLIGHT: must be a whole number from 1 to 65535/],
+    [
+      'MQTT_MAX_IN_FLIGHT too large',
+      { ...base, MQTT_MAX_IN_FLIGHT: '65536' },
+      /MQTT_MAX_IN_FLIGHT: must be a whole number from 1 to 65535/,
+    ],
+    [
+      'MQTT_MAX_PACKET_SIZE too small',
+      { ...base, MQTT_MAX_PACKET_SIZE: '10' },
+      /MQTT_MAX_PACKET_SIZE: must be a whole number from 64 to 268435460/,
+    ],
+    ['MQTT_MAX_PACKET_SIZE text', { ...base, MQTT_MAX_PACKET_SIZE: '1 KB' }, /MQTT_MAX_PACKET_SIZE: must be a whole number/],
     ['MQTT_CLIENT_ID_PREFIX', { ...base, MQTT_CLIENT_ID_PREFIX: 'GID bad' }, /MQTT_CLIENT_ID_PREFIX: must be 1-40 letters/],
     ['DEAD_LETTER_TARGET', { ...base, DEAD_LETTER_TARGET: 's3://bucket' }, /DEAD_LETTER_TARGET: must be file:<dir> or fc:<function-name>/],
     ['LOG_LEVEL', { ...base, LOG_LEVEL: 'verbose' }, /LOG_LEVEL: must be debug, info, warn or error/],

@@ -7,6 +7,8 @@ import { parseEvent } from '../../../shared/events/parse.js'
 const fixtureText = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8')
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
 const UNIQ = 'AC14C305069E1B28CA003E5A7B5E0001'
+/** User properties as the parser makes them: a map with no prototype. */
+const props = (entries: Record<string, string>) => Object.assign(Object.create(null) as Record<string, string>, entries)
 
 /** The same event as FC passes it (Buffer), as text, and already parsed. */
 function forms(name: string): Array<[string, unknown]> {
@@ -28,7 +30,7 @@ function assertSampleMessage(parsed: ParsedEvent, withTime: boolean) {
   assert.equal(m.instanceId, INSTANCE)
   assert.equal(m.topic, 'TopicName')
   assert.equal(m.tags, 'TagA')
-  assert.deepEqual(m.userProperties, { mqttSecondTopic: '/room1/lamp', qoslevel: '1' })
+  assert.deepEqual(m.userProperties, props({ mqttSecondTopic: '/room1/lamp', qoslevel: '1' }))
   assert.equal(m.body, 'TEST')
   if (withTime) assert.equal(m.time, '2021-04-08T06:01:20.766Z')
   else assert.equal(m.time, undefined)
@@ -152,8 +154,49 @@ describe('events: fields taken from the CloudEvent', () => {
     ev.data.userProperties = { qoslevel: 2, retainflag: true }
     delete ev.data.systemProperties['TAGS']
     const m = parseEvent(ev).messages[0]!
-    assert.deepEqual(m.userProperties, { qoslevel: '2', retainflag: 'true' })
+    assert.deepEqual(m.userProperties, props({ qoslevel: '2', retainflag: 'true' }))
     assert.equal(m.tags, undefined)
+  })
+})
+
+describe('events: prototype-safe property maps', () => {
+  const NAMES = ['__proto__', 'constructor', 'toString', 'valueOf']
+  const entry = (props: string) =>
+    Buffer.from(
+      `[{"specversion":"1.0","data":{"topic":"T","systemProperties":{"UNIQ_KEY":"U1","__proto__":"s"},"userProperties":${props},"body":"b"}}]`,
+    )
+
+  test('names on Object.prototype are ordinary keys, in the fast path and in the schema alike', () => {
+    // All strings: the fast path reads it. A number among them: the schema converts it.
+    const fast = `{${NAMES.map((n, i) => `"${n}":"v${i}"`).join(',')}}`
+    const slow = `{${NAMES.map((n, i) => `"${n}":${i === 3 ? 3 : `"v${i}"`}`).join(',')}}`
+    for (const [path, text] of [
+      ['fast path', fast],
+      ['schema', slow],
+    ] as const) {
+      const [m] = parseEvent(entry(text)).messages
+      assert.ok(m, path)
+      assert.equal(Object.getPrototypeOf(m.userProperties), null, path)
+      assert.deepEqual(
+        Object.entries(m.userProperties),
+        NAMES.map((n, i) => [n, i === 3 && path === 'schema' ? '3' : `v${i}`]),
+        path,
+      )
+      assert.equal(m.messageId, 'U1')
+    }
+  })
+
+  test('a message without user properties gets an empty map with no prototype', () => {
+    const [m] = parseEvent([{ topic: 'T', body: 'b' }]).messages
+    assert.equal(Object.getPrototypeOf(m!.userProperties), null)
+    assert.equal(m!.userProperties['toString'], undefined)
+  })
+
+  test('1e400 (Infinity once parsed) is refused by both paths, wherever it is', () => {
+    const user = parseEvent(entry('{"a":1e400}')).poison[0]
+    assert.equal(user?.reason, '[0].data.userProperties.a: must be a string')
+    const system = parseEvent(Buffer.from('[{"topic":"T","body":"b","systemProperties":{"CONSUME_START_TIME":1e400}}]')).poison[0]
+    assert.equal(system?.reason, '[0].systemProperties.CONSUME_START_TIME: Invalid input')
   })
 })
 

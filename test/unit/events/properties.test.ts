@@ -211,7 +211,16 @@ function pick(v: unknown, names: string[]): Record<string, unknown> | unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return v
   return Object.fromEntries(names.filter((n) => Object.hasOwn(v, n)).map((n) => [n, (v as Record<string, unknown>)[n]]))
 }
-const asIsData = (d: unknown) => pick(d, ['topic', 'systemProperties', 'userProperties', 'body'])
+/** A properties object as it came, in the schema's shape for maps (no prototype), so only a real conversion differs. */
+const asMap = (v: unknown) =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.assign(Object.create(null) as Record<string, unknown>, v) : v
+function asIsData(d: unknown): unknown {
+  const fields = pick(d, ['topic', 'systemProperties', 'userProperties', 'body'])
+  if (typeof fields !== 'object' || fields === null) return fields
+  const f = fields as Record<string, unknown>
+  for (const name of ['systemProperties', 'userProperties']) if (name in f) f[name] = asMap(f[name])
+  return f
+}
 function asIsCloudEvent(c: unknown): unknown {
   const fields = pick(c, ['id', 'subject', 'time', 'data'])
   if (typeof fields !== 'object' || fields === null || !('data' in fields)) return fields

@@ -33,6 +33,10 @@ function poisonOf(
   return r
 }
 
+/** User properties as the mapping makes them: a map with no prototype. */
+const userMap = (entries: Record<string, string | string[]>) =>
+  Object.assign(Object.create(null) as Record<string, string | string[]>, entries)
+
 const withProps = (userProperties: Record<string, string>, over: Partial<RocketMessage> = {}) => message({ userProperties, ...over })
 
 describe('mapping: topic (mqttSecondTopic)', () => {
@@ -184,7 +188,7 @@ describe('mapping: MQTT 5 properties', () => {
 
   test('mqttRealTopic becomes the user property mqttRealTopic', () => {
     const p = publishOf(withProps({ mqttRealTopic: 'devices/p2p/GID_x@@@D1' }))
-    assert.deepEqual(p.properties, { userProperties: { mqttRealTopic: 'devices/p2p/GID_x@@@D1' } })
+    assert.deepEqual(p.properties, { userProperties: userMap({ mqttRealTopic: 'devices/p2p/GID_x@@@D1' }) })
   })
 
   test('mqttRealTopic with a NUL is poison', () => {
@@ -199,7 +203,7 @@ describe('mapping: MQTT 5 properties', () => {
       { key: 'a', value: '4' },
     ]
     const p = publishOf(withProps({ mqtt5UserProperty: JSON.stringify(list) }))
-    assert.deepEqual(p.properties, { userProperties: { a: ['1', '3', '4'], b: '2' } })
+    assert.deepEqual(p.properties, { userProperties: userMap({ a: ['1', '3', '4'], b: '2' }) })
   })
 
   test('mqtt5UserProperty empty array: no user properties', () => {
@@ -274,7 +278,7 @@ describe('mapping: MQTT 5 properties', () => {
       }),
     )
     assert.deepEqual(p.properties, {
-      userProperties: { source: 'erp', mqttRealTopic: 'real/topic' },
+      userProperties: userMap({ source: 'erp', mqttRealTopic: 'real/topic' }),
       messageExpiryInterval: 60,
       contentType: 'UTF-8',
     })
@@ -301,7 +305,7 @@ describe('mapping: forwardUserProperties', () => {
     assert.equal(p.topic, 'parent1/room1')
     assert.equal(p.qos, 2)
     assert.deepEqual(p.properties, {
-      userProperties: { orderId: ['from-list', '42'], mqttRealTopic: 'real/topic', region: 'eu' },
+      userProperties: userMap({ orderId: ['from-list', '42'], mqttRealTopic: 'real/topic', region: 'eu' }),
       messageExpiryInterval: 30,
       contentType: 'UTF-8',
     })
@@ -389,6 +393,106 @@ describe('mapping: payload', () => {
   test('a lone surrogate in the body is poison', () => {
     poisonOf(message({ body: 'ab\uD800cd' }), 'body:', ['lone surrogate'])
     poisonOf(message({ body: '\uDC00' }), 'body:', ['not well-formed Unicode'])
+  })
+})
+
+describe('mapping: MQTT 5 string rules, on every profile and protocol version', () => {
+  const forward = [rawRule(1, { target: { forwardUserProperties: true } })]
+  const mqtt = { profile: 'mqtt' }
+
+  for (const [char, codePoint, what] of [
+    ['\u0001', 'U+0001', 'a control character'],
+    ['\u0085', 'U+0085', 'a control character'],
+    ['\uFFFF', 'U+FFFF', 'a non-character'],
+    ['\uFDD0', 'U+FDD0', 'a non-character'],
+  ]) {
+    test(`mqttSecondTopic with ${codePoint} (profile mqtt): poison naming the field and the code point`, () => {
+      const r = poisonOf(withProps({ mqttSecondTopic: `/room${char}1` }), 'userProperties.mqttSecondTopic:', [], [rawRule(1)], mqtt)
+      assert.equal(r.reason, `userProperties.mqttSecondTopic: topic contains ${codePoint} (${what}), which MQTT forbids in a UTF-8 string`)
+    })
+  }
+
+  test('the same topic character in profile alibaba is named too', () => {
+    poisonOf(withProps({ mqttSecondTopic: '/room\u00851' }), 'userProperties.mqttSecondTopic:', ['U+0085 (a control character)'])
+  })
+
+  test('a forwarded user property value or name with a forbidden character, in either profile', () => {
+    for (const defaults of [undefined, mqtt]) {
+      poisonOf(withProps({ note: 'a\u0085b' }), 'userProperties.note: contains U+0085 (a control character)', [], forward, defaults)
+      poisonOf(
+        withProps({ 'no\uFFFEte': 'v' }),
+        'userProperties: the name "no\uFFFEte" contains U+FFFE (a non-character)',
+        [],
+        forward,
+        defaults,
+      )
+    }
+  })
+
+  test('mqtt5ContentType, mqttRealTopic and mqtt5UserProperty entries are checked the same way', () => {
+    poisonOf(withProps({ mqtt5ContentType: 'text/\u0001plain' }), 'userProperties.mqtt5ContentType: contains U+0001 (a control character)')
+    poisonOf(withProps({ mqttRealTopic: 'real/\u009F' }), 'userProperties.mqttRealTopic: contains U+009F (a control character)')
+    const list = (key: string, value: string) =>
+      withProps({
+        mqtt5UserProperty: JSON.stringify([
+          { key: 'ok', value: 'ok' },
+          { key, value },
+        ]),
+      })
+    poisonOf(list('k\u0007', 'v'), 'userProperties.mqtt5UserProperty[1].key: contains U+0007 (a control character)')
+    poisonOf(list('k', '\u{10FFFF}'), 'userProperties.mqtt5UserProperty[1].value: contains U+10FFFF (a non-character)')
+  })
+
+  test('a non-forwarding rule ignores what it does not send', () => {
+    assert.equal(publishOf(withProps({ note: 'a\u0085b' })).properties, undefined)
+  })
+})
+
+describe('mapping: prototype-safe user properties', () => {
+  const forward = [rawRule(1, { target: { forwardUserProperties: true } })]
+  const names = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty']
+
+  test('names that exist on Object.prototype are forwarded as ordinary names, exactly', () => {
+    const props = JSON.parse(`{${names.map((n, i) => `"${n}":"v${i}"`).join(',')}}`) as Record<string, string>
+    const p = publishOf(withProps(props), forward)
+    const user = p.properties!.userProperties!
+    assert.equal(Object.getPrototypeOf(user), null)
+    assert.deepEqual(
+      Object.entries(user),
+      names.map((n, i) => [n, `v${i}`]),
+    )
+  })
+
+  test('through mqtt5UserProperty too, and repeated names still make arrays', () => {
+    const list = [
+      { key: 'toString', value: 'a' },
+      { key: '__proto__', value: 'b' },
+      { key: 'toString', value: 'c' },
+    ]
+    const p = publishOf(withProps({ mqtt5UserProperty: JSON.stringify(list) }))
+    assert.deepEqual(Object.entries(p.properties!.userProperties!), [
+      ['toString', ['a', 'c']],
+      ['__proto__', 'b'],
+    ])
+  })
+})
+
+describe('mapping: a base64 body of millions of characters', () => {
+  const base64 = [rawRule(1, { target: { bodyEncoding: 'base64' } })]
+
+  test('4.5 million characters over the limit: poison for its size, decided before any scan or decode', () => {
+    const body = `${'QUJD'.repeat(1_125_000)}QQ==`
+    poisonOf(message({ body }), 'body: payload is 3375001 bytes', ['profile alibaba allows at most 65536'], base64)
+  })
+
+  test('a 6-million-character body that is not base64 is poison, not an exception (profile mqtt)', () => {
+    const body = `${'A'.repeat(6_000_000)}!!!!`
+    poisonOf(message({ body }), 'body:', ['not valid base64'], base64, { profile: 'mqtt' })
+  })
+
+  test('6 million characters of valid base64 decode exactly (profile mqtt)', () => {
+    const bytes = Buffer.alloc(4_500_000, 0xa5)
+    assert.ok(publishOf(message({ body: bytes.toString('base64') }), base64, { profile: 'mqtt' }).payload.equals(bytes))
   })
 })
 

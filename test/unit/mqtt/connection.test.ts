@@ -1,9 +1,10 @@
 // One pooled connection, driven through a one-connection MqttPool on a fake broker and a fake clock.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { IDLE_RECONNECT_MS } from '../../../shared/mqtt/connection.js'
-import { fakePool, kinds, publishes, reasonOf, settle } from './fakes.js'
+import { KEEPALIVE_S } from '../../../shared/mqtt/negotiate.js'
+import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
 
+const IDLE_RECONNECT_MS = KEEPALIVE_S * 1000
 const LOST = 'the connection to the MQTT broker at mqtt://broker.test:1883 was lost before it acknowledged'
 
 describe('connection: opening', () => {
@@ -90,15 +91,22 @@ describe('connection: opening', () => {
   })
 })
 
-describe('connection: receive maximum', () => {
-  for (const [receiveMaximum, protocol, bound] of [
-    [5, 'auto', 5],
-    [undefined, 'auto', 20],
-    [100, 'auto', 20],
-    [5, 4, 20],
+describe('connection: in-flight window (MQTT_MAX_IN_FLIGHT and the receive maximum)', () => {
+  for (const [receiveMaximum, protocol, maxInFlight, bound] of [
+    [5, 'auto', undefined, 5],
+    [undefined, 'auto', undefined, 20],
+    [100, 'auto', undefined, 20],
+    [5, 4, undefined, 20],
+    [undefined, 4, 1, 1],
+    [undefined, 'auto', 50, 50],
+    [30, 'auto', 50, 30],
+    [3, 'auto', 7, 3],
   ] as const) {
-    test(`CONNACK receiveMaximum ${receiveMaximum ?? 'absent'} on protocol ${protocol}: at most ${bound} unacknowledged`, async () => {
-      const { broker, pool, log, deadline } = fakePool({ receiveMaximum, ackMode: 'async' }, { protocol })
+    test(`receive maximum ${receiveMaximum ?? 'absent'}, protocol ${protocol}, MQTT_MAX_IN_FLIGHT ${maxInFlight ?? 'default'}: at most ${bound} unacknowledged`, async () => {
+      const { broker, pool, log, deadline } = fakePool(
+        { receiveMaximum, ackMode: 'async' },
+        { protocol, ...(maxInFlight !== undefined ? { maxInFlight } : {}) },
+      )
       const items = publishes(120, { topics: 4 }).map((p, i) => ({ ...p, qos: ((i % 2) + 1) as 1 | 2 }))
       const r = await pool.publish(items, deadline(), log)
       assert.ok(kinds(r).every((k) => k === 'delivered'))
@@ -111,8 +119,44 @@ describe('connection: receive maximum', () => {
   }
 })
 
-describe('connection: lost and resent', () => {
-  test('closed with 3 of 10 unacknowledged: reconnects, resends exactly those 3 in order, all delivered', async () => {
+describe('connection: packet limit (MQTT_MAX_PACKET_SIZE and the maximum packet size)', () => {
+  const withBig = () => publishes(4).map((p, i) => (i === 1 ? { ...p, payload: Buffer.alloc(2000, 0x61) } : p))
+
+  test("MQTT 5: the CONNACK's maximum packet size refuses a larger PUBLISH before it is written, naming both sizes", async () => {
+    const { broker, pool, log, deadline } = fakePool({ ackMode: 'async', maximumPacketSize: 1024 })
+    const r = await pool.publish(withBig(), deadline(), log)
+    assert.deepEqual(kinds(r), ['delivered', 'refused', 'delivered', 'delivered'])
+    assert.equal(
+      reasonOf(r.outcomes[1]),
+      'its PUBLISH packet would be 2020 bytes; the MQTT broker at mqtt://broker.test:1883 takes at most 1024 (the maximum packet size in its CONNACK)',
+    )
+    assert.deepEqual(
+      broker.last.sent.map((s) => s.payload),
+      ['m-0', 'm-2', 'm-3'],
+    )
+    assert.equal(broker.clients.length, 1)
+  })
+
+  test('MQTT 3.1.1: the configured limit applies, named as configured; on MQTT 5 the lower of the two', async () => {
+    const limit = { bytes: 1500, source: 'MQTT_MAX_PACKET_SIZE=1500' }
+    const v4 = fakePool({ ackMode: 'async', maximumPacketSize: 4096 }, { protocol: 4, maxPacketSize: limit })
+    const r4 = await v4.pool.publish(withBig(), v4.deadline(), v4.log)
+    assert.match(reasonOf(r4.outcomes[1]), /would be 2019 bytes; .* takes at most 1500 \(MQTT_MAX_PACKET_SIZE=1500\)$/)
+    const v5 = fakePool({ ackMode: 'async', maximumPacketSize: 4096 }, { maxPacketSize: limit })
+    assert.match(
+      reasonOf((await v5.pool.publish(withBig(), v5.deadline(), v5.log)).outcomes[1]),
+      /at most 1500 \(MQTT_MAX_PACKET_SIZE=1500\)$/,
+    )
+    const lower = fakePool({ ackMode: 'async', maximumPacketSize: 1024 }, { maxPacketSize: limit })
+    assert.match(
+      reasonOf((await lower.pool.publish(withBig(), lower.deadline(), lower.log)).outcomes[1]),
+      /at most 1024 \(the maximum packet size in its CONNACK\)$/,
+    )
+  })
+})
+
+describe('connection: lost and resent, one at a time (poison isolation)', () => {
+  test('closed with 3 of 10 unacknowledged: reconnects, resends those 3 alone, each after a PINGREQ, in order', async () => {
     const { broker, pool, log, deadline } = fakePool()
     const items = publishes(10)
     const call = pool.publish(items, deadline(), log)
@@ -120,37 +164,133 @@ describe('connection: lost and resent', () => {
     const first = broker.last
     assert.equal(first.sent.length, 10)
     for (let i = 0; i < 7; i++) first.ack()
+    broker.behaviour.ackMode = 'async'
     first.drop()
-    await settle()
+    const r = await call
+    assert.deepEqual(kinds(r), new Array(10).fill('delivered'))
     assert.equal(broker.clients.length, 2)
     const second = broker.last
     assert.deepEqual(
       second.sent.map((s) => s.payload),
       ['m-7', 'm-8', 'm-9'],
     )
-    second.ackAll()
-    const r = await call
-    assert.deepEqual(kinds(r), new Array(10).fill('delivered'))
+    assert.equal(second.maxUnacked, 1, 'one at a time')
+    assert.equal(second.pings, 3, 'a PINGREQ before each')
     assert.equal(log.events('mqtt.connected').length, 2)
-    assert.equal(pool.connectionsOpened, 2)
   })
 
-  test('a second loss in the same call: the still unacknowledged fail as lost; the rest keep their outcome', async () => {
+  test('the broker closes the connection each time one message is sent: it alone is refused, with a reason; the rest delivered', async () => {
+    const { broker, pool, log, deadline } = fakePool({ ackMode: 'async', poison: { payload: 'm-5' } })
+    const r = await pool.publish(publishes(30), deadline(), log)
+    assert.deepEqual(
+      kinds(r)
+        .map((k, i) => (k === 'delivered' ? '' : `${i}:${k}`))
+        .filter(Boolean),
+      ['5:refused'],
+    )
+    assert.equal(
+      reasonOf(r.outcomes[5]),
+      'the MQTT broker at mqtt://broker.test:1883 closed the connection each time this message was sent, 2 times: closed without a DISCONNECT reason; ' +
+        'its PUBLISH packet is 22 bytes (if the broker limits packet size, set MQTT_MAX_PACKET_SIZE to that limit)',
+    )
+    // Sent in the window (lost), then alone (lost again): two reconnects, and nothing after it reordered.
+    assert.equal(broker.clients.length, 3)
+    const sent = broker.clients.flatMap((c) => c.sent.map((s) => s.payload))
+    const delivered = sent.filter((p, i) => p !== 'm-5' && sent.indexOf(p) === i)
+    assert.deepEqual(
+      delivered,
+      publishes(30)
+        .map((p) => p.payload.toString())
+        .filter((p) => p !== 'm-5'),
+    )
+  })
+
+  test('an MQTT 5 DISCONNECT reason code is named in the reason', async () => {
+    const { pool, log, deadline } = fakePool({ ackMode: 'async', poison: { payload: 'm-1', disconnect: 0x95 } })
+    const r = await pool.publish(publishes(3), deadline(), log)
+    assert.deepEqual(kinds(r), ['delivered', 'refused', 'delivered'])
+    assert.match(
+      reasonOf(r.outcomes[1]),
+      /closed the connection each time this message was sent, 2 times: DISCONNECT reason code 0x95 \(Packet too large\); its PUBLISH packet is \d+ bytes$/,
+    )
+  })
+
+  test('an MQTT.js error (an unreadable reason code) ends the attempt at once, is logged, and isolates the message', async () => {
+    const { clock, pool, log, deadline } = fakePool({ ackMode: 'async', poison: { payload: 'm-2', error: 'Invalid puback reason code' } })
+    const started = clock.now()
+    const r = await pool.publish(publishes(4), deadline(), log)
+    assert.equal(clock.now(), started, 'no acknowledgement timeout waited out')
+    assert.deepEqual(kinds(r), ['delivered', 'delivered', 'refused', 'delivered'])
+    assert.match(
+      reasonOf(r.outcomes[2]),
+      /^the connection to the MQTT broker at mqtt:\/\/broker\.test:1883 failed each time this message was sent, 2 times: MQTT\.js: Invalid puback reason code \(the broker answered with a reason code MQTT\.js cannot read, such as 0x95/,
+    )
+    const errors = log.events('mqtt.client-error')
+    assert.equal(errors.length, 2)
+    assert.deepEqual(errors[0], {
+      level: 'warn',
+      event: 'mqtt.client-error',
+      clientId: 'GID_unit@@@token000000',
+      url: 'mqtt://broker.test:1883',
+      error: errors[0]!['error'],
+    })
+    assert.match(String(errors[0]!['error']), /^MQTT\.js: Invalid puback reason code/)
+  })
+
+  test('an MQTT.js error between batches is not swallowed: the next batch logs it', async () => {
+    const { broker, pool, log, deadline } = fakePool({ ackMode: 'sync' })
+    await pool.publish(publishes(1), deadline(), log)
+    broker.last.fail('Keepalive timeout')
+    broker.last.drop()
+    const next = new TestLog()
+    assert.deepEqual(kinds(await pool.publish(publishes(1), deadline(), next)), ['delivered'])
+    assert.deepEqual(next.events('mqtt.client-error'), [
+      {
+        level: 'warn',
+        event: 'mqtt.client-error',
+        clientId: 'GID_unit@@@token000000',
+        url: 'mqtt://broker.test:1883',
+        error: 'MQTT.js: Keepalive timeout',
+        between: 'invocations',
+      },
+    ])
+  })
+
+  test('a broker that is down after the loss: what is left fails as transient, nothing is blamed', async () => {
     const { broker, pool, log, deadline } = fakePool()
-    const call = pool.publish(publishes(10), deadline(), log)
+    const call = pool.publish(publishes(5), deadline(), log)
     await settle()
-    const first = broker.last
-    for (let i = 0; i < 7; i++) first.ack()
-    first.drop()
-    await settle()
-    const second = broker.last
-    second.ack()
-    second.drop()
-    await settle()
-    assert.equal(broker.clients.length, 2, 'one reconnect per call, no more')
+    broker.last.ack()
+    broker.behaviour.refuseWith = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+    broker.last.drop()
     const r = await call
-    assert.deepEqual(kinds(r), [...new Array(8).fill('delivered'), 'failed', 'failed'])
-    assert.equal(reasonOf(r.outcomes[9]), LOST)
+    assert.deepEqual(kinds(r), ['delivered', 'failed', 'failed', 'failed', 'failed'])
+    assert.equal(reasonOf(r.outcomes[4]), 'cannot reach the MQTT broker at mqtt://broker.test:1883: ECONNREFUSED')
+  })
+
+  test('a new connection that closes before answering its PINGREQ, twice in a row: transient, nothing blamed', async () => {
+    const { broker, pool, log, deadline } = fakePool()
+    const call = pool.publish(publishes(3), deadline(), log)
+    await settle()
+    broker.last.drop()
+    // Each new connection is lost before it answers its PINGREQ.
+    for (let n = 2; n <= 2; n++) {
+      await settle()
+      assert.equal(broker.clients.length, n)
+      assert.equal(broker.last.pings, 1)
+      broker.last.drop()
+    }
+    const r = await call
+    assert.deepEqual(kinds(r), ['failed', 'failed', 'failed'])
+    assert.match(reasonOf(r.outcomes[0]), /was lost before it acknowledged, and the new one did not answer a PINGREQ$/)
+    assert.equal(broker.clients.length, 2)
+  })
+
+  test("DISCONNECT 0x8B (server shutting down) is the broker's doing: never blamed; two in a row without progress fail as transient", async () => {
+    const { pool, log, deadline } = fakePool({ ackMode: 'async', poison: { payload: 'm-0', disconnect: 0x8b } })
+    const r = await pool.publish(publishes(2), deadline(), log)
+    assert.deepEqual(kinds(r), ['failed', 'failed'])
+    assert.equal(reasonOf(r.outcomes[0]), `${LOST} (DISCONNECT reason code 0x8b (reason code of MQTT 5))`)
   })
 
   test('the watchdog sees the deadline first: nothing is resent, failed with the deadline as reason', async () => {
@@ -177,7 +317,7 @@ describe('connection: lost and resent', () => {
     const r = await call
     assert.equal(broker.clients.length, 1)
     assert.deepEqual(kinds(r), ['delivered', 'failed', 'failed', 'failed'])
-    assert.equal(reasonOf(r.outcomes[3]), LOST)
+    assert.equal(reasonOf(r.outcomes[3]), `${LOST}, and the invocation deadline came`)
   })
 
   test('a connection that dropped between invocations is reopened before use', async () => {
@@ -192,35 +332,81 @@ describe('connection: lost and resent', () => {
   })
 })
 
-describe('connection: idle reconnect', () => {
-  test(`used ${IDLE_RECONNECT_MS - 1} ms ago: kept; idle ${IDLE_RECONNECT_MS} ms: reopened before use`, async () => {
-    assert.equal(IDLE_RECONNECT_MS, 60_000)
+describe('connection: QoS 0 delivered only when the broker has read it', () => {
+  test('QoS 0 written before a loss and never confirmed is resent, not reported delivered', async () => {
+    const { broker, pool, log, deadline } = fakePool({ ackMode: 'manual' })
+    const items = publishes(3, { qos: 0 })
+    const call = pool.publish(items, deadline(), log)
+    await settle()
+    const first = broker.last
+    first.ackAll()
+    assert.equal(first.pings, 1, 'a PINGREQ behind the QoS 0 messages')
+    broker.behaviour.ackMode = 'async'
+    first.drop()
+    const r = await call
+    assert.deepEqual(kinds(r), ['delivered', 'delivered', 'delivered'])
+    assert.deepEqual(
+      broker.last.sent.map((s) => s.payload),
+      ['m-0', 'm-1', 'm-2'],
+    )
+  })
+})
+
+describe('connection: keepalive', () => {
+  test(`idle ${IDLE_RECONNECT_MS - 1} ms: used as it is; idle ${IDLE_RECONNECT_MS} ms: a PINGREQ first, answered, so kept`, async () => {
     const { clock, broker, pool, log, deadline } = fakePool({ ackMode: 'sync' })
     await pool.publish(publishes(1), deadline(), log)
+    const pings = broker.last.pings
     clock.advance(IDLE_RECONNECT_MS - 1)
     await pool.publish(publishes(1), deadline(), log)
-    assert.equal(broker.clients.length, 1, 'recently used: not reopened')
+    assert.equal(broker.last.pings, pings, 'recently heard from: no check')
     clock.advance(IDLE_RECONNECT_MS)
-    const r = await pool.publish(publishes(1), deadline(), log)
+    const r = await pool.publish(publishes(1, { qos: 0 }), deadline(), log)
     assert.deepEqual(kinds(r), ['delivered'])
-    assert.equal(broker.clients.length, 2)
-    assert.equal(broker.clients[0]!.ended, true, 'the idle one is closed')
-    assert.equal(broker.clients[1]!.sent.length, 1)
+    assert.equal(broker.clients.length, 1)
+    assert.equal(broker.last.pings, pings + 2, 'the idle check, then the QoS 0 confirmation')
   })
 
-  test('idle time counts from the end of the last pass, not its start', async () => {
-    const { clock, broker, pool, log, deadline } = fakePool()
-    const call = pool.publish(publishes(1), deadline(), log)
+  test('idle past its keepalive and silent: reopened before any QoS 0 message is written to it', async () => {
+    const { clock, broker, pool, log, deadline } = fakePool({ ackMode: 'sync' }, { publishTimeoutMs: 2000 })
+    await pool.publish(publishes(1), deadline(), log)
+    const frozen = broker.last
+    frozen.ackMode = 'manual'
+    clock.advance(IDLE_RECONNECT_MS)
+    const call = pool.publish(publishes(5, { qos: 0 }), deadline(), log)
     await settle()
-    clock.advance(5000)
-    broker.last.ack()
-    await call
-    clock.advance(IDLE_RECONNECT_MS - 1000)
-    const again = pool.publish(publishes(1), deadline(), log)
-    await settle()
-    broker.last.ack()
-    assert.deepEqual(kinds(await again), ['delivered'])
+    assert.equal(frozen.pings, 1, 'the idle check')
+    clock.advance(2000)
+    const r = await call
+    assert.deepEqual(kinds(r), new Array(5).fill('delivered'))
+    assert.equal(frozen.sent.length, 1, 'nothing written to the silent connection')
+    assert.equal(frozen.ended, true)
+    assert.equal(broker.clients[1]!.sent.length, 5)
+    assert.equal(log.events('mqtt.idle-reopen')[0]!['keepaliveS'], 60)
+  })
+
+  test("the broker's server keepalive (MQTT 5 CONNACK) is the idle bound: 10 s", async () => {
+    const { clock, broker, pool, log, deadline } = fakePool({ ackMode: 'sync', serverKeepAlive: 10 })
+    await pool.publish(publishes(1), deadline(), log)
+    clock.advance(9_999)
+    await pool.publish(publishes(1), deadline(), log)
+    assert.equal(broker.last.pings, 0, 'within 10 s: no check')
+    clock.advance(10_000)
+    await pool.publish(publishes(1), deadline(), log)
+    assert.equal(broker.last.pings, 1, "after 10 s: checked, where the bridge's own 60 s would not have")
     assert.equal(broker.clients.length, 1)
+  })
+
+  test('idle counts from the last packet heard from the broker: its PINGRESPs keep a connection fresh', async () => {
+    const { clock, broker, pool, log, deadline } = fakePool({ ackMode: 'sync' })
+    await pool.publish(publishes(1), deadline(), log)
+    const pings = broker.last.pings
+    clock.advance(IDLE_RECONNECT_MS - 1000)
+    // MQTT.js's own keepalive PINGREQ, answered.
+    broker.last.sendPing()
+    clock.advance(IDLE_RECONNECT_MS - 1000)
+    await pool.publish(publishes(1), deadline(), log)
+    assert.equal(broker.last.pings, pings + 1, 'no check of its own')
   })
 })
 

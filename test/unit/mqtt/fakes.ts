@@ -1,5 +1,6 @@
 // Test doubles for the pool: a clock moved by hand, a client that records each publish and is acknowledged,
-// refused or closed at the test's word, a broker whose connect() hands out such clients, and a logger that keeps lines.
+// refused, closed or broken at the test's word (and answers PINGREQs as it answers publishes), a broker whose
+// connect() hands out such clients, and a logger that keeps lines.
 import { EventEmitter } from 'node:events'
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt'
 import type { LogFields, Logger } from '../../../shared/logging/logger.js'
@@ -79,6 +80,7 @@ export interface Sent {
   /** Clock time of the publish() call. */
   at: number
   acked: boolean
+  messageId: number
   cb: (err?: CodedError) => void
 }
 
@@ -95,7 +97,13 @@ export class FakeClient extends EventEmitter {
   /** How deeply publish() calls were nested (a synchronous callback that publishes again nests them). */
   maxDepth = 0
   private depth = 0
+  private nextId = 1
   readonly stream = { noDelay: false, setNoDelay: (v: boolean) => (this.stream.noDelay = v) }
+  /** PINGREQs sent, and those not answered yet (in 'manual' mode, until pong()). */
+  pings = 0
+  private unanswered = 0
+  /** Answer QoS 2 publishes with PUBACK, as a broker without QoS 2 (RabbitMQ) does. */
+  qos2AsPuback = false
 
   constructor(
     readonly opts: IClientOptions,
@@ -112,8 +120,11 @@ export class FakeClient extends EventEmitter {
   publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError) => void): this {
     this.depth++
     this.maxDepth = Math.max(this.maxDepth, this.depth)
-    const s: Sent = { topic, payload: payload.toString(), opts, at: this.clock.now(), acked: false, cb }
+    const qos = opts.qos ?? 0
+    const messageId = qos > 0 ? this.nextId++ : 0
+    const s: Sent = { topic, payload: payload.toString(), opts, at: this.clock.now(), acked: false, messageId, cb }
     this.sent.push(s)
+    this.emit('packetsend', { cmd: 'publish', qos, messageId, topic })
     this.maxUnacked = Math.max(this.maxUnacked, this.unacked.length)
     if (this.ackMode === 'sync') this.ack(s)
     else if (this.ackMode === 'async') setImmediate(() => this.connected && this.ack(s))
@@ -121,11 +132,46 @@ export class FakeClient extends EventEmitter {
     return this
   }
 
-  /** Acknowledges one publish (the oldest unacknowledged by default), with an error when given. */
+  /**
+   * Acknowledges one publish (the oldest unacknowledged by default), with an error when given: the PUBACK, or
+   * PUBREC and PUBCOMP, as MQTT.js sees them arrive; for QoS 0, the write callback.
+   */
   ack(s: Sent | undefined = this.unacked[0], err?: CodedError): void {
     if (!s || s.acked) return
     s.acked = true
+    const qos = s.opts.qos ?? 0
+    if (qos === 1 || (qos === 2 && this.qos2AsPuback)) this.emit('packetreceive', { cmd: 'puback', messageId: s.messageId })
+    else if (qos === 2) {
+      this.emit('packetreceive', { cmd: 'pubrec', messageId: s.messageId })
+      this.emit('packetreceive', { cmd: 'pubcomp', messageId: s.messageId })
+    }
     s.cb(err)
+  }
+
+  sendPing(): void {
+    this.pings++
+    this.unanswered++
+    this.emit('packetsend', { cmd: 'pingreq' })
+    if (this.ackMode === 'sync') this.pong()
+    else if (this.ackMode === 'async') setImmediate(() => this.connected && this.pong())
+  }
+
+  /** The broker answers the oldest PINGREQ. */
+  pong(): void {
+    if (this.unanswered === 0) return
+    this.unanswered--
+    this.emit('packetreceive', { cmd: 'pingresp' })
+  }
+
+  /** MQTT.js emits an error (a packet it cannot parse, a socket error), as it does before it closes. */
+  fail(message: string, code?: string | number): void {
+    this.emit('error', Object.assign(new Error(message), code === undefined ? {} : { code }))
+  }
+
+  /** An MQTT 5 broker's DISCONNECT with a reason code, then the close. */
+  disconnectWith(reasonCode: number): void {
+    this.emit('disconnect', { cmd: 'disconnect', reasonCode })
+    this.drop()
   }
 
   ackAll(): void {
@@ -156,8 +202,10 @@ export class FakeClient extends EventEmitter {
 }
 
 export interface BrokerBehaviour {
-  /** CONNACK's receive maximum (MQTT 5 only). */
+  /** CONNACK's receive maximum, maximum packet size and server keepalive (MQTT 5 only). */
   receiveMaximum?: number
+  maximumPacketSize?: number
+  serverKeepAlive?: number
   /** Refuse MQTT 5 with reason code 0x84, as a 3.1.1-only broker does. */
   refuseV5?: boolean
   /** Never answer CONNECT. */
@@ -165,6 +213,11 @@ export interface BrokerBehaviour {
   /** Refuse every CONNECT with this error. */
   refuseWith?: CodedError
   ackMode?: AckMode
+  /**
+   * A message the broker will not take: when a client publishes this payload, it drops the connection, after
+   * an MQTT 5 DISCONNECT with `disconnect` as reason code, or after MQTT.js raised `error` (the next microtask).
+   */
+  poison?: { payload: string; disconnect?: number; error?: string }
 }
 
 /** Hands out fake clients; each gets its CONNACK on the next microtask, as the behaviour says. */
@@ -180,14 +233,30 @@ export class FakeBroker {
     const client = new FakeClient(opts, this.clock, this.behaviour.ackMode ?? 'manual')
     this.clients.push(client)
     const b = this.behaviour
+    client.on('packetsend', () => {
+      const s = client.sent.at(-1)
+      const poison = this.behaviour.poison
+      if (!poison || !s || s.payload !== poison.payload || s.acked) return
+      s.acked = true
+      queueMicrotask(() => {
+        if (poison.error) client.fail(poison.error)
+        if (poison.disconnect !== undefined) client.disconnectWith(poison.disconnect)
+        else client.drop()
+      })
+    })
     queueMicrotask(() => {
       if (b.silent) return
       if (b.refuseWith) return client.emit('error', b.refuseWith)
       if (opts.protocolVersion === 5 && b.refuseV5)
         return client.emit('error', Object.assign(new Error('Connection refused: Unsupported protocol version'), { code: 0x84 }))
       client.connected = true
-      const properties = opts.protocolVersion === 5 && b.receiveMaximum !== undefined ? { receiveMaximum: b.receiveMaximum } : undefined
-      client.emit('connect', { cmd: 'connack', sessionPresent: false, returnCode: 0, ...(properties ? { properties } : {}) })
+      const properties = {
+        ...(b.receiveMaximum !== undefined ? { receiveMaximum: b.receiveMaximum } : {}),
+        ...(b.maximumPacketSize !== undefined ? { maximumPacketSize: b.maximumPacketSize } : {}),
+        ...(b.serverKeepAlive !== undefined ? { serverKeepAlive: b.serverKeepAlive } : {}),
+      }
+      const v5 = opts.protocolVersion === 5 && Object.keys(properties).length > 0
+      client.emit('connect', { cmd: 'connack', sessionPresent: false, returnCode: 0, ...(v5 ? { properties } : {}) })
     })
     return client as unknown as MqttClient
   }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Publish } from '../../../shared/mapping/publish.js'
+import type { PassResult } from '../../../shared/mqtt/outcome.js'
 import { DELIVERED, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
-import { type PassResult, transmit, type WindowOptions } from '../../../shared/mqtt/publish-window.js'
+import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
+import { transmit, type WindowOptions } from '../../../shared/mqtt/publish-window.js'
 import { TokenBucket } from '../../../shared/mqtt/token-bucket.js'
 import { type AckMode, FakeClient, FakeClock, publishes, reasonOf, settle } from './fakes.js'
 
@@ -33,6 +35,7 @@ function pass(
     maxInFlight: 20,
     v5: true,
     publishTimeoutMs: 10_000,
+    packetLimit: { bytes: MQTT_MAX_PACKET_BYTES, source: 'what MQTT can encode' },
     safeUrl: URL,
     ...options,
   })
@@ -64,7 +67,7 @@ describe('publish window: in-flight bound and order', () => {
       p.client.sent.map((s) => s.payload),
       items.map((i) => i.payload.toString()),
     )
-    assert.deepEqual(r, { lost: [], dropped: 0, broken: false })
+    assert.deepEqual(r, { unconfirmed: [], unsent: [], settled: 50, dropped: 0, downgraded: 0, broken: false })
     assert.ok(p.outcomes.every((o) => o.kind === 'delivered'))
     assert.equal(p.clock.pending, 0, 'the watchdog is cleared')
   })
@@ -153,13 +156,22 @@ describe('publish window: acknowledgements', () => {
     assert.equal(p.client.sent.at(-1)!.payload, 'm-4999')
   })
 
-  test('a connection that closes mid-pass: the unacknowledged are lost (for the caller to resend), in order', async () => {
-    const p = pass(publishes(10), 'manual')
+  test('a connection that closes mid-pass: the unacknowledged and the unsent are reported apart, in order', async () => {
+    const p = pass(publishes(30), 'manual')
     for (let i = 0; i < 7; i++) p.client.ack()
     p.client.drop()
     const r = await p.done
-    assert.deepEqual(r, { lost: [7, 8, 9], dropped: 0, broken: true })
-    assert.equal(p.client.listenerCount('close'), 0)
+    assert.deepEqual(r, {
+      unconfirmed: Array.from({ length: 20 }, (_, i) => i + 7),
+      unsent: [27, 28, 29],
+      loss: { kind: 'closed' },
+      settled: 7,
+      dropped: 0,
+      downgraded: 0,
+      broken: true,
+    })
+    for (const event of ['close', 'error', 'disconnect', 'packetsend', 'packetreceive'])
+      assert.equal(p.client.listenerCount(event), 0, event)
   })
 })
 
@@ -174,7 +186,10 @@ describe('publish window: timeouts', () => {
     p.clock.advance(250)
     const r = await p.done
     assert.equal(r.broken, true)
-    assert.deepEqual(r.lost, [])
+    assert.deepEqual(
+      [r.unconfirmed, r.unsent, r.timedOut],
+      [[], [], `no acknowledgement from the MQTT broker at ${URL} within MQTT_PUBLISH_TIMEOUT_MS=1000 ms`],
+    )
     assert.deepEqual(
       p.outcomes.map((o) => o.kind),
       ['refused', 'delivered', 'failed', 'failed'],
@@ -265,5 +280,121 @@ describe('publish window: MQTT 5 properties', () => {
       retain: false,
       properties: { contentType: 'text/plain', userProperties: { n: '1' } },
     })
+  })
+})
+
+describe('publish window: QoS 0 is delivered once the broker has read it', () => {
+  test('a later acknowledgement confirms the QoS 0 messages written before it; a PINGREQ confirms the last ones', async () => {
+    const items = publishes(4).map((p, i) => ({ ...p, qos: (i === 2 ? 1 : 0) as 0 | 1 }))
+    const p = pass(items, 'manual')
+    p.client.ack(p.client.sent[0])
+    p.client.ack(p.client.sent[1])
+    p.client.ack(p.client.sent[3])
+    await settle(1)
+    assert.equal(p.result(), undefined, 'written is not read')
+    assert.equal(p.client.pings, 1, 'one PINGREQ behind them')
+    p.client.ack(p.client.sent[2])
+    await settle(1)
+    assert.equal(p.result(), undefined, 'the PUBACK of #2 confirms #0 and #1, not #3, written after it')
+    p.client.pong()
+    const r = await p.done
+    assert.equal(r.broken, false)
+    assert.ok(p.outcomes.every((o) => o.kind === 'delivered'))
+  })
+
+  test('closed after QoS 0 messages were written but before a confirmation: they are unconfirmed, not delivered', async () => {
+    const p = pass(publishes(3, { qos: 0 }), 'manual')
+    p.client.ackAll()
+    p.client.drop()
+    const r = await p.done
+    assert.deepEqual([r.unconfirmed, r.unsent, r.settled], [[0, 1, 2], [], 0])
+  })
+
+  test('a PINGRESP to a PINGREQ written before the pass confirms nothing of it', async () => {
+    const p = pass(publishes(2, { qos: 0 }), 'manual', { pingsInFlight: 1 })
+    p.client.ackAll()
+    p.client.emit('packetreceive', { cmd: 'pingresp' })
+    await settle(1)
+    assert.equal(p.result(), undefined)
+    assert.equal(p.client.pings, 1, 'its own PINGREQ, once the earlier one was answered')
+    p.client.pong()
+    assert.equal((await p.done).broken, false)
+  })
+
+  test('a paced QoS 0 stream longer than the timeout: confirmed as it goes, a PINGREQ every quarter of the timeout', async () => {
+    const clock = new FakeClock()
+    const p = pass(publishes(40, { qos: 0 }), 'sync', { clock, bucket: new TokenBucket(10), publishTimeoutMs: 1000 })
+    for (let i = 0; i < 40; i++) clock.advance(100)
+    const r = await p.done
+    assert.equal(r.broken, false)
+    assert.ok(p.outcomes.every((o) => o.kind === 'delivered'))
+    // 4 s of writing, one every 250 ms (not one per message), and the last after the last message.
+    assert.ok(p.client.pings >= 14 && p.client.pings <= 18, `${p.client.pings} PINGREQs`)
+  })
+
+  test('an unpaced QoS 0 burst: one PINGREQ, after the last message', async () => {
+    const p = pass(publishes(500, { qos: 0 }), 'async')
+    await p.done
+    assert.equal(p.client.pings, 1)
+  })
+})
+
+describe('publish window: the connection lost', () => {
+  test('an MQTT.js error ends the pass at once, with the error as the loss', async () => {
+    const p = pass(publishes(5), 'manual')
+    p.client.ack()
+    p.client.fail('Invalid puback reason code')
+    const r = await p.done
+    assert.deepEqual(r.loss, { kind: 'error', message: 'Invalid puback reason code' })
+    assert.deepEqual([r.unconfirmed, r.settled, r.broken], [[1, 2, 3, 4], 1, true])
+  })
+
+  test('a socket error is the broker closing the connection', async () => {
+    const p = pass(publishes(2), 'manual')
+    p.client.fail('read ECONNRESET', 'ECONNRESET')
+    assert.deepEqual((await p.done).loss, { kind: 'closed', socketError: 'ECONNRESET' })
+  })
+
+  test('an MQTT 5 DISCONNECT before the close: the loss carries its reason code and reason string', async () => {
+    const p = pass(publishes(2), 'manual')
+    p.client.emit('disconnect', { cmd: 'disconnect', reasonCode: 0x81, properties: { reasonString: 'bad string' } })
+    p.client.drop()
+    assert.deepEqual((await p.done).loss, { kind: 'closed', disconnect: { code: 0x81, reasonString: 'bad string' } })
+  })
+})
+
+describe('publish window: packet limit and QoS 2 downgrades', () => {
+  test('a PUBLISH over the limit is refused unwritten, naming its size, the limit and its source; the rest go out in order', async () => {
+    const items = publishes(3).map((p, i) => (i === 1 ? { ...p, payload: Buffer.alloc(100, 0x61) } : p))
+    const p = pass(items, 'sync', { packetLimit: { bytes: 100, source: 'MQTT_MAX_PACKET_SIZE=100' } })
+    const r = await p.done
+    assert.deepEqual(
+      p.client.sent.map((s) => s.payload),
+      ['m-0', 'm-2'],
+    )
+    assert.deepEqual(p.outcomes[1], {
+      kind: 'refused',
+      reason: `its PUBLISH packet would be 119 bytes; the MQTT broker at ${URL} takes at most 100 (MQTT_MAX_PACKET_SIZE=100)`,
+    })
+    assert.equal(r.settled, 3)
+  })
+
+  test('on 3.1.1 the dropped MQTT 5 properties do not count toward the size', async () => {
+    const big = { ...publishes(1, { properties: true })[0]!, properties: { contentType: 'x'.repeat(200) } }
+    const limit = { packetLimit: { bytes: 100, source: 'test' } }
+    assert.equal((await pass([big], 'sync', { ...limit, v5: true }).done).settled, 1)
+    const v4 = pass([big], 'sync', { ...limit, v5: false })
+    await v4.done
+    assert.equal(v4.outcomes[0]!.kind, 'delivered')
+  })
+
+  test('QoS 2 publishes answered with PUBACK (a broker without QoS 2) are counted', async () => {
+    const p = pass(publishes(4, { qos: 2 }), 'manual')
+    p.client.qos2AsPuback = true
+    p.client.ack()
+    p.client.ack()
+    p.client.qos2AsPuback = false
+    p.client.ackAll()
+    assert.equal((await p.done).downgraded, 2)
   })
 })

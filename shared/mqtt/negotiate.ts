@@ -1,0 +1,36 @@
+// What one connection may do, from the settings and what the broker said in its CONNACK (MQTT 5): the window
+// (MQTT_MAX_IN_FLIGHT, lowered to the receive maximum), the packet limit (MQTT_MAX_PACKET_SIZE, lowered to the
+// maximum packet size) and the keepalive (the server keepalive, when the broker assigns one).
+import type { PacketLimit } from './classify.js'
+
+/** The keepalive the bridge asks for; an MQTT 5 broker may assign another (server keepalive). */
+export const KEEPALIVE_S = 60
+
+export interface Limits {
+  maxInFlight: number
+  packetLimit: PacketLimit
+}
+
+/** What the broker said in CONNACK, combined with the settings: what a pass on this connection may do. */
+export interface Negotiated {
+  version: 4 | 5
+  window: number
+  packetLimit: PacketLimit
+  /** The effective keepalive: the broker's server keepalive when it sent one, else the bridge's. */
+  keepaliveMs: number
+}
+
+export type ConnackProperties = { receiveMaximum?: number; maximumPacketSize?: number; serverKeepAlive?: number } | undefined
+
+/** The window, packet limit and keepalive of a connection, from the settings and the broker's CONNACK (MQTT 5). */
+export function negotiate(version: 4 | 5, connack: ConnackProperties, settings: Limits): Negotiated {
+  const window = Math.max(1, Math.min(settings.maxInFlight, connack?.receiveMaximum ?? settings.maxInFlight))
+  const advertised = connack?.maximumPacketSize
+  const packetLimit =
+    advertised !== undefined && advertised < settings.packetLimit.bytes
+      ? { bytes: advertised, source: 'the maximum packet size in its CONNACK' }
+      : settings.packetLimit
+  // A server keepalive of 0 turns keepalive off; the bridge still treats its own 60 s as the idle bound.
+  const keepaliveS = connack?.serverKeepAlive || KEEPALIVE_S
+  return { version, window, packetLimit, keepaliveMs: keepaliveS * 1000 }
+}
