@@ -48,14 +48,15 @@ describe('planBatch', () => {
     )
   })
 
-  test('an entry too deeply nested to store verbatim is kept as a description, and the reason says so', () => {
+  test('an entry too deeply nested to stay JSON is kept as its exact JSON text, and the reason says so', () => {
     let deep: unknown = 'x'
     for (let i = 0; i < 20000; i++) deep = [deep]
     const planned = planBatch(parseEvent([entry('A'), { specversion: '1.0', data: deep }]), index)
     const bad = planned[1]!
     assert.ok(bad.status === 'dead-letter')
-    assert.match(bad.deadLetter.reason, /cannot be stored verbatim/)
-    assert.deepEqual(Object.keys(bad.deadLetter.event as object).sort(), ['error', 'kind', 'unstorable'])
+    assert.match(bad.deadLetter.reason, /nested deeper than 100 levels: stored as its JSON text$/)
+    assert.equal(bad.deadLetter.eventText, true)
+    assert.equal(bad.deadLetter.event, `{"specversion":"1.0","data":${'['.repeat(20000)}"x"${']'.repeat(20000)}}`)
     assert.equal(planned[0]!.status, 'publish')
   })
 })
