@@ -215,7 +215,7 @@ describe('routes: QoS, retain, user properties, the message group', () => {
     const p = published(props({ site: 'hz' }), rs2).publish
     assert.deepEqual(p.properties?.userProperties?.['site'], ['hz', 'at-hz'])
     assert.ok(Object.hasOwn(p.properties!.userProperties!, '__proto__'))
-    assert.equal(Object.getPrototypeOf(p.properties!.userProperties), null, 'no prototype, like the mapping'"'"'s own user properties')
+    assert.equal(Object.getPrototypeOf(p.properties!.userProperties), null, "no prototype, like the mapping's own user properties")
   })
 
   test('a user property template with a missing value is a dead letter naming the property', () => {
