@@ -91,11 +91,12 @@ export class Bridge {
     const requestId = context?.requestId ?? 'unknown'
     const parsed = parseEvent(event)
     const planned = planBatch(parsed, this.index)
-    const { results, sent, droppedV5Properties } = await this.deliver(planned, invocationDeadline(startedAt, context), log)
+    const deadline = invocationDeadline(startedAt, context)
+    const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log)
     const publishedAt = Date.now()
 
     const deadLetters = results.flatMap((r) => (r.status === 'dead-letter' ? [r.deadLetter] : []))
-    const handOffError = deadLetters.length > 0 ? await this.handOff(deadLetters, requestId, context, secrets) : undefined
+    const handOffError = deadLetters.length > 0 ? await this.handOff(deadLetters, requestId, context, deadline, secrets) : undefined
     const { summary, decision } = summarize({
       requestId,
       received: parsed.received,
@@ -165,13 +166,13 @@ export class Bridge {
     deadLetters: DeadLetter[],
     requestId: string,
     context: FcContext,
+    deadline: number,
     secrets: Secrets,
   ): Promise<DeadLetterError | undefined> {
     try {
       await this.sink.send(
         { kind: 'rocketmq-mqtt-bridge.poison', requestId, failedAt: new Date().toISOString(), messages: deadLetters },
-        context,
-        secrets,
+        { context, deadline, secrets },
       )
       return undefined
     } catch (err) {

@@ -6,7 +6,7 @@
 // single message too big for one call is sent in parts, which the dead-letter function reassembles.
 import type { DeadLetterTarget } from '../config/bridge.js'
 import { DeadLetterError, messageOf } from '../errors.js'
-import { type FcContext, invocationDeadline } from '../fc/context.js'
+import type { FcContext } from '../fc/context.js'
 import { FcInvoker } from '../fc/invoke.js'
 import type { Secrets } from '../logging/secrets.js'
 import { poisonEntries } from './entries.js'
@@ -14,12 +14,21 @@ import { packPoison } from './pack.js'
 import type { PoisonRecord } from './record.js'
 import { appendDeadLetters } from './store.js'
 
+/** The invocation the hand-off belongs to: its context, its deadline (every wait ends by then), its redactor. */
+export interface HandOffOptions {
+  context: FcContext
+  deadline: number
+  secrets?: Secrets
+}
+
 export interface DeadLetterSink {
   readonly description: string
   /** Stores or forwards the record; throws DeadLetterError when it cannot, so the invocation fails. */
-  send(record: PoisonRecord, context: FcContext, secrets?: Secrets): Promise<void>
+  send(record: PoisonRecord, options: HandOffOptions): Promise<void>
 }
 
+/** The longest one asynchronous invoke may take; less when the invocation's deadline is nearer. */
+const HAND_OFF_TIMEOUT_MS = 10_000
 /** Calls in flight at once when a record needs several. */
 const HAND_OFF_CONCURRENCY = 4
 
@@ -29,11 +38,11 @@ class FileSink implements DeadLetterSink {
     this.description = `file:${dir}`
   }
 
-  async send(record: PoisonRecord, context: FcContext): Promise<void> {
+  async send(record: PoisonRecord, { deadline }: HandOffOptions): Promise<void> {
     try {
       // Bounded by the invocation: a store that hangs (or refuses, as /proc does) fails the hand-off clearly.
       const now = new Date()
-      await appendDeadLetters(this.dir, poisonEntries(record, now), { now, deadline: invocationDeadline(now.getTime(), context) })
+      await appendDeadLetters(this.dir, poisonEntries(record, now), { now, deadline })
     } catch (err) {
       throw new DeadLetterError(this.description, record.messages.length, err)
     }
@@ -50,7 +59,7 @@ class FunctionSink implements DeadLetterSink {
     this.description = `fc:${functionName}`
   }
 
-  async send(record: PoisonRecord, context: FcContext, secrets?: Secrets): Promise<void> {
+  async send(record: PoisonRecord, { context, deadline, secrets }: HandOffOptions): Promise<void> {
     const { credentials, accountId, region } = context ?? {}
     if (!credentials?.accessKeyId || !credentials.accessKeySecret || !accountId || !region) {
       const missing = [
@@ -74,6 +83,8 @@ class FunctionSink implements DeadLetterSink {
       credentials,
       ...(this.endpoint !== undefined ? { endpoint: this.endpoint } : {}),
       ...(secrets ? { secrets } : {}),
+      // Each call ends before the invocation's deadline, so a hand-off that hangs fails with its own error.
+      timeoutMs: Math.max(1, Math.min(HAND_OFF_TIMEOUT_MS, deadline - Date.now())),
     })
     const payloads = packPoison(record)
     const failures: string[] = []

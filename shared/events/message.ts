@@ -9,6 +9,8 @@ export interface RocketMessage {
   instanceId?: string
   topic: string
   tags?: string
+  /** RocketMQ's message keys (`KEYS`), as routes and filters read them. */
+  keys?: string
   /**
    * The RocketMQ message group (5.x FIFO topics; the sharding key of ordered messages), when the event
    * carries it as `__SHARDINGKEY` (docs/platform-facts.md §8.4): one group is delivered in order.

@@ -118,6 +118,9 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
     if (fromSubject !== undefined) msg.instanceId = fromSubject
   }
   if (typeof tags === 'string' && tags !== '') msg.tags = tags
+  const keys = sys?.['KEYS']
+  if (typeof keys === 'string' && keys !== '') msg.keys = keys
+  else if (typeof keys === 'number') msg.keys = String(keys)
   // Where EventBridge puts the message group is not documented: the system properties, else the user's.
   const group = sys?.['__SHARDINGKEY'] ?? msg.userProperties['__SHARDINGKEY']
   if (typeof group === 'string' && group !== '') msg.messageGroup = group

@@ -29,7 +29,7 @@ export class MessageFields {
       case 'messageId':
         return text(this.msg.messageId)
       case 'keys':
-        return text(keysOf(this.msg.raw))
+        return text(this.msg.keys)
       case 'mqttSecondTopic':
         return text(own(this.msg.userProperties, 'mqttSecondTopic'))
       case 'userProperties':
@@ -82,20 +82,4 @@ function isIndex(step: string): boolean {
     if (c < 48 || c > 57) return false
   }
   return true
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/**
- * The message's KEYS (RocketMQ message keys, several separated by a space), from the entry as received:
- * `data.systemProperties.KEYS` of a CloudEvent, `systemProperties.KEYS` of a RawData entry. The event
- * parser does not carry it (shared/events/message.ts).
- */
-export function keysOf(raw: unknown): string | undefined {
-  if (!isObject(raw)) return undefined
-  const data = Object.hasOwn(raw, 'specversion') || Object.hasOwn(raw, 'data') ? raw['data'] : raw
-  const sys = isObject(data) && Object.hasOwn(data, 'systemProperties') ? data['systemProperties'] : undefined
-  const keys = isObject(sys) && Object.hasOwn(sys, 'KEYS') ? sys['KEYS'] : undefined
-  if (typeof keys === 'string') return keys
-  return typeof keys === 'number' && Number.isFinite(keys) ? String(keys) : undefined
 }

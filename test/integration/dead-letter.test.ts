@@ -306,7 +306,10 @@ describe('dead-letter function: every file-system call under the deadline', () =
       10_000,
       'the hand-off',
       assert.rejects(
-        sink.send({ ...record, messages: [{ index: 0, reason: 'x', event: {} }] }, context('bridge-proc', 6)),
+        sink.send(
+          { ...record, messages: [{ index: 0, reason: 'x', event: {} }] },
+          { context: context('bridge-proc', 6), deadline: Date.now() + 5400 },
+        ),
         (err: Error) => {
           assert.equal(err.name, 'DeadLetterError')
           assert.match(err.message, /could not hand 1 dead letter to file:\/proc\/nope: cannot create \/proc\/nope/)

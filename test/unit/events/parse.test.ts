@@ -399,3 +399,11 @@ describe('the message ID', () => {
     assert.equal(parseEvent(fixtureText('apache-rocketmq-stream-batch.json')).messages[0]!.messageId, '7F0000010B6418B4AAC2A3B8D5F00000')
   })
 })
+
+describe('the message keys', () => {
+  test('KEYS from the system properties, text or a number, for routes and filters', () => {
+    const data = (KEYS: unknown) => ({ topic: 't', body: 'b', systemProperties: KEYS === undefined ? {} : { KEYS } })
+    const [a, b, c, d] = parseEvent([data('order-1 order-2'), data(7), data(''), data(undefined)]).messages
+    assert.deepEqual([a!.keys, b!.keys, c!.keys, d!.keys], ['order-1 order-2', '7', undefined, undefined])
+  })
+})
