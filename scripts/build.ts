@@ -57,6 +57,22 @@ const fc2Apart: Plugin = {
   },
 }
 
+/**
+ * Keeps the YAML library (110 KB) off the bridge's cold start: the bundled rules are JSON, so
+ * shared/rules/yaml-library.ts becomes a require of yaml.js beside the bundle, made on first use only (a
+ * RULES_FILE in YAML).
+ */
+const yamlApart: Plugin = {
+  name: 'yaml-apart',
+  setup(b) {
+    b.onLoad({ filter: /shared[\\/]rules[\\/]yaml-library\.ts$/ }, () => ({
+      contents: "let lib\nexport function yamlLibrary() { return (lib ??= require('./yaml.js')) }\n",
+      loader: 'js',
+    }))
+    b.onResolve({ filter: /^\.\/yaml\.js$/ }, () => ({ path: './yaml.js', external: true }))
+  },
+}
+
 export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
   const rulesFile = resolve(options.rulesFile ?? join(root, 'rules.yaml'))
   const outDir = resolve(options.outDir ?? join(root, 'dist'))
@@ -85,12 +101,13 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       ...common,
       entryPoints: [join(root, 'functions', fn, 'index.ts')],
       outfile: join(out, 'index.js'),
-      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart] : fc2Beside ? [fc2Apart] : [],
+      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, yamlApart] : fc2Beside ? [fc2Apart] : [],
       // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
       // SOCKS proxies (MQTT.js's `socks`) are never used: the stub keeps 70 KB off the cold start.
       ...(fn === 'bridge' ? { alias: { debug: join(root, 'scripts/debug-off.cjs'), socks: join(root, 'scripts/socks-off.cjs') } } : {}),
     })
     if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
+    if (fn === 'bridge') await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
     // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
     writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
     if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, 'index.js')).length / 1024).toFixed(0)} KB)`)

@@ -3,9 +3,10 @@
 // pairwise, so a body of half a million bad lines once took ~10 s and ~2 GB (docs/rules.md, "Over HTTP:
 // the validate-rules function"). Here the parser streams: it stops after MAX_PARSE_ERRORS or
 // MAX_YAML_TOKENS lexical tokens, and duplicate keys are found in one pass with a Set.
-import { Composer, type CST, type Document, isMap, isScalar, Lexer, LineCounter, Parser, visit } from 'yaml'
+import type { CST, Document, LineCounter } from 'yaml'
 import { messageOf, type ProblemAt } from '../errors.js'
 import { nestingProblem } from './nesting.js'
+import { yamlLibrary } from './yaml-library.js'
 
 /** YAML aliases are capped so a crafted document ("billion laughs") cannot blow up memory. */
 export const MAX_ALIAS_COUNT = 100
@@ -20,8 +21,8 @@ export const MAX_PARSE_ERRORS = 100
 
 export type TextResult = { ok: true; value: unknown } | { ok: false; errors: ProblemAt[] }
 
-/** Thrown from inside the composer to stop it once enough errors are in. */
-class Enough extends Error {}
+/** Thrown from inside the composer to stop it once enough errors are in (control flow, not an error). */
+const ENOUGH = Symbol('enough errors')
 
 /** Parses YAML or JSON text (JSON is YAML). Syntax errors come back with line and column. */
 export function parseRulesText(text: string): TextResult {
@@ -64,12 +65,13 @@ class Findings {
   }
   /** Records a problem; throws Enough once the list is full, to stop the parser mid-way. */
   add(offset: number, message: string): void {
-    if (this.full) throw new Enough()
+    if (this.full) throw ENOUGH
     this.list.push({ offset, message })
   }
 }
 
 function parseYaml(text: string): TextResult | typeof TOO_LONG {
+  const { Composer, Lexer, LineCounter, Parser } = yamlLibrary()
   const lineCounter = new LineCounter()
   const parser = new Parser(lineCounter.addNewLine)
   // Duplicate keys are checked below in one pass; the library's own check compares every pair.
@@ -103,13 +105,14 @@ function parseYaml(text: string): TextResult | typeof TOO_LONG {
     if (found.list.length === 0) duplicateKeys(doc, found)
     if (found.list.length === 0) return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) }
   } catch (err) {
-    if (!(err instanceof Enough)) return { ok: false, errors: [{ path: '(document)', message: messageOf(err) }] }
+    if (err !== ENOUGH) return { ok: false, errors: [{ path: '(document)', message: messageOf(err) }] }
   }
   return { ok: false, errors: located(found, lineCounter) }
 }
 
 /** YAML forbids a key twice in one mapping; toJS would keep the last silently. */
 function duplicateKeys(doc: Document.Parsed, found: Findings): void {
+  const { isMap, isScalar, visit } = yamlLibrary()
   visit(doc, {
     Map(_, map) {
       if (!isMap(map)) return

@@ -84,6 +84,28 @@ describe('the built bridge bundle on Mosquitto', needsMosquitto(), () => {
     assert.equal(summary.published, 90)
     await settle(bridge, expected)
     assertDelivered(expected, withoutSentinels(sub.messages), 5)
+    // The bundled rules are JSON: the YAML library beside the bundle is never loaded.
+    assert.ok(existsSync(join(out, 'bridge/yaml.js')))
+    assert.equal(require.cache[join(out, 'bridge/yaml.js')], undefined)
+  })
+
+  test('RULES_FILE in YAML: the bundle loads the YAML library beside it on first use, and serves those rules', async () => {
+    sub.messages.length = 0
+    const out = join(work, 'dist-yaml')
+    await buildAll({ rulesFile, outDir: out, quiet: true })
+    process.env['RULES_FILE'] = rulesFile
+    try {
+      const bridge = require(join(out, 'bridge/index.js')) as BridgeModule
+      loaded.push(bridge)
+      const { event, expected } = makeBatch(30, 'YAML-')
+      const summary = await bridge.handler(Buffer.from(JSON.stringify(event)), fcContext('req-yaml'))
+      assert.equal(summary.published, 30)
+      assert.ok(require.cache[join(out, 'bridge/yaml.js')], 'yaml.js was required')
+      await settle(bridge, expected)
+      assertDelivered(expected, withoutSentinels(sub.messages), 5)
+    } finally {
+      delete process.env['RULES_FILE']
+    }
   })
 })
 
