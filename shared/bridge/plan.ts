@@ -5,6 +5,8 @@ import type { ParsedEvent } from '../events/message.js'
 import { mapMessage } from '../mapping/map-message.js'
 import type { Publish } from '../mapping/publish.js'
 import type { RuleIndex } from '../mapping/rule-index.js'
+import { quote } from '../rules/topics.js'
+import { fingerprint } from './delivered-memory.js'
 import { deadLettered, indexOf, type Planned } from './records.js'
 
 /** One record per entry of the event, in batch order. */
@@ -33,12 +35,12 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
       const first = seen.get(key)
       if (first) {
         planned.push(
-          samePublish(first, p)
+          fingerprint(first) === fingerprint(p)
             ? { status: 'duplicate', index: p.index, ruleId: p.ruleId, messageId: p.messageId, seen: 'in this batch' }
             : deadLettered(
                 {
                   index: p.index,
-                  reason: `message ID ${JSON.stringify(p.messageId)} appears twice in this batch with different content (first at position ${first.index})`,
+                  reason: `message ID ${quote(p.messageId)} appears twice in this batch with different content (first at position ${first.index})`,
                   ruleId: p.ruleId,
                   messageId: p.messageId,
                 },
@@ -59,10 +61,4 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
   }
   // Parse errors were listed first; the batch order is what every later stage reports in.
   return planned.sort((a, b) => indexOf(a) - indexOf(b))
-}
-
-function samePublish(a: Publish, b: Publish): boolean {
-  return (
-    a.topic === b.topic && a.qos === b.qos && a.payload.equals(b.payload) && JSON.stringify(a.properties) === JSON.stringify(b.properties)
-  )
 }

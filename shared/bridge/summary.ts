@@ -1,7 +1,7 @@
 // Records -> the invocation's summary and its one decision: return it, or throw the error that makes
 // Function Compute retry (a transient failure), or the one that keeps dead letters from being lost.
 // Pure: no clock, no I/O; everything it needs comes in.
-import { type DeadLetterError, DeliveryError } from '../errors.js'
+import { DeadLetterError, DeliveryError, messageOf } from '../errors.js'
 import type { ParsedEvent } from '../events/message.js'
 import type { MessageResult } from './records.js'
 
@@ -83,7 +83,12 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
     if (input.handOffError) reasons.push(input.handOffError.message)
     return { summary, decision: { outcome: 'retry', error: new DeliveryError(failures.length, input.sent, reasons.map(input.redact)) } }
   }
-  if (input.handOffError) return { summary, decision: { outcome: 'dead-letter-failed', error: input.handOffError } }
+  if (input.handOffError) {
+    // Through the invocation's redactor too: the cause may come from anywhere the hand-off went.
+    const e = input.handOffError
+    const error = new DeadLetterError(e.target, e.count, new Error(input.redact(messageOf(e.cause))))
+    return { summary, decision: { outcome: 'dead-letter-failed', error } }
+  }
   return { summary, decision: { outcome: 'ok' } }
 }
 

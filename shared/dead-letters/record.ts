@@ -21,6 +21,11 @@ export const deadLetterSchema = z
     wholeEvent: z.literal(true).optional(),
     /** `event` holds text: what was received was not JSON, or cannot be kept as JSON (storable.ts). */
     eventText: z.literal(true).optional(),
+    /**
+     * The bytes received were not valid UTF-8: `event` is their decoding, with U+FFFD where they were
+     * invalid, not what was received. Such an entry is not replayable (it would publish changed bytes).
+     */
+    lossy: z.literal(true).optional(),
   })
   // zod 4 required the `event` key, whatever its value; zod 3's z.unknown() also takes it missing.
   .refine((m) => 'event' in m)
@@ -53,6 +58,7 @@ export const poisonPartRecordSchema = z.object({
     messageId: z.string().optional(),
     wholeEvent: z.literal(true).optional(),
     eventText: z.literal(true).optional(),
+    lossy: z.literal(true).optional(),
   }),
   part: z.object({
     index: safeInt().min(0),
@@ -119,6 +125,8 @@ export const storedDeadLetterSchema = z.object({
   event: z.unknown(),
   wholeEvent: z.literal(true).optional(),
   eventText: z.literal(true).optional(),
+  /** What was received was not valid UTF-8 (see the dead letter's `lossy`): not replayable. */
+  lossy: z.literal(true).optional(),
   /** Folded in from markers by the reader; never written in an entry line. */
   replayedAt: z.string().optional(),
   replayRequestId: z.string().optional(),

@@ -27,33 +27,53 @@ export function parseEvent(event: unknown): ParsedEvent {
     try {
       value = JSON.parse(text)
     } catch (err) {
-      return unparsable(text, `event is not JSON: ${messageOf(err)}`, true)
+      const parsed = unparsable(text, `event is not JSON: ${messageOf(err)}`, true)
+      return lossy ? quarantineReplaced(parsed) : parsed
     }
   }
   const parsed = parseValue(value)
   return lossy ? quarantineReplaced(parsed) : parsed
 }
 
-/** Moves every message touched by a U+FFFD replacement to the poison list; the others are intact. */
+/**
+ * Moves every message touched by a U+FFFD replacement to the poison list, and flags every dead letter that
+ * holds one as lossy: what is stored is the decoding, not the bytes received, so it must not be replayed.
+ * The whole entry is searched (system properties, IDs, the CloudEvent's own fields), not only the fields
+ * the mapping reads. A message that carried U+FFFD itself is quarantined too: its bytes are unknowable.
+ */
 function quarantineReplaced(parsed: ParsedEvent): ParsedEvent {
-  const touched = (m: RocketMessage) =>
-    m.body.includes('\uFFFD') ||
-    m.topic.includes('\uFFFD') ||
-    Object.entries(m.userProperties).some(([k, v]) => k.includes('\uFFFD') || v.includes('\uFFFD'))
-  const poison = [...parsed.poison]
+  const poison = parsed.poison.map((p) => (holdsReplacement(p.event) ? { ...p, lossy: true as const } : p))
   const messages: RocketMessage[] = []
   for (const m of parsed.messages) {
-    if (!touched(m)) messages.push(m)
+    if (!holdsReplacement(m.raw)) messages.push(m)
     else
       poison.push({
         index: m.index,
         reason: `[${m.index}]: the event holds bytes that are not valid UTF-8 in this message; they cannot be delivered unchanged`,
         event: m.raw,
+        lossy: true,
         ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
       })
   }
   poison.sort((a, b) => a.index - b.index)
   return { ...parsed, messages, poison }
+}
+
+/** Whether any string or key in the value holds U+FFFD; iterative, so any depth is safe. */
+function holdsReplacement(value: unknown): boolean {
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === 'string') {
+      if (v.includes('\uFFFD')) return true
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, item] of Object.entries(v)) {
+        if (k.includes('\uFFFD')) return true
+        stack.push(item)
+      }
+    }
+  }
+  return false
 }
 
 function parseValue(value: unknown): ParsedEvent {

@@ -10,11 +10,18 @@ const MIN_SECRET_LENGTH = 4
 
 export class Secrets {
   private readonly values = new Set<string>()
+  /** Every value this one masks, its parent's too, longest first: a secret inside a longer one never leaves a tail. */
+  private sorted: string[] | undefined
 
   constructor(private readonly parent?: Secrets) {}
 
   add(value: string | undefined): void {
-    if (value && value.length >= MIN_SECRET_LENGTH) this.values.add(value)
+    if (!value || value.length < MIN_SECRET_LENGTH) return
+    this.values.add(value)
+    // Log lines are JSON: a secret with a quote, a backslash or a control character appears escaped there.
+    const escaped = JSON.stringify(value).slice(1, -1)
+    if (escaped !== value) this.values.add(escaped)
+    this.sorted = undefined
   }
 
   /** A redactor that masks these values as well as everything this one masks; this one is unchanged. */
@@ -25,9 +32,18 @@ export class Secrets {
   }
 
   redact(text: string): string {
-    let out = this.parent ? this.parent.redact(text) : text
-    for (const s of this.values) if (out.includes(s)) out = out.split(s).join('***')
+    let out = text
+    for (const s of this.all()) if (out.includes(s)) out = out.split(s).join('***')
     return out
+  }
+
+  private all(): string[] {
+    // A parent learns values later (a connection's derived password): its list is read afresh each time.
+    const inherited = this.parent ? this.parent.all() : []
+    if (this.sorted === undefined || this.sorted.length !== this.values.size + inherited.length) {
+      this.sorted = [...inherited, ...this.values].sort((a, b) => b.length - a.length)
+    }
+    return this.sorted
   }
 }
 

@@ -39,22 +39,35 @@ export class RuleIndex {
   match(msg: RocketMessage): CompiledRule | string {
     const onTopic = this.byTopic.get(msg.topic)
     if (!onTopic) return `no enabled rule for RocketMQ topic ${quote(msg.topic)}`
+    const tagged = (c: CompiledRule) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags))
     let candidates = onTopic
-    if (msg.instanceId !== undefined) {
+    let accepted: CompiledRule[]
+    if (msg.instanceId === undefined) accepted = onTopic.filter(tagged)
+    else {
+      // The message's own instance first; a rule without an instance takes what those leave.
       const exact = onTopic.filter((c) => c.rule.source.instanceId === msg.instanceId)
-      candidates = exact.length > 0 ? exact : onTopic.filter((c) => c.rule.source.instanceId === undefined)
+      const anyInstance = onTopic.filter((c) => c.rule.source.instanceId === undefined)
+      candidates = [...exact, ...anyInstance]
       if (candidates.length === 0) return `no enabled rule for RocketMQ instance ${quote(msg.instanceId)} and topic ${quote(msg.topic)}`
+      accepted = exact.filter(tagged)
+      if (accepted.length === 0) accepted = anyInstance.filter(tagged)
     }
-    const accepted = candidates.filter((c) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags)))
     if (accepted.length === 0) {
-      return `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${candidates.map((c) => `${quote(c.rule.id)} (tags ${quote(c.rule.source.tags)})`).join(', ')}`
+      return `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${listed(candidates, (c) => `${quote(c.rule.id)} (tags ${quote(c.rule.source.tags)})`)}`
     }
     if (accepted.length > 1) {
-      const list = accepted.map(
+      const rules = listed(
+        accepted,
         (c) => `${quote(c.rule.id)} (instance ${c.rule.source.instanceId === undefined ? 'any' : quote(c.rule.source.instanceId)})`,
       )
-      return `the message names no instance (no INSTANCE_ID, no instance in the CloudEvent subject) and topic ${quote(msg.topic)} matches several rules: ${list.join(', ')}`
+      return `the message names no instance (no INSTANCE_ID, no instance in the CloudEvent subject) and topic ${quote(msg.topic)} matches several rules: ${rules}`
     }
     return accepted[0]!
   }
+}
+
+/** The first few, and how many more: a reason stays short however many rules share a topic. */
+function listed(rules: CompiledRule[], show: (c: CompiledRule) => string, most = 5): string {
+  const shown = rules.slice(0, most).map(show).join(', ')
+  return rules.length > most ? `${shown} and ${rules.length - most} more` : shown
 }

@@ -40,6 +40,23 @@ describe('planBatch', () => {
     assert.match(second.deadLetter.reason, /message ID "A" appears twice in this batch with different content \(first at position 0\)/)
   })
 
+  test('a repeat differing only in its retain flag is different content, not a duplicate', () => {
+    const routed = ruleIndex([
+      rawRule(1, {
+        routes: [
+          { when: { tags: 'A' }, topic: 'parent1/x', retain: true },
+          { when: {}, topic: 'parent1/x' },
+        ],
+      }),
+    ])
+    const tagged = (tag: string) => ({ ...entry('SAME'), systemProperties: { INSTANCE_ID: INSTANCE, UNIQ_KEY: 'SAME', TAGS: tag } })
+    const planned = planBatch(parseEvent([tagged('A'), tagged('B')]), routed)
+    assert.equal(planned[0]!.status, 'publish')
+    const second = planned[1]!
+    assert.ok(second.status === 'dead-letter', `got ${second.status}`)
+    assert.match(second.deadLetter.reason, /appears twice in this batch with different content/)
+  })
+
   test('entries without a message ID are never taken for repeats', () => {
     const planned = planBatch(parseEvent([entry(undefined), entry(undefined)]), index)
     assert.deepEqual(

@@ -407,3 +407,34 @@ describe('the message keys', () => {
     assert.deepEqual([a!.keys, b!.keys, c!.keys, d!.keys], ['order-1 order-2', '7', undefined, undefined])
   })
 })
+
+describe('bytes that are not valid UTF-8', () => {
+  const withBadByte = (json: string, marker: string) => {
+    const text = Buffer.from(json, 'utf8')
+    const at = text.indexOf(marker)
+    text[at] = 0xff
+    return text
+  }
+  test('a bad byte anywhere in an entry quarantines that message, flagged lossy; its neighbours are intact', () => {
+    const entries = [
+      { topic: 't', body: 'fine', systemProperties: { UNIQ_KEY: 'A' } },
+      { topic: 't', body: 'fine too', systemProperties: { UNIQ_KEY: 'B', KEYS: 'k#y' } },
+      { topic: 't', body: 'fine', systemProperties: { UNIQ_KEY: 'C' } },
+    ]
+    const parsed = parseEvent(withBadByte(JSON.stringify(entries), '#'))
+    assert.deepEqual(
+      parsed.messages.map((m) => m.messageId),
+      ['A', 'C'],
+    )
+    assert.equal(parsed.poison.length, 1)
+    assert.equal(parsed.poison[0]!.index, 1)
+    assert.equal(parsed.poison[0]!.lossy, true)
+    assert.match(parsed.poison[0]!.reason, /not valid UTF-8/)
+  })
+
+  test('an event that is not JSON and not UTF-8 either is one lossy dead letter', () => {
+    const parsed = parseEvent(withBadByte('not json #', '#'))
+    assert.equal(parsed.poison.length, 1)
+    assert.equal(parsed.poison[0]!.lossy, true)
+  })
+})

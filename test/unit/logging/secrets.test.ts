@@ -29,6 +29,26 @@ describe('secrets', () => {
     assert.deepEqual(lines.b, ['{"event":"x","text":"***"}'])
   })
 
+  test('a secret with a quote, a backslash or a control character is masked in a JSON log line too', () => {
+    const got: string[] = []
+    const secret = 'pa"ss\\wo\nrd'
+    const { log } = invocationLogger('info', {
+      requestId: 'r',
+      credentials: { securityToken: secret },
+      logger: { debug: () => {}, info: (m) => got.push(m), warn: () => {}, error: () => {} },
+    })
+    log.info({ event: 'x', error: `refused with ${secret}` })
+    assert.deepEqual(got, ['{"event":"x","error":"refused with ***"}'])
+  })
+
+  test('a secret inside a longer one leaves no tail of the longer one', () => {
+    const s = new Secrets()
+    s.add('abcd')
+    const child = s.with('abcd-and-more-secret')
+    assert.equal(child.redact('token abcd-and-more-secret'), 'token ***')
+    assert.equal(child.redact('just abcd'), 'just ***')
+  })
+
   test('below the level, nothing is written', () => {
     const got: string[] = []
     const { log } = invocationLogger('warn', {

@@ -514,6 +514,32 @@ describe('mapping: retain and the publish record', () => {
 })
 
 describe('mapping: rule selection', () => {
+  test("a rule without an instance takes what the message's own instance's rules leave, by tag", () => {
+    const rules = [
+      rawRule(1, { source: { tags: 'TagA' } }),
+      rawRule(2, {
+        source: { type: 'apache', instanceId: undefined, endpoint: '10.0.0.8:9876', topic: 'topic-1', groupId: 'self-2', tags: 'TagB' },
+      }),
+    ]
+    assert.equal(publishOf(message({ tags: 'TagA' }), rules).ruleId, 'rule-1')
+    assert.equal(publishOf(message({ tags: 'TagB' }), rules).ruleId, 'rule-2')
+    assert.equal(publishOf(message({ tags: 'TagB', instanceId: 'another-instance' }), rules).ruleId, 'rule-2')
+    poisonOf(message({ tags: 'TagC' }), 'tag "TagC" is not accepted by rule', ['"rule-1" (tags "TagA")', '"rule-2" (tags "TagB")'], rules)
+  })
+
+  test('a reason lists at most five candidate rules, and how many more', () => {
+    const rules = Array.from({ length: 8 }, (_, i) =>
+      rawRule(i + 1, { source: { topic: 'shared-topic', tags: `T${i}`, instanceId: `MQ_INST_${i}` } }),
+    )
+    const { reason } = poisonOf(
+      message({ topic: 'shared-topic', instanceId: undefined, tags: 'none' }),
+      'tag "none" is not accepted by rule',
+      [],
+      rules,
+    )
+    assert.match(reason, /"rule-5" \(tags "T4"\) and 3 more$/)
+  })
+
   test("tag filter '*' accepts any tag and no tag", () => {
     assert.equal(publishOf(message({ tags: 'Whatever' })).ruleId, 'rule-1')
     assert.equal(publishOf(message({ tags: undefined })).ruleId, 'rule-1')
