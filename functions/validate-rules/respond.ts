@@ -1,7 +1,7 @@
 // The validate-rules function's behaviour (docs/architecture.md, "Validate-rules function"): one request in, one
 // response out. Validation is the one shared validator; the preview is the bridge's own planning step.
 
-import { previewEvent } from '../../shared/bridge/preview.js'
+import { previewEvent, utf8Text } from '../../shared/bridge/preview.js'
 import { HttpEventError, messageOf, type ProblemAt } from '../../shared/errors.js'
 import { type HttpResponse, jsonResponse, parseHttpEvent } from '../../shared/fc/http-event.js'
 import { triggersForRules } from '../../shared/fc/triggers.js'
@@ -32,7 +32,7 @@ export function respond(event: unknown): HttpResponse {
     if (err instanceof HttpEventError) return jsonResponse(err.statusCode, { error: err.message })
     throw err
   }
-  const text = utf8(body)
+  const text = utf8Text(body)
   if (text === undefined) return badRequest([{ path: '(body)', message: 'is not valid UTF-8' }])
   if (text.trim() === '')
     return badRequest([
@@ -113,12 +113,4 @@ function invalid(errors: ProblemAt[]): HttpResponse {
 function capped(errors: ProblemAt[]): ProblemAt[] {
   if (errors.length <= MAX_ERRORS) return errors
   return [...errors.slice(0, MAX_ERRORS), { path: '(more)', message: `${errors.length - MAX_ERRORS} more errors not shown` }]
-}
-
-function utf8(bytes: Buffer): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    return undefined
-  }
 }

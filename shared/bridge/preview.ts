@@ -1,6 +1,7 @@
 // What the bridge would do with one RocketMQ event, without a broker: the same parseEvent, RuleIndex and
 // mapMessage the bridge runs, and the same in-batch duplicate handling, so the preview cannot drift from it.
 // Per message: the route taken and the rendered topic, the dead-letter reason, or that it was filtered.
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import type { DeadLetterInfo } from '../dead-letters/record.js'
 import type { ParsedEvent } from '../events/message.js'
@@ -88,10 +89,7 @@ export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-function utf8Text(bytes: Buffer): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    return undefined
-  }
+/** The bytes as text when they are valid UTF-8, else undefined. */
+export function utf8Text(bytes: Buffer): string | undefined {
+  return isUtf8(bytes) ? bytes.toString('utf8') : undefined
 }

@@ -10,7 +10,7 @@ export interface Summary {
   received: number
   published: number
   deadLettered: number
-  /** Messages this instance had already delivered (same message ID and rule), or repeated in the batch: not published again. */
+  /** Messages this instance had already delivered (same message ID, rule and content), or repeated in the batch: not published again. */
   duplicates: number
   /** Messages no route accepts, in rules that say `unmatched: skip`: neither published nor dead-lettered. */
   filtered: number

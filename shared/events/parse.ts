@@ -81,9 +81,8 @@ function parseValue(value: unknown): ParsedEvent {
     const first = value.find((e) => typeof e === 'object' && e !== null)
     const shape = first !== undefined && !isCloudEvent(first) ? 'raw-data' : 'event-streaming'
     const out: ParsedEvent = { shape, messages: [], poison: [], received: value.length }
-    value.forEach((entry, i) => {
-      addEntry(out, entry, i, `[${i}]`)
-    })
+    // A loop, not forEach: a hole in an array handed over in process is an entry too (poison).
+    for (let i = 0; i < value.length; i++) addEntry(out, value[i], i, `[${i}]`)
     return out
   }
   if (typeof value === 'object' && value !== null) {

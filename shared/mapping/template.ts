@@ -1,12 +1,13 @@
 // Rendering a route's templates for one message: concatenation of the parts parsed at rule load
 // (shared/rules/template.ts). Each placeholder fills exactly one topic level; a value that cannot is the
 // reason the message becomes a dead letter, naming the placeholder and the value (docs/rules.md, "Templates").
+
+import { mqttStringProblem } from '../rules/mqtt-strings.js'
 import type { Profile } from '../rules/profiles.js'
 import type { Placeholder, Template } from '../rules/template.js'
 import { levelValueProblem, type TopicTemplate } from '../rules/topic-template.js'
 import { fullTopicProblem, quote } from '../rules/topics.js'
 import type { MessageFields } from './message-fields.js'
-import { mqttStringProblem } from './mqtt-strings.js'
 
 export type Rendered = { ok: true; text: string } | { ok: false; reason: string }
 

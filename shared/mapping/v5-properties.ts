@@ -1,9 +1,10 @@
 // The MQTT 5 properties of a publish, from the message's RocketMQ user properties (docs/architecture.md,
 // "Mapping"): mqtt5UserProperty, mqtt5MsgExpireInterval, mqtt5ContentType, mqttRealTopic, and with
 // forwardUserProperties the others.
+
+import { mqttStringProblem } from '../rules/mqtt-strings.js'
 import type { Profile } from '../rules/profiles.js'
 import { quote } from '../rules/topics.js'
-import { mqttStringProblem } from './mqtt-strings.js'
 import type { V5Properties } from './publish.js'
 
 /** User properties the mapping consumes; with forwardUserProperties, the others become MQTT 5 user properties. */
@@ -101,7 +102,7 @@ export function v5Properties(props: Record<string, string>, forward: boolean, pr
       const badKey = mqttStringProblem(key)
       if (badKey) return `userProperties: the name ${quote(key)} ${badKey}`
       const badValue = mqttStringProblem(props[key]!)
-      if (badValue) return `userProperties.${key}: ${badValue}`
+      if (badValue) return `userProperties.${key.length > 80 ? `${key.slice(0, 80)}…` : key}: ${badValue}`
       addUser(user, key, props[key]!)
     }
   }

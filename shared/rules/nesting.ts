@@ -5,6 +5,9 @@ export const MAX_NESTING = 64
 /** Block YAML nests by indentation; this much leading space allows well over MAX_NESTING levels. */
 export const MAX_INDENT = 256
 
+/** What may stand before a quote that opens a quoted scalar: nothing, or a key, item or flow indicator. */
+const QUOTE_MAY_OPEN_AFTER = new Set(['', ':', '-', '[', '{', ',', '?'])
+
 /** Why the text nests too deeply, or undefined. Brackets inside quoted strings and comments do not count. */
 export function nestingProblem(text: string): string | undefined {
   let depth = 0
@@ -12,12 +15,15 @@ export function nestingProblem(text: string): string | undefined {
   let quote = ''
   let lineStart = true
   let indent = 0
+  /** The last character on this line that is not a space: a quote opens a scalar only where YAML starts one. */
+  let before = ''
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!
     if (c === '\n') {
       line++
       lineStart = true
       indent = 0
+      before = ''
       if (quote === '"' || quote === "'") continue
       quote = quote === '#' ? '' : quote
       continue
@@ -35,12 +41,14 @@ export function nestingProblem(text: string): string | undefined {
       else if (c === quote) quote = ''
       continue
     }
-    if (c === '"' || c === "'") quote = c
+    // `it's` inside a plain scalar opens nothing: a quote counts only at the start of a value or key.
+    if ((c === '"' || c === "'") && QUOTE_MAY_OPEN_AFTER.has(before)) quote = c
     else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) quote = '#'
     else if (c === '[' || c === '{') {
       if (++depth > MAX_NESTING) return `line ${line} nests brackets more than ${MAX_NESTING} deep`
       // A stray closing bracket must not buy room for deeper nesting later.
     } else if ((c === ']' || c === '}') && depth > 0) depth--
+    if (c !== ' ' && c !== '\t') before = c
   }
   return undefined
 }

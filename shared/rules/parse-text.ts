@@ -63,7 +63,7 @@ class Findings {
   get full(): boolean {
     return this.list.length >= MAX_PARSE_ERRORS
   }
-  /** Records a problem; throws Enough once the list is full, to stop the parser mid-way. */
+  /** Records a problem; throws ENOUGH once the list is full, to stop the parser mid-way. */
   add(offset: number, message: string): void {
     if (this.full) throw ENOUGH
     this.list.push({ offset, message })

@@ -6,6 +6,7 @@ import type { ProblemAt } from '../errors.js'
 import { formatPath } from '../errors.js'
 import { error } from '../schema-helpers.js'
 import { type Condition, covers, describeValue, type Found, parseWhen } from './filter.js'
+import { forbiddenCharacter, mqttStringProblem } from './mqtt-strings.js'
 import type { Profile } from './profiles.js'
 import { tagSet } from './tags.js'
 import { parseTemplate, readsBody, type Template } from './template.js'
@@ -14,7 +15,8 @@ import { parseTopicTemplate, type TopicTemplate } from './topic-template.js'
 export const MAX_ROUTES = 32
 export const MAX_ROUTE_USER_PROPERTIES = 32
 
-const qos = z.union([z.literal(0), z.literal(1), z.literal(2)], error('must be 0, 1 or 2'))
+/** A QoS level, for a rule's target and a route alike. */
+export const qosSchema = z.union([z.literal(0), z.literal(1), z.literal(2)], error('must be 0, 1 or 2'))
 /** A mapping, passed on as it is: its keys are checked by hand, own keys only (a `__proto__` key is just a key). */
 const mapping = (message: string) =>
   z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { message })
@@ -24,7 +26,7 @@ export const routeSchema = z
     {
       when: mapping('must be a mapping of fields to conditions, such as {tags: Alarm}; {} takes every message'),
       topic: z.string(error(`must be a topic template (text), such as alarms/\${userProperties.site}`)),
-      qos: qos.optional(),
+      qos: qosSchema.optional(),
       retain: z.boolean(error('must be true or false')).optional(),
       userProperties: mapping('must be a mapping of MQTT 5 user property names to templates').optional(),
     },
@@ -117,7 +119,8 @@ function compileRoute(
         fail(['userProperties', name], `must be a template (text), such as \${userProperties.site}, got ${describeValue(raw)}`)
         continue
       }
-      const bad = stringProblem(name) ?? stringProblem(text)
+      // The names go out as written; the text's fixed parts must be sendable too (its values are checked per message).
+      const bad = mqttStringProblem(name) ?? forbiddenCharacter(text)
       if (bad) {
         fail(['userProperties', name], bad)
         continue
@@ -138,13 +141,6 @@ function compileRoute(
       topic.levels.some((l) => readsBody({ source: '', parts: l.parts })) ||
       userProperties.some(([, t]) => readsBody(t)),
   }
-}
-
-/** MQTT strings: well-formed, no NUL (the rest of the MQTT 5 string rules is checked on each message). */
-function stringProblem(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'contains a NUL character'
-  if (!s.isWellFormed()) return 'is not well-formed Unicode (lone surrogate)'
-  return undefined
 }
 
 /** The written-out parent topics of a rule's routes (for the profile's limit on parent topics). */

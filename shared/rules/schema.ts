@@ -1,10 +1,8 @@
 // The rules file format (docs/architecture.md, "Rules"). Strict objects, so a misspelt key is an error, not a silent default.
 import { z } from 'zod'
 import { error, typeError } from '../schema-helpers.js'
-import { MAX_ROUTES, routeSchema } from './routes.js'
+import { MAX_ROUTES, qosSchema, routeSchema } from './routes.js'
 import { sourceSchema } from './source.js'
-
-const qos = z.union([z.literal(0), z.literal(1), z.literal(2)], error('must be 0, 1 or 2'))
 
 /**
  * A length limit as zod 4 checked it: text in code points, and a value of the wrong type that has a length
@@ -56,7 +54,7 @@ export const ruleSchema = z
       .object(
         {
           parentTopic: z.string(error('must be a string')),
-          qos: qos.optional(),
+          qos: qosSchema.optional(),
           retain: z.boolean(error('must be true or false')).default(false),
           bodyEncoding: z.enum(['utf8', 'base64'], error('must be utf8 or base64')).default('utf8'),
           forwardUserProperties: z.boolean(error('must be true or false')).default(false),
@@ -80,7 +78,7 @@ export const ruleSchema = z
 export const defaultsSchema = z
   .object({
     profile: z.enum(['alibaba', 'mqtt'], error('must be alibaba or mqtt')).default('alibaba'),
-    qos: qos.default(1),
+    qos: qosSchema.default(1),
     trigger: triggerSettingsSchema.optional(),
   })
   .strict()

@@ -60,6 +60,3 @@ function parsePlaceholder(inner: string, text: string): Placeholder | string {
 
 /** Whether the template reads the message body. */
 export const readsBody = (t: Template): boolean => t.parts.some((p) => isPlaceholder(p) && p.field.kind === 'body')
-
-/** `${userProperties.site}` as a rule would write it, for messages about a field. */
-export const placeholderFor = (f: Field): string => `\${${fieldText(f)}}`

@@ -2,6 +2,7 @@
 // no wildcard or NUL in its literal text or defaults, no empty level, every placeholder but
 // ${mqttSecondTopic} inside one level, and in profile alibaba a written-out parent topic (docs/rules.md,
 // "Templates"). What a message fills in is checked when it is rendered (shared/mapping/template.ts).
+import { forbiddenCharacter } from './mqtt-strings.js'
 import type { Profile } from './profiles.js'
 import { isPlaceholder, type Part, type Placeholder, parseTemplate } from './template.js'
 import { fullTopicProblem, parentTopicProblem, quote, topicLength } from './topics.js'
@@ -96,8 +97,8 @@ function flatten(levels: TopicLevel[]): Part[] {
 function literalProblem(text: string, atStart: boolean, pattern: RegExp | undefined, profile: Profile): string | undefined {
   if (text.includes('+') || text.includes('#'))
     return `can produce a wildcard: its text ${quote(text)} contains '${text.includes('+') ? '+' : '#'}'`
-  if (text.includes('\u0000')) return 'contains a NUL character'
-  if (!text.isWellFormed()) return 'is not well-formed Unicode (lone surrogate)'
+  const bad = forbiddenCharacter(text)
+  if (bad) return `text ${quote(text)} ${bad}`
   if (atStart && text.startsWith('$')) return `starts with '$', which is reserved for the broker: ${quote(text)}`
   if (pattern && !pattern.test(text)) return `text ${quote(text)} may contain only letters, digits, '-' and '_' in profile ${profile.name}`
   return undefined
@@ -127,9 +128,9 @@ function fallbackProblem(p: Placeholder, alone: boolean, pattern: RegExp | undef
 export function levelValueProblem(value: string, pattern: RegExp | undefined, profile: Profile): string | undefined {
   if (value.includes('/')) return "contains '/': a placeholder fills one topic level"
   if (value.includes('+') || value.includes('#')) return `contains a wildcard ('${value.includes('+') ? '+' : '#'}'), which no topic may`
-  if (value.includes('\u0000')) return 'contains a NUL character'
   if (value.startsWith('$')) return "starts with '$', which is reserved for the broker"
-  if (!value.isWellFormed()) return 'is not well-formed Unicode (lone surrogate)'
+  const bad = forbiddenCharacter(value)
+  if (bad) return bad
   if (pattern && !pattern.test(value)) return `has a character other than letters, digits, '-' and '_' (profile ${profile.name})`
   return undefined
 }

@@ -1,5 +1,5 @@
 // Topic checks shared by the rules validator (parent topics) and the mapping (full topics).
-import { forbiddenCharacter } from '../mapping/mqtt-strings.js'
+import { forbiddenCharacter } from './mqtt-strings.js'
 import type { Profile } from './profiles.js'
 
 export function topicLength(topic: string, profile: Profile): number {

@@ -103,6 +103,13 @@ describe('nesting guard', () => {
     const deep = '['.repeat(MAX_NESTING + 5)
     assert.equal(nestingProblem(`a: "${deep}"\nb: '${deep}'\n# ${deep}\nc: "esc \\" ${deep}"\n`), undefined)
     assert.match(nestingProblem(`a: ${deep}`)!, /line 1 nests brackets more than 64 deep/)
+    // A quote inside a plain scalar opens no string: the brackets after it still count.
+    assert.match(nestingProblem(`a: it's\nb: ${deep}`)!, /line 2 nests brackets more than 64 deep/)
+    assert.match(
+      nestingProblem(`a: say "hi
+text ${deep}`)!,
+      /line 2 nests brackets/,
+    )
   })
   test('64 levels are fine, 65 are not', () => {
     assert.equal(nestingProblem('['.repeat(MAX_NESTING) + ']'.repeat(MAX_NESTING)), undefined)

@@ -172,9 +172,15 @@ describe('validate-rules: 400 for a body that cannot be parsed', () => {
     assert.ok(grown < 50 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MB`)
   })
 
-  test('nesting deep enough to exhaust the stack is a 400, not a crash', async () => {
-    const { res } = await post(`rules: ${'['.repeat(20000)}${']'.repeat(20000)}`)
-    assert.equal(res.statusCode, 400)
+  test('nesting deep enough to exhaust the stack is a 400 from the nesting guard, not a crash', async () => {
+    for (const body of [
+      `rules: ${'['.repeat(20000)}${']'.repeat(20000)}`,
+      `profile: it's\nrules: ${'['.repeat(20000)}${']'.repeat(20000)}`,
+    ]) {
+      const { res, json } = await post(body)
+      assert.equal(res.statusCode, 400)
+      assert.match(json.errors![0]!.message, /nests brackets more than 64 deep/)
+    }
   })
 })
 

@@ -154,6 +154,22 @@ describe('routes: templates, each error with its path', () => {
     assert.match(errors[1]!.message, /unknown placeholder \$\{nope\}/)
     assert.match(errors[2]!.message, /got a list of 1/)
   })
+
+  test('control characters and non-characters are refused at load, as every MQTT string: names, fixed text, defaults', () => {
+    const errors = errorsOf(
+      [
+        routed([{ when: {}, topic: 'parent0/x', userProperties: { 'a\u0001b': 'v', fine: 'text\uFFFF' } }]),
+        rawRule(1, { routes: [{ when: {}, topic: 'parent1/a\u0085/${tags}' }] }),
+        rawRule(2, { routes: [{ when: {}, topic: 'parent2/${tags:-a\u0001}' }] }),
+      ],
+      { profile: 'mqtt' },
+    )
+    const byPath = new Map(errors.map((e) => [e.path, e.message]))
+    assert.match(byPath.get('rules[0].routes[0].userProperties.a\u0001b') ?? '', /U\+0001 \(a control character\)/)
+    assert.match(byPath.get('rules[0].routes[0].userProperties.fine') ?? '', /U\+FFFF \(a non-character\)/)
+    assert.match(byPath.get('rules[1].routes[0].topic') ?? '', /U\+0085 \(a control character\)/)
+    assert.match(byPath.get('rules[2].routes[0].topic') ?? '', /U\+0001/)
+  })
 })
 
 describe('routes: filters', () => {

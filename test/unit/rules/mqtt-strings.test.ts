@@ -1,7 +1,7 @@
 // MQTT 5 §1.5.4: what no string the bridge sends may hold, named by its code point.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { forbiddenCharacter, mqttStringProblem } from '../../../shared/mapping/mqtt-strings.js'
+import { forbiddenCharacter, mqttStringProblem } from '../../../shared/rules/mqtt-strings.js'
 
 describe('MQTT UTF-8 strings (MQTT 5 §1.5.4)', () => {
   const cases: Array<[string, string, string]> = [
