@@ -1,7 +1,7 @@
 // Templates such as `alarms/${userProperties.site:-unknown}/${body.device.id}`, parsed once at rule load
 // into literal text and placeholders, so that a message is rendered by concatenation, with no regular
 // expression per message (docs/rules.md, "Templates").
-import { type Field, fieldText, parseField } from './fields.js'
+import { type Field, parseField } from './fields.js'
 
 export interface Placeholder {
   field: Field
