@@ -4,7 +4,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { build, type Plugin } from 'esbuild'
+import { messageOf } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -115,10 +117,29 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
   return functions
 }
 
+const USAGE = `usage: npm run build [-- --rules <rules-file>]
+
+One CommonJS bundle per function under dist/<function>/, with the validated rules inlined into the
+bridge (rules.yaml by default). Invalid rules fail the build, each error listed.
+
+  --rules <file>  build with these rules instead of rules.yaml
+  -h, --help      this text`
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const rulesArg = process.argv.indexOf('--rules')
-  buildAll(rulesArg > 0 ? { rulesFile: process.argv[rulesArg + 1]! } : {}).catch((err) => {
-    console.error(err instanceof Error ? err.message : err)
+  let rules: string | undefined
+  try {
+    const { values } = parseArgs({ options: { rules: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
+    if (values.help) {
+      console.log(USAGE)
+      process.exit(0)
+    }
+    rules = values.rules
+  } catch (err) {
+    console.error(`${messageOf(err)}\n${USAGE}`)
+    process.exit(2)
+  }
+  buildAll(rules !== undefined ? { rulesFile: rules } : {}).catch((err) => {
+    console.error(messageOf(err))
     process.exit(1)
   })
 }

@@ -34,7 +34,11 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
   try {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { event: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+      options: {
+        event: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
       allowPositionals: true,
       strict: true,
     })

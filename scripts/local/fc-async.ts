@@ -15,6 +15,18 @@ export interface InvocationRecord {
   error?: string
 }
 
+/** Records kept for `npm start`'s report; older ones are forgotten, so no flood of requests grows it. */
+export const MAX_INVOCATION_RECORDS = 1000
+
+/** The most recent invocations, at most MAX_INVOCATION_RECORDS. */
+export class InvocationLog extends Array<InvocationRecord> {
+  override push(...items: InvocationRecord[]): number {
+    super.push(...items)
+    if (this.length > MAX_INVOCATION_RECORDS) this.splice(0, this.length - MAX_INVOCATION_RECORDS)
+    return this.length
+  }
+}
+
 export interface ErrorBody {
   errorMessage: string
   errorType: string

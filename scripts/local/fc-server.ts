@@ -17,7 +17,7 @@ import { InvokeRefusal, messageOf } from '../../shared/errors.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import { loadFc2 } from '../../shared/fc/invoke.js'
 import { redact, registerSecret } from '../../shared/logging/secrets.js'
-import { AsyncQueue, errorBody, type InvocationRecord } from './fc-async.js'
+import { AsyncQueue, errorBody, InvocationLog, type InvocationRecord } from './fc-async.js'
 import { readBody } from './fc-body.js'
 import {
   type ContextSettings,
@@ -91,7 +91,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     accountId: options.accountId ?? '1234567890123456',
     print,
   }
-  const invocations: InvocationRecord[] = []
+  const invocations = new InvocationLog()
   const loaded = loadFunctions(options.functions)
   const queue = new AsyncQueue({
     loaded,
@@ -221,18 +221,18 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
 
   function refuse(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const refusal = err instanceof InvokeRefusal ? err : new InvokeRefusal(500, 'InternalServerError', messageOf(err))
+    // A refused request may come from anywhere (a web page, a flood): its URL is cut short wherever it goes.
+    const shown = (req.url ?? '').length > 200 ? `${(req.url ?? '').slice(0, 200)}…` : (req.url ?? '')
     invocations.push({
       requestId: 'refused',
-      functionName: req.url ?? '',
+      functionName: shown,
       type: 'Sync',
       attempt: 0,
       outcome: 'refused',
       error: `${refusal.code}: ${refusal.message}`,
     })
     print(
-      redact(
-        `${new Date().toISOString()} - [warn] refused ${req.method} ${req.url}: ${refusal.status} ${refusal.code}: ${refusal.message}`,
-      ),
+      redact(`${new Date().toISOString()} - [warn] refused ${req.method} ${shown}: ${refusal.status} ${refusal.code}: ${refusal.message}`),
     )
     if (res.headersSent) return void res.end()
     const body = JSON.stringify({ ErrorCode: refusal.code, ErrorMessage: redact(refusal.message) })

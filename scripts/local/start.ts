@@ -81,6 +81,10 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   // Broker: MQTT_URL when set, else the embedded one.
   let broker: { url: string; embedded: boolean }
   if (process.env['MQTT_URL']) {
+    // Refused before anything prints it: the bridge would refuse it too, and the password would be on screen.
+    if (/^[a-z]+:\/\/[^/]*@/i.test(process.env['MQTT_URL'])) {
+      throw new Error('MQTT_URL must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead')
+    }
     broker = { url: process.env['MQTT_URL'], embedded: false }
   } else {
     const embedded = await startEmbeddedBroker(options.mqttPort)

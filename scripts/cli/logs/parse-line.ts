@@ -14,7 +14,12 @@ export interface BridgeLine {
 
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g
 /** `<time> <requestId> [<level>] {json}`, the time the one right before the request ID (s logs puts its own before). */
-const FC_LINE = /(\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+(\S+)\s+\[([A-Za-z]+)\]\s+(\{.*\})\s*$/
+/** `time requestId [level]`, matched on the short text before the JSON only: no line is scanned twice. */
+const FC_HEAD = /(\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+(\S+)\s+\[([A-Za-z]+)\]$/
+/** Where the head may end; `s logs` puts the function and instance before it. */
+const MAX_HEAD = 512
+/** Longer lines are no bridge line (the bridge caps its reasons); skipping them keeps the report linear. */
+export const MAX_LINE = 1024 * 1024
 const LOCAL_TIME = /^(\d{4})-(\d\d)-(\d\d)[T ](\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?$/
 
 /** ISO times with a zone as they are; zone-less ones (what `s logs` prints) as this machine's local time, which is the zone `s logs` wrote them in. */
@@ -44,10 +49,12 @@ function bridgeFields(json: string): BridgeLine['fields'] | undefined {
 const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
 
 export function parseLine(raw: string): BridgeLine | undefined {
+  if (raw.length > MAX_LINE) return undefined
   const line = raw.replace(ANSI, '').replace(/\r$/, '')
-  const m = FC_LINE.exec(line)
+  const open = line.indexOf('] {')
+  const m = open > 0 && open < MAX_HEAD ? FC_HEAD.exec(line.slice(0, open + 1)) : null
   if (m) {
-    const fields = bridgeFields(m[4]!)
+    const fields = bridgeFields(line.slice(open + 2).trimEnd())
     if (!fields) return undefined
     return { time: parseTime(m[1]!), requestId: text(fields['requestId']) ?? m[2], level: m[3]!.toLowerCase(), fields }
   }

@@ -13,6 +13,8 @@ const COMMANDS: Array<[string, string]> = [
   ['scripts/cli/logs.ts', 'npm run logs'],
   ['scripts/cli/smoke.ts', 'npm run smoke'],
   ['scripts/cli/triggers.ts', 'npm run triggers'],
+  ['scripts/cli/validate.ts', 'npm run validate'],
+  ['scripts/build.ts', 'npm run build'],
   ['scripts/local/start.ts', 'npm start'],
   ['scripts/local/invoke.ts', 'npx tsx scripts/local/invoke.ts'],
 ]

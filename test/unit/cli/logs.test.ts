@@ -10,7 +10,7 @@ import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { LogReport, NO_TIME, quantile, UNATTRIBUTED } from '../../../scripts/cli/logs/aggregate.js'
 import { barChart, squeeze } from '../../../scripts/cli/logs/chart.js'
-import { parseLine } from '../../../scripts/cli/logs/parse-line.js'
+import { MAX_LINE, parseLine } from '../../../scripts/cli/logs/parse-line.js'
 import type { reportJson } from '../../../scripts/cli/logs/render.js'
 import { main } from '../../../scripts/cli/logs.js'
 
@@ -276,5 +276,15 @@ describe('the command', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r))
     assert.equal(code, 0)
     assert.equal(updates.at(-1)!.totals.invocations, 9)
+  })
+})
+
+describe('hostile lines', () => {
+  test('a line over the cap is ignored; a bridge line with a long reason is read whole', () => {
+    const reason = 'r'.repeat(200_000)
+    const long = `2026-01-31T08:00:00.000Z 1-abc [warn] ${JSON.stringify({ event: 'bridge.dead-letter', requestId: '1-abc', reason })}`
+    assert.equal(parseLine(long)?.fields['reason'], reason)
+    assert.equal(parseLine(`2026-01-31T08:00:00.000Z 1-abc [info] {"event":"bridge.invocation","x":"${'y'.repeat(MAX_LINE)}"}`), undefined)
+    assert.equal(parseLine(`2026-01-31T08:00:00.000Z 1-abc [info] ${'{'.repeat(100_000)}`), undefined)
   })
 })
