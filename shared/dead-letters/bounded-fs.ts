@@ -1,6 +1,8 @@
 // Every file-system call of the store, bounded by the invocation's deadline: a call that outlives it (a
 // hung NAS mount) fails the invocation with a clear error, so Function Compute retries it, instead of
-// being killed silently. Node cannot cancel a call in flight; a handle opened too late is closed.
+// being killed silently. Node cannot cancel a call in flight: a handle opened too late is closed, and a
+// handle whose call timed out is closed without waiting (FileHandle.close() waits for the call in flight,
+// so awaiting it would hang the caller past its deadline after all).
 // Directories are made one level at a time: Node's recursive mkdir retries ENOENT for ever on a file
 // system that refuses the directory (DEAD_LETTER_TARGET=file:/proc/nope hung for more than 30 s).
 import { constants, stat as statCallback } from 'node:fs'
@@ -45,8 +47,32 @@ const openBounded = (deadline: Deadline, path: string, flags: string | number) =
     (h) => h.close(),
   )
 
-async function closeQuietly(h: FileHandle): Promise<void> {
-  await h.close().catch(() => {})
+/**
+ * Closes a handle once its work is done or has failed. A call still in flight (one that timed out) would
+ * hold close() until it ends, which may be never: then the handle is closed whenever the call ends, and
+ * nobody waits for it.
+ */
+async function closeAfter(h: FileHandle, path: string, failed: boolean, deadline: Deadline): Promise<void> {
+  if (failed) {
+    void h.close().catch(() => {})
+    return
+  }
+  await bounded(deadline, `close ${path}`, () => h.close()).catch((err) => {
+    if (err instanceof FilesystemTimeoutError) throw err
+  })
+}
+
+/** Opens `path`, runs `use` on the handle, then closes it (closeAfter): how this module uses every handle. */
+async function withHandle<T>(deadline: Deadline, path: string, flags: string | number, use: (h: FileHandle) => Promise<T>): Promise<T> {
+  const h = await openBounded(deadline, path, flags)
+  let failed = true
+  try {
+    const out = await use(h)
+    failed = false
+    return out
+  } finally {
+    await closeAfter(h, path, failed, deadline)
+  }
 }
 
 /** Makes `dir` and its missing parents, one level at a time; a refusal is an error that says where. */
@@ -78,10 +104,25 @@ export async function ensureDir(dir: string, deadline: Deadline, depth = 0): Pro
 /** In-process order per file: two invocations of one instance append in turn, never interleaved. */
 const queues = new Map<string, Promise<unknown>>()
 
-function serialised<T>(path: string, run: () => Promise<T>): Promise<T> {
-  const before = queues.get(path) ?? Promise.resolve()
-  const mine = before.then(run, run)
-  const tail = mine.catch(() => {})
+/**
+ * Runs `run` after the appends to `path` queued before it. The wait is bounded by this caller's deadline
+ * (an earlier append may hang, or have a later deadline): a caller that gives up waiting leaves the earlier
+ * append at the tail, so later ones still wait for it. An append whose own call timed out has failed
+ * (closeAfter does not wait for the call) and leaves the queue, so nothing waits for a call that may
+ * never end.
+ */
+function serialised<T>(path: string, deadline: Deadline, run: () => Promise<T>): Promise<T> {
+  const before = queues.get(path)
+  let ran = false
+  const mine = (async () => {
+    if (before !== undefined) await bounded(deadline, `waiting for an earlier append to ${path}`, () => before)
+    ran = true
+    return run()
+  })()
+  const tail: Promise<unknown> = mine.then(
+    () => {},
+    () => (ran ? undefined : before),
+  )
   queues.set(path, tail)
   void tail.then(() => {
     if (queues.get(path) === tail) queues.delete(path)
@@ -94,9 +135,8 @@ function serialised<T>(path: string, run: () => Promise<T>): Promise<T> {
  * Returns whether the file was new (its directory entry then needs an fsync too).
  */
 export function appendLines(path: string, text: string, deadline: Deadline): Promise<boolean> {
-  return serialised(path, async () => {
-    const h = await openBounded(deadline, path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT)
-    try {
+  return serialised(path, deadline, () =>
+    withHandle(deadline, path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, async (h) => {
       const { size } = await bounded(deadline, `stat ${path}`, () => h.stat())
       let prefix = ''
       if (size > 0) {
@@ -107,39 +147,32 @@ export function appendLines(path: string, text: string, deadline: Deadline): Pro
       await bounded(deadline, `write ${path}`, () => h.write(prefix + text))
       await bounded(deadline, `fsync ${path}`, () => h.sync())
       return size === 0
-    } finally {
-      await closeQuietly(h)
+    }),
+  )
+}
+
+export async function syncDir(dir: string, deadline: Deadline): Promise<void> {
+  await withHandle(deadline, dir, 'r', async (d) => {
+    try {
+      await bounded(deadline, `fsync ${dir}`, () => d.sync())
+    } catch (err) {
+      // Some file systems refuse fsync on a directory; the file itself is synced. A hang is still an error.
+      if (err instanceof FilesystemTimeoutError) throw err
     }
   })
 }
 
-export async function syncDir(dir: string, deadline: Deadline): Promise<void> {
-  const d = await openBounded(deadline, dir, 'r')
-  try {
-    await bounded(deadline, `fsync ${dir}`, () => d.sync())
-  } catch (err) {
-    // Some file systems refuse fsync on a directory; the file itself is synced. A hang is still an error.
-    if (err instanceof FilesystemTimeoutError) throw err
-  } finally {
-    await closeQuietly(d)
-  }
-}
-
 /** Creates `path` with `text` unless it exists: true when this call created it. */
 export async function createExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
-  let h: FileHandle
   try {
-    h = await openBounded(deadline, path, 'wx')
+    await withHandle(deadline, path, 'wx', async (h) => {
+      if (text !== '') await bounded(deadline, `write ${path}`, () => h.write(text))
+    })
+    return true
   } catch (err) {
     if (code(err) === 'EEXIST') return false
     throw err
   }
-  try {
-    if (text !== '') await bounded(deadline, `write ${path}`, () => h.write(text))
-  } finally {
-    await closeQuietly(h)
-  }
-  return true
 }
 
 /** Makes the directory unless it exists: true when this call made it. */
@@ -204,13 +237,10 @@ export async function readSmall(path: string, deadline: Deadline): Promise<strin
  */
 export async function publishExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
   const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`
-  const h = await openBounded(deadline, tmp, 'wx')
-  try {
+  await withHandle(deadline, tmp, 'wx', async (h) => {
     await bounded(deadline, `write ${tmp}`, () => h.write(text))
     await bounded(deadline, `fsync ${tmp}`, () => h.sync())
-  } finally {
-    await closeQuietly(h)
-  }
+  })
   try {
     await bounded(deadline, `link ${path}`, () => link(tmp, path))
     return true
@@ -248,6 +278,16 @@ export async function* readLines(path: string, deadline: Deadline, maxLine = MAX
     if (code(err) === 'ENOENT') return // removed by retention while listed
     throw err
   }
+  // Set when a read failed or timed out (it may still be in flight); a reader that stops early is not.
+  let failed = false
+  const read = async (chunk: Buffer) => {
+    try {
+      return (await bounded(deadline, `read ${path}`, () => h.read(chunk, 0, chunk.length, null))).bytesRead
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  }
   try {
     const chunk = Buffer.alloc(1024 * 1024)
     let pending: Buffer[] = []
@@ -255,7 +295,7 @@ export async function* readLines(path: string, deadline: Deadline, maxLine = MAX
     let skipping = false
     let line = 1
     for (;;) {
-      const { bytesRead } = await bounded(deadline, `read ${path}`, () => h.read(chunk, 0, chunk.length, null))
+      const bytesRead = await read(chunk)
       if (bytesRead === 0) break
       let start = 0
       for (;;) {
@@ -284,6 +324,6 @@ export async function* readLines(path: string, deadline: Deadline, maxLine = MAX
     if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
     else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
   } finally {
-    await closeQuietly(h)
+    await closeAfter(h, path, failed, deadline)
   }
 }
