@@ -6,7 +6,7 @@
 // Directories are made one level at a time: Node's recursive mkdir retries ENOENT for ever on a file
 // system that refuses the directory (DEAD_LETTER_TARGET=file:/proc/nope hung for more than 30 s).
 import { constants, stat as statCallback } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { FilesystemTimeoutError } from '../errors.js'
 
@@ -39,7 +39,7 @@ export async function bounded<T>(deadline: Deadline, what: string, call: () => P
   }
 }
 
-const openBounded = (deadline: Deadline, path: string, flags: string | number) =>
+export const openBounded = (deadline: Deadline, path: string, flags: string | number) =>
   bounded(
     deadline,
     `open ${path}`,
@@ -52,7 +52,7 @@ const openBounded = (deadline: Deadline, path: string, flags: string | number) =
  * hold close() until it ends, which may be never: then the handle is closed whenever the call ends, and
  * nobody waits for it.
  */
-async function closeAfter(h: FileHandle, path: string, failed: boolean, deadline: Deadline): Promise<void> {
+export async function closeAfter(h: FileHandle, path: string, failed: boolean, deadline: Deadline): Promise<void> {
   if (failed) {
     void h.close().catch(() => {})
     return
@@ -63,7 +63,12 @@ async function closeAfter(h: FileHandle, path: string, failed: boolean, deadline
 }
 
 /** Opens `path`, runs `use` on the handle, then closes it (closeAfter): how this module uses every handle. */
-async function withHandle<T>(deadline: Deadline, path: string, flags: string | number, use: (h: FileHandle) => Promise<T>): Promise<T> {
+export async function withHandle<T>(
+  deadline: Deadline,
+  path: string,
+  flags: string | number,
+  use: (h: FileHandle) => Promise<T>,
+): Promise<T> {
   const h = await openBounded(deadline, path, flags)
   let failed = true
   try {
@@ -230,13 +235,16 @@ export async function readSmall(path: string, deadline: Deadline): Promise<strin
   }
 }
 
+/** A name beside `path` no other writer uses. */
+const tempName = (path: string) => `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`
+
 /**
  * Publishes a whole file under `path` unless one is there already: written to a temporary name, fsynced,
  * then hard-linked into place (link fails if the name exists, atomically, on NFS too). True when this
  * call published it.
  */
 export async function publishExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`
+  const tmp = tempName(path)
   await withHandle(deadline, tmp, 'wx', async (h) => {
     await bounded(deadline, `write ${tmp}`, () => h.write(text))
     await bounded(deadline, `fsync ${tmp}`, () => h.sync())
@@ -252,6 +260,21 @@ export async function publishExclusive(path: string, text: string, deadline: Dea
   }
 }
 
+/** Replaces the file at `path` with `text` whole: written to a temporary name, fsynced, renamed over it (atomic). */
+export async function replaceFile(path: string, text: string, deadline: Deadline): Promise<void> {
+  const tmp = tempName(path)
+  await withHandle(deadline, tmp, 'wx', async (h) => {
+    await bounded(deadline, `write ${tmp}`, () => h.write(text))
+    await bounded(deadline, `fsync ${tmp}`, () => h.sync())
+  })
+  try {
+    await bounded(deadline, `rename ${path}`, () => rename(tmp, path))
+  } catch (err) {
+    await removeFile(tmp, deadline).catch(() => {})
+    throw err
+  }
+}
+
 export async function removeFile(path: string, deadline: Deadline): Promise<void> {
   try {
     await bounded(deadline, `unlink ${path}`, () => unlink(path))
@@ -262,68 +285,4 @@ export async function removeFile(path: string, deadline: Deadline): Promise<void
 
 export async function removeTree(path: string, deadline: Deadline): Promise<void> {
   await bounded(deadline, `rm -r ${path}`, () => rm(path, { recursive: true, force: true }))
-}
-
-/** Lines longer than this are reported, not read: one line cannot take the reader's memory. */
-export const MAX_LINE_BYTES = 64 * 1024 * 1024
-
-export type Line = { ok: true; text: string; line: number } | { ok: false; line: number; problem: string }
-
-/** The lines of a file, streamed in chunks (never the whole file in memory), each read bounded. */
-export async function* readLines(path: string, deadline: Deadline, maxLine = MAX_LINE_BYTES): AsyncGenerator<Line> {
-  let h: FileHandle
-  try {
-    h = await openBounded(deadline, path, 'r')
-  } catch (err) {
-    if (code(err) === 'ENOENT') return // removed by retention while listed
-    throw err
-  }
-  // Set when a read failed or timed out (it may still be in flight); a reader that stops early is not.
-  let failed = false
-  const read = async (chunk: Buffer) => {
-    try {
-      return (await bounded(deadline, `read ${path}`, () => h.read(chunk, 0, chunk.length, null))).bytesRead
-    } catch (err) {
-      failed = true
-      throw err
-    }
-  }
-  try {
-    const chunk = Buffer.alloc(1024 * 1024)
-    let pending: Buffer[] = []
-    let pendingBytes = 0
-    let skipping = false
-    let line = 1
-    for (;;) {
-      const bytesRead = await read(chunk)
-      if (bytesRead === 0) break
-      let start = 0
-      for (;;) {
-        const nl = chunk.indexOf(0x0a, start)
-        const end = nl < 0 || nl >= bytesRead ? bytesRead : nl
-        if (!skipping) {
-          if (pendingBytes + (end - start) > maxLine) {
-            skipping = true
-            pending = []
-            pendingBytes = 0
-          } else {
-            pending.push(Buffer.from(chunk.subarray(start, end)))
-            pendingBytes += end - start
-          }
-        }
-        if (end === bytesRead) break
-        if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
-        else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
-        pending = []
-        pendingBytes = 0
-        skipping = false
-        line++
-        start = end + 1
-      }
-    }
-    if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
-    else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
-  } finally {
-    await closeAfter(h, path, failed, deadline)
-  }
 }

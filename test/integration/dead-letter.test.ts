@@ -4,14 +4,15 @@
 
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { handler } from '../../functions/dead-letter/index.js'
-import type { IntakeSummary } from '../../shared/dead-letters/intake.js'
+import { loadDeadLetterConfig } from '../../shared/config/dead-letter.js'
+import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/intake.js'
 import { PROCESS_WRITER, storeFileName } from '../../shared/dead-letters/layout.js'
 import { packPoison } from '../../shared/dead-letters/pack.js'
 import { partGroup } from '../../shared/dead-letters/parts.js'
@@ -20,6 +21,7 @@ import { createDeadLetterSink } from '../../shared/dead-letters/sink.js'
 import { readDeadLetters } from '../../shared/dead-letters/store.js'
 import type { TimerSummary } from '../../shared/dead-letters/timer.js'
 import type { FcContext } from '../../shared/fc/context.js'
+import { invocationLogger } from '../../shared/logging/logger.js'
 
 const root = mkdtempSync(join(tmpdir(), 'dl-int-'))
 const lines: string[] = []
@@ -151,7 +153,19 @@ describe('dead-letter function: a store that cannot be written', () => {
       assert.match(err.message, /Function Compute retries it/)
       return true
     })
-    assert.ok(lines.some((l) => l.startsWith('dl-6 [error]') && l.includes('dead-letter.store-failed')))
+    const failed = lines.find((l) => l.startsWith('dl-6 [error]') && l.includes('dead-letter.store-failed'))
+    assert.ok(failed)
+    // Should Function Compute's retries run out as well, this line says which messages were lost.
+    const line = JSON.parse(failed.slice(failed.indexOf('{'))) as { messages: Array<Record<string, unknown>> }
+    assert.deepEqual(line.messages, [
+      {
+        messageId: 'AC14C305069E1B28CA003E5A7B5E0001',
+        ruleId: null,
+        failedRequestId: fixture.requestContext.requestId,
+        reason:
+          'asynchronous invocation failed after 4 attempts: UnhandledInvocationError, UnhandledInvocationError: 1 of 1 messages not acknowledged by the MQTT broker',
+      },
+    ])
   })
 })
 
@@ -472,6 +486,19 @@ describe('dead-letter function: its timer', () => {
     assert.deepEqual(await readDeadLetters(dir), [], 'nothing stored')
     assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.redrive"') && l.includes('"tried":0')))
     assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.retention"')))
+  })
+
+  test("handled without a deadline, the timer takes the invocation's own: redrive runs, since its lease needs an end", async () => {
+    const dir = join(root, 'timer-no-deadline')
+    const ctx = context('dl-timer-nd', 10)
+    const summary = (await handleDeadLetterEvent(
+      loadDeadLetterConfig({ DEAD_LETTER_DIR: dir }),
+      tick(),
+      ctx,
+      invocationLogger('info', ctx).log,
+    )) as TimerSummary
+    assert.deepEqual([summary.kind, summary.redrive.skipped, summary.redrive.tried], ['timer', undefined, 0])
+    assert.ok(!existsSync(join(dir, 'redrive.lease')), 'the lease was taken and released')
   })
 
   test('a timer run whose store hangs fails before the deadline, after logging its summary line', async () => {
