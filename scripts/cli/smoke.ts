@@ -8,18 +8,18 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { Summary } from '../../shared/bridge/bridge.js'
+import { bridgeSummaryOf } from '../../shared/bridge/answer.js'
 import { previewEvent } from '../../shared/bridge/preview.js'
 import { type BridgeConfig, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError, messageOf } from '../../shared/errors.js'
+import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { FcInvoker, publicEndpoint } from '../../shared/fc/invoke.js'
 import { redact } from '../../shared/logging/secrets.js'
 import type { Rule, RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { requiredEnv } from './required-env.js'
 import { subscribeForSmoke } from './smoke/subscriber.js'
 import { smokeToken, syntheticEvent } from './smoke/synthetic-event.js'
-
-export const DEFAULT_FUNCTION = 'rocketmq-mqtt-bridge'
 
 export const USAGE = `usage: npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
 
@@ -29,7 +29,7 @@ waits for it on MQTT_URL with a subscriber to the topic the bridge's mapping giv
   --rule ID        the rule to test (default: the first enabled rule of the rules file)
   --property K=V   a RocketMQ user property of the message (repeatable); default mqttSecondTopic=/smoke/<random>
   --body TEXT      the message body (default: "smoke test <message ID> <time>")
-  --function NAME  the bridge's function name (default ${DEFAULT_FUNCTION})
+  --function NAME  the bridge's function name (default ${BRIDGE_FUNCTION})
   --rules FILE     the rules the bridge was deployed with (default rules.yaml)
   --timeout S      seconds to wait for the message on MQTT_URL (default 30)
   -h, --help       this text
@@ -59,7 +59,7 @@ export function parseSmokeArgs(argv: string[]): SmokeOptions | 'help' {
       rule: { type: 'string' },
       property: { type: 'string', multiple: true, default: [] },
       body: { type: 'string' },
-      function: { type: 'string', default: DEFAULT_FUNCTION },
+      function: { type: 'string', default: BRIDGE_FUNCTION },
       rules: { type: 'string', default: 'rules.yaml' },
       timeout: { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -88,11 +88,6 @@ export function parseSmokeArgs(argv: string[]): SmokeOptions | 'help' {
 }
 
 class SmokeFailure extends Error {}
-
-function need(env: NodeJS.ProcessEnv, ...names: string[]): string {
-  for (const n of names) if (env[n]) return env[n]!
-  throw new SmokeFailure(`the invoke needs ${names.join(' or ')} in the environment`)
-}
 
 function loadRules(path: string): RuleSet {
   let text: string
@@ -129,7 +124,7 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
       throw new SmokeFailure(`the subscriber takes the bridge's MQTT settings from the environment: ${err.message}`)
     throw err
   }
-  const accountId = need(env, 'ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
+  const accountId = requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
   const region = env['ALIBABA_CLOUD_REGION'] || env['FC_REGION'] || env['REGION'] || rule.source.regionId
   const endpoint = (env['FC_ENDPOINT'] || publicEndpoint(accountId, region)).replace(/\/$/, '')
   const token = smokeToken()
@@ -163,8 +158,8 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
     accountId,
     region,
     credentials: {
-      accessKeyId: need(env, 'ALIBABA_CLOUD_ACCESS_KEY_ID'),
-      accessKeySecret: need(env, 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'),
+      accessKeyId: requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCESS_KEY_ID'),
+      accessKeySecret: requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'),
       ...(sts ? { securityToken: sts } : {}),
     },
     endpoint,
@@ -178,17 +173,13 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
       `  subscriber  ${new URL(config.mqttUrl).host} as ${subscriber.clientId}, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, QoS ${subscriber.grantedQos} granted`,
     )
     const invokedAt = Date.now()
-    let summary: Summary
+    let body: unknown
     try {
-      const result = await invoker.invoke(o.functionName, JSON.stringify(message.event), 'Sync')
-      summary = result.body as Summary
+      body = (await invoker.invoke(o.functionName, JSON.stringify(message.event), 'Sync')).body
     } catch (err) {
       throw new SmokeFailure(`the invoke failed: ${messageOf(err)}`)
     }
-    if (typeof summary !== 'object' || summary === null || typeof summary.published !== 'number')
-      throw new SmokeFailure(
-        `${o.functionName} answered with something that is not a bridge summary: ${JSON.stringify(summary).slice(0, 200)}`,
-      )
+    const summary = bridgeSummaryOf(body, o.functionName)
     const rules = Object.entries(summary.rules ?? {})
       .map(([id, n]) => `${id} ${n}`)
       .join(', ')

@@ -9,11 +9,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import YAML, { type Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml'
 import { messageOf, SYamlError } from '../../shared/errors.js'
+import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { isManagedTriggerName, triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-
-export const BRIDGE_FUNCTION_NAME = 'rocketmq-mqtt-bridge'
 
 export interface TriggerSync {
   /** s.yaml with the triggers written; the input text itself when nothing changed. */
@@ -83,9 +82,9 @@ function bridgeProps(doc: Document): YAMLMap {
   if (!isMap(resources)) throw new SYamlError('s.yaml has no resources mapping')
   for (const pair of resources.items) {
     const props = isMap(pair.value) ? pair.value.get('props', true) : undefined
-    if (isMap(props) && props.get('functionName') === BRIDGE_FUNCTION_NAME) return props
+    if (isMap(props) && props.get('functionName') === BRIDGE_FUNCTION) return props
   }
-  throw new SYamlError(`s.yaml has no resource with props.functionName: ${BRIDGE_FUNCTION_NAME}`)
+  throw new SYamlError(`s.yaml has no resource with props.functionName: ${BRIDGE_FUNCTION}`)
 }
 
 function compare(actual: Array<Record<string, unknown>>, expected: Array<Record<string, unknown>>): string[] {

@@ -2,11 +2,10 @@
 // keeps entries, and how its timer redrives transient failures through the bridge.
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
+import { BRIDGE_FUNCTION } from '../fc/functions.js'
 import type { LogLevel } from '../logging/logger.js'
 import { DEFAULT_DEAD_LETTER_DIR, directoryVariable, logLevelVariable, parseEnvironment, wholeNumber } from './env.js'
 
-/** The bridge's function name in s.yaml: what redrive invokes. */
-export const DEFAULT_BRIDGE_FUNCTION = 'rocketmq-mqtt-bridge'
 export const DEFAULT_RETENTION_DAYS = 30
 export const DEFAULT_REDRIVE_MAX_AGE = '24h'
 export const DEFAULT_REDRIVE_BACKOFF = '5m'
@@ -67,7 +66,7 @@ const schema = z.object({
   DEAD_LETTER_BRIDGE_FUNCTION: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/, 'must be a Function Compute function name')
-    .default(DEFAULT_BRIDGE_FUNCTION),
+    .default(BRIDGE_FUNCTION),
   FC_ENDPOINT: endpoint.optional(),
 })
 

@@ -1,10 +1,12 @@
 // Every file-system call of the store, bounded by the invocation's deadline: a call that outlives it (a
 // hung NAS mount) fails the invocation with a clear error, so Function Compute retries it, instead of
-// being killed silently. Node cannot cancel a call in flight; a handle opened too late is closed.
+// being killed silently. Node cannot cancel a call in flight: a handle opened too late is closed, and a
+// handle whose call timed out is closed without waiting (FileHandle.close() waits for the call in flight,
+// so awaiting it would hang the caller past its deadline after all).
 // Directories are made one level at a time: Node's recursive mkdir retries ENOENT for ever on a file
 // system that refuses the directory (DEAD_LETTER_TARGET=file:/proc/nope hung for more than 30 s).
 import { constants, stat as statCallback } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { FilesystemTimeoutError } from '../errors.js'
 
@@ -37,7 +39,7 @@ export async function bounded<T>(deadline: Deadline, what: string, call: () => P
   }
 }
 
-const openBounded = (deadline: Deadline, path: string, flags: string | number) =>
+export const openBounded = (deadline: Deadline, path: string, flags: string | number) =>
   bounded(
     deadline,
     `open ${path}`,
@@ -45,8 +47,37 @@ const openBounded = (deadline: Deadline, path: string, flags: string | number) =
     (h) => h.close(),
   )
 
-async function closeQuietly(h: FileHandle): Promise<void> {
-  await h.close().catch(() => {})
+/**
+ * Closes a handle once its work is done or has failed. A call still in flight (one that timed out) would
+ * hold close() until it ends, which may be never: then the handle is closed whenever the call ends, and
+ * nobody waits for it.
+ */
+export async function closeAfter(h: FileHandle, path: string, failed: boolean, deadline: Deadline): Promise<void> {
+  if (failed) {
+    void h.close().catch(() => {})
+    return
+  }
+  await bounded(deadline, `close ${path}`, () => h.close()).catch((err) => {
+    if (err instanceof FilesystemTimeoutError) throw err
+  })
+}
+
+/** Opens `path`, runs `use` on the handle, then closes it (closeAfter): how this module uses every handle. */
+export async function withHandle<T>(
+  deadline: Deadline,
+  path: string,
+  flags: string | number,
+  use: (h: FileHandle) => Promise<T>,
+): Promise<T> {
+  const h = await openBounded(deadline, path, flags)
+  let failed = true
+  try {
+    const out = await use(h)
+    failed = false
+    return out
+  } finally {
+    await closeAfter(h, path, failed, deadline)
+  }
 }
 
 /** Makes `dir` and its missing parents, one level at a time; a refusal is an error that says where. */
@@ -78,10 +109,25 @@ export async function ensureDir(dir: string, deadline: Deadline, depth = 0): Pro
 /** In-process order per file: two invocations of one instance append in turn, never interleaved. */
 const queues = new Map<string, Promise<unknown>>()
 
-function serialised<T>(path: string, run: () => Promise<T>): Promise<T> {
-  const before = queues.get(path) ?? Promise.resolve()
-  const mine = before.then(run, run)
-  const tail = mine.catch(() => {})
+/**
+ * Runs `run` after the appends to `path` queued before it. The wait is bounded by this caller's deadline
+ * (an earlier append may hang, or have a later deadline): a caller that gives up waiting leaves the earlier
+ * append at the tail, so later ones still wait for it. An append whose own call timed out has failed
+ * (closeAfter does not wait for the call) and leaves the queue, so nothing waits for a call that may
+ * never end.
+ */
+function serialised<T>(path: string, deadline: Deadline, run: () => Promise<T>): Promise<T> {
+  const before = queues.get(path)
+  let ran = false
+  const mine = (async () => {
+    if (before !== undefined) await bounded(deadline, `waiting for an earlier append to ${path}`, () => before)
+    ran = true
+    return run()
+  })()
+  const tail: Promise<unknown> = mine.then(
+    () => {},
+    () => (ran ? undefined : before),
+  )
   queues.set(path, tail)
   void tail.then(() => {
     if (queues.get(path) === tail) queues.delete(path)
@@ -94,9 +140,8 @@ function serialised<T>(path: string, run: () => Promise<T>): Promise<T> {
  * Returns whether the file was new (its directory entry then needs an fsync too).
  */
 export function appendLines(path: string, text: string, deadline: Deadline): Promise<boolean> {
-  return serialised(path, async () => {
-    const h = await openBounded(deadline, path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT)
-    try {
+  return serialised(path, deadline, () =>
+    withHandle(deadline, path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, async (h) => {
       const { size } = await bounded(deadline, `stat ${path}`, () => h.stat())
       let prefix = ''
       if (size > 0) {
@@ -107,39 +152,32 @@ export function appendLines(path: string, text: string, deadline: Deadline): Pro
       await bounded(deadline, `write ${path}`, () => h.write(prefix + text))
       await bounded(deadline, `fsync ${path}`, () => h.sync())
       return size === 0
-    } finally {
-      await closeQuietly(h)
+    }),
+  )
+}
+
+export async function syncDir(dir: string, deadline: Deadline): Promise<void> {
+  await withHandle(deadline, dir, 'r', async (d) => {
+    try {
+      await bounded(deadline, `fsync ${dir}`, () => d.sync())
+    } catch (err) {
+      // Some file systems refuse fsync on a directory; the file itself is synced. A hang is still an error.
+      if (err instanceof FilesystemTimeoutError) throw err
     }
   })
 }
 
-export async function syncDir(dir: string, deadline: Deadline): Promise<void> {
-  const d = await openBounded(deadline, dir, 'r')
-  try {
-    await bounded(deadline, `fsync ${dir}`, () => d.sync())
-  } catch (err) {
-    // Some file systems refuse fsync on a directory; the file itself is synced. A hang is still an error.
-    if (err instanceof FilesystemTimeoutError) throw err
-  } finally {
-    await closeQuietly(d)
-  }
-}
-
 /** Creates `path` with `text` unless it exists: true when this call created it. */
 export async function createExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
-  let h: FileHandle
   try {
-    h = await openBounded(deadline, path, 'wx')
+    await withHandle(deadline, path, 'wx', async (h) => {
+      if (text !== '') await bounded(deadline, `write ${path}`, () => h.write(text))
+    })
+    return true
   } catch (err) {
     if (code(err) === 'EEXIST') return false
     throw err
   }
-  try {
-    if (text !== '') await bounded(deadline, `write ${path}`, () => h.write(text))
-  } finally {
-    await closeQuietly(h)
-  }
-  return true
 }
 
 /** Makes the directory unless it exists: true when this call made it. */
@@ -197,20 +235,20 @@ export async function readSmall(path: string, deadline: Deadline): Promise<strin
   }
 }
 
+/** A name beside `path` no other writer uses. */
+const tempName = (path: string) => `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`
+
 /**
  * Publishes a whole file under `path` unless one is there already: written to a temporary name, fsynced,
  * then hard-linked into place (link fails if the name exists, atomically, on NFS too). True when this
  * call published it.
  */
 export async function publishExclusive(path: string, text: string, deadline: Deadline): Promise<boolean> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`
-  const h = await openBounded(deadline, tmp, 'wx')
-  try {
+  const tmp = tempName(path)
+  await withHandle(deadline, tmp, 'wx', async (h) => {
     await bounded(deadline, `write ${tmp}`, () => h.write(text))
     await bounded(deadline, `fsync ${tmp}`, () => h.sync())
-  } finally {
-    await closeQuietly(h)
-  }
+  })
   try {
     await bounded(deadline, `link ${path}`, () => link(tmp, path))
     return true
@@ -219,6 +257,21 @@ export async function publishExclusive(path: string, text: string, deadline: Dea
     throw err
   } finally {
     await removeFile(tmp, deadline)
+  }
+}
+
+/** Replaces the file at `path` with `text` whole: written to a temporary name, fsynced, renamed over it (atomic). */
+export async function replaceFile(path: string, text: string, deadline: Deadline): Promise<void> {
+  const tmp = tempName(path)
+  await withHandle(deadline, tmp, 'wx', async (h) => {
+    await bounded(deadline, `write ${tmp}`, () => h.write(text))
+    await bounded(deadline, `fsync ${tmp}`, () => h.sync())
+  })
+  try {
+    await bounded(deadline, `rename ${path}`, () => rename(tmp, path))
+  } catch (err) {
+    await removeFile(tmp, deadline).catch(() => {})
+    throw err
   }
 }
 
@@ -232,58 +285,4 @@ export async function removeFile(path: string, deadline: Deadline): Promise<void
 
 export async function removeTree(path: string, deadline: Deadline): Promise<void> {
   await bounded(deadline, `rm -r ${path}`, () => rm(path, { recursive: true, force: true }))
-}
-
-/** Lines longer than this are reported, not read: one line cannot take the reader's memory. */
-export const MAX_LINE_BYTES = 64 * 1024 * 1024
-
-export type Line = { ok: true; text: string; line: number } | { ok: false; line: number; problem: string }
-
-/** The lines of a file, streamed in chunks (never the whole file in memory), each read bounded. */
-export async function* readLines(path: string, deadline: Deadline, maxLine = MAX_LINE_BYTES): AsyncGenerator<Line> {
-  let h: FileHandle
-  try {
-    h = await openBounded(deadline, path, 'r')
-  } catch (err) {
-    if (code(err) === 'ENOENT') return // removed by retention while listed
-    throw err
-  }
-  try {
-    const chunk = Buffer.alloc(1024 * 1024)
-    let pending: Buffer[] = []
-    let pendingBytes = 0
-    let skipping = false
-    let line = 1
-    for (;;) {
-      const { bytesRead } = await bounded(deadline, `read ${path}`, () => h.read(chunk, 0, chunk.length, null))
-      if (bytesRead === 0) break
-      let start = 0
-      for (;;) {
-        const nl = chunk.indexOf(0x0a, start)
-        const end = nl < 0 || nl >= bytesRead ? bytesRead : nl
-        if (!skipping) {
-          if (pendingBytes + (end - start) > maxLine) {
-            skipping = true
-            pending = []
-            pendingBytes = 0
-          } else {
-            pending.push(Buffer.from(chunk.subarray(start, end)))
-            pendingBytes += end - start
-          }
-        }
-        if (end === bytesRead) break
-        if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
-        else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
-        pending = []
-        pendingBytes = 0
-        skipping = false
-        line++
-        start = end + 1
-      }
-    }
-    if (skipping) yield { ok: false, line, problem: `line longer than ${maxLine} bytes` }
-    else if (pendingBytes > 0) yield { ok: true, text: Buffer.concat(pending, pendingBytes).toString('utf8'), line }
-  } finally {
-    await closeQuietly(h)
-  }
 }

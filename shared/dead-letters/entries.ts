@@ -53,6 +53,7 @@ export function poisonEntries(
       ...notes.field(),
       ...event,
       ...(fields['wholeEvent'] === true ? { wholeEvent: true as const } : {}),
+      ...(fields['lossy'] === true ? { lossy: true as const } : {}),
     }
   })
 }
@@ -73,7 +74,11 @@ function errorOf(responsePayload: unknown): { type?: string; message?: string } 
   return message === undefined && type === undefined ? undefined : { ...(type ? { type } : {}), ...(message ? { message } : {}) }
 }
 
-/** What destinationEntries needs of the record: checked by intake.ts before it gets here. */
+/**
+ * Function Compute's asynchronous-destination record for an invocation whose retries ran out
+ * (docs/platform-facts.md §5): what destinationEntries needs of it, as intake.ts recognises it. The rest
+ * is checked field by field here, so a field of another type costs a note, not the record.
+ */
 export interface LooseDestinationRecord {
   timestamp?: unknown
   requestContext: Record<string, unknown> & { requestId: string }
@@ -108,31 +113,30 @@ export function destinationEntries(record: LooseDestinationRecord, receivedAt: D
   }
   const text = record.requestPayload
   const parsed = parseEvent(text)
-  const whole = (event: Pick<StoredDeadLetter, 'event' | 'eventText'>, n: Notes, messageId?: string): StoredDeadLetter => ({
+  const whole = (event: Pick<StoredDeadLetter, 'event' | 'eventText'>, n: Notes, item?: Item): StoredDeadLetter => ({
     ...common,
-    key: destinationKey(ctx.requestId, messageId, 0, text),
-    ...(messageId !== undefined ? { messageId } : {}),
+    ...(item?.poison ? asPoison(common.reason, item.poison) : {}),
+    key: destinationKey(ctx.requestId, item?.messageId, 0, text),
+    ...(item?.messageId !== undefined ? { messageId: item.messageId } : {}),
     ...n.field(),
     ...event,
     wholeEvent: true,
   })
+  const items: Item[] = [
+    ...parsed.messages.map((m) => ({ index: m.index, messageId: m.messageId, raw: m.raw })),
+    ...parsed.poison.map((p) => ({ index: p.index, messageId: p.messageId, raw: p.event, poison: p })),
+  ].sort((a, b) => a.index - b.index)
   // Not a batch (not JSON, a JSON string, one CloudEvent, an empty array): the event is kept whole, so
   // replay sends exactly what was received (a JSON string is never unwrapped into a batch).
   if (parsed.shape === 'unparsable') {
     const notJson = parsed.poison[0]?.reason.startsWith('event is not JSON') ?? true
-    return [whole(notJson ? { event: text, eventText: true } : keptEvent(parsed.poison[0]!.event, text, notes), notes)]
+    return [whole(notJson ? { event: text, eventText: true } : keptEvent(parsed.poison[0]!.event, text, notes), notes, items[0])]
   }
   if (parsed.received === 0) return [whole({ event: [] }, notes)]
   if (parsed.shape === 'event-driven' || !text.trimStart().startsWith('[')) {
-    const only = parsed.messages[0] ?? parsed.poison[0]
-    const raw = parsed.messages[0]?.raw ?? parsed.poison[0]?.event
     const n = notes.with()
-    return [whole(keptEvent(raw, text, n), n, only?.messageId)]
+    return [whole(keptEvent(items[0]?.raw, text, n), n, items[0])]
   }
-  const items = [
-    ...parsed.messages.map((m) => ({ index: m.index, messageId: m.messageId, raw: m.raw })),
-    ...parsed.poison.map((p) => ({ index: p.index, messageId: p.messageId, raw: p.event })),
-  ].sort((a, b) => a.index - b.index)
   let texts: string[] | undefined
   return items.map((m) => {
     const n = notes.with()
@@ -142,12 +146,30 @@ export function destinationEntries(record: LooseDestinationRecord, receivedAt: D
     const event = kept.eventText ? keptEvent(m.raw, texts?.[m.index], n) : { event: kept.event }
     return {
       ...common,
+      ...(m.poison ? asPoison(common.reason, m.poison) : {}),
       key: destinationKey(ctx.requestId, m.messageId, m.index, event.event),
       ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
       ...n.field(),
       ...event,
     }
   })
+}
+
+/** One message of the failed event; `poison` when the bridge's own parser refuses it. */
+interface Item {
+  index: number
+  messageId: string | undefined
+  raw: unknown
+  poison?: { reason: string; lossy?: true }
+}
+
+/**
+ * A message the bridge's parser refuses was dead-lettered by the bridge itself, as poison, whatever else
+ * failed in its batch: redrive must never send it again (docs/operations.md, "Redrive").
+ */
+function asPoison(reason: string, p: NonNullable<Item['poison']>): Pick<StoredDeadLetter, 'reason' | 'failure' | 'lossy'> {
+  const own = p.reason.length > 500 ? `${p.reason.slice(0, 500)}…` : p.reason
+  return { reason: `${reason}; the message itself is poison: ${own}`, failure: 'poison', ...(p.lossy ? { lossy: true } : {}) }
 }
 
 /** An event that is none of the records above, stored as it came: nothing reaching the function is dropped. */

@@ -4,7 +4,7 @@
 // one hostile item cannot cost its neighbours. Anything it does not recognise is stored too, as it came.
 import type { DeadLetterConfig } from '../config/dead-letter.js'
 import { DeadLetterStoreError, messageOf } from '../errors.js'
-import type { FcContext } from '../fc/context.js'
+import { type FcContext, invocationDeadline } from '../fc/context.js'
 import type { Logger } from '../logging/logger.js'
 import type { Deadline } from './bounded-fs.js'
 import { destinationEntries, type LooseDestinationRecord, poisonEntries, refusedPartEntry, unrecognisedEntry } from './entries.js'
@@ -13,6 +13,19 @@ import { clearGroup, storePart } from './parts.js'
 import { type PoisonPartRecord, poisonPartRecordSchema, type StoredDeadLetter } from './record.js'
 import { appendDeadLetters } from './store.js'
 import { isTimerEvent, runTimer, type TimerSummary } from './timer.js'
+
+/** Messages named in a dead-letter.store-failed line at most. */
+const MAX_LOGGED = 50
+
+/** What a log line says of a message it could not store: enough to find it again in RocketMQ. */
+function identity(m: { messageId?: string | undefined; ruleId?: string | undefined; reason: string }, failedRequestId: string | undefined) {
+  return {
+    messageId: m.messageId ?? null,
+    ruleId: m.ruleId ?? null,
+    failedRequestId: failedRequestId ?? null,
+    reason: m.reason.slice(0, 300),
+  }
+}
 
 export type Intake =
   | { kind: 'destination'; entries: StoredDeadLetter[] }
@@ -73,7 +86,10 @@ export interface IntakeOptions {
   deadline?: Deadline
 }
 
-/** Handles one event of the dead-letter function: stores what it carries, or runs the timer's work. */
+/**
+ * Handles one event of the dead-letter function: stores what it carries, or runs the timer's work. Every
+ * file-system call ends by `deadline`: by default the invocation's own (docs/operations.md, "Where the store is").
+ */
 export async function handleDeadLetterEvent(
   config: DeadLetterConfig,
   event: unknown,
@@ -82,24 +98,10 @@ export async function handleDeadLetterEvent(
   options: IntakeOptions = {},
 ): Promise<IntakeSummary | TimerSummary> {
   const now = options.now ?? new Date()
+  const deadline = options.deadline ?? invocationDeadline(Date.now(), context)
   const intake = recognise(event, now, context.requestId)
-  if (intake.kind === 'timer') return runTimer(config, context, log, now, options.deadline ?? Number.POSITIVE_INFINITY)
-  return storeIntake(config.dir, intake, context.requestId, log, { ...options, now })
-}
-
-/** Stores what the event carries under `dir`; throws DeadLetterStoreError when it cannot. */
-export async function storeDeadLetterEvent(
-  dir: string,
-  event: unknown,
-  context: FcContext | undefined,
-  log: Logger,
-  options: IntakeOptions = {},
-) {
-  const now = options.now ?? new Date()
-  const requestId = context?.requestId ?? 'unknown'
-  const intake = recognise(event, now, requestId)
-  if (intake.kind === 'timer') throw new Error('a timer event is handled by handleDeadLetterEvent, not stored')
-  return storeIntake(dir, intake, requestId, log, { ...options, now })
+  if (intake.kind === 'timer') return runTimer(config, context, log, now, deadline)
+  return storeIntake(config.dir, intake, context.requestId, log, { now, deadline })
 }
 
 async function storeIntake(
@@ -107,10 +109,9 @@ async function storeIntake(
   intake: Exclude<Intake, { kind: 'timer' }>,
   requestId: string,
   log: Logger,
-  options: IntakeOptions & { now: Date },
+  options: { now: Date; deadline: Deadline },
 ): Promise<IntakeSummary> {
-  const { now } = options
-  const deadline = options.deadline ?? Number.POSITIVE_INFINITY
+  const { now, deadline } = options
   let entries: StoredDeadLetter[]
   let parts: IntakeSummary['parts']
   let group: string | undefined
@@ -121,8 +122,20 @@ async function storeIntake(
     try {
       outcome = await storePart(dir, p, now, deadline)
     } catch (err) {
-      log.error({ event: 'dead-letter.store-failed', requestId, dir, count: 1, error: messageOf(err) })
+      log.error({
+        event: 'dead-letter.store-failed',
+        requestId,
+        dir,
+        count: 1,
+        error: messageOf(err),
+        messages: [identity(p.message, p.requestId)],
+      })
       throw new DeadLetterStoreError(dir, 1, err)
+    }
+    if (outcome.kind === 'duplicate') {
+      log.info({ event: 'dead-letter.part', requestId, sourceRequestId: p.requestId, part: p.part.index, outcome: 'duplicate' })
+      const count = outcome.count
+      return { requestId, kind, received: 0, stored: 0, failedAgain: 0, duplicates: 1, parts: { have: count, count, complete: true } }
     }
     if (outcome.kind === 'refused') {
       kind = 'refused-part'
@@ -149,9 +162,11 @@ async function storeIntake(
   let result: Awaited<ReturnType<typeof appendDeadLetters>>
   try {
     result = await appendDeadLetters(dir, entries, { now, deadline })
-    if (group !== undefined) await clearGroup(dir, group, deadline)
+    if (group !== undefined) await clearGroup(dir, group, now, deadline)
   } catch (err) {
-    log.error({ event: 'dead-letter.store-failed', requestId, dir, count: entries.length, error: messageOf(err) })
+    // Which messages: should Function Compute's retries run out too, this line is what is left of them.
+    const messages = entries.slice(0, MAX_LOGGED).map((e) => identity(e, e.requestId))
+    log.error({ event: 'dead-letter.store-failed', requestId, dir, count: entries.length, error: messageOf(err), messages })
     throw new DeadLetterStoreError(dir, entries.length, err)
   }
   entries.forEach((e, i) => {

@@ -5,6 +5,8 @@
 //   keys/<2 hex>/<key>/                 the index: this key is stored (made after its line is durable)
 //   keys/<2 hex>/<key>/<request hash>/  ... and this request reported it
 //   parts/<group>/                      parts of a message too big for one hand-off (parts.ts)
+//   parts-done/<group>                  ... and the groups already stored, so a part sent again is a duplicate
+//   redrive.lease                       held by the run that sends entries to the bridge (lease.ts)
 //
 // One writer per file: <writer> is a random token made once per process, so two instances (two NFS
 // clients) never append to one file, and a reader merges them all. Files from before the writer token
@@ -62,4 +64,5 @@ export function reporterFile(dir: string, key: string, requestId: string | undef
 }
 
 export const PARTS_DIR = 'parts'
+export const PARTS_DONE_DIR = 'parts-done'
 export const REDRIVE_LEASE = 'redrive.lease'

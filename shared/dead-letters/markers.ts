@@ -11,13 +11,16 @@ export type DeadLetterMarker =
   | { marker: 'replayed'; key: string; at: string; requestId: string }
   /** Given up on by a person (npm run replay -- --discard). */
   | { marker: 'discarded'; key: string; at: string; requestId: string; note?: string }
-  /** Redrive sent it and it failed; `nextAttemptAt` null: never again (the bridge dead-lettered it). */
+  /** Redrive sent it and it failed; `nextAttemptAt` null (stores before `dead-lettered`): never again. */
   | { marker: 'redrive-failed'; key: string; at: string; requestId: string; attempt: number; error: string; nextAttemptAt: string | null }
   /** Redrive stopped: DEAD_LETTER_REDRIVE_MAX_AGE passed. */
   | { marker: 'expired'; key: string; at: string; requestId: string; reason: string }
+  /** Redrive sent it alone and the bridge dead-lettered it: poison after all, stored as the bridge's own entry. Final. */
+  | { marker: 'dead-lettered'; key: string; at: string; requestId: string; reason: string }
+  /** Redrive sent it in a batch the bridge dead-lettered part of: from then on it is sent alone. */
+  | { marker: 'redrive-split'; key: string; at: string; requestId: string }
 
-export type MarkerKind = DeadLetterMarker['marker']
-const KINDS = new Set<string>(['failed-again', 'replayed', 'discarded', 'redrive-failed', 'expired'])
+const KINDS = new Set<string>(['failed-again', 'replayed', 'discarded', 'redrive-failed', 'expired', 'dead-lettered', 'redrive-split'])
 
 /** Milliseconds of a stored time, or -Infinity for anything that is not one (old or hostile lines). */
 export function timeOf(text: unknown): number {
@@ -45,32 +48,55 @@ export interface MarkerState {
   replayed?: { at: number; text: string; requestId: string }
   discarded?: { at: number; text: string }
   expired?: { at: number; text: string }
-  redrive: { attempts: number; nextAttemptAt?: number; stopped: boolean; lastError?: string; lastAt: number }
+  deadLettered?: { at: number; text: string; reason: string }
+  redrive: { attempts: number; nextAttemptAt?: number; stopped: boolean; lastError?: string; lastAt: number; alone: boolean }
 }
 
 export function emptyState(): MarkerState {
-  return { reporters: new Map(), lastFailureRecorded: Number.NEGATIVE_INFINITY, redrive: { attempts: 0, stopped: false, lastAt: 0 } }
+  return {
+    reporters: new Map(),
+    lastFailureRecorded: Number.NEGATIVE_INFINITY,
+    redrive: { attempts: 0, stopped: false, lastAt: 0, alone: false },
+  }
+}
+
+function stateOf(states: Map<string, MarkerState>, key: string): MarkerState {
+  let s = states.get(key)
+  if (!s) {
+    s = emptyState()
+    states.set(key, s)
+  }
+  return s
+}
+
+/** One report of a failure, by one request: a failed-again marker, or a second entry line for the key. */
+function report(s: MarkerState, requestId: string, attempts: unknown, failedAt: number, recordedAt: number): void {
+  // One report per request: a retried delivery of the same report (a crash between line and index) counts once.
+  if (!s.reporters.has(requestId)) {
+    const n = typeof attempts === 'number' && Number.isSafeInteger(attempts) && attempts > 0 ? attempts : 1
+    s.reporters.set(requestId, { attempts: n, failedAt })
+  }
+  if (recordedAt > s.lastFailureRecorded) s.lastFailureRecorded = recordedAt
+}
+
+/**
+ * A second entry line for a key already read: two writers that raced on a new key both wrote one (store.ts).
+ * It counts as that request's report, as a failed-again marker would.
+ */
+export function foldLine(states: Map<string, MarkerState>, line: StoredDeadLetter): void {
+  const recorded = timeOf(line.storedAt ?? line.lastFailureAt)
+  report(stateOf(states, line.key), line.requestId ?? 'unknown', line.attempts, timeOf(line.lastFailureAt), recorded)
 }
 
 /** Folds one marker into the states, in any order of files: every rule compares the markers' own times. */
 export function foldMarker(states: Map<string, MarkerState>, m: DeadLetterMarker): void {
-  let s = states.get(m.key)
-  if (!s) {
-    s = emptyState()
-    states.set(m.key, s)
-  }
+  const s = stateOf(states, m.key)
   const at = timeOf(m.at)
   const later = (prev: { at: number } | undefined) => prev === undefined || at > prev.at
   switch (m.marker) {
-    case 'failed-again': {
-      // One report per request: a retried delivery of the same report (a crash between line and index) counts once.
-      if (!s.reporters.has(m.requestId)) {
-        const attempts = Number.isSafeInteger(m.attempts) && m.attempts > 0 ? m.attempts : 1
-        s.reporters.set(m.requestId, { attempts, failedAt: timeOf(m.failedAt ?? m.at) })
-      }
-      if (at > s.lastFailureRecorded) s.lastFailureRecorded = at
+    case 'failed-again':
+      report(s, m.requestId, m.attempts, timeOf(m.failedAt ?? m.at), at)
       break
-    }
     case 'replayed':
       if (later(s.replayed)) s.replayed = { at, text: m.at, requestId: m.requestId }
       break
@@ -79,6 +105,13 @@ export function foldMarker(states: Map<string, MarkerState>, m: DeadLetterMarker
       break
     case 'expired':
       if (later(s.expired)) s.expired = { at, text: m.at }
+      break
+    case 'dead-lettered':
+      if (later(s.deadLettered)) s.deadLettered = { at, text: m.at, reason: typeof m.reason === 'string' ? m.reason : '' }
+      s.redrive.stopped = true
+      break
+    case 'redrive-split':
+      s.redrive.alone = true
       break
     case 'redrive-failed': {
       s.redrive.attempts++
@@ -97,8 +130,10 @@ export function foldMarker(states: Map<string, MarkerState>, m: DeadLetterMarker
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /**
- * The entry with its markers folded in. A replay, discard or expiry counts only if it is newer than the
- * latest failure the store recorded; a failure after it makes the entry pending again.
+ * The entry with its markers folded in. A replay or an expiry counts only if it is newer than the latest
+ * failure the store recorded: a failure after it makes the entry pending again. A discard or a
+ * dead-lettered marker is final: a person gave up on it, or the bridge stored it as its own poison entry,
+ * and a later report of the same message does not undo that. The latest final word wins.
  */
 export function foldEntry(entry: StoredDeadLetter, s: MarkerState | undefined): StoredDeadLetter {
   const out: StoredDeadLetter = { ...entry, status: 'pending' }
@@ -114,27 +149,34 @@ export function foldEntry(entry: StoredDeadLetter, s: MarkerState | undefined): 
   out.attempts = attempts
   if (Number.isFinite(last) && last > timeOf(entry.lastFailureAt)) out.lastFailureAt = iso(last)
   const failed = Math.max(timeOf(entry.storedAt ?? entry.lastFailureAt), s.lastFailureRecorded)
-  const final = [
-    s.replayed && { status: 'replayed' as const, ...s.replayed },
-    s.discarded && { status: 'discarded' as const, ...s.discarded },
-    s.expired && { status: 'expired' as const, ...s.expired },
-  ]
-    .filter((f) => f !== undefined)
-    .filter((f) => f.at >= failed)
-    .sort((a, b) => b.at - a.at)[0]
-  if (s.replayed && s.replayed.at >= failed) {
-    out.replayedAt = s.replayed.text
-    out.replayRequestId = s.replayed.requestId
+  const replayed = s.replayed && s.replayed.at >= failed ? s.replayed : undefined
+  const expired = s.expired && s.expired.at >= failed ? s.expired : undefined
+  if (replayed) {
+    out.replayedAt = replayed.text
+    out.replayRequestId = replayed.requestId
   }
-  if (s.discarded && s.discarded.at >= failed) out.discardedAt = s.discarded.text
-  if (s.expired && s.expired.at >= failed) out.expiredAt = s.expired.text
+  if (expired) out.expiredAt = expired.text
+  if (s.discarded) out.discardedAt = s.discarded.text
+  if (s.deadLettered) {
+    out.deadLetteredAt = s.deadLettered.text
+    out.deadLetteredReason = s.deadLettered.reason
+  }
+  const final = [
+    replayed && { status: 'replayed' as const, at: replayed.at },
+    expired && { status: 'expired' as const, at: expired.at },
+    s.discarded && { status: 'discarded' as const, at: s.discarded.at },
+    s.deadLettered && { status: 'dead-lettered' as const, at: s.deadLettered.at },
+  ]
+    .filter((f) => !!f)
+    .sort((a, b) => b.at - a.at)[0]
   if (final) out.status = final.status
-  if (s.redrive.attempts > 0)
+  if (s.redrive.attempts > 0 || s.redrive.stopped || s.redrive.alone)
     out.redrive = {
       attempts: s.redrive.attempts,
       stopped: s.redrive.stopped,
       ...(s.redrive.nextAttemptAt !== undefined ? { nextAttemptAt: iso(s.redrive.nextAttemptAt) } : {}),
       ...(s.redrive.lastError !== undefined ? { lastError: s.redrive.lastError } : {}),
+      ...(s.redrive.alone ? { alone: true as const } : {}),
     }
   return out
 }

@@ -6,12 +6,14 @@
 // entry, or, if it does not match, as one entry marked incomplete holding the parts' data. A group still
 // incomplete after PART_TTL_MS is stored the same way by the redrive timer (sweepParts): never dropped,
 // never left behind unseen. A group takes at most twice the declared size on disk, for at most the TTL.
+// A group that is done (stored, whole or incomplete) is remembered under parts-done/ before its parts go,
+// so a part delivered again after that is a duplicate, not the start of a new group.
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { type Deadline, ensureDir, listDir, modifiedAt, publishExclusive, readSmall, removeTree } from './bounded-fs.js'
+import { type Deadline, ensureDir, exists, listDir, modifiedAt, publishExclusive, readSmall, removeTree } from './bounded-fs.js'
 import { poisonEntries } from './entries.js'
 import { entryKey } from './keys.js'
-import { PARTS_DIR } from './layout.js'
+import { PARTS_DIR, PARTS_DONE_DIR } from './layout.js'
 import type { PoisonPartRecord, StoredDeadLetter } from './record.js'
 
 /** The largest message a part group can carry: Function Compute's synchronous request limit (docs/platform-facts.md §4). */
@@ -28,12 +30,12 @@ export function partGroup(p: PoisonPartRecord): string {
 
 /** What every part of a group must agree on: the first part's, in a fixed order. */
 function metaOf(p: PoisonPartRecord, createdAt: string): string {
-  const { index, reason, ruleId, messageId, wholeEvent, eventText } = p.message
+  const { index, reason, ruleId, messageId, wholeEvent, eventText, lossy } = p.message
   const { count, bytes, sha256 } = p.part
   return JSON.stringify({
     requestId: p.requestId,
     failedAt: p.failedAt,
-    message: { index, reason, ruleId, messageId, wholeEvent, eventText },
+    message: { index, reason, ruleId, messageId, wholeEvent, eventText, lossy },
     count,
     bytes,
     sha256,
@@ -67,12 +69,17 @@ export type PartOutcome =
   | { kind: 'refused'; why: string }
   | { kind: 'waiting'; group: string; have: number; count: number }
   | { kind: 'complete'; group: string; have: number; count: number; entries: StoredDeadLetter[] }
+  /** Its group is done already: a part delivered again (Function Compute delivers at least once). */
+  | { kind: 'duplicate'; group: string; count: number }
+
+const doneFile = (storeDir: string, group: string) => join(storeDir, PARTS_DONE_DIR, group)
 
 /** Stores one part; when it completes its group, returns the entries to store (then clearGroup). */
 export async function storePart(storeDir: string, p: PoisonPartRecord, now: Date, deadline: Deadline): Promise<PartOutcome> {
   const problem = partProblem(p)
   if (problem !== undefined) return { kind: 'refused', why: problem }
   const group = partGroup(p)
+  if (await exists(doneFile(storeDir, group), deadline)) return { kind: 'duplicate', group, count: p.part.count }
   const dir = join(storeDir, PARTS_DIR, group)
   await ensureDir(dir, deadline)
   const meta = metaOf(p, now.toISOString())
@@ -147,8 +154,13 @@ function incompleteEntry(
   }
 }
 
-/** Removes a group, once what it became is durable. */
-export async function clearGroup(storeDir: string, group: string, deadline: Deadline): Promise<void> {
+/**
+ * Removes a group once what it became is durable: first it is remembered as done (parts-done/<group>,
+ * removed by retention), so a part that arrives again after this is answered as a duplicate.
+ */
+export async function clearGroup(storeDir: string, group: string, now: Date, deadline: Deadline): Promise<void> {
+  await ensureDir(join(storeDir, PARTS_DONE_DIR), deadline)
+  await publishExclusive(doneFile(storeDir, group), JSON.stringify({ doneAt: now.toISOString() }), deadline)
   await removeTree(join(storeDir, PARTS_DIR, group), deadline)
 }
 
@@ -165,6 +177,11 @@ export async function sweepParts(
   let waiting = 0
   for (const group of await listDir(root, deadline)) {
     const dir = join(root, group)
+    // Done, but not removed yet (a crash in between): what it became is stored already.
+    if (await exists(doneFile(storeDir, group), deadline)) {
+      await removeTree(dir, deadline)
+      continue
+    }
     const metaText = await readSmall(join(dir, 'meta.json'), deadline)
     let meta: ReturnType<typeof parseMeta>
     try {

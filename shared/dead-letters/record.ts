@@ -3,32 +3,32 @@
 // (intake), the store and replay.
 import { z } from 'zod'
 
-/** zod 4's z.number() refused Infinity (JSON's 1e400), and its .int() any integer beyond 2^53 - 1. */
+/** JSON's 1e400 parses to Infinity, which z.number() takes: finite() refuses it. */
 const num = () => z.number().finite()
+/** .int() takes integers past 2^53 - 1, which JSON numbers cannot hold exactly: safe() refuses them. */
 const safeInt = () => z.number().int().safe()
+/** Any value, but there: z.unknown() alone also takes a missing key. */
+const present = () => z.custom<unknown>((v) => v !== undefined, 'Required')
 
 /** One message that cannot be delivered: where it was in its batch, why, and the entry verbatim. */
-export const deadLetterSchema = z
-  .object({
-    /** Position in the batch. */
-    index: num(),
-    reason: z.string(),
-    ruleId: z.string().optional(),
-    messageId: z.string().optional(),
-    /** The batch entry verbatim (or the raw text of an event that was not JSON). */
-    event: z.unknown(),
-    /** `event` is the whole event the bridge received, not one entry of a batch. */
-    wholeEvent: z.literal(true).optional(),
-    /** `event` holds text: what was received was not JSON, or cannot be kept as JSON (storable.ts). */
-    eventText: z.literal(true).optional(),
-    /**
-     * The bytes received were not valid UTF-8: `event` is their decoding, with U+FFFD where they were
-     * invalid, not what was received. Such an entry is not replayable (it would publish changed bytes).
-     */
-    lossy: z.literal(true).optional(),
-  })
-  // zod 4 required the `event` key, whatever its value; zod 3's z.unknown() also takes it missing.
-  .refine((m) => 'event' in m)
+export const deadLetterSchema = z.object({
+  /** Position in the batch. */
+  index: num(),
+  reason: z.string(),
+  ruleId: z.string().optional(),
+  messageId: z.string().optional(),
+  /** The batch entry verbatim (or the raw text of an event that was not JSON). */
+  event: present(),
+  /** `event` is the whole event the bridge received, not one entry of a batch. */
+  wholeEvent: z.literal(true).optional(),
+  /** `event` holds text: what was received was not JSON, or cannot be kept as JSON (storable.ts). */
+  eventText: z.literal(true).optional(),
+  /**
+   * The bytes received were not valid UTF-8: `event` is their decoding, with U+FFFD where they were
+   * invalid, not what was received. Such an entry is not replayable (it would publish changed bytes).
+   */
+  lossy: z.literal(true).optional(),
+})
 export type DeadLetter = z.infer<typeof deadLetterSchema>
 
 /** A dead letter without its event: what a log line or the preview shows. */
@@ -70,21 +70,6 @@ export const poisonPartRecordSchema = z.object({
 })
 export type PoisonPartRecord = z.infer<typeof poisonPartRecordSchema>
 
-/** Function Compute's asynchronous-destination record for an invocation whose retries ran out (docs/platform-facts.md §5). */
-export const destinationRecordSchema = z.object({
-  timestamp: num().optional(),
-  requestContext: z.object({
-    requestId: z.string(),
-    functionArn: z.string().optional(),
-    condition: z.string().optional(),
-    approximateInvokeCount: num().optional(),
-  }),
-  requestPayload: z.string(),
-  responseContext: z.object({ statusCode: num().optional(), functionError: z.string().optional() }).optional(),
-  responsePayload: z.unknown().optional(),
-})
-export type DestinationRecord = z.infer<typeof destinationRecordSchema>
-
 /** Where a stored dead letter came from. */
 export const DEAD_LETTER_SOURCES = ['bridge-poison', 'async-destination', 'unrecognised', 'refused-part'] as const
 export type DeadLetterSource = (typeof DEAD_LETTER_SOURCES)[number]
@@ -96,6 +81,14 @@ export type DeadLetterSource = (typeof DEAD_LETTER_SOURCES)[number]
  */
 export const FAILURE_KINDS = ['transient', 'poison', 'unknown'] as const
 export type FailureKind = (typeof FAILURE_KINDS)[number]
+
+/**
+ * Where an entry stands, from its markers (markers.ts): `pending` until it is `replayed` (delivered by
+ * replay or redrive), `discarded` (by a person), `expired` (redrive gave up) or `dead-lettered` (redrive
+ * sent it and the bridge dead-lettered it: its own poison entry is what is left to act on).
+ */
+export const ENTRY_STATUSES = ['pending', 'replayed', 'discarded', 'expired', 'dead-lettered'] as const
+export type EntryStatus = (typeof ENTRY_STATUSES)[number]
 
 /** A dead letter as the store keeps it: one JSON line in a dead-letters-*.jsonl file. */
 export const storedDeadLetterSchema = z.object({
@@ -132,12 +125,31 @@ export const storedDeadLetterSchema = z.object({
   replayRequestId: z.string().optional(),
   discardedAt: z.string().optional(),
   expiredAt: z.string().optional(),
-  status: z.enum(['pending', 'replayed', 'discarded', 'expired']).optional(),
+  /** Redrive sent it and the bridge dead-lettered it: stored as the bridge's own poison entry, never sent again. */
+  deadLetteredAt: z.string().optional(),
+  deadLetteredReason: z.string().optional(),
+  status: z.enum(ENTRY_STATUSES).optional(),
   redrive: z
-    .object({ attempts: num(), nextAttemptAt: z.string().optional(), stopped: z.boolean(), lastError: z.string().optional() })
+    .object({
+      attempts: num(),
+      nextAttemptAt: z.string().optional(),
+      stopped: z.boolean(),
+      lastError: z.string().optional(),
+      /** Sent in a batch the bridge dead-lettered part of: from then on it is sent alone. */
+      alone: z.literal(true).optional(),
+    })
     .optional(),
 })
 export type StoredDeadLetter = z.infer<typeof storedDeadLetterSchema>
 
 /** The fields the reader folds in from markers: never written in an entry line. */
-export const FOLDED_FIELDS = ['replayedAt', 'replayRequestId', 'discardedAt', 'expiredAt', 'status', 'redrive'] as const
+export const FOLDED_FIELDS = [
+  'replayedAt',
+  'replayRequestId',
+  'discardedAt',
+  'expiredAt',
+  'deadLetteredAt',
+  'deadLetteredReason',
+  'status',
+  'redrive',
+] as const

@@ -2,17 +2,19 @@
 // are sent back through the bridge, never the poison ones, each with its own exponential backoff kept in
 // the markers, until DEAD_LETTER_REDRIVE_MAX_AGE after they were stored; then they are marked expired and
 // left to a person. Entries of one failed invocation go together, in their order, as the batch they were;
-// if the bridge dead-letters some of them, they are tried one by one to find which. Only entries stored in
-// the last max age (plus a day) are read, so a run costs what is recent, not the whole store.
-
-import { join } from 'node:path'
+// if the bridge dead-letters some of them, they are tried one by one to find which (and sent alone from
+// then on: the split is stored), and each one the bridge dead-letters alone is marked so, for good. Only
+// entries stored in the last max age (plus a day) are read, so a run costs what is recent, not the whole
+// store. One run at a time, replay included, holds the lease (lease.ts).
 import { messageOf } from '../errors.js'
-import { createExclusive, type Deadline, ensureDir, readSmall, removeFile } from './bounded-fs.js'
+import { type Deadline, ensureDir } from './bounded-fs.js'
 import { failureOf } from './classify.js'
 import { dayOf, REDRIVE_LEASE } from './layout.js'
+import { holdsLease, releaseLease, takeLease } from './lease.js'
 import { type DeadLetterMarker, foldEntry, timeOf } from './markers.js'
 import type { StoredDeadLetter } from './record.js'
 import { isBatchEntry, replayEvent } from './replay-event.js'
+import { notReplayable } from './replayable.js'
 import { appendMarkers, readMarkerStates, scanEntries, type UnreadableLine } from './store.js'
 
 /** What redrive needs of the bridge's answer (shared/bridge/summary.ts). */
@@ -29,6 +31,7 @@ export type BridgeSender = (event: Buffer, requestId: string, timeoutMs: number)
 export interface RedriveOptions {
   dir: string
   now: Date
+  /** When the run must be done (epoch ms): finite, since the lease ends with it. */
   deadline: Deadline
   maxAgeMs: number
   backoffMs: number
@@ -47,7 +50,7 @@ export interface RedriveResult {
   stillFailing: number
   /** Past the maximum age: marked expired this run. */
   expired: number
-  /** The bridge dead-lettered them: poison after all, never sent again. */
+  /** Entries the bridge dead-lettered: poison after all, marked dead-lettered, never sent again. */
   deadLettered: number
   /** Due, but not tried this run (time, or the broker still down): tried next run. */
   deferred: number
@@ -55,6 +58,8 @@ export interface RedriveResult {
   waiting: number
   /** Set when the run did nothing: redrive off, or another run holds the lease. */
   skipped?: string
+  /** Set when the run stopped sending before it was done: it lost the lease. */
+  stopped?: string
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -74,34 +79,14 @@ export function nextAttemptAt(now: number, attempts: number, backoffMs: number):
   return now + Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
 }
 
-async function takeLease(dir: string, requestId: string, until: number, now: number, deadline: Deadline): Promise<boolean> {
-  const path = join(dir, REDRIVE_LEASE)
-  const text = JSON.stringify({ holder: requestId, until: new Date(until).toISOString() })
-  if (await createExclusive(path, text, deadline)) return true
-  let held: { until?: string } = {}
-  try {
-    held = JSON.parse((await readSmall(path, deadline)) ?? '{}') as { until?: string }
-  } catch {
-    // A lease torn by a crash: as good as expired.
-  }
-  if (timeOf(held.until) > now) return false
-  await removeFile(path, deadline)
-  return createExclusive(path, text, deadline)
-}
-
-async function releaseLease(dir: string, requestId: string, deadline: Deadline): Promise<void> {
-  const path = join(dir, REDRIVE_LEASE)
-  const text = await readSmall(path, deadline)
-  if (text?.includes(JSON.stringify(requestId))) await removeFile(path, deadline)
-}
-
 export async function redrive(o: RedriveOptions): Promise<RedriveResult> {
   const result: RedriveResult = { tried: 0, replayed: 0, stillFailing: 0, expired: 0, deadLettered: 0, deferred: 0, waiting: 0 }
   if (o.maxAgeMs === 0) return { ...result, skipped: 'DEAD_LETTER_REDRIVE_MAX_AGE=0: redrive is off' }
+  if (!Number.isFinite(o.deadline)) throw new Error('redrive needs a finite deadline: its lease ends with it')
   const now = o.now.getTime()
   await ensureDir(o.dir, o.deadline) // a store with no dead letter yet
-  if (!(await takeLease(o.dir, o.requestId, o.deadline, now, o.deadline)))
-    return { ...result, skipped: `another run holds ${REDRIVE_LEASE}` }
+  const lease = await takeLease(o.dir, o.requestId, o.deadline, now, o.deadline)
+  if (!lease.held) return { ...result, skipped: `another run holds ${REDRIVE_LEASE} (${lease.holder}, until ${lease.until})` }
   try {
     await run(o, now, result)
   } finally {
@@ -127,7 +112,7 @@ async function run(o: RedriveOptions, now: number, result: RedriveResult): Promi
   const at = new Date(now).toISOString()
   let dueChars = 0
   for await (const { entry, file, chars } of scanEntries(o.dir, read)) {
-    if (failureOf(entry) !== 'transient') continue
+    if (failureOf(entry) !== 'transient' || notReplayable(entry) !== undefined) continue
     const e = foldEntry(entry, states.get(entry.key))
     if (e.status !== 'pending' || e.redrive?.stopped) continue
     // Age by the store's clock (storedAt), or the file's day for entries stored before it was written.
@@ -154,37 +139,49 @@ async function run(o: RedriveOptions, now: number, result: RedriveResult): Promi
   // One group per failed invocation, in the order stored; a whole event goes alone.
   const groups: StoredDeadLetter[][] = []
   const open = new Map<string, StoredDeadLetter[]>()
+  // Entries split off their batch by an earlier run go alone.
+  const joins = (e: StoredDeadLetter) => isBatchEntry(e) && !e.redrive?.alone
   for (const e of due) {
     const id = e.requestId ?? e.key
-    const g = isBatchEntry(e) ? open.get(id) : undefined
+    const g = joins(e) ? open.get(id) : undefined
     if (g && g.length < MAX_GROUP) g.push(e)
     else {
       const fresh = [e]
       groups.push(fresh)
-      if (isBatchEntry(e)) open.set(id, fresh)
+      if (joins(e)) open.set(id, fresh)
     }
   }
 
   let failuresInARow = 0
   let sent = 0
+  const writer = o.writer ? { writer: o.writer } : {}
   while (groups.length > 0) {
     const left = o.deadline - Date.now() - RESERVE_MS
     if (left <= 1000 || failuresInARow >= FAILURES_BEFORE_STOPPING) break
+    // Another run (replay, or a redrive that took a lease it thought stale) sends now: leave it to that one.
+    if (!(await holdsLease(o.dir, o.requestId, o.deadline))) {
+      result.stopped = `lost ${REDRIVE_LEASE} to another run after ${sent} invocation${sent === 1 ? '' : 's'}`
+      break
+    }
     const group = groups.shift()!
     const markers: DeadLetterMarker[] = []
     const mark = new Date(clock()).toISOString()
     sent++
+    const requestId = `${o.requestId}-redrive-${sent}`
     let answer: BridgeAnswer | undefined
     let error: string | undefined
     try {
-      answer = await o.send(replayEvent(group), `${o.requestId}-redrive-${sent}`, left)
+      answer = await o.send(replayEvent(group), requestId, left)
     } catch (err) {
       error = messageOf(err).slice(0, 500)
     }
     const accounted = answer !== undefined && answer.published + (answer.duplicates ?? 0) + (answer.filtered ?? 0) === group.length
     if (answer && answer.deadLettered > 0 && group.length > 1) {
-      // Some are poison after all: the bridge stored them; find which by sending each alone.
-      groups.unshift(...group.map((e) => [e]))
+      // Some are poison after all: the bridge stored them; find which by sending each alone, in this run
+      // and in later ones (the split is stored, so the batch is not sent whole again).
+      const split = group.map((e): DeadLetterMarker => ({ ...base(e, mark, o), marker: 'redrive-split' }))
+      await appendMarkers(o.dir, split, { now: new Date(clock()), deadline: o.deadline, ...writer })
+      groups.unshift(...group.map((e) => [{ ...e, redrive: { attempts: 0, stopped: false, ...e.redrive, alone: true as const } }]))
       continue
     }
     result.tried += group.length
@@ -192,10 +189,8 @@ async function run(o: RedriveOptions, now: number, result: RedriveResult): Promi
       result.deadLettered++
       markers.push({
         ...base(group[0]!, mark, o),
-        marker: 'redrive-failed',
-        attempt: attempts(group[0]!),
-        error: 'dead-lettered by the bridge: poison, stored as its own entry',
-        nextAttemptAt: null,
+        marker: 'dead-lettered',
+        reason: `the bridge dead-lettered it when redrive sent it (request ${requestId}): poison after all, stored as its own poison entry with its reason`,
       })
       failuresInARow = 0
     } else if (accounted) {
@@ -212,7 +207,7 @@ async function run(o: RedriveOptions, now: number, result: RedriveResult): Promi
         markers.push({ ...base(e, mark, o), marker: 'redrive-failed', attempt, error: why, nextAttemptAt: next })
       }
     }
-    await appendMarkers(o.dir, markers, { now: new Date(clock()), deadline: o.deadline, ...(o.writer ? { writer: o.writer } : {}) })
+    await appendMarkers(o.dir, markers, { now: new Date(clock()), deadline: o.deadline, ...writer })
   }
   result.deferred += groups.reduce((n, g) => n + g.length, 0)
 }

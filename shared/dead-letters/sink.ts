@@ -83,26 +83,38 @@ class FunctionSink implements DeadLetterSink {
       credentials,
       ...(this.endpoint !== undefined ? { endpoint: this.endpoint } : {}),
       ...(secrets ? { secrets } : {}),
-      // Each call ends before the invocation's deadline, so a hand-off that hangs fails with its own error.
-      timeoutMs: Math.max(1, Math.min(HAND_OFF_TIMEOUT_MS, deadline - Date.now())),
+      timeoutMs: HAND_OFF_TIMEOUT_MS,
     })
     const payloads = packPoison(record)
     const failures: string[] = []
     let next = 0
     const worker = async () => {
       while (next < payloads.length) {
+        // Each call ends before the invocation's deadline, and none starts after it: the hand-off fails
+        // with its own error instead of Function Compute killing the invocation.
+        const left = deadline - Date.now()
+        if (left <= 0) return
         const payload = payloads[next++]!
         try {
-          await invoker.invoke(this.functionName, JSON.stringify(payload), 'Async')
+          await invoker.invoke(this.functionName, JSON.stringify(payload), 'Async', { timeoutMs: Math.min(HAND_OFF_TIMEOUT_MS, left) })
         } catch (err) {
           failures.push(messageOf(err))
         }
       }
     }
     await Promise.all(Array.from({ length: Math.min(HAND_OFF_CONCURRENCY, payloads.length) }, worker))
-    if (failures.length > 0) {
+    const notSent = payloads.length - next
+    if (failures.length > 0 || notSent > 0) {
       // Calls that went through are harmless to repeat: the dead-letter function deduplicates.
-      const detail = `${failures.length} of ${payloads.length} asynchronous invoke${payloads.length === 1 ? '' : 's'} failed: ${failures[0]}`
+      const n = payloads.length
+      const detail = [
+        notSent > 0
+          ? `${notSent} of ${n} payload${n === 1 ? '' : 's'} not handed off: the invocation's deadline passed before their calls`
+          : '',
+        failures.length > 0 ? `${failures.length} of ${n} asynchronous invoke${n === 1 ? '' : 's'} failed: ${failures[0]}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ')
       throw new DeadLetterError(this.description, record.messages.length, new Error(detail))
     }
   }

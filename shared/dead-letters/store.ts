@@ -5,9 +5,10 @@
 // never a key without its entry). Each process appends only to its own files; readers merge them all,
 // streaming, and report every line they cannot read instead of skipping it silently.
 import { dirname, join } from 'node:path'
-import { appendLines, type Deadline, ensureDir, exists, listDir, mkdirExclusive, NO_DEADLINE, readLines, syncDir } from './bounded-fs.js'
+import { appendLines, type Deadline, ensureDir, exists, listDir, mkdirExclusive, NO_DEADLINE, syncDir } from './bounded-fs.js'
 import { keyDir, PROCESS_WRITER, reporterFile, type StoreFile, storeFileName, storeFiles } from './layout.js'
-import { asMarker, type DeadLetterMarker, foldEntry, foldMarker, type MarkerState } from './markers.js'
+import { asMarker, type DeadLetterMarker, foldEntry, foldLine, foldMarker, type MarkerState } from './markers.js'
+import { readLines } from './read-lines.js'
 import { FOLDED_FIELDS, type StoredDeadLetter } from './record.js'
 
 export type { DeadLetterMarker } from './markers.js'
@@ -200,10 +201,12 @@ const isEntry = (v: unknown): v is StoredDeadLetter =>
 /**
  * Every entry in the store, streamed in file and line order, each key once (the first line of it wins),
  * with `file` the name of the file it is in. Markers are folded in by the caller (markers.ts, foldEntry).
+ * A later line for a key already seen goes to `onDuplicateLine`: two writers that raced on a new key
+ * both wrote one, and each is a report (markers.ts, foldLine).
  */
 export async function* scanEntries(
   dir: string,
-  options: ReadOptions = {},
+  options: ReadOptions & { onDuplicateLine?: (line: StoredDeadLetter) => void } = {},
 ): AsyncGenerator<{ entry: StoredDeadLetter; file: StoreFile; chars: number }> {
   const seen = new Set<string>()
   for (const file of await listStoreFiles(dir, 'dead-letters', options)) {
@@ -212,17 +215,23 @@ export async function* scanEntries(
         options.onUnreadable?.({ file: file.name, line, problem: 'not a dead-letter entry' })
         continue
       }
-      if (seen.has(value.key)) continue
+      if (seen.has(value.key)) {
+        options.onDuplicateLine?.(value)
+        continue
+      }
       seen.add(value.key)
       yield { entry: value, file, chars }
     }
   }
 }
 
-/** Every entry with its markers folded in, in file and line order: for tools and tests, not for big stores. */
+/**
+ * Every entry with its markers, and any second line of its key, folded in, in file and line order: for
+ * tools and tests, not for big stores. Its attempts count every report exactly once.
+ */
 export async function readDeadLetters(dir: string, options: ReadOptions = {}): Promise<StoredDeadLetter[]> {
   const states = await readMarkerStates(dir, options)
-  const out: StoredDeadLetter[] = []
-  for await (const { entry } of scanEntries(dir, options)) out.push(foldEntry(entry, states.get(entry.key)))
-  return out
+  const entries: StoredDeadLetter[] = []
+  for await (const { entry } of scanEntries(dir, { ...options, onDuplicateLine: (line) => foldLine(states, line) })) entries.push(entry)
+  return entries.map((e) => foldEntry(e, states.get(e.key)))
 }

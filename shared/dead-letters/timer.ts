@@ -1,6 +1,7 @@
 // The dead-letter function's timer trigger (s.yaml, every 5 minutes): parts that never completed become
 // entries, transient entries are redriven through the bridge, and entries past retention are removed.
 // One log line per step: dead-letter.parts-expired, dead-letter.redrive, dead-letter.retention.
+import { bridgeSummaryOf } from '../bridge/answer.js'
 import type { DeadLetterConfig } from '../config/dead-letter.js'
 import { DeadLetterTimerError, FcInvokeError, messageOf } from '../errors.js'
 import type { FcContext } from '../fc/context.js'
@@ -9,7 +10,7 @@ import type { Logger } from '../logging/logger.js'
 import type { Deadline } from './bounded-fs.js'
 import { isObject } from './fields.js'
 import { clearGroup, sweepParts } from './parts.js'
-import { type BridgeAnswer, type BridgeSender, type RedriveResult, redrive } from './redrive.js'
+import { type BridgeSender, type RedriveResult, redrive } from './redrive.js'
 import { applyRetention, type RetentionResult } from './retention.js'
 import { appendDeadLetters, type UnreadableLine } from './store.js'
 
@@ -42,12 +43,7 @@ export function bridgeSender(config: DeadLetterConfig, context: FcContext): Brid
       timeoutMs: Math.max(1000, Math.floor(timeoutMs)),
     })
     const { body } = await invoker.invoke(config.redrive.bridgeFunction, event, 'Sync')
-    const a = body as Partial<BridgeAnswer> | null
-    if (!isObject(a) || typeof a.published !== 'number' || typeof a.deadLettered !== 'number')
-      throw new FcInvokeError(
-        `${config.redrive.bridgeFunction} (request ${requestId}) answered with something that is not a bridge summary`,
-      )
-    return a as BridgeAnswer
+    return bridgeSummaryOf(body, `${config.redrive.bridgeFunction} (request ${requestId})`)
   }
 }
 
@@ -78,7 +74,7 @@ export async function runTimer(
     const swept = await sweepParts(config.dir, now, deadline)
     if (swept.entries.length > 0) {
       await appendDeadLetters(config.dir, swept.entries, { now, deadline })
-      for (const g of swept.groups) await clearGroup(config.dir, g, deadline)
+      for (const g of swept.groups) await clearGroup(config.dir, g, now, deadline)
       partsExpired = swept.entries.length
       log.warn({
         event: 'dead-letter.parts-expired',

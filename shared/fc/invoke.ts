@@ -15,9 +15,15 @@ export interface FcInvokerOptions {
   credentials: FcCredentials
   /** Defaults to the region's internal endpoint, for calls from inside Function Compute. */
   endpoint?: string
+  /** The longest one call may take (10 s by default); a call can ask for less (InvokeOptions). */
   timeoutMs?: number
   /** What masks secrets in its errors; the credentials above are always masked too. */
   secrets?: Secrets
+}
+
+export interface InvokeOptions {
+  /** This call's bound, instead of the invoker's: what is left before the caller's own deadline. */
+  timeoutMs?: number
 }
 
 export interface InvokeResult {
@@ -55,7 +61,27 @@ export class FcInvoker {
     return this.options.endpoint ?? internalEndpoint(this.options.accountId, this.options.region)
   }
 
-  async invoke(functionName: string, payload: Buffer | string, type: InvocationType): Promise<InvokeResult> {
+  async invoke(functionName: string, payload: Buffer | string, type: InvocationType, options: InvokeOptions = {}): Promise<InvokeResult> {
+    const timeoutMs = Math.max(1, Math.floor(options.timeoutMs ?? this.options.timeoutMs ?? 10_000))
+    let timer: NodeJS.Timeout | undefined
+    // fc2's timeout bounds the connection and the read apart, so a call could take twice as long: this bounds it whole.
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new FcInvokeError(`${type.toLowerCase()} invoke of ${functionName} at ${this.endpoint} did not answer within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      )
+    })
+    try {
+      return await Promise.race([this.call(functionName, payload, type, timeoutMs), late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async call(functionName: string, payload: Buffer | string, type: InvocationType, timeoutMs: number): Promise<InvokeResult> {
     const Client = await loadFc2()
     const { credentials: c } = this.options
     let client: FCClient
@@ -66,7 +92,7 @@ export class FcInvoker {
         ...(c.securityToken ? { securityToken: c.securityToken } : {}),
         region: this.options.region,
         endpoint: this.endpoint,
-        timeout: this.options.timeoutMs ?? 10_000,
+        timeout: timeoutMs,
       })
     } catch (err) {
       throw new FcInvokeError(this.secrets.redact(`cannot build a Function Compute client: ${messageOf(err)}`))

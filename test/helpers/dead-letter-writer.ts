@@ -10,11 +10,14 @@ interface Spec {
   /** Messages per append call. */
   batch: number
   body?: string
+  /** Epoch ms to start at, so that writers started one after another append at the same time. */
+  startAt?: number
 }
 
 const [dir, specText] = process.argv.slice(2)
 const spec = JSON.parse(specText!) as Spec
 const totals = { stored: 0, failedAgain: 0, duplicates: 0, ms: 0 }
+if (spec.startAt !== undefined) await new Promise((r) => setTimeout(r, Math.max(0, spec.startAt! - Date.now())))
 const started = process.hrtime.bigint()
 for (let i = 0; i < spec.ids.length; i += spec.batch) {
   const ids = spec.ids.slice(i, i + spec.batch)

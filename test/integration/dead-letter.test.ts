@@ -3,13 +3,17 @@
 // would outlive the invocation.
 
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { handler } from '../../functions/dead-letter/index.js'
-import type { IntakeSummary } from '../../shared/dead-letters/intake.js'
+import { loadDeadLetterConfig } from '../../shared/config/dead-letter.js'
+import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/intake.js'
+import { PROCESS_WRITER, storeFileName } from '../../shared/dead-letters/layout.js'
 import { packPoison } from '../../shared/dead-letters/pack.js'
 import { partGroup } from '../../shared/dead-letters/parts.js'
 import type { PoisonPartRecord } from '../../shared/dead-letters/record.js'
@@ -17,6 +21,7 @@ import { createDeadLetterSink } from '../../shared/dead-letters/sink.js'
 import { readDeadLetters } from '../../shared/dead-letters/store.js'
 import type { TimerSummary } from '../../shared/dead-letters/timer.js'
 import type { FcContext } from '../../shared/fc/context.js'
+import { invocationLogger } from '../../shared/logging/logger.js'
 
 const root = mkdtempSync(join(tmpdir(), 'dl-int-'))
 const lines: string[] = []
@@ -148,7 +153,19 @@ describe('dead-letter function: a store that cannot be written', () => {
       assert.match(err.message, /Function Compute retries it/)
       return true
     })
-    assert.ok(lines.some((l) => l.startsWith('dl-6 [error]') && l.includes('dead-letter.store-failed')))
+    const failed = lines.find((l) => l.startsWith('dl-6 [error]') && l.includes('dead-letter.store-failed'))
+    assert.ok(failed)
+    // Should Function Compute's retries run out as well, this line says which messages were lost.
+    const line = JSON.parse(failed.slice(failed.indexOf('{'))) as { messages: Array<Record<string, unknown>> }
+    assert.deepEqual(line.messages, [
+      {
+        messageId: 'AC14C305069E1B28CA003E5A7B5E0001',
+        ruleId: null,
+        failedRequestId: fixture.requestContext.requestId,
+        reason:
+          'asynchronous invocation failed after 4 attempts: UnhandledInvocationError, UnhandledInvocationError: 1 of 1 messages not acknowledged by the MQTT broker',
+      },
+    ])
   })
 })
 
@@ -353,6 +370,108 @@ describe('dead-letter function: every file-system call under the deadline', () =
       closeSync(openSync(fifo, 'w'))
     }
   })
+  test('a call that hangs after its file is open (a write into a full FIFO) fails the invocation by its deadline, and so does the next', async () => {
+    const dir = join(root, 'hung-write')
+    mkdirSync(dir, { recursive: true })
+    process.env['DEAD_LETTER_DIR'] = dir
+    // The file this process appends entries to today: opened read-write it does not block, but a write of
+    // more than the pipe's 64 KB does, as a write to a hung NAS mount does.
+    const fifo = join(dir, storeFileName('dead-letters', new Date(), PROCESS_WRITER))
+    execFileSync('mkfifo', [fifo])
+    const big = destination(JSON.stringify([{ ...good('BIG-1'), data: { ...good('BIG-1').data, body: 'z'.repeat(100_000) } }]))
+    try {
+      for (const [requestId, event] of [
+        ['dl-hung-write', big],
+        ['dl-hung-write-2', fixture],
+      ] as const) {
+        const started = Date.now()
+        await within(
+          10_000,
+          requestId,
+          assert.rejects(intake(Buffer.from(JSON.stringify(event)), context(requestId, 3)), (err: Error) => {
+            assert.equal(err.name, 'DeadLetterStoreError')
+            assert.match(err.message, /dead-letters-[^ ]*\.jsonl did not finish within the \d+ ms left before the invocation's deadline/)
+            return true
+          }),
+        )
+        const took = Date.now() - started
+        assert.ok(took < 3000, `${requestId} failed after ${took} ms, before the 3 s timeout`)
+      }
+    } finally {
+      // Read the FIFO until the blocked writes end and their handles close, so the threads they hold are freed.
+      await within(10_000, 'draining the FIFO', new Promise((resolve) => spawn('cat', [fifo], { stdio: 'ignore' }).on('exit', resolve)))
+    }
+  })
+})
+
+describe("the bridge's fc: hand-off under the invocation's deadline", () => {
+  test('calls that answer slowly: none starts after the deadline, none runs past it, and the error says how many were not handed off', async () => {
+    // A Function Compute endpoint that takes 1 s to accept each asynchronous invoke (the local invoke
+    // server accepts at once): twelve 70 KB messages are twelve calls, three rounds of four, 3 s in all.
+    let received = 0
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        received++
+        setTimeout(() => {
+          res.writeHead(202, { 'content-length': '0' })
+          res.end()
+        }, 1000)
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const sink = createDeadLetterSink({ kind: 'fc', functionName: 'dead-letter', endpoint })
+    const messages = Array.from({ length: 12 }, (_, i) => ({
+      index: i,
+      reason: 'too big',
+      messageId: `M${i}`,
+      event: { body: 'x'.repeat(70 * 1024) },
+    }))
+    const ctx = {
+      ...context('bridge-slow-fc'),
+      credentials: { accessKeyId: 'id', accessKeySecret: 'secret-xyz' },
+      accountId: '1',
+      region: 'cn-hangzhou',
+    }
+    const started = Date.now()
+    try {
+      let notHandedOff = 0
+      await within(
+        10_000,
+        'the hand-off',
+        assert.rejects(
+          sink.send(
+            { kind: 'rocketmq-mqtt-bridge.poison', requestId: 'r', failedAt: new Date().toISOString(), messages },
+            { context: ctx, deadline: started + 1500 },
+          ),
+          (err: Error) => {
+            assert.equal(err.name, 'DeadLetterError')
+            const m =
+              /could not hand 12 dead letters to fc:dead-letter: (\d+) of 12 payloads not handed off: the invocation's deadline passed/.exec(
+                err.message,
+              )
+            assert.ok(m, err.message)
+            notHandedOff = Number(m[1])
+            assert.match(
+              err.message,
+              /\d+ of 12 asynchronous invokes failed: .*did not answer within \d+ ms/,
+              'the calls cut at the deadline',
+            )
+            assert.ok(!err.message.includes('secret-xyz'))
+            return true
+          },
+        ),
+      )
+      const took = Date.now() - started
+      assert.ok(took < 1900, `the hand-off ended ${took} ms after it started; its deadline was 1500 ms`)
+      assert.ok(notHandedOff > 0)
+      assert.equal(received + notHandedOff, 12, 'every payload was either sent or counted as not handed off')
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
 })
 
 describe('dead-letter function: its timer', () => {
@@ -367,6 +486,19 @@ describe('dead-letter function: its timer', () => {
     assert.deepEqual(await readDeadLetters(dir), [], 'nothing stored')
     assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.redrive"') && l.includes('"tried":0')))
     assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.retention"')))
+  })
+
+  test("handled without a deadline, the timer takes the invocation's own: redrive runs, since its lease needs an end", async () => {
+    const dir = join(root, 'timer-no-deadline')
+    const ctx = context('dl-timer-nd', 10)
+    const summary = (await handleDeadLetterEvent(
+      loadDeadLetterConfig({ DEAD_LETTER_DIR: dir }),
+      tick(),
+      ctx,
+      invocationLogger('info', ctx).log,
+    )) as TimerSummary
+    assert.deepEqual([summary.kind, summary.redrive.skipped, summary.redrive.tried], ['timer', undefined, 0])
+    assert.ok(!existsSync(join(dir, 'redrive.lease')), 'the lease was taken and released')
   })
 
   test('a timer run whose store hangs fails before the deadline, after logging its summary line', async () => {

@@ -89,6 +89,11 @@ describe('redrive through the bridge, with the broker down and then back', needs
     for (const d of dirs) rmSync(d, { recursive: true, force: true })
   })
 
+  /** The subscriber, subscribed again if a test before stopped the broker under it. */
+  const devices = async () => {
+    if (!sub.client.connected) sub = await subscribe(broker.url, ['home/#'], 5)
+    return sub
+  }
   const run = (dir: string, now: number, requestId: string): Promise<RedriveResult> =>
     redrive({ dir, now: new Date(now), deadline: Date.now() + 60_000, maxAgeMs: MAX_AGE, backoffMs: BACKOFF, send, requestId })
 
@@ -150,7 +155,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
       'R-1': ['replayed', false],
       'R-2': ['replayed', false],
       'M-1': ['replayed', false],
-      'M-2': ['pending', true],
+      'M-2': ['dead-lettered', true],
       'U-1': ['pending', null],
       'P-1': ['pending', null],
       'X-1': ['expired', null],
@@ -159,6 +164,8 @@ describe('redrive through the bridge, with the broker down and then back', needs
       (await readDeadLetters(bridgeStore)).some((e) => e.messageId === 'M-2' && /qoslevel/.test(e.reason)),
       'the bridge stored the poison one as its own entry',
     )
+    const m2 = stored.find((e) => e.messageId === 'M-2')!
+    assert.match(m2.deadLetteredReason ?? '', /the bridge dead-lettered it when redrive sent it .*poison after all/)
   })
 
   test('backoff doubles while the broker stays down, and the entry expires at the maximum age', async () => {
@@ -207,5 +214,126 @@ describe('redrive through the bridge, with the broker down and then back', needs
     const r = await run(dir, Date.now(), 'timer-l')
     assert.match(r.skipped ?? '', /another run holds redrive.lease/)
     assert.equal(r.tried, 0)
+  })
+
+  test('a message the bridge itself refused, in a batch that failed for a transient reason, is stored as poison and never redriven', async () => {
+    await devices()
+    const dir = fresh()
+    const good = cloudEvent('Q-1', 'roomQ')
+    const malformed = { ...cloudEvent('Q-2', 'roomQ'), data: { ...cloudEvent('Q-2', 'roomQ').data, topic: 42 } }
+    await appendDeadLetters(dir, failed('fail-Q', [good, malformed]))
+    const entries = await readDeadLetters(dir)
+    assert.deepEqual(
+      entries.map((e) => [e.messageId, e.failure]),
+      [
+        ['Q-1', 'transient'],
+        ['Q-2', 'poison'],
+      ],
+    )
+    assert.match(
+      entries[1]!.reason,
+      /not acknowledged by the MQTT broker; the message itself is poison: \[\d+\]\.data\.topic: must be a string/,
+    )
+    const before = sub.messages.length
+    const r = await run(dir, Date.now(), 'timer-q')
+    assert.deepEqual([r.tried, r.replayed, r.deadLettered], [1, 1, 0], 'only the transient one is sent')
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomQ/lamp', qos: 1 }])
+    assert.deepEqual(
+      withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
+      ['redriven Q-1'],
+    )
+  })
+
+  test('a batch the bridge dead-letters part of is split for good: a later run sends each of its messages alone', async () => {
+    await devices()
+    const dir = fresh()
+    const t0 = Date.now()
+    await appendDeadLetters(
+      dir,
+      failed('fail-S', [cloudEvent('S-1', 'roomS'), cloudEvent('S-2', 'roomS', '7'), cloudEvent('S-3', 'roomS')]),
+    )
+    const sizes: number[] = []
+    const deadline = Date.now() + 10_000
+    // The batch's invocation takes what is left of the run (a slow bridge): the messages split off it wait.
+    const slow: BridgeSender = async (event, requestId, timeoutMs) => {
+      sizes.push((JSON.parse(event.toString()) as unknown[]).length)
+      const answer = await send(event, requestId, timeoutMs)
+      await new Promise((r) => setTimeout(r, Math.max(0, deadline - 3500 - Date.now())))
+      return answer
+    }
+    const first = await redrive({
+      dir,
+      now: new Date(t0),
+      deadline,
+      maxAgeMs: MAX_AGE,
+      backoffMs: BACKOFF,
+      send: slow,
+      requestId: 'timer-s1',
+    })
+    assert.deepEqual([first.tried, first.deferred], [0, 3])
+    assert.deepEqual(sizes, [3], 'the whole batch, once')
+    assert.ok(
+      (await readDeadLetters(dir)).every((e) => e.redrive?.alone),
+      'the split is stored',
+    )
+    sizes.length = 0
+    const recorded: BridgeSender = async (event, requestId, timeoutMs) => {
+      sizes.push((JSON.parse(event.toString()) as unknown[]).length)
+      return send(event, requestId, timeoutMs)
+    }
+    const once = (now: number, requestId: string) =>
+      redrive({ dir, now: new Date(now), deadline: Date.now() + 60_000, maxAgeMs: MAX_AGE, backoffMs: BACKOFF, send: recorded, requestId })
+    const second = await once(t0 + 1000, 'timer-s2')
+    assert.deepEqual([second.tried, second.replayed, second.deadLettered], [3, 2, 1])
+    assert.deepEqual(sizes, [1, 1, 1], 'never the whole batch again')
+    const status = Object.fromEntries((await readDeadLetters(dir)).map((e) => [e.messageId, e.status]))
+    assert.deepEqual(status, { 'S-1': 'replayed', 'S-2': 'dead-lettered', 'S-3': 'replayed' })
+    const third = await once(t0 + 10 * HOUR, 'timer-s3')
+    assert.deepEqual([third.tried, third.waiting], [0, 0], 'nothing left: the dead-lettered one is never sent again')
+  })
+
+  test('entries that are not bridge events as received are never sent, whatever their failure says', async () => {
+    const dir = fresh()
+    const [entry] = failed('fail-N', [cloudEvent('N-1', 'roomN')])
+    const variants: StoredDeadLetter[] = [
+      { ...entry!, key: 'a'.repeat(32), lossy: true },
+      { ...entry!, key: 'b'.repeat(32), incomplete: true },
+      { ...entry!, key: 'c'.repeat(32), source: 'unrecognised' },
+      { ...entry!, key: 'd'.repeat(32), source: 'refused-part' },
+    ]
+    await appendDeadLetters(dir, variants)
+    const r = await run(dir, Date.now(), 'timer-n')
+    assert.deepEqual([r.tried, r.waiting, r.deferred], [0, 0, 0])
+  })
+
+  test('two runs taking over a stale lease at once: one sends, the other leaves it; nothing is delivered twice', async () => {
+    await devices()
+    const dir = fresh()
+    await appendDeadLetters(dir, failed('fail-T', [cloudEvent('T-1', 'roomT')]))
+    writeFileSync(join(dir, 'redrive.lease'), JSON.stringify({ holder: 'crashed-run', until: new Date(Date.now() - HOUR).toISOString() }))
+    const before = sub.messages.length
+    const results = await Promise.all(['timer-t1', 'timer-t2', 'timer-t3'].map((id) => run(dir, Date.now(), id)))
+    assert.deepEqual(results.map((r) => r.tried).sort(), [0, 0, 1], JSON.stringify(results))
+    assert.equal(results.filter((r) => /another run holds redrive\.lease/.test(r.skipped ?? '')).length, 2)
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomT/lamp', qos: 1 }])
+    assert.deepEqual(
+      withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
+      ['redriven T-1'],
+    )
+  })
+
+  test('a run needs a finite deadline: its lease ends with it', async () => {
+    await assert.rejects(
+      redrive({
+        dir: fresh(),
+        now: new Date(),
+        deadline: Number.POSITIVE_INFINITY,
+        maxAgeMs: MAX_AGE,
+        backoffMs: BACKOFF,
+        send,
+        requestId: 'x',
+      }),
+      /redrive needs a finite deadline/,
+    )
   })
 })

@@ -4,18 +4,26 @@
 
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { bundledRules } from '../../functions/bridge/bundled-rules.js'
+import { replay } from '../../scripts/cli/replay.js'
+import { Bridge } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
 import { poisonEntries } from '../../shared/dead-letters/entries.js'
 import { recognise } from '../../shared/dead-letters/intake.js'
-import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
+import { packPoison } from '../../shared/dead-letters/pack.js'
+import { PART_TTL_MS, storePart, sweepParts } from '../../shared/dead-letters/parts.js'
+import type { PoisonPartRecord, StoredDeadLetter } from '../../shared/dead-letters/record.js'
 import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letters/store.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, mosquittoInstalled, startAedes, startMosquitto } from '../helpers/broker.js'
+import { fcContext } from '../helpers/fc-context.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -133,6 +141,7 @@ describe('replay --target local', () => {
       deadLetteredAgain: 1,
       failed: 0,
       skipped: 0,
+      notReplayable: 0,
     })
     assert.match(first.stderr, /replay: 4\/4 \(100%\), 3 replayed, 1 dead-lettered again/)
     await settle()
@@ -157,6 +166,7 @@ describe('replay --target local', () => {
       deadLetteredAgain: 0,
       failed: 0,
       skipped: 3,
+      notReplayable: 0,
     })
     await settle()
     assert.equal(withoutSentinels(sub.messages).length, 3, 'nothing sent twice')
@@ -214,7 +224,7 @@ describe('replay sends exactly what was received', () => {
     const before = sub.messages.length
     const r = await replayOn(store)
     assert.equal(r.code, 1, r.stderr)
-    assert.deepEqual(lastJson(r.stdout), { pending: 1, replayed: 0, deadLetteredAgain: 1, failed: 0, skipped: 0 })
+    assert.deepEqual(lastJson(r.stdout), { pending: 1, replayed: 0, deadLetteredAgain: 1, failed: 0, skipped: 0, notReplayable: 0 })
     // The bridge got a JSON string, as on the first delivery, and dead-lettered it again, whole.
     const again = await readDeadLetters(otherStore)
     assert.ok(again.some((e) => e.reason === 'event must be a JSON array or object, got string' && e.event === JSON.stringify(inside)))
@@ -322,10 +332,199 @@ describe('replay --discard', () => {
     assert.deepEqual(stdout.trim().split('\n').sort(), [keys[0], keys[2]].sort())
   })
 
-  test('--help answers with the usage', async () => {
+  test('--help and -h answer with the usage', async () => {
     const r = await replayCli('--help')
     assert.equal(r.code, 0)
+    assert.ok(r.stdout.startsWith('usage: npm run replay'), r.stdout)
     assert.match(r.stdout, /--discard +mark the matching entries discarded/)
     assert.match(r.stdout, /--key K/)
+    const short = await replayCli('-h')
+    assert.deepEqual([short.code, short.stdout], [0, r.stdout])
+  })
+})
+
+describe('replay sends only what once was a bridge event, as it was received', () => {
+  test('a message whose bytes were not valid UTF-8 is dead-lettered lossy by the bridge; replay refuses it and publishes nothing changed', async () => {
+    const store = freshStore()
+    const bridge = new Bridge(
+      loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${store}`, LOG_LEVEL: 'error' }),
+      loadRuleSet(undefined, bundledRules),
+    )
+    const good = cloudEvent('U-1', 'fine', { mqttSecondTopic: '/roomU/lamp', qoslevel: '1' })
+    const bad = cloudEvent('U-2', 'BODY', { mqttSecondTopic: '/roomU/lamp', qoslevel: '1' })
+    const [head, tail] = JSON.stringify([good, bad]).split('BODY')
+    // 0xFF is never valid UTF-8: decoded, it becomes U+FFFD, and what the store keeps is not what was received.
+    const event = Buffer.concat([Buffer.from(head!), Buffer.from([0x41, 0xff, 0x42]), Buffer.from(tail!)])
+    const before = sub.messages.length
+    try {
+      const summary = await bridge.handle(event, fcContext('bridge-lossy'))
+      assert.deepEqual([summary.published, summary.deadLettered], [1, 1])
+    } finally {
+      await bridge.close()
+    }
+    const [entry] = await readDeadLetters(store)
+    assert.deepEqual([entry!.messageId, entry!.source, entry!.lossy], ['U-2', 'bridge-poison', true])
+
+    const r = await replayOn(store)
+    assert.equal(r.code, 1, 'not replayed: a person must look at it')
+    assert.deepEqual(lastJson(r.stdout), { pending: 0, replayed: 0, deadLetteredAgain: 0, failed: 0, skipped: 0, notReplayable: 1 })
+    assert.match(
+      r.stderr,
+      /not replayable: the bytes received were not valid UTF-8; what is stored is their decoding: [0-9a-f]{32} +U-2 .*lossy/,
+    )
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomU/lamp', qos: 1 }])
+    assert.deepEqual(
+      withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
+      ['fine'],
+      'the intact neighbour, published by the bridge; nothing by replay',
+    )
+    const discard = await replayOn(store, '--discard', '--key', entry!.key)
+    assert.deepEqual(lastJson(discard.stdout), { pending: 1, discarded: 1, skipped: 0 }, 'discard still works')
+  })
+
+  test('refused parts, unrecognised events and incomplete messages are listed as not replayable and never sent; --discard takes them', async () => {
+    const store = freshStore()
+    const now = new Date()
+    const entriesOf = (v: unknown) => (recognise(Buffer.from(JSON.stringify(v)), now, 'dl-x') as { entries: StoredDeadLetter[] }).entries
+    // A part the function refused, and a bridge event sent to the dead-letter function by mistake.
+    const refused = entriesOf({ kind: 'rocketmq-mqtt-bridge.poison-part', requestId: 'b', failedAt: 'x', message: {}, part: {} })
+    const unrecognised = entriesOf(cloudEvent('N-1', 'never sent', { mqttSecondTopic: '/roomN/lamp', qoslevel: '1' }))
+    // A message whose parts never all arrived.
+    const big = cloudEvent('N-2', 'n'.repeat(9000), { mqttSecondTopic: '/roomN/lamp', qoslevel: '1' })
+    const parts = packPoison(
+      {
+        kind: 'rocketmq-mqtt-bridge.poison',
+        requestId: 'b-big',
+        failedAt: now.toISOString(),
+        messages: [{ index: 0, reason: 'too big', messageId: 'N-2', event: big }],
+      },
+      4096,
+    ) as PoisonPartRecord[]
+    await storePart(store, parts[0]!, now, Number.POSITIVE_INFINITY)
+    const incomplete = (await sweepParts(store, new Date(now.getTime() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)).entries
+    const good = poisonEntries(
+      {
+        kind: 'rocketmq-mqtt-bridge.poison',
+        requestId: 'b-good',
+        failedAt: now.toISOString(),
+        messages: [
+          {
+            index: 0,
+            reason: 'no rule (fixed since)',
+            ruleId: 'home-lamps',
+            messageId: 'G-1',
+            event: cloudEvent('G-1', 'good', { mqttSecondTopic: '/roomG/lamp', qoslevel: '1' }),
+          },
+        ],
+      },
+      now,
+    )
+    await appendDeadLetters(store, [...refused, ...unrecognised, ...incomplete, ...good])
+    assert.deepEqual(
+      (await readDeadLetters(store)).map((e) => [e.source, e.incomplete ?? false]),
+      [
+        ['refused-part', false],
+        ['unrecognised', false],
+        ['bridge-poison', true],
+        ['bridge-poison', false],
+      ],
+    )
+
+    const dry = await replayOn(store, '--dry-run')
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.match(dry.stderr, /^1 dead letter to replay from /)
+    assert.match(dry.stderr, /not replayable: a refused-part entry was never a bridge event; discard it: /)
+    assert.match(dry.stderr, /not replayable: a unrecognised entry was never a bridge event; discard it: /)
+    assert.match(dry.stderr, /not replayable: its parts did not all arrive, or did not fit together; discard it: [0-9a-f]{32} +N-2/)
+    assert.equal((dry.stderr.match(/would replay/g) ?? []).length, 1)
+
+    const bridgeStored = (await readDeadLetters(otherStore)).length
+    const before = sub.messages.length
+    const r = await replayOn(store)
+    assert.equal(r.code, 1)
+    assert.deepEqual(lastJson(r.stdout), { pending: 1, replayed: 1, deadLetteredAgain: 0, failed: 0, skipped: 0, notReplayable: 3 })
+    assert.equal((await readDeadLetters(otherStore)).length, bridgeStored, 'the bridge was sent nothing it dead-lettered again')
+    await barrier(
+      viaClient(broker.url),
+      [sub],
+      [
+        { topic: 'home/roomG/lamp', qos: 1 },
+        { topic: 'home/roomN/lamp', qos: 1 },
+      ],
+    )
+    assert.deepEqual(
+      withoutSentinels(sub.messages.slice(before)).map((m) => [m.topic, m.payload.toString()]),
+      [['home/roomG/lamp', 'good']],
+    )
+
+    const discard = await replayOn(store, '--discard')
+    assert.deepEqual(lastJson(discard.stdout), { pending: 3, discarded: 3, skipped: 1 })
+    assert.deepEqual(
+      (await readDeadLetters(store)).map((e) => e.status),
+      ['discarded', 'discarded', 'discarded', 'replayed'],
+    )
+  })
+})
+
+describe('replay and the redrive lease', () => {
+  const env = () => ({
+    MQTT_URL: broker.url,
+    DEAD_LETTER_TARGET: `file:${otherStore}`,
+    LOG_LEVEL: 'error',
+    MQTT_PUBLISH_TIMEOUT_MS: '5000',
+  })
+  async function oneEntry(id: string): Promise<string> {
+    const store = freshStore()
+    const message = {
+      index: 0,
+      reason: 'no rule (fixed since)',
+      ruleId: 'home-lamps',
+      messageId: id,
+      event: cloudEvent(id, `leased ${id}`, { mqttSecondTopic: '/roomL/lamp', qoslevel: '1' }),
+    }
+    await appendDeadLetters(
+      store,
+      poisonEntries(
+        { kind: 'rocketmq-mqtt-bridge.poison', requestId: `b-${id}`, failedAt: new Date().toISOString(), messages: [message] },
+        new Date(),
+      ),
+    )
+    return store
+  }
+  const holdLease = (store: string) =>
+    writeFileSync(
+      join(store, 'redrive.lease'),
+      JSON.stringify({ holder: 'timer-run-1', until: new Date(Date.now() + 3_600_000).toISOString() }),
+    )
+
+  test('while a redrive run holds the lease, replay waits a little, then refuses clearly and sends nothing', async () => {
+    const store = await oneEntry('L-1')
+    holdLease(store)
+    const printed: string[] = []
+    await assert.rejects(
+      replay({ dir: store, target: 'local', env: env(), print: (l) => printed.push(l), leaseWaitMs: 1500 }),
+      /another run is sending entries of .* \(timer-run-1 holds redrive\.lease until [^)]+\): nothing was sent; run replay again once it is done/,
+    )
+    assert.ok(printed.some((l) => /^waiting for timer-run-1, which holds redrive\.lease until /.test(l)))
+    assert.equal((await readDeadLetters(store))[0]!.status, 'pending')
+  })
+
+  test('a lease released while replay waits lets it go on; replay holds it while it sends and releases it after', async () => {
+    const store = await oneEntry('L-2')
+    holdLease(store)
+    const released = setTimeout(() => rmSync(join(store, 'redrive.lease')), 1200)
+    const before = sub.messages.length
+    try {
+      const r = await replay({ dir: store, target: 'local', env: env(), print: () => {}, leaseWaitMs: 10_000 })
+      assert.equal(r.replayed, 1)
+    } finally {
+      clearTimeout(released)
+    }
+    assert.ok(!existsSync(join(store, 'redrive.lease')), 'released after the run')
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomL/lamp', qos: 1 }])
+    assert.deepEqual(
+      withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
+      ['leased L-2'],
+    )
   })
 })

@@ -33,7 +33,11 @@ interface Props extends Record<string, unknown> {
   logConfig: unknown
   environmentVariables?: Record<string, string>
   triggers?: Array<{ triggerName: string; triggerType: string; triggerConfig: Record<string, unknown> }>
-  asyncInvokeConfig?: { maxAsyncRetryAttempts?: number; destinationConfig?: { onFailure?: { destination?: string } } }
+  asyncInvokeConfig?: {
+    maxAsyncRetryAttempts?: number
+    maxAsyncEventAgeInSeconds?: number
+    destinationConfig?: { onFailure?: { destination?: string } }
+  }
   instanceLifecycleConfig?: { initializer?: { handler?: string; timeout?: number }; preStop?: { handler?: string; timeout?: number } }
 }
 interface Rendered {
@@ -272,6 +276,9 @@ describe('s.yaml rendered by s preview', () => {
       isTimerEvent({ triggerTime: '2024-05-01T00:05:00Z', triggerName: timer.triggerName, payload: timer.triggerConfig['payload'] }),
     )
     assert.match(String(dl['role'] ?? ''), /^acs:ram::.*:role\//, 'a role, for the STS credentials redrive invokes with')
+    // Invoked asynchronously, it is retried when its store fails: as often and as long as Function Compute allows,
+    // and never to a destination of its own (docs/operations.md, "When the store is down").
+    assert.deepEqual(dl.asyncInvokeConfig, { maxAsyncRetryAttempts: 8, maxAsyncEventAgeInSeconds: 86400 })
   })
 
   test("settings come from the deployer's environment", async () => {

@@ -46,7 +46,7 @@ describe('markers', () => {
     assert.equal((await readDeadLetters(dir))[0]!.status, 'replayed')
   })
 
-  test('discarded, then failing again, is pending again; a discard after that is final', async () => {
+  test('a discard is final: the same message failing again raises its attempts, and it stays discarded', async () => {
     const dir = storeDir()
     const t = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s))
     await appendDeadLetters(dir, poisonEntries(record('req-1', t(0).toISOString()), t(0)), { now: t(0) })
@@ -54,10 +54,26 @@ describe('markers', () => {
     await appendMarkers(dir, [{ marker: 'discarded', key: entry!.key, at: t(10).toISOString(), requestId: 'discard-1', note: 'test data' }])
     assert.equal((await readDeadLetters(dir))[0]!.status, 'discarded')
     await appendDeadLetters(dir, poisonEntries(record('req-2', t(20).toISOString()), t(20)), { now: t(20) })
+    const [after] = await readDeadLetters(dir)
+    assert.deepEqual([after!.status, after!.discardedAt, after!.attempts], ['discarded', t(10).toISOString(), 2])
+  })
+
+  test('replayed, then failing again, is pending again; dead-lettered by redrive is final', async () => {
+    const dir = storeDir()
+    const t = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s))
+    await appendDeadLetters(dir, poisonEntries(record('req-1', t(0).toISOString()), t(0)), { now: t(0) })
+    const [entry] = await readDeadLetters(dir)
+    const key = entry!.key
+    await markReplayed(dir, [key], 'replay-1', t(10))
+    await appendDeadLetters(dir, poisonEntries(record('req-2', t(20).toISOString()), t(20)), { now: t(20) })
     assert.equal((await readDeadLetters(dir))[0]!.status, 'pending')
-    await appendMarkers(dir, [{ marker: 'discarded', key: entry!.key, at: t(30).toISOString(), requestId: 'discard-2' }])
+    await appendMarkers(dir, [{ marker: 'dead-lettered', key, at: t(30).toISOString(), requestId: 'timer-1', reason: 'poison after all' }])
+    await appendDeadLetters(dir, poisonEntries(record('req-3', t(40).toISOString()), t(40)), { now: t(40) })
     const [last] = await readDeadLetters(dir)
-    assert.deepEqual([last!.status, last!.discardedAt], ['discarded', t(30).toISOString()])
+    assert.deepEqual(
+      [last!.status, last!.deadLetteredAt, last!.deadLetteredReason, last!.redrive?.stopped, last!.attempts],
+      ['dead-lettered', t(30).toISOString(), 'poison after all', true, 3],
+    )
   })
 
   test('redrive markers: attempts counted, the next attempt kept, null stops it', async () => {

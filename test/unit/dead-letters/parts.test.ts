@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import { handler } from '../../../functions/dead-letter/index.js'
+import type { IntakeSummary } from '../../../shared/dead-letters/intake.js'
 import { packPoison } from '../../../shared/dead-letters/pack.js'
 import { PART_TTL_MS, sweepParts } from '../../../shared/dead-letters/parts.js'
 import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
@@ -141,5 +142,40 @@ describe('dead-letter parts under attack', () => {
       (e.event as { parts: Array<{ index: number; data: string }> }).parts,
       [real[0]!, real[2]!].map((p) => ({ index: p.part.index, data: p.part.data })),
     )
+  })
+
+  test('a part delivered again after its message was stored is a duplicate: no new group, nothing stored twice, not even by the timer', async () => {
+    const dir = store()
+    const real = parts()
+    for (const p of real) await send(p)
+    assert.equal((await readDeadLetters(dir)).length, 1)
+    // Function Compute delivers asynchronous invocations at least once: the last part comes again.
+    const again = (await send(real.at(-1)!, 'dl-req-again')) as IntakeSummary
+    assert.deepEqual([again.stored, again.duplicates, again.parts?.complete], [0, 1, true])
+    assert.deepEqual(readdirSync(join(dir, 'parts')), [], 'no group was started again')
+    const swept = await sweepParts(dir, new Date(Date.now() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)
+    assert.deepEqual([swept.entries.length, swept.waiting], [0, 0])
+    const stored = await readDeadLetters(dir)
+    assert.deepEqual(
+      stored.map((e) => [e.messageId, e.incomplete ?? false]),
+      [['BIG-1', false]],
+    )
+  })
+
+  test('a message flagged lossy keeps the flag through its parts, whole or incomplete', async () => {
+    const dir = store()
+    const record: PoisonRecord = {
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'bridge-req-lossy',
+      failedAt: '2024-05-01T00:00:00.000Z',
+      messages: [{ index: 0, reason: 'not valid UTF-8', messageId: 'BIG-L', event: EVENT, lossy: true }],
+    }
+    const lossyParts = packPoison(record, 4096) as PoisonPartRecord[]
+    for (const p of lossyParts.slice(0, -1)) await send(p)
+    const incomplete = await sweepParts(dir, new Date(Date.now() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)
+    assert.equal(incomplete.entries[0]?.lossy, true, 'incomplete')
+    await send(lossyParts.at(-1)!)
+    const [whole] = await readDeadLetters(dir)
+    assert.deepEqual([whole!.messageId, whole!.lossy, whole!.incomplete], ['BIG-L', true, undefined])
   })
 })

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { poisonEntries } from '../../../shared/dead-letters/entries.js'
 import { keyDir } from '../../../shared/dead-letters/layout.js'
+import { clearGroup } from '../../../shared/dead-letters/parts.js'
 import type { PoisonRecord } from '../../../shared/dead-letters/record.js'
 import { applyRetention } from '../../../shared/dead-letters/retention.js'
 import { appendDeadLetters, markReplayed, readDeadLetters } from '../../../shared/dead-letters/store.js'
@@ -58,5 +59,14 @@ describe('retention', () => {
     const result = await applyRetention(dir, 30, day(32), Number.POSITIVE_INFINITY)
     assert.deepEqual([result.removedEntries, result.keptFrom], [0, '2024-01-02'])
     assert.equal((await readDeadLetters(dir)).length, 1)
+  })
+
+  test('the record of part groups already stored goes by the same retention', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dl-retention-'))
+    await clearGroup(dir, 'a'.repeat(32), day(1), Number.POSITIVE_INFINITY)
+    await clearGroup(dir, 'b'.repeat(32), day(20), Number.POSITIVE_INFINITY)
+    const result = await applyRetention(dir, 30, day(32), Number.POSITIVE_INFINITY)
+    assert.equal(result.removedPartGroups, 1)
+    assert.deepEqual(readdirSync(join(dir, 'parts-done')), ['b'.repeat(32)])
   })
 })

@@ -67,6 +67,23 @@ describe('dead-letter store', () => {
     assert.equal(stored[0]!.lastFailureAt, '2024-01-02T00:00:00.000Z')
   })
 
+  test('two writers racing on a new key both write a line: readers keep one entry and count both reports', async () => {
+    const dir = storeDir()
+    // Both look the key up before either has indexed it (as two instances do), so both store it.
+    const [a, b] = await Promise.all([
+      appendDeadLetters(dir, entriesOf(poison('req-a', '2024-01-01T00:00:00.000Z', ['R'])), { writer: 'aaaa' }),
+      appendDeadLetters(dir, entriesOf(poison('req-b', '2024-01-01T00:00:05.000Z', ['R'])), { writer: 'bbbb' }),
+    ])
+    assert.deepEqual([a.outcomes, b.outcomes], [['stored'], ['stored']], 'the race this test is about')
+    const stored = await readDeadLetters(dir)
+    assert.equal(stored.length, 1)
+    assert.deepEqual([stored[0]!.attempts, stored[0]!.lastFailureAt], [2, '2024-01-01T00:00:05.000Z'])
+    // A third request's report, and the racing requests' own reports delivered again, change nothing more than their own.
+    await appendDeadLetters(dir, entriesOf(poison('req-c', '2024-01-01T00:00:09.000Z', ['R'])))
+    await appendDeadLetters(dir, entriesOf(poison('req-b', '2024-01-01T00:00:05.000Z', ['R'])))
+    assert.equal((await readDeadLetters(dir))[0]!.attempts, 3)
+  })
+
   test('a torn last line from a crash is skipped, and the next append is still readable', async () => {
     const dir = storeDir()
     const now = new Date('2024-03-01T00:00:00Z')
