@@ -12,6 +12,8 @@ import {
   cleanEnv,
   DEFAULT_DEAD_LETTER_DIR,
   directoryVariable,
+  FUNCTION_NAME,
+  fcEndpointVariable,
   logLevelVariable,
   onFunctionCompute,
   parseEnvironment,
@@ -62,19 +64,6 @@ const mqttUrl = z.string(error('is required: the broker URL, such as mqtt://127.
   }
 })
 
-const fcEndpoint = z.string().superRefine((value, ctx) => {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    return custom(ctx, 'must be a URL such as https://<accountId>.<region>-internal.fc.aliyuncs.com')
-  }
-  if (!['http:', 'https:'].includes(url.protocol)) custom(ctx, `must use http:// or https://, not ${url.protocol}//`)
-  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    custom(ctx, 'must be a bare origin (scheme, host, optional port), without credentials, path or query')
-  }
-})
-
 const common = z.object({
   MQTT_URL: mqttUrl,
   MQTT_PROTOCOL_VERSION: z.enum(['5', '4', 'auto'], error('must be 5, 4 or auto')).default('auto'),
@@ -93,11 +82,11 @@ const common = z.object({
   RULES_FILE: z.string().min(1, 'must be a file path').optional(),
   DEAD_LETTER_TARGET: z
     .string()
-    .regex(/^(file:.+|fc:[A-Za-z_][A-Za-z0-9_-]{0,127})$/, 'must be file:<dir> or fc:<function-name>')
+    .regex(new RegExp(`^(file:.+|fc:${FUNCTION_NAME.source.slice(1, -1)})$`), 'must be file:<dir> or fc:<function-name>')
     .optional(),
   // The dead-letter function's store; for the bridge, the directory of its default file: target.
   DEAD_LETTER_DIR: directoryVariable.default(DEFAULT_DEAD_LETTER_DIR),
-  FC_ENDPOINT: fcEndpoint.optional(),
+  FC_ENDPOINT: fcEndpointVariable.optional(),
   LOG_LEVEL: logLevelVariable,
 })
 
@@ -204,7 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     ? {
         kind: 'fc',
         functionName: targetText.slice(3),
-        ...(e.FC_ENDPOINT !== undefined ? { endpoint: e.FC_ENDPOINT.replace(/\/$/, '') } : {}),
+        ...(e.FC_ENDPOINT !== undefined ? { endpoint: e.FC_ENDPOINT } : {}),
       }
     : { kind: 'file', dir: targetText.slice(5) }
 

@@ -4,7 +4,15 @@ import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { BRIDGE_FUNCTION } from '../fc/functions.js'
 import type { LogLevel } from '../logging/logger.js'
-import { DEFAULT_DEAD_LETTER_DIR, directoryVariable, logLevelVariable, parseEnvironment, wholeNumber } from './env.js'
+import {
+  DEFAULT_DEAD_LETTER_DIR,
+  directoryVariable,
+  FUNCTION_NAME,
+  fcEndpointVariable,
+  logLevelVariable,
+  parseEnvironment,
+  wholeNumber,
+} from './env.js'
 
 export const DEFAULT_RETENTION_DAYS = 30
 export const DEFAULT_REDRIVE_MAX_AGE = '24h'
@@ -41,33 +49,14 @@ const duration = (allowZero: boolean) =>
     )
     .transform((v) => (v === '0' ? 0 : Number(v.slice(0, -1)) * UNIT_MS[v.at(-1) as keyof typeof UNIT_MS]))
 
-const endpoint = z.string().refine((value) => {
-  try {
-    const url = new URL(value)
-    return (
-      ['http:', 'https:'].includes(url.protocol) &&
-      !url.username &&
-      !url.password &&
-      !url.search &&
-      !url.hash &&
-      ['/', ''].includes(url.pathname)
-    )
-  } catch {
-    return false
-  }
-}, 'must be a bare origin such as https://<accountId>.<region>-internal.fc.aliyuncs.com (scheme, host, optional port)')
-
 const schema = z.object({
   DEAD_LETTER_DIR: directoryVariable.default(DEFAULT_DEAD_LETTER_DIR),
   LOG_LEVEL: logLevelVariable,
   DEAD_LETTER_RETENTION_DAYS: wholeNumber(1, 3650).default(String(DEFAULT_RETENTION_DAYS)),
   DEAD_LETTER_REDRIVE_MAX_AGE: duration(true).default(DEFAULT_REDRIVE_MAX_AGE),
   DEAD_LETTER_REDRIVE_BACKOFF: duration(false).default(DEFAULT_REDRIVE_BACKOFF),
-  DEAD_LETTER_BRIDGE_FUNCTION: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/, 'must be a Function Compute function name')
-    .default(BRIDGE_FUNCTION),
-  FC_ENDPOINT: endpoint.optional(),
+  DEAD_LETTER_BRIDGE_FUNCTION: z.string().regex(FUNCTION_NAME, 'must be a Function Compute function name').default(BRIDGE_FUNCTION),
+  FC_ENDPOINT: fcEndpointVariable.optional(),
 })
 
 export function loadDeadLetterConfig(env: NodeJS.ProcessEnv = process.env): DeadLetterConfig {
@@ -88,7 +77,7 @@ export function loadDeadLetterConfig(env: NodeJS.ProcessEnv = process.env): Dead
       maxAgeMs: e.DEAD_LETTER_REDRIVE_MAX_AGE,
       backoffMs: e.DEAD_LETTER_REDRIVE_BACKOFF,
       bridgeFunction: e.DEAD_LETTER_BRIDGE_FUNCTION,
-      ...(e.FC_ENDPOINT !== undefined ? { endpoint: e.FC_ENDPOINT.replace(/\/$/, '') } : {}),
+      ...(e.FC_ENDPOINT !== undefined ? { endpoint: e.FC_ENDPOINT } : {}),
     },
   }
 }

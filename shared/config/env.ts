@@ -32,6 +32,27 @@ export const logLevelVariable = z.enum(LOG_LEVELS, error('must be debug, info, w
 
 export const directoryVariable = z.string().min(1, 'must be a directory path')
 
+/** A Function Compute function's name (its own rules: a letter or '_' first, then up to 127 of [A-Za-z0-9_-]). */
+export const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/
+
+/** FC_ENDPOINT: the origin of the Function Compute API, without a trailing slash. */
+export const fcEndpointVariable = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message })
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return problem('must be a URL such as https://<accountId>.<region>-internal.fc.aliyuncs.com')
+    }
+    if (!['http:', 'https:'].includes(url.protocol)) problem(`must use http:// or https://, not ${url.protocol}//`)
+    if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+      problem('must be a bare origin (scheme, host, optional port), without credentials, path or query')
+    }
+  })
+  .transform((value) => value.replace(/\/$/, ''))
+
 /** Parses the environment with `schema`; every problem at once, each naming its variable. */
 export function parseEnvironment<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const parsed = schema.safeParse(cleanEnv(env))

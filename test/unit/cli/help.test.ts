@@ -14,6 +14,7 @@ const COMMANDS: Array<[string, string]> = [
   ['scripts/cli/smoke.ts', 'npm run smoke'],
   ['scripts/cli/triggers.ts', 'npm run triggers'],
   ['scripts/cli/validate.ts', 'npm run validate'],
+  ['scripts/cli/replay.ts', 'npm run replay'],
   ['scripts/build.ts', 'npm run build'],
   ['scripts/local/start.ts', 'npm start'],
   ['scripts/local/invoke.ts', 'npx tsx scripts/local/invoke.ts'],
