@@ -56,14 +56,15 @@ const BROKERS: Record<BrokerKind, { extra: string[]; describe: (version: string)
   'no-delay': { extra: ['set_tcp_nodelay true'], describe: (v) => `Mosquitto ${v} with set_tcp_nodelay true, max_queued_messages 0` },
 }
 
-const log = (line: string) => process.stderr.write(`${line}\n`)
+const began = Date.now()
+const log = (line: string) => process.stderr.write(`[${((Date.now() - began) / 1000).toFixed(1)} s] ${line}\n`)
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name)
   return i > 0 ? process.argv[i + 1] : undefined
 }
 
-const HELP = `npm run bench [-- --quick] [--out <file>]
+const HELP = `usage: npm run bench [-- --quick] [--out <file>]
 
 The bridge's speed on Mosquitto with its network defaults (Nagle on), the same broker with
 set_tcp_nodelay true, and across round trips of ${ROUND_TRIPS_MS.join(', ')} ms (a latency proxy), against
@@ -71,7 +72,7 @@ mosquitto_pub, a plain MQTT.js loop and the naive connect-per-invocation handler
 
   --quick       every part, small (about a minute); npm test runs it and checks the counts
   --out <file>  where the figures go as JSON (default .bench/bench-<full|quick>.json)
-  --help        this text
+  --help, -h    this text
 
 It fails when a message is missing or something breaks; each target is printed PASS or MISS.
 See docs/performance.md.`
@@ -89,7 +90,7 @@ function machine(mosquitto: string): Results['machine'] {
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--help')) {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
     console.log(HELP)
     return 0
   }

@@ -15,6 +15,7 @@ const COMMANDS: Array<[string, string]> = [
   ['scripts/cli/triggers.ts', 'npm run triggers'],
   ['scripts/local/start.ts', 'npm start'],
   ['scripts/local/invoke.ts', 'npx tsx scripts/local/invoke.ts'],
+  ['scripts/bench/bench.ts', 'npm run bench'],
 ]
 
 describe('--help', () => {
