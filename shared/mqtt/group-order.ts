@@ -62,6 +62,8 @@ export class GroupOrder {
     this.byTopic.get(t)!.shift(this.gone)
     if (g !== undefined) this.byGroup.get(g)!.shift(this.gone)
     this.consider(this.head(this.byTopic, t))
+    // Refused unwritten, it never held its group: the group's next message may go too.
+    if (!inFlight && g !== undefined) this.consider(this.head(this.byGroup, g))
   }
 
   /** The message at `position` no longer holds its group: acknowledged, refused, or (QoS 0) written. */

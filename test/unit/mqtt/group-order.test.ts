@@ -15,8 +15,8 @@ interface Spec {
   qos?: 0 | 1 | 2
 }
 
-/** One pass over messages named by their group (and topic), on a fake client that answers by hand. */
-function pass(specs: Spec[], broken: BrokenGroups = new Map(), maxInFlight = 20) {
+/** One pass over messages named by their group (and topic), on a fake client that answers by hand; `big` is over the packet limit. */
+function pass(specs: Spec[], broken: BrokenGroups = new Map(), maxInFlight = 20, big?: number) {
   const clock = new FakeClock()
   const client = new FakeClient({}, clock, 'manual')
   client.connected = true
@@ -24,7 +24,7 @@ function pass(specs: Spec[], broken: BrokenGroups = new Map(), maxInFlight = 20)
     ...p,
     topic: specs[i]!.topic ?? `devices/${specs[i]!.group ?? 'none'}`,
     qos: specs[i]!.qos ?? 1,
-    payload: Buffer.from(`${specs[i]!.group ?? '-'}${i}`),
+    payload: i === big ? Buffer.alloc(500, 0x61) : Buffer.from(`${specs[i]!.group ?? '-'}${i}`),
   }))
   const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
   let result: PassResult | undefined
@@ -99,6 +99,18 @@ describe('ordered delivery: one message in flight per group', () => {
     assert.deepEqual(p.written(), ['A0', '-3', 'A1', '-2'], 'then both go, in order')
     p.client.ackAll()
     await p.done
+  })
+
+  test('a waiting message refused unwritten (over the packet limit) lets the next of its group go', async () => {
+    const p = pass([A, A, A], new Map(), 20, 1)
+    p.ack('A0')
+    assert.deepEqual(p.written(), ['A0', 'A2'], 'A1 is never written; A2 follows A0')
+    p.ack('A2')
+    await p.done
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      ['delivered', 'refused', 'delivered'],
+    )
   })
 
   test('a QoS 0 message holds its group only until it is written: the connection keeps the order', async () => {
