@@ -1,33 +1,29 @@
-// npm run bench [-- --quick] [--out <file>] [--broker-nagle]: the bridge's speed against the broker vendor's C client
-// (mosquitto_pub), a plain MQTT.js loop and the naive connect-per-invocation pattern, all on one
-// Mosquitto started here, in one run on one machine. It prints tables with each target met or missed and
-// writes the figures as JSON (.bench/ by default). It fails only when a message is missing or something
-// breaks; speed is reported, never asserted. --quick runs every part small (CI keeps it from rotting).
+// npm run bench [-- --quick] [--out <file>]: the bridge's speed against the broker vendor's C client
+// (mosquitto_pub), a plain MQTT.js loop and the naive connect-per-invocation pattern, on Mosquitto started
+// here with its network defaults (Nagle on) and again with set_tcp_nodelay true, and across round trips of
+// 0, 2 and 20 ms (a latency proxy), in one run on one machine. It prints tables with each target met or
+// missed and writes the figures as JSON (.bench/ by default). It fails only when a message is missing or
+// something breaks; speed is reported, never asserted. --quick runs every part small (CI keeps it from rotting).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { messageOf } from '../../shared/errors.js'
-import { type BridgeModule, type BuiltBundles, bridgeEnv, buildBundles, loadBridge, openBridge } from './bridge.js'
+import { type BuiltBundles, bridgeEnv, buildBundles, loadBridge } from './bridge.js'
 import { type BenchBroker, mosquittoPubInstalled, startBroker } from './broker.js'
 import { firstPublish, loadTimes } from './coldstart.js'
 import { renderStoreBench, runStoreBench } from './dead-letter-store.js'
 import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
 import { measureMapping, renderMapping } from './mapping.js'
-import { type Measurement, measure } from './measure.js'
-import type { BenchQos } from './messages.js'
+import type { Measurement } from './measure.js'
+import { type NetworkCounts, ROUND_TRIPS_MS, runNetwork, SINGLE_RTT_MS } from './network.js'
 import { summarizeProfile } from './profile.js'
-import type { Protocol, Publisher, ScenarioShape } from './publishers.js'
-import { mosquittoPub, naive, plainLoop } from './references.js'
-import { type Counted, evaluateTargets, type Results, ratio, render, type ThroughputRow } from './report.js'
+import type { BrokerKind, Counted, Results } from './report.js'
+import { render } from './report.js'
 import { BRIDGE_SOURCE, runSoak } from './soak.js'
+import { evaluateTargets, TARGET_RTT_MS } from './targets.js'
+import { type Counts, DEFAULT_MATRIX, NO_DELAY_MATRIX, runThroughput } from './throughput.js'
 
-type Batch = 1 | 100 | 1000 | 10000
-
-interface Plan {
-  /** Measured batches per scenario (after the warm-up). */
-  batches: Record<Batch, number>
-  naiveBatches: Record<Batch, number>
-  mosquittoPubBatches: Record<Batch, number>
+interface Plan extends Counts {
+  network: NetworkCounts
   coldRuns: number
   memory: { batches: number; batchSize: number; checkpointEvery: number }
   profile: { batches: number; batchSize: number }
@@ -38,6 +34,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     batches: { 1: 2000, 100: 200, 1000: 20, 10000: 3 },
     naiveBatches: { 1: 300, 100: 30, 1000: 6, 10000: 2 },
     mosquittoPubBatches: { 1: 500, 100: 200, 1000: 20, 10000: 3 },
+    network: { batch: 1000, batches: 3, singles: 300 },
     coldRuns: 7,
     memory: { batches: 200, batchSize: 1000, checkpointEvery: 10_000 },
     profile: { batches: 5, batchSize: 10_000 },
@@ -46,31 +43,39 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     batches: { 1: 20, 100: 3, 1000: 2, 10000: 1 },
     naiveBatches: { 1: 10, 100: 2, 1000: 1, 10000: 1 },
     mosquittoPubBatches: { 1: 10, 100: 3, 1000: 2, 10000: 1 },
+    network: { batch: 100, batches: 1, singles: 10 },
     coldRuns: 1,
     memory: { batches: 10, batchSize: 100, checkpointEvery: 500 },
     profile: { batches: 1, batchSize: 1000 },
   },
 }
 
-const BATCHES: Batch[] = [1, 100, 1000, 10000]
-const QOS: BenchQos[] = [0, 1]
-const VERSIONS: Protocol[] = [5, 4]
-const POOLS = [1, 4]
-/**
- * Transports the scenarios run over. TLS (certificate verified, as production brokers are reached) runs
- * the single-message scenarios, where a connection per invocation costs most.
- */
-const TRANSPORTS = (broker: BenchBroker): Array<{ name: 'tcp' | 'tls'; url: string; caFile?: string; batches: Batch[] }> => [
-  { name: 'tcp', url: broker.url, batches: BATCHES },
-  { name: 'tls', url: broker.tlsUrl, caFile: broker.caFile, batches: [1] },
-]
+/** Both brokers: the same configuration, but for Nagle's algorithm on their sockets. */
+const BROKERS: Record<BrokerKind, { extra: string[]; describe: (version: string) => string }> = {
+  default: { extra: [], describe: (v) => `Mosquitto ${v} with its network defaults (Nagle on), max_queued_messages 0` },
+  'no-delay': { extra: ['set_tcp_nodelay true'], describe: (v) => `Mosquitto ${v} with set_tcp_nodelay true, max_queued_messages 0` },
+}
 
-const log = (line: string) => process.stderr.write(`${line}\n`)
+const began = Date.now()
+const log = (line: string) => process.stderr.write(`[${((Date.now() - began) / 1000).toFixed(1)} s] ${line}\n`)
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name)
   return i > 0 ? process.argv[i + 1] : undefined
 }
+
+const HELP = `usage: npm run bench [-- --quick] [--out <file>]
+
+The bridge's speed on Mosquitto with its network defaults (Nagle on), the same broker with
+set_tcp_nodelay true, and across round trips of ${ROUND_TRIPS_MS.join(', ')} ms (a latency proxy), against
+mosquitto_pub, a plain MQTT.js loop and the naive connect-per-invocation handler, in one run.
+
+  --quick       every part, small (about a minute); npm test runs it and checks the counts
+  --out <file>  where the figures go as JSON (default .bench/bench-<full|quick>.json)
+  --help, -h    this text
+
+It fails when a message is missing or something breaks; each target is printed PASS or MISS.
+See docs/performance.md.`
 
 function machine(mosquitto: string): Results['machine'] {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
@@ -85,15 +90,17 @@ function machine(mosquitto: string): Results['machine'] {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP)
+    return 0
+  }
   const mode = process.argv.includes('--quick') ? 'quick' : 'full'
-  // Mosquitto's default leaves Nagle on for its sockets: then every MQTT.js batch that waits for its
-  // last PUBACK stalls about 40 ms (a kernel timer, not the code under test). Measured with it off
-  // unless --broker-nagle (docs/performance.md).
-  const nagle = process.argv.includes('--broker-nagle')
   const plan = PLANS[mode]
   const out = resolve(argValue('--out') ?? join(ROOT, '.bench', `bench-${mode}.json`))
   const started = Date.now()
+  const loadAverageAtStart = loadavg()
   const problems: string[] = []
+  const bridgeProblems: string[] = []
   const counted: Counted[] = []
   const count = (scenario: string, c: { sent: number; delivered: number; duplicates?: number }) => {
     counted.push({ scenario, sent: c.sent, delivered: c.delivered, duplicates: c.duplicates ?? 0 })
@@ -102,17 +109,21 @@ async function main(): Promise<number> {
   if (!mosquittoPubInstalled()) throw new Error('npm run bench needs mosquitto_pub on the PATH: apt-get install -y mosquitto-clients')
 
   const work = mkdtempSync(join(tmpdir(), 'bench-'))
-  let broker: BenchBroker | undefined
-  let deliveries: Deliveries | undefined
-  let bridge: BridgeModule | undefined
+  const brokers: Partial<Record<BrokerKind, BenchBroker>> = {}
+  const subscribers: Partial<Record<BrokerKind, Deliveries>> = {}
+  let bridge: ReturnType<typeof loadBridge> | undefined
   try {
     log(`bench (${mode}): building the bundles…`)
     const bundles = await buildBundles(work)
-    broker = await startBroker(nagle ? [] : ['set_tcp_nodelay true'])
-    deliveries = await startDeliveries(broker.url)
-    log(`bench: Mosquitto ${broker.version} on ${broker.url}; subscriber ready`)
+    for (const kind of ['default', 'no-delay'] as const) {
+      brokers[kind] = await startBroker(BROKERS[kind].extra)
+      subscribers[kind] = await startDeliveries(brokers[kind].url)
+    }
+    const nagle = brokers.default!
+    const deliveries = subscribers.default!
+    log(`bench: Mosquitto ${nagle.version} on ${nagle.url} (defaults) and ${brokers['no-delay']!.url} (no-delay); subscribers ready`)
     const deadLetterDir = join(work, 'dead-letters')
-    const childEnv = (extra: Record<string, string> = {}) => ({ ...process.env, ...bridgeEnv(broker!.url, 1, 5, deadLetterDir), ...extra })
+    const childEnv = (extra: Record<string, string> = {}) => ({ ...process.env, ...bridgeEnv(nagle.url, 1, 5, deadLetterDir), ...extra })
 
     // Cold start first, while the machine is quiet.
     log('bench: cold start…')
@@ -144,7 +155,24 @@ async function main(): Promise<number> {
     const mapping = measureMapping(mode === 'quick' ? { messages: 1000, rounds: 3 } : undefined)
 
     bridge = loadBridge(bundles)
-    const throughput = await runThroughput(plan, bridge, broker, deliveries, deadLetterDir, problems, count)
+    const common = { bridge, deadLetterDir, counts: plan, problems, bridgeProblems, count, log }
+    const throughput = [
+      ...(await runThroughput({ ...common, broker: nagle, brokerKind: 'default', deliveries }, DEFAULT_MATRIX)),
+      ...(await runThroughput(
+        { ...common, broker: brokers['no-delay']!, brokerKind: 'no-delay', deliveries: subscribers['no-delay']! },
+        NO_DELAY_MATRIX,
+      )),
+    ]
+    const network = await runNetwork({
+      ...common,
+      counts: plan.network,
+      brokers: [
+        { kind: 'default', broker: nagle, deliveries, rtts: ROUND_TRIPS_MS },
+        { kind: 'no-delay', broker: brokers['no-delay']!, deliveries: subscribers['no-delay']!, rtts: [TARGET_RTT_MS] },
+      ],
+    })
+    await bridge.shutdown()
+    if (bridgeProblems.length > 0) problems.push(`the bridge logged warnings or errors: ${bridgeProblems.slice(0, 5).join(' | ')}`)
 
     log('bench: resident memory…')
     const memory = await runMemory(plan, bundles, deliveries, childEnv(), count)
@@ -154,12 +182,14 @@ async function main(): Promise<number> {
 
     const partial = {
       mode,
-      command: `npm run bench${mode === 'quick' || nagle ? ' --' : ''}${mode === 'quick' ? ' --quick' : ''}${nagle ? ' --broker-nagle' : ''}`,
-      broker: `Mosquitto ${broker.version}, max_queued_messages 0, ${nagle ? 'Nagle on (Mosquitto default)' : 'set_tcp_nodelay true'}`,
+      command: `npm run bench${mode === 'quick' ? ' -- --quick' : ''}`,
+      brokers: { default: BROKERS.default.describe(nagle.version), 'no-delay': BROKERS['no-delay'].describe(nagle.version) },
       startedAt: new Date(started).toISOString(),
       durationS: Math.round((Date.now() - started) / 100) / 10,
-      machine: machine(broker.version),
+      machine: { ...machine(nagle.version), loadAverageAtStart: loadAverageAtStart.map((l) => Math.round(l * 100) / 100) },
       throughput,
+      latency: network.rows,
+      singles: network.singles,
       coldStart: { load, firstPublish: { bundle: bundleFirst, source: sourceFirst } },
       bundleSizes: bundles.sizes,
       memory,
@@ -169,7 +199,7 @@ async function main(): Promise<number> {
     } satisfies Omit<Results, 'targets' | 'ok'>
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, JSON.stringify({ ...results, deadLetterStore, mapping }, null, 2) + '\n')
+    writeFileSync(out, JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping }, null, 2) + '\n')
     console.log(render(results))
     console.log(`\n${renderStoreBench(deadLetterStore)}`)
     console.log(`\n${renderMapping(mapping)}`)
@@ -177,79 +207,10 @@ async function main(): Promise<number> {
     return results.ok ? 0 : 1
   } finally {
     await bridge?.shutdown().catch(() => {})
-    await deliveries?.stop()
-    await broker?.stop()
+    for (const d of Object.values(subscribers)) await d?.stop()
+    for (const b of Object.values(brokers)) await b?.stop()
     rmSync(work, { recursive: true, force: true })
   }
-}
-
-async function runThroughput(
-  plan: Plan,
-  bridge: BridgeModule,
-  broker: BenchBroker,
-  deliveries: Deliveries,
-  deadLetterDir: string,
-  problems: string[],
-  count: (s: string, c: Measurement) => void,
-): Promise<ThroughputRow[]> {
-  const rows: ThroughputRow[] = []
-  const bridgeProblems: string[] = []
-  for (const transport of TRANSPORTS(broker)) {
-    for (const version of VERSIONS) {
-      for (const qos of QOS) {
-        for (const batch of transport.batches) {
-          const shape: ScenarioShape = { url: transport.url, qos, version, ...(transport.caFile ? { caFile: transport.caFile } : {}) }
-          const label = (who: string) =>
-            `${who}, batch ${batch}, QoS ${qos}, MQTT ${version === 5 ? '5' : '3.1.1'}${transport.name === 'tcp' ? '' : `, ${transport.name}`}`
-          const warmup = batch === 1 ? 20 : 1
-          const run = async (
-            who: string,
-            open: () => Publisher | Promise<Publisher>,
-            batches: number,
-          ): Promise<Measurement | undefined> => {
-            let publisher: Publisher | undefined
-            try {
-              publisher = await open()
-              const m = await measure(publisher, deliveries, batch, batches, warmup)
-              count(label(who), m)
-              return m
-            } catch (err) {
-              problems.push(`${label(who)}: ${messageOf(err)}`)
-              return undefined
-            } finally {
-              await publisher?.close().catch((err) => problems.push(`${label(who)}: close: ${String(err)}`))
-            }
-          }
-          log(`bench: ${label('throughput')}…`)
-          const mosquittoPubM = await run('mosquitto_pub', () => mosquittoPub(shape), plan.mosquittoPubBatches[batch])
-          const plainM = await run('MQTT.js loop', () => plainLoop(shape), plan.batches[batch])
-          const naiveM = await run('naive', () => naive(shape), plan.naiveBatches[batch])
-          for (const pool of POOLS) {
-            const b = await run(
-              `bridge pool ${pool}`,
-              () => openBridge(bridge, { ...shape, pool, deadLetterDir }, bridgeProblems),
-              plan.batches[batch],
-            )
-            rows.push({
-              transport: transport.name,
-              batch,
-              qos,
-              version,
-              pool,
-              ...(b ? { bridge: b } : {}),
-              ...(mosquittoPubM ? { mosquittoPub: mosquittoPubM } : {}),
-              ...(plainM ? { plain: plainM } : {}),
-              ...(naiveM ? { naive: naiveM } : {}),
-              ratios: { mosquittoPub: ratio(b, mosquittoPubM), plain: ratio(b, plainM), naive: ratio(b, naiveM) },
-            })
-          }
-        }
-      }
-    }
-  }
-  await bridge.shutdown()
-  if (bridgeProblems.length > 0) problems.push(`the bridge logged warnings or errors: ${bridgeProblems.slice(0, 5).join(' | ')}`)
-  return rows
 }
 
 async function runMemory(
@@ -257,7 +218,7 @@ async function runMemory(
   bundles: BuiltBundles,
   deliveries: Deliveries,
   env: NodeJS.ProcessEnv,
-  count: (s: string, c: { sent: number; delivered: number; duplicates: number }) => void,
+  count: (s: string, c: Measurement | { sent: number; delivered: number; duplicates: number }) => void,
 ): Promise<Results['memory']> {
   const { batches, batchSize, checkpointEvery } = plan.memory
   const r = await runSoak(

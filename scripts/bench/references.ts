@@ -1,5 +1,5 @@
 // The references the bridge is measured against, on the same broker in the same run:
-// (a) the broker vendor's C client, `mosquitto_pub -l`, one long-lived process fed one message per line;
+// (a) the broker vendor's C client, `mosquitto_pub -l -M 20`, one long-lived process fed one message per line;
 // (b) a plain MQTT.js loop on one long-lived connection;
 // (c) the naive sample pattern: connect, publish, disconnect in every invocation.
 import { spawn } from 'node:child_process'
@@ -37,6 +37,9 @@ export function mosquittoPub(shape: ScenarioShape): Publisher {
       String(shape.qos),
       '-V',
       shape.version === 5 ? 'mqttv5' : 'mqttv311',
+      // At most 20 QoS 1/2 messages in flight (its default, said outright): the bridge's window on Mosquitto.
+      '-M',
+      '20',
       ...(shape.caFile ? ['--cafile', shape.caFile] : []),
       '-l',
     ],

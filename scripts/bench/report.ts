@@ -22,7 +22,11 @@ export interface Counted {
   duplicates: number
 }
 
+/** Mosquitto's network defaults (Nagle on), or with set_tcp_nodelay true. */
+export type BrokerKind = 'default' | 'no-delay'
+
 export interface ThroughputRow {
+  broker: BrokerKind
   transport: 'tcp' | 'tls'
   batch: number
   qos: 0 | 1
@@ -36,6 +40,34 @@ export interface ThroughputRow {
   ratios: { mosquittoPub?: number; plain?: number; naive?: number }
 }
 
+/** Batches of QoS 1 over MQTT 5 through the latency proxy. */
+export interface LatencyRow {
+  broker: BrokerKind
+  rttMs: number
+  pool: number
+  batch: number
+  /** What the broker announced in its CONNACK: the bridge's window per connection. */
+  receiveMaximum: number
+  bridge?: Measurement
+  /** `mosquitto_pub -l -M 20` through the same proxy (one connection, whatever the pool). */
+  mosquittoPub?: Measurement
+  /** Receive maximum × pool / round trip, msg/s: what the window allows (round trips above 0). */
+  ceiling?: number
+  /** The bridge's rate as a share of the ceiling. */
+  ofCeiling?: number
+  ratios: { mosquittoPub?: number }
+}
+
+/** Single messages through the latency proxy: hand-over until the subscriber has it, and the call itself. */
+export interface SingleRow {
+  broker: BrokerKind
+  rttMs: number
+  qos: 0 | 1
+  who: 'bridge pool 1' | 'MQTT.js loop'
+  endToEndMs: Percentiles
+  callMs: Percentiles
+}
+
 export interface Target {
   target: string
   scenario: string
@@ -46,11 +78,14 @@ export interface Target {
 export interface Results {
   mode: 'quick' | 'full'
   command: string
-  broker: string
+  /** Each broker measured, in words. */
+  brokers: Record<BrokerKind, string>
   startedAt: string
   durationS: number
   machine: Machine
   throughput: ThroughputRow[]
+  latency: LatencyRow[]
+  singles: SingleRow[]
   coldStart?: { load: LoadTimes; firstPublish: { bundle: FirstPublish; source: FirstPublish } }
   bundleSizes: Record<string, number>
   memory?: { samples: RssSample[]; gcExposed: boolean; firstMb: number; lastMb: number; growthMb: number; firstAt: number; lastAt: number }
@@ -61,107 +96,142 @@ export interface Results {
   ok: boolean
 }
 
-const fmtRate = (m?: Measurement) => (m ? m.messagesPerSecond.toLocaleString('en-US') : '—')
-const fmtRatio = (r?: number) => (r === undefined ? '—' : `${r.toFixed(2)}×`)
+export const fmtRate = (m?: Measurement) => (m ? m.messagesPerSecond.toLocaleString('en-US') : '—')
+export const fmtRatio = (r?: number) => (r === undefined ? '—' : `${r.toFixed(2)}×`)
 const fmtP = (p?: Percentiles) => (p ? `${p.p50.toFixed(2)} / ${p.p99.toFixed(2)}` : '—')
-const proto = (v: 4 | 5) => (v === 5 ? '5' : '3.1.1')
+export const proto = (v: 4 | 5) => (v === 5 ? '5' : '3.1.1')
 
 export function ratio(a?: Measurement, b?: Measurement): number | undefined {
   return a && b && b.messagesPerSecond > 0 ? Math.round((a.messagesPerSecond / b.messagesPerSecond) * 100) / 100 : undefined
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
 }
 
-/** The targets of issue 7, evaluated on this run's figures. */
-export function evaluateTargets(r: Omit<Results, 'targets' | 'ok'>): Target[] {
-  const targets: Target[] = []
-  const pass = (ok: boolean): Target['status'] => (ok ? 'PASS' : 'MISS')
+function throughputTable(rows: ThroughputRow[]): string {
+  return table(
+    [
+      'batch',
+      'QoS',
+      'MQTT',
+      'pool',
+      'bridge',
+      'mosquitto_pub',
+      'MQTT.js loop',
+      'naive',
+      'bridge/mosquitto_pub',
+      'bridge/loop',
+      'bridge/naive',
+    ],
+    rows.map((row) => [
+      `${row.batch.toLocaleString('en-US')}${row.transport === 'tls' ? ' (TLS)' : ''}`,
+      String(row.qos),
+      proto(row.version),
+      String(row.pool),
+      fmtRate(row.bridge),
+      fmtRate(row.mosquittoPub),
+      fmtRate(row.plain),
+      fmtRate(row.naive),
+      fmtRatio(row.ratios.mosquittoPub),
+      fmtRatio(row.ratios.plain),
+      fmtRatio(row.ratios.naive),
+    ]),
+  )
+}
+
+/** QoS 1 batches of 100 on both brokers: the delayed-ACK stall's measure. */
+export function delayedAckPairs(r: Pick<Results, 'throughput'>): Array<{ at: ThroughputRow; nagle: number; noDelay: number; k: number }> {
+  const pairs: Array<{ at: ThroughputRow; nagle: number; noDelay: number; k: number }> = []
   for (const row of r.throughput) {
-    const at = `batch ${row.batch}, QoS ${row.qos}, MQTT ${proto(row.version)}, pool ${row.pool}${row.transport === 'tls' ? ', TLS' : ''}`
-    if (row.batch === 1000 && row.ratios.mosquittoPub !== undefined) {
-      const min = row.qos === 1 ? 1.0 : 0.8
-      targets.push({
-        target: `bridge ≥ ${min.toFixed(1)}× mosquitto_pub`,
-        scenario: at,
-        measured: fmtRatio(row.ratios.mosquittoPub),
-        status: pass(row.ratios.mosquittoPub >= min),
-      })
-    }
-    if (row.batch === 1 && row.ratios.naive !== undefined) {
-      const min = row.transport === 'tls' ? 20 : 5
-      targets.push({
-        target: `warm single message: bridge ≥ ${min}× naive (${row.transport.toUpperCase()})`,
-        scenario: at,
-        measured: fmtRatio(row.ratios.naive),
-        status: pass(row.ratios.naive >= min),
-      })
-    }
-    if (row.batch === 1 && row.transport === 'tcp' && row.bridge && row.plain) {
-      const k = row.bridge.callMs.p99 / row.plain.callMs.p99
-      targets.push({
-        target: 'p99 single-message latency ≤ 2× MQTT.js loop',
-        scenario: at,
-        measured: `${row.bridge.callMs.p99.toFixed(2)} ms vs ${row.plain.callMs.p99.toFixed(2)} ms (${k.toFixed(2)}×)`,
-        status: pass(k <= 2),
-      })
-    }
+    if (row.broker !== 'default' || row.batch !== 100 || row.qos !== 1 || !row.bridge) continue
+    const twin = r.throughput.find(
+      (o) =>
+        o.broker === 'no-delay' &&
+        o.batch === 100 &&
+        o.qos === 1 &&
+        o.version === row.version &&
+        o.pool === row.pool &&
+        o.transport === row.transport,
+    )
+    if (!twin?.bridge) continue
+    const nagle = row.bridge.callMs.p50
+    const noDelay = twin.bridge.callMs.p50
+    pairs.push({ at: row, nagle, noDelay, k: Math.round((nagle / noDelay) * 100) / 100 })
   }
-  if (r.memory) {
-    const m = r.memory
-    targets.push({
-      target: 'RSS growth ≤ 20 MB',
-      scenario: `after ${m.firstAt.toLocaleString('en-US')} vs ${m.lastAt.toLocaleString('en-US')} messages`,
-      measured: `${m.firstMb} → ${m.lastMb} MB (${m.growthMb >= 0 ? '+' : ''}${m.growthMb} MB)`,
-      status: pass(m.growthMb <= 20),
-    })
-  }
-  if (r.coldStart) {
-    for (const [fn, ms] of Object.entries(r.coldStart.load.bundle)) {
-      targets.push({ target: 'bundle loads in < 50 ms', scenario: `dist/${fn}/index.js`, measured: `${ms} ms`, status: pass(ms < 50) })
-    }
-  }
-  return targets
+  return pairs
 }
 
 export function render(r: Results): string {
   const out: string[] = []
   out.push(
-    `Throughput, messages per second (256-byte payloads; each batch timed from hand-over until the publisher is done and the subscriber has every message):\n`,
+    `Throughput on ${r.brokers.default}, messages per second (256-byte payloads; each batch timed from hand-over until the publisher is done and the subscriber has every message):\n`,
   )
-  out.push(
-    table(
-      [
-        'batch',
-        'QoS',
-        'MQTT',
-        'pool',
-        'bridge',
-        'mosquitto_pub',
-        'MQTT.js loop',
-        'naive',
-        'bridge/mosquitto_pub',
-        'bridge/loop',
-        'bridge/naive',
-      ],
-      r.throughput.map((row) => [
-        `${row.batch.toLocaleString('en-US')}${row.transport === 'tls' ? ' (TLS)' : ''}`,
-        String(row.qos),
-        proto(row.version),
-        String(row.pool),
-        fmtRate(row.bridge),
-        fmtRate(row.mosquittoPub),
-        fmtRate(row.plain),
-        fmtRate(row.naive),
-        fmtRatio(row.ratios.mosquittoPub),
-        fmtRatio(row.ratios.plain),
-        fmtRatio(row.ratios.naive),
-      ]),
-    ),
-  )
+  out.push(throughputTable(r.throughput.filter((row) => row.broker === 'default')))
+  const noDelay = r.throughput.filter((row) => row.broker === 'no-delay')
+  if (noDelay.length > 0) {
+    out.push(`\nThroughput on ${r.brokers['no-delay']}, messages per second:\n`)
+    out.push(throughputTable(noDelay))
+  }
+  const pairs = delayedAckPairs(r)
+  if (pairs.length > 0) {
+    out.push('\nA QoS 1 invocation of 100 messages, p50 ms: Nagle on (the default) against set_tcp_nodelay true:\n')
+    out.push(
+      table(
+        ['transport', 'MQTT', 'pool', 'default broker', 'no-delay broker', 'ratio'],
+        pairs.map((p) => [
+          p.at.transport.toUpperCase(),
+          proto(p.at.version),
+          String(p.at.pool),
+          p.nagle.toFixed(2),
+          p.noDelay.toFixed(2),
+          `${p.k.toFixed(2)}×`,
+        ]),
+      ),
+    )
+  }
+  if (r.latency.length > 0) {
+    out.push('\nAcross a round trip (the latency proxy), QoS 1, MQTT 5, messages per second:\n')
+    out.push(
+      table(
+        [
+          'broker',
+          'round trip',
+          'batch',
+          'pool',
+          'bridge',
+          'window allows',
+          'bridge/allowed',
+          'mosquitto_pub -M 20',
+          'bridge/mosquitto_pub',
+        ],
+        r.latency.map((row) => [
+          row.broker,
+          `${row.rttMs} ms`,
+          row.batch.toLocaleString('en-US'),
+          String(row.pool),
+          fmtRate(row.bridge),
+          row.ceiling === undefined
+            ? '—'
+            : `${row.ceiling.toLocaleString('en-US')} (${row.receiveMaximum} × ${row.pool} / ${row.rttMs} ms)`,
+          row.ofCeiling === undefined ? '—' : `${Math.round(row.ofCeiling * 100)} %`,
+          fmtRate(row.mosquittoPub),
+          fmtRatio(row.ratios.mosquittoPub),
+        ]),
+      ),
+    )
+  }
+  if (r.singles.length > 0) {
+    out.push('\nSingle messages across the round trip, p50 / p99 ms, MQTT 5 (end to end: hand-over until the subscriber has it):\n')
+    out.push(
+      table(
+        ['round trip', 'QoS', 'who', 'end to end', 'call'],
+        r.singles.map((s) => [`${s.rttMs} ms`, String(s.qos), s.who, fmtP(s.endToEndMs), fmtP(s.callMs)]),
+      ),
+    )
+  }
   const single = r.throughput.filter((row) => row.batch === 1)
   if (single.length > 0) {
     out.push(
@@ -263,7 +333,7 @@ export function render(r: Results): string {
   )
   if (r.problems.length > 0) out.push(`\nProblems:\n${r.problems.map((p) => `- ${p}`).join('\n')}`)
   out.push(
-    `\n${r.mode} run (${r.command}), ${r.durationS} s, ${r.machine.nproc} cores (${r.machine.cpu}), Node ${r.machine.node}, ${r.broker}, load average at start ${r.machine.loadAverageAtStart.join(' ')}: ${r.ok ? 'OK' : 'FAILED'}`,
+    `\n${r.mode} run (${r.command}), ${r.durationS} s, ${r.machine.nproc} cores (${r.machine.cpu}), Node ${r.machine.node}, brokers: ${r.brokers.default}; ${r.brokers['no-delay']}; load average at start ${r.machine.loadAverageAtStart.join(' ')}: ${r.ok ? 'OK' : 'FAILED'}`,
   )
   return out.join('\n')
 }

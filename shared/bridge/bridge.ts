@@ -141,10 +141,15 @@ export class Bridge {
     if (toSend.length === 0) return { results, sent: 0, droppedV5Properties: 0 }
 
     const sends = toSend.map((i) => planned[i] as Extract<Planned, { status: 'publish' }>)
+    // Ordered rules (docs/rules.md, "Ordered delivery per message group"): a group is a rule's sharding key.
+    const groups = sends.some((s) => s.messageGroup !== undefined)
+      ? sends.map((s) => (s.messageGroup === undefined ? undefined : `${s.publish.ruleId}\u0000${s.messageGroup}`))
+      : undefined
     const { outcomes, droppedV5Properties } = await this.pool.publish(
       sends.map((s) => s.publish),
       deadline,
       log,
+      groups,
     )
     outcomes.forEach((o, k) => {
       const { publish, event } = sends[k]!
@@ -190,7 +195,8 @@ export class Bridge {
     })
   }
 
-  async close(): Promise<void> {
-    await this.pool.close()
+  /** Closes the pool with DISCONNECT; at `deadline` (epoch ms) connections still waiting for acknowledgements are cut. */
+  async close(deadline?: number): Promise<void> {
+    await this.pool.close(deadline)
   }
 }

@@ -29,7 +29,7 @@ export interface Filtered {
 
 /**
  * To be published: the route it took, and with `ordering: message-group` its group (the publish stage
- * is to keep one group in order, one in flight; docs/rules.md, "Ordered delivery per message group").
+ * keeps a group in order, one in flight; docs/rules.md, "Ordered delivery per message group").
  */
 export interface ToPublish {
   status: 'publish'

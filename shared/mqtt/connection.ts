@@ -2,45 +2,24 @@
 // a PINGREQ; sends its share of a batch through a publish window and, when the connection is lost, reconnects
 // and resends what was not confirmed one message at a time (isolation.ts). Concurrent invocations on one
 // instance take turns, so the in-flight bound holds.
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { MqttClient } from 'mqtt'
 import { MqttConnectionError, messageOf, ProtocolRefusedError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
-import { redact, registerSecret } from '../logging/secrets.js'
+import { redact } from '../logging/secrets.js'
 import type { Publish } from '../mapping/publish.js'
-import { credentialsFor, type MqttAuth } from './auth.js'
-import { type CodedError, closedBeforeConnack, connectError, describeLoss, lossOf, type PacketLimit, poisonReason } from './classify.js'
-import type { Clock } from './clock.js'
+import { type CodedError, describeLoss, lossOf, poisonReason } from './classify.js'
+import type { ConnectionSettings } from './connection-settings.js'
+import type { BrokenGroups } from './group-order.js'
 import { Isolation } from './isolation.js'
-import { type ConnackProperties, KEEPALIVE_S, type Negotiated, negotiate } from './negotiate.js'
+import { KEEPALIVE_S, type Negotiated, negotiate } from './negotiate.js'
+import { openClient, streamOf } from './open-client.js'
 import { DELIVERED, type PassResult, type PublishOutcome, type PublishResult } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
 import { ping } from './ping.js'
-import type { ProtocolChoice } from './protocol-choice.js'
 import { transmit } from './publish-window.js'
 import { TokenBucket } from './token-bucket.js'
 
-export type Connect = (url: string, opts: IClientOptions) => MqttClient
-
-/** What every connection of a pool shares. */
-export interface ConnectionSettings {
-  url: string
-  /** The URL without credentials, for messages and logs. */
-  safeUrl: string
-  auth: MqttAuth
-  publishTimeoutMs: number
-  /** MQTT_MAX_IN_FLIGHT; on MQTT 5 lowered to the broker's receive maximum. */
-  maxInFlight: number
-  /** MQTT_MAX_PACKET_SIZE (or its default); on MQTT 5 lowered to the broker's maximum packet size. */
-  packetLimit: PacketLimit
-  /** Messages per second per connection; 0 = unlimited. */
-  rateLimit?: number | undefined
-  tls?: { ca?: Buffer; insecure?: boolean } | undefined
-  choice: ProtocolChoice
-  connect: Connect
-  clock: Clock
-  /** Called each time a connection opens (the pool counts them). */
-  opened: () => void
-}
+export type { Connect, ConnectionSettings } from './connection-settings.js'
 
 export class Connection {
   private client: MqttClient | undefined
@@ -77,7 +56,7 @@ export class Connection {
       const { clock, publishTimeoutMs } = this.settings
       const idleMs = clock.now() - this.lastHeard
       if (idleMs < this.negotiated.keepaliveMs) return
-      if (await ping(client, clock, Math.min(publishTimeoutMs, deadline - clock.now()))) return
+      if (await ping(client, clock, Math.min(publishTimeoutMs, deadline - clock.now()), this.pingsInFlight)) return
       log.info({ event: 'mqtt.idle-reopen', clientId: this.clientId, idleMs, keepaliveS: this.negotiated.keepaliveMs / 1000 })
     }
     this.destroy()
@@ -98,69 +77,33 @@ export class Connection {
       : last
   }
 
-  private open(version: 4 | 5, deadline: number, log: Logger): Promise<void> {
+  private async open(version: 4 | 5, deadline: number, log: Logger): Promise<void> {
     const { settings } = this
-    const { clock, safeUrl } = settings
-    const remaining = deadline - clock.now()
-    if (remaining <= 0)
-      return Promise.reject(new MqttConnectionError(`no time left before the invocation deadline to connect to ${safeUrl}`))
-    const timeout = Math.min(settings.publishTimeoutMs, remaining)
-    const auto = settings.choice.requested === 'auto'
-    const credentials = credentialsFor(settings.auth, this.clientId)
-    registerSecret(credentials.password)
-    const opts: IClientOptions = {
-      protocolVersion: version,
+    const { client, connack } = await openClient(settings, this.clientId, version, deadline)
+    // A permanent listener: one between batches (a keepalive timeout while idle) is kept for the next
+    // batch's log; during a batch, the pass reports it.
+    client.on('error', (err: CodedError) => {
+      if (!this.busy && this.client === client) this.idleError = describeLoss(lossOf(err))
+    })
+    this.client = client
+    this.negotiated = negotiate(version, connack, settings)
+    this.watch(client)
+    settings.opened()
+    log.info({
+      event: 'mqtt.connected',
       clientId: this.clientId,
-      clean: true,
-      reconnectPeriod: 0,
-      // Our own timer (below) fires first, with a message that names the broker and the bound.
-      connectTimeout: timeout + 1000,
-      keepalive: KEEPALIVE_S,
-      resubscribe: false,
-      ...credentials,
-      ...(settings.tls?.ca ? { ca: settings.tls.ca } : {}),
-      rejectUnauthorized: settings.tls?.insecure !== true,
-    }
-    return new Promise((resolve, reject) => {
-      const client = settings.connect(settings.url, opts)
-      // A permanent listener: an 'error' with no listener would crash the process. One between batches (a
-      // keepalive timeout while idle) is kept for the next batch's log; during a batch, the pass reports it.
-      client.on('error', (err: CodedError) => {
-        if (!this.busy && this.client === client) this.idleError = describeLoss(lossOf(err))
-      })
-      let settled = false
-      const done = (err?: Error, connack?: ConnackProperties) => {
-        if (settled) return
-        settled = true
-        clock.clearTimeout(timer)
-        if (err) {
-          client.end(true)
-          return reject(err)
-        }
-        this.client = client
-        this.negotiated = negotiate(version, connack, settings)
-        this.watch(client)
-        // MQTT.js leaves Nagle's algorithm on: small PUBLISH packets would wait for the previous ACK.
-        streamOf(client)?.setNoDelay?.(true)
-        settings.opened()
-        log.info({ event: 'mqtt.connected', clientId: this.clientId, url: safeUrl, version: version === 5 ? '5' : '3.1.1' })
-        resolve()
-      }
-      const timer = clock.setTimeout(
-        () => done(new MqttConnectionError(`no CONNACK from the MQTT broker at ${safeUrl} within ${timeout} ms`)),
-        timeout,
-      )
-      client.once('connect', (connack) => done(undefined, version === 5 ? connack.properties : undefined))
-      client.on('error', (err) => done(connectError(err, version, safeUrl)))
-      client.once('close', () => done(closedBeforeConnack(version, auto, safeUrl)))
+      url: settings.safeUrl,
+      version: version === 5 ? '5' : '3.1.1',
+      window: this.negotiated.window,
     })
   }
 
-  send(items: Publish[], deadline: number, log: Logger): Promise<PublishResult> {
+  /** Sends in batch order; `groups` (by item) with ordered rules: one in flight per message group. */
+  send(items: Publish[], deadline: number, log: Logger, groups?: readonly (string | undefined)[]): Promise<PublishResult> {
     const result = this.turn.then(async () => {
       this.busy = true
       try {
-        return await this.sendNow(items, deadline, log)
+        return await this.sendNow(items, deadline, log, groups)
       } finally {
         this.busy = false
       }
@@ -173,10 +116,12 @@ export class Connection {
    * Sends in order. After a lost connection it reconnects and resends what was not confirmed, one message at
    * a time, so a message the broker will not take is told from a broker that is down (isolation.ts).
    */
-  private async sendNow(items: Publish[], deadline: number, log: Logger): Promise<PublishResult> {
+  private async sendNow(items: Publish[], deadline: number, log: Logger, groups?: readonly (string | undefined)[]): Promise<PublishResult> {
     const { clock, safeUrl } = this.settings
     const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
     const plan = new Isolation(items.length)
+    // Groups broken in one pass stay broken in the next (the resend after a lost connection).
+    const ordered = groups ? { of: groups, broken: new Map() as BrokenGroups } : undefined
     if (this.idleError !== undefined) {
       log.warn({ event: 'mqtt.client-error', clientId: this.clientId, url: safeUrl, error: redact(this.idleError), between: 'invocations' })
       this.idleError = undefined
@@ -197,7 +142,10 @@ export class Connection {
         break
       }
       const pass = plan.next()
-      if (pass.alone && !(await ping(this.client!, clock, Math.min(this.settings.publishTimeoutMs, deadline - clock.now())))) {
+      if (
+        pass.alone &&
+        !(await ping(this.client!, clock, Math.min(this.settings.publishTimeoutMs, deadline - clock.now()), this.pingsInFlight))
+      ) {
         this.destroy()
         if (plan.unhealthy()) {
           fail(`the connection to the MQTT broker at ${safeUrl} was lost before it acknowledged, and the new one did not answer a PINGREQ`)
@@ -205,7 +153,7 @@ export class Connection {
         }
         continue
       }
-      const r = await this.pass(items, pass.indices, outcomes, deadline, pass.alone ? 1 : this.negotiated.window)
+      const r = await this.pass(items, pass.indices, outcomes, deadline, pass.alone ? 1 : this.negotiated.window, ordered)
       dropped += r.dropped
       this.report(r, log)
       // A connection that closed or stopped acknowledging is presumed dead: the next pass opens a new one.
@@ -227,7 +175,14 @@ export class Connection {
     return { outcomes, droppedV5Properties: dropped }
   }
 
-  private pass(items: Publish[], indices: number[], outcomes: PublishOutcome[], deadline: number, window: number): Promise<PassResult> {
+  private pass(
+    items: Publish[],
+    indices: number[],
+    outcomes: PublishOutcome[],
+    deadline: number,
+    window: number,
+    groups: { of: readonly (string | undefined)[]; broken: BrokenGroups } | undefined,
+  ): Promise<PassResult> {
     const { clock, safeUrl, publishTimeoutMs } = this.settings
     const n = this.negotiated
     return transmit(this.client!, items, indices, outcomes, deadline, {
@@ -239,6 +194,7 @@ export class Connection {
       bucket: this.bucket,
       packetLimit: n.packetLimit,
       pingsInFlight: this.pingsInFlight,
+      groups,
     })
   }
 
@@ -277,15 +233,27 @@ export class Connection {
     client?.end(true)
   }
 
-  close(): Promise<void> {
+  /**
+   * Ends the connection with DISCONNECT once the acknowledgements in flight are in (MQTT.js's end(false)), or,
+   * at `deadline`, destroys the socket: a broker that stopped answering must not hold the preStop hook.
+   */
+  close(deadline: number): Promise<void> {
     const client = this.client
     this.client = undefined
     if (!client) return Promise.resolve()
-    return new Promise((resolve) => client.end(false, {}, () => resolve()))
+    const { clock } = this.settings
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(
+        () => {
+          streamOf(client)?.destroy?.()
+          resolve()
+        },
+        Math.max(0, deadline - clock.now()),
+      )
+      client.end(false, {}, () => {
+        clock.clearTimeout(timer)
+        resolve()
+      })
+    })
   }
-}
-
-/** The client's underlying socket (TCP, TLS or WebSocket stream); MQTT.js does not type it. */
-function streamOf(client: MqttClient): { setNoDelay?(noDelay: boolean): void } | undefined {
-  return (client as unknown as { stream?: { setNoDelay?(noDelay: boolean): void } }).stream
 }

@@ -3,6 +3,9 @@
 // maximum packet size) and the keepalive (the server keepalive, when the broker assigns one).
 import type { PacketLimit } from './classify.js'
 
+/** MQTT_MAX_IN_FLIGHT's default: Mosquitto's receive maximum; on MQTT 5 the window is the broker's own, capped by it. */
+export const MAX_IN_FLIGHT = 20
+
 /** The keepalive the bridge asks for; an MQTT 5 broker may assign another (server keepalive). */
 export const KEEPALIVE_S = 60
 

@@ -12,8 +12,12 @@ export interface PingClient {
   removeListener(event: 'close' | 'error', listener: () => void): unknown
 }
 
-/** True on the PINGRESP; false when the connection closes or errs first, or nothing comes within `timeoutMs`. */
-export function ping(client: PingClient, clock: Clock, timeoutMs: number): Promise<boolean> {
+/**
+ * True on the PINGRESP; false when the connection closes or errs first, or nothing comes within `timeoutMs`.
+ * `earlier`: PINGREQs written before and not yet answered (the delayed-ACK nudge writes some at the end of a
+ * batch); their PINGRESPs, possibly read only now, after a frozen spell, say nothing about the connection today.
+ */
+export function ping(client: PingClient, clock: Clock, timeoutMs: number, earlier = 0): Promise<boolean> {
   return new Promise((resolve) => {
     let timer: ReturnType<Clock['setTimeout']> | undefined
     const done = (alive: boolean) => {
@@ -23,8 +27,9 @@ export function ping(client: PingClient, clock: Clock, timeoutMs: number): Promi
       client.removeListener('error', onGone)
       resolve(alive)
     }
+    let owed = earlier
     const onPacket = (packet: Packet) => {
-      if (packet.cmd === 'pingresp') done(true)
+      if (packet.cmd === 'pingresp' && owed-- === 0) done(true)
     }
     const onGone = () => done(false)
     client.on('packetreceive', onPacket)

@@ -6,15 +6,17 @@ import { messageOf } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import { redact } from '../logging/secrets.js'
 import type { Publish } from '../mapping/publish.js'
+import { connectionsFor } from './affinity.js'
 import type { MqttAuth } from './auth.js'
 import { clientId, instanceToken } from './client-id.js'
 import { type Clock, systemClock } from './clock.js'
 import { Connection } from './connection.js'
+import { MAX_IN_FLIGHT } from './negotiate.js'
 import { DELIVERED, type PublishOutcome, type PublishResult } from './outcome.js'
 import { MQTT_MAX_PACKET_BYTES } from './packet-size.js'
 import { ProtocolChoice } from './protocol-choice.js'
-import { MAX_IN_FLIGHT } from './publish-window.js'
 
+export { topicHash } from './affinity.js'
 export type { PublishOutcome, PublishResult } from './outcome.js'
 
 export interface PoolOptions {
@@ -43,17 +45,11 @@ export interface PoolOptions {
   clock?: Clock
 }
 
-/** FNV-1a: stable topic -> connection affinity, so per-topic order is kept. */
-export function topicHash(topic: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193)
-  return h >>> 0
-}
-
 export class MqttPool {
   private readonly connections: Connection[]
   private readonly choice: ProtocolChoice
   readonly safeUrl: string
+  private readonly clock: Clock
   connectionsOpened = 0
 
   constructor(readonly options: PoolOptions) {
@@ -61,6 +57,7 @@ export class MqttPool {
     const url = new URL(options.url)
     this.safeUrl = `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`
     this.choice = new ProtocolChoice(options.protocol, this.safeUrl)
+    this.clock = options.clock ?? systemClock
     const settings = {
       url: options.url,
       safeUrl: this.safeUrl,
@@ -72,7 +69,7 @@ export class MqttPool {
       tls: options.tls,
       choice: this.choice,
       connect: options.connect ?? connect,
-      clock: options.clock ?? systemClock,
+      clock: this.clock,
       opened: () => {
         this.connectionsOpened++
       },
@@ -102,22 +99,32 @@ export class MqttPool {
     )
   }
 
-  /** One outcome per item, in the order given; events of this call go to `log`. */
-  async publish(items: Publish[], deadline: number, log: Logger): Promise<PublishResult> {
+  /**
+   * One outcome per item, in the order given; events of this call go to `log`. `groups[i]`, with ordered
+   * rules, is item i's message group: a group goes out on one connection with one message in flight.
+   */
+  async publish(items: Publish[], deadline: number, log: Logger, groups?: readonly (string | undefined)[]): Promise<PublishResult> {
     const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
     const shares: Publish[][] = this.connections.map(() => [])
+    const shareGroups: (string | undefined)[][] = this.connections.map(() => [])
     const positions: number[][] = this.connections.map(() => [])
-    const n = this.connections.length
+    const ordered = groups?.some((g) => g !== undefined) === true
+    const where = connectionsFor(
+      items.map((p) => p.topic),
+      ordered ? groups : undefined,
+      this.connections.length,
+    )
     items.forEach((p, i) => {
-      const c = n === 1 ? 0 : topicHash(p.topic) % n
+      const c = where[i]!
       shares[c]!.push(p)
       positions[c]!.push(i)
+      if (ordered) shareGroups[c]!.push(groups![i])
     })
     let dropped = 0
     await Promise.all(
       this.connections.map(async (conn, c) => {
         if (shares[c]!.length === 0) return
-        const r = await conn.send(shares[c]!, deadline, log)
+        const r = await conn.send(shares[c]!, deadline, log, ordered ? shareGroups[c] : undefined)
         dropped += r.droppedV5Properties
         r.outcomes.forEach((o, k) => {
           outcomes[positions[c]![k]!] = o
@@ -127,7 +134,8 @@ export class MqttPool {
     return { outcomes, droppedV5Properties: dropped }
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.connections.map((c) => c.close()))
+  /** Ends every connection with DISCONNECT; at `deadline` the ones still waiting for acknowledgements are cut. */
+  async close(deadline = this.clock.now() + this.options.publishTimeoutMs): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.close(deadline)))
   }
 }

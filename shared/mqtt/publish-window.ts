@@ -1,65 +1,24 @@
 // One pass over a share of a batch on one live client: written in batch order, with a bounded number in
-// flight (MQTT.js stalls on a large mixed-QoS burst: docs/architecture.md, "Known traps"), paced by the rate
-// limit, every wait bounded by the acknowledgement timeout and the invocation deadline. A PUBLISH over the
-// broker's packet limit is refused before it is written. A QoS 0 message is delivered once the broker has read
-// it: an acknowledgement of a later message, or the PINGRESP to a PINGREQ written after it, shows that. A lost
-// connection (closed, or any MQTT.js error) ends the pass at once, with what was written but not confirmed.
+// flight (the broker's receive maximum: docs/reliability.md, "The window"), paced by the rate limit, every
+// wait bounded by the acknowledgement timeout and the invocation deadline. A PUBLISH over the broker's packet
+// limit is refused before it is written. A QoS 0 message is delivered once the broker has read it: an
+// acknowledgement of a later message, or the PINGRESP to a PINGREQ written after it, shows that. With
+// ordered rules, each message group has one message in flight (group-order.ts). Acknowledgements a Nagle-on
+// broker holds are released by a PINGREQ (ack-nudge.ts). A lost connection (closed, or any MQTT.js error)
+// ends the pass at once, with what was written but not confirmed.
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
 import type { Publish } from '../mapping/publish.js'
-import { type CodedError, type Loss, lossOf, oversizeReason, type PacketLimit, publishError } from './classify.js'
-import type { Clock, Timer } from './clock.js'
+import { AckNudge } from './ack-nudge.js'
+import { type CodedError, lossOf, oversizeReason, publishError } from './classify.js'
+import type { Timer } from './clock.js'
 import { QoS0Confirmations } from './confirmations.js'
+import { GroupOrder } from './group-order.js'
 import type { PassResult, PublishOutcome } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
-import type { TokenBucket } from './token-bucket.js'
+import { DEADLINE_REASON, type Ending, overdue, passResult, SENT, SETTLED, WRITTEN } from './pass-state.js'
+import { MAX_UNWRITTEN_QOS0, type WindowClient, type WindowOptions } from './window-client.js'
 
-/** MQTT_MAX_IN_FLIGHT's default; on MQTT 5 the window is lowered to the broker's receive maximum. */
-export const MAX_IN_FLIGHT = 20
-
-interface WindowEvents {
-  close: () => void
-  error: (err: CodedError) => void
-  disconnect: (packet: IDisconnectPacket) => void
-  packetsend: (packet: Packet) => void
-  packetreceive: (packet: Packet) => void
-}
-
-/** The little of MQTT.js's client a pass needs. */
-export interface WindowClient {
-  /** Calls back on PUBACK (QoS 1), PUBCOMP (QoS 2) or once written (QoS 0), possibly synchronously. */
-  publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError | null) => void): unknown
-  sendPing(): void
-  on<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
-  removeListener<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
-}
-
-export interface WindowOptions {
-  clock: Clock
-  /** Most publishes unacknowledged at once. */
-  maxInFlight: number
-  /** MQTT 5 properties are sent only on a version-5 connection; on 3.1.1 they are dropped and counted. */
-  v5: boolean
-  /** MQTT_PUBLISH_TIMEOUT_MS: the longest wait for one acknowledgement. */
-  publishTimeoutMs: number
-  /** MQTT_RATE_LIMIT, shared by every pass on the connection. */
-  bucket?: TokenBucket | undefined
-  /** The largest PUBLISH packet the broker takes. */
-  packetLimit: PacketLimit
-  /** PINGREQs written before the pass and not yet answered: their PINGRESPs confirm nothing of it. */
-  pingsInFlight?: number
-  safeUrl: string
-}
-
-type Ending = { loss: Loss } | { timedOut: string }
-
-const DEADLINE_REASON = 'the invocation deadline (Function Compute timeout less a safety margin) was reached before the broker acknowledged'
-
-/** What became of each position of the pass. */
-const UNSENT = 0
-const SENT = 1
-/** A QoS 0 message written to the socket, not yet known to be read by the broker. */
-const WRITTEN = 2
-const SETTLED = 3
+export type { WindowClient, WindowOptions } from './window-client.js'
 
 /**
  * Sends `items[i]` for each i of `indices`, in that order, on `client`. Writes an outcome for each one it
@@ -80,12 +39,19 @@ export class PublishWindow {
   private readonly count: number
   private readonly sentAt: Float64Array
   private readonly state: Uint8Array
+  /** The cursor: positions below it were written, settled, or (ordered rules) wait in `order`. */
   private next = 0
   private inFlight = 0
+  /** QoS 0 messages handed to MQTT.js whose write callback has not run. */
+  private unwritten = 0
   private settledCount = 0
   /** Positions below this one need not be looked at by the watchdog. */
   private oldest = 0
   private readonly confirmations: QoS0Confirmations
+  /** Releases acknowledgements a Nagle-on broker holds behind the client's delayed ACK. */
+  private readonly nudge: AckNudge
+  /** With ordered rules: one message in flight per group, and the short-circuit after a failure. */
+  private readonly order: GroupOrder | undefined
   /** Packet identifiers of the QoS 2 publishes written, to tell a PUBACK answer (a QoS 1 broker) from PUBREC. */
   private readonly qos2Ids = new Set<number>()
   private dropped = 0
@@ -114,6 +80,20 @@ export class PublishWindow {
     this.state = new Uint8Array(this.count)
     this.confirmations = new QoS0Confirmations(options.pingsInFlight ?? 0, (k) => this.settle(k))
     this.pingedAt = options.clock.now()
+    this.nudge = new AckNudge(
+      options.clock,
+      () => client.sendPing(),
+      () => this.inFlight > 0 || this.confirmations.waiting,
+    )
+    const groups = options.groups
+    this.order = groups?.of.some((g) => g !== undefined)
+      ? new GroupOrder(
+          this.count,
+          (k) => groups.of[indices[k]!],
+          (k) => items[indices[k]!]!.topic,
+          groups.broken,
+        )
+      : undefined
   }
 
   run(): Promise<PassResult> {
@@ -152,14 +132,17 @@ export class PublishWindow {
   }
 
   private readonly onPacketSend = (packet: Packet): void => {
+    this.nudge.wrote()
     this.confirmations.sent(packet.cmd)
     if (packet.cmd === 'publish' && packet.qos === 2 && packet.messageId !== undefined) this.qos2Ids.add(packet.messageId)
   }
 
   private readonly onPacketReceive = (packet: Packet): void => {
-    if (packet.cmd === 'puback' || packet.cmd === 'pubrec') {
-      if (packet.messageId !== undefined && this.qos2Ids.delete(packet.messageId) && packet.cmd === 'puback') this.downgraded++
-    } else if (packet.cmd === 'pingresp') {
+    const cmd = packet.cmd
+    this.nudge.heard(cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubcomp')
+    if (cmd === 'puback' || cmd === 'pubrec') {
+      if (packet.messageId !== undefined && this.qos2Ids.delete(packet.messageId) && cmd === 'puback') this.downgraded++
+    } else if (cmd === 'pingresp') {
       this.confirmations.pingAnswered()
       this.drive()
     }
@@ -173,7 +156,7 @@ export class PublishWindow {
     }
     while (this.oldest < this.next && this.state[this.oldest] === SETTLED) this.oldest++
     const { publishTimeoutMs, safeUrl } = this.options
-    if (this.oldest < this.next && now - this.sentAt[this.oldest]! > publishTimeoutMs) {
+    if (overdue(this.state, this.sentAt, this.oldest, this.next, now - publishTimeoutMs, !this.order)) {
       this.finish({
         timedOut: `no acknowledgement from the MQTT broker at ${safeUrl} within MQTT_PUBLISH_TIMEOUT_MS=${publishTimeoutMs} ms`,
       })
@@ -212,13 +195,14 @@ export class PublishWindow {
 
   private pump(): void {
     const { clock, bucket, maxInFlight, v5, packetLimit, safeUrl } = this.options
-    while (!this.finished && !this.paced && this.inFlight < maxInFlight && this.next < this.count) {
-      const k = this.next
+    while (!this.finished && !this.paced && this.inFlight < maxInFlight && this.unwritten < MAX_UNWRITTEN_QOS0) {
+      const k = this.candidate()
+      if (k === undefined) break
       const p = this.items[this.indices[k]!]!
       const bytes = publishPacketBytes(p, v5)
       if (bytes > packetLimit.bytes) {
         // Never written: the broker would drop the connection (Mosquitto) or the message, on every retry.
-        this.next++
+        this.take(k, false)
         this.sentAt[k] = clock.now()
         this.settle(k, { kind: 'refused', reason: oversizeReason(bytes, packetLimit, safeUrl) })
         continue
@@ -231,30 +215,65 @@ export class PublishWindow {
         }, wait)
         break
       }
-      this.next++
+      this.take(k, true)
       const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain }
       if (p.properties) {
         if (v5) opts.properties = p.properties
         else this.dropped++
       }
       this.inFlight++
+      if (p.qos === 0) this.unwritten++
       this.state[k] = SENT
       this.sentAt[k] = clock.now()
       this.client.publish(p.topic, p.payload, opts, (err) => this.answered(k, err))
     }
   }
 
+  /**
+   * The next position to write, not yet taken: a waiting message of an ordered rule now free to go, else the
+   * cursor's, past the messages that must wait for their group or topic and those whose group broke.
+   */
+  private candidate(): number | undefined {
+    const order = this.order
+    if (!order) return this.next < this.count ? this.next : undefined
+    const ready = order.peekReady()
+    if (ready !== undefined) return ready
+    while (this.next < this.count) {
+      const k = this.next
+      const broken = order.brokenReason(k)
+      if (broken !== undefined) {
+        this.next++
+        this.settle(k, { kind: 'failed', reason: broken })
+      } else if (order.holds(k)) this.next++
+      else return k
+    }
+    return undefined
+  }
+
+  /** Takes the candidate: the cursor moves past it, or it leaves its group's queue; `written` holds its group. */
+  private take(k: number, written: boolean): void {
+    if (k === this.next) this.next++
+    this.order?.taken(k, written)
+  }
+
   private answered(k: number, err: CodedError | null | undefined): void {
     if (this.finished || this.state[k] !== SENT) return
     this.inFlight--
     const qos = this.items[this.indices[k]!]!.qos
+    if (qos === 0) this.unwritten--
     if (qos === 0 && !err) {
       this.state[k] = WRITTEN
       this.confirmations.wrote(k)
+      // Written in order on the one connection: the broker reads it before the group's next message.
+      this.order?.released(k)
     } else {
       // An acknowledgement (with or without an error code) shows the broker read everything written before it.
       if (!err || typeof err.code === 'number') this.confirmations.acknowledged(k)
-      this.settle(k, err ? publishError(err, this.options.safeUrl) : undefined)
+      const outcome = err ? publishError(err, this.options.safeUrl) : undefined
+      this.settle(k, outcome)
+      if (outcome?.kind === 'failed' && this.order) {
+        for (const w of this.order.fail(k, outcome.reason)) this.settle(w, { kind: 'failed', reason: this.order.brokenReason(w)! })
+      } else this.order?.released(k)
     }
     this.drive()
   }
@@ -271,26 +290,9 @@ export class PublishWindow {
     const { clock } = this.options
     clock.clearInterval(this.watchdog)
     clock.clearTimeout(this.paced)
+    this.nudge.stop()
     this.listen('removeListener')
-    const unconfirmed: number[] = []
-    const unsent: number[] = []
-    if (ending) {
-      for (let k = 0; k < this.count; k++) {
-        const s = this.state[k]
-        if (s === SETTLED) continue
-        if ('timedOut' in ending) this.outcomes[this.indices[k]!] = { kind: 'failed', reason: ending.timedOut }
-        else (s === UNSENT ? unsent : unconfirmed).push(this.indices[k]!)
-      }
-    }
-    this.resolve({
-      unconfirmed,
-      unsent,
-      ...(ending && 'loss' in ending ? { loss: ending.loss } : {}),
-      ...(ending && 'timedOut' in ending ? { timedOut: ending.timedOut } : {}),
-      settled: this.settledCount,
-      dropped: this.dropped,
-      downgraded: this.downgraded,
-      broken: ending !== undefined,
-    })
+    const counts = { settled: this.settledCount, dropped: this.dropped, downgraded: this.downgraded }
+    this.resolve(passResult(this.state, this.indices, this.outcomes, counts, ending))
   }
 }

@@ -18,6 +18,7 @@ const COMMANDS: Array<[string, string]> = [
   ['scripts/build.ts', 'npm run build'],
   ['scripts/local/start.ts', 'npm start'],
   ['scripts/local/invoke.ts', 'npx tsx scripts/local/invoke.ts'],
+  ['scripts/bench/bench.ts', 'npm run bench'],
 ]
 
 describe('--help', () => {

@@ -1,6 +1,7 @@
 // One pooled connection, driven through a one-connection MqttPool on a fake broker and a fake clock.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { UniqueMessageIdProvider } from 'mqtt'
 import { KEEPALIVE_S } from '../../../shared/mqtt/negotiate.js'
 import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
 
@@ -13,22 +14,29 @@ describe('connection: opening', () => {
     const r = await pool.publish(publishes(3), deadline(), log)
     assert.deepEqual(kinds(r), ['delivered', 'delivered', 'delivered'])
     const c = broker.last
-    assert.deepEqual(
-      { ...c.opts },
-      {
-        protocolVersion: 5,
-        clientId: 'GID_unit@@@token000000',
-        clean: true,
-        reconnectPeriod: 0,
-        connectTimeout: 5000,
-        keepalive: 60,
-        resubscribe: false,
-        rejectUnauthorized: true,
-      },
-    )
+    const { messageIdProvider, ...opts } = c.opts
+    // Never an identifier still in flight: MQTT.js's default allocator wraps at 65535 without asking.
+    assert.ok(messageIdProvider instanceof UniqueMessageIdProvider)
+    assert.deepEqual(opts, {
+      protocolVersion: 5,
+      clientId: 'GID_unit@@@token000000',
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      keepalive: 60,
+      resubscribe: false,
+      rejectUnauthorized: true,
+    })
     assert.equal(c.stream.noDelay, true)
     assert.deepEqual(log.lines, [
-      { level: 'info', event: 'mqtt.connected', clientId: 'GID_unit@@@token000000', url: 'mqtt://broker.test:1883', version: '5' },
+      {
+        level: 'info',
+        event: 'mqtt.connected',
+        clientId: 'GID_unit@@@token000000',
+        url: 'mqtt://broker.test:1883',
+        version: '5',
+        window: 20,
+      },
     ])
     assert.equal(pool.connectionsOpened, 1)
     assert.equal(pool.protocolVersion, 5)
@@ -385,6 +393,26 @@ describe('connection: keepalive', () => {
     assert.equal(log.events('mqtt.idle-reopen')[0]!['keepaliveS'], 60)
   })
 
+  test('a PINGRESP owed to a PINGREQ written before the spell (read only on waking) does not pass the idle check', async () => {
+    const { clock, broker, pool, log, deadline } = fakePool({ ackMode: 'sync' }, { publishTimeoutMs: 2000 })
+    await pool.publish(publishes(1), deadline(), log)
+    const frozen = broker.last
+    frozen.ackMode = 'manual'
+    // Written at the end of the last batch (the delayed-ACK nudge, say); its answer sits unread.
+    frozen.sendPing()
+    clock.advance(IDLE_RECONNECT_MS)
+    const call = pool.publish(publishes(5, { qos: 0 }), deadline(), log)
+    await settle()
+    assert.equal(frozen.pings, 2, 'the idle check')
+    frozen.pong()
+    await settle()
+    assert.equal(frozen.sent.length, 1, 'the old PINGRESP answers the old PINGREQ: nothing written yet')
+    clock.advance(2000)
+    assert.deepEqual(kinds(await call), new Array(5).fill('delivered'))
+    assert.equal(frozen.sent.length, 1)
+    assert.equal(log.events('mqtt.idle-reopen').length, 1)
+  })
+
   test("the broker's server keepalive (MQTT 5 CONNACK) is the idle bound: 10 s", async () => {
     const { clock, broker, pool, log, deadline } = fakePool({ ackMode: 'sync', serverKeepAlive: 10 })
     await pool.publish(publishes(1), deadline(), log)
@@ -420,5 +448,50 @@ describe('connection: close', () => {
     assert.equal(broker.clients.length, 2)
     await pool.close()
     await pool.close()
+  })
+
+  test('close() waits for the acknowledgements in flight, then ends with DISCONNECT', async () => {
+    const { clock, broker, pool, log, deadline } = fakePool()
+    const call = pool.publish(publishes(3), deadline(), log)
+    await settle()
+    let closed = false
+    const closing = pool.close(clock.now() + 5000).then(() => {
+      closed = true
+    })
+    await settle()
+    assert.equal(closed, false, 'three acknowledgements are still owed')
+    broker.last.ackAll()
+    await closing
+    assert.equal(broker.last.disconnected, true)
+    assert.equal(broker.last.stream.destroyed, false)
+    assert.deepEqual(kinds(await call), ['delivered', 'delivered', 'delivered'])
+  })
+
+  test('close(deadline): a broker that never acknowledges does not hold it; at the deadline the socket is cut', async () => {
+    const { clock, broker, pool, log, deadline } = fakePool()
+    const call = pool.publish(publishes(3), deadline(), log)
+    await settle()
+    const client = broker.last
+    let closed = false
+    const closing = pool.close(clock.now() + 5000).then(() => {
+      closed = true
+    })
+    clock.advance(4999)
+    await settle()
+    assert.equal(closed, false)
+    clock.advance(1)
+    await closing
+    assert.equal(client.stream.destroyed, true)
+    assert.equal(client.disconnected, false)
+    // The batch in flight, if any, learns of the loss like any other, and ends within its deadline.
+    let result: Awaited<typeof call> | undefined
+    void call.then((r) => {
+      result = r
+    })
+    for (let i = 0; i < 20 && !result; i++) {
+      await settle()
+      clock.advance(10_000)
+    }
+    assert.ok(result && kinds(result).every((k) => k === 'failed'))
   })
 })

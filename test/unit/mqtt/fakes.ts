@@ -46,6 +46,15 @@ export class FakeClock implements Clock {
     this.clearTimeout(t)
   }
 
+  /** A timer due now: it runs on the next advance(), even advance(0). */
+  setImmediate(fn: () => void): Timer {
+    return this.add(fn, 0, undefined)
+  }
+
+  clearImmediate(t: Timer | undefined): void {
+    this.clearTimeout(t)
+  }
+
   /** Timers not yet fired or cleared. */
   get pending(): number {
     return this.timers.size
@@ -98,7 +107,20 @@ export class FakeClient extends EventEmitter {
   maxDepth = 0
   private depth = 0
   private nextId = 1
-  readonly stream = { noDelay: false, setNoDelay: (v: boolean) => (this.stream.noDelay = v) }
+  readonly stream = {
+    noDelay: false,
+    destroyed: false,
+    setNoDelay: (v: boolean) => (this.stream.noDelay = v),
+    /** The socket cut: the broker sees the client drop, without DISCONNECT. */
+    destroy: () => {
+      this.stream.destroyed = true
+      this.drop()
+    },
+  }
+  /** A graceful end(false) waiting, as MQTT.js's does, for the acknowledgements in flight. */
+  private ending: (() => void) | undefined
+  /** Whether the client ended with DISCONNECT (end() completed without force), rather than being cut. */
+  disconnected = false
   /** PINGREQs sent, and those not answered yet (in 'manual' mode, until pong()). */
   pings = 0
   private unanswered = 0
@@ -146,6 +168,7 @@ export class FakeClient extends EventEmitter {
       this.emit('packetreceive', { cmd: 'pubcomp', messageId: s.messageId })
     }
     s.cb(err)
+    if (this.ending && this.unacked.length === 0) this.ending()
   }
 
   sendPing(): void {
@@ -190,13 +213,21 @@ export class FakeClient extends EventEmitter {
     this.emit('close')
   }
 
+  /** end(force?, opts?, cb?): forced at once; otherwise, as MQTT.js, once nothing is unacknowledged. */
   end(...args: unknown[]): this {
-    this.ended = true
+    const force = args[0] === true
     const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
-    const was = this.connected
-    this.connected = false
-    if (was) queueMicrotask(() => this.emit('close'))
-    if (cb) queueMicrotask(cb)
+    const finish = () => {
+      this.ending = undefined
+      this.ended = true
+      if (!force) this.disconnected = this.connected
+      const was = this.connected
+      this.connected = false
+      if (was) queueMicrotask(() => this.emit('close'))
+      if (cb) queueMicrotask(cb)
+    }
+    if (!force && this.connected && this.unacked.length > 0) this.ending = finish
+    else finish()
     return this
   }
 }

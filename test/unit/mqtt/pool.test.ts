@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Publish } from '../../../shared/mapping/publish.js'
+import { connectionsFor } from '../../../shared/mqtt/affinity.js'
 import { topicHash } from '../../../shared/mqtt/pool.js'
 import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
 
@@ -151,6 +152,53 @@ describe('pool: topic affinity', () => {
     assert.equal(topicHash(''), 0x811c9dc5)
     assert.equal(topicHash('a'), 0xe40c292c)
     assert.equal(topicHash('foobar'), 0xbf9cf968)
+  })
+})
+
+describe('pool: message groups (ordered rules)', () => {
+  test('without groups each topic keeps its own connection, by FNV-1a', () => {
+    const topics = Array.from({ length: 50 }, (_, i) => `devices/x/t${i}`)
+    assert.deepEqual(
+      connectionsFor(topics, undefined, 4),
+      topics.map((t) => topicHash(t) % 4),
+    )
+    assert.deepEqual(
+      connectionsFor(topics, new Array(50).fill(undefined), 4),
+      topics.map((t) => topicHash(t) % 4),
+    )
+  })
+
+  test('a group over two topics of two connections goes out on the connection of the first one, with every message of both topics', () => {
+    const t0 = topicOn(0, 4, 'g')
+    const t3 = topicOn(3, 4, 'g')
+    const lone = topicOn(2, 4, 'g')
+    const where = connectionsFor([t0, lone, t3, t3, t0], ['A', undefined, 'A', undefined, undefined], 4)
+    assert.deepEqual(where, [0, 2, 0, 0, 0])
+    // Chained: a second group joins t3 with another topic, which then follows the first set too.
+    const t1 = topicOn(1, 4, 'g')
+    assert.deepEqual(connectionsFor([t0, t3, t1, t1], ['A', 'A', 'B', undefined], 4), [0, 0, 1, 1])
+    assert.deepEqual(connectionsFor([t0, t3, t3, t1], ['A', 'A', 'B', 'B'], 4), [0, 0, 0, 0])
+  })
+
+  test('on a pool of 4, a group over two topics is written on one connection, one message at a time, in batch order', async () => {
+    const { broker, pool, log, deadline } = fakePool({}, { size: 4 })
+    const t0 = topicOn(0, 4, 'p')
+    const t3 = topicOn(3, 4, 'p')
+    const items = publishes(6).map((p, i) => ({ ...p, topic: i % 2 === 0 ? t0 : t3 }))
+    const call = pool.publish(items, deadline(), log, new Array(6).fill('orders\u0000A'))
+    await settle()
+    const busy = broker.clients.filter((c) => c.sent.length > 0)
+    assert.equal(busy.length, 1)
+    const client = busy[0]!
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(
+        client.unacked.map((s) => s.payload),
+        [`m-${i}`],
+      )
+      client.ack()
+      await settle()
+    }
+    assert.deepEqual(kinds(await call), new Array(6).fill('delivered'))
   })
 })
 

@@ -6,6 +6,7 @@ import { DELIVERED, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
 import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
 import { transmit, type WindowOptions } from '../../../shared/mqtt/publish-window.js'
 import { TokenBucket } from '../../../shared/mqtt/token-bucket.js'
+import { MAX_UNWRITTEN_QOS0 } from '../../../shared/mqtt/window-client.js'
 import { type AckMode, FakeClient, FakeClock, publishes, reasonOf, settle } from './fakes.js'
 
 const URL = 'mqtt://broker.test:1883'
@@ -330,6 +331,17 @@ describe('publish window: QoS 0 is delivered once the broker has read it', () =>
     assert.ok(p.outcomes.every((o) => o.kind === 'delivered'))
     // 4 s of writing, one every 250 ms (not one per message), and the last after the last message.
     assert.ok(p.client.pings >= 14 && p.client.pings <= 18, `${p.client.pings} PINGREQs`)
+  })
+
+  test(`a large window: at most ${MAX_UNWRITTEN_QOS0} QoS 0 messages wait for their write (one 'drain' listener each in MQTT.js)`, async () => {
+    const p = pass(publishes(1200, { qos: 0 }), 'manual', { maxInFlight: 5000 })
+    assert.equal(p.client.sent.length, MAX_UNWRITTEN_QOS0)
+    p.client.ack()
+    assert.equal(p.client.sent.length, MAX_UNWRITTEN_QOS0 + 1, 'one written, one more handed over')
+    while (p.client.unacked.length > 0) p.client.ackAll()
+    p.client.pong()
+    await p.done
+    assert.equal(p.client.sent.length, 1200)
   })
 
   test('an unpaced QoS 0 burst: one PINGREQ, after the last message', async () => {

@@ -1,0 +1,151 @@
+// A userspace TCP proxy that adds a round-trip time: every chunk read on one side is written to the other
+// half the round trip later, in order (this kernel has no netem). Both of its sockets have Nagle off, so
+// it adds the delay and nothing else; a broker's own Nagle still meets the client's delayed ACK through
+// it, as it would across a network. Used by the benchmark and the tests (test/helpers/latency-proxy.ts).
+// Optionally it drops chosen PUBLISH packets on their way to the broker (a packet lost for good), reading
+// the MQTT framing, so a test can make exactly one message go unanswered.
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+
+export interface LatencyProxy {
+  port: number
+  /** mqtt://127.0.0.1:<port> */
+  url: string
+  /** Connections accepted so far. */
+  readonly connections: number
+  /** PUBLISH packets dropped so far. */
+  readonly dropped: number
+  close(): Promise<void>
+}
+
+export interface LatencyProxyOptions {
+  /** The round trip added, in ms: half of it each way. 0 passes bytes straight through. */
+  rttMs: number
+  /** Called for each PUBLISH from client to broker, with its topic: true drops it. */
+  dropPublish?: (topic: string) => boolean
+}
+
+export async function startLatencyProxy(target: { host: string; port: number }, options: LatencyProxyOptions): Promise<LatencyProxy> {
+  const sockets = new Set<Socket>()
+  let connections = 0
+  let dropped = 0
+  const oneWayMs = options.rttMs / 2
+  // Half-open on both sides: an end travels on its own, after what was sent before it, as FIN does.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    connections++
+    const upstream = tcpConnect({ port: target.port, host: target.host, allowHalfOpen: true })
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.setNoDelay(true)
+      s.once('close', () => sockets.delete(s))
+      // Either side going away takes the other with it (what is still delayed is dropped, as on a cut link).
+      s.once('error', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    const toBroker = options.dropPublish
+      ? mqttFilter(options.dropPublish, () => {
+          dropped++
+        })
+      : (chunk: Buffer) => chunk
+    relay(client, upstream, oneWayMs, toBroker)
+    relay(upstream, client, oneWayMs, (chunk) => chunk)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  const port = (server.address() as { port: number }).port
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    get connections() {
+      return connections
+    },
+    get dropped() {
+      return dropped
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** Copies `from` to `to`, each chunk `delayMs` after it was read, in order; an end follows the last chunk. */
+function relay(from: Socket, to: Socket, delayMs: number, transform: (chunk: Buffer) => Buffer): void {
+  const queue: Array<{ due: number; chunk: Buffer | null }> = []
+  let timer: NodeJS.Timeout | undefined
+  const now = () => performance.now()
+  const flush = () => {
+    timer = undefined
+    while (queue.length > 0 && queue[0]!.due <= now() + 0.05) {
+      const { chunk } = queue.shift()!
+      if (chunk === null) to.end()
+      else if (!to.destroyed && chunk.length > 0 && !to.write(chunk)) {
+        from.pause()
+        to.once('drain', () => from.resume())
+      }
+    }
+    if (queue.length > 0) timer = setTimeout(flush, Math.max(0, queue[0]!.due - now()))
+  }
+  const push = (chunk: Buffer | null) => {
+    if (delayMs === 0 && queue.length === 0) {
+      queue.push({ due: 0, chunk })
+      flush()
+      return
+    }
+    queue.push({ due: now() + delayMs, chunk })
+    timer ??= setTimeout(flush, delayMs)
+  }
+  let ended = false
+  from.on('data', (chunk: Buffer) => push(transform(chunk)))
+  from.once('end', () => {
+    ended = true
+    push(null)
+  })
+  // Closed without an end (reset): the link is cut, and what it still carried is lost with it.
+  from.once('close', () => {
+    if (ended) return
+    if (timer) clearTimeout(timer)
+    to.destroy()
+  })
+}
+
+/**
+ * Reads MQTT packets out of the byte stream (a fixed header, a variable-length remaining length) and leaves
+ * out each PUBLISH whose topic `drop` picks. Whatever does not form a whole packet yet waits for more bytes.
+ */
+export function mqttFilter(drop: (topic: string) => boolean, onDrop: () => void): (chunk: Buffer) => Buffer {
+  let pending: Buffer = Buffer.alloc(0)
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    const out: Buffer[] = []
+    let at = 0
+    for (;;) {
+      const header = remainingLength(pending, at)
+      if (!header || at + header.start + header.length > pending.length) break
+      const end = at + header.start + header.length
+      const packet = pending.subarray(at, end)
+      const isPublish = packet[0]! >> 4 === 3
+      if (isPublish && drop(packet.toString('utf8', header.start + 2, header.start + 2 + packet.readUInt16BE(header.start)))) onDrop()
+      else out.push(packet)
+      at = end
+    }
+    pending = pending.subarray(at)
+    return Buffer.concat(out)
+  }
+}
+
+/** The remaining length of the packet at `at` and where its variable header starts (relative), or undefined if incomplete. */
+function remainingLength(buf: Buffer, at: number): { length: number; start: number } | undefined {
+  let length = 0
+  for (let i = 1; i <= 4; i++) {
+    if (at + i >= buf.length) return undefined
+    const byte = buf[at + i]!
+    length += (byte & 0x7f) * 128 ** (i - 1)
+    if ((byte & 0x80) === 0) return { length, start: i + 1 }
+  }
+  throw new Error('malformed MQTT remaining length')
+}

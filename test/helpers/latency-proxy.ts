@@ -1,0 +1,1 @@
+export { type LatencyProxy, type LatencyProxyOptions, mqttFilter, startLatencyProxy } from '../../scripts/bench/latency-proxy.js'
