@@ -35,9 +35,17 @@ export async function preStop(context?: FcContext): Promise<void> {
   if (!b) return
   const started = Date.now()
   let timer: NodeJS.Timeout | undefined
+  let failure: string | undefined
   const outcome = await Promise.race([
     // The pool cuts what still waits for acknowledgements just before the budget ends.
-    b.close(started + PRE_STOP_BUDGET_MS - 250).then(() => 'closed' as const),
+    b
+      .close(started + PRE_STOP_BUDGET_MS - 250)
+      .then(() => 'closed' as const)
+      .catch((err: unknown) => {
+        // Still logged: the hook must end, and say why the broker saw the rest as dropped.
+        failure = err instanceof Error ? err.message : String(err)
+        return 'failed' as const
+      }),
     new Promise<'timed out'>((resolve) => {
       timer = setTimeout(() => resolve('timed out'), PRE_STOP_BUDGET_MS)
     }),
@@ -52,6 +60,8 @@ export async function preStop(context?: FcContext): Promise<void> {
     durationMs: Date.now() - started,
   }
   if (outcome === 'closed') log.info(line)
+  else if (outcome === 'failed')
+    log.warn({ ...line, error: failure, note: 'the pool failed to close; the broker sees the rest as dropped' })
   else log.warn({ ...line, note: `the pool did not close within ${PRE_STOP_BUDGET_MS} ms; the broker sees the rest as dropped` })
 }
 

@@ -2,9 +2,8 @@
 // destination (onFailure) and the fc: dead-letter target; its timer trigger redrives transient failures
 // and applies retention. Thin by design: shared/dead-letters/intake.ts recognises the event and does the
 // work; a failure to store throws, so Function Compute retries.
-import { resolve } from 'node:path'
 import { loadDeadLetterConfig } from '../../shared/config/dead-letter.js'
-import { onFunctionCompute } from '../../shared/config/env.js'
+import { instanceLocalOnFc } from '../../shared/config/env.js'
 import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/intake.js'
 import type { TimerSummary } from '../../shared/dead-letters/timer.js'
 import { type FcContext, invocationDeadline } from '../../shared/fc/context.js'
@@ -15,7 +14,7 @@ export async function handler(event: unknown, context: FcContext): Promise<Intak
   // Read per invocation (cheap), so the local server can point it elsewhere between runs.
   const config = loadDeadLetterConfig(process.env)
   const { log } = invocationLogger(config.logLevel, context)
-  if (onFunctionCompute(process.env) && resolve(config.dir).startsWith('/tmp/')) {
+  if (instanceLocalOnFc(process.env, config.dir)) {
     // Instance-local disk: every dead letter here is lost when Function Compute recycles the instance.
     log.warn({
       event: 'dead-letter.ephemeral-store',

@@ -33,7 +33,7 @@ export class Bridge {
   private readonly index: RuleIndex
   private readonly sink: DeadLetterSink
   private readonly delivered = new DeliveredMemory(DELIVERED_MEMORY)
-  private warnedInsecure = false
+  private warned = false
 
   constructor(
     readonly config: BridgeConfig,
@@ -80,14 +80,14 @@ export class Bridge {
   /** The `initialize` hook: opens the pool before the first invocation. */
   async initialize(context?: FcContext): Promise<void> {
     const { log } = invocationLogger(this.config.logLevel, context)
-    this.warnIfInsecure(log)
+    this.warnOnce(log)
     await this.pool.warm(Math.min(invocationDeadline(Date.now(), context), Date.now() + this.config.publishTimeoutMs), log)
   }
 
   async handle(event: unknown, context: FcContext): Promise<Summary> {
     const startedAt = Date.now()
     const { log, secrets } = invocationLogger(this.config.logLevel, context)
-    this.warnIfInsecure(log)
+    this.warnOnce(log)
     const requestId = context?.requestId ?? 'unknown'
     const parsed = parseEvent(event)
     const planned = planBatch(parsed, this.index)
@@ -185,14 +185,25 @@ export class Bridge {
     }
   }
 
-  private warnIfInsecure(log: Logger): void {
-    if (!this.config.tls.insecure || this.warnedInsecure) return
-    this.warnedInsecure = true
-    log.warn({
-      event: 'mqtt.tls-insecure',
-      url: this.pool.safeUrl,
-      note: "MQTT_TLS_INSECURE=true: the broker's certificate is not verified; anyone on the path can read and alter messages",
-    })
+  /** Settings that work but betray a promise, said once per instance (its first invocation). */
+  private warnOnce(log: Logger): void {
+    if (this.warned) return
+    this.warned = true
+    if (this.config.tls.insecure) {
+      log.warn({
+        event: 'mqtt.tls-insecure',
+        url: this.pool.safeUrl,
+        note: "MQTT_TLS_INSECURE=true: the broker's certificate is not verified; anyone on the path can read and alter messages",
+      })
+    }
+    const target = this.config.deadLetterTarget
+    if (target.kind === 'file' && target.ephemeral) {
+      log.warn({
+        event: 'dead-letter.ephemeral-store',
+        target: this.sink.description,
+        note: 'DEAD_LETTER_TARGET is a file: directory on instance-local /tmp; dead letters are lost with the instance. Use fc:<dead-letter function> (the default) or a NAS mount',
+      })
+    }
   }
 
   /** Closes the pool with DISCONNECT; at `deadline` (epoch ms) connections still waiting for acknowledgements are cut. */

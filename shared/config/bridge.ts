@@ -14,6 +14,7 @@ import {
   directoryVariable,
   FUNCTION_NAME,
   fcEndpointVariable,
+  instanceLocalOnFc,
   logLevelVariable,
   onFunctionCompute,
   parseEnvironment,
@@ -24,7 +25,8 @@ export { DEFAULT_DEAD_LETTER_DIR, onFunctionCompute }
 
 export type ProtocolSetting = 4 | 5 | 'auto'
 /** fc: hands dead letters to a function by asynchronous invoke; `endpoint` is FC_ENDPOINT when set. */
-export type DeadLetterTarget = { kind: 'file'; dir: string } | { kind: 'fc'; functionName: string; endpoint?: string }
+/** `ephemeral`: a file: directory on Function Compute's instance-local /tmp (lost with the instance). */
+export type DeadLetterTarget = { kind: 'file'; dir: string; ephemeral: boolean } | { kind: 'fc'; functionName: string; endpoint?: string }
 
 export interface BridgeConfig {
   mqttUrl: string
@@ -195,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
         functionName: targetText.slice(3),
         ...(e.FC_ENDPOINT !== undefined ? { endpoint: e.FC_ENDPOINT } : {}),
       }
-    : { kind: 'file', dir: targetText.slice(5) }
+    : { kind: 'file', dir: targetText.slice(5), ephemeral: instanceLocalOnFc(env, targetText.slice(5)) }
 
   return {
     mqttUrl: e.MQTT_URL,

@@ -1,5 +1,6 @@
 // What every function's configuration shares: reading the environment through one zod schema per
 // function, with errors that name the variable and never echo a value.
+import { resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { LOG_LEVELS } from '../logging/logger.js'
@@ -18,6 +19,15 @@ export function cleanEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 /** True inside Function Compute, which sets FC_FUNCTION_NAME for every instance. */
 export function onFunctionCompute(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env['FC_FUNCTION_NAME'])
+}
+
+/**
+ * True when `dir` is Function Compute's instance-local /tmp: whatever is stored there is lost when the
+ * instance is reclaimed. Outside Function Compute, /tmp is the user's own disk.
+ */
+export function instanceLocalOnFc(env: NodeJS.ProcessEnv, dir: string): boolean {
+  const full = resolve(dir)
+  return onFunctionCompute(env) && (full === '/tmp' || full.startsWith('/tmp/'))
 }
 
 /** A variable holding a whole number in [min, max]. zod 3 parses a default as input: defaults are text. */

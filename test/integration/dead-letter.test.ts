@@ -317,7 +317,7 @@ describe('dead-letter function: every file-system call under the deadline', () =
   })
 
   test("the bridge's file: target on /proc/nope fails the hand-off at once, with a clear error", async () => {
-    const sink = createDeadLetterSink({ kind: 'file', dir: '/proc/nope' })
+    const sink = createDeadLetterSink({ kind: 'file', dir: '/proc/nope', ephemeral: false })
     const record = { kind: 'rocketmq-mqtt-bridge.poison' as const, requestId: 'b', failedAt: new Date().toISOString(), messages: [] }
     await within(
       10_000,

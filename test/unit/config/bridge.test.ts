@@ -31,7 +31,7 @@ describe('configuration', () => {
       rateLimit: 0,
       publishTimeoutMs: 10000,
       maxInFlight: 20,
-      deadLetterTarget: { kind: 'file', dir: './.dead-letters' },
+      deadLetterTarget: { kind: 'file', dir: './.dead-letters', ephemeral: false },
       logLevel: 'info',
     })
   })
@@ -61,12 +61,25 @@ describe('configuration', () => {
     assert.equal(c.maxInFlight, 1)
     assert.equal(c.maxPacketSize, 1024)
     assert.equal(c.rulesFile, '/etc/rules.yaml')
-    assert.deepEqual(c.deadLetterTarget, { kind: 'file', dir: '/mnt/nas/dl' })
+    assert.deepEqual(c.deadLetterTarget, { kind: 'file', dir: '/mnt/nas/dl', ephemeral: false })
     assert.equal(c.logLevel, 'debug')
   })
 
+  test('a file: target is ephemeral only on Function Compute and only under /tmp', () => {
+    const fc = { ...base, FC_FUNCTION_NAME: 'rocketmq-mqtt-bridge' }
+    const target = (env: Record<string, string>) => loadConfig(env).deadLetterTarget
+    assert.deepEqual(target({ ...fc, DEAD_LETTER_TARGET: 'file:/tmp' }), { kind: 'file', dir: '/tmp', ephemeral: true })
+    assert.deepEqual(target({ ...fc, DEAD_LETTER_TARGET: 'file:/tmp/dl' }), { kind: 'file', dir: '/tmp/dl', ephemeral: true })
+    assert.deepEqual(target({ ...fc, DEAD_LETTER_TARGET: 'file:/tmpx/dl' }), { kind: 'file', dir: '/tmpx/dl', ephemeral: false })
+    assert.deepEqual(target({ ...base, DEAD_LETTER_TARGET: 'file:/tmp/dl' }), { kind: 'file', dir: '/tmp/dl', ephemeral: false })
+  })
+
   test('locally, the default file: target is DEAD_LETTER_DIR; on Function Compute, the dead-letter function', () => {
-    assert.deepEqual(loadConfig({ ...base, DEAD_LETTER_DIR: '/data/dl' }).deadLetterTarget, { kind: 'file', dir: '/data/dl' })
+    assert.deepEqual(loadConfig({ ...base, DEAD_LETTER_DIR: '/data/dl' }).deadLetterTarget, {
+      kind: 'file',
+      dir: '/data/dl',
+      ephemeral: false,
+    })
     assert.deepEqual(loadConfig({ ...base, FC_FUNCTION_NAME: 'rocketmq-mqtt-bridge' }).deadLetterTarget, {
       kind: 'fc',
       functionName: 'rocketmq-mqtt-dead-letter',
