@@ -2,6 +2,7 @@
 // with the validated rules.yaml inlined into the bridge. Invalid rules fail the build.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -60,18 +61,19 @@ const fc2Apart: Plugin = {
 }
 
 /**
- * Keeps the YAML library (110 KB) off the bridge's cold start: the bundled rules are JSON, so
- * shared/rules/yaml-library.ts becomes a require of yaml.js beside the bundle, made on first use only (a
- * RULES_FILE in YAML).
+ * Keeps libraries most instances never use off the bridge's cold start, each a file beside the bundle
+ * required on first use: the YAML library (110 KB; the bundled rules are JSON, so
+ * shared/rules/yaml-library.ts becomes a require of yaml.js, made only for a RULES_FILE in YAML) and `ws`
+ * (50 KB and the http, https and zlib modules; scripts/ws-apart.cjs, used only for ws:// and wss:// URLs).
  */
-const yamlApart: Plugin = {
-  name: 'yaml-apart',
+const librariesApart: Plugin = {
+  name: 'libraries-apart',
   setup(b) {
     b.onLoad({ filter: /shared[\\/]rules[\\/]yaml-library\.ts$/ }, () => ({
       contents: "let lib\nexport function yamlLibrary() { return (lib ??= require('./yaml.js')) }\n",
       loader: 'js',
     }))
-    b.onResolve({ filter: /^\.\/yaml\.js$/ }, () => ({ path: './yaml.js', external: true }))
+    b.onResolve({ filter: /^\.\/(yaml|ws)\.js$/ }, (args) => ({ path: args.path, external: true }))
   },
 }
 
@@ -103,13 +105,27 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       ...common,
       entryPoints: [join(root, 'functions', fn, 'index.ts')],
       outfile: join(out, 'index.js'),
-      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, yamlApart] : fc2Beside ? [fc2Apart] : [],
+      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, librariesApart] : fc2Beside ? [fc2Apart] : [],
       // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
-      // SOCKS proxies (MQTT.js's `socks`) are never used: the stub keeps 70 KB off the cold start.
-      ...(fn === 'bridge' ? { alias: { debug: join(root, 'scripts/debug-off.cjs'), socks: join(root, 'scripts/socks-off.cjs') } } : {}),
+      // SOCKS proxies (MQTT.js's `socks`) and browser timers (`worker-timers`) are never used: the stubs keep
+      // 100 KB off the cold start. WebSocket support is loaded on first use (librariesApart).
+      ...(fn === 'bridge'
+        ? {
+            alias: {
+              debug: join(root, 'scripts/debug-off.cjs'),
+              socks: join(root, 'scripts/socks-off.cjs'),
+              'worker-timers': join(root, 'scripts/worker-timers-off.cjs'),
+              ws: join(root, 'scripts/ws-apart.cjs'),
+            },
+          }
+        : {}),
     })
     if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
-    if (fn === 'bridge') await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
+    if (fn === 'bridge') {
+      await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
+      // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
+      await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
+    }
     // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
     writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
     if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, 'index.js')).length / 1024).toFixed(0)} KB)`)

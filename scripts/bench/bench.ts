@@ -128,7 +128,14 @@ async function main(): Promise<number> {
     // Cold start first, while the machine is quiet.
     log('bench: cold start…')
     const functions = readdirSync(bundles.dir).sort()
-    const load = await loadTimes(functions, bundles.dir, ROOT, childEnv({ RULES_FILE: bundles.rulesFile }), plan.coldRuns)
+    const load = await loadTimes(
+      functions,
+      bundles.dir,
+      ROOT,
+      childEnv({ RULES_FILE: bundles.rulesFile }),
+      plan.coldRuns,
+      bundles.mqttAlone,
+    )
     const bundleFirst = await firstPublish(
       'bundle',
       join(bundles.dir, 'bridge', 'index.js'),

@@ -5,6 +5,7 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { build } from 'esbuild'
 import { buildAll } from '../build.js'
 import { BENCH_RULES, cloudEventBatch } from './messages.js'
 import type { Protocol, Publisher, ScenarioShape } from './publishers.js'
@@ -18,8 +19,10 @@ export interface BridgeModule {
 export interface BuiltBundles {
   dir: string
   rulesFile: string
-  /** dist/<function>/index.js -> bytes. */
+  /** dist/<function>/index.js (and 'MQTT.js alone') -> bytes. */
   sizes: Record<string, number>
+  /** MQTT.js alone, bundled like the bridge: the cold start's reference. */
+  mqttAlone: string
 }
 
 export async function buildBundles(work: string): Promise<BuiltBundles> {
@@ -29,7 +32,22 @@ export async function buildBundles(work: string): Promise<BuiltBundles> {
   await buildAll({ rulesFile, outDir: dir, quiet: true })
   const sizes: Record<string, number> = {}
   for (const fn of readdirSync(dir).sort()) sizes[`dist/${fn}/index.js`] = statSync(join(dir, fn, 'index.js')).size
-  return { dir, rulesFile, sizes }
+  // The cold start's reference: MQTT.js alone, bundled as the bridge is (its CommonJS entry, minified,
+  // Node 20), so that what any function speaking MQTT pays to load is measured beside the bridge.
+  const mqttAlone = join(work, 'mqtt-alone', 'index.js')
+  await build({
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    entryPoints: [createRequire(import.meta.url).resolve('mqtt')],
+    outfile: mqttAlone,
+  })
+  sizes['MQTT.js alone'] = statSync(mqttAlone).size
+  return { dir, rulesFile, sizes, mqttAlone }
 }
 
 export function loadBridge(bundles: BuiltBundles): BridgeModule {

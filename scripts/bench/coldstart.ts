@@ -13,6 +13,8 @@ export interface LoadTimes {
   /** Function name -> median milliseconds to load it. */
   bundle: Record<string, number>
   source: Record<string, number>
+  /** MQTT.js alone, bundled like the bridge, loaded in the same runs: median milliseconds. */
+  mqttAlone: number
   runs: number
 }
 
@@ -85,13 +87,17 @@ export async function loadTimes(
   root: string,
   env: NodeJS.ProcessEnv,
   runs: number,
+  mqttAlone: string,
 ): Promise<LoadTimes> {
   const bundle: Record<string, number> = {}
   const source: Record<string, number> = {}
+  const reference: number[] = []
   for (const fn of functions) {
     const b: number[] = []
     const s: number[] = []
     for (let i = 0; i < runs; i++) {
+      // The reference beside each function's run, so that drift in the machine's speed touches both.
+      reference.push((await runNode(['-e', LOAD_BUNDLE(mqttAlone)], env, root)).times.loadMs)
       b.push((await runNode(['-e', LOAD_BUNDLE(join(bundleDir, fn, 'index.js'))], env, root)).times.loadMs)
       s.push(
         (await runNode(['--import', 'tsx', '--input-type=module', '-e', LOAD_SOURCE(join(root, 'functions', fn, 'index.ts'))], env, root))
@@ -101,7 +107,7 @@ export async function loadTimes(
     bundle[fn] = round(median(b), 1)
     source[fn] = round(median(s), 1)
   }
-  return { bundle, source, runs }
+  return { bundle, source, mqttAlone: round(median(reference), 1), runs }
 }
 
 /** Time to the first acknowledged publish, from the bundle (`kind: bundle`) or the sources through tsx. */

@@ -39,6 +39,8 @@ interface BenchJson {
   latency: Array<{ broker: string; rttMs: number; pool: number; bridge?: unknown; mosquittoPub?: unknown; ceiling?: number }>
   singles: Array<{ rttMs: number; qos: number; who: string; endToEndMs: { p50: number; p99: number } }>
   targets: Target[]
+  coldStart: { load: { bundle: Record<string, number>; mqttAlone: number } }
+  mapping: { rows: Array<{ variant: string; nsPerMessage: number; beforeNetwork: { nsPerMessage: number } }> }
 }
 
 /** The target's threshold (from its name) and this run's figure (from `measured`), each as a number. */
@@ -121,6 +123,16 @@ test('npm run bench -- --quick: runs to the end, and every scenario delivered ev
     )
     // A single message across a 2 ms round trip cannot arrive sooner than the one way of 1 ms.
     for (const s of results.singles) assert.ok(s.endToEndMs.p50 >= 0.9, `${s.who}, QoS ${s.qos}: p50 ${s.endToEndMs.p50} ms`)
+    // Cold start: each function's bundle, and MQTT.js alone as the reference, loaded in the same runs.
+    assert.deepEqual(Object.keys(results.coldStart.load.bundle), ['bridge', 'dead-letter', 'validate-rules'])
+    assert.ok(results.coldStart.load.mqttAlone > 0, 'the MQTT.js-alone reference was measured')
+    // Routes against mqttSecondTopic: mapping alone, and before the network (parsing and planning, which map too).
+    assert.deepEqual(
+      results.mapping.rows.map((r) => r.variant),
+      ['target + mqttSecondTopic', 'route: filter and template on properties', 'route: filter and template on the JSON body'],
+    )
+    for (const r of results.mapping.rows)
+      assert.ok(r.nsPerMessage > 0 && r.beforeNetwork.nsPerMessage > r.nsPerMessage, `${r.variant}: ${JSON.stringify(r)}`)
     assert.ok(results.scenarios.length >= 64 + 40 + 8 + 4, `only ${results.scenarios.length} measured sets`)
     for (const s of results.scenarios) {
       assert.ok(s.sent > 0, `${s.scenario}: nothing sent`)

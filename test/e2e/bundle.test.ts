@@ -84,9 +84,39 @@ describe('the built bridge bundle on Mosquitto', needsMosquitto(), () => {
     assert.equal(summary.published, 90)
     await settle(bridge, expected)
     assertDelivered(expected, withoutSentinels(sub.messages), 5)
-    // The bundled rules are JSON: the YAML library beside the bundle is never loaded.
-    assert.ok(existsSync(join(out, 'bridge/yaml.js')))
-    assert.equal(require.cache[join(out, 'bridge/yaml.js')], undefined)
+    // The bundled rules are JSON and the URL is mqtt://: the YAML and WebSocket libraries beside the bundle are never loaded.
+    for (const beside of ['yaml.js', 'ws.js']) {
+      assert.ok(existsSync(join(out, 'bridge', beside)), beside)
+      assert.equal(require.cache[join(out, 'bridge', beside)], undefined, `${beside} was required`)
+    }
+  })
+
+  test('MQTT_URL=ws://: the bundle loads the WebSocket library beside it on first use, and delivers through it', async () => {
+    const wsBroker = await startMosquitto({ websockets: true })
+    const wsSub = await subscribe(wsBroker.url, SUBSCRIPTIONS, 5)
+    const out = join(work, 'dist-ws')
+    await buildAll({ rulesFile, outDir: out, quiet: true })
+    process.env['MQTT_URL'] = wsBroker.wsUrl!
+    try {
+      const bridge = require(join(out, 'bridge/index.js')) as BridgeModule
+      loaded.push(bridge)
+      assert.equal(require.cache[join(out, 'bridge/ws.js')], undefined, 'not at load')
+      const { event, expected } = makeBatch(60, 'WS-')
+      const summary = await bridge.handler(Buffer.from(JSON.stringify(event)), fcContext('req-ws'))
+      assert.equal(summary.published, 60)
+      assert.ok(require.cache[join(out, 'bridge/ws.js')], 'ws.js was required')
+      await barrier(
+        viaBridge((e) => bridge.handler(Buffer.from(JSON.stringify(e)), fcContext('req-ws-barrier'))),
+        [wsSub],
+        expected,
+      )
+      assertDelivered(expected, withoutSentinels(wsSub.messages), 5)
+    } finally {
+      process.env['MQTT_URL'] = broker.url
+      await wsSub.close()
+      // The bundle's pool on this broker is closed by after(); stop the broker after it.
+      after(() => wsBroker.stop())
+    }
   })
 
   test('RULES_FILE in YAML: the bundle loads the YAML library beside it on first use, and serves those rules', async () => {
