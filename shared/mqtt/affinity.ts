@@ -1,8 +1,9 @@
-// Which connection of the pool carries each message. A topic always goes to the same connection, which
+// Which connection of the pool carries each message. Within a batch a topic goes to one connection, which
 // writes its messages in batch order, so per-topic order holds (docs/reliability.md, "The connection
 // pool"). With ordered rules, every message of a message group must go out on one connection as well: the
 // topics and groups of a batch that share messages are joined, and each such set goes where its first
-// message's topic goes. Without groups that is exactly the topic's own connection.
+// message's topic goes, which may differ from batch to batch. Without groups that is exactly the topic's
+// own connection, the same in every batch.
 
 /** FNV-1a: stable topic -> connection affinity, so per-topic order is kept. */
 export function topicHash(topic: string): number {

@@ -1,5 +1,5 @@
-// A pool of MQTT connections that lives in module scope and outlives invocations. A topic always goes to the
-// same connection (connection.ts), which writes its messages in batch order with a bounded number in flight
+// A pool of MQTT connections that lives in module scope and outlives invocations. Within a batch a topic goes
+// to one connection (affinity.ts, connection.ts), which writes its messages in batch order with a bounded number in flight
 // (publish-window.ts). The pool splits a batch among its connections and puts the outcomes back in order.
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { messageOf } from '../errors.js'

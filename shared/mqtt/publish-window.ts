@@ -39,6 +39,10 @@ export class PublishWindow {
   private readonly count: number
   private readonly sentAt: Float64Array
   private readonly state: Uint8Array
+  /** Each written position's PUBLISH number in this pass: the order the broker reads them in. */
+  private readonly writeNumber: Uint32Array
+  /** PUBLISH packets written in this pass (MQTT.js writes each inside its publish call). */
+  private writes = 0
   /** The cursor: positions below it were written, settled, or (ordered rules) wait in `order`. */
   private next = 0
   private inFlight = 0
@@ -78,6 +82,7 @@ export class PublishWindow {
     this.count = indices.length
     this.sentAt = new Float64Array(this.count)
     this.state = new Uint8Array(this.count)
+    this.writeNumber = new Uint32Array(this.count)
     this.confirmations = new QoS0Confirmations(options.pingsInFlight ?? 0, (k) => this.settle(k))
     this.pingedAt = options.clock.now()
     this.nudge = new AckNudge(
@@ -133,7 +138,7 @@ export class PublishWindow {
 
   private readonly onPacketSend = (packet: Packet): void => {
     this.nudge.wrote()
-    this.confirmations.sent(packet.cmd)
+    if (packet.cmd === 'pingreq') this.confirmations.pinged(this.writes)
     if (packet.cmd === 'publish' && packet.qos === 2 && packet.messageId !== undefined) this.qos2Ids.add(packet.messageId)
   }
 
@@ -225,6 +230,7 @@ export class PublishWindow {
       if (p.qos === 0) this.unwritten++
       this.state[k] = SENT
       this.sentAt[k] = clock.now()
+      this.writeNumber[k] = this.writes++
       this.client.publish(p.topic, p.payload, opts, (err) => this.answered(k, err))
     }
   }
@@ -263,12 +269,12 @@ export class PublishWindow {
     if (qos === 0) this.unwritten--
     if (qos === 0 && !err) {
       this.state[k] = WRITTEN
-      this.confirmations.wrote(k)
+      this.confirmations.wrote(k, this.writeNumber[k]!)
       // Written in order on the one connection: the broker reads it before the group's next message.
       this.order?.released(k)
     } else {
       // An acknowledgement (with or without an error code) shows the broker read everything written before it.
-      if (!err || typeof err.code === 'number') this.confirmations.acknowledged(k)
+      if (!err || typeof err.code === 'number') this.confirmations.acknowledged(this.writeNumber[k]!)
       const outcome = err ? publishError(err, this.options.safeUrl) : undefined
       this.settle(k, outcome)
       if (outcome?.kind === 'failed' && this.order) {

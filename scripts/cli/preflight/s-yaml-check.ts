@@ -39,7 +39,11 @@ export async function renderSYaml(root: string, sYamlPath: string, env: NodeJS.P
     const lines = (m?.[1] ?? (err as Error).message).split('\n').filter((l) => !/^\s*(\d+\||>>|\^)/.test(l))
     return { error: lines.join(' ').replace(/\s+/g, ' ').trim().slice(0, 300) }
   } finally {
-    rmSync(home, { recursive: true, force: true })
+    // `s` may leave a process writing into its ~/.s for a moment after it exits (ENOTEMPTY seen here):
+    // retried, and a temporary directory left behind never fails the check.
+    try {
+      rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
+    } catch {}
   }
 }
 
