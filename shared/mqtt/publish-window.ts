@@ -66,6 +66,8 @@ export class PublishWindow {
   private again = false
   /** When this pass began, or last wrote a PINGREQ to confirm QoS 0 messages. */
   private pingedAt: number
+  /** Set from the first packet of a read until the event loop's next turn: the socket is corked meanwhile. */
+  private uncorkAt: Timer | undefined
   /** Set while the rate limit makes the next publish wait. */
   private paced: Timer | undefined
   private watchdog: Timer | undefined
@@ -143,6 +145,14 @@ export class PublishWindow {
   }
 
   private readonly onPacketReceive = (packet: Packet): void => {
+    // MQTT.js handles a read's packets one per process.nextTick, and mqtt-packet uncorks on the next tick:
+    // each acknowledgement's publish was a writev of its own (one syscall a message, a third of a QoS 1
+    // batch's time here). Corked until the check phase, after every tick, what one read's acknowledgements
+    // let out goes in one write (docs/performance.md).
+    if (this.uncorkAt === undefined && this.client.stream?.cork) {
+      this.client.stream.cork()
+      this.uncorkAt = this.options.clock.setImmediate(this.uncork)
+    }
     const cmd = packet.cmd
     this.nudge.heard(cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubcomp')
     if (cmd === 'puback' || cmd === 'pubrec') {
@@ -151,6 +161,11 @@ export class PublishWindow {
       this.confirmations.pingAnswered()
       this.drive()
     }
+  }
+
+  private readonly uncork = (): void => {
+    this.uncorkAt = undefined
+    this.client.stream?.uncork?.()
   }
 
   private readonly check = (): void => {
@@ -296,6 +311,10 @@ export class PublishWindow {
     const { clock } = this.options
     clock.clearInterval(this.watchdog)
     clock.clearTimeout(this.paced)
+    if (this.uncorkAt !== undefined) {
+      clock.clearImmediate(this.uncorkAt)
+      this.uncork()
+    }
     this.nudge.stop()
     this.listen('removeListener')
     const counts = { settled: this.settledCount, dropped: this.dropped, downgraded: this.downgraded }

@@ -25,6 +25,8 @@ export interface WindowClient {
   /** Calls back on PUBACK (QoS 1), PUBCOMP (QoS 2) or once written (QoS 0), possibly synchronously. */
   publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError | null) => void): unknown
   sendPing(): void
+  /** The socket (MQTT.js's `stream`), corked while one read's packets are handled (publish-window.ts). */
+  stream?: { cork?: () => void; uncork?: () => void }
   on<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
   removeListener<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
 }

@@ -107,10 +107,25 @@ export class FakeClient extends EventEmitter {
   maxDepth = 0
   private depth = 0
   private nextId = 1
+  /** Writes to the socket: one per publish() while it is not corked, one per uncork that releases any. */
+  socketWrites = 0
+  private corkedWrites = 0
   readonly stream = {
     noDelay: false,
     destroyed: false,
+    corked: 0,
     setNoDelay: (v: boolean) => (this.stream.noDelay = v),
+    cork: () => {
+      this.stream.corked++
+    },
+    uncork: () => {
+      if (this.stream.corked === 0) return
+      this.stream.corked--
+      if (this.stream.corked === 0 && this.corkedWrites > 0) {
+        this.socketWrites++
+        this.corkedWrites = 0
+      }
+    },
     /** The socket cut: the broker sees the client drop, without DISCONNECT. */
     destroy: () => {
       this.stream.destroyed = true
@@ -146,6 +161,8 @@ export class FakeClient extends EventEmitter {
     const messageId = qos > 0 ? this.nextId++ : 0
     const s: Sent = { topic, payload: payload.toString(), opts, at: this.clock.now(), acked: false, messageId, cb }
     this.sent.push(s)
+    if (this.stream.corked > 0) this.corkedWrites++
+    else this.socketWrites++
     this.emit('packetsend', { cmd: 'publish', qos, messageId, topic })
     this.maxUnacked = Math.max(this.maxUnacked, this.unacked.length)
     if (this.ackMode === 'sync') this.ack(s)

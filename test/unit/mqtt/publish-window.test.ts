@@ -410,3 +410,30 @@ describe('publish window: packet limit and QoS 2 downgrades', () => {
     assert.equal((await p.done).downgraded, 2)
   })
 })
+
+describe('publish window: one socket write per read', () => {
+  test("what one read's acknowledgements let out goes in one write, at the loop's next turn", async () => {
+    const p = pass(publishes(40, { qos: 1 }), 'manual', { maxInFlight: 10 })
+    assert.equal(p.client.socketWrites, 10, 'the first window, written before anything was read')
+    // Six PUBACKs in one read: MQTT.js handles them one per tick; the socket stays corked until the check phase.
+    for (let i = 0; i < 6; i++) p.client.ack()
+    assert.equal(p.client.sent.length, 16, 'six more handed to MQTT.js at once')
+    assert.equal(p.client.socketWrites, 10, 'none written yet: corked')
+    p.clock.advance(0)
+    assert.equal(p.client.socketWrites, 11, 'the six in one write')
+    assert.equal(p.client.stream.corked, 0)
+    ackOneByOne(p.client, 10)
+    const r = await p.done
+    assert.equal(r.settled, 40)
+    assert.equal(p.client.stream.corked, 0, 'the pass ends with the socket uncorked')
+  })
+
+  test('the last acknowledgement ends the pass: the socket is uncorked then, not left to the next turn', async () => {
+    const p = pass(publishes(3, { qos: 1 }), 'manual')
+    p.client.ack()
+    p.client.ack()
+    p.client.ack()
+    await p.done
+    assert.equal(p.client.stream.corked, 0)
+  })
+})
