@@ -2,10 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { AckNudge, MAX_NUDGES_PER_STALL, NUDGE_QUIET_MS } from '../../../shared/mqtt/ack-nudge.js'
-import { DELIVERED, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
-import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
-import { transmit } from '../../../shared/mqtt/publish-window.js'
-import { FakeClient, FakeClock, publishes } from './fakes.js'
+import { FakeClock, publishes, windowPass } from './fakes.js'
 
 function nudge(outstanding = true) {
   const clock = new FakeClock()
@@ -96,29 +93,7 @@ describe('delayed-ACK nudge', () => {
 })
 
 describe('delayed-ACK nudge in the publish window', () => {
-  function pass(count: number, qos: 0 | 1 = 1) {
-    const clock = new FakeClock()
-    const client = new FakeClient({}, clock, 'manual')
-    client.connected = true
-    const outcomes: PublishOutcome[] = new Array(count).fill(DELIVERED)
-    const items = publishes(count, { qos })
-    const done = transmit(
-      client,
-      items,
-      items.map((_, i) => i),
-      outcomes,
-      clock.now() + 60_000,
-      {
-        clock,
-        maxInFlight: 20,
-        v5: true,
-        publishTimeoutMs: 10_000,
-        packetLimit: { bytes: MQTT_MAX_PACKET_BYTES, source: 'what MQTT can encode' },
-        safeUrl: 'mqtt://broker.test:1883',
-      },
-    )
-    return { clock, client, done }
-  }
+  const pass = (count: number, qos: 0 | 1 = 1) => windowPass(publishes(count, { qos }))
 
   test('the batch all written, an acknowledgement arrives and others are owed: one PINGREQ releases them', async () => {
     const { clock, client, done } = pass(3)

@@ -6,10 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Publish } from '../../../shared/mapping/publish.js'
 import { QoS0Confirmations } from '../../../shared/mqtt/confirmations.js'
-import { DELIVERED, type PassResult, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
-import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
-import { transmit } from '../../../shared/mqtt/publish-window.js'
-import { FakeClient, FakeClock, publishes, settle } from './fakes.js'
+import { publishes, settle, windowPass } from './fakes.js'
 
 interface Spec {
   topic: string
@@ -20,40 +17,17 @@ interface Spec {
 }
 
 function pass(specs: Spec[], mode: 'manual' | 'async' = 'manual') {
-  const clock = new FakeClock()
-  const client = new FakeClient({}, clock, mode)
-  client.connected = true
   const items: Publish[] = publishes(specs.length).map((p, i) => ({
     ...p,
     topic: specs[i]!.topic,
     qos: specs[i]!.qos,
     payload: specs[i]!.big ? Buffer.alloc(500, 0x61) : Buffer.from(`p${i}`),
   }))
-  const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
-  let result: PassResult | undefined
   const grouped = specs.some((s) => s.group !== undefined)
-  const done = transmit(
-    client,
-    items,
-    items.map((_, i) => i),
-    outcomes,
-    clock.now() + 60_000,
-    {
-      clock,
-      maxInFlight: 20,
-      v5: true,
-      publishTimeoutMs: 10_000,
-      packetLimit: specs.some((s) => s.big) ? { bytes: 200, source: 'the test' } : { bytes: MQTT_MAX_PACKET_BYTES, source: 'MQTT' },
-      ...(grouped ? { groups: { of: specs.map((s) => s.group), broken: new Map() } } : {}),
-      safeUrl: 'mqtt://broker.test:1883',
-    },
-  ).then((r) => {
-    result = r
-    return r
+  return windowPass(items, mode, {
+    ...(specs.some((s) => s.big) ? { packetLimit: { bytes: 200, source: 'the test' } } : {}),
+    ...(grouped ? { groups: { of: specs.map((s) => s.group), broken: new Map() } } : {}),
   })
-  const written = () => client.sent.map((s) => s.payload)
-  const find = (payload: string) => client.sent.find((s) => s.payload === payload)
-  return { clock, client, outcomes, done, written, find, result: () => result }
 }
 
 describe('QoS 0 confirmations', () => {

@@ -7,8 +7,11 @@ import type { LogFields, Logger } from '../../../shared/logging/logger.js'
 import type { Publish, QoS } from '../../../shared/mapping/publish.js'
 import type { CodedError } from '../../../shared/mqtt/classify.js'
 import type { Clock, Timer } from '../../../shared/mqtt/clock.js'
-import type { PublishOutcome, PublishResult } from '../../../shared/mqtt/outcome.js'
+import { DELIVERED, type PassResult, type PublishOutcome, type PublishResult } from '../../../shared/mqtt/outcome.js'
+import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
 import { MqttPool, type PoolOptions } from '../../../shared/mqtt/pool.js'
+import { transmit } from '../../../shared/mqtt/publish-window.js'
+import type { WindowOptions } from '../../../shared/mqtt/window-client.js'
 
 interface FakeTimer {
   id: number
@@ -394,4 +397,50 @@ export function kinds(r: PublishResult): string[] {
 export function reasonOf(o: PublishOutcome | undefined): string {
   if (!o || o.kind === 'delivered') throw new Error(`expected a failure, got ${JSON.stringify(o)}`)
   return o.reason
+}
+
+export interface WindowPass {
+  clock: FakeClock
+  client: FakeClient
+  outcomes: PublishOutcome[]
+  /** Set once the pass has resolved. */
+  result: () => PassResult | undefined
+  done: Promise<PassResult>
+  /** The payloads handed to the client, in the order they were written. */
+  written: () => string[]
+  find: (payload: string) => Sent | undefined
+}
+
+/** One pass of the publish window over `items` (or the given indices) on a connected fake client. */
+export function windowPass(
+  items: Publish[],
+  ackMode: AckMode = 'manual',
+  over: Partial<WindowOptions> & { deadlineIn?: number; indices?: number[]; clock?: FakeClock } = {},
+): WindowPass {
+  const { deadlineIn = 60_000, indices = items.map((_, i) => i), clock = new FakeClock(), ...options } = over
+  const client = new FakeClient({}, clock, ackMode)
+  client.connected = true
+  const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
+  let result: PassResult | undefined
+  const done = transmit(client, items, indices, outcomes, clock.now() + deadlineIn, {
+    clock,
+    maxInFlight: 20,
+    v5: true,
+    publishTimeoutMs: 10_000,
+    packetLimit: { bytes: MQTT_MAX_PACKET_BYTES, source: 'what MQTT can encode' },
+    safeUrl: 'mqtt://broker.test:1883',
+    ...options,
+  })
+  done.then((r) => {
+    result = r
+  })
+  return {
+    clock,
+    client,
+    outcomes,
+    result: () => result,
+    done,
+    written: () => client.sent.map((s) => s.payload),
+    find: (payload) => client.sent.find((s) => s.payload === payload),
+  }
 }

@@ -4,10 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Publish } from '../../../shared/mapping/publish.js'
 import type { BrokenGroups } from '../../../shared/mqtt/group-order.js'
-import { DELIVERED, type PassResult, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
-import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
-import { transmit } from '../../../shared/mqtt/publish-window.js'
-import { FakeClient, FakeClock, publishes, reasonOf } from './fakes.js'
+import { publishes, reasonOf, windowPass } from './fakes.js'
 
 interface Spec {
   group?: string
@@ -17,46 +14,25 @@ interface Spec {
 
 /** One pass over messages named by their group (and topic), on a fake client that answers by hand; `big` is over the packet limit. */
 function pass(specs: Spec[], broken: BrokenGroups = new Map(), maxInFlight = 20, big?: number) {
-  const clock = new FakeClock()
-  const client = new FakeClient({}, clock, 'manual')
-  client.connected = true
   const items: Publish[] = publishes(specs.length).map((p, i) => ({
     ...p,
     topic: specs[i]!.topic ?? `devices/${specs[i]!.group ?? 'none'}`,
     qos: specs[i]!.qos ?? 1,
     payload: i === big ? Buffer.alloc(500, 0x61) : Buffer.from(`${specs[i]!.group ?? '-'}${i}`),
   }))
-  const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
-  let result: PassResult | undefined
-  const done = transmit(
-    client,
-    items,
-    items.map((_, i) => i),
-    outcomes,
-    clock.now() + 60_000,
-    {
-      clock,
-      maxInFlight,
-      v5: true,
-      publishTimeoutMs: 10_000,
-      packetLimit:
-        big === undefined ? { bytes: MQTT_MAX_PACKET_BYTES, source: 'what MQTT can encode' } : { bytes: 200, source: 'the test' },
-      groups: { of: specs.map((s) => s.group), broken },
-      safeUrl: 'mqtt://broker.test:1883',
-    },
-  )
-  done.then((r) => {
-    result = r
+  const p = windowPass(items, 'manual', {
+    maxInFlight,
+    ...(big === undefined ? {} : { packetLimit: { bytes: 200, source: 'the test' } }),
+    groups: { of: specs.map((s) => s.group), broken },
   })
-  const written = () => client.sent.map((s) => s.payload)
   /** Acknowledges the unacknowledged message with this payload. */
   const ack = (payload: string, code?: number) => {
-    const s = client.unacked.find((u) => u.payload === payload)
-    assert.ok(s, `${payload} is not in flight (in flight: ${client.unacked.map((u) => u.payload).join(' ')})`)
-    if (code === undefined) client.ack(s)
-    else client.refuse(s, code, code === 0x97 ? 'Quota exceeded' : 'Not authorized')
+    const s = p.client.unacked.find((u) => u.payload === payload)
+    assert.ok(s, `${payload} is not in flight (in flight: ${p.client.unacked.map((u) => u.payload).join(' ')})`)
+    if (code === undefined) p.client.ack(s)
+    else p.client.refuse(s, code, code === 0x97 ? 'Quota exceeded' : 'Not authorized')
   }
-  return { client, outcomes, done, written, ack, result: () => result }
+  return { ...p, ack }
 }
 
 const A = { group: 'A' }

@@ -1,50 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { Publish } from '../../../shared/mapping/publish.js'
-import type { PassResult } from '../../../shared/mqtt/outcome.js'
-import { DELIVERED, type PublishOutcome } from '../../../shared/mqtt/outcome.js'
-import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
-import { transmit, type WindowOptions } from '../../../shared/mqtt/publish-window.js'
 import { TokenBucket } from '../../../shared/mqtt/token-bucket.js'
 import { MAX_UNWRITTEN_QOS0 } from '../../../shared/mqtt/window-client.js'
-import { type AckMode, FakeClient, FakeClock, publishes, reasonOf, settle } from './fakes.js'
+import { type FakeClient, FakeClock, publishes, reasonOf, settle, windowPass } from './fakes.js'
 
 const URL = 'mqtt://broker.test:1883'
-
-interface Pass {
-  clock: FakeClock
-  client: FakeClient
-  outcomes: PublishOutcome[]
-  /** Set once the pass has resolved. */
-  result: () => PassResult | undefined
-  done: Promise<PassResult>
-}
-
-/** One pass over `items` (or the given indices) on a connected fake client. */
-function pass(
-  items: Publish[],
-  ackMode: AckMode,
-  over: Partial<WindowOptions> & { deadlineIn?: number; indices?: number[]; clock?: FakeClock } = {},
-): Pass {
-  const { deadlineIn = 60_000, indices = items.map((_, i) => i), clock = new FakeClock(), ...options } = over
-  const client = new FakeClient({}, clock, ackMode)
-  client.connected = true
-  const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
-  let result: PassResult | undefined
-  const done = transmit(client, items, indices, outcomes, clock.now() + deadlineIn, {
-    clock,
-    maxInFlight: 20,
-    v5: true,
-    publishTimeoutMs: 10_000,
-    packetLimit: { bytes: MQTT_MAX_PACKET_BYTES, source: 'what MQTT can encode' },
-    safeUrl: URL,
-    ...options,
-  })
-  done.then((r) => {
-    result = r
-  })
-  return { clock, client, outcomes, result: () => result, done }
-}
+const pass = windowPass
 
 /** Acknowledges one publish at a time, checking the bound before each, until nothing is outstanding. */
 function ackOneByOne(client: FakeClient, bound: number): void {
