@@ -115,12 +115,14 @@ export interface MosquittoOptions {
   denyTopics?: string[]
 }
 
-/** `mosquitto version 2.0.11` -> `2.0.11`, or undefined when Mosquitto is not installed. */
+let version: string | undefined
+/** `mosquitto version 2.0.11` -> `2.0.11` (asked once: the tests start many brokers), or undefined when not installed. */
 export function mosquittoVersion(): string | undefined {
   const program = findProgram('mosquitto')
-  if (!program) return undefined
+  if (version || !program) return program && version
   const r = spawnSync(program, ['-h'], { encoding: 'utf8' })
-  return /mosquitto version (\S+)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown'
+  version = /mosquitto version (\S+)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'unknown'
+  return version
 }
 
 async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
