@@ -2,6 +2,7 @@
 // validate-rules preview so that the two cannot drift apart. Instance state (messages an earlier
 // invocation delivered) is the bridge's own and not part of this.
 import type { ParsedEvent } from '../events/message.js'
+import { type Expiry, expiryOf } from '../mapping/deadline.js'
 import { mapMessage } from '../mapping/map-message.js'
 import type { Publish } from '../mapping/publish.js'
 import type { RuleIndex } from '../mapping/rule-index.js'
@@ -9,8 +10,12 @@ import { quote } from '../rules/topics.js'
 import { fingerprint } from './delivered-memory.js'
 import { deadLettered, indexOf, type Planned } from './records.js'
 
-/** One record per entry of the event, in batch order. */
-export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
+/**
+ * One record per entry of the event, in batch order. `now` dates the deadlines: a message whose send time
+ * lies ahead of it earns no more than its deadline from now. Whether a message has expired is decided later,
+ * after the duplicates are known (bridge.ts) and again before its PUBLISH is written.
+ */
+export function planBatch(parsed: ParsedEvent, index: RuleIndex, now = Date.now()): Planned[] {
   const planned: Planned[] = parsed.poison.map(({ event, ...fields }) => deadLettered(fields, event))
   const seen = new Map<string, Publish>()
   for (const msg of parsed.messages) {
@@ -30,6 +35,16 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
       continue
     }
     const p = mapped.publish
+    let expiry: Expiry | undefined
+    if (mapped.deadline) {
+      const e = expiryOf(msg, mapped.deadline, now)
+      if (!e.ok) {
+        planned.push(deadLettered({ index: msg.index, reason: e.reason, ruleId: p.ruleId, ...ids }, msg.raw))
+        continue
+      }
+      expiry = e.value
+      p.expiresAt = expiry.expiresAt
+    }
     if (p.messageId !== undefined) {
       const key = `${p.ruleId}\u0000${p.messageId}`
       const first = seen.get(key)
@@ -57,6 +72,7 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
       event: msg.raw,
       route: mapped.route,
       ...(mapped.messageGroup !== undefined ? { messageGroup: mapped.messageGroup } : {}),
+      ...(expiry ? { expiry } : {}),
     })
   }
   // Parse errors were listed first; the batch order is what every later stage reports in.

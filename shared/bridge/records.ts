@@ -2,6 +2,8 @@
 // the model: each record succeeds or fails as a value; one decision is taken at the end).
 import type { DeadLetter } from '../dead-letters/record.js'
 import { storableDeadLetter } from '../dead-letters/storable.js'
+import { formatDuration } from '../duration.js'
+import type { Expiry } from '../mapping/deadline.js'
 import type { Publish, RouteTaken } from '../mapping/publish.js'
 
 /** Not published: this message was delivered already, by this batch or by this instance. */
@@ -37,6 +39,24 @@ export interface ToPublish {
   event: unknown
   route: RouteTaken
   messageGroup?: string
+  /** With a delivery deadline: when it was sent, by what, and when it expires (`publish.expiresAt`). */
+  expiry?: Expiry
+}
+
+/**
+ * Past its delivery deadline: never published, counted once as expired (docs/rules.md, "Delivery deadlines").
+ * With `onExpired: dead-letter` it is stored too (`deadLetter`, failure "expired"), and never redriven.
+ */
+export interface Expired {
+  status: 'expired'
+  index: number
+  ruleId: string
+  messageId?: string
+  /** How old it was when it was given up, in ms, counted from `from`. */
+  ageMs: number
+  deadline: string
+  from: string
+  deadLetter?: DeadLetter
 }
 
 /** What planning makes of one entry of the event. */
@@ -48,6 +68,7 @@ export type MessageResult =
   | Duplicate
   | DeadLettered
   | Filtered
+  | Expired
   /** Not acknowledged for a transient reason: the invocation fails, so Function Compute retries it. */
   | { status: 'failed'; publish: Publish; reason: string }
 
@@ -66,8 +87,33 @@ export function indexOf(r: MessageResult | Planned): number {
       return r.deadLetter.index
     case 'duplicate':
     case 'filtered':
+    case 'expired':
       return r.index
     default:
       return r.publish.index
   }
+}
+
+/** The record of a message given up at `now` because its deadline passed (`expiry` from planning). */
+export function expired(p: ToPublish, expiry: Expiry, now: number): Expired {
+  const { publish, event } = p
+  const ageMs = Math.max(0, now - expiry.sentAt)
+  const ids = publish.messageId !== undefined ? { messageId: publish.messageId } : {}
+  const record: Expired = {
+    status: 'expired',
+    index: publish.index,
+    ruleId: publish.ruleId,
+    ...ids,
+    ageMs,
+    deadline: expiry.deadline.text,
+    from: expiry.from,
+  }
+  if (expiry.deadline.onExpired === 'dead-letter') {
+    const reason = `expired: ${formatDuration(ageMs)} old (counted from ${expiry.from}), past its deadline of ${expiry.deadline.text}; not published`
+    record.deadLetter = deadLettered(
+      { index: publish.index, reason, ruleId: publish.ruleId, ...ids, failure: 'expired', ageMs },
+      event,
+    ).deadLetter
+  }
+  return record
 }

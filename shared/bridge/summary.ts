@@ -14,6 +14,8 @@ export interface Summary {
   duplicates: number
   /** Messages no route accepts, in rules that say `unmatched: skip`: neither published nor dead-lettered. */
   filtered: number
+  /** Messages past their delivery deadline: never published (docs/rules.md, "Delivery deadlines"). */
+  expired: number
   /** Messages not acknowledged for a transient reason; non-zero only in the error thrown. */
   failed: number
   durationMs: number
@@ -56,6 +58,7 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
   let deadLettered = 0
   let duplicates = 0
   let filtered = 0
+  let expired = 0
   for (const r of input.results) {
     if (r.status === 'published') {
       published++
@@ -63,6 +66,7 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
     } else if (r.status === 'dead-letter') deadLettered++
     else if (r.status === 'duplicate') duplicates++
     else if (r.status === 'filtered') filtered++
+    else if (r.status === 'expired') expired++
     else failures.push(r.reason)
   }
   const summary: Summary = {
@@ -72,6 +76,7 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
     deadLettered: input.handOffError ? 0 : deadLettered,
     duplicates,
     filtered,
+    expired,
     failed: failures.length,
     durationMs: input.finishedAt - input.startedAt,
     lagMs: input.oldestTime === undefined ? null : Math.max(0, input.publishedAt - input.oldestTime),

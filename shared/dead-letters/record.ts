@@ -28,6 +28,10 @@ export const deadLetterSchema = z.object({
    * invalid, not what was received. Such an entry is not replayable (it would publish changed bytes).
    */
   lossy: z.literal(true).optional(),
+  /** Past its delivery deadline (docs/rules.md, "Delivery deadlines"): stored for the record, never redriven. */
+  failure: z.literal('expired').optional(),
+  /** With failure "expired": how old it was when it was given up, in ms. */
+  ageMs: num().optional(),
 })
 export type DeadLetter = z.infer<typeof deadLetterSchema>
 

@@ -1,5 +1,6 @@
 // What the event parser hands on: the batch's messages, and the entries that are no message at all.
 import type { DeadLetter } from '../dead-letters/record.js'
+import type { EventTime } from './event-time.js'
 
 /** One RocketMQ message, as the bridge needs it. */
 export interface RocketMessage {
@@ -21,6 +22,8 @@ export interface RocketMessage {
   body: string
   /** CloudEvent `time`, when the shape has it: the basis of the lag figure. */
   time?: string
+  /** When it was sent, as far as the event says (event-time.ts): the basis of a deadline without deadlineFrom. */
+  sentAt?: EventTime
   /** The entry exactly as received, for the dead letters. */
   raw: unknown
 }

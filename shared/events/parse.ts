@@ -2,6 +2,7 @@
 // one event-driven CloudEvent, and RawData (`data` objects only). Buffer or already-parsed value.
 import { isUtf8 } from 'node:buffer'
 import { formatPath, messageOf } from '../errors.js'
+import { eventTimeOf } from './event-time.js'
 import { quickCloudEvent, quickData } from './fast-path.js'
 import type { ParsedEvent, RocketMessage } from './message.js'
 import { type CloudEvent, cloudEventSchema, type Data, dataSchema } from './schema.js'
@@ -144,6 +145,8 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
   const group = sys?.['__SHARDINGKEY'] ?? msg.userProperties['__SHARDINGKEY']
   if (typeof group === 'string' && group !== '') msg.messageGroup = group
   if (ce?.time) msg.time = ce.time
+  const sent = eventTimeOf(ce?.time, sys)
+  if (sent) msg.sentAt = sent
   out.messages.push(msg)
 }
 

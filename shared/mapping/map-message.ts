@@ -2,6 +2,7 @@
 import type { RocketMessage } from '../events/message.js'
 import type { Rule } from '../rules/schema.js'
 import { quote } from '../rules/topics.js'
+import { deadlineOf } from './deadline.js'
 import { payloadOf } from './payload.js'
 import type { MapResult, Publish, V5Properties } from './publish.js'
 import { destinationOf } from './routes.js'
@@ -40,7 +41,14 @@ export function mapMessage(msg: RocketMessage, index: RuleIndex): MapResult {
   if (properties) publish.properties = properties
   // The seam for ordered delivery: the group travels with the planned record to the publish stage.
   const group = rule.ordering === 'message-group' ? msg.messageGroup : undefined
-  return group === undefined ? { ok: true, publish, route } : { ok: true, publish, route, messageGroup: group }
+  const deadline = deadlineOf(rule, index.ruleSet.defaultDeadline, route)
+  return {
+    ok: true,
+    publish,
+    route,
+    ...(group !== undefined ? { messageGroup: group } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
+  }
 }
 
 /** A route's user properties join the message's own; a name both use keeps both values. */

@@ -1,4 +1,5 @@
 // What mapping hands on: one MQTT publish per deliverable message.
+import type { Deadline } from '../rules/deadline.js'
 
 export type QoS = 0 | 1 | 2
 
@@ -19,6 +20,11 @@ export interface Publish {
   retain: boolean
   payload: Buffer
   properties?: V5Properties
+  /**
+   * Epoch ms of its delivery deadline (mapping/deadline.ts): no PUBLISH is written with less than a second
+   * left, and on MQTT 5 its expiry interval is at most the time left.
+   */
+  expiresAt?: number
 }
 
 /** Which of its rule's routes a message took (its position in `routes`), or the rule's target. */
@@ -26,7 +32,8 @@ export type RouteTaken = number | 'target'
 
 export type MapResult =
   /** `messageGroup`: set when the rule says `ordering: message-group` and the message has a group. */
-  | { ok: true; publish: Publish; route: RouteTaken; messageGroup?: string }
+  /** `deadline`: set when the rule (or its route, or the defaults) sets one; planning checks it. */
+  | { ok: true; publish: Publish; route: RouteTaken; messageGroup?: string; deadline?: Deadline }
   | { ok: false; filtered?: false; reason: string; ruleId?: string }
   /** No route accepts it and the rule says `unmatched: skip`: neither published nor dead-lettered. */
   | { ok: false; filtered: true; reason: string; ruleId: string }

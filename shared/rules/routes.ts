@@ -5,6 +5,7 @@ import { z } from 'zod'
 import type { ProblemAt } from '../errors.js'
 import { formatPath } from '../errors.js'
 import { error } from '../schema-helpers.js'
+import { deadlineSchema } from './deadline.js'
 import { type Condition, covers, describeValue, type Found, parseWhen } from './filter.js'
 import { forbiddenCharacter, mqttStringProblem } from './mqtt-strings.js'
 import type { Profile } from './profiles.js'
@@ -28,6 +29,7 @@ export const routeSchema = z
       topic: z.string(error(`must be a topic template (text), such as alarms/\${userProperties.site}`)),
       qos: qosSchema.optional(),
       retain: z.boolean(error('must be true or false')).optional(),
+      deadline: deadlineSchema.optional(),
       userProperties: mapping('must be a mapping of MQTT 5 user property names to templates').optional(),
     },
     error('must be a mapping with when and topic'),

@@ -1,6 +1,7 @@
 // The rules file format (docs/architecture.md, "Rules"). Strict objects, so a misspelt key is an error, not a silent default.
 import { z } from 'zod'
 import { error, typeError } from '../schema-helpers.js'
+import { deadlineFromSchema, deadlineSchema, onExpiredSchema } from './deadline.js'
 import { MAX_ROUTES, qosSchema, routeSchema } from './routes.js'
 import { sourceSchema } from './source.js'
 
@@ -58,6 +59,10 @@ export const ruleSchema = z
           retain: z.boolean(error('must be true or false')).default(false),
           bodyEncoding: z.enum(['utf8', 'base64'], error('must be utf8 or base64')).default('utf8'),
           forwardUserProperties: z.boolean(error('must be true or false')).default(false),
+          /** Delivery deadline (docs/rules.md, "Delivery deadlines"). */
+          deadline: deadlineSchema.optional(),
+          deadlineFrom: deadlineFromSchema.optional(),
+          onExpired: onExpiredSchema.optional(),
         },
         error('must be an object with parentTopic'),
       )
@@ -79,6 +84,7 @@ export const defaultsSchema = z
   .object({
     profile: z.enum(['alibaba', 'mqtt'], error('must be alibaba or mqtt')).default('alibaba'),
     qos: qosSchema.default(1),
+    deadline: deadlineSchema.optional(),
     trigger: triggerSettingsSchema.optional(),
   })
   .strict()
@@ -116,6 +122,8 @@ export interface Rule extends Omit<ParsedRule, 'target'> {
 export interface RuleSet {
   profile: Defaults['profile']
   defaultQos: 0 | 1 | 2
+  /** defaults.deadline, as written. */
+  defaultDeadline?: string
   defaultTrigger?: TriggerSettings
   rules: Rule[]
 }

@@ -1,5 +1,6 @@
 // One validator for every entry point: validate-rules, the command line, the build and the bridge's cold start.
 import type { ProblemAt } from '../errors.js'
+import { deadlineProblems } from './deadline.js'
 import { parseRulesText } from './parse-text.js'
 import { PROFILES } from './profiles.js'
 import { compileRoutes, routeParents } from './routes.js'
@@ -37,6 +38,7 @@ export function validateRules(value: unknown): RulesResult {
       const compiled = compileRoutes(rule, i, profile)
       add(compiled.problems)
       add(orderingProblems(rule, i, d.trigger))
+      add(deadlineProblems(rule, i, d))
       const { id, enabled } = rule
       return {
         i,
@@ -63,7 +65,13 @@ export function validateRules(value: unknown): RulesResult {
     }
   })
   add(semanticProblems(profile, facts))
-  const ruleSet: RuleSet = { profile: d.profile, defaultQos: d.qos, ...(d.trigger ? { defaultTrigger: d.trigger } : {}), rules }
+  const ruleSet: RuleSet = {
+    profile: d.profile,
+    defaultQos: d.qos,
+    ...(d.deadline !== undefined ? { defaultDeadline: d.deadline } : {}),
+    ...(d.trigger ? { defaultTrigger: d.trigger } : {}),
+    rules,
+  }
   return errors.length > 0 ? { ok: false, errors: sortByPath(errors) } : { ok: true, ruleSet }
 }
 
