@@ -13,8 +13,8 @@ function map(msg: RocketMessage, rules: RawRule[] = [rawRule(1)], defaults?: Def
 
 function publishOf(msg: RocketMessage, rules?: RawRule[], defaults?: Defaults): Publish {
   const r = map(msg, rules, defaults)
-  assert.ok(r.ok, `expected a publish, got poison: ${r.ok ? '' : r.reason}`)
-  return r.publish
+  assert.ok(r.ok && r.value.kind === 'publish', `expected a publish, got ${JSON.stringify(r)}`)
+  return r.value.publish
 }
 
 /** A poison result whose reason starts with `prefix` (what and where) and contains every fragment. */
