@@ -2,7 +2,7 @@
 // equality, a one-of list, a prefix or a presence test: no expressions, no regular expressions from rules
 // (docs/rules.md, "Filters"). Compiled once at rule load (parseWhen) and evaluated per message (accepts).
 // Values compare as text, each as written: `level: 3` matches a body's 3 and "3" alike, and `version: 1.10`
-// is the text "1.10" (shared/rules/parse-text.ts keeps a filter value's source text).
+// is the text "1.10" (shared/rules/written-numbers.ts keeps a filter value's source text).
 import { type Field, type FieldReader, type FieldValue, parseField, sameField } from './fields.js'
 
 export type Test =

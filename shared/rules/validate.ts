@@ -6,7 +6,7 @@ import { type CompiledRule, compileRule, modelOf, type RuleModel } from './model
 import { parseRulesText } from './parse-text.js'
 import { PROFILES } from './profiles.js'
 import { type CompiledRoute, compileRoutes, type RoutedRule } from './route.js'
-import { defaultsSchema, type Rule, type RuleSet, ruleSchema, rulesFileSchema, type TriggerSettings } from './schema.js'
+import { defaultsSchema, MAX_RULES, type Rule, type RuleSet, ruleSchema, rulesFileSchema, type TriggerSettings } from './schema.js'
 import { type RuleFacts, semanticProblems } from './semantics.js'
 import { valueAt, zodProblems } from './zod-problems.js'
 
@@ -22,19 +22,27 @@ export function validateRulesText(text: string): RulesResult {
 
 /** Schema, routes, then checks across rules. Every problem is reported, each with its path, even across invalid rules; sorted by path. */
 export function validateRules(value: unknown): RulesResult {
-  const outer = rulesFileSchema.safeParse(value)
-  if (!outer.success) return { ok: false, errors: sortByPath(zodProblems(outer.error, value, [], rulesFileSchema)) }
   const errors: ProblemAt[] = []
   const add = (problems: ProblemAt[]) => {
     for (const p of problems) errors.push(p)
   }
-  const defaults = defaultsSchema.safeParse(outer.data.defaults)
-  if (!defaults.success) add(zodProblems(defaults.error, outer.data.defaults, ['defaults'], defaultsSchema))
+  const outer = rulesFileSchema.safeParse(value)
+  let file: { defaults?: unknown; rules: unknown[] }
+  if (outer.success) file = outer.data
+  else {
+    add(zodProblems(outer.error, value, [], rulesFileSchema))
+    // A stray key beside a usable rules list hides nothing: the rules are checked all the same.
+    const rules = valueAt(value, ['rules'])
+    if (!Array.isArray(rules) || rules.length > MAX_RULES) return { ok: false, errors: sortByPath(errors) }
+    file = { defaults: valueAt(value, ['defaults']), rules: Array.from(rules) }
+  }
+  const defaults = defaultsSchema.safeParse(file.defaults)
+  if (!defaults.success) add(zodProblems(defaults.error, file.defaults, ['defaults'], defaultsSchema))
   const d = defaults.success ? defaults.data : defaultsSchema.parse(undefined)
   const profile = PROFILES[d.profile]
   const rules: Rule[] = []
   const compiled: CompiledRule[] = []
-  const facts: RuleFacts[] = outer.data.rules.map((raw, i) => {
+  const facts: RuleFacts[] = file.rules.map((raw, i) => {
     const r = ruleSchema.safeParse(raw)
     if (r.success) {
       const rule: Rule = { ...r.data, target: { ...r.data.target, qos: r.data.target.qos ?? d.qos } }
