@@ -33,7 +33,10 @@ export function keepYamlNumberText(doc: Document.Parsed): void {
         const key = isScalar(pair.key) ? pair.key.value : pair.key
         if (typeof key === 'string') walk(pair.value, [...path, key])
       }
-    } else if (isSeq(node)) (node.items as Node[]).forEach((item, i) => walk(item, [...path, i]))
+    } else if (isSeq(node)) {
+      const items = node.items as Node[]
+      for (let i = 0; i < items.length; i++) walk(items[i], [...path, i])
+    }
   }
   walk(doc.contents, [])
 }

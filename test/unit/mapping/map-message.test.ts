@@ -285,6 +285,30 @@ describe('mapping: MQTT 5 properties', () => {
   })
 })
 
+describe('mapping: W3C trace context', () => {
+  const trace = {
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    tracestate: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+  }
+
+  test('traceparent and tracestate become MQTT 5 user properties of the same names, without forwardUserProperties', () => {
+    const p = publishOf(withProps({ ...trace, orderId: '42' }))
+    assert.deepEqual(p.properties, { userProperties: userMap(trace) })
+  })
+
+  test('with forwardUserProperties, each goes out once, beside the others', () => {
+    const p = publishOf(withProps({ ...trace, orderId: '42' }), [rawRule(1, { target: { forwardUserProperties: true } })])
+    assert.deepEqual(p.properties, { userProperties: userMap({ ...trace, orderId: '42' }) })
+  })
+
+  test('traceparent alone; a trace context with a NUL is poison naming it', () => {
+    assert.deepEqual(publishOf(withProps({ traceparent: trace.traceparent })).properties, {
+      userProperties: userMap({ traceparent: trace.traceparent }),
+    })
+    poisonOf(withProps({ tracestate: 'a\u0000b' }), 'userProperties.tracestate', ['NUL'])
+  })
+})
+
 describe('mapping: forwardUserProperties', () => {
   const everything = {
     mqttSecondTopic: '/room1',

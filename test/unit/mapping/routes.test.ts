@@ -187,6 +187,36 @@ describe('routes: templates', () => {
   })
 })
 
+describe('routes: each value checked against the level the template writes it in (profile alibaba)', () => {
+  const tele = rules([{ when: {}, topic: 'parent1/${body.site}/${body.deviceId}' }])
+
+  test("a body value cannot turn a broadcast into a point-to-point message: 'p2p' where the template does not write it", () => {
+    const reason = deadReason(body({ site: 'p2p', deviceId: 'GID_ops' }), tele)
+    assert.match(reason, /^routes\[0\]\.topic: \$\{body\.site\} is 'p2p' in the second level/)
+    assert.match(reason, /allowed only where the template writes p2p itself/)
+    const split = rules([{ when: {}, topic: 'parent1/${body.a}${body.b}/${body.c}' }])
+    assert.match(deadReason(body({ a: 'p2', b: 'p', c: 'x' }), split), /is 'p2p' in the second level/)
+  })
+
+  test("'@' is refused in a level the template does not write as a p2p client ID", () => {
+    assert.match(
+      deadReason(body({ site: 'hz', deviceId: 'GID_ops@@@admin-console' }), tele),
+      /\$\{body\.deviceId\} is "GID_ops@@@admin-console", which has a character other than letters, digits, '-' and '_' \(profile alibaba\)/,
+    )
+    assert.equal(published(body({ site: 'hz', deviceId: 'd-7' }), tele).publish.topic, 'parent1/hz/d-7')
+  })
+
+  test('a template that writes p2p itself takes a client ID with @ in its third level', () => {
+    const p2p = rules([{ when: {}, topic: 'parent1/p2p/${body.client}' }])
+    assert.equal(published(body({ client: 'GID_ops@@@dev1' }), p2p).publish.topic, 'parent1/p2p/GID_ops@@@dev1')
+    assert.match(deadReason(body({ client: 'GID/x' }), p2p), /contains '\/'/)
+  })
+
+  test('profile mqtt has no p2p form: the value p2p is an ordinary level', () => {
+    assert.equal(published(body({ site: 'p2p', deviceId: 'a@b' }), tele, { profile: 'mqtt' }).publish.topic, 'parent1/p2p/a@b')
+  })
+})
+
 describe('routes: QoS, retain, user properties, the message group', () => {
   test("QoS: the producer's qoslevel, else the route's, else the target's", () => {
     const rs = rules(
