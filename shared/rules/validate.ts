@@ -8,6 +8,7 @@ import { PROFILES } from './profiles.js'
 import { type CompiledRoute, compileRoutes, type RoutedRule } from './route.js'
 import { defaultsSchema, MAX_RULES, type Rule, type RuleSet, ruleSchema, rulesFileSchema, type TriggerSettings } from './schema.js'
 import { type RuleFacts, semanticProblems } from './semantics.js'
+import { TAGS } from './source.js'
 import { valueAt, zodProblems } from './zod-problems.js'
 
 export { parseRulesText } from './parse-text.js'
@@ -93,7 +94,7 @@ function routedRule(raw: unknown): RoutedRule {
   const unmatched = valueAt(raw, ['unmatched'])
   return {
     ...(Array.isArray(routes) ? { routes } : {}),
-    ...(tags !== undefined && /^(\*|[^|*\s]+(\|\|[^|*\s]+)*)$/.test(tags) ? { tags } : {}),
+    ...(tags !== undefined && TAGS.test(tags) ? { tags } : {}),
     ...(encoding === 'base64' || encoding === 'utf8' ? { bodyEncoding: encoding } : {}),
     ...(unmatched === 'skip' || unmatched === 'target' ? { unmatched } : {}),
   }
