@@ -1,15 +1,18 @@
 // The values routes read from one message (docs/rules.md, "Templates"). The body is parsed as JSON at
-// most once, and only when a route reads it, its numbers kept as written (json-body.ts); a body path reads
+// most once by JSON.parse, and only when a route reads it; a number read from it is its text as the producer
+// wrote it (json-body.ts says how, and when the body is read a second time for that); a body path reads
 // own properties only, so `__proto__` or `constructor` in a path finds nothing the message did not carry.
 import type { RocketMessage } from '../events/message.js'
 import type { Field, FieldReader, FieldValue } from '../rules/fields.js'
-import { numberText, parseJsonBody } from './json-body.js'
+import { exactJsonBody, numbersReadBack, numberText, parseJsonBody } from './json-body.js'
 
 const UNREAD: unique symbol = Symbol('unread')
 const UNREADABLE: unique symbol = Symbol('unreadable')
 
 export class MessageFields implements FieldReader {
   private body: unknown = UNREAD
+  /** Whether the body's numbers are known to be as written: checked when the first number is read. */
+  private exact = false
   bodyProblem: string | undefined
 
   constructor(readonly msg: RocketMessage) {}
@@ -39,13 +42,20 @@ export class MessageFields implements FieldReader {
       this.body = parsed.ok ? parsed.value : UNREADABLE
       if (!parsed.ok) this.bodyProblem = parsed.reason
     }
-    let v = this.body
-    if (v === UNREADABLE) return undefined
-    for (const step of path) {
-      if (Array.isArray(v)) {
-        if (!isIndex(step) || !Object.hasOwn(v, step)) return undefined
-      } else if (typeof v !== 'object' || v === null || !Object.hasOwn(v, step)) return undefined
-      v = (v as Record<string, unknown>)[step]
+    if (this.body === UNREADABLE) return undefined
+    let v = at(this.body, path)
+    if (typeof v === 'number' && !this.exact) {
+      this.exact = true
+      // JSON.parse rounds a number to a double: if any number in the body reads back otherwise, read it again.
+      if (!numbersReadBack(this.msg.body)) {
+        const parsed = exactJsonBody(this.msg.body)
+        this.body = parsed.ok ? parsed.value : UNREADABLE
+        if (!parsed.ok) {
+          this.bodyProblem = parsed.reason
+          return undefined
+        }
+        v = at(this.body, path)
+      }
     }
     if (typeof v === 'string') return text(v)
     if (typeof v === 'boolean') return String(v)
@@ -54,6 +64,18 @@ export class MessageFields implements FieldReader {
     if (n !== undefined) return n
     return { kind: 'structure', what: Array.isArray(v) ? 'a JSON list' : 'a JSON object' }
   }
+}
+
+/** The value at a body path, own properties only; undefined when there is none. */
+function at(body: unknown, path: string[]): unknown {
+  let v = body
+  for (const step of path) {
+    if (Array.isArray(v)) {
+      if (!isIndex(step) || !Object.hasOwn(v, step)) return undefined
+    } else if (typeof v !== 'object' || v === null || !Object.hasOwn(v, step)) return undefined
+    v = (v as Record<string, unknown>)[step]
+  }
+  return v
 }
 
 const text = (v: string | undefined | null): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)

@@ -32,7 +32,11 @@ const exactNumber = (t: string): number | LosslessNumber => (String(Number(t)) =
  * SyntaxError as JSON.parse does, and a RangeError on a text nested too deeply for the stack.
  */
 export function parseExactJson(text: string): unknown {
-  if (numbersReadBack(text)) return JSON.parse(text)
+  return numbersReadBack(text) ? JSON.parse(text) : parseLosslessJson(text)
+}
+
+/** As parseExactJson, always through lossless-json: for a text JSON.parse has read already, found inexact. */
+export function parseLosslessJson(text: string): unknown {
   return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue })
 }
 

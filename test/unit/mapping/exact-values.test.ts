@@ -38,6 +38,13 @@ const jsonNumber = fc
   .map(([neg, int, frac, exp]) => `${neg ? '-' : ''}${int}${frac !== undefined ? `.${frac}` : ''}${exp ? exp.join('') : ''}`)
 
 describe('exact values: JSON numbers in templates', () => {
+  test('a route that reads only text never reads the body a second time', () => {
+    const index = ruleIndex([rawRule(1, { routes: [{ when: { 'body.k': 'a' }, topic: 'p/${body.s}' }] })], { profile: 'mqtt' })
+    // 1.10 would send the body to lossless-json, were a number read; a deep body there would make that fail.
+    const deep = `${'['.repeat(100000)}1.10${']'.repeat(100000)}`
+    assert.equal(published(mapBody(`{"k": "a", "s": "text", "deep": ${deep}}`, index)).topic, 'p/text')
+  })
+
   test('property: any JSON number in a body comes out of a template byte-exact', () => {
     fc.assert(
       fc.property(jsonNumber, jsonNumber, (n, m) => {
@@ -79,9 +86,11 @@ describe('exact values: JSON numbers in templates', () => {
   test('a body read exactly is still read safely: duplicate keys keep the last, __proto__ is its own key', () => {
     const index = ruleIndex([rawRule(1, { routes: [{ when: {}, topic: 'p/${body.a}/${body.__proto__.x}' }] })], { profile: 'mqtt' })
     assert.equal(published(mapBody('{"a": 1.10, "a": 2.50, "__proto__": {"x": 1.0}}', index)).topic, 'p/2.50/1.0')
-    const deep = `${'['.repeat(20000)}1.10${']'.repeat(20000)}`
-    const r = mapBody(`{"n": ${deep}}`, index)
-    assert.ok(!r.ok && /body/.test(r.reason), JSON.stringify(r).slice(0, 200))
+    // JSON.parse reads a body nested this deep; lossless-json recurses, and says so instead of overflowing.
+    const deep = `${'['.repeat(100000)}0${']'.repeat(100000)}`
+    const r = mapBody(`{"a": 1.10, "__proto__": {"x": 1}, "deep": ${deep}}`, index)
+    assert.ok(!r.ok, JSON.stringify(r).slice(0, 200))
+    assert.match(r.reason, /^routes\[0\]\.topic: \$\{body\.a\} is missing: the body is JSON nested too deeply to read its numbers exactly/)
   })
 })
 
