@@ -91,6 +91,16 @@ describe('validate-rules: 200 for valid rules', () => {
     assert.equal((json['rules'] as unknown[]).length, 5)
   })
 
+  test("the parent topics to create, the routes' included, from the rule model", async () => {
+    const rules = [rawRule(0, { routes: [{ when: { tags: 'Alarm' }, topic: 'alarms/${userProperties.site:-all}' }] })]
+    const { res, json } = await post(JSON.stringify({ rules }))
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(json['parentTopics'], [
+      { topic: 'alarms', usedBy: [{ ruleId: 'rule-0', outlet: 'routes[0]' }] },
+      { topic: 'parent0', usedBy: [{ ruleId: 'rule-0', outlet: 'target' }] },
+    ])
+  })
+
   test('an isBase64Encoded body is decoded first', async () => {
     const { res, json } = await post(Buffer.from(RULES_YAML, 'utf8').toString('base64'), { isBase64Encoded: true })
     assert.equal(res.statusCode, 200, res.body)
