@@ -4,7 +4,7 @@
 // every route), the levels of each topic and what each level takes, its filters with their values as
 // written, and the QoS, retain flag and ordering that apply. The compiled filters and templates here are
 // the ones the bridge evaluates per message (filter.ts, template.ts, topic-template.ts, route.ts).
-import type { ProblemAt } from '../errors.js'
+import { type ProblemAt, RulesError } from '../errors.js'
 import { type Field, fieldText } from './fields.js'
 import type { Condition } from './filter.js'
 import { PROFILES, type Profile } from './profiles.js'
@@ -12,7 +12,6 @@ import { type CompiledRoute, compileRoutes, type QoS, type RoutingRule } from '.
 import type { Rule, RuleSet } from './schema.js'
 import { tagSet } from './tags.js'
 import type { TopicLevel } from './topic-template.js'
-import { quote } from './topics.js'
 
 export interface RuleModel {
   profile: Profile
@@ -208,17 +207,17 @@ function filterShape(c: Condition): FilterShape {
   return { field, test: t.kind === 'oneOf' ? { kind: 'oneOf', values: [...t.values] } : t }
 }
 
-/** The model of a validated rule set. Throws on a hand-built set the validator would refuse. */
+/** The model of a validated rule set. Throws RulesError, every problem listed, on a hand-built set the validator would refuse. */
 export function ruleModel(ruleSet: RuleSet): RuleModel {
   const profile = PROFILES[ruleSet.profile]
-  const rules = ruleSet.rules.map((rule, i) => {
-    const { compiled, problems } = compileRule(rule, i, profile)
-    if (!compiled) {
-      const p = problems[0]
-      throw new Error(`rule ${quote(rule.id)} is invalid${p ? `: ${p.path}: ${p.message}` : ''}`)
-    }
-    return compiled
+  const rules: CompiledRule[] = []
+  const problems: ProblemAt[] = []
+  ruleSet.rules.forEach((rule, i) => {
+    const c = compileRule(rule, i, profile)
+    if (c.compiled) rules.push(c.compiled)
+    else problems.push(...c.problems)
   })
+  if (problems.length > 0 || rules.length < ruleSet.rules.length) throw new RulesError('a rule set built without the validator', problems)
   return modelOf(profile, rules)
 }
 
