@@ -140,6 +140,15 @@ rules:
     assert.equal(hit(index, message({ userProperties: { version: '1.1' }, body: '{"n": 9007199254740993}' })), false)
   })
 
+  test("a number in a route's user properties keeps its text too", () => {
+    const index = indexOf(
+      yaml('{}').replace('topic: parent1/hit', 'topic: parent1/hit\n        userProperties: { version: 1.50, id: 12345678901234567891 }'),
+    )
+    const r = mapMessage(message(), index)
+    assert.ok(r.ok && r.value.kind === 'publish', JSON.stringify(r))
+    assert.deepEqual({ ...r.value.publish.properties?.userProperties }, { version: '1.50', id: '12345678901234567891' })
+  })
+
   test('the compiled model shows the filter value as written', () => {
     const r = validateRulesText(yaml('{ userProperties.version: 1.10 }'))
     assert.ok(r.ok)
