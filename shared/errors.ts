@@ -6,6 +6,15 @@ export interface ProblemAt {
   message: string
 }
 
+/**
+ * What a function that can refuse returns: its value, or why it refused (docs/architecture.md, "Module map").
+ * The reason is a sentence for the dead letter or the error it ends up in.
+ */
+export type Result<T> = { ok: true; value: T } | { ok: false; reason: string }
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value })
+export const refused = (reason: string): { ok: false; reason: string } => ({ ok: false, reason })
+
 /** The base of every error this project throws on purpose. */
 export class BridgeError extends Error {
   override name = 'BridgeError'

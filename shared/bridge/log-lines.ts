@@ -68,7 +68,8 @@ export function logInvocation(log: Logger, results: MessageResult[], summary: Su
     }
   }
   if (filtered.size > 0) log.info({ event: 'bridge.filtered', requestId, filtered: summary.filtered, rules: Object.fromEntries(filtered) })
-  if (expiredRules.size > 0) log.warn({ event: 'bridge.expired', requestId, expired: summary.expired, rules: Object.fromEntries(expiredRules) })
+  if (expiredRules.size > 0)
+    log.warn({ event: 'bridge.expired', requestId, expired: summary.expired, rules: Object.fromEntries(expiredRules) })
   capped(log, 'warn', expired, MAX_EXPIRED_LINES, requestId)
   capped(log, 'warn', dead, MAX_DEAD_LETTER_LINES, requestId)
   capped(log, 'error', failed, MAX_FAILURE_LINES, requestId)

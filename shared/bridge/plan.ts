@@ -21,10 +21,6 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex, now = Date.now(
   for (const msg of parsed.messages) {
     const ids = msg.messageId !== undefined ? { messageId: msg.messageId } : {}
     const mapped = mapMessage(msg, index)
-    if (!mapped.ok && mapped.filtered) {
-      planned.push({ status: 'filtered', index: msg.index, ruleId: mapped.ruleId, ...ids })
-      continue
-    }
     if (!mapped.ok) {
       planned.push(
         deadLettered(
@@ -34,10 +30,14 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex, now = Date.now(
       )
       continue
     }
-    const p = mapped.publish
+    if (mapped.value.kind === 'filtered') {
+      planned.push({ status: 'filtered', index: msg.index, ruleId: mapped.value.ruleId, ...ids })
+      continue
+    }
+    const { publish: p, route, messageGroup } = mapped.value
     let expiry: Expiry | undefined
-    if (mapped.deadline) {
-      const e = expiryOf(msg, mapped.deadline, now)
+    if (mapped.value.deadline) {
+      const e = expiryOf(msg, mapped.value.deadline, now)
       if (!e.ok) {
         planned.push(deadLettered({ index: msg.index, reason: e.reason, ruleId: p.ruleId, ...ids }, msg.raw))
         continue
@@ -70,8 +70,8 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex, now = Date.now(
       status: 'publish',
       publish: p,
       event: msg.raw,
-      route: mapped.route,
-      ...(mapped.messageGroup !== undefined ? { messageGroup: mapped.messageGroup } : {}),
+      route,
+      ...(messageGroup !== undefined ? { messageGroup } : {}),
       ...(expiry ? { expiry } : {}),
     })
   }

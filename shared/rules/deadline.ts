@@ -13,7 +13,10 @@ const MAX_MS = 7 * DAY_MS
 export const deadlineSchema = z.string(error('must be a duration such as 30s, 10m, 2h or 7d')).superRefine((text, ctx) => {
   const ms = parseDuration(text)
   if (ms === undefined)
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a duration such as 30s, 10m, 2h or 7d (an integer, then ms, s, m, h or d)' })
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: 'must be a duration such as 30s, 10m, 2h or 7d (an integer, then ms, s, m, h or d)',
+    })
   else if (ms < MIN_MS || ms > MAX_MS) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be from 1s to 7d, got ${text}` })
 })
 
@@ -65,8 +68,10 @@ export function deadlineProblems(
   const anyDeadline =
     rule.target.deadline !== undefined || defaults.deadline !== undefined || (rule.routes ?? []).some((r) => r.deadline !== undefined)
   if (!anyDeadline) {
-    if (rule.target.deadlineFrom !== undefined) at('target.deadlineFrom', 'has no effect: neither the rule, its routes nor defaults set a deadline')
-    if (rule.target.onExpired !== undefined) at('target.onExpired', 'has no effect: neither the rule, its routes nor defaults set a deadline')
+    if (rule.target.deadlineFrom !== undefined)
+      at('target.deadlineFrom', 'has no effect: neither the rule, its routes nor defaults set a deadline')
+    if (rule.target.onExpired !== undefined)
+      at('target.onExpired', 'has no effect: neither the rule, its routes nor defaults set a deadline')
   }
   const windowSeconds = rule.trigger?.batchWindowSeconds ?? defaults.trigger?.batchWindowSeconds
   if (windowSeconds === undefined || windowSeconds === 0) return problems

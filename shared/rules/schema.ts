@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import { error, typeError } from '../schema-helpers.js'
 import { deadlineFromSchema, deadlineSchema, onExpiredSchema } from './deadline.js'
-import { MAX_ROUTES, qosSchema, routeSchema } from './routes.js'
+import { MAX_ROUTES, qosSchema, routeSchema } from './route.js'
 import { sourceSchema } from './source.js'
 
 /**
