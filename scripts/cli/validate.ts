@@ -1,12 +1,14 @@
 // npm run validate -- <rules-file> [--event <event.json>] [--json]
 // Checks a rule set with the one validator (every error as `path: message`, exit 1 when invalid). With
 // --event, also shows what the bridge would do with that RocketMQ event: per message the route taken and
-// the rendered topic, why it would be dead-lettered, or that it was filtered out; no broker is involved.
+// the rendered topic, why it would be dead-lettered, that it was filtered out, or under a delivery deadline
+// its time left or that it has expired; no broker is involved.
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Preview, previewEvent } from '../../shared/bridge/preview.js'
+import { formatDuration } from '../../shared/duration.js'
 import { messageOf } from '../../shared/errors.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 
@@ -102,6 +104,7 @@ export function previewLines(p: Preview): string[] {
     plural(p.deadLetters.length, 'dead letter'),
     plural(p.duplicates, 'duplicate'),
     `${p.filtered.length} filtered`,
+    `${p.expired.length} expired`,
   ]
   const byIndex: Array<[number, string[]]> = []
   for (const m of p.publishes) {
@@ -110,6 +113,10 @@ export function previewLines(p: Preview): string[] {
     ]
     if (m.payloadText !== undefined) lines.push(`    payload: ${JSON.stringify(m.payloadText)}`)
     if (m.properties) lines.push(`    MQTT 5 properties: ${JSON.stringify(m.properties)}`)
+    if (m.deadline)
+      lines.push(
+        `    deadline ${m.deadline.deadline} from ${m.deadline.from} (${m.deadline.sentAt}): ${formatDuration(m.deadline.timeLeftMs)} left; on MQTT 5 it expires in the broker within ${Math.ceil(m.deadline.timeLeftMs / 1000)} s`,
+      )
     byIndex.push([m.index, lines])
   }
   for (const d of p.deadLetters) {
@@ -120,6 +127,15 @@ export function previewLines(p: Preview): string[] {
     byIndex.push([
       f.index,
       [`[${f.index}] filtered  rule ${f.ruleId}${f.messageId ? `  message ${f.messageId}` : ''}: no route accepts it (unmatched: skip)`],
+    ])
+  }
+  for (const x of p.expired) {
+    const kept = x.onExpired === 'drop' ? 'dropped and counted (onExpired: drop)' : 'stored as a dead letter with failure "expired"'
+    byIndex.push([
+      x.index,
+      [
+        `[${x.index}] expired  rule ${x.ruleId}${x.messageId ? `  message ${x.messageId}` : ''}: ${formatDuration(x.ageMs)} old (from ${x.from}), past its deadline of ${x.deadline}; not published, ${kept}`,
+      ],
     ])
   }
   byIndex.sort((a, b) => a[0] - b[0])

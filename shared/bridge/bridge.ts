@@ -8,6 +8,7 @@ import { parseEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'
 import { invocationLogger, type Logger } from '../logging/logger.js'
 import type { Secrets } from '../logging/secrets.js'
+import { isExpired } from '../mapping/deadline.js'
 import { RuleIndex } from '../mapping/rule-index.js'
 import { GROUP_ID } from '../mqtt/client-id.js'
 import { DEFAULT_MAX_PACKET_BYTES } from '../mqtt/packet-size.js'
@@ -17,7 +18,7 @@ import type { RuleSet } from '../rules/schema.js'
 import { DeliveredMemory } from './delivered-memory.js'
 import { logInvocation } from './log-lines.js'
 import { planBatch } from './plan.js'
-import { deadLettered, type MessageResult, type Planned } from './records.js'
+import { deadLettered, expired, type MessageResult, type Planned } from './records.js'
 import { oldestTime, type Summary, summarize } from './summary.js'
 
 export type { Summary } from './summary.js'
@@ -90,12 +91,15 @@ export class Bridge {
     this.warnOnce(log)
     const requestId = context?.requestId ?? 'unknown'
     const parsed = parseEvent(event)
-    const planned = planBatch(parsed, this.index)
+    const planned = planBatch(parsed, this.index, startedAt)
     const deadline = invocationDeadline(startedAt, context)
     const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log)
     const publishedAt = Date.now()
 
-    const deadLetters = results.flatMap((r) => (r.status === 'dead-letter' ? [r.deadLetter] : []))
+    // Expired messages are stored with the dead letters (failure "expired"), but counted only as expired.
+    const deadLetters = results.flatMap((r) =>
+      r.status === 'dead-letter' || (r.status === 'expired' && r.deadLetter) ? [r.deadLetter!] : [],
+    )
     const handOffError = deadLetters.length > 0 ? await this.handOff(deadLetters, requestId, context, deadline, secrets) : undefined
     const { summary, decision } = summarize({
       requestId,
@@ -131,12 +135,14 @@ export class Bridge {
   ): Promise<{ results: MessageResult[]; sent: number; droppedV5Properties: number }> {
     const results: MessageResult[] = new Array(planned.length)
     const toSend: number[] = []
+    const now = Date.now()
     planned.forEach((p, i) => {
       if (p.status !== 'publish') results[i] = p
       else if (this.delivered.has(p.publish)) {
         const { ruleId, index, messageId } = p.publish
         results[i] = { status: 'duplicate', index, ruleId, ...(messageId !== undefined ? { messageId } : {}), seen: 'by this instance' }
-      } else toSend.push(i)
+      } else if (p.expiry && isExpired(p.expiry.expiresAt, now)) results[i] = expired(p, p.expiry, now)
+      else toSend.push(i)
     })
     if (toSend.length === 0) return { results, sent: 0, droppedV5Properties: 0 }
 
@@ -153,7 +159,8 @@ export class Bridge {
     )
     outcomes.forEach((o, k) => {
       const { publish, event } = sends[k]!
-      if (o.kind === 'delivered') {
+      if (o.kind === 'expired') results[toSend[k]!] = expired(sends[k]!, sends[k]!.expiry!, Date.now())
+      else if (o.kind === 'delivered') {
         this.delivered.remember(publish)
         results[toSend[k]!] = { status: 'published', publish }
       } else if (o.kind === 'refused') {

@@ -91,7 +91,9 @@ export function v5Properties(props: Record<string, string>, forward: boolean, pr
   if (expiry !== undefined) {
     if (!/^\d{1,5}$/.test(expiry) || Number(expiry) > 65535)
       return refused(`userProperties.mqtt5MsgExpireInterval: must be an integer from 0 to 65535 (seconds), got ${quote(expiry)}`)
-    out.messageExpiryInterval = Number(expiry)
+    // 0 means no expiry, as an absent interval does: brokers disagree on a 0 on the wire (one drops the
+    // message after acknowledging it), so it is never sent (docs/rules.md, "Mapping").
+    if (Number(expiry) > 0) out.messageExpiryInterval = Number(expiry)
   }
 
   const contentType = props['mqtt5ContentType']

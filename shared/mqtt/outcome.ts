@@ -8,6 +8,8 @@ export type PublishOutcome =
   | { kind: 'refused'; reason: string; code?: number }
   /** Transient (unreachable, timed out, lost, deadline): the invocation is retried. */
   | { kind: 'failed'; reason: string }
+  /** Past its delivery deadline when its turn came (docs/rules.md, "Delivery deadlines"): never written. */
+  | { kind: 'expired' }
 
 export interface PublishResult {
   /** One per publish, in the order given. */
@@ -18,6 +20,7 @@ export interface PublishResult {
 
 /** Shared and frozen: a batch of 10,000 need not allocate 10,000 of them. */
 export const DELIVERED: PublishOutcome = Object.freeze({ kind: 'delivered' })
+export const EXPIRED: PublishOutcome = Object.freeze({ kind: 'expired' })
 
 /** What one pass of the publish window (publish-window.ts) reports back to its connection. */
 export interface PassResult {

@@ -33,12 +33,13 @@
 // 6. (scheduler) With ordered rules, a group is in flight exactly while one of its positions is SENT; while
 //    it is, its later positions wait in its queue; a broken group has no queue and its positions fail unwritten.
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
+import { MIN_TIME_LEFT_MS } from '../mapping/deadline.js'
 import type { Publish } from '../mapping/publish.js'
 import { AckLedger } from './ack-ledger.js'
 import { AckNudge } from './ack-nudge.js'
 import { type CodedError, oversizeReason } from './failure-kind.js'
 import { lossOf } from './loss.js'
-import type { PassResult, PublishOutcome } from './outcome.js'
+import { EXPIRED, type PassResult, type PublishOutcome } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
 import { DEADLINE_REASON, type Ending } from './pass-state.js'
 import { ReadCork } from './read-cork.js'
@@ -203,12 +204,21 @@ export class PublishWindow {
   }
 
   /**
-   * About to write message k: the one place where a check before its PUBLISH belongs (today the packet limit;
-   * a refusal here takes no token of the rate limit). Returns false when the rate limit makes it wait.
+   * About to write message k: the one place where a check before its PUBLISH belongs (its delivery deadline,
+   * the packet limit; a refusal here takes no token of the rate limit). Returns false when the rate limit
+   * makes it wait, and then it is checked again when it is woken.
    */
   private write(k: number): boolean {
     const { clock, v5, packetLimit, safeUrl } = this.options
-    const p = this.items[this.indices[k]!]!
+    const item = this.items[this.indices[k]!]!
+    // Its deadline, checked again now: it may have waited for the window, its group or a reconnect.
+    const left = item.expiresAt === undefined ? undefined : item.expiresAt - clock.now()
+    if (left !== undefined && left < MIN_TIME_LEFT_MS) {
+      this.scheduler.taken(k, false)
+      this.ledger.settle(k, EXPIRED)
+      return true
+    }
+    const p = left !== undefined && v5 ? withExpiry(item, left) : item
     const bytes = publishPacketBytes(p, v5)
     if (bytes > packetLimit.bytes) {
       // Never written: the broker would drop the connection (Mosquitto) or the message, on every retry.
@@ -256,4 +266,14 @@ export class PublishWindow {
     this.listen('removeListener')
     this.resolve(this.ledger.result(ending, this.dropped))
   }
+}
+
+/**
+ * On MQTT 5 a message under a deadline expires in the broker when it would here: its expiry interval is the
+ * time left, rounded up to whole seconds, or the producer's own mqtt5MsgExpireInterval when that is shorter.
+ */
+function withExpiry(p: Publish, leftMs: number): Publish {
+  const left = Math.ceil(leftMs / 1000)
+  const own = p.properties?.messageExpiryInterval
+  return { ...p, properties: { ...p.properties, messageExpiryInterval: own === undefined ? left : Math.min(own, left) } }
 }

@@ -115,7 +115,8 @@ export class LogReport {
     if (f.event === 'bridge.invocation') this.invocation(f, requestId, time)
     else if (perMessage && f['rules'] === undefined) this.message(f, perMessage, this.wait(requestId, time, now))
     else if (perRule) this.counted(f, perRule, this.wait(requestId, time, now))
-    else this.connection(f)
+    // Per-message detail of what a count line counted (bridge.expired-message): counted there already.
+    else if (f.event !== 'bridge.expired-message') this.connection(f)
   }
 
   private connection(f: BridgeLine['fields']): void {

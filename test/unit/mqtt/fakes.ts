@@ -421,7 +421,7 @@ export function kinds(r: PublishResult): string[] {
 
 /** The reason of a failed or refused outcome; fails the test on "delivered". */
 export function reasonOf(o: PublishOutcome | undefined): string {
-  if (!o || o.kind === 'delivered') throw new Error(`expected a failure, got ${JSON.stringify(o)}`)
+  if (!o || o.kind === 'delivered' || o.kind === 'expired') throw new Error(`expected a failure, got ${JSON.stringify(o)}`)
   return o.reason
 }
 
