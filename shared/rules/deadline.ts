@@ -76,15 +76,15 @@ export function deadlineProblems(
   const windowSeconds = rule.trigger?.batchWindowSeconds ?? defaults.trigger?.batchWindowSeconds
   if (windowSeconds === undefined || windowSeconds === 0) return problems
   const windowMs = windowSeconds * 1000
-  const check = (path: string, text: string | undefined) => {
+  const check = (path: string, text: string | undefined, inherited = false) => {
     const ms = text === undefined ? undefined : parseDuration(text)
     if (ms !== undefined && ms <= windowMs)
       at(
         path,
-        `${text} is not longer than the trigger's batching window (batchWindowSeconds ${windowSeconds}): EventBridge may hold a message ${formatDuration(windowMs)} before the bridge sees it, so messages could expire before they arrive`,
+        `${text}${inherited ? ' (defaults.deadline)' : ''} is not longer than the trigger's batching window (batchWindowSeconds ${windowSeconds}): EventBridge may hold a message ${formatDuration(windowMs)} before the bridge sees it, so messages could expire before they arrive`,
       )
   }
-  check('target.deadline', rule.target.deadline ?? defaults.deadline)
+  check('target.deadline', rule.target.deadline ?? defaults.deadline, rule.target.deadline === undefined)
   rule.routes?.forEach((r, j) => check(`routes[${j}].deadline`, r.deadline))
   return problems
 }

@@ -46,6 +46,7 @@ describe('summarize', () => {
       deadLettered: 1,
       duplicates: 1,
       filtered: 2,
+      expired: 0,
       failed: 0,
       durationMs: 50,
       lagMs: 40,

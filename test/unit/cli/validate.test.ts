@@ -59,7 +59,7 @@ describe('npm run validate', () => {
   test('--event prints the preview of the sample event', () => {
     const r = validate('rules.yaml', '--event', fixture('rocketmq-stream-batch.json'))
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stdout, /^event: event-streaming, 1 entry: 1 publish, 0 dead letters, 0 duplicates, 0 filtered$/m)
+    assert.match(r.stdout, /^event: event-streaming, 1 entry: 1 publish, 0 dead letters, 0 duplicates, 0 filtered, 0 expired$/m)
     assert.match(
       r.stdout,
       /^\[0\] publish home\/room1\/lamp {2}qos 1 {2}retain false {2}4 bytes {2}rule home-lamps {2}route target {2}message AC14C305069E1B28CA003E5A7B5E0001$/m,
@@ -117,7 +117,7 @@ describe('npm run validate', () => {
     const { code, out } = run(rules, '--event', event)
     assert.equal(code, 0)
     assert.deepEqual(out, [
-      'event: raw-data, 3 entries: 1 publish, 1 dead letter, 0 duplicates, 1 filtered',
+      'event: raw-data, 3 entries: 1 publish, 1 dead letter, 0 duplicates, 1 filtered, 0 expired',
       '[0] publish alarms/hz  qos 2  retain false  28 bytes  rule sensors  route routes[0]  message U1',
       '    payload: "{\\"kind\\":\\"alarm\\",\\"site\\":\\"hz\\"}"',
       '[1] filtered  rule sensors  message U2: no route accepts it (unmatched: skip)',

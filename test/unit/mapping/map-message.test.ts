@@ -245,11 +245,18 @@ describe('mapping: MQTT 5 properties', () => {
     poisonOf(withProps({ mqtt5UserProperty: list }), 'userProperties.mqtt5UserProperty', ['at most 8192'])
   })
 
-  for (const v of ['0', '1', '3600', '65535']) {
+  for (const v of ['1', '3600', '65535']) {
     test(`mqtt5MsgExpireInterval ${v} becomes the message expiry`, () => {
       assert.deepEqual(publishOf(withProps({ mqtt5MsgExpireInterval: v })).properties, { messageExpiryInterval: Number(v) })
     })
   }
+
+  test('mqtt5MsgExpireInterval 0 means no expiry: no interval is sent (brokers disagree on a 0 on the wire)', () => {
+    assert.equal(publishOf(withProps({ mqtt5MsgExpireInterval: '0' })).properties, undefined)
+    assert.deepEqual(publishOf(withProps({ mqtt5MsgExpireInterval: '0', mqtt5ContentType: 'text/plain' })).properties, {
+      contentType: 'text/plain',
+    })
+  })
 
   for (const bad of ['65536', '-1', 'x', '1.5', '100000', '']) {
     test(`mqtt5MsgExpireInterval ${JSON.stringify(bad)} is poison`, () => {
