@@ -3,7 +3,8 @@
 // set; every line also passes redact(), which knows the secrets loadConfig registered.
 import { relative } from 'node:path'
 import { redact } from '../../../shared/logging/secrets.js'
-import type { RuleSet } from '../../../shared/rules/schema.js'
+import { deadlineOf } from '../../../shared/mapping/deadline.js'
+import type { Rule, RuleSet } from '../../../shared/rules/schema.js'
 import type { LocalDeployment } from '../../local/deployment.js'
 
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN/i
@@ -61,10 +62,21 @@ export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefin
     if (f.role === 'bridge')
       for (const r of (ruleSet?.rules ?? []).filter((x) => x.enabled))
         out.push(
-          `  ${''.padEnd(width)}  trigger rocketmq-${r.id}: RocketMQ ${r.source.instanceId ?? r.source.endpoint ?? ''} ${r.source.topic} (tags ${r.source.tags}, group ${r.source.groupId}) -> MQTT ${r.target.parentTopic}`,
+          `  ${''.padEnd(width)}  trigger rocketmq-${r.id}: RocketMQ ${r.source.instanceId ?? r.source.endpoint ?? ''} ${r.source.topic} (tags ${r.source.tags}, group ${r.source.groupId}) -> MQTT ${r.target.parentTopic}${deadlineNote(r, ruleSet?.defaultDeadline)}`,
         )
     const shown = shownEnvironment(f.environment, secrets)
     if (shown) out.push(`  ${''.padEnd(width)}  environment: ${shown}`)
   }
   return out.map(redact)
+}
+
+/** `; deadline 10m from userProperties.sentAt, then dead-letter` (docs/rules.md, "Delivery deadlines"), routes' own listed. */
+function deadlineNote(rule: Rule, defaultDeadline: string | undefined): string {
+  const d = deadlineOf(rule, defaultDeadline, 'target')
+  const own = (rule.routes ?? []).flatMap((route, j) => (route.deadline !== undefined ? [`routes[${j}] ${route.deadline}`] : []))
+  if (!d && own.length === 0) return ''
+  const main = d
+    ? `deadline ${d.text} from ${d.from !== undefined ? `userProperties.${d.from}` : "the event's time"}, then ${d.onExpired}`
+    : 'no deadline'
+  return `; ${main}${own.length > 0 ? ` (${own.join(', ')})` : ''}`
 }

@@ -185,6 +185,19 @@ describe('what it prints', () => {
     assert.ok(!text.includes(secret), text)
   })
 
+  test("each rule's delivery deadline beside its trigger: what it counts from and what becomes of an expired message", () => {
+    const env = { MQTT_URL: 'mqtt://broker.example.com:1883' }
+    const d = deployment(env)
+    const set = rules(
+      OWN_RULES.replace(
+        '      parentTopic: devices\n',
+        '      parentTopic: devices\n      deadline: 2m\n      deadlineFrom: userProperties.sentAt\n      onExpired: drop\n',
+      ),
+    )
+    const text = report({ findings: checkEnvironment(d, set, env), deployment: d, ruleSet: set }, env).lines.join('\n')
+    assert.match(text, /trigger rocketmq-device-commands: .* -> MQTT devices; deadline 2m from userProperties\.sentAt, then drop$/m)
+  })
+
   test('problems: exit 1, each listed, and the checklist the account needs', () => {
     const d = deployment({})
     const { lines, code } = report({ findings: checkEnvironment(d, rules(rulesText), {}), deployment: d, ruleSet: rules(rulesText) }, {})
