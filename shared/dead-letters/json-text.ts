@@ -1,6 +1,10 @@
 // JSON helpers that never recurse, for values that may be hostile: V8's JSON.stringify overflows its stack
 // about 5,000 levels deep, while JSON.parse does not, so an event can parse and then fail every time it is
 // written. jq 1.6 refuses to parse lines nested deeper than 256, so the store keeps values far below that.
+// storable(): every path into the store passes its items through it, one at a time (the bridge for every
+// dead letter it makes, the dead-letter function for everything it receives): an item that cannot be kept
+// as JSON unchanged is kept as its text, with a note, so storing it cannot fail on every retry.
+import type { DeadLetter } from './record.js'
 
 /** Deepest value the store keeps as JSON; anything deeper is kept as text (jq 1.6 stops at 256). */
 export const MAX_JSON_DEPTH = 100
@@ -127,4 +131,21 @@ export function arrayItemTexts(text: string): string[] | undefined {
     }
   }
   return undefined
+}
+
+/** The item as the store keeps it: itself, or (`eventText`) its JSON text, `rawText` when the caller has it. */
+export function storable(raw: unknown, rawText?: string): { event: unknown; eventText?: true; note?: string } {
+  const problem = jsonProblem(raw)
+  if (problem === undefined) return { event: raw }
+  const kind = Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw
+  const note = `the entry (${kind}) cannot be kept as JSON, ${problem}: stored as its JSON text`
+  return { event: rawText ?? jsonText(raw), eventText: true, note }
+}
+
+/** A dead letter made storable: the event as JSON where it can be, as text (noted in the reason) where not. */
+export function storableDeadLetter(fields: Omit<DeadLetter, 'event'>, event: unknown): DeadLetter {
+  if (fields.eventText) return { ...fields, event }
+  const kept = storable(event)
+  if (!kept.eventText) return { ...fields, event: kept.event }
+  return { ...fields, reason: `${fields.reason}; ${kept.note}`, event: kept.event, eventText: true }
 }
