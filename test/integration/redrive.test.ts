@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { bundledRules } from '../../functions/bridge/bundled-rules.js'
+import { type ReplayResult, replay } from '../../scripts/cli/replay.js'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
 import { createDeadLetterSink } from '../../shared/dead-letters/handoff/sink.js'
@@ -238,6 +239,49 @@ describe('redrive through the bridge, with the broker down and then back', needs
     const after = await run(f, 'timer-l2')
     assert.deepEqual([after.tried, after.replayed], [1, 1])
     await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomL/lamp', qos: 1 }])
+  })
+
+  test('a discard that holds the entry first wins: a redrive run meanwhile leaves it alone, and no later run sends it', async () => {
+    await devices()
+    const f = fresh()
+    await f.put(failed('fail-D1', [cloudEvent('D-1', 'roomD')]))
+    const [entry] = await readDeadLetters(f.dir)
+    const during: RedriveResult[] = []
+    const printed: string[] = []
+    const discard = await replay({
+      ...{ dir: f.dir, keys: [entry!.key], discard: true, target: 'local', clock: f.clock, print: (l) => void printed.push(l) },
+      onHeld: async () => void during.push(await run(f, 'timer-d1')),
+    })
+    assert.deepEqual([discard.discarded, discard.failed, during[0]!.tried, during[0]!.deferred], [1, 0, 0, 1])
+    f.clock.advance(HOUR)
+    const later = await run(f, 'timer-d2')
+    assert.equal(later.tried, 0)
+    const [after] = await readDeadLetters(f.dir)
+    assert.deepEqual([after!.status, after!.replayedAt], ['discarded', undefined])
+    const before = (await devices()).messages.length
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomD/lamp', qos: 1 }])
+    assert.deepEqual(withoutSentinels(sub.messages.slice(before)), [], 'nothing was sent')
+  })
+
+  test('a redrive that holds the entry first wins: a discard meanwhile says who holds it and changes nothing', async () => {
+    await devices()
+    const f = fresh()
+    await f.put(failed('fail-D2', [cloudEvent('D-2', 'roomD')]))
+    const [entry] = await readDeadLetters(f.dir)
+    let discard: ReplayResult | undefined
+    const printed: string[] = []
+    const racing: BridgeSender = async (event, requestId, timeoutMs) => {
+      const options = { dir: f.dir, keys: [entry!.key], discard: true, target: 'local' as const, clock: f.clock }
+      discard = await replay({ ...options, print: (l) => void printed.push(l) })
+      return send(event, requestId, timeoutMs)
+    }
+    const result = await run(f, 'timer-d3', racing)
+    assert.deepEqual([result.tried, result.replayed], [1, 1])
+    assert.deepEqual([discard!.discarded, discard!.failed], [0, 1])
+    assert.match(printed.join('\n'), /not discarded: D-2: timer-d3 holds it until .*: not discarded; run again once it is done/)
+    const [after] = await readDeadLetters(f.dir)
+    assert.deepEqual([after!.status, after!.discardedAt], ['replayed', undefined])
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomD/lamp', qos: 1 }])
   })
 
   test('a message the bridge itself refused, in a batch that failed for a transient reason, is stored as poison and never redriven', async () => {

@@ -333,6 +333,19 @@ describe('replay --discard', () => {
     assert.match(dry.stderr, /2 dead letters to replay .*; 1 already replayed or discarded/)
   })
 
+  test('--discard of a key the store does not hold exits 1 and says so; the key it does hold is discarded', async () => {
+    const { store, keys } = await threeEntries()
+    const missing = 'f'.repeat(32)
+    const r = await replayOn(store, '--discard', '--key', missing, '--key', keys[1]!)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, new RegExp(`no entry with key ${missing} in .*: nothing to discard for it`))
+    assert.deepEqual(lastJson(r.stdout), { pending: 1, discarded: 1, skipped: 0, missingKeys: [missing] })
+    assert.deepEqual(
+      (await readDeadLetters(store)).map((e) => e.status),
+      ['pending', 'discarded', 'pending'],
+    )
+  })
+
   test('the documented jq recipe lists the same pending entries as the CLI', async () => {
     const { store, keys } = await threeEntries()
     await replayOn(store, '--discard', '--key', keys[1]!)
