@@ -8,7 +8,7 @@
 import type { DeadLetterTarget } from '../../config/bridge.js'
 import { DeadLetterError, messageOf } from '../../errors.js'
 import type { FcContext } from '../../fc/context.js'
-import { FcInvoker } from '../../fc/invoke.js'
+import { FcInvoker, ownIdentity } from '../../fc/invoke.js'
 import type { Secrets } from '../../logging/secrets.js'
 import type { PoisonRecord } from '../record.js'
 import { poisonEntries } from '../store/entries.js'
@@ -51,18 +51,12 @@ const functionSink = (functionName: string, endpoint: string | undefined): DeadL
   description: `fc:${functionName}`,
   async send(record, { context, deadline, secrets }) {
     const fail = (detail: string) => new DeadLetterError(`fc:${functionName}`, record.messages.length, new Error(detail))
-    const { credentials, accountId, region } = context ?? {}
-    if (!credentials?.accessKeyId || !credentials.accessKeySecret || !accountId || !region) {
-      const missing = [
-        !credentials?.accessKeyId || !credentials?.accessKeySecret ? 'credentials' : '',
-        !accountId ? 'accountId' : '',
-        !region ? 'region' : '',
-      ]
+    const own = ownIdentity(context)
+    if (!own.ok)
       throw fail(
-        `the invocation context has no ${missing.filter(Boolean).join(', ')}: the fc: target works on Function Compute (with a role) or the local invoke server; elsewhere set DEAD_LETTER_TARGET=file:<dir>`,
+        `${own.reason}: the fc: target works on Function Compute (with a role) or the local invoke server; elsewhere set DEAD_LETTER_TARGET=file:<dir>`,
       )
-    }
-    const options = { accountId, region, credentials, ...(endpoint !== undefined ? { endpoint } : {}), ...(secrets ? { secrets } : {}) }
+    const options = { ...own.value, ...(endpoint !== undefined ? { endpoint } : {}), ...(secrets ? { secrets } : {}) }
     const invoker = new FcInvoker({ ...options, timeoutMs: HAND_OFF_TIMEOUT_MS })
     const payloads = packPoison(record)
     const failures: string[] = []

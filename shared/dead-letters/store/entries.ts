@@ -225,42 +225,30 @@ function asPoison(reason: string, p: { reason: string; lossy?: true }): Pick<Ent
   return { reason: `${reason}; the message itself is poison: ${own}`, failure: 'poison', ...(p.lossy ? { lossy: true } : {}) }
 }
 
-/** An event none of the records above: stored as it came, so nothing reaching the function is dropped. */
-export function unrecognisedEntry(value: unknown, text: string | undefined, requestId: string, received: number): NewEntry {
+const UNRECOGNISED =
+  'the dead-letter function received an event that is neither an asynchronous-destination record nor a bridge poison record; stored as received'
+
+/**
+ * An event stored whole, as it came, for a person: one none of the records above, or a part record that
+ * parts.ts refused (`refusedWhy`; its own request ID kept when it has one). Nothing reaching the function is dropped.
+ */
+export function wholeEntry(value: unknown, text: string | undefined, requestId: string, received: number, refusedWhy?: string): NewEntry {
   const notes: Notes = []
   const event = text !== undefined && value === text ? { event: text, eventText: true as const } : kept(value, text, notes)
-  return {
-    ...other(received, requestId, notes, event),
-    key: entryKey('unrecognised', fingerprint(text ?? event.event)),
-    reason:
-      'the dead-letter function received an event that is neither an asynchronous-destination record nor a bridge poison record; stored as received',
-    source: 'unrecognised',
-  }
-}
-
-/** A part record refused by parts.ts: stored whole, with the reason, so nothing is dropped or left unseen. */
-export function refusedPartEntry(value: unknown, why: string, requestId: string, received: number): NewEntry {
-  const notes: Notes = []
-  const failed = isObject(value) ? textField(value['requestId'], 'requestId', notes, 200) : undefined
-  const event = kept(value, undefined, notes)
-  return {
-    ...other(received, failed ?? requestId, notes, event),
-    key: entryKey('refused-part', fingerprint(event.event)),
-    reason: `a part of an oversized dead letter was refused: ${why}`,
-    source: 'refused-part',
-  }
-}
-
-const other = (received: number, requestId: string, notes: Notes, event: Pick<EntryLine, 'event' | 'eventText'>) => {
+  const source = refusedWhy === undefined ? 'unrecognised' : 'refused-part'
+  const failed = refusedWhy !== undefined && isObject(value) ? textField(value['requestId'], 'requestId', notes, 200) : undefined
   const at = new Date(received).toISOString()
   return {
-    requestId,
-    failure: 'unknown' as const,
+    key: entryKey(source, fingerprint(text ?? event.event)),
+    reason: refusedWhy === undefined ? UNRECOGNISED : `a part of an oversized dead letter was refused: ${refusedWhy}`,
+    source,
+    requestId: failed ?? requestId,
+    failure: 'unknown',
     firstFailureAt: at,
     lastFailureAt: at,
     attempts: 1,
     ...noteOf(notes),
     ...event,
-    wholeEvent: true as const,
+    wholeEvent: true,
   }
 }

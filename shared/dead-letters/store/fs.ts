@@ -167,11 +167,6 @@ export class BoundedFs {
     return this.bounded(`stat ${path}`, call).catch(unless('ENOENT', false))
   }
 
-  /** When `path` was last modified, or undefined when it does not exist. */
-  modifiedAt(path: string): Promise<number | undefined> {
-    return this.bounded(`stat ${path}`, () => stat(path)).then((s) => s.mtimeMs, unless('ENOENT', undefined))
-  }
-
   /** The names in `dir`; none when it does not exist. */
   list(dir: string): Promise<string[]> {
     return this.bounded(`readdir ${dir}`, () => readdir(dir)).catch(unless('ENOENT', []))

@@ -7,7 +7,7 @@ import { DeadLetterStoreError, messageOf } from '../../errors.js'
 import { type FcContext, invocationDeadline } from '../../fc/context.js'
 import type { Logger } from '../../logging/logger.js'
 import { type PoisonPartRecord, poisonPartRecordSchema } from '../record.js'
-import { destinationEntries, isObject, type LooseDestinationRecord, poisonEntries, refusedPartEntry, unrecognisedEntry } from './entries.js'
+import { destinationEntries, isObject, type LooseDestinationRecord, poisonEntries, wholeEntry } from './entries.js'
 import type { StoreClock } from './fs.js'
 import { clearGroup, storePart } from './parts.js'
 import { DeadLetterStore, type NewEntry } from './store.js'
@@ -45,9 +45,9 @@ export function recognise(event: unknown, received: number, requestId: string): 
     if (part.success) return { kind: 'part', part: part.data }
     const issue = part.error.issues[0]!
     const why = `its ${issue.path.join('.') || 'record'} does not match the part record: ${issue.message}`
-    return { kind: 'refused-part', entries: [refusedPartEntry(value, why, requestId, received)] }
+    return { kind: 'refused-part', entries: [wholeEntry(value, undefined, requestId, received, why)] }
   }
-  return { kind: 'unrecognised', entries: [unrecognisedEntry(value, text, requestId, received)] }
+  return { kind: 'unrecognised', entries: [wholeEntry(value, text, requestId, received)] }
 }
 
 export interface IntakeSummary {
@@ -85,25 +85,19 @@ export async function handleDeadLetterEvent(
   const intake = recognise(event, store.now(), context.requestId)
   if (intake.kind === 'timer') return runTimer(config, store, context, log)
   const requestId = context.requestId
-  const failed = (count: number, err: unknown, messages: ReturnType<typeof identity>[]): never => {
+  const failed = (err: unknown, messages: Array<Parameters<typeof identity>[0]>): never => {
     // Which messages: should Function Compute's retries run out too, this line is what is left of them.
-    log.error({
-      event: 'dead-letter.store-failed',
-      requestId,
-      dir: store.dir,
-      count,
-      error: messageOf(err),
-      messages: messages.slice(0, 50),
-    })
+    const [count, error] = [messages.length, messageOf(err)]
+    log.error({ event: 'dead-letter.store-failed', requestId, dir: store.dir, count, error, messages: messages.slice(0, 50).map(identity) })
     throw new DeadLetterStoreError(store.dir, count, err)
   }
-  let entries: NewEntry[]
-  let kind: IntakeSummary['kind'] = intake.kind === 'part' ? 'part' : intake.kind
+  const none = { requestId, received: 0, stored: 0, failedAgain: 0, duplicates: 0 }
+  let [kind, entries]: [IntakeSummary['kind'], NewEntry[]] = intake.kind === 'part' ? ['part', []] : [intake.kind, intake.entries]
   let parts: IntakeSummary['parts']
   let group: string | undefined
   if (intake.kind === 'part') {
     const p = intake.part
-    const outcome = await storePart(store, p).catch((err) => failed(1, err, [identity({ ...p.message, requestId: p.requestId })]))
+    const outcome = await storePart(store, p).catch((err) => failed(err, [{ ...p.message, requestId: p.requestId }]))
     const line = {
       event: 'dead-letter.part',
       requestId,
@@ -111,35 +105,22 @@ export async function handleDeadLetterEvent(
       messageId: p.message.messageId ?? null,
       part: p.part.index,
     }
-    if (outcome.kind === 'duplicate') {
+    if (outcome.kind === 'refused') [kind, entries] = ['refused-part', [wholeEntry(p, undefined, requestId, store.now(), outcome.why)]]
+    else if (outcome.kind === 'duplicate') {
       log.info({ ...line, outcome: 'duplicate' })
-      return {
-        requestId,
-        kind,
-        received: 0,
-        stored: 0,
-        failedAgain: 0,
-        duplicates: 1,
-        parts: { have: outcome.count, count: outcome.count, complete: true },
-      }
-    }
-    if (outcome.kind === 'refused') {
-      kind = 'refused-part'
-      entries = [refusedPartEntry(p, outcome.why, requestId, store.now())]
+      return { ...none, kind, duplicates: 1, parts: { have: outcome.count, count: outcome.count, complete: true } }
     } else {
       parts = { have: outcome.have, count: outcome.count, complete: outcome.kind === 'complete' }
       log.info({ ...line, have: outcome.have, count: outcome.count })
-      if (outcome.kind === 'waiting') return { requestId, kind, received: 0, stored: 0, failedAgain: 0, duplicates: 0, parts }
-      group = outcome.group
-      entries = outcome.entries
+      if (outcome.kind === 'waiting') return { ...none, kind, parts }
+      ;[group, entries] = [outcome.group, outcome.entries]
     }
-  } else entries = intake.entries
-
+  }
   const result = await (async () => {
     const r = await store.put(entries)
-    if (group !== undefined) await clearGroup(store, group)
+    if (group !== undefined) await clearGroup(store, group) // once what it became is durable
     return r
-  })().catch((err) => failed(entries.length, err, entries.map(identity)))
+  })().catch((err) => failed(err, entries))
   entries.forEach((e, i) => {
     log[e.source === 'bridge-poison' || e.source === 'async-destination' ? 'info' : 'warn']({
       event: 'dead-letter.stored',

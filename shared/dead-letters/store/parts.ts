@@ -153,34 +153,20 @@ export async function sweepParts(
   const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0 }
   for (const group of await s.fs.list(root)) {
     const dir = join(root, group)
-    // Done, but not removed yet (a crash in between): what it became is stored already.
-    if (await s.fs.exists(doneFile(s, group))) {
+    // meta.json is published whole before any part (publishExclusive): a group without it holds nothing.
+    // One that is done but not removed yet (a crash in between) is stored already.
+    const text = await s.fs.read(join(dir, 'meta.json'))
+    if (text === undefined || (await s.fs.exists(doneFile(s, group)))) {
       await s.fs.removeTree(dir)
       continue
     }
-    let meta: Meta | undefined
-    try {
-      meta = JSON.parse((await s.fs.read(join(dir, 'meta.json'))) ?? 'null') as Meta | undefined
-    } catch {
-      meta = undefined // torn: the parts that read are kept
-    }
-    // By the store's clock (meta.json); a group cut off before its meta.json, by its directory's time.
-    const created = Number.isFinite(timeOf(meta?.createdAt)) ? timeOf(meta?.createdAt) : ((await s.fs.modifiedAt(dir)) ?? s.now())
-    if (s.now() - created <= ttlMs) {
+    const meta = JSON.parse(text) as Meta
+    if (s.now() - timeOf(meta.createdAt) <= ttlMs) {
       out.waiting++
       continue
     }
     const parts = await readParts(s, dir)
-    const base: Meta = meta ?? {
-      requestId: 'unknown',
-      failedAt: new Date(created).toISOString(),
-      message: { index: 0, reason: 'a poison message sent in parts' },
-      count: parts.length,
-      bytes: 0,
-      sha256: '',
-    }
-    const have = `${parts.length} of ${meta?.count ?? 'an unknown number of'} parts`
-    out.entries.push(incomplete(s, group, base, parts, `only ${have} arrived within ${ttlMs / 3_600_000} h`))
+    out.entries.push(incomplete(s, group, meta, parts, `only ${parts.length} of ${meta.count} parts arrived within ${ttlMs / 3_600_000} h`))
     out.groups.push(group)
   }
   return out

@@ -35,13 +35,8 @@ export async function applyRetention(store: DeadLetterStore, retentionDays: numb
   const done = join(store.dir, 'parts-done')
   for (const group of await store.fs.list(done)) {
     const path = join(done, group)
-    let at = Number.NEGATIVE_INFINITY
-    try {
-      at = timeOf((JSON.parse((await store.fs.read(path)) ?? '{}') as { doneAt?: unknown }).doneAt)
-    } catch {
-      // Torn: its file's time tells.
-    }
-    if (!Number.isFinite(at)) at = (await store.fs.modifiedAt(path)) ?? Number.NEGATIVE_INFINITY
+    // Published whole by clearGroup (parts.ts), stamped by the store's clock.
+    const at = timeOf((JSON.parse((await store.fs.read(path)) ?? '{}') as { doneAt?: unknown }).doneAt)
     if (Number.isFinite(at) && dayOf(at) >= keptFrom) continue
     await store.fs.remove(path)
     result.removedPartGroups++

@@ -5,7 +5,7 @@ import type { DeadLetterConfig } from '../../config/dead-letter.js'
 import { DeadLetterTimerError, FcInvokeError, messageOf } from '../../errors.js'
 import { bridgeAnswerOf } from '../../fc/bridge-answer.js'
 import type { FcContext } from '../../fc/context.js'
-import { FcInvoker, internalEndpoint } from '../../fc/invoke.js'
+import { FcInvoker, internalEndpoint, ownIdentity } from '../../fc/invoke.js'
 import type { Logger } from '../../logging/logger.js'
 import { isObject } from './entries.js'
 import { clearGroup, sweepParts } from './parts.js'
@@ -25,19 +25,11 @@ export const isTimerEvent = (v: unknown): boolean =>
 
 /** The bridge, invoked synchronously with the invocation's own STS credentials (its role needs fc:InvokeFunction). */
 export function bridgeSender(config: DeadLetterConfig, context: FcContext): BridgeSender {
-  const { credentials, accountId, region } = context
+  const own = ownIdentity(context)
   return async (event, requestId, timeoutMs) => {
-    if (!credentials?.accessKeyId || !credentials.accessKeySecret || !accountId || !region)
-      throw new FcInvokeError(
-        'the invocation context has no credentials, account ID or region: redrive works on Function Compute (with a role) or the local invoke server',
-      )
-    const invoker = new FcInvoker({
-      accountId,
-      region,
-      credentials,
-      endpoint: config.redrive.endpoint ?? internalEndpoint(accountId, region),
-      timeoutMs: Math.max(1000, Math.floor(timeoutMs)),
-    })
+    if (!own.ok) throw new FcInvokeError(`${own.reason}: redrive works on Function Compute (with a role) or the local invoke server`)
+    const endpoint = config.redrive.endpoint ?? internalEndpoint(own.value.accountId, own.value.region)
+    const invoker = new FcInvoker({ ...own.value, endpoint, timeoutMs: Math.max(1000, Math.floor(timeoutMs)) })
     const { body } = await invoker.invoke(config.redrive.bridgeFunction, event, 'Sync')
     return bridgeAnswerOf(body, `${config.redrive.bridgeFunction} (request ${requestId})`)
   }
