@@ -4,7 +4,7 @@
 // on its own: a field not usable as sent (a time of 1e20 ms, a count of -3, a number where text belongs) is
 // replaced and noted, an item that cannot stay JSON is kept as text, and the neighbours are stored as usual.
 import { parseEvent } from '../../events/parse.js'
-import { arrayItemTexts, storable } from '../json-text.js'
+import { anyJsonText, arrayItemTexts, storable } from '../json-text.js'
 import { readVerdicts, type Verdict, withoutLedger } from '../record.js'
 import type { EntryLine, FailureKind } from './entry.js'
 import { entryKey, fingerprint, messageKey } from './keys.js'
@@ -17,13 +17,9 @@ type Notes = string[]
 const noted = (notes: Notes, text: string | undefined) => void (text !== undefined && notes.length < 10 && notes.push(text))
 const noteOf = (notes: Notes) => (notes.length > 0 ? { note: notes.join('; ') } : {})
 
-const shown = (v: unknown) => {
-  let s: string
-  try {
-    s = JSON.stringify(v) ?? String(v)
-  } catch {
-    s = Array.isArray(v) ? 'an array' : typeof v
-  }
+/** A value as a note quotes it: its JSON text, cut at 60 characters. */
+function shown(v: unknown): string {
+  const s = anyJsonText(v)
   return s.length > 60 ? `${s.slice(0, 60)}…` : s
 }
 

@@ -199,12 +199,8 @@ export class DeadLetterStore {
         if (r.success) yield { data: r.data, file, chars }
         else {
           const { path, message } = r.error.issues[0]!
-          const what = kind === 'markers' ? 'marker' : 'dead-letter entry'
-          o.onUnreadable?.({
-            file: file.name,
-            line,
-            problem: `not a ${what} of this store's format: ${path.join('.') || 'line'}: ${message}`,
-          })
+          const problem = `not a ${kind === 'markers' ? 'marker' : 'dead-letter entry'} of this store's format: ${path.join('.') || 'line'}: ${message}`
+          o.onUnreadable?.({ file: file.name, line, problem })
         }
       }
   }
