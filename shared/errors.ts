@@ -55,8 +55,12 @@ export class DeadLetterError extends BridgeError {
     readonly target: string,
     readonly count: number,
     cause: unknown,
+    /** As DeliveryError's: what became of each entry of the batch. */
+    ledger = '',
   ) {
-    super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}`, { cause })
+    super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}${ledger ? ` ${ledger}` : ''}`, {
+      cause,
+    })
   }
 }
 

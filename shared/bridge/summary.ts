@@ -88,7 +88,7 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
   if (input.handOffError) {
     // Through the invocation's redactor too: the cause may come from anywhere the hand-off went.
     const e = input.handOffError
-    const error = new DeadLetterError(e.target, e.count, new Error(input.redact(messageOf(e.cause))))
+    const error = new DeadLetterError(e.target, e.count, new Error(input.redact(messageOf(e.cause))), ledgerOf(input))
     return { summary, decision: { outcome: 'dead-letter-failed', error } }
   }
   return { summary, decision: { outcome: 'ok' } }
