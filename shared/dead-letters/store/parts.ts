@@ -24,24 +24,19 @@ export const PART_TTL_MS = 6 * 60 * 60 * 1000
 
 export const partGroup = (p: PoisonPartRecord) => entryKey('part', p.requestId, String(p.message.index), p.part.sha256)
 
-/** What every part of a group must agree on: the first part's, in a fixed order, and when the group began. */
-function metaOf(p: PoisonPartRecord, createdAt: number): string {
-  const { index, reason, ruleId, messageId, wholeEvent, eventText, lossy } = p.message
-  const { count, bytes, sha256 } = p.part
-  const message = { index, reason, ruleId, messageId, wholeEvent, eventText, lossy }
-  return JSON.stringify({
-    requestId: p.requestId,
-    failedAt: p.failedAt,
-    message,
-    count,
-    bytes,
-    sha256,
-    createdAt: new Date(createdAt).toISOString(),
-  })
-}
-const sameMeta = (a: string, b: string) => a.replace(/,"createdAt":"[^"]*"\}$/, '}') === b.replace(/,"createdAt":"[^"]*"\}$/, '}')
 type Meta = Pick<PoisonPartRecord, 'requestId' | 'failedAt' | 'message'> &
   Pick<PoisonPartRecord['part'], 'count' | 'bytes' | 'sha256'> & { createdAt?: string }
+/** What every part of a group must agree on: the first part's, kept in meta.json with when the group began. */
+const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }: PoisonPartRecord): Meta => ({
+  requestId,
+  failedAt,
+  message,
+  count,
+  bytes,
+  sha256,
+})
+/** Its fields in one order (zod gives every part's in its schema's), without createdAt. */
+const agreed = (text: string) => JSON.stringify({ ...(JSON.parse(text) as Meta), createdAt: undefined })
 
 /** Why a part cannot belong to any message, or undefined. */
 export function partProblem(p: PoisonPartRecord): string | undefined {
@@ -79,16 +74,19 @@ export async function storePart(s: DeadLetterStore, p: PoisonPartRecord): Promis
   if (await s.fs.exists(doneFile(s, group))) return { kind: 'duplicate', group, count: p.part.count }
   const dir = join(s.dir, 'parts', group)
   await s.fs.ensureDir(dir)
-  const meta = metaOf(p, s.now())
-  if (!(await s.fs.publishExclusive(join(dir, 'meta.json'), meta)) && !sameMeta((await s.fs.read(join(dir, 'meta.json'))) ?? '', meta))
+  const meta = metaOf(p)
+  const text = JSON.stringify({ ...meta, createdAt: new Date(s.now()).toISOString() })
+  if (
+    !(await s.fs.publishExclusive(join(dir, 'meta.json'), text)) &&
+    agreed((await s.fs.read(join(dir, 'meta.json'))) ?? '{}') !== agreed(text)
+  )
     return { kind: 'refused', why: `its metadata does not agree with the first part of its group (${group})` }
   const name = join(dir, `${String(p.part.index).padStart(6, '0')}.part`)
   if (!(await s.fs.publishExclusive(name, p.part.data)) && (await s.fs.read(name)) !== p.part.data)
     return { kind: 'refused', why: `a different part ${p.part.index} of group ${group} is already stored` }
   const have = (await s.fs.list(dir)).filter((n) => n.endsWith('.part')).length
   if (have < p.part.count) return { kind: 'waiting', group, have, count: p.part.count }
-  const meta0: Meta = { ...p, ...p.part }
-  return { kind: 'complete', group, have, count: p.part.count, entries: [await reassemble(s, dir, group, meta0)] }
+  return { kind: 'complete', group, have, count: p.part.count, entries: [await reassemble(s, dir, group, meta)] }
 }
 
 async function readParts(s: DeadLetterStore, dir: string): Promise<Array<{ index: number; data: string }>> {
