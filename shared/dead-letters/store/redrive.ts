@@ -120,7 +120,7 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
     }
     const base = (e: (typeof group)[number]) => ({ key: e.key, requestId: o.requestId, turn: e.turn })
     const markers: NewMarker[] = []
-    const statuses = new Map<string, EntryStatus>(group.map((e) => [e.key, 'pending']))
+    let status: EntryStatus = 'pending'
     if (answer && answer.deadLettered > 0 && group.length > 1) {
       // Some are poison after all: find which by sending each alone, in this run or later ones.
       await store.mark(group.map((e) => ({ ...base(e), marker: 'redrive-split' })))
@@ -136,10 +136,8 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
       failuresInARow = 0
     } else if (answer && answer.published + (answer.duplicates ?? 0) + (answer.filtered ?? 0) === group.length) {
       result.replayed += group.length
-      for (const e of group) {
-        markers.push({ ...base(e), marker: 'replayed' })
-        statuses.set(e.key, 'replayed')
-      }
+      for (const e of group) markers.push({ ...base(e), marker: 'replayed' })
+      status = 'replayed'
       failuresInARow = 0
     } else {
       failuresInARow++
@@ -152,7 +150,7 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
       }
     }
     await store.mark(markers)
-    for (const e of group) await store.endTurn(e.key, e.turn, statuses.get(e.key)!)
+    for (const e of group) await store.endTurn(e.key, e.turn, status)
   }
   result.deferred += groups.reduce((n, g) => n + g.length, 0)
   return result

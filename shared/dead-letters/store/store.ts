@@ -123,11 +123,9 @@ export class DeadLetterStore {
     return { stored: count('stored'), failedAgain: count('failed-again'), duplicates: count('duplicate'), outcomes }
   }
 
-  /** Two mkdirs (the prefix made only when it is missing); racing writers are harmless. */
+  /** The key's directory (and its prefix, when missing), then the reporter's: racing writers are harmless. */
   private async index(key: string, requestId: string | undefined): Promise<void> {
-    await this.fs
-      .mkdirExclusive(this.keyDir(key))
-      .catch((err) => (err.code === 'ENOENT' ? this.fs.ensureDir(this.keyDir(key)) : Promise.reject(err)))
+    await this.fs.ensureDir(this.keyDir(key))
     await this.fs.mkdirExclusive(this.reporterDir(key, requestId))
   }
 
