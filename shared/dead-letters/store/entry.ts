@@ -19,8 +19,8 @@ export const heavier = (a: FailureKind, b: FailureKind) => (FAILURE_KINDS.indexO
 export const SOURCES = ['bridge-poison', 'async-destination', 'unrecognised', 'refused-part'] as const
 
 /** `pending` until replayed, discarded (by a person: final) or expired (redrive gave up: max age). */
-export type EntryStatus = 'pending' | 'replayed' | 'discarded' | 'expired'
-export const ENTRY_STATUSES: readonly EntryStatus[] = ['pending', 'replayed', 'discarded', 'expired']
+export const ENTRY_STATUSES = ['pending', 'replayed', 'discarded', 'expired'] as const
+export type EntryStatus = (typeof ENTRY_STATUSES)[number]
 
 const iso = z.string().refine((s) => Number.isFinite(Date.parse(s)), 'must be an ISO time')
 

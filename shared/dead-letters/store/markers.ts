@@ -38,17 +38,10 @@ export type Marker = z.infer<typeof markerSchema>
 export type NewMarker = Marker extends infer M ? (M extends Marker ? Omit<M, 'at'> : never) : never
 
 /** Another request's report of a stored message (store.ts): a failed-again marker. */
-export const reportOf = (e: Pick<EntryLine, 'key' | 'requestId' | 'attempts' | 'reason' | 'failure' | 'lastFailureAt'>) => ({
-  marker: 'failed-again' as const,
-  ...{
-    key: e.key,
-    requestId: e.requestId ?? 'unknown',
-    attempts: e.attempts,
-    reason: e.reason,
-    failure: e.failure,
-    failedAt: e.lastFailureAt,
-  },
-})
+export function reportOf(e: Pick<EntryLine, 'key' | 'requestId' | 'attempts' | 'reason' | 'failure' | 'lastFailureAt'>) {
+  const { key, attempts, reason, failure } = e
+  return { marker: 'failed-again' as const, key, requestId: e.requestId ?? 'unknown', attempts, reason, failure, failedAt: e.lastFailureAt }
+}
 
 /** Milliseconds of a stored time, or -Infinity for anything that is not one. */
 export function timeOf(text: unknown): number {

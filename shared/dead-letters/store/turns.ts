@@ -52,10 +52,12 @@ export async function endTurn(fs: BoundedFs, keyDir: string, turn: number, statu
 }
 
 async function readTurn(fs: BoundedFs, keyDir: string, n: number): Promise<{ holder: string; until: string }> {
+  const text = (await fs.read(join(keyDir, `turn-${n}`))) ?? '{}' // gone: retention removed its key meanwhile
+  let v: { holder?: unknown; until?: unknown } = {}
   try {
-    const v = JSON.parse((await fs.read(join(keyDir, `turn-${n}`))) ?? '{}') as { holder?: unknown; until?: unknown }
-    return { holder: typeof v.holder === 'string' ? v.holder : 'unknown', until: typeof v.until === 'string' ? v.until : '' }
+    v = JSON.parse(text)
   } catch {
-    return { holder: 'unknown', until: '' } // torn: as good as lapsed
+    // Torn (by hand: the store publishes turns whole): as good as lapsed. A read that fails still throws, above.
   }
+  return { holder: typeof v.holder === 'string' ? v.holder : 'unknown', until: typeof v.until === 'string' ? v.until : '' }
 }
