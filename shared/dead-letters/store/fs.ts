@@ -65,23 +65,15 @@ export class BoundedFs {
     )
   }
 
-  /** Closes a handle once used; one whose call failed (it may still be in flight) without waiting for it. */
-  private async close(h: FileHandle, path: string, failed: boolean): Promise<void> {
-    if (failed) void h.close().catch(() => {})
-    else await this.bounded(`close ${path}`, () => h.close())
-  }
-
-  /** Opens `path`, runs `use`, closes it. */
+  /** Opens `path`, runs `use`, closes it: after a call that failed (it may still be in flight), without waiting for it. */
   async withHandle<T>(path: string, flags: string | number, use: (h: FileHandle) => Promise<T>): Promise<T> {
     const h = await this.open(path, flags)
-    let failed = true
-    try {
-      const out = await use(h)
-      failed = false
-      return out
-    } finally {
-      await this.close(h, path, failed)
-    }
+    const out = await use(h).catch((err: unknown) => {
+      void h.close().catch(() => {})
+      throw err
+    })
+    await this.bounded(`close ${path}`, () => h.close())
+    return out
   }
 
   /** Makes `dir` and its missing parents, one level at a time; a refusal is an error that says where. */
@@ -210,7 +202,8 @@ export class BoundedFs {
       if (size > 0) yield end()
       failed = false
     } finally {
-      await this.close(h, path, failed)
+      if (failed) void h.close().catch(() => {})
+      else await this.bounded(`close ${path}`, () => h.close())
     }
   }
 }
