@@ -48,9 +48,11 @@ export class DeliveryError extends BridgeError {
     readonly failed: number,
     readonly total: number,
     readonly reasons: string[],
+    /** What became of each entry of the batch (shared/dead-letters/record.ts): the dead-letter function reads it back. */
+    ledger = '',
   ) {
     super(
-      `${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.`,
+      `${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.${ledger ? ` ${ledger}` : ''}`,
     )
   }
 }
@@ -62,8 +64,12 @@ export class DeadLetterError extends BridgeError {
     readonly target: string,
     readonly count: number,
     cause: unknown,
+    /** As DeliveryError's: what became of each entry of the batch. */
+    ledger = '',
   ) {
-    super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}`, { cause })
+    super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}${ledger ? ` ${ledger}` : ''}`, {
+      cause,
+    })
   }
 }
 

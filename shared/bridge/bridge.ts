@@ -1,8 +1,8 @@
 // The bridge's batch mechanics: parse -> plan -> publish through the pool -> one record per message ->
 // summary. Results are data; one clear error is thrown at the end when the batch must be retried.
 import { type BridgeConfig, loadConfig } from '../config/bridge.js'
+import { createDeadLetterSink, type DeadLetterSink } from '../dead-letters/handoff/sink.js'
 import type { DeadLetter } from '../dead-letters/record.js'
-import { createDeadLetterSink, type DeadLetterSink } from '../dead-letters/sink.js'
 import { ConfigError, DeadLetterError } from '../errors.js'
 import { parseEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'
@@ -40,6 +40,8 @@ export class Bridge {
     readonly config: BridgeConfig,
     readonly ruleSet: RuleSet,
     sink?: DeadLetterSink,
+    /** `ignoreDeadlines`: npm run replay --ignore-deadline only; a deployed bridge always checks them. */
+    private readonly options: { ignoreDeadlines?: boolean } = {},
   ) {
     if (ruleSet.profile === 'alibaba' && !GROUP_ID.test(config.clientIdPrefix)) {
       throw new ConfigError([
@@ -91,7 +93,7 @@ export class Bridge {
     this.warnOnce(log)
     const requestId = context?.requestId ?? 'unknown'
     const parsed = parseEvent(event)
-    const planned = planBatch(parsed, this.index, startedAt)
+    const planned = planBatch(parsed, this.index, this.options.ignoreDeadlines ? undefined : startedAt)
     const deadline = invocationDeadline(startedAt, context)
     const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log)
     const publishedAt = Date.now()

@@ -1,8 +1,8 @@
 // Splitting a poison record into hand-off payloads under Function Compute's 128 KB asynchronous limit:
 // several messages per call, and a message too big for one call as a series of part records, which the
-// dead-letter function reassembles (parts.ts).
+// dead-letter function reassembles (store/parts.ts).
 import { createHash } from 'node:crypto'
-import type { DeadLetter, PoisonPartRecord, PoisonRecord } from './record.js'
+import type { DeadLetter, PoisonPartRecord, PoisonRecord } from '../record.js'
 
 /** Function Compute's limit for an asynchronous invocation's payload (docs/platform-facts.md §4, §5). */
 export const ASYNC_PAYLOAD_LIMIT = 128 * 1024
