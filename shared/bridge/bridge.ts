@@ -93,7 +93,7 @@ export class Bridge {
     this.warnOnce(log)
     const requestId = context?.requestId ?? 'unknown'
     const parsed = parseEvent(event)
-    const planned = planBatch(parsed, this.index, this.options.ignoreDeadlines ? undefined : startedAt)
+    const planned = planBatch(parsed, this.index, this.options.ignoreDeadlines ? null : startedAt)
     const deadline = invocationDeadline(startedAt, context)
     const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log)
     const publishedAt = Date.now()

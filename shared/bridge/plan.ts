@@ -12,11 +12,11 @@ import { deadLettered, indexOf, type Planned } from './records.js'
 
 /**
  * One record per entry of the event, in batch order. `now` dates the deadlines: a message whose send time
- * lies ahead of it earns no more than its deadline from now; undefined: deadlines are not checked (npm run
+ * lies ahead of it earns no more than its deadline from now; null: deadlines are not checked (npm run
  * replay --ignore-deadline). Whether a message has expired is decided later,
  * after the duplicates are known (bridge.ts) and again before its PUBLISH is written.
  */
-export function planBatch(parsed: ParsedEvent, index: RuleIndex, now: number | undefined = Date.now()): Planned[] {
+export function planBatch(parsed: ParsedEvent, index: RuleIndex, now: number | null = Date.now()): Planned[] {
   const planned: Planned[] = parsed.poison.map(({ event, ...fields }) => deadLettered(fields, event))
   const seen = new Map<string, Publish>()
   for (const msg of parsed.messages) {
@@ -37,7 +37,7 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex, now: number | u
     }
     const { publish: p, route, messageGroup } = mapped.value
     let expiry: Expiry | undefined
-    if (mapped.value.deadline && now !== undefined) {
+    if (mapped.value.deadline && now !== null) {
       const e = expiryOf(msg, mapped.value.deadline, now)
       if (!e.ok) {
         planned.push(deadLettered({ index: msg.index, reason: e.reason, ruleId: p.ruleId, ...ids }, msg.raw))
