@@ -113,7 +113,8 @@ export async function deliverThroughFleet(
       let take = rest.length
       if (limiter) {
         try {
-          take = await limiter.acquire(rest.length, deadline, () => stats.roundTrips++)
+          stats.roundTrips++
+          take = await limiter.acquire(rest.length, deadline)
         } catch (err) {
           storeFailure = (err as Error).message
           for (const i of rest) fail(i, unchecked(storeFailure))
@@ -155,7 +156,8 @@ export async function deliverThroughFleet(
     )
   }
 
-  const chunks = claimChunks(items.length)
+  // With the fleet's rate, chunks hold whole bursts, so only the batch's last grant is a partial one.
+  const chunks = claimChunks(items.length, limiter?.burst)
   const ownerOf = (k: number) => `${batch.token}.${k}`
   let next = chunks.length > 0 ? claim(chunks[0]![0], chunks[0]![1], ownerOf(0)) : undefined
   for (let k = 0; k < chunks.length; k++) {

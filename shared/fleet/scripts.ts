@@ -75,28 +75,32 @@ return released
 `
 
 /**
- * A token bucket shared by the fleet, on the store's clock (TIME), so instances' clocks never matter.
+ * A token bucket shared by the fleet, on the store's clock (TIME), so instances' clocks never matter; a grant
+ * is a reservation (as Go's rate.Limiter.Reserve): `want` permits, usable after the returned delay, when the
+ * bucket will have held them. Tokens may go below zero, so callers are served in the order they asked and
+ * none is ever refused and told to come back: one round trip buys one grant. A grant that could not start
+ * within `maxDelay` is not made (nothing is taken).
  * KEYS[1] the bucket, KEYS[2] the grant log (a capped stream); ARGV: rate per second, capacity (one burst),
- * permits wanted (at most the capacity), who asks. All or nothing: a grant is `want` permits or none. Either way it says how many ms until `want` more
- * will be there, so a caller that waits that long before asking again spends one round trip per refill.
- * Returns {granted, waitMs}.
+ * permits wanted (at most the capacity), the longest acceptable delay in ms, who asks.
+ * Returns {granted, delayMs}: granted is `want` or 0.
  */
 export const RATE = `
 if redis.replicate_commands then redis.replicate_commands() end
-local rate, cap, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, cap, want, maxDelay = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(b[1]) or cap, tonumber(b[2]) or now
 tokens = math.min(cap, tokens + math.max(0, now - at) * rate / 1000)
-local granted, wait = 0, 0
-if tokens >= want then
+local delay = 0
+if tokens < want then delay = math.ceil((want - tokens) * 1000 / rate) end
+local granted = 0
+if delay <= maxDelay then
   granted = want
   tokens = tokens - want
 end
-if tokens < want then wait = math.ceil((want - tokens) * 1000 / rate) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(cap * 1000 / rate) + 1000)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000', '*', 'who', ARGV[4], 'want', want, 'granted', granted, 'at', now)
-return {granted, wait}
+redis.call('PEXPIRE', KEYS[1], math.ceil((cap - tokens) * 1000 / rate) + 1000)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000', '*', 'who', ARGV[5], 'want', want, 'granted', granted, 'at', now, 'delay', delay)
+return {granted, delay}
 `
