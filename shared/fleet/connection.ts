@@ -69,7 +69,8 @@ export class FleetConnection {
   /** A connected client, opened or checked within the deadline. */
   private async ready(deadline: number): Promise<Redis> {
     const client = this.client
-    if (client && client.status === 'ready') {
+    // A socket the store closed may still look ready until its close event is read: it is not writable then.
+    if (client?.status === 'ready' && client.stream.writable) {
       if (this.clock.now() - this.lastAnswer < IDLE_MS) return client
       try {
         this.roundTrips++
@@ -91,13 +92,22 @@ export class FleetConnection {
     const Redis = await loadIoredis()
     const s = this.settings
     const client = new Redis(this.options(Math.max(1, Math.min(CONNECT_MS, deadline - this.clock.now()))))
-    // Errors also reject the command or connect() they belong to; this keeps them from being unhandled.
-    client.on('error', () => {})
+    // connect() rejects with only "Connection is closed."; the cause (refused, WRONGPASS, TLS) comes as an event.
+    let cause: Error | undefined
+    client.on('error', (err: Error) => {
+      cause ??= err
+    })
     for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua })
     this.client = client
     try {
       this.roundTrips++
-      await this.within(client.connect(), deadline, `could not be reached (${s.host}:${s.port})`)
+      await this.within(
+        client.connect().catch((err: unknown) => {
+          throw cause ?? err
+        }),
+        deadline,
+        `connecting to ${s.host}:${s.port}`,
+      )
       this.lastAnswer = this.clock.now()
       return client
     } catch (err) {

@@ -38,7 +38,8 @@ describe('the fleet rate limit, shared by two instances', needsFleet(), () => {
 
     const redis = await world.redis.client()
     const log: Grant[] = (await redis.xrange('rmqb:{rate}:log', '-', '+')).map(([, fields]) => {
-      const f = Object.fromEntries(fields.reduce<string[][]>((pairs, v, i) => (i % 2 ? pairs : [...pairs, [v, fields[i + 1]!]]), []))
+      const f: Record<string, string> = {}
+      for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
       return { who: f['who']!, want: Number(f['want']), granted: Number(f['granted']), from: Number(f['at']) + Number(f['delay']) }
     })
     log.sort((x, y) => x.from - y.from)
