@@ -15,7 +15,7 @@ describe('chunks', () => {
     for (const n of [1, 63, 64, 65, 321, 5000]) {
       const chunks = claimChunks(n)
       assert.equal(chunks[0]![0], 0)
-      chunks.forEach(([a], i) => i > 0 && assert.equal(a, chunks[i - 1]![1]))
+      for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i]![0], chunks[i - 1]![1])
       assert.equal(chunks.at(-1)![1], n)
       assert.ok(chunks.every(([a, b]) => b - a <= MAX_CHUNK))
     }
