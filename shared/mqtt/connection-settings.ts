@@ -1,8 +1,8 @@
 // What every connection of a pool shares (pool.ts builds it once).
 import type { IClientOptions, MqttClient } from 'mqtt'
 import type { MqttAuth } from './auth.js'
-import type { PacketLimit } from './classify.js'
 import type { Clock } from './clock.js'
+import type { PacketLimit } from './failure-kind.js'
 import type { ProtocolChoice } from './protocol-choice.js'
 
 export type Connect = (url: string, opts: IClientOptions) => MqttClient

@@ -1,16 +1,18 @@
 // One pooled connection: opened on first use, reopened when it dropped or, after an idle spell, does not answer
 // a PINGREQ; sends its share of a batch through a publish window and, when the connection is lost, reconnects
-// and resends what was not confirmed one message at a time (isolation.ts). Concurrent invocations on one
+// and resends what was not confirmed one message at a time, until the evidence singles a message out or says
+// the broker is in trouble (isolation.ts). Concurrent invocations on one
 // instance take turns, so the in-flight bound holds.
 import type { MqttClient } from 'mqtt'
 import { MqttConnectionError, messageOf, ProtocolRefusedError } from '../errors.js'
 import type { Logger } from '../logging/logger.js'
 import { redact } from '../logging/secrets.js'
 import type { Publish } from '../mapping/publish.js'
-import { type CodedError, describeLoss, lossOf, poisonReason } from './classify.js'
 import type { ConnectionSettings } from './connection-settings.js'
+import type { CodedError } from './failure-kind.js'
 import type { BrokenGroups } from './group-order.js'
 import { Isolation } from './isolation.js'
+import { brokerTroubleReason, describeLoss, lossOf, poisonReason } from './loss.js'
 import { KEEPALIVE_S, type Negotiated, negotiate } from './negotiate.js'
 import { openClient, streamOf } from './open-client.js'
 import { DELIVERED, type PassResult, type PublishOutcome, type PublishResult } from './outcome.js'
@@ -114,12 +116,13 @@ export class Connection {
 
   /**
    * Sends in order. After a lost connection it reconnects and resends what was not confirmed, one message at
-   * a time, so a message the broker will not take is told from a broker that is down (isolation.ts).
+   * a time, so a message the broker will not take is told from a broker in trouble (isolation.ts).
    */
   private async sendNow(items: Publish[], deadline: number, log: Logger, groups?: readonly (string | undefined)[]): Promise<PublishResult> {
     const { clock, safeUrl } = this.settings
     const outcomes: PublishOutcome[] = new Array(items.length).fill(DELIVERED)
-    const plan = new Isolation(items.length)
+    // What each message keeps its order with: the probe of isolation is one that does not overtake its own.
+    const plan = new Isolation(items.length, (i) => (groups?.[i] !== undefined ? `g${groups[i]}` : `t${items[i]!.qos}${items[i]!.topic}`))
     // Groups broken in one pass stay broken in the next (the resend after a lost connection).
     const ordered = groups ? { of: groups, broken: new Map() as BrokenGroups } : undefined
     if (this.idleError !== undefined) {
@@ -129,10 +132,11 @@ export class Connection {
     const fail = (reason: string) => {
       for (const i of plan.remaining()) outcomes[i] = { kind: 'failed', reason }
     }
+    const lost = `the connection to the MQTT broker at ${safeUrl} was lost before it acknowledged`
     let dropped = 0
     for (let attempt = 0; !plan.done; attempt++) {
       if (attempt > 0 && clock.now() >= deadline) {
-        fail(`the connection to the MQTT broker at ${safeUrl} was lost before it acknowledged, and the invocation deadline came`)
+        fail(`${lost}, and the invocation deadline came`)
         break
       }
       try {
@@ -148,7 +152,7 @@ export class Connection {
       ) {
         this.destroy()
         if (plan.unhealthy()) {
-          fail(`the connection to the MQTT broker at ${safeUrl} was lost before it acknowledged, and the new one did not answer a PINGREQ`)
+          fail(`${lost}, and the new one did not answer a PINGREQ`)
           break
         }
         continue
@@ -158,18 +162,23 @@ export class Connection {
       this.report(r, log)
       // A connection that closed or stopped acknowledging is presumed dead: the next pass opens a new one.
       if (r.broken) this.destroy()
-      const found = plan.record(pass, r)
+      const verdict = plan.record(pass, r)
+      if (verdict.poison) {
+        const { index, evidence } = verdict.poison
+        const bytes = publishPacketBytes(items[index]!, this.negotiated.version === 5)
+        outcomes[index] = { kind: 'refused', reason: redact(poisonReason(evidence, safeUrl, bytes)) }
+      }
       if (r.timedOut) {
         fail(r.timedOut)
         break
       }
-      if (found === 'give up') {
-        fail(`the connection to the MQTT broker at ${safeUrl} was lost before it acknowledged (${describeLoss(r.loss!)})`)
+      if (verdict.transient !== undefined) {
+        const why = redact(verdict.transient)
+        const failed = plan.remaining()
+        fail(brokerTroubleReason(why, safeUrl))
+        // One line that says why nothing was dead-lettered: the invocation fails and Function Compute retries.
+        log.warn({ event: 'mqtt.broker-trouble', clientId: this.clientId, url: safeUrl, verdict: 'transient', failed: failed.length, why })
         break
-      }
-      if (found) {
-        const bytes = publishPacketBytes(items[found.poison]!, this.negotiated.version === 5)
-        outcomes[found.poison] = { kind: 'refused', reason: redact(poisonReason(found.losses, safeUrl, bytes)) }
       }
     }
     return { outcomes, droppedV5Properties: dropped }

@@ -1,7 +1,7 @@
 // What one connection may do, from the settings and what the broker said in its CONNACK (MQTT 5): the window
 // (MQTT_MAX_IN_FLIGHT, lowered to the receive maximum), the packet limit (MQTT_MAX_PACKET_SIZE, lowered to the
 // maximum packet size) and the keepalive (the server keepalive, when the broker assigns one).
-import type { PacketLimit } from './classify.js'
+import type { PacketLimit } from './failure-kind.js'
 
 /** MQTT_MAX_IN_FLIGHT's default: Mosquitto's receive maximum; on MQTT 5 the window is the broker's own, capped by it. */
 export const MAX_IN_FLIGHT = 20

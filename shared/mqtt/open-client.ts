@@ -5,8 +5,8 @@ import { type IClientOptions, type MqttClient, UniqueMessageIdProvider } from 'm
 import { MqttConnectionError } from '../errors.js'
 import { registerSecret } from '../logging/secrets.js'
 import { credentialsFor } from './auth.js'
-import { closedBeforeConnack, connectError } from './classify.js'
 import type { ConnectionSettings } from './connection-settings.js'
+import { closedBeforeConnack, connectError } from './failure-kind.js'
 import { type ConnackProperties, KEEPALIVE_S } from './negotiate.js'
 
 export interface Opened {

@@ -1,6 +1,6 @@
 // What became of each publish, and of one pass of the publish window: data, not exceptions
 // (docs/architecture.md, "Bridge function").
-import type { Loss } from './classify.js'
+import type { Loss } from './loss.js'
 
 export type PublishOutcome =
   | { kind: 'delivered' }
@@ -29,12 +29,14 @@ export interface PassResult {
   loss?: Loss
   /** Set when the acknowledgement timeout or the deadline ended the pass: every unsettled one failed with it. */
   timedOut?: string
-  /** Publishes settled in this pass (delivered or refused by the broker). */
+  /** Publishes settled in this pass (delivered, refused, or failed without a lost connection). */
   settled: number
+  /** PUBLISH packets the broker answered in this pass (PUBACK, PUBREC or PUBCOMP, with an error code or not). */
+  acknowledged: number
   /** MQTT 5 property sets left out. */
   dropped: number
   /** QoS 2 publishes the broker answered with a PUBACK: it delivers them at QoS 1, at least once. */
   downgraded: number
-  /** Lost, timed out, or past the deadline: the client must not be used again. */
+  /** Lost, timed out, past the deadline, or still owing a message given up on: the client must not be used again. */
   broken: boolean
 }

@@ -1,22 +1,49 @@
 // One pass over a share of a batch on one live client: written in batch order, with a bounded number in
 // flight (the broker's receive maximum: docs/reliability.md, "The window"), paced by the rate limit, every
-// wait bounded by the acknowledgement timeout and the invocation deadline. A PUBLISH over the broker's packet
-// limit is refused before it is written. A QoS 0 message is delivered once the broker has read it: an
-// acknowledgement of a later message, or the PINGRESP to a PINGREQ written after it, shows that. With
-// ordered rules, each message group has one message in flight (group-order.ts). Acknowledgements a Nagle-on
-// broker holds are released by a PINGREQ (ack-nudge.ts). A lost connection (closed, or any MQTT.js error)
-// ends the pass at once, with what was written but not confirmed.
+// wait bounded by the acknowledgement timeout and the invocation deadline. Two halves: the scheduler decides
+// what may be written next (scheduler.ts: the window, the pacing, the message groups); the acknowledgement
+// ledger keeps what the broker owes and what each acknowledgement confirms (ack-ledger.ts, QoS 0 included).
+// This file wires them to MQTT.js: it writes, listens, pings, corks and watches the clock. A lost connection
+// (closed, or any MQTT.js error) ends the pass at once, with what was written but not confirmed.
+//
+// The invariants of both halves. Position k stands for items[indices[k]]; its state only moves forward:
+//
+//   UNSENT ──write──▶ SENT ──QoS 0 written──▶ WRITTEN ──confirmed by a later answer──▶ SETTLED
+//     │                ├──answered: acknowledged, refused or failed ───────────────────▶ SETTLED
+//     │                └──overdue while the broker answers others──▶ ABANDONED ──late answer──▶ SETTLED
+//     └──refused unwritten (over the packet limit), or failed with its broken group ─────────▶ SETTLED
+//
+//   by position  0 ──────────────────────────────── next ─────────────────────── n
+//                [ written or settled, or waiting  ][ UNSENT, taken in this order ]
+//                [ in its group's queue            ]
+//   by write     0 ─────────── oldestWrite ──────────────────────── writes
+//                [ all settled ][ any state but UNSENT; sentAt rising ]
+//
+// 1. (scheduler) Every position from `next` on is UNSENT. Below it, a position is UNSENT only while it waits
+//    in its group's queue (ordered rules), in batch order; `ready` holds the head of an idle group's queue.
+// 2. (ledger) inFlight = #SENT + #ABANDONED ≤ maxInFlight, and unwritten = the QoS 0 ones of them ≤
+//    MAX_UNWRITTEN_QOS0: a message given up on keeps its place until the broker answers, since the broker
+//    still counts it against its receive maximum.
+// 3. (ledger) settled = #SETTLED + #ABANDONED; the pass ends when settled = n, on a loss, or on a timeout.
+// 4. (ledger) byWrite[w] is the position written w-th, writeNumber[k] its inverse; sentAt rises with w;
+//    every write below oldestWrite is settled, so the watchdog starts there.
+// 5. (ledger) The QoS 0 confirmations hold exactly the WRITTEN positions, in write order. Every PUBLISH
+//    numbered below `mark` was read by the broker: an answer to write w moves mark to w, the PINGRESP to a
+//    PINGREQ written after w writes moves it to w. So nothing WRITTEN is numbered below mark.
+// 6. (scheduler) With ordered rules, a group is in flight exactly while one of its positions is SENT; while
+//    it is, its later positions wait in its queue; a broken group has no queue and its positions fail unwritten.
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
 import type { Publish } from '../mapping/publish.js'
+import { AckLedger } from './ack-ledger.js'
 import { AckNudge } from './ack-nudge.js'
-import { type CodedError, lossOf, oversizeReason, publishError } from './classify.js'
-import type { Timer } from './clock.js'
-import { QoS0Confirmations } from './confirmations.js'
-import { GroupOrder } from './group-order.js'
+import { type CodedError, oversizeReason } from './failure-kind.js'
+import { lossOf } from './loss.js'
 import type { PassResult, PublishOutcome } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
-import { DEADLINE_REASON, type Ending, overdue, passResult, SENT, SETTLED, WRITTEN } from './pass-state.js'
-import { MAX_UNWRITTEN_QOS0, type WindowClient, type WindowOptions } from './window-client.js'
+import { DEADLINE_REASON, type Ending } from './pass-state.js'
+import { ReadCork } from './read-cork.js'
+import { Scheduler } from './scheduler.js'
+import type { WindowClient, WindowOptions } from './window-client.js'
 
 export type { WindowClient, WindowOptions } from './window-client.js'
 
@@ -36,71 +63,37 @@ export function transmit(
 }
 
 export class PublishWindow {
-  private readonly count: number
-  private readonly sentAt: Float64Array
-  private readonly state: Uint8Array
-  /** Each written position's PUBLISH number in this pass: the order the broker reads them in. */
-  private readonly writeNumber: Uint32Array
-  /** PUBLISH packets written in this pass (MQTT.js writes each inside its publish call). */
-  private writes = 0
-  /** The cursor: positions below it were written, settled, or (ordered rules) wait in `order`. */
-  private next = 0
-  private inFlight = 0
-  /** QoS 0 messages handed to MQTT.js whose write callback has not run. */
-  private unwritten = 0
-  private settledCount = 0
-  /** Positions below this one need not be looked at by the watchdog. */
-  private oldest = 0
-  private readonly confirmations: QoS0Confirmations
+  private readonly ledger: AckLedger
+  private readonly scheduler: Scheduler
   /** Releases acknowledgements a Nagle-on broker holds behind the client's delayed ACK. */
   private readonly nudge: AckNudge
-  /** With ordered rules: one message in flight per group, and the short-circuit after a failure. */
-  private readonly order: GroupOrder | undefined
-  /** Packet identifiers of the QoS 2 publishes written, to tell a PUBACK answer (a QoS 1 broker) from PUBREC. */
-  private readonly qos2Ids = new Set<number>()
-  private dropped = 0
-  private downgraded = 0
+  private readonly cork: ReadCork
   private disconnect: IDisconnectPacket | undefined
+  /** MQTT 5 property sets left out on a 3.1.1 connection. */
+  private dropped = 0
   private finished = false
   private driving = false
   private again = false
-  /** When this pass began, or last wrote a PINGREQ to confirm QoS 0 messages. */
-  private pingedAt: number
-  /** Set from the first packet of a read until the event loop's next turn: the socket is corked meanwhile. */
-  private uncorkAt: Timer | undefined
-  /** Set while the rate limit makes the next publish wait. */
-  private paced: Timer | undefined
-  private watchdog: Timer | undefined
+  private watchdog: ReturnType<WindowOptions['clock']['setInterval']> | undefined
   private resolve: (r: PassResult) => void = () => {}
 
   constructor(
     private readonly client: WindowClient,
     private readonly items: readonly Publish[],
     private readonly indices: readonly number[],
-    private readonly outcomes: PublishOutcome[],
+    outcomes: PublishOutcome[],
     private readonly deadline: number,
     private readonly options: WindowOptions,
   ) {
-    this.count = indices.length
-    this.sentAt = new Float64Array(this.count)
-    this.state = new Uint8Array(this.count)
-    this.writeNumber = new Uint32Array(this.count)
-    this.confirmations = new QoS0Confirmations(options.pingsInFlight ?? 0, (k) => this.settle(k))
-    this.pingedAt = options.clock.now()
+    const { clock } = options
+    this.ledger = new AckLedger(indices, outcomes, clock.now(), options.pingsInFlight ?? 0)
+    this.scheduler = new Scheduler(indices.length, options.maxInFlight, clock, options.bucket, options.groups, indices)
     this.nudge = new AckNudge(
-      options.clock,
+      clock,
       () => client.sendPing(),
-      () => this.inFlight > 0 || this.confirmations.waiting,
+      () => this.ledger.owes,
     )
-    const groups = options.groups
-    this.order = groups?.of.some((g) => g !== undefined)
-      ? new GroupOrder(
-          this.count,
-          (k) => groups.of[indices[k]!],
-          (k) => items[indices[k]!]!.topic,
-          groups.broken,
-        )
-      : undefined
+    this.cork = new ReadCork(clock, () => client.stream)
   }
 
   run(): Promise<PassResult> {
@@ -140,55 +133,49 @@ export class PublishWindow {
 
   private readonly onPacketSend = (packet: Packet): void => {
     this.nudge.wrote()
-    if (packet.cmd === 'pingreq') this.confirmations.pinged(this.writes)
-    if (packet.cmd === 'publish' && packet.qos === 2 && packet.messageId !== undefined) this.qos2Ids.add(packet.messageId)
+    this.ledger.sent(packet)
   }
 
   private readonly onPacketReceive = (packet: Packet): void => {
-    // MQTT.js handles a read's packets one per process.nextTick, and mqtt-packet uncorks on the next tick:
-    // each acknowledgement's publish was a writev of its own (one syscall a message, a third of a QoS 1
-    // batch's time here). Corked until the check phase, after every tick, what one read's acknowledgements
-    // let out goes in one write (docs/performance.md).
-    if (this.uncorkAt === undefined && this.client.stream?.cork) {
-      this.client.stream.cork()
-      this.uncorkAt = this.options.clock.setImmediate(this.uncork)
-    }
+    this.cork.read()
     const cmd = packet.cmd
     this.nudge.heard(cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubcomp')
-    if (cmd === 'puback' || cmd === 'pubrec') {
-      if (packet.messageId !== undefined && this.qos2Ids.delete(packet.messageId) && cmd === 'puback') this.downgraded++
-    } else if (cmd === 'pingresp') {
-      this.confirmations.pingAnswered()
-      this.drive()
-    }
-  }
-
-  private readonly uncork = (): void => {
-    this.uncorkAt = undefined
-    this.client.stream?.uncork?.()
-  }
-
-  private readonly check = (): void => {
-    const now = this.options.clock.now()
-    if (now >= this.deadline) {
-      this.finish({ timedOut: DEADLINE_REASON })
-      return
-    }
-    while (this.oldest < this.next && this.state[this.oldest] === SETTLED) this.oldest++
-    const { publishTimeoutMs, safeUrl } = this.options
-    if (overdue(this.state, this.sentAt, this.oldest, this.next, now - publishTimeoutMs, !this.order)) {
-      this.finish({
-        timedOut: `no acknowledgement from the MQTT broker at ${safeUrl} within MQTT_PUBLISH_TIMEOUT_MS=${publishTimeoutMs} ms`,
-      })
-    } else this.drive()
+    if (this.ledger.received(packet)) this.drive()
   }
 
   /**
-   * Writes what the window and the rate limit allow, pings while written QoS 0 messages wait to be confirmed, and
-   * ends the pass when all is settled. Callbacks may run inside publish(); they come back here, and the flag
-   * turns that recursion into this loop.
+   * The watchdog: the deadline; a broker that answered nothing within MQTT_PUBLISH_TIMEOUT_MS ends the pass; one
+   * that answers others while a message waits past it fails that message alone (and its group), so a waiting
+   * group never holds the others up.
    */
-  private drive(): void {
+  private readonly check = (): void => {
+    const ending = this.overdue()
+    if (ending) this.finish(ending)
+    else this.drive()
+  }
+
+  private overdue(): Ending | undefined {
+    const { clock, publishTimeoutMs, safeUrl, maxInFlight } = this.options
+    const now = clock.now()
+    if (now >= this.deadline) return { timedOut: DEADLINE_REASON }
+    const reason = `no acknowledgement from the MQTT broker at ${safeUrl} within MQTT_PUBLISH_TIMEOUT_MS=${publishTimeoutMs} ms`
+    const overdue = this.ledger.overdue(now, publishTimeoutMs)
+    if (overdue.kind === 'silent') return { timedOut: reason }
+    if (overdue.kind !== 'expired') return undefined
+    for (const k of overdue.positions) {
+      this.ledger.abandon(k, reason)
+      this.breakGroup(k, reason)
+    }
+    // Every place in the window is held by a message the broker may never answer: nothing can move.
+    return this.ledger.abandoned >= maxInFlight ? { timedOut: reason } : undefined
+  }
+
+  /**
+   * Writes what the scheduler allows, pings while written QoS 0 messages wait to be confirmed, and ends the
+   * pass when all is settled. Callbacks may run inside publish(); they come back here, and the flag turns that
+   * recursion into this loop.
+   */
+  private drive = (): void => {
     if (this.driving) {
       this.again = true
       return
@@ -198,126 +185,75 @@ export class PublishWindow {
       this.again = false
       this.pump()
       if (this.finished) break
-      if (this.settledCount === this.count) this.finish()
-      // QoS 0 messages written and not yet confirmed: a PINGREQ behind them confirms them. One in flight at a
-      // time, sent once nothing is left to write, or every quarter of the timeout in a long (paced) stream.
-      else if (this.confirmations.waiting && !this.confirmations.pinging && this.pingDue()) {
-        this.pingedAt = this.options.clock.now()
+      if (this.ledger.done) this.finish()
+      // QoS 0 messages written and not yet confirmed: a PINGREQ behind them confirms them.
+      else if (this.ledger.pingDue(this.options.clock.now(), this.scheduler.allTaken, this.options.publishTimeoutMs / 4))
         this.client.sendPing()
-      }
     } while (this.again && !this.finished)
     this.driving = false
   }
 
-  private pingDue(): boolean {
-    return this.next === this.count || this.options.clock.now() - this.pingedAt >= this.options.publishTimeoutMs / 4
-  }
-
   private pump(): void {
-    const { clock, bucket, maxInFlight, v5, packetLimit, safeUrl } = this.options
-    while (!this.finished && !this.paced && this.inFlight < maxInFlight && this.unwritten < MAX_UNWRITTEN_QOS0) {
-      const k = this.candidate()
-      if (k === undefined) break
-      const p = this.items[this.indices[k]!]!
-      const bytes = publishPacketBytes(p, v5)
-      if (bytes > packetLimit.bytes) {
-        // Never written: the broker would drop the connection (Mosquitto) or the message, on every retry.
-        this.take(k, false)
-        this.sentAt[k] = clock.now()
-        this.settle(k, { kind: 'refused', reason: oversizeReason(bytes, packetLimit, safeUrl) })
-        continue
-      }
-      const wait = bucket?.take(clock.now()) ?? 0
-      if (wait > 0) {
-        this.paced = clock.setTimeout(() => {
-          this.paced = undefined
-          this.drive()
-        }, wait)
-        break
-      }
-      this.take(k, true)
-      const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain }
-      if (p.properties) {
-        if (v5) opts.properties = p.properties
-        else this.dropped++
-      }
-      this.inFlight++
-      if (p.qos === 0) this.unwritten++
-      this.state[k] = SENT
-      this.sentAt[k] = clock.now()
-      this.writeNumber[k] = this.writes++
-      this.client.publish(p.topic, p.payload, opts, (err) => this.answered(k, err))
+    while (!this.finished) {
+      const next = this.scheduler.choose(this.ledger.inFlight, this.ledger.unwritten)
+      if (next.kind === 'wait') return
+      if (next.kind === 'fail') this.ledger.settle(next.position, { kind: 'failed', reason: next.reason })
+      else if (!this.write(next.position)) return
     }
   }
 
   /**
-   * The next position to write, not yet taken: a waiting message of an ordered rule now free to go, else the
-   * cursor's, past the messages that must wait for their group or topic and those whose group broke.
+   * About to write message k: the one place where a check before its PUBLISH belongs (today the packet limit;
+   * a refusal here takes no token of the rate limit). Returns false when the rate limit makes it wait.
    */
-  private candidate(): number | undefined {
-    const order = this.order
-    if (!order) return this.next < this.count ? this.next : undefined
-    const ready = order.peekReady()
-    if (ready !== undefined) return ready
-    while (this.next < this.count) {
-      const k = this.next
-      const broken = order.brokenReason(k)
-      if (broken !== undefined) {
-        this.next++
-        this.settle(k, { kind: 'failed', reason: broken })
-      } else if (order.holds(k)) this.next++
-      else return k
+  private write(k: number): boolean {
+    const { clock, v5, packetLimit, safeUrl } = this.options
+    const p = this.items[this.indices[k]!]!
+    const bytes = publishPacketBytes(p, v5)
+    if (bytes > packetLimit.bytes) {
+      // Never written: the broker would drop the connection (Mosquitto) or the message, on every retry.
+      this.scheduler.taken(k, false)
+      this.ledger.settle(k, { kind: 'refused', reason: oversizeReason(bytes, packetLimit, safeUrl) })
+      return true
     }
-    return undefined
+    if (this.scheduler.paces(this.drive)) return false
+    this.scheduler.taken(k, true)
+    const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain }
+    if (p.properties) {
+      if (v5) opts.properties = p.properties
+      else this.dropped++
+    }
+    this.ledger.written(k, p.qos, clock.now())
+    this.client.publish(p.topic, p.payload, opts, (err, packet) => this.answered(k, err, packet))
+    return true
   }
 
-  /** Takes the candidate: the cursor moves past it, or it leaves its group's queue; `written` holds its group. */
-  private take(k: number, written: boolean): void {
-    if (k === this.next) this.next++
-    this.order?.taken(k, written)
-  }
-
-  private answered(k: number, err: CodedError | null | undefined): void {
-    if (this.finished || this.state[k] !== SENT) return
-    this.inFlight--
-    const qos = this.items[this.indices[k]!]!.qos
-    if (qos === 0) this.unwritten--
-    if (qos === 0 && !err) {
-      this.state[k] = WRITTEN
-      this.confirmations.wrote(k, this.writeNumber[k]!)
-      // Written in order on the one connection: the broker reads it before the group's next message.
-      this.order?.released(k)
-    } else {
-      // An acknowledgement (with or without an error code) shows the broker read everything written before it.
-      if (!err || typeof err.code === 'number') this.confirmations.acknowledged(this.writeNumber[k]!)
-      const outcome = err ? publishError(err, this.options.safeUrl) : undefined
-      this.settle(k, outcome)
-      if (outcome?.kind === 'failed' && this.order) {
-        for (const w of this.order.fail(k, outcome.reason)) this.settle(w, { kind: 'failed', reason: this.order.brokenReason(w)! })
-      } else this.order?.released(k)
+  private answered(k: number, err: CodedError | null | undefined, packet: Packet | undefined): void {
+    if (this.finished) return
+    const { clock, safeUrl } = this.options
+    const answer = this.ledger.answer(k, this.items[this.indices[k]!]!.qos, err, packet, safeUrl, clock.now())
+    if (answer.kind === 'written') this.scheduler.released(k)
+    else if (answer.kind === 'settled') {
+      const outcome = answer.outcome
+      if (outcome?.kind === 'failed') this.breakGroup(k, outcome.reason)
+      else this.scheduler.released(k)
     }
     this.drive()
   }
 
-  private settle(k: number, outcome?: PublishOutcome): void {
-    this.state[k] = SETTLED
-    this.settledCount++
-    if (outcome) this.outcomes[this.indices[k]!] = outcome
+  /** The message at `k` failed for a transient reason: the rest of its group, waiting, fails unwritten. */
+  private breakGroup(k: number, reason: string): void {
+    for (const w of this.scheduler.broke(k, reason)) this.ledger.settle(w.position, { kind: 'failed', reason: w.reason })
   }
 
   private finish(ending?: Ending): void {
     if (this.finished) return
     this.finished = true
-    const { clock } = this.options
-    clock.clearInterval(this.watchdog)
-    clock.clearTimeout(this.paced)
-    if (this.uncorkAt !== undefined) {
-      clock.clearImmediate(this.uncorkAt)
-      this.uncork()
-    }
+    this.options.clock.clearInterval(this.watchdog)
+    this.scheduler.stop()
+    this.cork.stop()
     this.nudge.stop()
     this.listen('removeListener')
-    const counts = { settled: this.settledCount, dropped: this.dropped, downgraded: this.downgraded }
-    this.resolve(passResult(this.state, this.indices, this.outcomes, counts, ending))
+    this.resolve(this.ledger.result(ending, this.dropped))
   }
 }

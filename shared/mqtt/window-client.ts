@@ -1,8 +1,8 @@
 // What one pass of the publish window (publish-window.ts) needs: the little of MQTT.js's client it uses, and
 // its options.
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
-import type { CodedError, PacketLimit } from './classify.js'
 import type { Clock } from './clock.js'
+import type { CodedError, PacketLimit } from './failure-kind.js'
 import type { BrokenGroups } from './group-order.js'
 import type { TokenBucket } from './token-bucket.js'
 
@@ -22,8 +22,11 @@ export interface WindowEvents {
 
 /** The little of MQTT.js's client a pass needs. */
 export interface WindowClient {
-  /** Calls back on PUBACK (QoS 1), PUBCOMP (QoS 2) or once written (QoS 0), possibly synchronously. */
-  publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError | null) => void): unknown
+  /**
+   * Calls back on PUBACK (QoS 1), PUBCOMP (QoS 2) or once written (QoS 0), possibly synchronously; with an
+   * error reason code, MQTT.js passes the acknowledgement too (its reason string).
+   */
+  publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError | null, packet?: Packet) => void): unknown
   sendPing(): void
   /** The socket (MQTT.js's `stream`), corked while one read's packets are handled (publish-window.ts). */
   stream?: { cork?: () => void; uncork?: () => void }

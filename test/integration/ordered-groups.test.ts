@@ -1,7 +1,8 @@
 // Ordered delivery per message group on a real Mosquitto. The bridge reaches it through the latency proxy,
 // which loses the first PUBLISH to one topic for good (a packet the broker never gets, so never answers): the
-// group of that message stops there, its later messages unsent, while the other groups go on; the invocation
-// fails, and its retry delivers the rest of the group in order. A message the broker refuses (an ACL) is a
+// group of that message stops there, its later messages unsent, while the other groups go on, whether each
+// group has its own topic or all share one; the invocation fails, and its retry delivers the rest of the
+// group in order. A message the broker refuses (an ACL) is a
 // dead letter and does not hold its group: a retry could never deliver it.
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
@@ -60,7 +61,8 @@ describe('ordered delivery per message group, on Mosquitto', needsMosquitto(), (
   let sub: Subscriber
   let bridge: Bridge
   let deadLetters: string
-  let lostOnce = false
+  /** The topic whose next PUBLISH the proxy loses, once. */
+  let dropTopic: string | undefined = LOST
 
   before(async () => {
     broker = await startMosquitto({ denyTopics: ['orders/denied/#'] })
@@ -69,8 +71,8 @@ describe('ordered delivery per message group, on Mosquitto', needsMosquitto(), (
       {
         rttMs: 2,
         dropPublish: (topic) => {
-          if (topic !== LOST || lostOnce) return false
-          lostOnce = true
+          if (topic !== dropTopic) return false
+          dropTopic = undefined
           return true
         },
       },
@@ -141,6 +143,35 @@ describe('ordered delivery per message group, on Mosquitto', needsMosquitto(), (
     const after = await received('T', lanes)
     assert.deepEqual(firsts(after, 'a'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     assert.equal(after.length, 30, 'each message once: the lost one never reached the broker')
+  })
+
+  test('groups sharing one topic: the group whose first message is lost stops; the others, on the same topic, are not held up; the retry keeps its order', async () => {
+    // The default mapping: every group on the rule's one target topic. The proxy loses the first PUBLISH
+    // to it, a:0: the order per topic gives way, so b and c go past the group that waits.
+    const SHARED = 'orders/shared'
+    const specs: Spec[] = []
+    for (let seq = 0; seq < 10; seq++) for (const group of ['a', 'b', 'c']) specs.push({ group, seq, topic: SHARED })
+    const ev = event('S', specs)
+    const dropped = proxy.dropped
+    dropTopic = SHARED
+
+    const first = await bridge.handle(ev, fcContext('req-shared-1')).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    assert.ok(first instanceof DeliveryError, `the first attempt must fail: ${String(first)}`)
+    assert.equal(proxy.dropped, dropped + 1)
+    assert.match(first.message, /^10 of 30 /, 'only group a failed')
+    const before = await received('S', [SHARED])
+    assert.deepEqual(firsts(before, 'a'), [])
+    assert.deepEqual(firsts(before, 'b'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert.deepEqual(firsts(before, 'c'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+
+    const retry = await bridge.handle(ev, fcContext('req-shared-2'))
+    assert.deepEqual([retry.published, retry.duplicates, retry.failed], [10, 20, 0])
+    const after = await received('S', [SHARED])
+    assert.deepEqual(firsts(after, 'a'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert.equal(after.length, 30)
   })
 
   test('a message the broker refuses is a dead letter; the rest of its group is delivered in order, and the batch succeeds', async () => {

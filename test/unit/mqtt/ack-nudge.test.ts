@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { AckNudge, MAX_NUDGES_PER_STALL, NUDGE_QUIET_MS } from '../../../shared/mqtt/ack-nudge.js'
+import { TokenBucket } from '../../../shared/mqtt/token-bucket.js'
 import { FakeClock, publishes, windowPass } from './fakes.js'
 
 function nudge(outstanding = true) {
@@ -116,9 +117,20 @@ describe('delayed-ACK nudge in the publish window', () => {
     await done
   })
 
-  test('nothing is written once the last acknowledgement is in', async () => {
-    const { clock, client, done } = pass(2)
-    client.ackAll()
+  test('nothing is written once the last acknowledgement is in, while the pass goes on (paced by the rate limit)', async () => {
+    // The pass outlives its acknowledgements: the next message waits for a token. Only "nothing outstanding"
+    // keeps the nudge quiet here, not the end of the pass.
+    const clock = new FakeClock()
+    const { client, done, result } = windowPass(publishes(3), 'manual', { clock, bucket: new TokenBucket(10) })
+    for (let i = 0; i < 3; i++) {
+      assert.equal(client.unacked.length, 1)
+      client.ack()
+      clock.advance(0)
+      clock.advance(NUDGE_QUIET_MS * 10)
+      assert.equal(client.pings, 0, `a PINGREQ after acknowledgement ${i + 1}, with nothing owed`)
+      if (i < 2) assert.equal(result(), undefined, 'the pass is still running')
+      clock.advance(100)
+    }
     await done
     clock.advance(1000)
     assert.equal(client.pings, 0)

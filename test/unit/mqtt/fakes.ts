@@ -2,11 +2,11 @@
 // refused, closed or broken at the test's word (and answers PINGREQs as it answers publishes), a broker whose
 // connect() hands out such clients, and a logger that keeps lines.
 import { EventEmitter } from 'node:events'
-import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt'
+import type { IClientOptions, IClientPublishOptions, MqttClient, Packet } from 'mqtt'
 import type { LogFields, Logger } from '../../../shared/logging/logger.js'
 import type { Publish, QoS } from '../../../shared/mapping/publish.js'
-import type { CodedError } from '../../../shared/mqtt/classify.js'
 import type { Clock, Timer } from '../../../shared/mqtt/clock.js'
+import type { CodedError } from '../../../shared/mqtt/failure-kind.js'
 import { DELIVERED, type PassResult, type PublishOutcome, type PublishResult } from '../../../shared/mqtt/outcome.js'
 import { MQTT_MAX_PACKET_BYTES } from '../../../shared/mqtt/packet-size.js'
 import { MqttPool, type PoolOptions } from '../../../shared/mqtt/pool.js'
@@ -93,7 +93,7 @@ export interface Sent {
   at: number
   acked: boolean
   messageId: number
-  cb: (err?: CodedError) => void
+  cb: (err?: CodedError, packet?: Packet) => void
 }
 
 /** How a client answers publishes: not at all until told, inside publish() itself, or on the next turn of the event loop. */
@@ -157,7 +157,7 @@ export class FakeClient extends EventEmitter {
     return this.sent.filter((s) => !s.acked)
   }
 
-  publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError) => void): this {
+  publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError, packet?: Packet) => void): this {
     this.depth++
     this.maxDepth = Math.max(this.maxDepth, this.depth)
     const qos = opts.qos ?? 0
@@ -176,9 +176,10 @@ export class FakeClient extends EventEmitter {
 
   /**
    * Acknowledges one publish (the oldest unacknowledged by default), with an error when given: the PUBACK, or
-   * PUBREC and PUBCOMP, as MQTT.js sees them arrive; for QoS 0, the write callback.
+   * PUBREC and PUBCOMP, as MQTT.js sees them arrive; for QoS 0, the write callback. With an error, MQTT.js
+   * hands the acknowledgement to the callback too, and `reasonString` is in its properties.
    */
-  ack(s: Sent | undefined = this.unacked[0], err?: CodedError): void {
+  ack(s: Sent | undefined = this.unacked[0], err?: CodedError, reasonString?: string): void {
     if (!s || s.acked) return
     s.acked = true
     const qos = s.opts.qos ?? 0
@@ -187,7 +188,12 @@ export class FakeClient extends EventEmitter {
       this.emit('packetreceive', { cmd: 'pubrec', messageId: s.messageId })
       this.emit('packetreceive', { cmd: 'pubcomp', messageId: s.messageId })
     }
-    s.cb(err)
+    const code = err?.code
+    const packet =
+      err && qos > 0
+        ? ({ cmd: 'puback', messageId: s.messageId, reasonCode: code, ...(reasonString ? { properties: { reasonString } } : {}) } as Packet)
+        : undefined
+    s.cb(err, packet)
     if (this.ending && this.unacked.length === 0) this.ending()
   }
 
@@ -211,9 +217,9 @@ export class FakeClient extends EventEmitter {
     this.emit('error', Object.assign(new Error(message), code === undefined ? {} : { code }))
   }
 
-  /** An MQTT 5 broker's DISCONNECT with a reason code, then the close. */
-  disconnectWith(reasonCode: number): void {
-    this.emit('disconnect', { cmd: 'disconnect', reasonCode })
+  /** An MQTT 5 broker's DISCONNECT with a reason code (and string), then the close. */
+  disconnectWith(reasonCode: number, reasonString?: string): void {
+    this.emit('disconnect', { cmd: 'disconnect', reasonCode, ...(reasonString ? { properties: { reasonString } } : {}) })
     this.drop()
   }
 
@@ -221,9 +227,9 @@ export class FakeClient extends EventEmitter {
     for (const s of this.unacked) this.ack(s)
   }
 
-  /** The broker answers with a PUBACK/PUBREC reason code >= 0x80, or an error without a code. */
-  refuse(s: Sent, code: number | undefined, message = 'Publish error'): void {
-    this.ack(s, code === undefined ? new Error(message) : Object.assign(new Error(message), { code }))
+  /** The broker answers with a PUBACK/PUBREC reason code >= 0x80 (and its reason string), or an error without a code. */
+  refuse(s: Sent, code: number | undefined, message = 'Publish error', reasonString?: string): void {
+    this.ack(s, code === undefined ? new Error(message) : Object.assign(new Error(message), { code }), reasonString)
   }
 
   /** The connection is lost (the broker went away). */
@@ -268,12 +274,26 @@ export interface BrokerBehaviour {
    * A message the broker will not take: when a client publishes this payload, it drops the connection, after
    * an MQTT 5 DISCONNECT with `disconnect` as reason code, or after MQTT.js raised `error` (the next microtask).
    */
-  poison?: { payload: string; disconnect?: number; error?: string }
+  poison?: { payload: string } & Drop
+  /**
+   * A broker that drops connections for its own reasons: called with each PUBLISH as the broker reads it and
+   * how many it has read (from 1, across connections); a Drop closes the connection on it, as `poison` does.
+   */
+  drops?: (payload: string, read: number) => Drop | undefined
+}
+
+/** How the broker closes a connection: after an MQTT 5 DISCONNECT with this reason code (and string), or after an MQTT.js error, or bare. */
+export interface Drop {
+  disconnect?: number
+  reasonString?: string
+  error?: string
 }
 
 /** Hands out fake clients; each gets its CONNACK on the next microtask, as the behaviour says. */
 export class FakeBroker {
   readonly clients: FakeClient[] = []
+  /** PUBLISH packets read, across connections. */
+  read = 0
 
   constructor(
     private readonly clock: Clock,
@@ -284,14 +304,20 @@ export class FakeBroker {
     const client = new FakeClient(opts, this.clock, this.behaviour.ackMode ?? 'manual')
     this.clients.push(client)
     const b = this.behaviour
-    client.on('packetsend', () => {
+    let dropping = false
+    client.on('packetsend', (packet: { cmd: string }) => {
       const s = client.sent.at(-1)
+      // What is written after the packet the broker closes on is never read.
+      if (packet.cmd !== 'publish' || !s || s.acked || dropping) return
+      this.read++
       const poison = this.behaviour.poison
-      if (!poison || !s || s.payload !== poison.payload || s.acked) return
+      const drop = poison && s.payload === poison.payload ? poison : this.behaviour.drops?.(s.payload, this.read)
+      if (!drop) return
       s.acked = true
+      dropping = true
       queueMicrotask(() => {
-        if (poison.error) client.fail(poison.error)
-        if (poison.disconnect !== undefined) client.disconnectWith(poison.disconnect)
+        if (drop.error) client.fail(drop.error)
+        if (drop.disconnect !== undefined) client.disconnectWith(drop.disconnect, drop.reasonString)
         else client.drop()
       })
     })

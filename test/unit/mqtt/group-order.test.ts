@@ -1,5 +1,6 @@
 // Ordered delivery per message group, in the publish window on a fake client and clock: one message in
-// flight per group, the per-topic order kept, and the short-circuit after a group's first failure.
+// flight per group, groups that never hold each other up (on a shared topic or not), and the short-circuit
+// after a group's first failure.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Publish } from '../../../shared/mapping/publish.js'
@@ -68,14 +69,64 @@ describe('ordered delivery: one message in flight per group', () => {
     assert.equal(p.client.sent.length, 30)
   })
 
-  test('the per-topic order holds too: a message behind a waiting group on its topic waits with it', async () => {
+  for (const shared of [true, false]) {
+    test(`groups ${shared ? 'on one shared topic' : 'each on its own topic'}: a group that waits never holds another up; each group in order`, async () => {
+      const topic = (g: string) => (shared ? 'devices/shared' : `devices/${g}`)
+      const p = pass(['A', 'A', 'B', 'B', 'C', 'A'].map((group) => ({ group, topic: topic(group) })))
+      assert.deepEqual(p.written(), ['A0', 'B2', 'C4'])
+      p.ack('B2')
+      p.ack('C4')
+      assert.deepEqual(p.written(), ['A0', 'B2', 'C4', 'B3'], 'B goes on while A0 waits')
+      p.ack('B3')
+      p.ack('A0')
+      p.ack('A1')
+      p.ack('A5')
+      await p.done
+      assert.deepEqual(p.written(), ['A0', 'B2', 'C4', 'B3', 'A1', 'A5'])
+      assert.ok(p.outcomes.every((o) => o.kind === 'delivered'))
+    })
+  }
+
+  test('the order per topic gives way for grouped messages: a message without a group goes past a waiting group on its topic', async () => {
     const t = 'devices/shared'
     const p = pass([{ group: 'A', topic: t }, { group: 'A', topic: t }, { topic: t }, { topic: 'devices/other' }])
-    assert.deepEqual(p.written(), ['A0', '-3'], 'the ungrouped message on the same topic waits behind A1')
+    assert.deepEqual(p.written(), ['A0', '-2', '-3'], 'A1 waits for A0; the ungrouped message on its topic does not wait for A1')
     p.ack('A0')
-    assert.deepEqual(p.written(), ['A0', '-3', 'A1', '-2'], 'then both go, in order')
+    assert.deepEqual(p.written(), ['A0', '-2', '-3', 'A1'])
     p.client.ackAll()
     await p.done
+  })
+
+  test('a message of a group on a shared topic never acknowledged: it fails at the timeout with the rest of its group; the other groups were delivered meanwhile', async () => {
+    const t = 'devices/shared'
+    const specs = Array.from({ length: 12 }, (_, i) => ({ group: 'ABC'[i % 3]!, topic: t }))
+    const p = windowPass(
+      publishes(12).map((m, i) => ({ ...m, topic: t, payload: Buffer.from(`${specs[i]!.group}${i}`) })),
+      'manual',
+      { publishTimeoutMs: 1000, groups: { of: specs.map((s) => s.group), broken: new Map() } },
+    )
+    // The broker answers everything but A0, as it arrives.
+    for (let round = 0; round < 5; round++) {
+      p.clock.advance(100)
+      for (const s of p.client.unacked) if (s.payload !== 'A0') p.client.ack(s)
+    }
+    assert.deepEqual(
+      p.written().filter((w) => w.startsWith('A')),
+      ['A0'],
+      'A waits for A0',
+    )
+    assert.equal(p.written().length, 9, 'B and C all written and answered')
+    p.clock.advance(1000)
+    const r = await p.done
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      specs.map((s) => (s.group === 'A' ? 'failed' : 'delivered')),
+    )
+    assert.match(
+      reasonOf(p.outcomes[3]),
+      /^not sent: an earlier message of its message group was not delivered \(no acknowledgement from the MQTT broker/,
+    )
+    assert.equal(r.timedOut, undefined, 'not the whole pass: the broker answered the others')
   })
 
   test('a waiting message refused unwritten (over the packet limit) lets the next of its group go', async () => {
@@ -152,16 +203,15 @@ describe('ordered delivery: the short-circuit after a failure', () => {
     )
   })
 
-  test('a broken group releases the messages of other groups waiting behind it on a topic', async () => {
+  test('a group broken on a shared topic: the other groups were never behind it, and go on', async () => {
     const t = 'devices/shared'
     const p = pass([
       { group: 'A', topic: t },
       { group: 'A', topic: t },
       { group: 'B', topic: t },
     ])
-    assert.deepEqual(p.written(), ['A0'])
-    p.ack('A0', 0x97)
     assert.deepEqual(p.written(), ['A0', 'B2'])
+    p.ack('A0', 0x97)
     p.ack('B2')
     await p.done
     assert.deepEqual(

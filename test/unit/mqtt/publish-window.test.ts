@@ -29,7 +29,7 @@ describe('publish window: in-flight bound and order', () => {
       p.client.sent.map((s) => s.payload),
       items.map((i) => i.payload.toString()),
     )
-    assert.deepEqual(r, { unconfirmed: [], unsent: [], settled: 50, dropped: 0, downgraded: 0, broken: false })
+    assert.deepEqual(r, { unconfirmed: [], unsent: [], settled: 50, acknowledged: 50, dropped: 0, downgraded: 0, broken: false })
     assert.ok(p.outcomes.every((o) => o.kind === 'delivered'))
     assert.equal(p.clock.pending, 0, 'the watchdog is cleared')
   })
@@ -94,6 +94,17 @@ describe('publish window: acknowledgements', () => {
     assert.match(reasonOf(p.outcomes[1]), /Quota exceeded \(reason code 0x97\)$/)
   })
 
+  test("the broker's reason string (MQTT 5) reaches the outcome, from the acknowledgement MQTT.js hands the callback", async () => {
+    const p = pass(publishes(1), 'manual')
+    p.client.refuse(p.client.sent[0]!, 0x87, 'Publish error: Not authorized', 'Publishing to this topic is forbidden by service policy')
+    await p.done
+    assert.deepEqual(p.outcomes[0], {
+      kind: 'refused',
+      code: 0x87,
+      reason: `the MQTT broker at ${URL} rejected the publish: Publish error: Not authorized (reason code 0x87): "Publishing to this topic is forbidden by service policy"`,
+    })
+  })
+
   test('a second callback for the same publish is ignored', async () => {
     const p = pass(publishes(2), 'manual')
     const first = p.client.sent[0]!
@@ -128,6 +139,7 @@ describe('publish window: acknowledgements', () => {
       unsent: [27, 28, 29],
       loss: { kind: 'closed' },
       settled: 7,
+      acknowledged: 7,
       dropped: 0,
       downgraded: 0,
       broken: true,
@@ -161,6 +173,55 @@ describe('publish window: timeouts', () => {
     p.client.ack(p.client.sent[2])
     assert.equal(p.outcomes[2]!.kind, 'failed')
     assert.equal(p.clock.pending, 0)
+  })
+
+  test('a message unanswered past the timeout while the broker answers others fails alone; its place is kept until the broker answers it', async () => {
+    const p = pass(publishes(6), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
+    const stuck = p.client.sent[0]!
+    p.clock.advance(600)
+    p.client.ack(p.client.sent[1])
+    p.client.ack(p.client.sent[2])
+    assert.deepEqual(p.written(), ['m-0', 'm-1', 'm-2', 'm-3', 'm-4'])
+    p.clock.advance(650)
+    assert.equal(p.result(), undefined, 'the broker answered within the timeout: the pass goes on')
+    assert.match(reasonOf(p.outcomes[0]), /within MQTT_PUBLISH_TIMEOUT_MS=1000 ms$/)
+    assert.equal(p.client.sent.length, 5, 'm-0 still holds its place in the window of 3')
+    p.client.ack(stuck)
+    assert.equal(p.client.sent.length, 6, 'its late answer frees the place; its outcome stays failed')
+    p.client.ackAll()
+    const r = await p.done
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      ['failed', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered'],
+    )
+    assert.deepEqual([r.broken, r.timedOut, r.settled, r.acknowledged], [false, undefined, 6, 6])
+  })
+
+  test('every place in the window held by a message given up on: nothing can move, the pass ends with the timeout', async () => {
+    const p = pass(publishes(5), 'manual', { publishTimeoutMs: 1000, maxInFlight: 2 })
+    p.clock.advance(600)
+    p.client.ack(p.client.sent[0])
+    p.client.ack(p.client.sent[1])
+    // m-2 and m-3 go at 600 and are never answered, while m-0 and m-1 were: given up on one by one.
+    p.clock.advance(1250)
+    const r = await p.done
+    assert.equal(r.broken, true)
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      ['delivered', 'delivered', 'failed', 'failed', 'failed'],
+    )
+    assert.deepEqual(p.written(), ['m-0', 'm-1', 'm-2', 'm-3'])
+  })
+
+  test('a pass that ends owing a message it gave up on is broken: the connection is not used again', async () => {
+    const p = pass(publishes(3), 'manual', { publishTimeoutMs: 1000 })
+    p.clock.advance(600)
+    p.client.ack(p.client.sent[1])
+    p.client.ack(p.client.sent[2])
+    p.clock.advance(650)
+    const r = await p.done
+    assert.deepEqual([r.broken, r.timedOut, r.settled], [true, undefined, 3])
+    assert.equal(p.outcomes[0]!.kind, 'failed')
   })
 
   test('the timeout bounds each acknowledgement, not the pass', async () => {

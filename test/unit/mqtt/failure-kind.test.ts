@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { MqttConnectionError, ProtocolRefusedError } from '../../../shared/errors.js'
-import {
-  blames,
-  closedBeforeConnack,
-  connectError,
-  describeLoss,
-  lossOf,
-  poisonReason,
-  publishError,
-  TRANSIENT_PUBLISH_CODES,
-} from '../../../shared/mqtt/classify.js'
+import { closedBeforeConnack, connectError, publishError, TRANSIENT_PUBLISH_CODES } from '../../../shared/mqtt/failure-kind.js'
 
 const URL = 'mqtt://broker.test:1883'
 const coded = (message: string, code?: number | string) => Object.assign(new Error(message), code === undefined ? {} : { code })
 
-describe('classify: PUBACK/PUBREC reason codes', () => {
+describe('failure kind: PUBACK/PUBREC reason codes', () => {
   test('a code >= 0x80 that is not transient is refused (a dead letter), with the code in the reason', () => {
-    for (const code of [0x83, 0x87, 0x90, 0x91, 0x93, 0x95, 0x99]) {
+    for (const code of [0x83, 0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]) {
       const o = publishError(coded('Publish error', code), URL)
       assert.equal(o.kind, 'refused', `0x${code.toString(16)}`)
       assert.deepEqual(o, {
@@ -28,13 +19,28 @@ describe('classify: PUBACK/PUBREC reason codes', () => {
     }
   })
 
-  test('the transient codes (unspecified error, server busy, quota exceeded) fail, so the invocation is retried', () => {
-    assert.deepEqual([...TRANSIENT_PUBLISH_CODES].sort(), [0x80, 0x89, 0x97])
+  test("the broker's trouble (unspecified, busy, identifier in use, receive maximum, rate, quota) fails, so the invocation is retried", () => {
+    assert.deepEqual([...TRANSIENT_PUBLISH_CODES].sort(), [0x80, 0x89, 0x91, 0x93, 0x96, 0x97])
     for (const code of TRANSIENT_PUBLISH_CODES) {
       const o = publishError(coded('Quota exceeded', code), URL)
       assert.equal(o.kind, 'failed', `0x${code.toString(16)}`)
       assert.match(o.kind === 'failed' ? o.reason : '', new RegExp(`\\(reason code 0x${code.toString(16)}\\)$`))
     }
+  })
+
+  test("the broker's reason string (MQTT 5) is kept in the reason, quoted", () => {
+    assert.deepEqual(
+      publishError(coded('Publish error: Not authorized', 0x87), URL, 'Publishing to this topic is forbidden by service policy'),
+      {
+        kind: 'refused',
+        code: 0x87,
+        reason: `the MQTT broker at ${URL} rejected the publish: Publish error: Not authorized (reason code 0x87): "Publishing to this topic is forbidden by service policy"`,
+      },
+    )
+    assert.deepEqual(publishError(coded('Publish error: Quota exceeded', 0x97), URL, 'slow down'), {
+      kind: 'failed',
+      reason: `the MQTT broker at ${URL} rejected the publish: Publish error: Quota exceeded (reason code 0x97): "slow down"`,
+    })
   })
 
   test('no numeric code, or a code below 0x80, fails (transient)', () => {
@@ -47,7 +53,7 @@ describe('classify: PUBACK/PUBREC reason codes', () => {
   })
 })
 
-describe('classify: connect errors', () => {
+describe('failure kind: connect errors', () => {
   test('"unacceptable protocol version" on MQTT 5 means: try 3.1.1', () => {
     for (const code of [1, 0x84]) {
       const err = connectError(coded('Connection refused: Unsupported protocol version', code), 5, URL)
@@ -84,58 +90,6 @@ describe('classify: connect errors', () => {
       closedBeforeConnack(5, false, URL).message,
       `the MQTT broker at ${URL} closed the connection before CONNACK; it may not speak MQTT 5: ` +
         'set MQTT_PROTOCOL_VERSION=auto (MQTT 5, falling back to 3.1.1) or MQTT_PROTOCOL_VERSION=4',
-    )
-  })
-})
-
-describe('classify: lost connections', () => {
-  test('which losses may blame the one message in flight', () => {
-    assert.equal(blames({ kind: 'closed' }), true, 'a close without a reason (MQTT 3.1.1)')
-    assert.equal(blames({ kind: 'closed', socketError: 'ECONNRESET' }), true)
-    for (const code of [0x81, 0x82, 0x83, 0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b])
-      assert.equal(blames({ kind: 'closed', disconnect: { code } }), true)
-    for (const code of [0x00, 0x80, 0x89, 0x8b, 0x8d, 0x8e, 0x96, 0x97, 0x98, 0x9c, 0x9d, 0x9f, 0xa0])
-      assert.equal(blames({ kind: 'closed', disconnect: { code } }), false, `0x${code.toString(16)}`)
-    assert.equal(blames({ kind: 'error', message: 'Invalid puback reason code' }), true)
-    assert.equal(blames({ kind: 'error', message: 'Keepalive timeout' }), false)
-  })
-
-  test('MQTT.js errors: socket errors are closes, the rest errors', () => {
-    assert.deepEqual(lossOf(coded('read ECONNRESET', 'ECONNRESET')), { kind: 'closed', socketError: 'ECONNRESET' })
-    assert.deepEqual(lossOf(coded('Invalid pubrec reason code')), { kind: 'error', message: 'Invalid pubrec reason code' })
-  })
-
-  test('losses in words', () => {
-    assert.equal(describeLoss({ kind: 'closed', disconnect: { code: 0x95 } }), 'DISCONNECT reason code 0x95 (Packet too large)')
-    assert.equal(
-      describeLoss({ kind: 'closed', disconnect: { code: 0x81, reasonString: 'bad' } }),
-      'DISCONNECT reason code 0x81 (Malformed Packet): "bad"',
-    )
-    assert.equal(describeLoss({ kind: 'closed' }), 'closed without a DISCONNECT reason')
-    assert.equal(describeLoss({ kind: 'closed', socketError: 'EPIPE' }), 'connection reset (EPIPE)')
-    assert.match(describeLoss({ kind: 'error', message: 'Invalid pubrec reason code' }), /cannot read, such as 0x95 "Packet too large"/)
-  })
-
-  test('the reason of an isolated poison message: what happened each time, and its size', () => {
-    assert.equal(
-      poisonReason(
-        [
-          { kind: 'closed', disconnect: { code: 0x95 } },
-          { kind: 'closed', disconnect: { code: 0x95 } },
-        ],
-        URL,
-        2031,
-      ),
-      `the MQTT broker at ${URL} closed the connection each time this message was sent, 2 times: DISCONNECT reason code 0x95 (Packet too large); its PUBLISH packet is 2031 bytes`,
-    )
-    assert.equal(
-      poisonReason([{ kind: 'closed' }, { kind: 'closed', socketError: 'ECONNRESET' }], URL, 2031),
-      `the MQTT broker at ${URL} closed the connection each time this message was sent, 2 times: closed without a DISCONNECT reason; connection reset (ECONNRESET); ` +
-        'its PUBLISH packet is 2031 bytes (if the broker limits packet size, set MQTT_MAX_PACKET_SIZE to that limit)',
-    )
-    assert.match(
-      poisonReason([{ kind: 'error', message: 'x' }, { kind: 'closed' }], URL, 10),
-      /^the connection to the MQTT broker at .* failed each time/,
     )
   })
 })
