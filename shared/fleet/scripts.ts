@@ -83,24 +83,29 @@ return released
  * KEYS[1] the bucket, KEYS[2] the grant log (a capped stream); ARGV: rate per second, capacity (one burst),
  * permits wanted (at most the capacity), the longest acceptable delay in ms, who asks.
  * Returns {granted, delayMs}: granted is `want` or 0.
+ *
+ * The bucket counts thousandths of a permit, so a millisecond refills exactly `rate` of them and every figure
+ * is a whole number: with fractional permits a float's rounding could name a delay one millisecond late
+ * (64.4 owed at 400/s: 161.00000000000003 ms, so 162), and the next grant would start one millisecond less than
+ * a refill after it.
  */
 export const RATE = `
 if redis.replicate_commands then redis.replicate_commands() end
-local rate, cap, want, maxDelay = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local rate, cap, want, maxDelay = tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000, tonumber(ARGV[3]) * 1000, tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens, at = tonumber(b[1]) or cap, tonumber(b[2]) or now
-tokens = math.min(cap, tokens + math.max(0, now - at) * rate / 1000)
+local b = redis.call('HMGET', KEYS[1], 'milli', 'at')
+local milli, at = tonumber(b[1]) or cap, tonumber(b[2]) or now
+milli = math.min(cap, milli + math.max(0, now - at) * rate)
 local delay = 0
-if tokens < want then delay = math.ceil((want - tokens) * 1000 / rate) end
+if milli < want then delay = math.floor((want - milli + rate - 1) / rate) end
 local granted = 0
 if delay <= maxDelay then
-  granted = want
-  tokens = tokens - want
+  granted = tonumber(ARGV[3])
+  milli = milli - want
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((cap - tokens) * 1000 / rate) + 1000)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000', '*', 'who', ARGV[5], 'want', want, 'granted', granted, 'at', now, 'delay', delay)
+redis.call('HSET', KEYS[1], 'milli', string.format('%d', milli), 'at', string.format('%d', now))
+redis.call('PEXPIRE', KEYS[1], math.floor((cap - milli + rate - 1) / rate) + 1000)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000', '*', 'who', ARGV[5], 'want', ARGV[3], 'granted', granted, 'at', string.format('%d', now), 'delay', delay)
 return {granted, delay}
 `

@@ -108,12 +108,21 @@ describe('the fleet store scripts on Redis', needsRedis(), () => {
     assert.ok(d2 > d1 + 80 && d2 <= d1 + 100 + 5, `second delay ${d2}`)
   })
 
+  test('delays are exact: 64.4 permits owed at 400/s start 161 ms later, not 162 (a float rounded up)', async () => {
+    // 24.4 permits in debt: (40 + 24.4) * 1000 / 400 is 161.00000000000003 in floats. The bucket's time is set ahead of the
+    // store's clock, so no refill happens before the script runs and the figure is exact.
+    const [s] = await direct.time()
+    await direct.hset(RATE_BUCKET, 'milli', '-24400', 'at', String((Number(s) + 60) * 1000))
+    assert.deepEqual(await rate(40, 10_000, 400, 40), [40, 161])
+    assert.equal(await direct.hget(RATE_BUCKET, 'milli'), '-64400')
+  })
+
   test('a reservation that could not start in time is not made, and takes nothing', async () => {
     await rate(10)
-    const before = await direct.hget(RATE_BUCKET, 'tokens')
+    const before = await direct.hget(RATE_BUCKET, 'milli')
     assert.deepEqual((await rate(10, 50))[0], 0)
     // Only what the clock refilled meanwhile, nothing taken.
-    assert.ok(Number(await direct.hget(RATE_BUCKET, 'tokens')) >= Number(before))
+    assert.ok(Number(await direct.hget(RATE_BUCKET, 'milli')) >= Number(before))
   })
 
   test('the bucket refills at the rate, up to one burst, by the store`s clock', async () => {
@@ -125,7 +134,7 @@ describe('the fleet store scripts on Redis', needsRedis(), () => {
     assert.equal(granted, 6)
     assert.ok(delay <= 1, `delay ${delay}`)
     // An hour idle: one burst, no more.
-    await direct.hset(RATE_BUCKET, 'at', '0', 'tokens', '0')
+    await direct.hset(RATE_BUCKET, 'at', '0', 'milli', '0')
     assert.deepEqual(await rate(10), [10, 0])
     assert.equal((await rate(1))[1] > 0, true)
     // Every call is in the grant log: who, what it wanted and got, when, and from when.
