@@ -37,6 +37,8 @@ export interface FleetBenchResult {
   /** withStoreMs / withoutStoreMs - 1, in %. */
   slowerPercent: number
   target: { target: string; measured: string; status: 'PASS' | 'MISS' }
+  /** The bridge's own CPU per batch (this process: user + system), median ms: what the client side costs. */
+  bridgeCpuMs: { without: number; with: number }
   /** Per batch with the store: exchanges with it (pipelines, the bridge's count), and the scripts Redis ran. */
   roundTripsPerBatch: number
   scriptsPerBatch: number
@@ -295,12 +297,16 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
     const problems: string[] = []
     const run = async (m: BridgeModule, id: string, event: Buffer, lines: string[]) => {
       const t0 = process.hrtime.bigint()
+      const cpu0 = process.cpuUsage()
       const summary = await m.handler(event, context(id, lines, problems))
       const ms = Number(process.hrtime.bigint() - t0) / 1e6
+      const cpu = process.cpuUsage(cpu0)
+      const cpuMs = (cpu.user + cpu.system) / 1000
       if (problems.length > 0) throw new Error(`${id}: the bridge logged ${problems.join(' | ')}`)
-      return { ms, summary }
+      return { ms, cpuMs, summary }
     }
     const ms = { without: [] as number[], with: [] as number[], retried: [] as number[] }
+    const cpu = { without: [] as number[], with: [] as number[] }
     const trips = { with: [] as number[], retried: [] as number[] }
     const scripts: number[] = []
     const usec: number[] = []
@@ -311,7 +317,9 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
       const plainTurn = async () => {
         const r = await run(without, `without-${b}`, batchEvent(2 * b, size), [])
         if (r.summary.published !== size) throw new Error(`without the store: published ${r.summary.published} of ${size}`)
-        if (measured) ms.without.push(r.ms)
+        if (!measured) return
+        ms.without.push(r.ms)
+        cpu.without.push(r.cpuMs)
       }
       const storeTurn = async () => {
         const event = batchEvent(2 * b + 1, size)
@@ -327,6 +335,7 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
           throw new Error(`the retried batch: ${again.summary.duplicates} of ${size} duplicates, ${again.summary.published} published`)
         if (!measured) return
         ms.with.push(r.ms)
+        cpu.with.push(r.cpuMs)
         trips.with.push(roundTripsOf(lines))
         scripts.push(after.calls - before.calls)
         usec.push(after.usec - before.usec)
@@ -362,6 +371,7 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
         measured: `${withStoreMs} ms vs ${withoutStoreMs} ms (${slowerPercent >= 0 ? '+' : ''}${slowerPercent} %)`,
         status: slowerPercent <= TARGET_SLOWER_PERCENT ? 'PASS' : 'MISS',
       },
+      bridgeCpuMs: { without: round(median(cpu.without)), with: round(median(cpu.with)) },
       roundTripsPerBatch: median(trips.with),
       scriptsPerBatch: median(scripts),
       redisMicrosPerBatch: median(usec),
@@ -383,9 +393,9 @@ export function renderFleetBench(r: FleetBenchResult | { skipped: string }): str
   return [
     `## Fleet store: ${r.batches} batches of ${r.batchSize.toLocaleString('en-US')} at QoS 1 each way, alternating (median ms per batch)`,
     '',
-    '| without the store | with it | slower | round trips / batch | scripts / batch | Redis µs / batch | retried elsewhere (all duplicates) |',
-    '|---|---|---|---|---|---|---|',
-    `| ${r.withoutStoreMs} | ${r.withStoreMs} | ${r.slowerPercent} % | ${r.roundTripsPerBatch} | ${r.scriptsPerBatch} | ${r.redisMicrosPerBatch} | ${r.retried.ms} ms, ${r.retried.roundTrips} round trips |`,
+    '| without the store | with it | slower | bridge CPU without / with | round trips / batch | scripts / batch | Redis µs / batch | retried elsewhere (all duplicates) |',
+    '|---|---|---|---|---|---|---|---|',
+    `| ${r.withoutStoreMs} | ${r.withStoreMs} | ${r.slowerPercent} % | ${r.bridgeCpuMs.without} / ${r.bridgeCpuMs.with} ms | ${r.roundTripsPerBatch} | ${r.scriptsPerBatch} | ${r.redisMicrosPerBatch} | ${r.retried.ms} ms, ${r.retried.roundTrips} round trips |`,
     '',
     `${r.target.status}  ${r.target.target}: ${r.target.measured}`,
     `memory per message remembered: ${r.memory.usedPerMessage} B of used_memory (MEMORY USAGE: key ${r.memory.keyBytes} B, owner record ${r.memory.ownerBytes} B per chunk)`,
