@@ -12,6 +12,7 @@ import { type BenchBroker, mosquittoPubInstalled, startBroker } from './broker.j
 import { firstPublish, loadTimes } from './coldstart.js'
 import { renderStoreBench, runStoreBench } from './dead-letter-store.js'
 import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
+import { renderFleetBench, runFleetSection } from './fleet.js'
 import { measureMapping, renderMapping } from './mapping.js'
 import type { Measurement } from './measure.js'
 import { type NetworkCounts, ROUND_TRIPS_MS, runNetwork, SINGLE_RTT_MS } from './network.js'
@@ -186,6 +187,7 @@ async function main(): Promise<number> {
     log('bench: CPU profile…')
     const profile = await runProfile(plan, work, dirname(out), deliveries, childEnv({ RULES_FILE: bundles.rulesFile }), count)
     const deadLetterStore = await runStoreBench(mode, log)
+    const fleet = await runFleetSection(mode, log)
 
     const partial = {
       mode,
@@ -206,9 +208,10 @@ async function main(): Promise<number> {
     } satisfies Omit<Results, 'targets' | 'ok'>
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping }, null, 2) + '\n')
+    writeFileSync(out, JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping, fleet }, null, 2) + '\n')
     console.log(render(results))
     console.log(`\n${renderStoreBench(deadLetterStore)}`)
+    console.log(`\n${renderFleetBench(fleet)}`)
     console.log(`\n${renderMapping(mapping)}`)
     console.log(`\nfigures written to ${out}`)
     return results.ok ? 0 : 1
