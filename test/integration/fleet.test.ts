@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Summary } from '../../shared/bridge/summary.js'
+import { replayEvent } from '../../shared/dead-letters/replay-event.js'
 import type { Answer } from '../helpers/bundle-instance.js'
 import { assertExactlyOnce, commands, events, type FleetWorld, fleetWorld, needsFleet } from '../helpers/fleet.js'
 import { makeBatch } from '../helpers/scenario.js'
@@ -97,5 +98,29 @@ describe('exactly once across the fleet, on Redis and Mosquitto', needsFleet(), 
     assert.deepEqual([again.summary?.published, again.summary?.duplicates], [0, 40])
     await world.settle([...first.expected, ...second.expected])
     assertExactlyOnce(world.sub, [...first.expected, ...second.expected])
+  })
+
+  test('a redrive or a replay (the bytes both send, replayEvent) on any instance: what the fleet delivered is a duplicate, the rest is published once', async () => {
+    const a = world.instance()
+    const b = world.instance()
+    const { event, expected } = commands(40, 'REDRIVE-')
+    // The store holds all 40 as transient failures; a retry on A has since delivered the first 30.
+    assert.equal(counts(await a.handle(event.slice(0, 30), 'redrive-retry')).published, 30)
+    const stored = event.map((e) => ({ event: e, reason: 'the PUBACK did not arrive within 10000 ms (MQTT_PUBLISH_TIMEOUT_MS)' }))
+    const send = (entries: typeof stored) => JSON.parse(replayEvent(entries).toString('utf8')) as unknown[]
+    // The timer's redrive reaches B, which has seen none of them: only the fleet store knows the 30.
+    const redrive = await b.handle(send(stored), 'redrive')
+    assert.equal(redrive.error, undefined)
+    assert.deepEqual([counts(redrive).published, counts(redrive).duplicates], [10, 30])
+    // npm run replay of the last 15 afterwards, on either instance: nothing goes out again.
+    for (const [instance, id] of [
+      [a, 'replay-a'],
+      [b, 'replay-b'],
+    ] as const) {
+      const replay = await instance.handle(send(stored.slice(25)), id)
+      assert.deepEqual([counts(replay).published, counts(replay).duplicates], [0, 15])
+    }
+    await world.settle(expected)
+    assertExactlyOnce(world.sub, expected)
   })
 })
