@@ -55,7 +55,8 @@ describe('the fleet rate limit, shared by two instances', needsFleet(), () => {
     // Whole bursts but for each batch's last grant (of 200 = 5 × 40, none).
     assert.equal(log.filter((g) => g.want < BURST).length, 0)
 
-    // Over every interval of the store's clock, at most the rate times its length plus one burst.
+    // Over every interval of the store's clock, at most the rate times its length plus one burst. Exact, with no
+    // slack: the bucket counts thousandths of a permit, so every delay it names is a whole millisecond, not one late.
     for (let i = 0; i < log.length; i++) {
       let sum = 0
       for (let j = i; j < log.length; j++) {
