@@ -6,6 +6,15 @@ export interface ProblemAt {
   message: string
 }
 
+/**
+ * What a function that can refuse returns: its value, or why it refused (docs/architecture.md, "Module map").
+ * The reason is a sentence for the dead letter or the error it ends up in.
+ */
+export type Result<T> = { ok: true; value: T } | { ok: false; reason: string }
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value })
+export const refused = (reason: string): { ok: false; reason: string } => ({ ok: false, reason })
+
 /** The base of every error this project throws on purpose. */
 export class BridgeError extends Error {
   override name = 'BridgeError'
@@ -39,9 +48,11 @@ export class DeliveryError extends BridgeError {
     readonly failed: number,
     readonly total: number,
     readonly reasons: string[],
+    /** What became of each entry of the batch (shared/dead-letters/record.ts): the dead-letter function reads it back. */
+    ledger = '',
   ) {
     super(
-      `${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.`,
+      `${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.${ledger ? ` ${ledger}` : ''}`,
     )
   }
 }
@@ -53,8 +64,12 @@ export class DeadLetterError extends BridgeError {
     readonly target: string,
     readonly count: number,
     cause: unknown,
+    /** As DeliveryError's: what became of each entry of the batch. */
+    ledger = '',
   ) {
-    super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}`, { cause })
+    super(`could not hand ${count} dead letter${count === 1 ? '' : 's'} to ${target}: ${messageOf(cause)}${ledger ? ` ${ledger}` : ''}`, {
+      cause,
+    })
   }
 }
 

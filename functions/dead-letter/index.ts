@@ -1,11 +1,11 @@
 // Function Compute entry point: stores what could not be delivered. It is the bridge's asynchronous
 // destination (onFailure) and the fc: dead-letter target; its timer trigger redrives transient failures
-// and applies retention. Thin by design: shared/dead-letters/intake.ts recognises the event and does the
+// and applies retention. Thin by design: shared/dead-letters/store/intake.ts recognises the event and does the
 // work; a failure to store throws, so Function Compute retries.
 import { loadDeadLetterConfig } from '../../shared/config/dead-letter.js'
 import { instanceLocalOnFc } from '../../shared/config/env.js'
-import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/intake.js'
-import type { TimerSummary } from '../../shared/dead-letters/timer.js'
+import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/store/intake.js'
+import type { TimerSummary } from '../../shared/dead-letters/store/timer.js'
 import { type FcContext, invocationDeadline } from '../../shared/fc/context.js'
 import { invocationLogger } from '../../shared/logging/logger.js'
 

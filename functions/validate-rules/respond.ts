@@ -46,7 +46,13 @@ function validateResponse(text: string): HttpResponse {
   if (!parsed.ok) return badRequest(parsed.errors)
   const result = validateRules(parsed.value)
   if (!result.ok) return invalid(result.errors)
-  return jsonResponse(200, { valid: true, ...normalised(result.ruleSet), triggers: triggersForRules(result.ruleSet) })
+  // The parent topics come from the rule model, routes' included: each must exist in the MQTT instance.
+  return jsonResponse(200, {
+    valid: true,
+    ...normalised(result.ruleSet),
+    triggers: triggersForRules(result.ruleSet),
+    parentTopics: result.model.parentTopics,
+  })
 }
 
 function previewResponse(text: string): HttpResponse {

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { poisonEntries } from '../../shared/dead-letters/entries.js'
-import { entryKey } from '../../shared/dead-letters/keys.js'
-import { keyDir, reporterFile } from '../../shared/dead-letters/layout.js'
-import { appendDeadLetters } from '../../shared/dead-letters/store.js'
+import { poisonEntries } from '../../shared/dead-letters/store/entries.js'
+import { entryKey } from '../../shared/dead-letters/store/keys.js'
+import { DeadLetterStore } from '../../shared/dead-letters/store/store.js'
 
 const HERE = fileURLToPath(import.meta.url)
 const ROOT = resolve(dirname(HERE), '../..')
@@ -39,14 +38,15 @@ function fill(dir: string, bytes: number): number {
   if (bytes === 0) return 0
   const body = 'p'.repeat(LINE_BYTES - 400)
   let entries = 0
+  const store = new DeadLetterStore(dir)
   const fd = openSync(join(dir, 'dead-letters-2024-01-01-bulk.jsonl'), 'w')
   try {
     for (let written = 0; written < bytes; entries++) {
       const key = entryKey('bench', String(entries))
       const line = `${JSON.stringify({ key, reason: 'qoslevel: must be 0, 1 or 2', source: 'bridge-poison', requestId: 'bulk', firstFailureAt: '2024-01-01T00:00:00.000Z', lastFailureAt: '2024-01-01T00:00:00.000Z', attempts: 1, event: { data: { topic: 't', body } } })}\n`
       written += writeSync(fd, line)
-      mkdirSync(keyDir(dir, key), { recursive: true })
-      mkdirSync(reporterFile(dir, key, 'bulk'))
+      mkdirSync(store.keyDir(key), { recursive: true })
+      mkdirSync(store.reporterDir(key, 'bulk'))
     }
   } finally {
     closeSync(fd)
@@ -56,8 +56,9 @@ function fill(dir: string, bytes: number): number {
 
 async function child(dir: string, calls: number): Promise<void> {
   const times: number[] = []
+  const store = new DeadLetterStore(dir)
   for (let c = 0; c < calls; c++) {
-    const now = new Date()
+    const now = new Date(store.now())
     const messages = Array.from({ length: PER_CALL }, (_, i) => ({
       index: i,
       reason: 'no enabled rule',
@@ -65,9 +66,9 @@ async function child(dir: string, calls: number): Promise<void> {
       messageId: `BENCH-${c}-${i}`,
       event: { data: { topic: 't', body: 'x'.repeat(200), systemProperties: { UNIQ_KEY: `BENCH-${c}-${i}` } } },
     }))
-    const entries = poisonEntries({ requestId: `bench-${c}`, failedAt: now.toISOString(), messages }, now)
+    const entries = poisonEntries({ requestId: `bench-${c}`, failedAt: now.toISOString(), messages }, now.getTime())
     const t = process.hrtime.bigint()
-    const r = await appendDeadLetters(dir, entries, { now })
+    const r = await store.put(entries)
     times.push(Number(process.hrtime.bigint() - t) / 1e6)
     if (r.stored !== PER_CALL) throw new Error(`stored ${r.stored} of ${PER_CALL}`)
   }

@@ -13,6 +13,7 @@ import { parseEvent } from '../../shared/events/parse.js'
 import { mapMessage } from '../../shared/mapping/map-message.js'
 import { RuleIndex } from '../../shared/mapping/rule-index.js'
 import { validateRules } from '../../shared/rules/validate.js'
+import { cloudEvents } from './messages.js'
 
 const INSTANCE = 'MQ_INST_1234567890123456_BenchMap'
 /** At most 10 % slower per message than mqttSecondTopic (docs/performance.md, "Routes: what one message costs"). */
@@ -84,21 +85,7 @@ export function measureMapping(plan: { messages: number; rounds: number } = { me
       ...v.message(i),
     }))
     const parsed = parseEvent(event)
-    const cloudEvents = Buffer.from(
-      JSON.stringify(
-        event.map((data, i) => ({
-          id: `ce-${i}`,
-          source: 'RocketMQ-Function-rocketmq-trigger',
-          specversion: '1.0',
-          type: 'mq:Topic:SendMessage',
-          datacontenttype: 'application/json; charset=utf-8',
-          subject: `acs:mq:cn-hangzhou:1234567890123456:${INSTANCE}%lamps`,
-          time: '2026-12-01T00:00:00.000Z',
-          data,
-        })),
-      ),
-    )
-    return { v, index: new RuleIndex(r.ruleSet), messages: parsed.messages, cloudEvents }
+    return { v, index: new RuleIndex(r.ruleSet), messages: parsed.messages, cloudEvents: cloudEvents(INSTANCE, 'lamps', event) }
   })
   const run = (s: (typeof setups)[number]): number => {
     const started = process.hrtime.bigint()

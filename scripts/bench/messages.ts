@@ -64,28 +64,34 @@ export function stdinLines(key: string, count: number): string {
   return out
 }
 
-/** An event-streaming batch (a JSON array of CloudEvents) as the Buffer Function Compute passes. */
-export function cloudEventBatch(key: string, count: number, qos: BenchQos): Buffer {
-  const now = new Date().toISOString()
-  const topic = `bench-q${qos}`
-  const events = Array.from({ length: count }, (_, seq) => ({
-    id: `${key}-${seq}`,
+/** Messages of `instance`'s `topic` as an event-streaming batch (a JSON array of CloudEvents), the Buffer Function Compute passes. */
+export function cloudEvents(instance: string, topic: string, data: object[], ids = (i: number) => `ce-${i}`): Buffer {
+  const time = new Date().toISOString()
+  const events = data.map((d, i) => ({
+    id: ids(i),
     source: 'RocketMQ-Function-rocketmq-trigger',
     specversion: '1.0',
     type: 'mq:Topic:SendMessage',
     datacontenttype: 'application/json; charset=utf-8',
-    subject: `acs:mq:cn-hangzhou:1234567890123456:${INSTANCE}%${topic}`,
-    time: now,
+    subject: `acs:mq:cn-hangzhou:1234567890123456:${instance}%${topic}`,
+    time,
     aliyunaccountid: '1234567890123456',
     aliyunregionid: 'cn-hangzhou',
-    data: {
-      topic,
-      systemProperties: { UNIQ_KEY: `${key}-${seq}`, TAGS: 'TagA', INSTANCE_ID: INSTANCE, CONSUME_START_TIME: Date.now() },
-      userProperties: { mqttSecondTopic: subTopic(key, seq) },
-      body: payloadText(key, seq),
-    },
+    data: d,
   }))
   return Buffer.from(JSON.stringify(events))
+}
+
+/** A bench batch: `count` messages of batch `key` on the rule of `qos`. */
+export function cloudEventBatch(key: string, count: number, qos: BenchQos): Buffer {
+  const topic = `bench-q${qos}`
+  const data = Array.from({ length: count }, (_, seq) => ({
+    topic,
+    systemProperties: { UNIQ_KEY: `${key}-${seq}`, TAGS: 'TagA', INSTANCE_ID: INSTANCE, CONSUME_START_TIME: Date.now() },
+    userProperties: { mqttSecondTopic: subTopic(key, seq) },
+    body: payloadText(key, seq),
+  }))
+  return cloudEvents(INSTANCE, topic, data, (seq) => `${key}-${seq}`)
 }
 
 /** What the naive handler needs from an event: the messages, mapped the simplest way. */

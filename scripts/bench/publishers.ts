@@ -1,7 +1,12 @@
-// What a measured publisher is: prepare a batch (untimed: building the event or the lines), then send
-// it (timed). The bridge and the three references all fit this shape.
-import type { MqttClient } from 'mqtt'
-import type { BenchQos, PlainMessage } from './messages.js'
+// What a measured publisher is (prepare a batch untimed, then send it timed), and the references the bridge is
+// measured against on the same broker in the same run:
+// (a) the broker vendor's C client, `mosquitto_pub -l -M 20`, one long-lived process fed one message per line;
+// (b) a plain MQTT.js loop on one long-lived connection;
+// (c) the naive sample pattern: connect, publish, disconnect in every invocation.
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { type BenchQos, cloudEventBatch, naiveMessages, type PlainMessage, parentTopic, plainMessages, stdinLines } from './messages.js'
 
 export type Protocol = 4 | 5
 
@@ -20,11 +25,11 @@ export interface ScenarioShape {
   caFile?: string
 }
 
-/** The bridge's own bound on publishes in flight per connection, used by the plain loops too. */
-export const IN_FLIGHT = 20
+let ids = 0
+const clientId = (what: string) => `bench-${what}-${process.pid}-${(ids++).toString(36)}`
 
-/** Publishes in order with at most `window` unacknowledged, the way the bridge's pool does. */
-export async function publishBounded(client: MqttClient, messages: PlainMessage[], qos: BenchQos, window = IN_FLIGHT): Promise<void> {
+/** Publishes in order with at most `window` unacknowledged (the bridge's own bound, 20), the way its pool does. */
+export async function publishBounded(client: MqttClient, messages: PlainMessage[], qos: BenchQos, window = 20): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < messages.length) {
@@ -33,4 +38,86 @@ export async function publishBounded(client: MqttClient, messages: PlainMessage[
     }
   }
   await Promise.all(Array.from({ length: Math.min(window, messages.length) }, worker))
+}
+
+/** MQTT.js on one connection, trusting the bench's own CA (verified). */
+function open(shape: ScenarioShape, what: string): Promise<MqttClient> {
+  return connectAsync(shape.url, {
+    protocolVersion: shape.version,
+    clientId: clientId(what),
+    reconnectPeriod: 0,
+    keepalive: 60,
+    ...(shape.caFile ? { ca: readFileSync(shape.caFile) } : {}),
+  }).then((client) => client.on('error', () => {}))
+}
+
+/** (a) `mosquitto_pub -l`, kept alive across batches like the bridge's pool; a batch is done when the subscriber has it. */
+export function mosquittoPub(shape: ScenarioShape): Publisher {
+  const url = new URL(shape.url)
+  const topic = `${parentTopic(shape.qos)}/mosquitto-pub/t0`
+  // At most 20 QoS 1/2 messages in flight (its default, said outright): the bridge's window on Mosquitto.
+  const args = ['-h', url.hostname, '-p', url.port, '-i', clientId('mosquitto-pub'), '-t', topic, '-q', String(shape.qos), '-M', '20', '-l']
+  args.push('-V', shape.version === 5 ? 'mqttv5' : 'mqttv311', ...(shape.caFile ? ['--cafile', shape.caFile] : []))
+  const child = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] })
+  let stderr = ''
+  let exited: Error | undefined
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000)
+  })
+  child.stdin!.on('error', () => {})
+  child.once('exit', (code, signal) => {
+    exited = new Error(`mosquitto_pub exited (${signal ?? code}): ${stderr.trim()}`)
+  })
+  return {
+    name: 'mosquitto_pub',
+    prepare(key, count) {
+      const lines = stdinLines(key, count)
+      return () =>
+        new Promise((resolve, reject) => (exited ? reject(exited) : child.stdin!.write(lines, (err) => (err ? reject(err) : resolve()))))
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const gone = new Promise((r) => child.once('exit', r))
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      child.stdin!.end()
+      await gone
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** (b) MQTT.js on one long-lived connection, the same bound on messages in flight as the bridge. */
+export async function plainLoop(shape: ScenarioShape): Promise<Publisher> {
+  const client = await open(shape, 'plain')
+  return {
+    name: 'MQTT.js loop',
+    prepare(key, count) {
+      const messages = plainMessages(key, count, shape.qos)
+      return () => publishBounded(client, messages, shape.qos)
+    },
+    close: () => client.endAsync(),
+  }
+}
+
+/**
+ * (c) The common sample pattern as a Function Compute handler: parse the event, connect (reading its CA each
+ * time: nothing survives between invocations), publish bounded like the bridge, disconnect, in every invocation.
+ */
+export function naive(shape: ScenarioShape): Publisher {
+  return {
+    name: 'naive',
+    prepare(key, count) {
+      const event = cloudEventBatch(key, count, shape.qos)
+      return async () => {
+        const messages = naiveMessages(event)
+        const client = await open(shape, 'naive')
+        try {
+          await publishBounded(client, messages, shape.qos)
+        } finally {
+          await client.endAsync()
+        }
+      }
+    },
+    close: async () => {},
+  }
 }

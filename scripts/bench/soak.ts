@@ -3,13 +3,16 @@
 // sources so that the profile names shared/*.ts). The parent registers every batch with the counting
 // subscriber as the child reports it, so a missing message still fails the run.
 import { fork } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
 import type { BridgeModule } from './bridge.js'
 import type { Deliveries, Delivery } from './deliveries.js'
 import { type BenchQos, cloudEventBatch } from './messages.js'
+import { summarizeProfile } from './profile.js'
+import type { Counted, Results } from './report.js'
 
 export interface SoakPlan {
   /** `bundle`: require this built bridge; `source`: import functions/bridge/index.ts through tsx. */
@@ -133,3 +136,72 @@ if (process.argv[2] === '--child') {
 }
 
 export const BRIDGE_SOURCE = (root: string) => join(root, 'functions', 'bridge', 'index.ts')
+
+/** What the deliveries of a soak add up to, as one measured set. */
+function counted(scenario: string, plan: SoakPlan, r: SoakResult): Counted {
+  const delivered = r.deliveries.reduce((a, d) => a + d.delivered, 0)
+  return {
+    scenario,
+    sent: plan.batches * plan.batchSize,
+    delivered,
+    duplicates: r.deliveries.reduce((a, d) => a + d.total - d.delivered, 0),
+  }
+}
+
+/** Resident memory of the built bridge over many batches (RSS after gc at checkpoints). */
+export async function memorySoak(
+  bundle: string,
+  size: { batches: number; batchSize: number; checkpointEvery: number },
+  d: Deliveries,
+  env: NodeJS.ProcessEnv,
+  root: string,
+): Promise<{ memory: NonNullable<Results['memory']>; counted: Counted }> {
+  const plan: SoakPlan = { bridge: { kind: 'bundle', path: bundle }, ...size, qos: 1, keyPrefix: 'm' }
+  const r = await runSoak(plan, ['--expose-gc'], env, d, root, 600_000)
+  const [first, last] = [r.samples[0], r.samples.at(-1)]
+  if (!first || !last) throw new Error('the memory soak reported no RSS samples')
+  const memory = {
+    samples: r.samples,
+    gcExposed: r.gcExposed,
+    firstMb: first.rssMb,
+    lastMb: last.rssMb,
+    firstAt: first.messages,
+    lastAt: last.messages,
+  }
+  return {
+    memory: { ...memory, growthMb: Math.round((last.rssMb - first.rssMb) * 10) / 10 },
+    counted: counted(`memory soak, ${plan.batches * plan.batchSize} messages`, plan, r),
+  }
+}
+
+/** The CPU profile of the bridge from its sources (so that it names shared/*.ts), kept beside the figures. */
+export async function profileSoak(
+  size: { batches: number; batchSize: number },
+  work: string,
+  outDir: string,
+  d: Deliveries,
+  env: NodeJS.ProcessEnv,
+  root: string,
+): Promise<{ profile: NonNullable<Results['profile']>; counted: Counted }> {
+  const dir = join(work, 'profile')
+  const plan: SoakPlan = {
+    bridge: { kind: 'source', path: BRIDGE_SOURCE(root) },
+    batches: size.batches + 1,
+    batchSize: size.batchSize,
+    qos: 1,
+    checkpointEvery: Number.MAX_SAFE_INTEGER,
+    keyPrefix: 'p',
+  }
+  const r = await runSoak(plan, ['--cpu-prof', '--cpu-prof-dir', dir], env, d, root, 600_000)
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) throw new Error('node --cpu-prof wrote no profile')
+  // Kept beside the figures (git-ignored), for a look in Chrome DevTools.
+  const kept = join(outDir, `bridge-${size.batchSize}-qos1.cpuprofile`)
+  mkdirSync(dirname(kept), { recursive: true })
+  writeFileSync(kept, readFileSync(join(dir, file)))
+  const scenario = `${plan.batches} batches of ${size.batchSize.toLocaleString('en-US')}, QoS 1, MQTT 5, pool 1, sources through tsx; handler time ${Math.round(r.publishMs)} ms`
+  return {
+    profile: { ...summarizeProfile(kept), scenario },
+    counted: counted(`profile, ${plan.batches * plan.batchSize} messages`, plan, r),
+  }
+}

@@ -1,85 +1,108 @@
-// The benchmark's targets (docs/performance.md, "Targets"), evaluated on one run's figures: each with the
-// scenario it applies to, the figure measured, and PASS or MISS. A MISS is reported, never fatal.
-import { delayedAckPairs, fmtRatio, proto, type Results, type Target } from './report.js'
+// The benchmark's targets (docs/performance.md, "Targets") as data: each with the scenario it applies to, the
+// figure measured, what it is measured against, the ratio, the threshold and whether it passed. Nothing reads
+// their wording: the text columns are made from the numbers. A MISS is reported, never fatal.
+import { delayedAckPairs, proto, type Results } from './report.js'
+import { TARGET_RTT_MS } from './scenarios.js'
 
-/** Of the round trips measured, the one the window targets apply to. */
-export const TARGET_RTT_MS = 20
+export interface Target {
+  /** In words: `bridge ≥ 1.0× mosquitto_pub`. */
+  target: string
+  scenario: string
+  unit: string
+  measured: number
+  /** What it is measured against, in the same unit; null for a bound on the figure itself. */
+  reference: number | null
+  /** measured / reference. */
+  ratio: number | null
+  /** What is held against the threshold: the ratio, the figure itself, or its growth (measured − reference). */
+  compares: 'ratio' | 'measured' | 'growth'
+  op: '>=' | '<=' | '<'
+  threshold: number
+  pass: boolean
+}
+
+const r4 = (n: number) => Math.round(n * 10_000) / 10_000
+
+export function compared(t: Pick<Target, 'compares' | 'measured' | 'reference' | 'ratio'>): number {
+  return t.compares === 'ratio' ? t.ratio! : t.compares === 'growth' ? r4(t.measured - t.reference!) : t.measured
+}
+
+export function meets(t: Omit<Target, 'pass' | 'target' | 'scenario' | 'unit'>): boolean {
+  const v = compared(t)
+  return t.op === '>=' ? v >= t.threshold : t.op === '<=' ? v <= t.threshold : v < t.threshold
+}
+
+export function target(
+  target: string,
+  scenario: string,
+  [measured, reference, unit]: [number, number | null, string],
+  compares: Target['compares'],
+  op: Target['op'],
+  threshold: number,
+): Target {
+  const t = { target, scenario, unit, measured, reference, ratio: reference ? r4(measured / reference) : null, compares, op, threshold }
+  return { ...t, pass: meets(t) }
+}
+
+/** `2.91×`, `3.31 vs 0.38 ms (8.76×)`, `140.3 → 148.9 MB (+8.6 MB)`, `55.2 ms`. */
+export function shown(t: Target): string {
+  const n = (x: number) => (Number.isInteger(x) ? x.toLocaleString('en-US') : x.toFixed(2))
+  if (t.compares === 'growth')
+    return `${t.reference} → ${t.measured} ${t.unit} (${t.measured >= t.reference! ? '+' : ''}${compared(t)} ${t.unit})`
+  if (t.reference === null) return `${n(t.measured)} ${t.unit}`
+  if (t.compares === 'measured') return `${n(t.measured)} ${t.unit} (${t.ratio!.toFixed(2)}× the reference's ${n(t.reference)})`
+  return `${n(t.measured)} vs ${n(t.reference)} ${t.unit} (${t.ratio!.toFixed(2)}×)`
+}
 
 export function evaluateTargets(r: Omit<Results, 'targets' | 'ok'>): Target[] {
   const targets: Target[] = []
-  const pass = (ok: boolean): Target['status'] => (ok ? 'PASS' : 'MISS')
+  const rate = 'msg/s'
   for (const row of r.throughput) {
     // The broker's defaults are what the targets are about; the no-delay broker is the comparison.
-    if (row.broker !== 'default') continue
+    if (row.broker !== 'default' || !row.bridge) continue
     const at = `batch ${row.batch}, QoS ${row.qos}, MQTT ${proto(row.version)}, pool ${row.pool}${row.transport === 'tls' ? ', TLS' : ''}`
-    if (row.batch === 1000 && row.ratios.mosquittoPub !== undefined) {
+    const bridge = row.bridge.messagesPerSecond
+    if (row.batch === 1000 && row.mosquittoPub) {
       const min = row.qos === 1 ? 1.0 : 0.8
-      targets.push({
-        target: `bridge ≥ ${min.toFixed(1)}× mosquitto_pub`,
-        scenario: at,
-        measured: fmtRatio(row.ratios.mosquittoPub),
-        status: pass(row.ratios.mosquittoPub >= min),
-      })
+      targets.push(
+        target(`bridge ≥ ${min.toFixed(1)}× mosquitto_pub`, at, [bridge, row.mosquittoPub.messagesPerSecond, rate], 'ratio', '>=', min),
+      )
     }
-    if (row.batch === 1 && row.ratios.naive !== undefined) {
+    if (row.batch === 1 && row.naive) {
       const min = row.transport === 'tls' ? 20 : 5
-      targets.push({
-        target: `warm single message: bridge ≥ ${min}× naive (${row.transport.toUpperCase()})`,
-        scenario: at,
-        measured: fmtRatio(row.ratios.naive),
-        status: pass(row.ratios.naive >= min),
-      })
+      const what = `warm single message: bridge ≥ ${min}× naive (${row.transport.toUpperCase()})`
+      targets.push(target(what, at, [bridge, row.naive.messagesPerSecond, rate], 'ratio', '>=', min))
     }
-    if (row.batch === 1 && row.transport === 'tcp' && row.bridge && row.plain) {
-      const k = row.bridge.callMs.p99 / row.plain.callMs.p99
-      targets.push({
-        target: 'p99 single-message latency ≤ 2× MQTT.js loop',
-        scenario: at,
-        measured: `${row.bridge.callMs.p99.toFixed(2)} ms vs ${row.plain.callMs.p99.toFixed(2)} ms (${k.toFixed(2)}×)`,
-        status: pass(k <= 2),
-      })
+    if (row.batch === 1 && row.transport === 'tcp' && row.plain) {
+      const p99 = [row.bridge.callMs.p99, row.plain.callMs.p99, 'ms'] as [number, number, string]
+      targets.push(target('p99 single-message latency ≤ 2× MQTT.js loop', at, p99, 'ratio', '<=', 2))
     }
   }
   for (const p of delayedAckPairs(r)) {
-    targets.push({
-      target: 'QoS 1 batch of 100, p50: Nagle-on broker ≤ 1.5× no-delay broker',
-      scenario: `MQTT ${proto(p.at.version)}, pool ${p.at.pool}, ${p.at.transport.toUpperCase()}`,
-      measured: `${p.nagle.toFixed(2)} ms vs ${p.noDelay.toFixed(2)} ms (${p.k.toFixed(2)}×)`,
-      status: pass(p.k <= 1.5),
-    })
+    const at = `MQTT ${proto(p.at.version)}, pool ${p.at.pool}, ${p.at.transport.toUpperCase()}`
+    targets.push(
+      target('QoS 1 batch of 100, p50: Nagle-on broker ≤ 1.5× no-delay broker', at, [p.nagle, p.noDelay, 'ms'], 'ratio', '<=', 1.5),
+    )
   }
   for (const row of r.latency) {
-    if (row.rttMs !== TARGET_RTT_MS || !row.bridge || row.ceiling === undefined || row.ofCeiling === undefined) continue
+    if (row.rttMs !== TARGET_RTT_MS || !row.bridge || row.ceiling === undefined) continue
     const at = `${row.broker} broker, ${row.rttMs} ms round trip, batch ${row.batch}, QoS 1, MQTT 5, pool ${row.pool}`
     const share = row.pool === 1 ? 80 : 70
-    targets.push({
-      target: `bridge ≥ ${share} % of ${row.pool === 1 ? '' : `${row.pool} × `}receive maximum / round trip`,
-      scenario: at,
-      measured: `${row.bridge.messagesPerSecond.toLocaleString('en-US')} msg/s of ${row.ceiling.toLocaleString('en-US')} (${Math.round(row.ofCeiling * 100)} %)`,
-      status: pass(Math.round(row.ofCeiling * 100) >= share),
-    })
-    if (row.pool === 4 && row.ratios.mosquittoPub !== undefined) {
-      targets.push({
-        target: 'bridge ≥ 3.0× mosquitto_pub -M 20 through the same proxy',
-        scenario: at,
-        measured: fmtRatio(row.ratios.mosquittoPub),
-        status: pass(row.ratios.mosquittoPub >= 3),
-      })
+    const what = `bridge ≥ ${share} % of ${row.pool === 1 ? '' : `${row.pool} × `}receive maximum / round trip`
+    targets.push(target(what, at, [row.bridge.messagesPerSecond, row.ceiling, rate], 'ratio', '>=', share / 100))
+    if (row.pool === 4 && row.mosquittoPub) {
+      const figures = [row.bridge.messagesPerSecond, row.mosquittoPub.messagesPerSecond, rate] as [number, number, string]
+      targets.push(target('bridge ≥ 3.0× mosquitto_pub -M 20 through the same proxy', at, figures, 'ratio', '>=', 3))
     }
   }
   if (r.memory) {
     const m = r.memory
-    targets.push({
-      target: 'RSS growth ≤ 20 MB',
-      scenario: `after ${m.firstAt.toLocaleString('en-US')} vs ${m.lastAt.toLocaleString('en-US')} messages`,
-      measured: `${m.firstMb} → ${m.lastMb} MB (${m.growthMb >= 0 ? '+' : ''}${m.growthMb} MB)`,
-      status: pass(m.growthMb <= 20),
-    })
+    const at = `after ${m.firstAt.toLocaleString('en-US')} vs ${m.lastAt.toLocaleString('en-US')} messages`
+    targets.push(target('RSS growth ≤ 20 MB', at, [m.lastMb, m.firstMb, 'MB'], 'growth', '<=', 20))
   }
-  if (r.coldStart) {
-    for (const [fn, ms] of Object.entries(r.coldStart.load.bundle)) {
-      targets.push({ target: 'bundle loads in < 50 ms', scenario: `dist/${fn}/index.js`, measured: `${ms} ms`, status: pass(ms < 50) })
-    }
-  }
+  // Against MQTT.js alone, bundled the same way and loaded in the same runs: what any function speaking MQTT pays.
+  for (const [fn, ms] of Object.entries(r.coldStart?.load.bundle ?? {}))
+    targets.push(target('bundle loads in < 50 ms', `dist/${fn}/index.js`, [ms, r.coldStart!.load.mqttAlone, 'ms'], 'measured', '<', 50))
+  targets.push(...(r.logs?.targets ?? []))
   return targets
 }

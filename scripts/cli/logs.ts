@@ -2,19 +2,20 @@
 //
 // How is the bridge doing? A report from its log lines, as `s logs` prints them or as `npm start` prints
 // them (other lines are ignored): per rule and per minute, invocations, received, published, dead-lettered,
-// duplicates, filtered, failed and lag p50/p99/max; a chart of throughput and lag; the top dead-letter,
-// failure and connection reasons. --follow reads a stream (`s logs --tail | npm run logs -- --follow`)
-// and prints a rolling report of the last --window minutes.
+// duplicates, filtered, expired, failed, what does not add up, and lag p50/p99/max; a chart of throughput and
+// lag; the top dead-letter, failure and connection reasons. --follow reads a stream (`s logs --tail | npm run
+// logs -- --follow`) and prints a rolling report of the last --window minutes. Lines are read and counted one
+// at a time, in bounded memory, whatever the input (docs/operations.md, "How is it doing?").
 import { createReadStream } from 'node:fs'
 import { resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
 import { LogReport } from './logs/aggregate.js'
-import { parseLine } from './logs/parse-line.js'
-import { DEFAULT_RENDER, type RenderOptions, reportJson, reportText } from './logs/render.js'
+import { MAX_LINE, parseLine } from './logs/parse-line.js'
+import { boundedLines } from './logs/read-lines.js'
+import { DEFAULT_RENDER, minuteLabel, type RenderOptions, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
 
 export const USAGE = `usage: npm run logs -- [<file>…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
 
@@ -29,7 +30,8 @@ Lines as \`s logs\` prints them and as \`npm start\` prints them are understood;
   --follow       read standard input as it grows; print a rolling report every --interval seconds
   --interval S   seconds between --follow updates (default 5)
   --window M     minutes --follow keeps (default 60)
-  --utc          times in UTC (default: this machine's time zone, which is the one \`s logs\` prints in)
+  --utc          times in UTC (default: this machine's time zone, which is the one \`s logs\` prints in);
+                 the zone is stated beside the times
   --top N        reasons listed per kind (default 10)
   --minutes N    minutes listed in the per-minute table (default 30; --json has them all)
   -h, --help     this text
@@ -83,17 +85,23 @@ export function parseLogsArgs(argv: string[]): LogsOptions | 'help' {
   }
 }
 
-/** Feeds every line of `input` to the report; `onLine` runs after each. */
-export async function readInto(report: LogReport, input: Readable, onLine?: () => void): Promise<void> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
-  for await (const line of lines) {
+/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted unread; `onLine` runs after each. */
+export async function readInto(report: LogReport, input: AsyncIterable<Buffer | string>, onLine?: () => void): Promise<void> {
+  let counted = 0
+  for await (const line of boundedLines(input, MAX_LINE, report)) {
+    // Skipped lines count as lines read too, where they were.
+    report.linesRead += report.oversized - counted
+    counted = report.oversized
     report.add(parseLine(line))
     onLine?.()
   }
+  report.linesRead += report.oversized - counted
 }
 
 function render(report: LogReport, o: LogsOptions): string {
-  return o.json ? JSON.stringify(reportJson(report, o.render), null, o.follow ? undefined : 2) : reportText(report, o.render).join('\n')
+  return o.json
+    ? safeJson(JSON.stringify(reportJson(report, o.render), null, o.follow ? undefined : 2))
+    : reportText(report, o.render).join('\n')
 }
 
 async function follow(o: LogsOptions, input: Readable, write: (text: string) => void, clear: boolean): Promise<void> {
@@ -104,11 +112,10 @@ async function follow(o: LogsOptions, input: Readable, write: (text: string) => 
     report.dropBefore(Date.now() - o.windowMinutes * 60_000)
     if (!changed) return
     changed = false
-    if (o.json) write(`${render(report, o)}\n`)
-    else
-      write(
-        `${clear ? '\u001b[2J\u001b[H' : '\n'}== ${new Date().toISOString()}: the last ${o.windowMinutes} minutes (updated every ${o.intervalMs / 1000} s; Ctrl-C stops)\n${render(report, o)}\n`,
-      )
+    if (o.json) return write(`${render(report, o)}\n`)
+    const now = `${minuteLabel(Math.floor(Date.now() / 60_000) * 60_000, o.render.utc)} (${zoneName(o.render.utc)})`
+    const head = `== ${now}: the last ${o.windowMinutes} minutes (updated every ${o.intervalMs / 1000} s; Ctrl-C stops)`
+    write(`${clear ? '\u001b[2J\u001b[H' : '\n'}${head}\n${render(report, o)}\n`)
   }
   const timer = setInterval(update, o.intervalMs)
   try {
@@ -122,14 +129,14 @@ async function follow(o: LogsOptions, input: Readable, write: (text: string) => 
   } finally {
     clearInterval(timer)
   }
-  report.flushOrphans(Date.now(), true)
+  report.flushOrphans(Date.now(), Number.POSITIVE_INFINITY, true)
   changed = true
   update()
 }
 
 export async function main(
   argv: string[],
-  io: { stdin: Readable; write: (text: string) => void; error: (text: string) => void; tty: boolean } = {
+  io: { stdin: Readable; write: (text: string) => void; error: (text: string) => void; tty: boolean; env?: NodeJS.ProcessEnv } = {
     stdin: process.stdin,
     write: (t) => process.stdout.write(t),
     error: (t) => process.stderr.write(t),
@@ -153,7 +160,8 @@ export async function main(
     return 2
   }
   if (o.follow) {
-    await follow(o, io.stdin, io.write, io.tty && !o.json)
+    // Output that is not a terminal, or NO_COLOR (no-color.org): no escape sequence at all.
+    await follow(o, io.stdin, io.write, io.tty && !o.json && !(io.env ?? process.env)['NO_COLOR'])
     return 0
   }
   const report = new LogReport()
@@ -165,7 +173,7 @@ export async function main(
       return 2
     }
   }
-  report.flushOrphans(Date.now(), true)
+  report.flushOrphans(Date.now(), Number.POSITIVE_INFINITY, true)
   io.write(`${render(report, o)}\n`)
   if (report.bridgeLines === 0) {
     io.error(

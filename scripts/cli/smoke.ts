@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { bridgeSummaryOf } from '../../shared/bridge/answer.js'
 import { previewEvent } from '../../shared/bridge/preview.js'
 import { type BridgeConfig, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError, messageOf } from '../../shared/errors.js'
+import { bridgeAnswerOf } from '../../shared/fc/bridge-answer.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { FcInvoker, publicEndpoint } from '../../shared/fc/invoke.js'
 import { redact } from '../../shared/logging/secrets.js'
@@ -179,7 +179,7 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
     } catch (err) {
       throw new SmokeFailure(`the invoke failed: ${messageOf(err)}`)
     }
-    const summary = bridgeSummaryOf(body, o.functionName)
+    const summary = bridgeAnswerOf(body, o.functionName)
     const rules = Object.entries(summary.rules ?? {})
       .map(([id, n]) => `${id} ${n}`)
       .join(', ')

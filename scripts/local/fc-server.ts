@@ -30,7 +30,7 @@ import {
   runPreStop,
 } from './fc-functions.js'
 import { type HttpTriggerRequest, httpTriggerAnswer, httpTriggerEvent, matchHttpTrigger } from './fc-http-trigger.js'
-import { hostHeader, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
+import { decodePath, hostHeader, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
 
 export type { InvocationRecord } from './fc-async.js'
 export type { LocalFunction } from './fc-functions.js'
@@ -205,8 +205,14 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const match = INVOKE_PATH.exec(url.pathname)
-    if (match) return invoke(req, res, url, decodeURIComponent(match[1]!))
-    const t = matchHttpTrigger(url)
+    if (match)
+      return invoke(
+        req,
+        res,
+        url,
+        decodePath(() => decodeURIComponent(match[1]!), url.pathname),
+      )
+    const t = decodePath(() => matchHttpTrigger(url), url.pathname)
     if (t) return trigger(req, res, url, t)
     throw new InvokeRefusal(
       404,

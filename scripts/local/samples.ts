@@ -3,7 +3,7 @@
 // received and what the dead-letter store holds.
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
+import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
 import { messageOf } from '../../shared/errors.js'
 import type { ReceivedMessage } from './subscriber.js'
 

@@ -2,7 +2,7 @@
 // dead letters went, the verdict, and the commands that drive the running system by hand.
 import { isUtf8 } from 'node:buffer'
 import type { Summary } from '../../shared/bridge/bridge.js'
-import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
+import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import type { LocalDeployment } from './deployment.js'
 import { API_VERSION } from './fc-server.js'

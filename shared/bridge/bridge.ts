@@ -1,8 +1,8 @@
 // The bridge's batch mechanics: parse -> plan -> publish through the pool -> one record per message ->
 // summary. Results are data; one clear error is thrown at the end when the batch must be retried.
 import { type BridgeConfig, loadConfig } from '../config/bridge.js'
+import { createDeadLetterSink, type DeadLetterSink } from '../dead-letters/handoff/sink.js'
 import type { DeadLetter } from '../dead-letters/record.js'
-import { createDeadLetterSink, type DeadLetterSink } from '../dead-letters/sink.js'
 import { ConfigError, DeadLetterError } from '../errors.js'
 import { parseEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'

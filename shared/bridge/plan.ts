@@ -16,10 +16,6 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
   for (const msg of parsed.messages) {
     const ids = msg.messageId !== undefined ? { messageId: msg.messageId } : {}
     const mapped = mapMessage(msg, index)
-    if (!mapped.ok && mapped.filtered) {
-      planned.push({ status: 'filtered', index: msg.index, ruleId: mapped.ruleId, ...ids })
-      continue
-    }
     if (!mapped.ok) {
       planned.push(
         deadLettered(
@@ -29,7 +25,11 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
       )
       continue
     }
-    const p = mapped.publish
+    if (mapped.value.kind === 'filtered') {
+      planned.push({ status: 'filtered', index: msg.index, ruleId: mapped.value.ruleId, ...ids })
+      continue
+    }
+    const { publish: p, route, messageGroup } = mapped.value
     if (p.messageId !== undefined) {
       const key = `${p.ruleId}\u0000${p.messageId}`
       const first = seen.get(key)
@@ -55,8 +55,8 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex): Planned[] {
       status: 'publish',
       publish: p,
       event: msg.raw,
-      route: mapped.route,
-      ...(mapped.messageGroup !== undefined ? { messageGroup: mapped.messageGroup } : {}),
+      route,
+      ...(messageGroup !== undefined ? { messageGroup } : {}),
     })
   }
   // Parse errors were listed first; the batch order is what every later stage reports in.

@@ -1,7 +1,8 @@
 // One record per message, carried as data from planning to the summary (Powertools' batch processor is
 // the model: each record succeeds or fails as a value; one decision is taken at the end).
+
+import { storableDeadLetter } from '../dead-letters/json-text.js'
 import type { DeadLetter } from '../dead-letters/record.js'
-import { storableDeadLetter } from '../dead-letters/storable.js'
 import type { Publish, RouteTaken } from '../mapping/publish.js'
 
 /** Not published: this message was delivered already, by this batch, by this instance, or by the fleet within its window. */

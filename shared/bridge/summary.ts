@@ -1,9 +1,10 @@
 // Records -> the invocation's summary and its one decision: return it, or throw the error that makes
 // Function Compute retry (a transient failure), or the one that keeps dead letters from being lost.
 // Pure: no clock, no I/O; everything it needs comes in.
+import { type Verdict, verdictLedger } from '../dead-letters/record.js'
 import { DeadLetterError, DeliveryError, messageOf } from '../errors.js'
 import type { ParsedEvent } from '../events/message.js'
-import type { MessageResult } from './records.js'
+import { indexOf, type MessageResult } from './records.js'
 
 export interface Summary {
   requestId: string
@@ -87,16 +88,34 @@ export function summarize(input: SummaryInput): { summary: Summary; decision: De
   if (failures.length > 0) {
     const reasons = countReasons(failures)
     if (input.handOffError) reasons.push(input.handOffError.message)
-    return { summary, decision: { outcome: 'retry', error: new DeliveryError(failures.length, input.sent, reasons.map(input.redact)) } }
+    const error = new DeliveryError(failures.length, input.sent, reasons.map(input.redact), ledgerOf(input))
+    return { summary, decision: { outcome: 'retry', error } }
   }
   if (input.handOffError) {
     // Through the invocation's redactor too: the cause may come from anywhere the hand-off went.
     const e = input.handOffError
-    const error = new DeadLetterError(e.target, e.count, new Error(input.redact(messageOf(e.cause))))
+    const error = new DeadLetterError(e.target, e.count, new Error(input.redact(messageOf(e.cause))), ledgerOf(input))
     return { summary, decision: { outcome: 'dead-letter-failed', error } }
   }
   return { summary, decision: { outcome: 'ok' } }
 }
+
+/**
+ * Each entry's verdict, for the dead-letter function: should the retries run out, it stores only the
+ * entries still to deliver, each under its own verdict. An entry with several records takes the weightiest.
+ */
+function ledgerOf(input: SummaryInput): string {
+  const verdicts = new Array<Verdict>(input.received).fill('failed')
+  const seen = new Set<number>()
+  for (const r of input.results) {
+    const i = indexOf(r)
+    const v: Verdict = r.status === 'dead-letter' && input.handOffError ? 'not-handed-off' : r.status
+    if (i >= 0 && i < input.received && (!seen.has(i) || WEIGHT.indexOf(v) > WEIGHT.indexOf(verdicts[i]!))) verdicts[i] = v
+    seen.add(i)
+  }
+  return verdictLedger(verdicts)
+}
+const WEIGHT: readonly Verdict[] = ['filtered', 'duplicate', 'published', 'dead-letter', 'not-handed-off', 'failed']
 
 /** The earliest CloudEvent `time` of the batch, in epoch ms. */
 export function oldestTime(parsed: ParsedEvent): number | undefined {

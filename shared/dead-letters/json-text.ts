@@ -1,6 +1,10 @@
 // JSON helpers that never recurse, for values that may be hostile: V8's JSON.stringify overflows its stack
 // about 5,000 levels deep, while JSON.parse does not, so an event can parse and then fail every time it is
 // written. jq 1.6 refuses to parse lines nested deeper than 256, so the store keeps values far below that.
+// storable(): every path into the store passes its items through it, one at a time (the bridge for every
+// dead letter it makes, the dead-letter function for everything it receives): an item that cannot be kept
+// as JSON unchanged is kept as its text, with a note, so storing it cannot fail on every retry.
+import type { DeadLetter } from './record.js'
 
 /** Deepest value the store keeps as JSON; anything deeper is kept as text (jq 1.6 stops at 256). */
 export const MAX_JSON_DEPTH = 100
@@ -31,50 +35,39 @@ export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string |
   return undefined
 }
 
+/** Text jsonText() writes as it is: brackets, commas and keys, queued among the values still to write. */
+class Literal {
+  constructor(readonly text: string) {}
+}
+
 /**
- * JSON text of any value, without recursion. Infinity is written 1e999 (which parses back to Infinity);
- * what JSON has no form for (NaN, undefined, functions) is written null, as JSON.stringify would.
+ * JSON text of any value, without recursion: a stack of what is still to write, last first. Infinity is
+ * written 1e999 (which parses back to Infinity); what JSON has no form for (NaN, undefined, functions,
+ * bigints) is written null, as JSON.stringify writes NaN.
  */
 export function jsonText(value: unknown): string {
   const out: string[] = []
-  type Frame = { kind: 'array'; items: unknown[]; i: number } | { kind: 'object'; entries: Array<[string, unknown]>; i: number }
-  const stack: Frame[] = []
-  const scalar = (v: unknown): boolean => {
-    if (typeof v === 'number') out.push(Number.isFinite(v) ? JSON.stringify(v) : Number.isNaN(v) ? 'null' : v > 0 ? '1e999' : '-1e999')
+  const todo: unknown[] = [value]
+  while (todo.length > 0) {
+    const v = todo.pop()
+    if (v instanceof Literal) out.push(v.text)
+    else if (typeof v === 'number') out.push(Number.isFinite(v) ? JSON.stringify(v) : Number.isNaN(v) ? 'null' : v > 0 ? '1e999' : '-1e999')
     else if (typeof v === 'string' || typeof v === 'boolean') out.push(JSON.stringify(v))
-    else if (typeof v === 'bigint') out.push(v.toString())
     else if (v === null || typeof v !== 'object') out.push('null')
-    else return false
-    return true
-  }
-  const open = (v: object) => {
-    if (Array.isArray(v)) {
-      out.push('[')
-      stack.push({ kind: 'array', items: v, i: 0 })
-    } else {
-      out.push('{')
-      stack.push({ kind: 'object', entries: Object.entries(v).filter(([, x]) => x !== undefined && typeof x !== 'function'), i: 0 })
-    }
-  }
-  if (!scalar(value)) open(value as object)
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!
-    const length = top.kind === 'array' ? top.items.length : top.entries.length
-    if (top.i >= length) {
-      out.push(top.kind === 'array' ? ']' : '}')
-      stack.pop()
-      continue
-    }
-    if (top.i > 0) out.push(',')
-    let child: unknown
-    if (top.kind === 'array') child = top.items[top.i]
     else {
-      const [k, v] = top.entries[top.i]!
-      out.push(JSON.stringify(k), ':')
-      child = v
+      const array = Array.isArray(v)
+      const items: Array<[string | undefined, unknown]> = array
+        ? Array.from(v, (x): [undefined, unknown] => [undefined, x])
+        : Object.entries(v).filter(([, x]) => x !== undefined && typeof x !== 'function')
+      out.push(array ? '[' : '{')
+      todo.push(new Literal(array ? ']' : '}'))
+      for (let i = items.length - 1; i >= 0; i--) {
+        const [key, item] = items[i]!
+        todo.push(item)
+        if (key !== undefined) todo.push(new Literal(`${JSON.stringify(key)}:`))
+        if (i > 0) todo.push(new Literal(','))
+      }
     }
-    top.i++
-    if (!scalar(child)) open(child as object)
   }
   return out.join('')
 }
@@ -93,18 +86,13 @@ export function anyJsonText(value: unknown): string {
  * not an array. A linear scan: an item's raw text keeps what parsing would lose (1e400, big integers).
  */
 export function arrayItemTexts(text: string): string[] | undefined {
-  let i = 0
-  const skipSpace = () => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++
-  }
-  skipSpace()
-  if (text[i] !== '[') return undefined
-  i++
+  const open = /^[ \t\n\r]*\[/.exec(text)
+  if (!open) return undefined
   const items: string[] = []
   let depth = 0
   let start = -1
   let inString = false
-  for (; i < text.length; i++) {
+  for (let i = open[0].length; i < text.length; i++) {
     const c = text[i]
     if (inString) {
       if (c === '\\') i++
@@ -119,12 +107,25 @@ export function arrayItemTexts(text: string): string[] | undefined {
     else if (depth === 0 && (c === ',' || c === ']')) {
       if (start >= 0) items.push(text.slice(start, i).trimEnd())
       start = -1
-      if (c === ']') {
-        i++
-        skipSpace()
-        return i === text.length ? items : undefined
-      }
+      if (c === ']') return /^[ \t\n\r]*$/.test(text.slice(i + 1)) ? items : undefined
     }
   }
   return undefined
+}
+
+/** The item as the store keeps it: itself, or (`eventText`) its JSON text, `rawText` when the caller has it. */
+export function storable(raw: unknown, rawText?: string): { event: unknown; eventText?: true; note?: string } {
+  const problem = jsonProblem(raw)
+  if (problem === undefined) return { event: raw }
+  const kind = Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw
+  const note = `the entry (${kind}) cannot be kept as JSON, ${problem}: stored as its JSON text`
+  return { event: rawText ?? jsonText(raw), eventText: true, note }
+}
+
+/** A dead letter made storable: the event as JSON where it can be, as text (noted in the reason) where not. */
+export function storableDeadLetter(fields: Omit<DeadLetter, 'event'>, event: unknown): DeadLetter {
+  if (fields.eventText) return { ...fields, event }
+  const kept = storable(event)
+  if (!kept.eventText) return { ...fields, event: kept.event }
+  return { ...fields, reason: `${fields.reason}; ${kept.note}`, event: kept.event, eventText: true }
 }

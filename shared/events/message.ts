@@ -1,5 +1,20 @@
 // What the event parser hands on: the batch's messages, and the entries that are no message at all.
-import type { DeadLetter } from '../dead-letters/record.js'
+
+/** An entry that is no message at all (or an event that is not JSON): a dead letter without a rule. */
+export interface PoisonEntry {
+  /** Position in the batch. */
+  index: number
+  reason: string
+  messageId?: string
+  /** The batch entry verbatim (or the raw text of an event that was not JSON). */
+  event: unknown
+  /** `event` is the whole event the bridge received, not one entry of a batch. */
+  wholeEvent?: true
+  /** `event` holds text: what was received was not JSON, or cannot be kept as JSON. */
+  eventText?: true
+  /** The bytes received were not valid UTF-8: `event` is their decoding, not what was received (never replayed). */
+  lossy?: true
+}
 
 /** One RocketMQ message, as the bridge needs it. */
 export interface RocketMessage {
@@ -29,7 +44,7 @@ export interface ParsedEvent {
   shape: 'event-streaming' | 'event-driven' | 'raw-data' | 'unparsable'
   messages: RocketMessage[]
   /** Entries that are no message at all (or an event that is not JSON), as dead letters without a rule. */
-  poison: DeadLetter[]
+  poison: PoisonEntry[]
   /** Number of entries in the event (messages + poison). */
   received: number
 }

@@ -143,6 +143,8 @@ function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string
   // Where EventBridge puts the message group is not documented: the system properties, else the user's.
   const group = sys?.['__SHARDINGKEY'] ?? msg.userProperties['__SHARDINGKEY']
   if (typeof group === 'string' && group !== '') msg.messageGroup = group
+  // A number is a group too (its text as JSON.parse read it: two rounded alike share a group, which only orders more).
+  else if (typeof group === 'number') msg.messageGroup = String(group)
   if (ce?.time) msg.time = ce.time
   out.messages.push(msg)
 }

@@ -5,7 +5,7 @@
 import type FCClient from '@alicloud/fc2'
 import { FcInvokeError, messageOf } from '../errors.js'
 import { processSecrets, type Secrets } from '../logging/secrets.js'
-import type { FcCredentials } from './context.js'
+import type { FcContext, FcCredentials } from './context.js'
 
 export type InvocationType = 'Sync' | 'Async'
 
@@ -47,6 +47,24 @@ export function internalEndpoint(accountId: string, region: string): string {
 
 export function publicEndpoint(accountId: string, region: string): string {
   return `https://${accountId}.${region}.fc.aliyuncs.com`
+}
+
+/**
+ * The invocation's own account, region and STS credentials (its role's), to invoke another function with,
+ * or what its context lacks: they are there on Function Compute and the local invoke server only.
+ */
+export function ownIdentity(
+  context: FcContext | undefined,
+): { ok: true; value: Pick<FcInvokerOptions, 'accountId' | 'region' | 'credentials'> } | { ok: false; reason: string } {
+  const { credentials, accountId, region } = context ?? {}
+  if (credentials?.accessKeyId && credentials.accessKeySecret && accountId && region)
+    return { ok: true, value: { accountId, region, credentials } }
+  const missing = [
+    credentials?.accessKeyId && credentials.accessKeySecret ? '' : 'credentials',
+    accountId ? '' : 'accountId',
+    region ? '' : 'region',
+  ]
+  return { ok: false, reason: `the invocation context has no ${missing.filter(Boolean).join(', ')}` }
 }
 
 export class FcInvoker {

@@ -1,22 +1,19 @@
 // The values routes read from one message (docs/rules.md, "Templates"). The body is parsed as JSON at
-// most once, and only when a route reads it; a body path reads own properties only, so `__proto__` or
-// `constructor` in a path finds nothing the message did not carry.
+// most once by JSON.parse, and only when a route reads it; a number read from it is its text as the producer
+// wrote it (json-body.ts says how, and when the body is read a second time for that); a body path reads
+// own properties only, so `__proto__` or `constructor` in a path finds nothing the message did not carry.
 import type { RocketMessage } from '../events/message.js'
-import type { Field } from '../rules/fields.js'
-
-/** A JSON object or list found at a body path: there is no text to fill in or compare. */
-export interface NotText {
-  notText: 'a JSON object' | 'a JSON list'
-}
-
-/** Text; or undefined when the message has no such field, or it is empty or JSON null. */
-export type FieldValue = string | undefined | NotText
+import type { Field, FieldReader, FieldValue } from '../rules/fields.js'
+import { exactJsonBody, numbersReadBack, numberText, parseJsonBody } from './json-body.js'
 
 const UNREAD: unique symbol = Symbol('unread')
-const NOT_JSON: unique symbol = Symbol('not JSON')
+const UNREADABLE: unique symbol = Symbol('unreadable')
 
-export class MessageFields {
+export class MessageFields implements FieldReader {
   private body: unknown = UNREAD
+  /** Whether the body's numbers are known to be as written: checked when the first number is read. */
+  private exact = false
+  bodyProblem: string | undefined
 
   constructor(readonly msg: RocketMessage) {}
 
@@ -39,33 +36,46 @@ export class MessageFields {
     }
   }
 
-  /** Whether a body field was read and the body turned out not to be JSON. */
-  get bodyIsNotJson(): boolean {
-    return this.body === NOT_JSON
-  }
-
   private bodyAt(path: string[]): FieldValue {
     if (this.body === UNREAD) {
-      try {
-        this.body = JSON.parse(this.msg.body)
-      } catch {
-        this.body = NOT_JSON
+      const parsed = parseJsonBody(this.msg.body)
+      this.body = parsed.ok ? parsed.value : UNREADABLE
+      if (!parsed.ok) this.bodyProblem = parsed.reason
+    }
+    if (this.body === UNREADABLE) return undefined
+    let v = at(this.body, path)
+    if (typeof v === 'number' && !this.exact) {
+      this.exact = true
+      // JSON.parse rounds a number to a double: if any number in the body reads back otherwise, read it again.
+      if (!numbersReadBack(this.msg.body)) {
+        const parsed = exactJsonBody(this.msg.body)
+        this.body = parsed.ok ? parsed.value : UNREADABLE
+        if (!parsed.ok) {
+          this.bodyProblem = parsed.reason
+          return undefined
+        }
+        v = at(this.body, path)
       }
     }
-    let v = this.body
-    if (v === NOT_JSON) return undefined
-    for (const step of path) {
-      if (Array.isArray(v)) {
-        if (!isIndex(step) || !Object.hasOwn(v, step)) return undefined
-      } else if (typeof v !== 'object' || v === null || !Object.hasOwn(v, step)) return undefined
-      v = (v as Record<string, unknown>)[step]
-    }
-    if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined
+    if (typeof v === 'string') return text(v)
     if (typeof v === 'boolean') return String(v)
-    if (Array.isArray(v)) return { notText: 'a JSON list' }
-    if (typeof v === 'object' && v !== null) return { notText: 'a JSON object' }
-    return text(v as string | undefined | null)
+    if (v === null || v === undefined) return undefined
+    const n = numberText(v)
+    if (n !== undefined) return n
+    return { kind: 'structure', what: Array.isArray(v) ? 'a JSON list' : 'a JSON object' }
   }
+}
+
+/** The value at a body path, own properties only; undefined when there is none. */
+function at(body: unknown, path: string[]): unknown {
+  let v = body
+  for (const step of path) {
+    if (Array.isArray(v)) {
+      if (!isIndex(step) || !Object.hasOwn(v, step)) return undefined
+    } else if (typeof v !== 'object' || v === null || !Object.hasOwn(v, step)) return undefined
+    v = (v as Record<string, unknown>)[step]
+  }
+  return v
 }
 
 const text = (v: string | undefined | null): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)

@@ -1,6 +1,7 @@
 // What mapping hands on: one MQTT publish per deliverable message.
+import type { QoS, RouteTaken } from '../rules/route.js'
 
-export type QoS = 0 | 1 | 2
+export type { QoS, RouteTaken } from '../rules/route.js'
 
 /** MQTT 5 publish properties; sent only on version-5 connections. */
 export interface V5Properties {
@@ -21,12 +22,12 @@ export interface Publish {
   properties?: V5Properties
 }
 
-/** Which of its rule's routes a message took (its position in `routes`), or the rule's target. */
-export type RouteTaken = number | 'target'
-
-export type MapResult =
+/** What becomes of a message that can be mapped. */
+export type Mapped =
   /** `messageGroup`: set when the rule says `ordering: message-group` and the message has a group. */
-  | { ok: true; publish: Publish; route: RouteTaken; messageGroup?: string }
-  | { ok: false; filtered?: false; reason: string; ruleId?: string }
+  | { kind: 'publish'; publish: Publish; route: RouteTaken; messageGroup?: string }
   /** No route accepts it and the rule says `unmatched: skip`: neither published nor dead-lettered. */
-  | { ok: false; filtered: true; reason: string; ruleId: string }
+  | { kind: 'filtered'; reason: string; ruleId: string }
+
+/** A mapped message, or why it cannot be mapped (a dead letter), with its rule when one took it. */
+export type MapResult = { ok: true; value: Mapped } | { ok: false; reason: string; ruleId?: string }

@@ -1,34 +1,33 @@
-// The enabled rules, indexed by RocketMQ topic: which rule takes a message, or why none does.
+// The enabled rules of the rule model (shared/rules/model.ts), indexed by RocketMQ topic: which rule takes a
+// message, or why none does.
+
+import { ok, type Result, refused } from '../errors.js'
 import type { RocketMessage } from '../events/message.js'
-import { PROFILES, type Profile } from '../rules/profiles.js'
-import { type CompiledRoute, compileRoutes } from '../rules/routes.js'
-import type { Rule, RuleSet } from '../rules/schema.js'
-import { tagSet } from '../rules/tags.js'
+import { type CompiledRule, type RuleModel, ruleModel } from '../rules/model.js'
+import type { Profile } from '../rules/profiles.js'
+import type { RuleSet } from '../rules/schema.js'
 import { quote } from '../rules/topics.js'
 
-export interface CompiledRule {
-  rule: Rule
-  tags: Set<string> | '*'
-  parentLevels: number
-  /** The rule's routes, their templates and filters parsed once, here (docs/rules.md, "Routes: topic templates and filters"). */
-  routes: CompiledRoute[]
-}
+export type { CompiledRule } from '../rules/model.js'
 
 export class RuleIndex {
   readonly profile: Profile
+  readonly model: RuleModel
   private readonly byTopic = new Map<string, CompiledRule[]>()
 
-  constructor(readonly ruleSet: RuleSet) {
-    this.profile = PROFILES[ruleSet.profile]
-    ruleSet.rules.forEach((rule, i) => {
-      if (!rule.enabled) return
-      const { routes, problems } = compileRoutes(rule, i, this.profile)
-      // The validator refused such a rule set already; a hand-built one must not run half-compiled.
-      if (problems.length > 0) throw new Error(`rule ${quote(rule.id)} has invalid routes: ${problems[0]!.path}: ${problems[0]!.message}`)
-      const list = this.byTopic.get(rule.source.topic) ?? []
-      list.push({ rule, tags: tagSet(rule.source.tags), parentLevels: rule.target.parentTopic.split('/').length, routes })
-      this.byTopic.set(rule.source.topic, list)
-    })
+  /** From a validated rule set (or its model, when the validator made one already). */
+  constructor(
+    readonly ruleSet: RuleSet,
+    model: RuleModel = ruleModel(ruleSet),
+  ) {
+    this.model = model
+    this.profile = model.profile
+    for (const rule of model.rules) {
+      if (!rule.enabled) continue
+      const list = this.byTopic.get(rule.rule.source.topic) ?? []
+      list.push(rule)
+      this.byTopic.set(rule.rule.source.topic, list)
+    }
   }
 
   /**
@@ -36,9 +35,9 @@ export class RuleIndex {
    * or the CloudEvent subject) or not (5.x and self-managed sources may not); without one, it matches by
    * topic alone only when exactly one rule can take it. A rule without an instance takes any instance.
    */
-  match(msg: RocketMessage): CompiledRule | string {
+  match(msg: RocketMessage): Result<CompiledRule> {
     const onTopic = this.byTopic.get(msg.topic)
-    if (!onTopic) return `no enabled rule for RocketMQ topic ${quote(msg.topic)}`
+    if (!onTopic) return refused(`no enabled rule for RocketMQ topic ${quote(msg.topic)}`)
     const tagged = (c: CompiledRule) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags))
     let candidates = onTopic
     let accepted: CompiledRule[]
@@ -48,21 +47,26 @@ export class RuleIndex {
       const exact = onTopic.filter((c) => c.rule.source.instanceId === msg.instanceId)
       const anyInstance = onTopic.filter((c) => c.rule.source.instanceId === undefined)
       candidates = [...exact, ...anyInstance]
-      if (candidates.length === 0) return `no enabled rule for RocketMQ instance ${quote(msg.instanceId)} and topic ${quote(msg.topic)}`
+      if (candidates.length === 0)
+        return refused(`no enabled rule for RocketMQ instance ${quote(msg.instanceId)} and topic ${quote(msg.topic)}`)
       accepted = exact.filter(tagged)
       if (accepted.length === 0) accepted = anyInstance.filter(tagged)
     }
     if (accepted.length === 0) {
-      return `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${listed(candidates, (c) => `${quote(c.rule.id)} (tags ${quote(c.rule.source.tags)})`)}`
+      return refused(
+        `tag ${msg.tags === undefined ? '(none)' : quote(msg.tags)} is not accepted by rule ${listed(candidates, (c) => `${quote(c.id)} (tags ${quote(c.rule.source.tags)})`)}`,
+      )
     }
     if (accepted.length > 1) {
       const rules = listed(
         accepted,
-        (c) => `${quote(c.rule.id)} (instance ${c.rule.source.instanceId === undefined ? 'any' : quote(c.rule.source.instanceId)})`,
+        (c) => `${quote(c.id)} (instance ${c.rule.source.instanceId === undefined ? 'any' : quote(c.rule.source.instanceId)})`,
       )
-      return `the message names no instance (no INSTANCE_ID, no instance in the CloudEvent subject) and topic ${quote(msg.topic)} matches several rules: ${rules}`
+      return refused(
+        `the message names no instance (no INSTANCE_ID, no instance in the CloudEvent subject) and topic ${quote(msg.topic)} matches several rules: ${rules}`,
+      )
     }
-    return accepted[0]!
+    return ok(accepted[0]!)
   }
 }
 

@@ -1,7 +1,9 @@
 // A route's `when`: conditions on the message's fields, all of which must hold. Each condition is an
 // equality, a one-of list, a prefix or a presence test: no expressions, no regular expressions from rules
-// (docs/rules.md, "Filters"). Values compare as text, so `level: 3` matches a body's 3 and "3" alike.
-import { type Field, parseField, sameField } from './fields.js'
+// (docs/rules.md, "Filters"). Compiled once at rule load (parseWhen) and evaluated per message (accepts).
+// Values compare as text, each as written: `level: 3` matches a body's 3 and "3" alike, and `version: 1.10`
+// is the text "1.10" (shared/rules/written-numbers.ts keeps a filter value's source text).
+import { type Field, type FieldReader, type FieldValue, parseField, sameField } from './fields.js'
 
 export type Test =
   | { kind: 'equals'; value: string }
@@ -56,14 +58,14 @@ export function parseWhen(when: unknown, problems: Found[]): Condition[] {
   const conditions: Condition[] = []
   for (const key of keys) {
     const field = parseField(key, 'filter')
-    if (typeof field === 'string') {
-      problems.push({ at: [key], message: field })
+    if (!field.ok) {
+      problems.push({ at: [key], message: field.reason })
       continue
     }
     const test = parseTest((when as Record<string, unknown>)[key], (message, more: Array<string | number> = []) =>
       problems.push({ at: [key, ...more], message }),
     )
-    if (test) conditions.push({ field, test })
+    if (test) conditions.push({ field: field.value, test })
   }
   return conditions
 }
@@ -130,5 +132,25 @@ function implies(a: Test, b: Test): boolean {
     case 'prefix':
       if (a.kind === 'prefix') return a.prefix.startsWith(b.prefix)
       return known !== undefined && every(known, (v) => v.startsWith(b.prefix))
+  }
+}
+
+/** Whether a message passes every condition (a `when` of none accepts every message). */
+export function accepts(conditions: Condition[], fields: FieldReader): boolean {
+  for (const c of conditions) if (!holds(c.test, fields.read(c.field))) return false
+  return true
+}
+
+function holds(t: Test, v: FieldValue): boolean {
+  if (t.kind === 'exists') return t.present === (v !== undefined)
+  // A JSON object or list is present, but equals no value.
+  if (typeof v !== 'string') return false
+  switch (t.kind) {
+    case 'equals':
+      return v === t.value
+    case 'oneOf':
+      return t.values.has(v)
+    case 'prefix':
+      return v.startsWith(t.prefix)
   }
 }

@@ -5,7 +5,9 @@
 // MAX_YAML_TOKENS lexical tokens, and duplicate keys are found in one pass with a Set.
 import type { CST, Document, LineCounter } from 'yaml'
 import { messageOf, type ProblemAt } from '../errors.js'
+import { parseExactJson } from './json-numbers.js'
 import { nestingProblem } from './nesting.js'
+import { keepYamlNumberText, settleJsonNumbers } from './written-numbers.js'
 import { yamlLibrary } from './yaml-library.js'
 
 /** YAML aliases are capped so a crafted document ("billion laughs") cannot blow up memory. */
@@ -30,10 +32,11 @@ export function parseRulesText(text: string): TextResult {
   const tooDeep = nestingProblem(text)
   if (tooDeep) return { ok: false, errors: [{ path: '(document)', message: tooDeep }] }
   // JSON is YAML, but JSON.parse is many times faster; YAML then explains any syntax error with its position.
+  // A filter value's number keeps its text, in JSON as in YAML (written-numbers.ts).
   let jsonError: string | undefined
   if (/^\s*[[{]/.test(text)) {
     try {
-      return { ok: true, value: JSON.parse(text) }
+      return { ok: true, value: settleJsonNumbers(parseExactJson(text)) }
     } catch (err) {
       jsonError = messageOf(err)
     }
@@ -103,7 +106,10 @@ function parseYaml(text: string): TextResult | typeof TOO_LONG {
     const doc = docs[0]!
     for (const e of doc.errors) found.add(e.pos[0], e.message)
     if (found.list.length === 0) duplicateKeys(doc, found)
-    if (found.list.length === 0) return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) }
+    if (found.list.length === 0) {
+      keepYamlNumberText(doc)
+      return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) }
+    }
   } catch (err) {
     if (err !== ENOUGH) return { ok: false, errors: [{ path: '(document)', message: messageOf(err) }] }
   }

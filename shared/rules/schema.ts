@@ -1,7 +1,7 @@
 // The rules file format (docs/architecture.md, "Rules"). Strict objects, so a misspelt key is an error, not a silent default.
 import { z } from 'zod'
 import { error, typeError } from '../schema-helpers.js'
-import { MAX_ROUTES, qosSchema, routeSchema } from './routes.js'
+import { MAX_ROUTES, qosSchema, routeSchema } from './route.js'
 import { sourceSchema } from './source.js'
 
 /**

@@ -1,10 +1,11 @@
 // Checks across rules, beyond each rule's schema: unique ids and consumer groups, one enabled rule per
-// parent topic, no two enabled rules that could take one message, and the profile's limits on rules and
-// parent topics (docs/rules.md, "The rules file").
+// parent topic, routes that stay out of other rules' parent topics, no two enabled rules that could take one
+// message, and the profile's limits on rules and parent topics (docs/rules.md, "The rules file").
 import type { ProblemAt } from '../errors.js'
 import type { Profile } from './profiles.js'
 import type { Rule } from './schema.js'
 import { setsOverlap, tagSet } from './tags.js'
+import type { TopicTemplate } from './topic-template.js'
 import { parentTopicProblem, quote } from './topics.js'
 
 /** What the cross-rule checks read from a rule, taken from the raw rule when it failed the schema. */
@@ -13,8 +14,8 @@ export interface RuleFacts {
   id?: string
   groupId?: string
   parentTopic?: string
-  /** Parent topics its routes write out, beside the target's. */
-  routeParents: string[]
+  /** Its routes that compiled (route j of the rule), whether or not the rest of the rule is valid. */
+  routes: Array<{ j: number; topic: TopicTemplate; anyParent: boolean }>
   enabled: boolean
   /** Present when the whole rule passed the schema. */
   rule?: Rule
@@ -53,9 +54,10 @@ export function semanticProblems(profile: Profile, facts: RuleFacts[]): ProblemA
           message: `parent topic ${quote(f.parentTopic!)} already has an enabled rule (rules[${dupParent}]); at most one enabled rule per MQTT parent topic`,
         })
       if (f.parentTopic !== undefined) allParents.add(f.parentTopic)
-      for (const r of f.routeParents) allParents.add(r)
+      for (const r of f.routes) if (r.topic.parent !== undefined) allParents.add(r.topic.parent)
     }
   }
+  routesIntoOtherRules(facts, errors)
   overlaps(facts, errors)
   if (profile.maxRules !== undefined && facts.length > profile.maxRules) {
     errors.push({
@@ -109,4 +111,41 @@ function overlaps(facts: RuleFacts[], errors: ProblemAt[]): void {
       })
     }
   }
+}
+
+/**
+ * A route stays inside its rule: it may not publish into another enabled rule's parent topic, which devices
+ * subscribe to for that rule's messages. A route whose producer chooses the first level (profile mqtt,
+ * `allowAnyParent: true`) has said that it may, and is not checked.
+ */
+function routesIntoOtherRules(facts: RuleFacts[], errors: ProblemAt[]): void {
+  const owners = new Map<string, RuleFacts>()
+  for (const f of facts) if (f.enabled && f.parentTopic !== undefined && !owners.has(f.parentTopic)) owners.set(f.parentTopic, f)
+  if (owners.size === 0) return
+  for (const f of facts) {
+    if (!f.enabled) continue
+    for (const r of f.routes) {
+      if (r.anyParent) continue
+      for (const [parent, owner] of owners) {
+        if (owner === f || !reaches(r.topic, parent.split('/'))) continue
+        errors.push({
+          path: `rules[${f.i}].routes[${r.j}].topic`,
+          message: `can publish into parent topic ${quote(parent)}, which is rules[${owner.i}]'s${owner.id !== undefined ? ` (${quote(owner.id)})` : ''}: a route stays inside its own rule; give it a parent topic no other enabled rule has`,
+        })
+        break
+      }
+    }
+  }
+}
+
+/** Whether a topic the template renders can be `parent` or lie below it: its levels can spell the parent's out. */
+function reaches(t: TopicTemplate, parent: string[]): boolean {
+  for (let k = 0; k < parent.length; k++) {
+    const level = t.levels[k]
+    if (level === undefined) return false
+    if (level.subtopic) return true
+    const literal = level.parts.length === 1 && typeof level.parts[0] === 'string'
+    if (literal && level.parts[0] !== parent[k]) return false
+  }
+  return true
 }

@@ -58,6 +58,9 @@ const network = z
   )
   .strict()
 
+/** `*`, or tags joined by `||`: TagA||TagB. */
+export const TAGS = /^(\*|[^|*\s]+(\|\|[^|*\s]+)*)$/
+
 export const sourceSchema = z
   .object(
     {
@@ -68,9 +71,7 @@ export const sourceSchema = z
       instanceId: text().min(1, 'must not be empty').optional(),
       endpoint: text().regex(ENDPOINT, 'must be host:port, such as 10.0.0.8:9876').optional(),
       topic: text(),
-      tags: text()
-        .regex(/^(\*|[^|*\s]+(\|\|[^|*\s]+)*)$/, "must be '*' or tags joined by '||', such as TagA||TagB")
-        .default('*'),
+      tags: text().regex(TAGS, "must be '*' or tags joined by '||', such as TagA||TagB").default('*'),
       groupId: text(),
       offset: offset.default('latest'),
       acl: acl.optional(),

@@ -12,11 +12,18 @@ import { needsMosquitto } from '../helpers/requirements.js'
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..')
 
+/** A target as the bench writes it: numbers, never wording to parse. */
 interface Target {
   target: string
   scenario: string
-  measured: string
-  status: string
+  unit: string
+  measured: number
+  reference: number | null
+  ratio: number | null
+  compares: 'ratio' | 'measured' | 'growth'
+  op: '>=' | '<=' | '<'
+  threshold: number
+  pass: boolean
 }
 
 interface Row {
@@ -41,28 +48,12 @@ interface BenchJson {
   targets: Target[]
   coldStart: { load: { bundle: Record<string, number>; mqttAlone: number } }
   mapping: { rows: Array<{ variant: string; nsPerMessage: number; beforeNetwork: { nsPerMessage: number } }> }
-}
-
-/** The target's threshold (from its name) and this run's figure (from `measured`), each as a number. */
-function figures(t: Target): { figure: number; threshold: number; meets: (figure: number) => boolean } {
-  const read = (re: RegExp, text: string) => Number(re.exec(text)?.[1])
-  if (/≥ [\d.]+× /.test(t.target)) {
-    const threshold = read(/≥ ([\d.]+)×/, t.target)
-    return { figure: read(/^([\d.]+)×$/, t.measured), threshold, meets: (f) => f >= threshold }
+  logs: {
+    lines: number
+    invocations: number
+    wcSeconds: number
+    runs: Array<{ mode: string; seconds: number; peakRssMb: number; invocations?: number }>
   }
-  // "p99 single-message latency ≤ 2× MQTT.js loop", "… Nagle-on broker ≤ 1.5× no-delay broker": "a ms vs b ms (k×)".
-  if (/≤ [\d.]+× /.test(t.target)) {
-    const threshold = read(/≤ ([\d.]+)×/, t.target)
-    return { figure: read(/\(([\d.]+)×\)$/, t.measured), threshold, meets: (f) => f <= threshold }
-  }
-  // "bridge ≥ 80 % of receive maximum / round trip": "n msg/s of m (p %)".
-  if (/≥ \d+ % of/.test(t.target)) {
-    const threshold = read(/≥ (\d+) %/, t.target)
-    return { figure: read(/\((\d+) %\)$/, t.measured), threshold, meets: (f) => f >= threshold }
-  }
-  if (t.target === 'RSS growth ≤ 20 MB') return { figure: read(/\(([+-]?[\d.]+) MB\)$/, t.measured), threshold: 20, meets: (f) => f <= 20 }
-  if (t.target === 'bundle loads in < 50 ms') return { figure: read(/^([\d.]+) ms$/, t.measured), threshold: 50, meets: (f) => f < 50 }
-  throw new Error(`unknown target: ${t.target}`)
 }
 
 test('npm run bench -- --quick: runs to the end, and every scenario delivered every message', {
@@ -167,12 +158,21 @@ test('npm run bench -- --quick: runs to the end, and every scenario delivered ev
       },
       'one target per scenario that has one',
     )
+    // npm run logs over a (small) day: text, --json and --follow, against wc -l; --json counted every invocation.
+    assert.deepEqual(
+      results.logs.runs.map((r) => r.mode),
+      ['text', 'json', 'follow'],
+    )
+    assert.equal(results.logs.runs[1]!.invocations, results.logs.invocations)
+    assert.equal(count('npm run logs'), 6)
+    // Every target's verdict is what its own numbers say against its threshold.
     for (const t of results.targets) {
-      const { figure, threshold, meets } = figures(t)
-      assert.ok(Number.isFinite(figure), `${t.target}, ${t.scenario}: no figure in "${t.measured}"`)
-      // At the threshold itself the printed figure is rounded: either verdict is right.
-      if (figure !== threshold) assert.equal(t.status, meets(figure) ? 'PASS' : 'MISS', `${t.target}, ${t.scenario}: ${t.measured}`)
-      else assert.ok(['PASS', 'MISS'].includes(t.status))
+      const at = `${t.target}, ${t.scenario}`
+      assert.ok(Number.isFinite(t.measured) && Number.isFinite(t.threshold), at)
+      if (t.reference !== null) assert.ok(Math.abs(t.ratio! - t.measured / t.reference) < 1e-3, `${at}: ratio ${t.ratio}`)
+      const value = t.compares === 'ratio' ? t.ratio! : t.compares === 'growth' ? t.measured - t.reference! : t.measured
+      const meets = t.op === '>=' ? value >= t.threshold : t.op === '<=' ? value <= t.threshold : value < t.threshold
+      assert.equal(t.pass, meets, `${at}: ${value} ${t.op} ${t.threshold}`)
     }
   } finally {
     rmSync(work, { recursive: true, force: true })

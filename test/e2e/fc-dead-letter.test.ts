@@ -1,7 +1,7 @@
 // The poison path end to end, on the BUILT bundles: bridge -> @alicloud/fc2 (2023-03-30, Async) ->
 // local invoke server (signature checked) -> dead-letter function -> store. Then what happens when the
 // hand-off is refused, replay through @alicloud/fc2 to the served bridge, and the dead-letter function's
-// timer redriving a batch through the served bridge while its broker is down, and after it is back.
+// timer redriving batches through the served bridge while its broker is down, and after it is back.
 
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -13,10 +13,9 @@ import { after, before, describe, test } from 'node:test'
 import { buildAll } from '../../scripts/build.js'
 import { replay } from '../../scripts/cli/replay.js'
 import { type LocalFc, startLocalFc } from '../../scripts/local/fc-server.js'
-import { recognise } from '../../shared/dead-letters/intake.js'
-import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
-import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letters/store.js'
-import type { TimerSummary } from '../../shared/dead-letters/timer.js'
+import { recognise } from '../../shared/dead-letters/store/intake.js'
+import { DeadLetterStore, type NewEntry, readDeadLetters } from '../../shared/dead-letters/store/store.js'
+import type { TimerSummary } from '../../shared/dead-letters/store/timer.js'
 import { FcInvokeError } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
@@ -160,20 +159,20 @@ describe('poison path through Function Compute (local invoke server)', () => {
         )
         return true
       })
-      // Asynchronously invoked (as the RocketMQ trigger does), the failure is retried, then the whole
-      // batch goes to the onFailure destination: the dead-letter function on the right endpoint.
+      // Asynchronously invoked (as the RocketMQ trigger does), the failure is retried, then the batch
+      // goes to the onFailure destination: the dead-letter function on the right endpoint. By the
+      // verdicts the error carries, it stores the dead letter whose hand-off failed, as poison, and not
+      // the message that was delivered.
       await client.invoke('bridge', JSON.stringify(batch), 'Async')
       await fc.settled()
       const stored = (await readDeadLetters(store)).filter((e) => e.source === 'async-destination')
       assert.deepEqual(
-        stored.map((e) => e.messageId),
-        ['KEEP-GOOD', 'KEEP-BAD'],
+        stored.map((e) => [e.messageId, e.failure, e.attempts]),
+        [['KEEP-BAD', 'poison', 2]],
       )
-      for (const e of stored) {
-        assert.equal(e.attempts, 2)
-        assert.match(e.reason, /after 2 attempts: UnhandledInvocationError.*could not hand 1 dead letter/)
-      }
-      assert.deepEqual(stored[1]!.event, JSON.parse(JSON.stringify(batch[1])))
+      assert.match(stored[0]!.reason, /after 2 attempts: UnhandledInvocationError.*could not hand 1 dead letter.*its hand-off failed/)
+      assert.ok(!stored[0]!.reason.includes('[verdicts'))
+      assert.deepEqual(stored[0]!.event, JSON.parse(JSON.stringify(batch[1])))
     } finally {
       await bridgeModule().shutdown()
       process.env['FC_ENDPOINT'] = fc.url
@@ -216,7 +215,7 @@ describe('replay through @alicloud/fc2 to the served bridge', () => {
       responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
       responsePayload: '{"errorMessage":"broker down"}',
     }
-    await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: StoredDeadLetter[] }).entries)
+    await new DeadLetterStore(dir).put((recognise(record, Date.now(), 'x') as { entries: NewEntry[] }).entries)
     const env = {
       ALIBABA_CLOUD_ACCESS_KEY_ID: creds.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
@@ -252,80 +251,82 @@ describe('replay through @alicloud/fc2 to the served bridge', () => {
 })
 
 describe('redrive: the timer trigger, with the broker down and then back', () => {
-  test('a batch that failed while the broker was down is delivered by the timer once it is back; poison entries are left alone', async () => {
+  test('batches that failed while the broker was down are delivered by the timer once it is back, each after its backoff; poison entries are left alone', async () => {
     // A broker of its own, which goes down; the bridge's next instance reads MQTT_URL again.
     const down = mosquittoInstalled() ? await startMosquitto() : await startAedes()
     await down.stop()
     const savedUrl = process.env['MQTT_URL']
     await bridgeModule().shutdown()
-    Object.assign(process.env, {
-      MQTT_URL: down.url,
-      DEAD_LETTER_REDRIVE_BACKOFF: '1s',
-      DEAD_LETTER_BRIDGE_FUNCTION: 'bridge',
-      MQTT_PUBLISH_TIMEOUT_MS: '1000',
-    })
+    Object.assign(process.env, { MQTT_URL: down.url, DEAD_LETTER_BRIDGE_FUNCTION: 'bridge', MQTT_PUBLISH_TIMEOUT_MS: '1000' })
     const timer = async () => {
       const event = JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'redrive', payload: 'redrive' })
       return (await client.invoke('dead-letter', event, 'Sync')).body as TimerSummary
     }
-    let devices: Subscriber | undefined
-    try {
-      const batch = [
-        cloudEvent('OUT-1', 'during the outage', { mqttSecondTopic: '/roomO/lamp' }),
-        cloudEvent('OUT-2', 'also then', { mqttSecondTopic: '/roomO/lamp' }),
-      ]
-      // As the RocketMQ trigger invokes it: asynchronously; retried, then routed to the dead-letter function.
+    // As the RocketMQ trigger invokes it: asynchronously; retried, then routed to the dead-letter function.
+    const failBatch = async (ids: string[]) => {
+      const batch = ids.map((id) => cloudEvent(id, `during the outage ${id}`, { mqttSecondTopic: '/roomO/lamp' }))
       await client.invoke('bridge', JSON.stringify(batch), 'Async')
       await fc.settled()
-      const stored = (await readDeadLetters(store)).filter((e) => e.messageId?.startsWith('OUT-'))
+    }
+    const mine = async (prefix: string) => (await readDeadLetters(store)).filter((e) => e.messageId?.startsWith(prefix))
+    let devices: Subscriber | undefined
+    try {
+      await failBatch(['OUT-1', 'OUT-2'])
       assert.deepEqual(
-        stored.map((e) => [e.messageId, e.source, e.failure]),
+        (await mine('OUT-')).map((e) => [e.messageId, e.source, e.failure]),
         [
           ['OUT-1', 'async-destination', 'transient'],
           ['OUT-2', 'async-destination', 'transient'],
         ],
       )
-
       const first = await timer()
       assert.deepEqual([first.redrive.tried, first.redrive.replayed, first.redrive.stillFailing], [2, 0, 2], JSON.stringify(first))
       const line = logs.find((l) => l.includes('"event":"dead-letter.redrive"'))
       assert.ok(line, 'one summary line per run')
       assert.match(line, /"tried":2,"replayed":0,"stillFailing":2,"expired":0/)
-      for (const e of (await readDeadLetters(store)).filter((x) => x.messageId?.startsWith('OUT-')))
+      for (const e of await mine('OUT-'))
         assert.match(e.redrive?.lastError ?? '', /not acknowledged by the MQTT broker/, 'it failed because the broker is down')
 
+      // A second batch fails while the broker is still down; redrive has not tried it yet.
+      await failBatch(['LATE-1'])
       await down.start()
       devices = await subscribe(down.url, ['home/#'], 4)
-      // The entries wait out their backoff (1 s here), as the markers say.
-      const next = Math.max(
-        ...(await readDeadLetters(store)).flatMap((e) => (e.redrive?.nextAttemptAt ? [Date.parse(e.redrive.nextAttemptAt)] : [])),
-      )
-      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now() + 50)))
+      // Back: the batch never tried goes now; the first waits out its backoff (DEAD_LETTER_REDRIVE_BACKOFF, 5 minutes).
       const second = await timer()
-      assert.deepEqual([second.redrive.tried, second.redrive.replayed, second.redrive.stillFailing], [2, 2, 0], JSON.stringify(second))
-      await devices.waitFor(2)
+      assert.deepEqual(
+        [second.redrive.tried, second.redrive.replayed, second.redrive.stillFailing, second.redrive.waiting],
+        [1, 1, 0, 2],
+        JSON.stringify(second),
+      )
+      await devices.waitFor(1)
       assert.deepEqual(
         devices.messages.map((m) => [m.topic, m.payload.toString()]),
+        [['home/roomO/lamp', 'during the outage LATE-1']],
+      )
+      assert.deepEqual(
+        (await mine(''))
+          .filter((e) => e.source === 'async-destination' && /^(OUT|LATE)-/.test(e.messageId!))
+          .map((e) => [e.messageId, e.status]),
         [
-          ['home/roomO/lamp', 'during the outage'],
-          ['home/roomO/lamp', 'also then'],
+          ['OUT-1', 'pending'],
+          ['OUT-2', 'pending'],
+          ['LATE-1', 'replayed'],
         ],
       )
-      const after = await readDeadLetters(store)
-      assert.ok(after.filter((e) => e.messageId?.startsWith('OUT-')).every((e) => e.status === 'replayed'))
-      const poison = after.filter((e) => e.source === 'bridge-poison')
+      const poison = (await readDeadLetters(store)).filter((e) => e.source === 'bridge-poison')
       assert.ok(poison.length >= 4)
       assert.ok(
         poison.every((e) => e.status === 'pending' && e.redrive === undefined),
         'poison entries are never redriven',
       )
       const third = await timer()
-      assert.equal(third.redrive.tried, 0, 'nothing left to send')
+      assert.deepEqual([third.redrive.tried, third.redrive.waiting], [0, 2], 'nothing sent before its next attempt')
+      await barrier(viaClient(down.url), [devices], devices.messages)
+      assert.equal(withoutSentinels(devices.messages).length, 1, 'nothing sent twice')
     } finally {
       await devices?.close()
       await bridgeModule().shutdown()
       process.env['MQTT_URL'] = savedUrl
-      delete process.env['DEAD_LETTER_REDRIVE_BACKOFF']
       delete process.env['DEAD_LETTER_BRIDGE_FUNCTION']
       process.env['MQTT_PUBLISH_TIMEOUT_MS'] = '5000'
       await down.stop()

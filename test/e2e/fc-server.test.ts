@@ -168,6 +168,14 @@ describe('checks before the body is read; bounded bodies', () => {
     assert.equal(r.status, 404)
   })
 
+  test('a malformed % escape in the path: 400, not 500, on an invoke path and an HTTP trigger path alike', async () => {
+    for (const path of [`/${API_VERSION}/functions/%zz/invocations`, '/http/%E0%A4%A/x']) {
+      const r = await raw(fc.port, `POST ${path} HTTP/1.1\nHost: ${new URL(fc.url).host}\n${huge}`, 'xxxx')
+      assert.equal(r.status, 400, `${path}: ${r.text}`)
+      assert.match(r.text, /malformed % escape/)
+    }
+  })
+
   test('the wrong method: 405 before the body', async () => {
     const r = await raw(fc.port, `PUT ${invokePath('slow')} HTTP/1.1\nHost: ${new URL(fc.url).host}\n${huge}`, 'xxxx')
     assert.equal(r.status, 405)

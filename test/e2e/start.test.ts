@@ -15,7 +15,7 @@ import FCClient from '@alicloud/fc2'
 import { readDeployment } from '../../scripts/local/deployment.js'
 import { loadSamples } from '../../scripts/local/samples.js'
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-options.js'
-import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 import { freePort } from '../helpers/ports.js'
 

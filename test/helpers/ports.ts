@@ -1,1 +1,1 @@
-export { freePort } from '../../scripts/free-port.js'
+export { freePort } from '../../scripts/mqtt/mosquitto.js'

@@ -1,5 +1,7 @@
-// A real MQTT client as the subscriber: what the devices would receive.
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+// A real MQTT client as the subscriber, what the devices would receive: the one subscriber
+// (scripts/mqtt/subscriber.ts), with the messages flat and waits that reject, as the tests read them.
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { type Received as Arrival, connectSubscriber } from '../../scripts/mqtt/subscriber.js'
 
 export interface Received {
   topic: string
@@ -21,47 +23,26 @@ export interface Subscriber {
   close(): Promise<void>
 }
 
+const flat = (m: Arrival): Received => ({ topic: m.topic, qos: m.qos, retain: m.retain, payload: m.payload, ...m.properties })
+const random = () => Math.random().toString(36).slice(2, 10)
+
 export async function subscribe(url: string, topics: string[], version: 4 | 5, options: IClientOptions = {}): Promise<Subscriber> {
-  const client = await connectAsync(url, {
-    protocolVersion: version,
-    clientId: `test-sub-${version}-${Math.random().toString(36).slice(2, 10)}`,
-    reconnectPeriod: 0,
-    ...options,
-  })
   const messages: Received[] = []
-  const waiters: Array<() => void> = []
-  client.on('message', (topic, payload, packet) => {
-    const p = packet.properties
-    messages.push({
-      topic,
-      qos: packet.qos,
-      retain: packet.retain,
-      payload: Buffer.from(payload),
-      ...(p?.userProperties ? { userProperties: p.userProperties } : {}),
-      ...(p?.messageExpiryInterval !== undefined ? { messageExpiryInterval: p.messageExpiryInterval } : {}),
-      ...(p?.contentType !== undefined ? { contentType: p.contentType } : {}),
-    })
-    for (const w of waiters) w()
+  const sub = await connectSubscriber({
+    url,
+    topics,
+    protocol: version,
+    clientId: `test-sub-${version}-${random()}`,
+    keep: false,
+    mqtt: options,
+    onMessage: (m) => messages.push(flat(m)),
   })
-  await client.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 2 as const }])))
-  const waitUntil = (done: (got: Received[]) => boolean, timeoutMs: number, what: () => string) =>
-    new Promise<Received[]>((resolve, reject) => {
-      const check = () => {
-        if (done(messages)) {
-          clearTimeout(timer)
-          waiters.splice(waiters.indexOf(check), 1)
-          resolve(messages)
-        }
-      }
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(check), 1)
-        reject(new Error(`subscriber ${what()} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      waiters.push(check)
-      check()
-    })
+  const waitUntil = async (done: (got: Received[]) => boolean, timeoutMs: number, what: () => string) => {
+    if (!(await sub.waitUntil(() => done(messages), timeoutMs))) throw new Error(`subscriber ${what()} within ${timeoutMs} ms`)
+    return messages
+  }
   return {
-    client,
+    client: sub.client,
     messages,
     waitFor: (count, timeoutMs = 20000) =>
       waitUntil(
@@ -70,7 +51,7 @@ export async function subscribe(url: string, topics: string[], version: 4 | 5, o
         () => `got ${messages.length} of ${count} messages`,
       ),
     waitUntil: (done, timeoutMs = 20000, what = 'the condition') => waitUntil(done, timeoutMs, () => `saw no ${what}`),
-    close: () => client.endAsync(),
+    close: () => sub.close(false),
   }
 }
 
@@ -87,33 +68,29 @@ export interface PersistentSubscriber {
  * restarts, QoS 1, and automatic reconnection.
  */
 export async function persistentSubscriber(url: string, topics: string[]): Promise<PersistentSubscriber> {
-  const client = await connectAsync(url, {
-    protocolVersion: 5,
-    clientId: `test-persistent-${Math.random().toString(36).slice(2, 10)}`,
-    clean: false,
-    properties: { sessionExpiryInterval: 3600 },
-    reconnectPeriod: 100,
-    connectTimeout: 2000,
-  })
-  client.on('error', () => {})
   const distinct = new Set<string>()
   let received = 0
-  client.on('message', (_topic, payload) => {
-    received++
-    distinct.add(Buffer.from(payload).toString('hex'))
+  const sub = await connectSubscriber({
+    url,
+    topics,
+    qos: 1,
+    protocol: 5,
+    clientId: `test-persistent-${random()}`,
+    reconnectMs: 100,
+    keep: false,
+    mqtt: { clean: false, properties: { sessionExpiryInterval: 3600 }, connectTimeout: 2000 },
+    onMessage: (m) => {
+      received++
+      distinct.add(m.payload.toString('hex'))
+    },
   })
-  await client.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 1 as const }])))
   return {
     distinct,
     duplicates: () => received - distinct.size,
     async waitForDistinct(count, timeoutMs = 30000) {
-      const until = Date.now() + timeoutMs
-      while (distinct.size < count) {
-        if (Date.now() > until)
-          throw new Error(`persistent subscriber has ${distinct.size} of ${count} distinct messages after ${timeoutMs} ms`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      if (!(await sub.waitUntil(() => distinct.size >= count, timeoutMs)))
+        throw new Error(`persistent subscriber has ${distinct.size} of ${count} distinct messages after ${timeoutMs} ms`)
     },
-    close: () => client.endAsync(true),
+    close: () => sub.close(true),
   }
 }

@@ -1,1 +1,1 @@
-export { makeCertificates, type TestCertificates } from '../../scripts/tls-certificates.js'
+export { makeCertificates, type TestCertificates } from '../../scripts/mqtt/mosquitto.js'

@@ -2,14 +2,14 @@
 // process (test/helpers/dead-letter-writer.ts) as each Function Compute instance is: appending into a
 // store of more than 1 GB within the function's memory, and several writers at once.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -25,6 +25,28 @@ interface Written {
   duplicates: number
   ms: number
   maxRssMb: number
+}
+
+/** Writers started together: each says "ready", and all are told to go at once (a barrier, not a clock). */
+async function writersAtOnce(dir: string, specs: Array<Record<string, unknown>>): Promise<Written[]> {
+  const children = specs.map((spec) =>
+    spawn(process.execPath, ['--import', 'tsx', WRITER, dir, JSON.stringify({ ...spec, barrier: true })], { cwd: root }),
+  )
+  const outputs = children.map((c) => {
+    let out = ''
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    return {
+      ready: new Promise<void>((resolve) => c.stdout.on('data', () => out.includes('ready') && resolve())),
+      done: new Promise<string>((resolve, reject) =>
+        c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`writer exited ${code}`)))),
+      ),
+    }
+  })
+  await Promise.all(outputs.map((o) => o.ready))
+  for (const c of children) c.stdin.end('go\n')
+  return Promise.all(outputs.map(async (o) => JSON.parse((await o.done).trim().split('\n').at(-1)!) as Written))
 }
 
 async function writer(dir: string, spec: Record<string, unknown>, nodeArgs: string[] = []): Promise<Written> {
@@ -46,8 +68,10 @@ function bigStore(bytes: number): string {
       key: (i.toString(16) + 'f'.repeat(32)).slice(0, 32),
       reason: 'qoslevel: must be 0, 1 or 2',
       source: 'bridge-poison',
+      failure: 'poison',
       firstFailureAt: '2024-01-01T00:00:00.000Z',
       lastFailureAt: '2024-01-01T00:00:00.000Z',
+      storedAt: '2024-01-01T00:00:00.000Z',
       attempts: 1,
       event: { data: { topic: 't', body: 'p'.repeat(800) } },
     })}\n`
@@ -88,16 +112,14 @@ describe('dead-letter store at scale', () => {
     dirs.push(dir)
     const shared = Array.from({ length: 100 }, (_, i) => `SHARED-${i}`)
     // All four start together (once each process is up), so they race on the same new keys.
-    const startAt = Date.now() + 4000
     const specs = [0, 1, 2, 3].map((w) => ({
       requestId: `req-${w}`,
       // Each writer's own messages with the shared ones mixed in, in small batches, so the appends interleave.
       ids: Array.from({ length: 300 }, (_, i) => `W${w}-${i}`).flatMap((id, i) => (i % 3 === 0 ? [shared[i / 3]!, id] : [id])),
       batch: 7,
       body: 'b'.repeat(3000),
-      startAt,
     }))
-    const results = await Promise.all(specs.map((s) => writer(dir, s)))
+    const results = await writersAtOnce(dir, specs)
     const stored = results.reduce((n, r) => n + r.stored, 0)
     // Each report is stored or recorded as failed-again, once: 300 own and 100 shared messages per writer.
     assert.equal(stored + results.reduce((n, r) => n + r.failedAgain, 0), 4 * 400)

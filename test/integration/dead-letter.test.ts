@@ -4,24 +4,28 @@
 
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { handler } from '../../functions/dead-letter/index.js'
+import { deadLettered, type MessageResult } from '../../shared/bridge/records.js'
+import { summarize } from '../../shared/bridge/summary.js'
 import { loadDeadLetterConfig } from '../../shared/config/dead-letter.js'
-import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/intake.js'
-import { PROCESS_WRITER, storeFileName } from '../../shared/dead-letters/layout.js'
-import { packPoison } from '../../shared/dead-letters/pack.js'
-import { partGroup } from '../../shared/dead-letters/parts.js'
+import { packPoison } from '../../shared/dead-letters/handoff/pack.js'
+import { createDeadLetterSink } from '../../shared/dead-letters/handoff/sink.js'
 import type { PoisonPartRecord } from '../../shared/dead-letters/record.js'
-import { createDeadLetterSink } from '../../shared/dead-letters/sink.js'
-import { readDeadLetters } from '../../shared/dead-letters/store.js'
-import type { TimerSummary } from '../../shared/dead-letters/timer.js'
+import { handleDeadLetterEvent, type IntakeSummary } from '../../shared/dead-letters/store/intake.js'
+import { partGroup } from '../../shared/dead-letters/store/parts.js'
+import { PROCESS_WRITER, readDeadLetters, storeFileName } from '../../shared/dead-letters/store/store.js'
+import type { TimerSummary } from '../../shared/dead-letters/store/timer.js'
+import { DeadLetterError } from '../../shared/errors.js'
 import type { FcContext } from '../../shared/fc/context.js'
+import { loadFc2 } from '../../shared/fc/invoke.js'
 import { invocationLogger } from '../../shared/logging/logger.js'
+import type { Publish } from '../../shared/mapping/publish.js'
 
 const root = mkdtempSync(join(tmpdir(), 'dl-int-'))
 const lines: string[] = []
@@ -75,14 +79,8 @@ const deepText = (n: number) => '['.repeat(n) + ']'.repeat(n)
 /** A destination record whose failed event is `payload` (text, as Function Compute sends it). */
 const destination = (payload: string, extra: Record<string, unknown> = {}) => ({ ...fixture, requestPayload: payload, ...extra })
 
-/** Fails the test instead of hanging it: the old store's mkdir retried ENOENT for ever. */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms)
-  })
-  return Promise.race([p, late]).finally(() => clearTimeout(timer))
-}
+/** These tests fail instead of hanging (the old store's mkdir retried ENOENT for ever): node:test's timeout. */
+const BOUNDED = { timeout: 20_000 }
 
 before(() => {
   lines.length = 0
@@ -137,7 +135,89 @@ describe('dead-letter function: asynchronous-destination records', () => {
     // The same messages in another failed invocation are the same dead letters, failed again.
     const other = { ...record, requestContext: { ...record.requestContext, requestId: 'another-request' } }
     const summary = await intake(Buffer.from(JSON.stringify(other)), context('dl-5'))
-    assert.equal(summary.stored, 3, 'a different request ID is a different failure')
+    assert.deepEqual([summary.stored, summary.failedAgain], [0, 3], 'each message once, its attempts raised')
+    assert.deepEqual(
+      (await readDeadLetters(dir)).map((e) => [e.messageId, e.attempts, e.history.length]),
+      [
+        ['M-1', 8, 2],
+        ['M-2', 8, 2],
+        ['M-3', 8, 2],
+      ],
+    )
+  })
+
+  test("after an outage each member goes by the bridge's own verdict: only what still needs delivering is stored, each once", async () => {
+    const dir = join(root, 'outage')
+    process.env['DEAD_LETTER_DIR'] = dir
+    const batch = ['O-0', 'O-1', 'O-2', 'O-3', 'O-4', 'O-5'].map(good)
+    // The bridge's last attempt: O-0 published, O-1 filtered on purpose, O-2 poison (handed off and
+    // stored), O-3 and O-4 never acknowledged, O-5 delivered by an earlier attempt.
+    const publish = (index: number) => ({ index, ruleId: 'home-lamps' }) as Publish
+    const results: MessageResult[] = [
+      { status: 'published', publish: publish(0) },
+      { status: 'filtered', index: 1, ruleId: 'home-lamps' },
+      deadLettered({ index: 2, reason: 'payload too large', ruleId: 'home-lamps', messageId: 'O-2' }, batch[2]),
+      { status: 'failed', publish: publish(3), reason: 'broker went away' },
+      { status: 'failed', publish: publish(4), reason: 'broker went away' },
+      { status: 'duplicate', index: 5, ruleId: 'home-lamps', seen: 'by this instance' },
+    ]
+    const input = { requestId: 'b', received: 6, results, startedAt: 0, publishedAt: 0, finishedAt: 0, oldestTime: undefined }
+    const { decision } = summarize({ ...input, droppedV5Properties: 0, sent: 3, redact: (t) => t })
+    assert.equal(decision.outcome, 'retry')
+    const error = (decision as { error: Error }).error
+    const poison = { kind: 'rocketmq-mqtt-bridge.poison', requestId: 'b', failedAt: new Date(0).toISOString() }
+    await intake(
+      Buffer.from(JSON.stringify({ ...poison, messages: [(results[2] as { deadLetter: unknown }).deadLetter] })),
+      context('dl-o1'),
+    )
+    const responsePayload = JSON.stringify({ errorType: error.name, errorMessage: error.message })
+    const summary = await intake(Buffer.from(JSON.stringify(destination(JSON.stringify(batch), { responsePayload }))), context('dl-o2'))
+    assert.deepEqual([summary.received, summary.stored, summary.failedAgain], [2, 2, 0])
+    const stored = await readDeadLetters(dir)
+    assert.deepEqual(
+      stored.map((e) => [e.messageId, e.source, e.failure, e.history.length]),
+      [
+        ['O-2', 'bridge-poison', 'poison', 1],
+        ['O-3', 'async-destination', 'transient', 1],
+        ['O-4', 'async-destination', 'transient', 1],
+      ],
+    )
+    assert.ok(!stored[1]!.reason.includes('[verdicts'), 'the ledger is not part of the reason a person reads')
+    assert.match(stored[1]!.reason, /2 of 3 messages not acknowledged by the MQTT broker: 2 × broker went away/)
+  })
+
+  test('a dead letter whose hand-off failed is stored as poison; a ledger of another batch size stores every member, noted', async () => {
+    const dir = join(root, 'outage-handoff')
+    process.env['DEAD_LETTER_DIR'] = dir
+    const batch = ['H-0', 'H-1'].map(good)
+    const results: MessageResult[] = [
+      deadLettered({ index: 0, reason: 'payload too large', ruleId: 'home-lamps', messageId: 'H-0' }, batch[0]),
+      { status: 'failed', publish: { index: 1, ruleId: 'home-lamps' } as Publish, reason: 'broker went away' },
+    ]
+    const input = { requestId: 'b', received: 2, results, startedAt: 0, publishedAt: 0, finishedAt: 0, oldestTime: undefined }
+    const handOffError = new DeadLetterError('fc:dead-letter', 1, new Error('throttled'))
+    const { decision } = summarize({ ...input, droppedV5Properties: 0, sent: 1, handOffError, redact: (t) => t })
+    const message = (decision as { error: Error }).error.message
+    assert.match(message, /\[verdicts v1 ht\]$/)
+    const send = (payload: string, errorMessage: string) =>
+      intake(
+        Buffer.from(
+          JSON.stringify(destination(payload, { responsePayload: JSON.stringify({ errorType: 'DeliveryError', errorMessage }) })),
+        ),
+        context('dl-h'),
+      )
+    await send(JSON.stringify(batch), message)
+    assert.deepEqual(
+      (await readDeadLetters(dir)).map((e) => [e.messageId, e.failure]),
+      [
+        ['H-0', 'poison'],
+        ['H-1', 'transient'],
+      ],
+    )
+    const three = ['H-2', 'H-3', 'H-4'].map(good)
+    assert.equal((await send(JSON.stringify(three), message)).stored, 3)
+    const noted = (await readDeadLetters(dir)).filter((e) => e.messageId !== 'H-0' && e.messageId !== 'H-1')
+    assert.ok(noted.every((e) => /the bridge's verdicts name 2 messages, the event holds 3/.test(e.note ?? '')))
   })
 })
 
@@ -303,175 +383,147 @@ describe('dead-letter function: each hostile item on its own', () => {
 })
 
 describe('dead-letter function: every file-system call under the deadline', () => {
-  test('DEAD_LETTER_DIR=/proc/nope fails at once with a clear error, instead of hanging', async () => {
+  test('DEAD_LETTER_DIR=/proc/nope fails at once with a clear error, instead of hanging', BOUNDED, async () => {
     process.env['DEAD_LETTER_DIR'] = '/proc/nope/dead-letters'
-    await within(
-      10_000,
-      'the handler',
-      assert.rejects(intake(Buffer.from(JSON.stringify(fixture)), context('dl-proc', 6)), (err: Error) => {
-        assert.equal(err.name, 'DeadLetterStoreError')
-        assert.match(err.message, /cannot create \/proc\/nope: the file system refuses it/)
-        return true
-      }),
-    )
+    await assert.rejects(intake(Buffer.from(JSON.stringify(fixture)), context('dl-proc', 6)), (err: Error) => {
+      assert.equal(err.name, 'DeadLetterStoreError')
+      assert.match(err.message, /cannot create \/proc\/nope: the file system refuses it/)
+      return true
+    })
   })
 
-  test("the bridge's file: target on /proc/nope fails the hand-off at once, with a clear error", async () => {
+  test("the bridge's file: target on /proc/nope fails the hand-off at once, with a clear error", BOUNDED, async () => {
     const sink = createDeadLetterSink({ kind: 'file', dir: '/proc/nope', ephemeral: false })
     const record = { kind: 'rocketmq-mqtt-bridge.poison' as const, requestId: 'b', failedAt: new Date().toISOString(), messages: [] }
-    await within(
-      10_000,
-      'the hand-off',
-      assert.rejects(
-        sink.send(
-          { ...record, messages: [{ index: 0, reason: 'x', event: {} }] },
-          { context: context('bridge-proc', 6), deadline: Date.now() + 5400 },
-        ),
-        (err: Error) => {
-          assert.equal(err.name, 'DeadLetterError')
-          assert.match(err.message, /could not hand 1 dead letter to file:\/proc\/nope: cannot create \/proc\/nope/)
-          return true
-        },
+    await assert.rejects(
+      sink.send(
+        { ...record, messages: [{ index: 0, reason: 'x', event: {} }] },
+        { context: context('bridge-proc', 6), deadline: Date.now() + 5400 },
       ),
+      (err: Error) => {
+        assert.equal(err.name, 'DeadLetterError')
+        assert.match(err.message, /could not hand 1 dead letter to file:\/proc\/nope: cannot create \/proc\/nope/)
+        return true
+      },
     )
   })
 
-  test('a call that hangs (a FIFO no one writes, as a hung NAS mount) fails the invocation before its timeout, saying which call', async () => {
-    const dir = join(root, 'hung')
-    process.env['DEAD_LETTER_DIR'] = dir
-    const [part] = packPoison(
-      {
-        kind: 'rocketmq-mqtt-bridge.poison',
-        requestId: 'b-hung',
-        failedAt: new Date().toISOString(),
-        messages: [{ index: 0, reason: 'too big', event: { data: { body: 'z'.repeat(5000) } } }],
-      },
-      4096,
-    ) as PoisonPartRecord[]
-    const groupDir = join(dir, 'parts', partGroup(part!))
-    mkdirSync(groupDir, { recursive: true })
-    const fifo = join(groupDir, 'meta.json')
-    execFileSync('mkfifo', [fifo])
-    const started = Date.now()
-    try {
-      await within(
-        10_000,
-        'the handler',
-        assert.rejects(intake(Buffer.from(JSON.stringify(part)), context('dl-hung', 3)), (err: Error) => {
+  // The invocation's deadline is real time here (the handler as Function Compute calls it, with a 1 s
+  // timeout); that the call ends exactly at it, not before, is tested on a clock moved by hand in
+  // test/unit/dead-letters/bounded-fs.test.ts. A FIFO nobody writes never ends on its own: the error proves the bound.
+  test(
+    'a call that hangs (a FIFO no one writes, as a hung NAS mount) fails the invocation by its deadline, saying which call',
+    BOUNDED,
+    async () => {
+      const dir = join(root, 'hung')
+      process.env['DEAD_LETTER_DIR'] = dir
+      const [part] = packPoison(
+        {
+          kind: 'rocketmq-mqtt-bridge.poison',
+          requestId: 'b-hung',
+          failedAt: new Date().toISOString(),
+          messages: [{ index: 0, reason: 'too big', event: { data: { body: 'z'.repeat(5000) } } }],
+        },
+        4096,
+      ) as PoisonPartRecord[]
+      const groupDir = join(dir, 'parts', partGroup(part!))
+      mkdirSync(groupDir, { recursive: true })
+      const fifo = join(groupDir, 'meta.json')
+      execFileSync('mkfifo', [fifo])
+      try {
+        await assert.rejects(intake(Buffer.from(JSON.stringify(part)), context('dl-hung', 1)), (err: Error) => {
           assert.equal(err.name, 'DeadLetterStoreError')
           assert.match(err.message, /read .*meta\.json did not finish within the \d+ ms left before the invocation's deadline/)
           return true
-        }),
-      )
-      const took = Date.now() - started
-      assert.ok(took < 3000, `failed after ${took} ms, before the 3 s timeout`)
-    } finally {
-      // Let the blocked read finish, so the thread it holds is freed.
-      closeSync(openSync(fifo, 'w'))
-    }
-  })
-  test('a call that hangs after its file is open (a write into a full FIFO) fails the invocation by its deadline, and so does the next', async () => {
-    const dir = join(root, 'hung-write')
-    mkdirSync(dir, { recursive: true })
-    process.env['DEAD_LETTER_DIR'] = dir
-    // The file this process appends entries to today: opened read-write it does not block, but a write of
-    // more than the pipe's 64 KB does, as a write to a hung NAS mount does.
-    const fifo = join(dir, storeFileName('dead-letters', new Date(), PROCESS_WRITER))
-    execFileSync('mkfifo', [fifo])
-    const big = destination(JSON.stringify([{ ...good('BIG-1'), data: { ...good('BIG-1').data, body: 'z'.repeat(100_000) } }]))
-    try {
-      for (const [requestId, event] of [
-        ['dl-hung-write', big],
-        ['dl-hung-write-2', fixture],
-      ] as const) {
-        const started = Date.now()
-        await within(
-          10_000,
-          requestId,
-          assert.rejects(intake(Buffer.from(JSON.stringify(event)), context(requestId, 3)), (err: Error) => {
+        })
+      } finally {
+        // Let the blocked read finish, so the thread it holds is freed.
+        closeSync(openSync(fifo, 'w'))
+      }
+    },
+  )
+
+  test(
+    'a call that hangs after its file is open (a write into a full FIFO) fails the invocation by its deadline, and so does the next',
+    BOUNDED,
+    async () => {
+      const dir = join(root, 'hung-write')
+      mkdirSync(dir, { recursive: true })
+      process.env['DEAD_LETTER_DIR'] = dir
+      // The file this process appends entries to today: opened read-write it does not block, but a write of
+      // more than the pipe's 64 KB does, as a write to a hung NAS mount does.
+      const fifo = join(dir, storeFileName('dead-letters', Date.now(), PROCESS_WRITER))
+      execFileSync('mkfifo', [fifo])
+      const big = destination(JSON.stringify([{ ...good('BIG-1'), data: { ...good('BIG-1').data, body: 'z'.repeat(100_000) } }]))
+      try {
+        for (const [requestId, event] of [
+          ['dl-hung-write', big],
+          ['dl-hung-write-2', fixture],
+        ] as const)
+          await assert.rejects(intake(Buffer.from(JSON.stringify(event)), context(requestId, 1)), (err: Error) => {
             assert.equal(err.name, 'DeadLetterStoreError')
             assert.match(err.message, /dead-letters-[^ ]*\.jsonl did not finish within the \d+ ms left before the invocation's deadline/)
             return true
-          }),
-        )
-        const took = Date.now() - started
-        assert.ok(took < 3000, `${requestId} failed after ${took} ms, before the 3 s timeout`)
+          })
+      } finally {
+        // Read the FIFO until the blocked writes end and their handles close, so the threads they hold are freed.
+        await new Promise((resolve) => spawn('cat', [fifo], { stdio: 'ignore' }).on('exit', resolve))
       }
-    } finally {
-      // Read the FIFO until the blocked writes end and their handles close, so the threads they hold are freed.
-      await within(10_000, 'draining the FIFO', new Promise((resolve) => spawn('cat', [fifo], { stdio: 'ignore' }).on('exit', resolve)))
-    }
-  })
+    },
+  )
 })
 
 describe("the bridge's fc: hand-off under the invocation's deadline", () => {
-  test('calls that answer slowly: none starts after the deadline, none runs past it, and the error says how many were not handed off', async () => {
-    // A Function Compute endpoint that takes 1 s to accept each asynchronous invoke (the local invoke
-    // server accepts at once): twelve 70 KB messages are twelve calls, three rounds of four, 3 s in all.
-    let received = 0
-    const server = createServer((req, res) => {
-      req.resume()
-      req.on('end', () => {
-        received++
-        setTimeout(() => {
-          res.writeHead(202, { 'content-length': '0' })
-          res.end()
-        }, 1000)
+  test(
+    'calls that never answer: none starts after the deadline, each is cut at it, and the error says how many were not handed off',
+    BOUNDED,
+    async () => {
+      // A Function Compute endpoint that takes each asynchronous invoke and never answers: twelve 70 KB
+      // messages are twelve calls, four at a time. Without the deadline the first four would wait 10 s each.
+      let received = 0
+      const server = createServer((req) => {
+        req.resume()
+        req.on('end', () => void received++)
       })
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    const sink = createDeadLetterSink({ kind: 'fc', functionName: 'dead-letter', endpoint })
-    const messages = Array.from({ length: 12 }, (_, i) => ({
-      index: i,
-      reason: 'too big',
-      messageId: `M${i}`,
-      event: { body: 'x'.repeat(70 * 1024) },
-    }))
-    const ctx = {
-      ...context('bridge-slow-fc'),
-      credentials: { accessKeyId: 'id', accessKeySecret: 'secret-xyz' },
-      accountId: '1',
-      region: 'cn-hangzhou',
-    }
-    const started = Date.now()
-    try {
-      let notHandedOff = 0
-      await within(
-        10_000,
-        'the hand-off',
-        assert.rejects(
-          sink.send(
-            { kind: 'rocketmq-mqtt-bridge.poison', requestId: 'r', failedAt: new Date().toISOString(), messages },
-            { context: ctx, deadline: started + 1500 },
-          ),
-          (err: Error) => {
-            assert.equal(err.name, 'DeadLetterError')
-            const m =
-              /could not hand 12 dead letters to fc:dead-letter: (\d+) of 12 payloads not handed off: the invocation's deadline passed/.exec(
-                err.message,
-              )
-            assert.ok(m, err.message)
-            notHandedOff = Number(m[1])
-            assert.match(
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const sink = createDeadLetterSink({ kind: 'fc', functionName: 'dead-letter', endpoint })
+      const messages = Array.from({ length: 12 }, (_, i) => ({
+        index: i,
+        reason: 'too big',
+        messageId: `M${i}`,
+        event: { body: 'x'.repeat(70 * 1024) },
+      }))
+      const ctx = {
+        ...context('bridge-slow-fc'),
+        credentials: { accessKeyId: 'id', accessKeySecret: 'secret-xyz' },
+        accountId: '1',
+        region: 'cn-hangzhou',
+      }
+      // Loaded first, so a loaded machine spends the second below on the calls, not on loading @alicloud/fc2.
+      await loadFc2()
+      try {
+        const record = { kind: 'rocketmq-mqtt-bridge.poison' as const, requestId: 'r', failedAt: new Date().toISOString(), messages }
+        await assert.rejects(sink.send(record, { context: ctx, deadline: Date.now() + 1000 }), (err: Error) => {
+          assert.equal(err.name, 'DeadLetterError')
+          const m =
+            /could not hand 12 dead letters to fc:dead-letter: (\d+) of 12 payloads not handed off: the invocation's deadline passed/.exec(
               err.message,
-              /\d+ of 12 asynchronous invokes failed: .*did not answer within \d+ ms/,
-              'the calls cut at the deadline',
             )
-            assert.ok(!err.message.includes('secret-xyz'))
-            return true
-          },
-        ),
-      )
-      const took = Date.now() - started
-      assert.ok(took < 1900, `the hand-off ended ${took} ms after it started; its deadline was 1500 ms`)
-      assert.ok(notHandedOff > 0)
-      assert.equal(received + notHandedOff, 12, 'every payload was either sent or counted as not handed off')
-    } finally {
-      server.closeAllConnections()
-      server.close()
-    }
-  })
+          assert.ok(m, err.message)
+          const cut = /(\d+) of 12 asynchronous invokes failed: .*did not answer within \d+ ms/.exec(err.message)
+          assert.ok(cut, `the calls cut at the deadline: ${err.message}`)
+          assert.equal(Number(m[1]) + Number(cut[1]), 12, 'every payload was either cut at the deadline or never started')
+          assert.ok(received > 0 && Number(cut[1]) <= 4, 'at most the four calls in flight were started')
+          assert.ok(!err.message.includes('secret-xyz'))
+          return true
+        })
+      } finally {
+        server.closeAllConnections()
+        server.close()
+      }
+    },
+  )
 })
 
 describe('dead-letter function: its timer', () => {
@@ -488,7 +540,7 @@ describe('dead-letter function: its timer', () => {
     assert.ok(lines.some((l) => l.startsWith('dl-timer [info]') && l.includes('"event":"dead-letter.retention"')))
   })
 
-  test("handled without a deadline, the timer takes the invocation's own: redrive runs, since its lease needs an end", async () => {
+  test("handled without a deadline, the timer takes the invocation's own: redrive runs, since its turns need an end", async () => {
     const dir = join(root, 'timer-no-deadline')
     const ctx = context('dl-timer-nd', 10)
     const summary = (await handleDeadLetterEvent(
@@ -498,25 +550,20 @@ describe('dead-letter function: its timer', () => {
       invocationLogger('info', ctx).log,
     )) as TimerSummary
     assert.deepEqual([summary.kind, summary.redrive.skipped, summary.redrive.tried], ['timer', undefined, 0])
-    assert.ok(!existsSync(join(dir, 'redrive.lease')), 'the lease was taken and released')
   })
 
-  test('a timer run whose store hangs fails before the deadline, after logging its summary line', async () => {
+  test('a timer run whose store hangs fails by its deadline, after logging its summary line', BOUNDED, async () => {
     const dir = join(root, 'timer-hung')
     mkdirSync(dir, { recursive: true })
     process.env['DEAD_LETTER_DIR'] = dir
     const fifo = join(dir, `markers-${new Date().toISOString().slice(0, 10)}-hung.jsonl`)
     execFileSync('mkfifo', [fifo])
     try {
-      await within(
-        10_000,
-        'the timer',
-        assert.rejects(handler(tick(), context('dl-timer-hung', 3)), (err: Error) => {
-          assert.equal(err.name, 'DeadLetterTimerError')
-          assert.match(err.message, /redrive: open .*markers-.*-hung\.jsonl did not finish within/)
-          return true
-        }),
-      )
+      await assert.rejects(handler(tick(), context('dl-timer-hung', 1)), (err: Error) => {
+        assert.equal(err.name, 'DeadLetterTimerError')
+        assert.match(err.message, /redrive: open .*markers-.*-hung\.jsonl did not finish within/)
+        return true
+      })
       assert.ok(lines.some((l) => l.startsWith('dl-timer-hung [info]') && l.includes('"event":"dead-letter.redrive"')))
     } finally {
       closeSync(openSync(fifo, 'w'))

@@ -8,10 +8,12 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { type Preview, previewEvent, sha256 } from '../../shared/bridge/preview.js'
+import type { Summary } from '../../shared/bridge/summary.js'
 import { loadConfig } from '../../shared/config/bridge.js'
 import type { FcContext } from '../../shared/fc/context.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 import { type Received, type Subscriber, subscribe } from '../helpers/subscriber.js'
@@ -150,23 +152,26 @@ describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', needsMosquit
     await broker.stop()
   })
 
-  /** Runs the event through a fresh bridge (no delivered-message memory) and collects what happened. */
-  async function throughBridge(event: Buffer, ruleSet: RuleSet, expectedPublishes: number, name: string) {
+  /**
+   * Runs the event through a fresh bridge (no delivered-message memory) and collects what happened: once the
+   * bridge has returned (every publish acknowledged) and closed, a sentinel on each topic and QoS the preview
+   * announced is the barrier, so whatever the bridge sent, announced or not, has arrived before it.
+   */
+  async function throughBridge(event: Buffer, ruleSet: RuleSet, preview: Preview, name: string) {
     sub.messages.length = 0
     const deadLetters = mkdtempSync(join(tmpdir(), 'preview-dl-'))
     const bridge = new Bridge(
       loadConfig({ MQTT_URL: broker.url, MQTT_PROTOCOL_VERSION: '5', DEAD_LETTER_TARGET: `file:${deadLetters}`, LOG_LEVEL: 'error' }),
       ruleSet,
     )
+    let summary: Summary
     try {
-      const summary = await bridge.handle(event, context(`preview-${name}`))
-      await sub.waitFor(expectedPublishes, 10000)
-      // Nothing beyond what the preview announced may arrive.
-      await new Promise((r) => setTimeout(r, 200))
-      return { summary, messages: [...sub.messages], stored: storedDeadLetters(deadLetters) }
+      summary = await bridge.handle(event, context(`preview-${name}`))
     } finally {
       await bridge.close()
     }
+    await barrier(viaClient(broker.url), [sub], preview.publishes)
+    return { summary, messages: withoutSentinels(sub.messages), stored: storedDeadLetters(deadLetters) }
   }
 
   for (const name of ['rocketmq-stream-batch.json', 'rocketmq-event-driven.json', 'rocketmq-rawdata-batch.json']) {
@@ -174,7 +179,7 @@ describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', needsMosquit
       const event = fixture(name)
       const preview = previewEvent(event, RULES_YAML)
       assert.equal(preview.publishes.length, 1)
-      const { summary, messages, stored } = await throughBridge(event, RULES_YAML, preview.publishes.length, name)
+      const { summary, messages, stored } = await throughBridge(event, RULES_YAML, preview, name)
       assert.deepEqual(messages.map(received), expected(preview))
       assert.equal(messages[0]!.payload.toString('utf8'), preview.publishes[0]!.payloadText)
       assert.equal(summary.published, preview.publishes.length)
@@ -192,7 +197,7 @@ describe('preview = what the bridge publishes (Mosquitto, MQTT 5)', needsMosquit
     assert.equal(preview.duplicates, 1)
     assert.deepEqual(new Set(preview.publishes.map((p) => p.qos)), new Set([0, 1, 2]))
 
-    const { summary, messages, stored } = await throughBridge(event, RICH_RULES, preview.publishes.length, 'rich')
+    const { summary, messages, stored } = await throughBridge(event, RICH_RULES, preview, 'rich')
 
     assert.deepEqual(byKey(messages.map(received)), byKey(expected(preview)))
     // Per topic and QoS, the batch order (MQTT promises no more).

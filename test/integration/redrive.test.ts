@@ -1,26 +1,29 @@
-// Redrive (shared/dead-letters/redrive.ts) through a real bridge to a real Mosquitto that goes down and
-// comes back: transient entries are delivered once it is back, poison and unknown ones are left alone,
-// each entry waits out its backoff, and entries past the maximum age are marked expired, not sent.
-// The run's clock is given, so hours of backoff take no time; the broker and the bridge are real.
+// Redrive (shared/dead-letters/store/redrive.ts) through a real bridge to a real Mosquitto that goes down
+// and comes back: transient entries are delivered once it is back, poison and unknown ones are left alone,
+// each entry waits out its backoff, and entries past the maximum age are marked expired, not sent. The
+// store's clock is moved by hand, so hours of backoff take no time; the broker and the bridge are real, and
+// what the bridge dead-letters goes back into the same store, as on Function Compute.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { bundledRules } from '../../functions/bridge/bundled-rules.js'
+import { type ReplayResult, replay } from '../../scripts/cli/replay.js'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
-import { poisonEntries } from '../../shared/dead-letters/entries.js'
-import { recognise } from '../../shared/dead-letters/intake.js'
-import type { StoredDeadLetter } from '../../shared/dead-letters/record.js'
-import { type BridgeSender, type RedriveResult, redrive } from '../../shared/dead-letters/redrive.js'
-import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letters/store.js'
+import { createDeadLetterSink } from '../../shared/dead-letters/handoff/sink.js'
+import { poisonEntries } from '../../shared/dead-letters/store/entries.js'
+import { recognise } from '../../shared/dead-letters/store/intake.js'
+import { type BridgeSender, type RedriveResult, redrive } from '../../shared/dead-letters/store/redrive.js'
+import { DeadLetterStore, type NewEntry, readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
+import { FakeClock } from '../unit/mqtt/fakes.js'
 
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
 const HOUR = 3_600_000
@@ -43,7 +46,7 @@ function cloudEvent(id: string, room: string, qoslevel = '1') {
 }
 
 /** The destination record of a failed invocation of `batch`, failed with `errorType`. */
-function failed(requestId: string, batch: unknown[], errorType = 'DeliveryError'): StoredDeadLetter[] {
+function failed(requestId: string, batch: unknown[], errorType = 'DeliveryError'): NewEntry[] {
   const record = {
     timestamp: Date.now(),
     requestContext: { requestId, condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
@@ -54,33 +57,39 @@ function failed(requestId: string, batch: unknown[], errorType = 'DeliveryError'
       errorType,
     }),
   }
-  return (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'dl') as { entries: StoredDeadLetter[] }).entries
+  return (recognise(Buffer.from(JSON.stringify(record)), Date.now(), 'dl') as { entries: NewEntry[] }).entries
 }
 
 let broker: Broker
 let sub: Subscriber
 let bridge: Bridge
-let bridgeStore: string
+/** The store of the test running: where the bridge's dead letters go, as the dead-letter function's are. */
+let current = ''
 const dirs: string[] = []
 const send: BridgeSender = (event, requestId) => bridge.handle(event, fcContext(requestId, 30))
+/** A store of its own, on a clock of its own (moved by hand), starting now. */
 const fresh = () => {
-  const d = mkdtempSync(join(tmpdir(), 'redrive-'))
-  dirs.push(d)
-  return d
+  const dir = mkdtempSync(join(tmpdir(), 'redrive-'))
+  dirs.push(dir)
+  current = dir
+  const clock = new FakeClock(Date.now())
+  const at = (ms = clock.now()) => new DeadLetterStore(dir, { clock: new FakeClock(ms), deadline: ms + 60_000 })
+  const store = () => new DeadLetterStore(dir, { clock, deadline: clock.now() + 60_000 })
+  const put = (entries: NewEntry[], ms?: number) => at(ms).put(entries)
+  return { dir, clock, store, put, t0: clock.now() }
 }
 
 describe('redrive through the bridge, with the broker down and then back', needsMosquitto(), () => {
   before(async () => {
     broker = await startMosquitto()
     sub = await subscribe(broker.url, ['home/#'], 5)
-    bridgeStore = fresh()
-    const config = loadConfig({
-      MQTT_URL: broker.url,
-      DEAD_LETTER_TARGET: `file:${bridgeStore}`,
-      MQTT_PUBLISH_TIMEOUT_MS: '2000',
-      LOG_LEVEL: 'error',
-    })
-    bridge = new Bridge(config, loadRuleSet(undefined, bundledRules))
+    const config = loadConfig({ MQTT_URL: broker.url, MQTT_PUBLISH_TIMEOUT_MS: '2000', LOG_LEVEL: 'error' })
+    const sink = {
+      description: 'file:<the test store>',
+      send: (...a: Parameters<ReturnType<typeof createDeadLetterSink>['send']>) =>
+        createDeadLetterSink({ kind: 'file', dir: current, ephemeral: false }).send(...a),
+    }
+    bridge = new Bridge(config, loadRuleSet(undefined, bundledRules), sink)
   })
   after(async () => {
     await bridge?.close()
@@ -94,42 +103,51 @@ describe('redrive through the bridge, with the broker down and then back', needs
     if (!sub.client.connected) sub = await subscribe(broker.url, ['home/#'], 5)
     return sub
   }
-  const run = (dir: string, now: number, requestId: string): Promise<RedriveResult> =>
-    redrive({ dir, now: new Date(now), deadline: Date.now() + 60_000, maxAgeMs: MAX_AGE, backoffMs: BACKOFF, send, requestId })
+  const run = (f: ReturnType<typeof fresh>, requestId: string, sender: BridgeSender = send): Promise<RedriveResult> =>
+    redrive(f.store(), { maxAgeMs: MAX_AGE, backoffMs: BACKOFF, send: sender, requestId })
 
   test('transient entries are delivered once the broker is back, after their backoff; poison ones are never sent', async () => {
-    const dir = fresh()
-    const t0 = Date.now()
-    await appendDeadLetters(dir, failed('fail-A', [cloudEvent('R-1', 'roomR'), cloudEvent('R-2', 'roomR')]))
+    const f = fresh()
+    await f.put(failed('fail-A', [cloudEvent('R-1', 'roomR'), cloudEvent('R-2', 'roomR')]))
     // A transient failure of a batch that also held a poison message (bad qoslevel).
-    await appendDeadLetters(dir, failed('fail-E', [cloudEvent('M-1', 'roomM'), cloudEvent('M-2', 'roomM', '7')]))
-    await appendDeadLetters(dir, failed('fail-U', [cloudEvent('U-1', 'roomU')], 'DeadLetterError'))
+    await f.put(failed('fail-E', [cloudEvent('M-1', 'roomM'), cloudEvent('M-2', 'roomM', '7')]))
+    await f.put(failed('fail-U', [cloudEvent('U-1', 'roomU')], 'DeadLetterError'))
     const poison = { index: 0, reason: 'no rule', ruleId: 'home-lamps', messageId: 'P-1', event: cloudEvent('P-1', 'roomP') }
-    await appendDeadLetters(dir, poisonEntries({ requestId: 'b-1', failedAt: new Date().toISOString(), messages: [poison] }, new Date()))
-    await appendDeadLetters(dir, failed('fail-old', [cloudEvent('X-1', 'roomX')]), { now: new Date(t0 - MAX_AGE - HOUR) })
+    await f.put(poisonEntries({ requestId: 'b-1', failedAt: new Date(f.t0).toISOString(), messages: [poison] }, f.t0))
+    await f.put(failed('fail-old', [cloudEvent('X-1', 'roomX')]), f.t0 - MAX_AGE - HOUR)
 
     await sub.close()
     await broker.stop()
-    const down = await run(dir, t0, 'timer-1')
+    const down = await run(f, 'timer-1')
     assert.deepEqual(
       { tried: down.tried, replayed: down.replayed, stillFailing: down.stillFailing, expired: down.expired, deferred: down.deferred },
       { tried: 4, replayed: 0, stillFailing: 4, expired: 1, deferred: 0 },
     )
-    let stored = await readDeadLetters(dir)
+    let stored = await readDeadLetters(f.dir)
     const r1 = stored.find((e) => e.messageId === 'R-1')!
-    assert.equal(r1.redrive?.attempts, 1)
-    assert.ok(Math.abs(Date.parse(r1.redrive!.nextAttemptAt!) - (t0 + BACKOFF)) < 5000, 'next attempt one backoff later')
+    assert.deepEqual(
+      [r1.redrive?.attempts, r1.redrive?.nextAttemptAt],
+      [1, new Date(f.t0 + BACKOFF).toISOString()],
+      'next attempt one backoff later',
+    )
     assert.equal(stored.find((e) => e.messageId === 'X-1')!.status, 'expired')
 
-    const waiting = await run(dir, t0 + 1000, 'timer-2')
-    assert.deepEqual([waiting.tried, waiting.waiting], [0, 4], 'nothing is sent before its next attempt')
+    // The bridge dead-lettered M-2 (qoslevel 7) even with its broker down: its report made the entry poison.
+    assert.deepEqual(
+      stored.filter((e) => e.messageId === 'M-2').map((e) => [e.status, e.failure, e.history.length]),
+      [['pending', 'poison', 2]],
+    )
+    f.clock.advance(1000)
+    const waiting = await run(f, 'timer-2')
+    assert.deepEqual([waiting.tried, waiting.waiting], [0, 3], 'nothing is sent before its next attempt, and the poison one never')
 
     await broker.start()
     sub = await subscribe(broker.url, ['home/#'], 5) // the devices, back with their broker
-    const back = await run(dir, t0 + BACKOFF + 5000, 'timer-3')
+    f.clock.advance(BACKOFF + 4000)
+    const back = await run(f, 'timer-3')
     assert.deepEqual(
       { tried: back.tried, replayed: back.replayed, stillFailing: back.stillFailing, deadLettered: back.deadLettered },
-      { tried: 4, replayed: 3, stillFailing: 0, deadLettered: 1 },
+      { tried: 3, replayed: 3, stillFailing: 0, deadLettered: 0 },
     )
     await barrier(
       viaClient(broker.url),
@@ -147,82 +165,132 @@ describe('redrive through the bridge, with the broker down and then back', needs
       'each transient message once; the poison, unknown and expired ones never',
     )
 
-    const later = await run(dir, t0 + 10 * HOUR, 'timer-4')
+    f.clock.advance(10 * HOUR)
+    const later = await run(f, 'timer-4')
     assert.deepEqual([later.tried, later.waiting], [0, 0], 'nothing left to redrive')
-    stored = await readDeadLetters(dir)
-    const status = Object.fromEntries(stored.map((e) => [e.messageId, [e.status, e.redrive?.stopped ?? null]]))
+    stored = await readDeadLetters(f.dir)
+    const status = Object.fromEntries(stored.map((e) => [e.messageId, [e.status, e.failure]]))
     assert.deepEqual(status, {
-      'R-1': ['replayed', false],
-      'R-2': ['replayed', false],
-      'M-1': ['replayed', false],
-      'M-2': ['dead-lettered', true],
-      'U-1': ['pending', null],
-      'P-1': ['pending', null],
-      'X-1': ['expired', null],
+      'R-1': ['replayed', 'transient'],
+      'R-2': ['replayed', 'transient'],
+      'M-1': ['replayed', 'transient'],
+      'M-2': ['pending', 'poison'],
+      'U-1': ['pending', 'unknown'],
+      'P-1': ['pending', 'poison'],
+      'X-1': ['expired', 'transient'],
     })
-    assert.ok(
-      (await readDeadLetters(bridgeStore)).some((e) => e.messageId === 'M-2' && /qoslevel/.test(e.reason)),
-      'the bridge stored the poison one as its own entry',
+    // Poison after all: one entry, its history holding the outage and the bridge's own reason.
+    const m2 = stored.filter((e) => e.messageId === 'M-2')
+    assert.deepEqual(
+      m2.map((e) => e.history.map((h) => h.failure)),
+      [['transient', 'poison']],
     )
-    const m2 = stored.find((e) => e.messageId === 'M-2')!
-    assert.match(m2.deadLetteredReason ?? '', /the bridge dead-lettered it when redrive sent it .*poison after all/)
+    assert.match(m2[0]!.reason, /qoslevel/, 'the bridge reported it into the same entry')
   })
 
   test('backoff doubles while the broker stays down, and the entry expires at the maximum age', async () => {
-    const dir = fresh()
-    const t0 = Date.now()
-    await appendDeadLetters(dir, failed('fail-B', [cloudEvent('B-1', 'roomB')]))
+    const f = fresh()
+    await f.put(failed('fail-B', [cloudEvent('B-1', 'roomB')]))
     await broker.stop()
     try {
-      let now = t0
       const next: number[] = []
       for (let attempt = 1; attempt <= 3; attempt++) {
-        const r = await run(dir, now, `timer-b${attempt}`)
+        const r = await run(f, `timer-b${attempt}`)
         assert.equal(r.stillFailing, 1, `attempt ${attempt}`)
-        const [e] = await readDeadLetters(dir)
-        next.push(Date.parse(e!.redrive!.nextAttemptAt!) - now)
-        now = Date.parse(e!.redrive!.nextAttemptAt!)
+        const [e] = await readDeadLetters(f.dir)
+        next.push(Date.parse(e!.redrive!.nextAttemptAt!) - f.clock.now())
+        f.clock.advance(next.at(-1)!)
       }
       assert.deepEqual(
-        next.map((ms) => Math.round(ms / 1000)),
+        next.map((ms) => ms / 1000),
         [60, 120, 240],
       )
-      const expired = await run(dir, t0 + MAX_AGE + 1000, 'timer-b4')
+      f.clock.advance(f.t0 + MAX_AGE + 1000 - f.clock.now())
+      const expired = await run(f, 'timer-b4')
       assert.deepEqual([expired.expired, expired.tried], [1, 0])
-      assert.equal((await readDeadLetters(dir))[0]!.status, 'expired')
+      assert.equal((await readDeadLetters(f.dir))[0]!.status, 'expired')
     } finally {
       await broker.start()
     }
   })
 
   test('while the broker is down a run stops after three failed invocations; the rest wait for the next run', async () => {
-    const dir = fresh()
-    for (const n of [1, 2, 3, 4, 5]) await appendDeadLetters(dir, failed(`fail-C${n}`, [cloudEvent(`C-${n}`, 'roomC')]))
+    const f = fresh()
+    for (const n of [1, 2, 3, 4, 5]) await f.put(failed(`fail-C${n}`, [cloudEvent(`C-${n}`, 'roomC')]))
     await broker.stop()
     try {
-      const r = await run(dir, Date.now(), 'timer-c')
+      const r = await run(f, 'timer-c')
       assert.deepEqual([r.tried, r.stillFailing, r.deferred], [3, 3, 2])
     } finally {
       await broker.start()
     }
   })
 
-  test('a run held by another run (its lease) does nothing', async () => {
-    const dir = fresh()
-    await appendDeadLetters(dir, failed('fail-L', [cloudEvent('L-1', 'roomL')]))
-    writeFileSync(join(dir, 'redrive.lease'), JSON.stringify({ holder: 'other-run', until: new Date(Date.now() + HOUR).toISOString() }))
-    const r = await run(dir, Date.now(), 'timer-l')
-    assert.match(r.skipped ?? '', /another run holds redrive.lease/)
-    assert.equal(r.tried, 0)
+  test('an entry another run holds is left alone, and sent by the next run once that turn has ended', async () => {
+    await devices()
+    const f = fresh()
+    await f.put(failed('fail-L', [cloudEvent('L-1', 'roomL')]))
+    const [entry] = await readDeadLetters(f.dir)
+    const other = await f.store().takeTurn(entry!.key, 'replay-other', f.clock.now() + HOUR, 0)
+    assert.equal(other.kind, 'held')
+    const held = await run(f, 'timer-l1')
+    assert.deepEqual([held.tried, held.deferred], [0, 1])
+    await f.store().endTurn(entry!.key, 1, 'pending')
+    const after = await run(f, 'timer-l2')
+    assert.deepEqual([after.tried, after.replayed], [1, 1])
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomL/lamp', qos: 1 }])
+  })
+
+  test('a discard that holds the entry first wins: a redrive run meanwhile leaves it alone, and no later run sends it', async () => {
+    await devices()
+    const f = fresh()
+    await f.put(failed('fail-D1', [cloudEvent('D-1', 'roomD')]))
+    const [entry] = await readDeadLetters(f.dir)
+    const during: RedriveResult[] = []
+    const printed: string[] = []
+    const discard = await replay({
+      ...{ dir: f.dir, keys: [entry!.key], discard: true, target: 'local', clock: f.clock, print: (l) => void printed.push(l) },
+      onHeld: async () => void during.push(await run(f, 'timer-d1')),
+    })
+    assert.deepEqual([discard.discarded, discard.failed, during[0]!.tried, during[0]!.deferred], [1, 0, 0, 1])
+    f.clock.advance(HOUR)
+    const later = await run(f, 'timer-d2')
+    assert.equal(later.tried, 0)
+    const [after] = await readDeadLetters(f.dir)
+    assert.deepEqual([after!.status, after!.replayedAt], ['discarded', undefined])
+    const before = (await devices()).messages.length
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomD/lamp', qos: 1 }])
+    assert.deepEqual(withoutSentinels(sub.messages.slice(before)), [], 'nothing was sent')
+  })
+
+  test('a redrive that holds the entry first wins: a discard meanwhile says who holds it and changes nothing', async () => {
+    await devices()
+    const f = fresh()
+    await f.put(failed('fail-D2', [cloudEvent('D-2', 'roomD')]))
+    const [entry] = await readDeadLetters(f.dir)
+    let discard: ReplayResult | undefined
+    const printed: string[] = []
+    const racing: BridgeSender = async (event, requestId, timeoutMs) => {
+      const options = { dir: f.dir, keys: [entry!.key], discard: true, target: 'local' as const, clock: f.clock }
+      discard = await replay({ ...options, print: (l) => void printed.push(l) })
+      return send(event, requestId, timeoutMs)
+    }
+    const result = await run(f, 'timer-d3', racing)
+    assert.deepEqual([result.tried, result.replayed], [1, 1])
+    assert.deepEqual([discard!.discarded, discard!.failed], [0, 1])
+    assert.match(printed.join('\n'), /not discarded: D-2: timer-d3 holds it until .*: not discarded; run again once it is done/)
+    const [after] = await readDeadLetters(f.dir)
+    assert.deepEqual([after!.status, after!.discardedAt], ['replayed', undefined])
+    await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomD/lamp', qos: 1 }])
   })
 
   test('a message the bridge itself refused, in a batch that failed for a transient reason, is stored as poison and never redriven', async () => {
     await devices()
-    const dir = fresh()
+    const f = fresh()
     const good = cloudEvent('Q-1', 'roomQ')
     const malformed = { ...cloudEvent('Q-2', 'roomQ'), data: { ...cloudEvent('Q-2', 'roomQ').data, topic: 42 } }
-    await appendDeadLetters(dir, failed('fail-Q', [good, malformed]))
-    const entries = await readDeadLetters(dir)
+    await f.put(failed('fail-Q', [good, malformed]))
+    const entries = await readDeadLetters(f.dir)
     assert.deepEqual(
       entries.map((e) => [e.messageId, e.failure]),
       [
@@ -235,7 +303,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
       /not acknowledged by the MQTT broker; the message itself is poison: \[\d+\]\.data\.topic: must be a string/,
     )
     const before = sub.messages.length
-    const r = await run(dir, Date.now(), 'timer-q')
+    const r = await run(f, 'timer-q')
     assert.deepEqual([r.tried, r.replayed, r.deadLettered], [1, 1, 0], 'only the transient one is sent')
     await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomQ/lamp', qos: 1 }])
     assert.deepEqual(
@@ -244,36 +312,27 @@ describe('redrive through the bridge, with the broker down and then back', needs
     )
   })
 
-  test('a batch the bridge dead-letters part of is split for good: a later run sends each of its messages alone', async () => {
+  test('a batch the bridge dead-letters part of is split for good: a later run sends each alone, and the poison one never again', async () => {
     await devices()
-    const dir = fresh()
-    const t0 = Date.now()
-    await appendDeadLetters(
-      dir,
-      failed('fail-S', [cloudEvent('S-1', 'roomS'), cloudEvent('S-2', 'roomS', '7'), cloudEvent('S-3', 'roomS')]),
-    )
+    const f = fresh()
+    await f.put(failed('fail-S', [cloudEvent('S-1', 'roomS'), cloudEvent('S-2', 'roomS', '7'), cloudEvent('S-3', 'roomS')]))
+    // The bridge's own report has not arrived (on Function Compute its hand-off is asynchronous): redrive's finding stops it.
+    current = mkdtempSync(join(tmpdir(), 'redrive-elsewhere-'))
+    dirs.push(current)
     const sizes: number[] = []
-    const deadline = Date.now() + 10_000
-    // The batch's invocation takes what is left of the run (a slow bridge): the messages split off it wait.
+    const deadline = f.clock.now() + 60_000
+    // The batch's invocation takes what is left of the run (a slow bridge, on the store's clock): the messages split off it wait.
     const slow: BridgeSender = async (event, requestId, timeoutMs) => {
       sizes.push((JSON.parse(event.toString()) as unknown[]).length)
       const answer = await send(event, requestId, timeoutMs)
-      await new Promise((r) => setTimeout(r, Math.max(0, deadline - 3500 - Date.now())))
+      f.clock.advance(deadline - 3500 - f.clock.now())
       return answer
     }
-    const first = await redrive({
-      dir,
-      now: new Date(t0),
-      deadline,
-      maxAgeMs: MAX_AGE,
-      backoffMs: BACKOFF,
-      send: slow,
-      requestId: 'timer-s1',
-    })
+    const first = await run(f, 'timer-s1', slow)
     assert.deepEqual([first.tried, first.deferred], [0, 3])
     assert.deepEqual(sizes, [3], 'the whole batch, once')
     assert.ok(
-      (await readDeadLetters(dir)).every((e) => e.redrive?.alone),
+      (await readDeadLetters(f.dir)).every((e) => e.redrive?.alone),
       'the split is stored',
     )
     sizes.length = 0
@@ -281,40 +340,39 @@ describe('redrive through the bridge, with the broker down and then back', needs
       sizes.push((JSON.parse(event.toString()) as unknown[]).length)
       return send(event, requestId, timeoutMs)
     }
-    const once = (now: number, requestId: string) =>
-      redrive({ dir, now: new Date(now), deadline: Date.now() + 60_000, maxAgeMs: MAX_AGE, backoffMs: BACKOFF, send: recorded, requestId })
-    const second = await once(t0 + 1000, 'timer-s2')
+    const second = await run(f, 'timer-s2', recorded)
     assert.deepEqual([second.tried, second.replayed, second.deadLettered], [3, 2, 1])
     assert.deepEqual(sizes, [1, 1, 1], 'never the whole batch again')
-    const status = Object.fromEntries((await readDeadLetters(dir)).map((e) => [e.messageId, e.status]))
-    assert.deepEqual(status, { 'S-1': 'replayed', 'S-2': 'dead-lettered', 'S-3': 'replayed' })
-    const third = await once(t0 + 10 * HOUR, 'timer-s3')
-    assert.deepEqual([third.tried, third.waiting], [0, 0], 'nothing left: the dead-lettered one is never sent again')
+    const stored = await readDeadLetters(f.dir)
+    const status = Object.fromEntries(stored.map((e) => [e.messageId, [e.status, e.failure]]))
+    assert.deepEqual(status, { 'S-1': ['replayed', 'transient'], 'S-2': ['pending', 'poison'], 'S-3': ['replayed', 'transient'] })
+    assert.match(stored[1]!.reason, /the bridge dead-lettered it when redrive sent it \(request timer-s2-redrive-\d\): poison after all/)
+    f.clock.advance(10 * HOUR)
+    const third = await run(f, 'timer-s3', recorded)
+    assert.deepEqual([third.tried, third.waiting], [0, 0], 'nothing left: the poison one is never redriven again')
   })
 
   test('entries that are not bridge events as received are never sent, whatever their failure says', async () => {
-    const dir = fresh()
+    const f = fresh()
     const [entry] = failed('fail-N', [cloudEvent('N-1', 'roomN')])
-    const variants: StoredDeadLetter[] = [
+    const variants: NewEntry[] = [
       { ...entry!, key: 'a'.repeat(32), lossy: true },
       { ...entry!, key: 'b'.repeat(32), incomplete: true },
       { ...entry!, key: 'c'.repeat(32), source: 'unrecognised' },
       { ...entry!, key: 'd'.repeat(32), source: 'refused-part' },
     ]
-    await appendDeadLetters(dir, variants)
-    const r = await run(dir, Date.now(), 'timer-n')
+    await f.put(variants)
+    const r = await run(f, 'timer-n')
     assert.deepEqual([r.tried, r.waiting, r.deferred], [0, 0, 0])
   })
 
-  test('two runs taking over a stale lease at once: one sends, the other leaves it; nothing is delivered twice', async () => {
+  test('three runs at once: each entry is sent by one of them, once', async () => {
     await devices()
-    const dir = fresh()
-    await appendDeadLetters(dir, failed('fail-T', [cloudEvent('T-1', 'roomT')]))
-    writeFileSync(join(dir, 'redrive.lease'), JSON.stringify({ holder: 'crashed-run', until: new Date(Date.now() - HOUR).toISOString() }))
+    const f = fresh()
+    await f.put(failed('fail-T', [cloudEvent('T-1', 'roomT')]))
     const before = sub.messages.length
-    const results = await Promise.all(['timer-t1', 'timer-t2', 'timer-t3'].map((id) => run(dir, Date.now(), id)))
+    const results = await Promise.all(['timer-t1', 'timer-t2', 'timer-t3'].map((id) => run(f, id)))
     assert.deepEqual(results.map((r) => r.tried).sort(), [0, 0, 1], JSON.stringify(results))
-    assert.equal(results.filter((r) => /another run holds redrive\.lease/.test(r.skipped ?? '')).length, 2)
     await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomT/lamp', qos: 1 }])
     assert.deepEqual(
       withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
@@ -322,17 +380,9 @@ describe('redrive through the bridge, with the broker down and then back', needs
     )
   })
 
-  test('a run needs a finite deadline: its lease ends with it', async () => {
+  test('a run needs a finite deadline: its turns end with it', async () => {
     await assert.rejects(
-      redrive({
-        dir: fresh(),
-        now: new Date(),
-        deadline: Number.POSITIVE_INFINITY,
-        maxAgeMs: MAX_AGE,
-        backoffMs: BACKOFF,
-        send,
-        requestId: 'x',
-      }),
+      redrive(new DeadLetterStore(fresh().dir), { maxAgeMs: MAX_AGE, backoffMs: BACKOFF, send, requestId: 'x' }),
       /redrive needs a finite deadline/,
     )
   })

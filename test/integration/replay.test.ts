@@ -1,10 +1,11 @@
 // npm run replay (scripts/cli/replay.ts, run as the CLI) with --target local: an in-process bridge built
 // from the environment delivers stored dead letters to a real broker, exactly as they were received, and
-// marks them replayed; --discard marks them discarded.
+// marks them replayed; what it dead-letters again goes back into the same entry; --discard marks them
+// discarded. Each entry is acted on under its turn, so a run that holds it is never raced.
 
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -14,17 +15,18 @@ import { bundledRules } from '../../functions/bridge/bundled-rules.js'
 import { replay } from '../../scripts/cli/replay.js'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
-import { poisonEntries } from '../../shared/dead-letters/entries.js'
-import { recognise } from '../../shared/dead-letters/intake.js'
-import { packPoison } from '../../shared/dead-letters/pack.js'
-import { PART_TTL_MS, storePart, sweepParts } from '../../shared/dead-letters/parts.js'
-import type { PoisonPartRecord, StoredDeadLetter } from '../../shared/dead-letters/record.js'
-import { appendDeadLetters, readDeadLetters } from '../../shared/dead-letters/store.js'
+import { packPoison } from '../../shared/dead-letters/handoff/pack.js'
+import type { PoisonPartRecord } from '../../shared/dead-letters/record.js'
+import { poisonEntries } from '../../shared/dead-letters/store/entries.js'
+import { recognise } from '../../shared/dead-letters/store/intake.js'
+import { PART_TTL_MS, storePart, sweepParts } from '../../shared/dead-letters/store/parts.js'
+import { DeadLetterStore, type NewEntry, readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, mosquittoInstalled, startAedes, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
+import { FakeClock } from '../unit/mqtt/fakes.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const INSTANCE = 'MQ_INST_1234567890123456_BXhFHryi'
@@ -56,6 +58,8 @@ const STORED_LANES = ['A', 'B', 'C'].map((id) => ({ topic: `home/room${id}/lamp`
 const settle = () => barrier(viaClient(broker.url), [sub], STORED_LANES)
 let dir: string
 let otherStore: string
+const appendDeadLetters = (store: string, entries: NewEntry[]) => new DeadLetterStore(store).put(entries)
+const entriesOf = (v: unknown, received = Date.now()) => (recognise(v, received, 'x') as { entries: NewEntry[] }).entries
 
 async function replayCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
@@ -92,7 +96,7 @@ before(async () => {
     responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
     responsePayload: '{"errorMessage":"3 of 3 messages not acknowledged by the MQTT broker"}',
   }
-  await appendDeadLetters(dir, (recognise(record, new Date(), 'x') as { entries: StoredDeadLetter[] }).entries)
+  await appendDeadLetters(dir, entriesOf(record))
   await appendDeadLetters(
     dir,
     poisonEntries(
@@ -110,7 +114,7 @@ before(async () => {
           },
         ],
       },
-      new Date(),
+      Date.now(),
     ),
   )
 })
@@ -156,7 +160,14 @@ describe('replay --target local', () => {
 
     const stored = await readDeadLetters(dir)
     assert.equal(stored.filter((e) => e.replayedAt !== undefined).length, 3)
-    assert.equal(stored.find((e) => e.messageId === 'P-1')!.replayedAt, undefined)
+    // Dead-lettered again: the same entry, its new reason added to its history, not a new entry.
+    assert.equal(stored.length, 4)
+    const p1 = stored.find((e) => e.messageId === 'P-1')!
+    assert.deepEqual([p1.status, p1.replayedAt, p1.history.length, p1.attempts], ['pending', undefined, 2, 2])
+    assert.match(
+      first.stderr,
+      /not replayed: P-1: dead-lettered again by the bridge: userProperties.qoslevel: .*; the entry keeps its reasons in its history/,
+    )
 
     const second = await replayCli('--reason', 'not acknowledged')
     assert.equal(second.code, 0, second.stderr)
@@ -217,17 +228,17 @@ describe('replay sends exactly what was received', () => {
       responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
       responsePayload: '{"errorMessage":"1 of 1 messages not acknowledged by the MQTT broker"}',
     }
-    await appendDeadLetters(
-      store,
-      (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'x') as { entries: StoredDeadLetter[] }).entries,
-    )
+    await appendDeadLetters(store, entriesOf(Buffer.from(JSON.stringify(record))))
     const before = sub.messages.length
     const r = await replayOn(store)
     assert.equal(r.code, 1, r.stderr)
     assert.deepEqual(lastJson(r.stdout), { pending: 1, replayed: 0, deadLetteredAgain: 1, failed: 0, skipped: 0, notReplayable: 0 })
-    // The bridge got a JSON string, as on the first delivery, and dead-lettered it again, whole.
-    const again = await readDeadLetters(otherStore)
-    assert.ok(again.some((e) => e.reason === 'event must be a JSON array or object, got string' && e.event === JSON.stringify(inside)))
+    // The bridge got a JSON string, as on the first delivery, and dead-lettered it again, whole: into the same entry.
+    const again = await readDeadLetters(store)
+    assert.deepEqual(
+      again.map((e) => [e.reason, e.event, e.history.length]),
+      [['event must be a JSON array or object, got string', JSON.stringify(inside), 2]],
+    )
     await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomS/lamp', qos: 1 }])
     assert.deepEqual(withoutSentinels(sub.messages.slice(before)), [], 'nothing published')
   })
@@ -248,8 +259,8 @@ describe('replay sends exactly what was received', () => {
         },
       ],
     })
-    await appendDeadLetters(store, poisonEntries(poison('bridge-a', '2024-05-01T00:00:00.000Z'), new Date()))
-    await appendDeadLetters(store, poisonEntries(poison('bridge-b', '~'), new Date()))
+    await appendDeadLetters(store, poisonEntries(poison('bridge-a', '2024-05-01T00:00:00.000Z'), Date.now()))
+    await appendDeadLetters(store, poisonEntries(poison('bridge-b', '~'), Date.now()))
     const before = sub.messages.length
     const runs = [await replayOn(store), await replayOn(store), await replayOn(store)]
     assert.deepEqual(
@@ -275,7 +286,7 @@ describe('replay --discard', () => {
     }))
     await appendDeadLetters(
       store,
-      poisonEntries({ kind: 'rocketmq-mqtt-bridge.poison', requestId: 'b-d', failedAt: new Date().toISOString(), messages }, new Date()),
+      poisonEntries({ kind: 'rocketmq-mqtt-bridge.poison', requestId: 'b-d', failedAt: new Date().toISOString(), messages }, Date.now()),
     )
     return { store, keys: (await readDeadLetters(store)).map((e) => e.key) }
   }
@@ -320,6 +331,19 @@ describe('replay --discard', () => {
     )
     const dry = await replayOn(store, '--dry-run')
     assert.match(dry.stderr, /2 dead letters to replay .*; 1 already replayed or discarded/)
+  })
+
+  test('--discard of a key the store does not hold exits 1 and says so; the key it does hold is discarded', async () => {
+    const { store, keys } = await threeEntries()
+    const missing = 'f'.repeat(32)
+    const r = await replayOn(store, '--discard', '--key', missing, '--key', keys[1]!)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, new RegExp(`no entry with key ${missing} in .*: nothing to discard for it`))
+    assert.deepEqual(lastJson(r.stdout), { pending: 1, discarded: 1, skipped: 0, missingKeys: [missing] })
+    assert.deepEqual(
+      (await readDeadLetters(store)).map((e) => e.status),
+      ['pending', 'discarded', 'pending'],
+    )
   })
 
   test('the documented jq recipe lists the same pending entries as the CLI', async () => {
@@ -385,10 +409,10 @@ describe('replay sends only what once was a bridge event, as it was received', (
   test('refused parts, unrecognised events and incomplete messages are listed as not replayable and never sent; --discard takes them', async () => {
     const store = freshStore()
     const now = new Date()
-    const entriesOf = (v: unknown) => (recognise(Buffer.from(JSON.stringify(v)), now, 'dl-x') as { entries: StoredDeadLetter[] }).entries
+    const received = (v: unknown) => entriesOf(Buffer.from(JSON.stringify(v)), now.getTime())
     // A part the function refused, and a bridge event sent to the dead-letter function by mistake.
-    const refused = entriesOf({ kind: 'rocketmq-mqtt-bridge.poison-part', requestId: 'b', failedAt: 'x', message: {}, part: {} })
-    const unrecognised = entriesOf(cloudEvent('N-1', 'never sent', { mqttSecondTopic: '/roomN/lamp', qoslevel: '1' }))
+    const refused = received({ kind: 'rocketmq-mqtt-bridge.poison-part', requestId: 'b', failedAt: 'x', message: {}, part: {} })
+    const unrecognised = received(cloudEvent('N-1', 'never sent', { mqttSecondTopic: '/roomN/lamp', qoslevel: '1' }))
     // A message whose parts never all arrived.
     const big = cloudEvent('N-2', 'n'.repeat(9000), { mqttSecondTopic: '/roomN/lamp', qoslevel: '1' })
     const parts = packPoison(
@@ -400,8 +424,9 @@ describe('replay sends only what once was a bridge event, as it was received', (
       },
       4096,
     ) as PoisonPartRecord[]
-    await storePart(store, parts[0]!, now, Number.POSITIVE_INFINITY)
-    const incomplete = (await sweepParts(store, new Date(now.getTime() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)).entries
+    await storePart(new DeadLetterStore(store), parts[0]!)
+    const incomplete = (await sweepParts(new DeadLetterStore(store, { clock: new FakeClock(now.getTime() + PART_TTL_MS + 60_000) })))
+      .entries
     const good = poisonEntries(
       {
         kind: 'rocketmq-mqtt-bridge.poison',
@@ -417,7 +442,7 @@ describe('replay sends only what once was a bridge event, as it was received', (
           },
         ],
       },
-      now,
+      now.getTime(),
     )
     await appendDeadLetters(store, [...refused, ...unrecognised, ...incomplete, ...good])
     assert.deepEqual(
@@ -438,12 +463,14 @@ describe('replay sends only what once was a bridge event, as it was received', (
     assert.match(dry.stderr, /not replayable: its parts did not all arrive, or did not fit together; discard it: [0-9a-f]{32} +N-2/)
     assert.equal((dry.stderr.match(/would replay/g) ?? []).length, 1)
 
-    const bridgeStored = (await readDeadLetters(otherStore)).length
     const before = sub.messages.length
     const r = await replayOn(store)
     assert.equal(r.code, 1)
     assert.deepEqual(lastJson(r.stdout), { pending: 1, replayed: 1, deadLetteredAgain: 0, failed: 0, skipped: 0, notReplayable: 3 })
-    assert.equal((await readDeadLetters(otherStore)).length, bridgeStored, 'the bridge was sent nothing it dead-lettered again')
+    assert.ok(
+      (await readDeadLetters(store)).every((e) => e.history.length === 1),
+      'the bridge was sent nothing it dead-lettered again',
+    )
     await barrier(
       viaClient(broker.url),
       [sub],
@@ -466,65 +493,58 @@ describe('replay sends only what once was a bridge event, as it was received', (
   })
 })
 
-describe('replay and the redrive lease', () => {
-  const env = () => ({
-    MQTT_URL: broker.url,
-    DEAD_LETTER_TARGET: `file:${otherStore}`,
-    LOG_LEVEL: 'error',
-    MQTT_PUBLISH_TIMEOUT_MS: '5000',
-  })
-  async function oneEntry(id: string): Promise<string> {
+describe('replay and the turns of entries', () => {
+  const env = () => ({ MQTT_URL: broker.url, LOG_LEVEL: 'error', MQTT_PUBLISH_TIMEOUT_MS: '5000' })
+  async function oneEntry(id: string): Promise<{ store: string; key: string }> {
     const store = freshStore()
     const message = {
       index: 0,
       reason: 'no rule (fixed since)',
       ruleId: 'home-lamps',
       messageId: id,
-      event: cloudEvent(id, `leased ${id}`, { mqttSecondTopic: '/roomL/lamp', qoslevel: '1' }),
+      event: cloudEvent(id, `held ${id}`, { mqttSecondTopic: '/roomL/lamp', qoslevel: '1' }),
     }
-    await appendDeadLetters(
-      store,
-      poisonEntries(
-        { kind: 'rocketmq-mqtt-bridge.poison', requestId: `b-${id}`, failedAt: new Date().toISOString(), messages: [message] },
-        new Date(),
-      ),
-    )
-    return store
+    const record = {
+      kind: 'rocketmq-mqtt-bridge.poison' as const,
+      requestId: `b-${id}`,
+      failedAt: new Date().toISOString(),
+      messages: [message],
+    }
+    await appendDeadLetters(store, poisonEntries(record, Date.now()))
+    return { store, key: (await readDeadLetters(store))[0]!.key }
   }
-  const holdLease = (store: string) =>
-    writeFileSync(
-      join(store, 'redrive.lease'),
-      JSON.stringify({ holder: 'timer-run-1', until: new Date(Date.now() + 3_600_000).toISOString() }),
-    )
 
-  test('while a redrive run holds the lease, replay waits a little, then refuses clearly and sends nothing', async () => {
-    const store = await oneEntry('L-1')
-    holdLease(store)
+  test('an entry a redrive run holds is left alone: replay says who holds it, sends nothing, exits 1', async () => {
+    const { store, key } = await oneEntry('L-1')
+    await new DeadLetterStore(store).takeTurn(key, 'timer-run-1', Date.now() + 3_600_000, 0)
     const printed: string[] = []
-    await assert.rejects(
-      replay({ dir: store, target: 'local', env: env(), print: (l) => printed.push(l), leaseWaitMs: 1500 }),
-      /another run is sending entries of .* \(timer-run-1 holds redrive\.lease until [^)]+\): nothing was sent; run replay again once it is done/,
+    const r = await replay({ dir: store, target: 'local', env: env(), print: (l) => printed.push(l) })
+    assert.deepEqual([r.replayed, r.failed], [0, 1])
+    assert.match(
+      printed.join('\n'),
+      /not replayed: L-1: timer-run-1 holds it until [^:]+:\d\d:\d\d\.\d{3}Z: not replayed; run again once it is done/,
     )
-    assert.ok(printed.some((l) => /^waiting for timer-run-1, which holds redrive\.lease until /.test(l)))
     assert.equal((await readDeadLetters(store))[0]!.status, 'pending')
   })
 
-  test('a lease released while replay waits lets it go on; replay holds it while it sends and releases it after', async () => {
-    const store = await oneEntry('L-2')
-    holdLease(store)
-    const released = setTimeout(() => rmSync(join(store, 'redrive.lease')), 1200)
+  test('once that turn has ended, replay sends it; its own turn is ended with what became of it', async () => {
+    const { store, key } = await oneEntry('L-2')
+    const s = new DeadLetterStore(store)
+    await s.takeTurn(key, 'timer-run-1', Date.now() + 3_600_000, 0)
+    await s.endTurn(key, 1, 'pending')
     const before = sub.messages.length
-    try {
-      const r = await replay({ dir: store, target: 'local', env: env(), print: () => {}, leaseWaitMs: 10_000 })
-      assert.equal(r.replayed, 1)
-    } finally {
-      clearTimeout(released)
-    }
-    assert.ok(!existsSync(join(store, 'redrive.lease')), 'released after the run')
+    const r = await replay({ dir: store, target: 'local', env: env(), print: () => {} })
+    assert.equal(r.replayed, 1)
+    assert.deepEqual(
+      readdirSync(s.keyDir(key))
+        .filter((n) => n.startsWith('turn-'))
+        .sort(),
+      ['turn-1', 'turn-1.pending', 'turn-2', 'turn-2.replayed'],
+    )
     await barrier(viaClient(broker.url), [sub], [{ topic: 'home/roomL/lamp', qos: 1 }])
     assert.deepEqual(
       withoutSentinels(sub.messages.slice(before)).map((m) => m.payload.toString()),
-      ['leased L-2'],
+      ['held L-2'],
     )
   })
 })

@@ -1,6 +1,8 @@
 // Routes on a real Mosquitto: one batch of existing RocketMQ messages, with no MQTT-specific properties,
 // routed by a JSON body field and by a user property to two topic trees, each watched by its own
 // subscriber (MQTT 5 and 3.1.1); what no route takes is filtered, what cannot fill a level is a dead letter.
+// Numbers beyond a double's precision reach the topic the producer named, and the W3C trace context reaches
+// an MQTT 5 device (and is dropped and counted on MQTT 3.1.1).
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
@@ -9,7 +11,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Bridge } from '../../shared/bridge/bridge.js'
 import { loadConfig } from '../../shared/config/bridge.js'
-import { readDeadLetters } from '../../shared/dead-letters/store.js'
+import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { barrier, type SentinelSender, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
@@ -29,13 +31,23 @@ rules:
     routes:
       - when: { userProperties.sentinel: { exists: true } }
         topic: \${mqttSecondTopic}
+        allowAnyParent: true
       - when: { body.kind: alarm }
         topic: alarms/\${body.site:-unknown}/\${body.device}
         qos: 2
         userProperties: { severity: "\${body.severity:-normal}" }
       - when: { userProperties.region: { prefix: eu- } }
         topic: sensors/eu/\${userProperties.region}
+  - id: traced
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: traced-events, groupId: GID_test_traced }
+    target: { parentTopic: traced }
+    routes:
+      - when: { body.n: { exists: true } }
+        topic: traced/num/\${body.n}
 `
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+const TRACESTATE = 'rojo=00f067aa0ba902b7'
 
 interface Want {
   topic: string
@@ -94,6 +106,7 @@ describe('routes on Mosquitto', needsMosquitto(), () => {
   let broker: Broker
   let alarms: Subscriber
   let sensors: Subscriber
+  let traced: Subscriber
   let bridge: Bridge
   let deadLetters: string
 
@@ -101,6 +114,7 @@ describe('routes on Mosquitto', needsMosquitto(), () => {
     broker = await startMosquitto()
     alarms = await subscribe(broker.url, ['alarms/#'], 5)
     sensors = await subscribe(broker.url, ['sensors/#'], 4)
+    traced = await subscribe(broker.url, ['traced/#'], 5)
     deadLetters = mkdtempSync(join(tmpdir(), 'dl-routes-'))
     const config = loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${deadLetters}`, MQTT_POOL_SIZE: '2' })
     bridge = new Bridge(
@@ -112,6 +126,7 @@ describe('routes on Mosquitto', needsMosquitto(), () => {
     await bridge.close()
     await alarms.close()
     await sensors.close()
+    await traced.close()
     await broker.stop()
   })
 
@@ -170,5 +185,51 @@ describe('routes on Mosquitto', needsMosquitto(), () => {
     const stored = await readDeadLetters(deadLetters)
     assert.equal(stored.length, poison)
     for (const d of stored) assert.match(d.reason, /^routes\[1\]\.topic: \$\{body\.device\} is "a\/b", which contains '\/'/)
+  })
+
+  test('numbers beyond a double reach the topic the producer named; the trace context reaches the device', async () => {
+    // 2^53 + 1 and 2^53 are one double apart from nothing: JSON.parse would send both to .../9007199254740992.
+    const numbers = ['9007199254740993', '9007199254740992', '12345678901234567891', '1.10']
+    const event = [
+      ...numbers.map((n, i) => cloudEvent(i, { topic: 'traced-events', userProperties: {}, body: `{"n": ${n}}`, uniq: `N${i}` })),
+      cloudEvent(4, {
+        topic: 'traced-events',
+        userProperties: { mqttSecondTopic: '/t', traceparent: TRACEPARENT, tracestate: TRACESTATE, other: 'kept back' },
+        body: 'traced',
+        uniq: 'T0',
+      }),
+    ]
+    const summary = await bridge.handle(event, fcContext('req-traced'))
+    assert.equal(summary.published, 5)
+    const want = [
+      ...numbers.map((n) => ({ topic: `traced/num/${n}`, qos: 1, payload: `{"n": ${n}}` })),
+      { topic: 'traced/t', qos: 1, payload: 'traced' },
+    ]
+    await barrier(sentinels, [traced], want)
+    const got = withoutSentinels(traced.messages)
+    assert.deepEqual(got.map((m) => [m.topic, m.payload.toString()]).sort(), want.map((w) => [w.topic, w.payload]).sort())
+    const t = got.find((m) => m.topic === 'traced/t')!
+    assert.deepEqual({ ...t.userProperties }, { traceparent: TRACEPARENT, tracestate: TRACESTATE })
+  })
+
+  test('on MQTT 3.1.1 the trace context is dropped and counted', async () => {
+    const config = loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${deadLetters}`, MQTT_PROTOCOL_VERSION: '4' })
+    const v4 = new Bridge(
+      config,
+      loadRuleSet(undefined, () => ({ text: RULES, origin: 'routes test' })),
+    )
+    try {
+      const userProperties = { mqttSecondTopic: '/v4', traceparent: TRACEPARENT }
+      const summary = await v4.handle(
+        [cloudEvent(0, { topic: 'traced-events', userProperties, body: 'on 3.1.1', uniq: 'V4' })],
+        fcContext('req-v4'),
+      )
+      assert.equal(summary.published, 1)
+      assert.equal(summary.droppedV5Properties, 1)
+      await traced.waitUntil((got) => got.some((m) => m.topic === 'traced/v4'), 20000, 'the 3.1.1 message')
+      assert.equal(traced.messages.find((m) => m.topic === 'traced/v4')!.userProperties, undefined)
+    } finally {
+      await v4.close()
+    }
   })
 })

@@ -1,69 +1,53 @@
-// Bridge log lines -> counts per rule and per minute, lag quantiles, and the top reasons.
+// Bridge log lines -> counts per rule and per minute, lag quantiles, the top reasons, the connections, and the
+// lines that break the accounting identity, in memory bounded whatever the input (docs/operations.md, "How is
+// it doing?"): every table is a Map (rule names and outcomes are text from the logs: `constructor`,
+// `__proto__`), every list has a cap, and numbers that are not whole counts are rejected and counted.
 //
-// The bridge logs its bridge.dead-letter and bridge.failure lines first and the bridge.invocation line (the
-// summary) last, all with the invocation's request ID. So the per-message lines wait under their request ID
-// until the summary arrives, and the invocation is then counted under its rule. On Function Compute each
-// trigger serves one rule, so an invocation belongs to one rule; a batch that spans several (local runs) is
-// split by what its lines name: published from `rules`, dead letters and failures from their lines, and
-// what no line names (duplicates, filtered, lines past the bridge's cap) under UNATTRIBUTED.
+// The bridge logs its per-message lines (bridge.dead-letter, bridge.failure) and its count lines (bridge.filtered
+// and the like, with a `rules` map) first, and the bridge.invocation line (the summary) last, all with the
+// invocation's request ID. So those lines wait under their request ID until the summary comes, and then the
+// invocation is counted under its rule. On Function Compute each trigger serves one rule, so an invocation
+// belongs to one rule; one that spans several (local runs) is split by what its lines name, and what no line
+// names (dead letters past the bridge's cap of lines) goes under UNATTRIBUTED.
 import type { BridgeLine } from './parse-line.js'
+import { COUNTS, type Count, emptyStats, mergeStats, type Stats, unaccounted } from './stats.js'
 
 export const UNATTRIBUTED = '(unattributed)'
-/** Per-message lines still waiting for their summary after this long are counted without it. */
-const ORPHAN_AFTER_MS = 2 * 60_000
-/** The minute key of lines without a time. */
+/** The minute key of lines without a time, and of lines past MAX_MINUTES distinct minutes. */
 export const NO_TIME = -1
+export const BEYOND = -2
+/** A month of minutes: past that many distinct minutes, lines count in totals but in no minute. */
+const MAX_MINUTES = 31 * 24 * 60
+/** Request IDs waiting for their summary, at most; per-message lines waiting longer than ORPHAN_AFTER_MS count without it. */
+const MAX_WAITING = 10_000
+const ORPHAN_AFTER_MS = 2 * 60_000
+/** A count above this in one line is no batch's. */
+const MAX_COUNT = 10_000_000
+/** Lag above this (about 3 years) is no message's. */
+const MAX_LAG_MS = 1e11
+/** Client IDs remembered to tell a reconnect from a first connection. */
+const MAX_CLIENT_IDS = 100_000
+/** Lines that break the identity, listed. */
+const MAX_LISTED = 20
 
-export interface Stats {
-  invocations: number
-  outcomes: Record<string, number>
-  received: number
-  published: number
-  deadLettered: number
-  duplicates: number
-  filtered: number
-  failed: number
-  /** One lagMs per invocation that had one (the batch's oldest message). */
-  lags: number[]
+/** Count lines: `{event, requestId, <count>, rules: {rule: n}}`, naming each rule's share. */
+const COUNT_LINES: Record<string, Count> = { 'bridge.filtered': 'filtered', 'bridge.expired': 'expired', 'bridge.duplicates': 'duplicates' }
+/** Per-message lines: one message each, `ruleId` naming its rule. */
+const MESSAGE_LINES: Record<string, Count> = {
+  'bridge.dead-letter': 'deadLettered',
+  'bridge.failure': 'failed',
+  'bridge.expired': 'expired',
 }
-
-export const emptyStats = (): Stats => ({
-  invocations: 0,
-  outcomes: {},
-  received: 0,
-  published: 0,
-  deadLettered: 0,
-  duplicates: 0,
-  filtered: 0,
-  failed: 0,
-  lags: [],
-})
-
-export function mergeStats(into: Stats, from: Stats): Stats {
-  into.invocations += from.invocations
-  for (const [k, n] of Object.entries(from.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + n
-  into.received += from.received
-  into.published += from.published
-  into.deadLettered += from.deadLettered
-  into.duplicates += from.duplicates
-  into.filtered += from.filtered
-  into.failed += from.failed
-  for (const l of from.lags) into.lags.push(l)
-  return into
-}
-
-/** Nearest-rank quantile of `values`; undefined when empty. */
-export function quantile(values: number[], q: number): number | undefined {
-  if (values.length === 0) return undefined
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
-}
+/** A failure that says the broker could not be reached (shared/mqtt/classify.ts, connectError and closedBeforeConnack). */
+const CONNECT_FAILURE =
+  /cannot reach the MQTT broker|refused the connection|MQTT connection to \S+ failed|before CONNACK|TLS certificate of the MQTT broker/
 
 interface Waiting {
   firstSeen: number
   time: number | undefined
-  dead: Array<string | null>
-  failed: Array<string | null>
+  /** count -> rule (null: the line named none) -> messages. */
+  named: Map<Count, Map<string | null, number>>
+  connectFailure: string | undefined
 }
 
 interface MinuteBucket {
@@ -71,12 +55,29 @@ interface MinuteBucket {
   rules: Map<string, Stats>
 }
 
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-const countInto = (m: Map<string, number>, key: string, n = 1) => m.set(key, (m.get(key) ?? 0) + n)
+export interface Unbalanced {
+  requestId: string
+  time: number | undefined
+  counts: Record<Count, number>
+}
+
+const bump = <K>(m: Map<K, number>, key: K, n = 1) => m.set(key, (m.get(key) ?? 0) + n)
+/** The value under `key`, made and kept first if there is none. */
+function entry<K, V>(m: Map<K, V>, key: K, make: () => V): V {
+  const v = m.get(key)
+  if (v !== undefined) return v
+  const made = make()
+  m.set(key, made)
+  return made
+}
+const text = (v: unknown, otherwise: string) => (typeof v === 'string' ? v : otherwise)
+const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT
 
 export class LogReport {
   linesRead = 0
   bridgeLines = 0
+  /** Lines over the reader's limit, skipped unread. */
+  oversized = 0
   first: number | undefined
   last: number | undefined
   readonly minutes = new Map<number, MinuteBucket>()
@@ -84,8 +85,16 @@ export class LogReport {
   readonly failureReasons = new Map<string, number>()
   /** Connection events (mqtt.*) and preStop hooks run, by event name. */
   readonly connectionEvents = new Map<string, number>()
+  /** Why connecting failed: mqtt.connect-failed lines, and invocations whose messages failed for want of a connection. */
   readonly connectFailures = new Map<string, number>()
+  reconnects = 0
+  /** What was not counted, and why. */
+  readonly rejected = new Map<string, number>()
+  /** Invocation lines that break received = published + deadLettered + duplicates + filtered + expired + failed. */
+  unbalancedLines = 0
+  readonly unbalanced: Unbalanced[] = []
   private readonly waiting = new Map<string, Waiting>()
+  private readonly clientIds = new Set<string>()
   private lastTime: number | undefined
 
   /** Counts one line of input; `line` is its parse, undefined when it is not a bridge line. */
@@ -93,123 +102,158 @@ export class LogReport {
     this.linesRead++
     if (!line) return
     this.bridgeLines++
-    const time = line.time ?? this.lastTime
     if (line.time !== undefined) {
       this.lastTime = line.time
-      this.first = Math.min(this.first ?? line.time, line.time)
-      this.last = Math.max(this.last ?? line.time, line.time)
+      if (this.first === undefined || line.time < this.first) this.first = line.time
+      if (this.last === undefined || line.time > this.last) this.last = line.time
     }
+    const time = line.time ?? this.lastTime
     const f = line.fields
     const requestId = line.requestId ?? '(no request ID)'
-    switch (f.event) {
-      case 'bridge.dead-letter':
-      case 'bridge.failure': {
-        const dead = f.event === 'bridge.dead-letter'
-        const more = num(f['more'])
-        if (more > 0) {
-          countInto(dead ? this.deadLetterReasons : this.failureReasons, `(${more} more, not itemised in the log)`, more)
-          return
-        }
-        countInto(dead ? this.deadLetterReasons : this.failureReasons, typeof f['reason'] === 'string' ? f['reason'] : '(no reason)')
-        const w = this.waiting.get(requestId) ?? { firstSeen: now, time, dead: [], failed: [] }
-        ;(dead ? w.dead : w.failed).push(typeof f['ruleId'] === 'string' ? f['ruleId'] : null)
-        this.waiting.set(requestId, w)
-        return
-      }
-      case 'bridge.invocation':
-        this.invocation(f, requestId, time)
-        return
-      default:
-        countInto(this.connectionEvents, f.event)
-        if (f.event === 'mqtt.connect-failed')
-          countInto(this.connectFailures, typeof f['reason'] === 'string' ? f['reason'] : '(no reason)')
+    const perMessage = MESSAGE_LINES[f.event]
+    const perRule = COUNT_LINES[f.event]
+    if (f.event === 'bridge.invocation') this.invocation(f, requestId, time)
+    else if (perMessage && f['rules'] === undefined) this.message(f, perMessage, this.wait(requestId, time, now))
+    else if (perRule) this.counted(f, perRule, this.wait(requestId, time, now))
+    else this.connection(f)
+  }
+
+  private connection(f: BridgeLine['fields']): void {
+    bump(this.connectionEvents, f.event)
+    if (f.event === 'mqtt.connect-failed') bump(this.connectFailures, text(f['reason'], '(no reason)'))
+    if (f.event === 'mqtt.connected' && typeof f['clientId'] === 'string') {
+      if (this.clientIds.has(f['clientId'])) this.reconnects++
+      else if (this.clientIds.size < MAX_CLIENT_IDS) this.clientIds.add(f['clientId'])
+    }
+  }
+
+  private wait(requestId: string, time: number | undefined, now: number): Waiting {
+    let w = this.waiting.get(requestId)
+    if (!w) {
+      // The oldest waiting first: a log that never writes its summaries cannot grow this without end.
+      if (this.waiting.size >= MAX_WAITING) this.flushOrphans(now, 1)
+      w = { firstSeen: now, time, named: new Map(), connectFailure: undefined }
+      this.waiting.set(requestId, w)
+    }
+    return w
+  }
+
+  private message(f: BridgeLine['fields'], count: Count, w: Waiting): void {
+    const reasons = count === 'deadLettered' ? this.deadLetterReasons : count === 'failed' ? this.failureReasons : undefined
+    const more = f['more']
+    if (more !== undefined) {
+      if (!isCount(more)) bump(this.rejected, `${f.event} "more" that is not a whole number from 0 to ${MAX_COUNT}`)
+      else if (reasons) bump(reasons, `(${more} more, not itemised in the log)`, more)
+      return
+    }
+    const reason = text(f['reason'], '(no reason)')
+    if (reasons) bump(reasons, reason)
+    if (count === 'failed' && CONNECT_FAILURE.test(reason)) w.connectFailure ??= reason
+    bump(
+      entry(w.named, count, () => new Map()),
+      typeof f['ruleId'] === 'string' ? f['ruleId'] : null,
+    )
+  }
+
+  private counted(f: BridgeLine['fields'], count: Count, w: Waiting): void {
+    const rules = f['rules']
+    if (typeof rules !== 'object' || rules === null) {
+      bump(this.rejected, `${f.event} without its rules`)
+      return
+    }
+    const named = entry(w.named, count, () => new Map<string | null, number>())
+    for (const [rule, n] of Object.entries(rules)) {
+      if (isCount(n)) bump(named, rule, n)
+      else bump(this.rejected, `${f.event} with a count that is not a whole number from 0 to ${MAX_COUNT}`)
     }
   }
 
   private bucket(time: number | undefined): MinuteBucket {
-    const key = time === undefined ? NO_TIME : Math.floor(time / 60_000) * 60_000
-    let b = this.minutes.get(key)
-    if (!b) {
-      b = { totals: emptyStats(), rules: new Map() }
-      this.minutes.set(key, b)
-    }
-    return b
+    let key = time === undefined ? NO_TIME : Math.floor(time / 60_000) * 60_000
+    if (!this.minutes.has(key) && this.minutes.size >= MAX_MINUTES) key = BEYOND
+    return entry(this.minutes, key, () => ({ totals: emptyStats(), rules: new Map() }))
   }
 
   private invocation(f: BridgeLine['fields'], requestId: string, time: number | undefined): void {
     const w = this.waiting.get(requestId)
     this.waiting.delete(requestId)
-    const published = (f['rules'] ?? {}) as Record<string, unknown>
-    const s: Stats = {
-      invocations: 1,
-      outcomes: { [typeof f['outcome'] === 'string' ? f['outcome'] : 'ok']: 1 },
-      received: num(f['received']),
-      published: num(f['published']),
-      deadLettered: num(f['deadLettered']),
-      duplicates: num(f['duplicates']),
-      // Counted where the bridge reports it (docs/architecture.md, "Bridge function"); absent means none.
-      filtered: num(f['filtered']),
-      failed: num(f['failed']),
-      lags: typeof f['lagMs'] === 'number' ? [f['lagMs']] : [],
+    const counts = {} as Record<Count, number>
+    for (const c of COUNTS) {
+      const v = f[c] ?? 0
+      if (!isCount(v)) {
+        bump(this.rejected, `bridge.invocation with ${c} not a whole number from 0 to ${MAX_COUNT}`)
+        return
+      }
+      counts[c] = v
     }
+    let lag: number | undefined
+    if (typeof f['lagMs'] === 'number' && f['lagMs'] >= 0 && f['lagMs'] <= MAX_LAG_MS) lag = f['lagMs']
+    else if (f['lagMs'] !== undefined && f['lagMs'] !== null)
+      bump(this.rejected, `lagMs not a number from 0 to ${MAX_LAG_MS} (the lag only)`)
+    const outcome = text(f['outcome'], 'ok')
+    if (unaccounted(counts) !== 0) {
+      this.unbalancedLines++
+      if (this.unbalanced.length < MAX_LISTED) this.unbalanced.push({ requestId, time, counts })
+    }
+    if (w?.connectFailure) bump(this.connectFailures, w.connectFailure)
     const b = this.bucket(time)
-    mergeStats(b.totals, s)
-    const named = new Set<string>(
-      [...Object.keys(published), ...(w?.dead ?? []), ...(w?.failed ?? [])].filter((r): r is string => r !== null),
-    )
-    if (named.size <= 1) {
-      this.addRule(b, named.size === 1 ? [...named][0]! : UNATTRIBUTED, s)
+    addTo(b.totals, counts, outcome, lag)
+    // Published per rule from the summary; the rest from the lines that name rules.
+    const named = new Map<Count, Map<string | null, number>>(w?.named ?? [])
+    const published = f['rules']
+    if (typeof published === 'object' && published !== null) {
+      const m = new Map<string | null, number>()
+      for (const [rule, n] of Object.entries(published)) if (isCount(n) && n > 0) m.set(rule, n)
+      named.set('published', m)
+    }
+    const rules = new Set<string>()
+    for (const m of named.values()) for (const rule of m.keys()) if (rule !== null) rules.add(rule)
+    if (rules.size <= 1) {
+      this.addRule(b, rules.size === 1 ? [...rules][0]! : UNATTRIBUTED, counts, outcome, lag)
       return
     }
-    const rest = { ...s, invocations: 0, outcomes: {}, lags: [] as number[] }
-    for (const rule of named) {
-      const part: Stats = {
-        ...emptyStats(),
-        invocations: 1,
-        outcomes: { ...s.outcomes },
-        published: num(published[rule]),
-        deadLettered: w?.dead.filter((r) => r === rule).length ?? 0,
-        failed: w?.failed.filter((r) => r === rule).length ?? 0,
-        lags: [...s.lags],
-      }
-      part.received = part.published + part.deadLettered + part.failed
-      rest.received -= part.received
-      rest.published -= part.published
-      rest.deadLettered -= part.deadLettered
-      rest.failed -= part.failed
-      this.addRule(b, rule, part)
+    const rest = { ...counts }
+    for (const rule of rules) {
+      const part = {} as Record<Count, number>
+      for (const c of COUNTS) part[c] = c === 'received' ? 0 : Math.min(rest[c], named.get(c)?.get(rule) ?? 0)
+      part.received = part.published + part.deadLettered + part.duplicates + part.filtered + part.expired + part.failed
+      for (const c of COUNTS) rest[c] -= part[c]
+      this.addRule(b, rule, part, outcome, lag)
     }
-    if (rest.received > 0 || rest.duplicates > 0 || rest.filtered > 0) this.addRule(b, UNATTRIBUTED, rest)
+    if (COUNTS.some((c) => rest[c] !== 0)) this.addRule(b, UNATTRIBUTED, rest, outcome, undefined, 0)
   }
 
-  private addRule(b: MinuteBucket, rule: string, s: Stats): void {
-    mergeStats(b.rules.get(rule) ?? b.rules.set(rule, emptyStats()).get(rule)!, s)
+  private addRule(
+    b: MinuteBucket,
+    rule: string,
+    counts: Record<Count, number>,
+    outcome: string,
+    lag: number | undefined,
+    invocations = 1,
+  ): void {
+    addTo(entry(b.rules, rule, emptyStats), counts, outcome, lag, invocations)
   }
 
-  /** Per-message lines whose summary never came (cut off by the time window, or lost): counted under their rules, without an invocation. */
-  flushOrphans(now = Date.now(), all = false): void {
+  /** Per-message lines whose summary never came (cut off by the window, or lost): counted under their rules, without an invocation. */
+  flushOrphans(now = Date.now(), limit = Number.POSITIVE_INFINITY, all = false): void {
     for (const [id, w] of this.waiting) {
-      if (!all && now - w.firstSeen < ORPHAN_AFTER_MS) continue
+      if (limit <= 0) break
+      if (!all && limit === Number.POSITIVE_INFINITY && now - w.firstSeen < ORPHAN_AFTER_MS) continue
+      limit--
       this.waiting.delete(id)
       const b = this.bucket(w.time)
-      for (const [list, field] of [
-        [w.dead, 'deadLettered'],
-        [w.failed, 'failed'],
-      ] as const) {
-        for (const rule of list) {
-          const s = emptyStats()
-          s[field] = 1
-          s.received = 1
-          mergeStats(b.totals, s)
-          this.addRule(b, rule ?? UNATTRIBUTED, s)
+      for (const [count, m] of w.named)
+        for (const [rule, n] of m) {
+          const counts = Object.fromEntries(COUNTS.map((c) => [c, c === count || c === 'received' ? n : 0])) as Record<Count, number>
+          addTo(b.totals, counts, undefined, undefined, 0)
+          this.addRule(b, rule ?? UNATTRIBUTED, counts, '', undefined, 0)
         }
-      }
     }
   }
 
   /** Keeps only the minutes from `since` on (the rolling window of --follow). */
   dropBefore(since: number): void {
-    for (const key of this.minutes.keys()) if (key !== NO_TIME && key < since) this.minutes.delete(key)
+    for (const key of this.minutes.keys()) if (key !== NO_TIME && key !== BEYOND && key < since) this.minutes.delete(key)
   }
 
   /** Totals over the kept minutes: overall and per rule. */
@@ -218,16 +262,23 @@ export class LogReport {
     const rules = new Map<string, Stats>()
     for (const b of this.minutes.values()) {
       mergeStats(all, b.totals)
-      for (const [rule, s] of b.rules) mergeStats(rules.get(rule) ?? rules.set(rule, emptyStats()).get(rule)!, s)
+      for (const [rule, s] of b.rules) mergeStats(entry(rules, rule, emptyStats), s)
     }
     return { all, rules }
   }
 }
 
+function addTo(s: Stats, counts: Record<Count, number>, outcome: string | undefined, lag: number | undefined, invocations = 1): void {
+  s.invocations += invocations
+  if (invocations > 0 && outcome !== undefined) s.outcomes.set(outcome, (s.outcomes.get(outcome) ?? 0) + invocations)
+  for (const c of COUNTS) s[c] += counts[c]
+  if (lag !== undefined) s.lags.add(lag)
+}
+
 /** [reason, count] pairs, most frequent first, at most `n`. */
 export function top(counts: Map<string, number>, n: number): Array<{ reason: string; count: number }> {
   return [...counts]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, n)
     .map(([reason, count]) => ({ reason, count }))
 }

@@ -15,22 +15,6 @@ export interface Series {
 
 const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(1))
 
-/** At most `width` columns: neighbouring slots are combined with `combine` (sum for counts, max for lag). */
-export function squeeze(
-  values: Array<number | undefined>,
-  width: number,
-  combine: (a: number, b: number) => number,
-): Array<number | undefined> {
-  if (values.length <= width) return values
-  const per = Math.ceil(values.length / width)
-  const out: Array<number | undefined> = []
-  for (let i = 0; i < values.length; i += per) {
-    const group = values.slice(i, i + per).filter((v): v is number => v !== undefined)
-    out.push(group.length === 0 ? undefined : group.reduce(combine))
-  }
-  return out
-}
-
 /** `height` rows; each slot `columns` characters wide (wider when there are few slots, so the shape shows). */
 export function barChart(s: Series, height = 6, columns = 1): string[] {
   const max = Math.max(0, ...s.values.filter((v): v is number => v !== undefined))

@@ -18,7 +18,7 @@ const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g
 const FC_HEAD = /(\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+(\S+)\s+\[([A-Za-z]+)\]$/
 /** Where the head may end; `s logs` puts the function and instance before it. */
 const MAX_HEAD = 512
-/** Longer lines are no bridge line (the bridge caps its reasons); skipping them keeps the report linear. */
+/** Longer lines are no bridge line (the bridge caps its reasons): the reader skips them (read-lines.ts). */
 export const MAX_LINE = 1024 * 1024
 const LOCAL_TIME = /^(\d{4})-(\d\d)-(\d\d)[T ](\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?$/
 
@@ -27,7 +27,10 @@ export function parseTime(text: string): number | undefined {
   const local = LOCAL_TIME.exec(text)
   if (local) {
     const [, y, mo, d, h, mi, s, frac = '0'] = local
-    return new Date(+y!, +mo! - 1, +d!, +h!, +mi!, +s!, Math.round(Number(`0.${frac}`) * 1000)).getTime()
+    const date = new Date(2000, +mo! - 1, +d!, +h!, +mi!, +s!, Math.round(Number(`0.${frac}`) * 1000))
+    // Set apart: `new Date(1, …)` would mean 1901.
+    date.setFullYear(+y!, +mo! - 1, +d!)
+    return Number.isNaN(date.getTime()) ? undefined : date.getTime()
   }
   const t = Date.parse(text)
   return Number.isNaN(t) ? undefined : t

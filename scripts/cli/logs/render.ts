@@ -1,6 +1,9 @@
-// The report, as text for people (tables, a chart, the top reasons) and as JSON for machines.
-import { type LogReport, NO_TIME, quantile, type Stats, top } from './aggregate.js'
-import { barChart, squeeze } from './chart.js'
+// The report, as text for people (tables, a chart, the top reasons) and as JSON for machines. Every string
+// that came from the logs is shown through `safe` (text) or `safeJson`: control characters, C1 controls and
+// bidirectional overrides are escaped, so the terminal shows only what the report wrote.
+import { BEYOND, type LogReport, NO_TIME, top, UNATTRIBUTED } from './aggregate.js'
+import { barChart } from './chart.js'
+import { COUNTS, type Stats, unaccounted } from './stats.js'
 
 export interface RenderOptions {
   /** Times in UTC instead of this machine's zone. */
@@ -14,16 +17,35 @@ export interface RenderOptions {
 }
 
 export const DEFAULT_RENDER: RenderOptions = { utc: false, top: 10, minutes: 30, chartWidth: 60 }
+/** The chart covers at most this span: the one with the most invocations. Minutes outside it are listed. */
+const CHART_SPAN_MINUTES = 7 * 24 * 60
+
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+/** What JSON.stringify leaves raw inside strings (it escapes C0 itself; its own newlines outside strings stay). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+/** Text from the logs, fit for a terminal. */
+export const safe = (s: string) => s.replace(UNSAFE, escaped)
+/** JSON escapes C0 controls itself; C1 controls and bidirectional overrides are escaped here, as JSON allows. */
+export const safeJson = (json: string) => json.replace(UNSAFE_IN_JSON, escaped)
 
 const pad2 = (n: number) => String(n).padStart(2, '0')
 
+/** `UTC+08:00`: the zone the report's times are in, stated beside them. */
+export function zoneName(utc: boolean, at = Date.now()): string {
+  if (utc) return 'UTC'
+  const off = -new Date(at).getTimezoneOffset()
+  return `local time, UTC${off < 0 ? '-' : '+'}${pad2(Math.floor(Math.abs(off) / 60))}:${pad2(Math.abs(off) % 60)}`
+}
+
 export function minuteLabel(t: number, utc: boolean): string {
   if (t === NO_TIME) return '(no time)'
+  if (t === BEYOND) return '(beyond a month of minutes)'
   const d = new Date(t)
   const [y, mo, day, h, mi] = utc
     ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()]
     : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes()]
-  return `${y}-${pad2(mo)}-${pad2(day)} ${pad2(h)}:${pad2(mi)}`
+  return `${String(y).padStart(4, '0')}-${pad2(mo)}-${pad2(day)} ${pad2(h)}:${pad2(mi)}`
 }
 
 export function duration(ms: number | undefined): string {
@@ -34,73 +56,85 @@ export function duration(ms: number | undefined): string {
 }
 
 const count = (n: number) => n.toLocaleString('en-US')
+const byName = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
-/** The JSON form of one Stats: counts, and lag quantiles instead of the samples. */
+/** The JSON form of one Stats: counts, outcomes, what is unaccounted for, lag quantiles. */
 export function statsJson(s: Stats) {
-  const { lags, ...counts } = s
+  const l = s.lags
   return {
-    ...counts,
-    lagMs:
-      lags.length === 0
-        ? null
-        : { p50: quantile(lags, 0.5)!, p99: quantile(lags, 0.99)!, max: Math.max(...lags), invocations: lags.length },
+    invocations: s.invocations,
+    outcomes: Object.fromEntries(byName(s.outcomes)),
+    ...Object.fromEntries(COUNTS.map((c) => [c, s[c]])),
+    unaccounted: unaccounted(s),
+    lagMs: l.count === 0 ? null : { p50: l.quantile(0.5)!, p99: l.quantile(0.99)!, max: l.max, invocations: l.count },
+  } as { invocations: number; outcomes: Record<string, number>; unaccounted: number } & Record<(typeof COUNTS)[number], number> & {
+      lagMs: { p50: number; p99: number; max: number; invocations: number } | null
+    }
+}
+
+const rulesJson = (m: Map<string, Stats>) => Object.fromEntries(byName(m).map(([k, s]) => [k, statsJson(s)]))
+
+/** The minutes the chart shows (the span of at most a week with the most invocations) and those it leaves out. */
+export function chartSpan(r: LogReport): { shown: number[]; outside: number[] } {
+  const timed = [...r.minutes.keys()].filter((t) => t !== NO_TIME && t !== BEYOND).sort((a, b) => a - b)
+  let best = [0, 0, -1]
+  let sum = 0
+  for (let lo = 0, hi = 0; hi < timed.length; hi++) {
+    sum += r.minutes.get(timed[hi]!)!.totals.invocations + 1
+    while (timed[hi]! - timed[lo]! >= CHART_SPAN_MINUTES * 60_000) sum -= r.minutes.get(timed[lo++]!)!.totals.invocations + 1
+    if (sum > best[2]!) best = [lo, hi, sum]
   }
+  const [lo, hi] = best as [number, number]
+  return { shown: timed.slice(lo, hi + 1), outside: [...timed.slice(0, lo), ...timed.slice(hi + 1)] }
 }
 
 export function reportJson(r: LogReport, o: RenderOptions = DEFAULT_RENDER) {
   const { all, rules } = r.totals()
-  const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString())
+  const iso = (t: number | undefined) => (t === undefined || !Number.isFinite(new Date(t).getTime()) ? null : new Date(t).toISOString())
   return {
-    lines: { read: r.linesRead, bridge: r.bridgeLines, ignored: r.linesRead - r.bridgeLines },
+    lines: { read: r.linesRead, bridge: r.bridgeLines, ignored: r.linesRead - r.bridgeLines, oversized: r.oversized },
     from: iso(r.first),
     to: iso(r.last),
     totals: statsJson(all),
-    rules: Object.fromEntries([...rules].sort(([a], [b]) => a.localeCompare(b)).map(([k, s]) => [k, statsJson(s)])),
+    rules: rulesJson(rules),
     minutes: [...r.minutes]
       .sort(([a], [b]) => a - b)
       .map(([t, b]) => ({
-        minute: t === NO_TIME ? null : iso(t),
+        minute: t === NO_TIME || t === BEYOND ? minuteLabel(t, true) : iso(t),
         totals: statsJson(b.totals),
-        rules: Object.fromEntries([...b.rules].sort(([a], [c]) => a.localeCompare(c)).map(([k, s]) => [k, statsJson(s)])),
+        rules: rulesJson(b.rules),
       })),
+    outsideChart: chartSpan(r).outside.map((t) => ({ minute: iso(t), invocations: r.minutes.get(t)!.totals.invocations })),
+    unbalanced: {
+      lines: r.unbalancedLines,
+      first: r.unbalanced.map((u) => ({ ...u, time: iso(u.time), unaccounted: unaccounted(u.counts) })),
+    },
+    rejected: Object.fromEntries(byName(r.rejected)),
     deadLetterReasons: top(r.deadLetterReasons, o.top),
     failureReasons: top(r.failureReasons, o.top),
-    connections: { events: Object.fromEntries([...r.connectionEvents].sort()), connectFailures: top(r.connectFailures, o.top) },
+    connections: {
+      events: Object.fromEntries(byName(r.connectionEvents)),
+      reconnects: r.reconnects,
+      connectFailures: top(r.connectFailures, o.top),
+      connectFailuresTotal: [...r.connectFailures.values()].reduce((a, n) => a + n, 0),
+    },
   }
 }
 
-const COLUMNS = [
-  'invocations',
-  'received',
-  'published',
-  'dead-lettered',
-  'duplicates',
-  'filtered',
-  'failed',
-  'lag p50',
-  'lag p99',
-  'lag max',
-]
+const COLUMNS = ['invocations', 'received', 'published', 'dead-lettered', 'duplicates', 'filtered', 'expired', 'failed', 'unaccounted']
 
 function cells(s: Stats): string[] {
-  const max = s.lags.length === 0 ? undefined : Math.max(...s.lags)
-  return [
-    count(s.invocations),
-    count(s.received),
-    count(s.published),
-    count(s.deadLettered),
-    count(s.duplicates),
-    count(s.filtered),
-    count(s.failed),
-    duration(quantile(s.lags, 0.5)),
-    duration(quantile(s.lags, 0.99)),
-    duration(max),
-  ]
+  const l = s.lags
+  return [s.invocations, ...COUNTS.map((c) => s[c]), unaccounted(s)].map(count).concat(
+    [0.5, 0.99].map((q) => duration(l.quantile(q))),
+    duration(l.count ? l.max : undefined),
+  )
 }
 
 /** Left-aligned leading text columns, right-aligned numbers. */
 function table(head: string[], rows: string[][], textColumns: number): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const widths = head.map((h) => h.length)
+  for (const r of rows) for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i]!, r[i]!.length)
   const line = (r: string[]) =>
     r
       .map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
@@ -110,84 +144,104 @@ function table(head: string[], rows: string[][], textColumns: number): string[] 
 }
 
 const clip = (s: string, n = 120) => (s.length > n ? `${s.slice(0, n - 1)}…` : s)
+const named = (rule: string) => (rule === UNATTRIBUTED ? rule : safe(rule))
 
 export function reportText(r: LogReport, o: RenderOptions = DEFAULT_RENDER): string[] {
   const out: string[] = []
-  const zone = o.utc ? 'UTC' : 'local time'
-  const span = r.first === undefined ? 'no times' : `${minuteLabel(r.first, o.utc)} to ${minuteLabel(r.last!, o.utc).slice(11)} (${zone})`
-  out.push(`Bridge logs: ${count(r.linesRead)} lines read, ${count(r.bridgeLines)} from the bridge, ${span}`)
+  const zone = zoneName(o.utc, r.last)
+  const span = r.first === undefined ? 'no times' : `${minuteLabel(r.first, o.utc)} to ${minuteLabel(r.last!, o.utc)} (${zone})`
+  const skipped = r.oversized > 0 ? `, ${count(r.oversized)} over 1 MB skipped` : ''
+  out.push(`Bridge logs: ${count(r.linesRead)} lines read, ${count(r.bridgeLines)} from the bridge${skipped}, ${span}`)
   if (r.bridgeLines === 0) return out
   const { all, rules } = r.totals()
-  const outcomes = Object.entries(all.outcomes)
-    .sort()
-    .map(([k, n]) => `${count(n)} ${k}`)
-    .join(', ')
-
-  out.push('', 'Per rule')
-  const ruleRows = [...rules].sort(([a], [b]) => a.localeCompare(b)).map(([rule, s]) => [rule, ...cells(s)])
-  out.push(...table(['rule', ...COLUMNS], [...ruleRows, ['all rules', ...cells(all)]], 1))
-  out.push(`invocations by outcome: ${outcomes || 'none'}`)
+  const head = [...COLUMNS, 'lag p50', 'lag p99', 'lag max']
+  out.push(
+    '',
+    'Per rule (received = published + dead-lettered + duplicates + filtered + expired + failed; unaccounted: what does not add up)',
+  )
+  out.push(...table(['rule', ...head], [...byName(rules).map(([rule, s]) => [named(rule), ...cells(s)]), ['all rules', ...cells(all)]], 1))
+  const outcomes = byName(all.outcomes).map(([k, n]) => `${count(n)} ${safe(k)}`)
+  out.push(`invocations by outcome: ${outcomes.join(', ') || 'none'}`)
+  if (r.unbalancedLines > 0) {
+    out.push(
+      '',
+      `Invocation lines that do not add up: ${count(r.unbalancedLines)}${r.unbalancedLines > r.unbalanced.length ? ` (the first ${r.unbalanced.length})` : ''}`,
+    )
+    for (const u of r.unbalanced) {
+      const c = u.counts
+      const parts = `${c.published} + ${c.deadLettered} + ${c.duplicates} + ${c.filtered} + ${c.expired} + ${c.failed}`
+      out.push(
+        `  ${u.time === undefined ? '(no time)' : minuteLabel(u.time, o.utc)}  ${clip(safe(u.requestId), 60)}: received ${c.received} ≠ ${parts} (${unaccounted(c)})`,
+      )
+    }
+  }
 
   const minutes = [...r.minutes].sort(([a], [b]) => a - b)
   const shown = minutes.slice(-o.minutes)
-  out.push(
-    '',
-    `Per minute${minutes.length > shown.length ? ` (the last ${shown.length}; ${minutes.length - shown.length} earlier in --json)` : ''}`,
-  )
+  const earlier = minutes.length - shown.length
+  out.push('', `Per minute (${zone})${earlier > 0 ? ` (the last ${shown.length}; ${earlier} earlier in --json)` : ''}`)
   const minuteRows: string[][] = []
   for (const [t, b] of shown) {
-    const label = minuteLabel(t, o.utc)
-    const perRule = [...b.rules].sort(([a], [c]) => a.localeCompare(c))
-    if (perRule.length === 1) minuteRows.push([label, perRule[0]![0], ...cells(b.totals)])
-    else {
-      minuteRows.push([label, 'all rules', ...cells(b.totals)])
-      for (const [rule, s] of perRule) minuteRows.push(['', rule, ...cells(s)])
-    }
+    const perRule = byName(b.rules)
+    if (perRule.length === 1) minuteRows.push([minuteLabel(t, o.utc), named(perRule[0]![0]), ...cells(b.totals)])
+    else
+      minuteRows.push(
+        [minuteLabel(t, o.utc), 'all rules', ...cells(b.totals)],
+        ...perRule.map(([rule, s]) => ['', named(rule), ...cells(s)]),
+      )
   }
-  out.push(...table(['minute', 'rule', ...COLUMNS], minuteRows, 2))
-
-  const timed = minutes.filter(([t]) => t !== NO_TIME)
-  if (timed.length > 0) {
-    // Every minute from the first to the last, so gaps show as gaps.
-    const start = timed[0]![0]
-    const end = timed[timed.length - 1]![0]
-    const slots: number[] = []
-    for (let t = start; t <= end; t += 60_000) slots.push(t)
-    const byMinute = new Map(timed)
-    const label = (t: number) => minuteLabel(t, o.utc).slice(11)
-    const published = squeeze(
-      slots.map((t) => byMinute.get(t)?.totals.published ?? 0),
-      o.chartWidth,
-      (a, b) => a + b,
-    )
-    const lag = squeeze(
-      slots.map((t) => {
-        const lags = byMinute.get(t)?.totals.lags ?? []
-        return lags.length === 0 ? undefined : quantile(lags, 0.99)
-      }),
-      o.chartWidth,
-      Math.max,
-    )
-    const per = Math.ceil(slots.length / Math.min(slots.length, o.chartWidth))
-    const slot = per === 1 ? 'minute' : `${per} minutes`
-    const columns = Math.max(1, Math.min(3, Math.floor(o.chartWidth / published.length)))
-    out.push('', ...barChart({ title: `Published per ${slot}`, values: published, from: label(start), to: label(end) }, 6, columns))
-    out.push('', ...barChart({ title: `Lag p99 per ${slot}`, values: lag, from: label(start), to: label(end), unit: 'ms' }, 6, columns))
-  }
+  out.push(...table(['minute', 'rule', ...head], minuteRows, 2))
+  out.push(...charts(r, o))
 
   const reasons = (title: string, counts: Map<string, number>) => {
     const list = top(counts, o.top)
     out.push('', `${title}${counts.size > list.length ? ` (top ${list.length} of ${counts.size})` : ''}`)
     if (list.length === 0) out.push('  none')
-    const width = Math.max(...list.map((x) => count(x.count).length), 1)
-    for (const { reason, count: n } of list) out.push(`  ${count(n).padStart(width)} × ${clip(reason)}`)
+    const width = list.reduce((w, x) => Math.max(w, count(x.count).length), 1)
+    for (const { reason, count: n } of list) out.push(`  ${count(n).padStart(width)} × ${clip(safe(reason))}`)
   }
   reasons('Dead-letter reasons', r.deadLetterReasons)
   reasons('Failure reasons (transient: the invocation was retried)', r.failureReasons)
 
+  const events = byName(r.connectionEvents).map(([e, n]) => `${safe(e)} ${count(n)}`)
+  const failures = [...r.connectFailures.values()].reduce((a, n) => a + n, 0)
   out.push('', 'Connections')
-  const events = [...r.connectionEvents].sort().map(([e, n]) => `${e} ${count(n)}`)
   out.push(`  ${events.join(', ') || 'no connection events'}`)
-  for (const { reason, count: n } of top(r.connectFailures, o.top)) out.push(`  ${count(n)} × ${clip(reason)}`)
+  out.push(`  reconnects (a client ID connected again): ${count(r.reconnects)}; failures to connect: ${count(failures)}`)
+  for (const { reason, count: n } of top(r.connectFailures, o.top)) out.push(`  ${count(n)} × ${clip(safe(reason))}`)
+  if (r.rejected.size > 0) {
+    out.push('', 'Rejected (not counted)')
+    for (const [why, n] of byName(r.rejected)) out.push(`  ${count(n)} × ${why}`)
+  }
+  return out
+}
+
+function charts(r: LogReport, o: RenderOptions): string[] {
+  const { shown, outside } = chartSpan(r)
+  if (shown.length === 0) return []
+  const [start, end] = [shown[0]!, shown.at(-1)!]
+  const minutes = (end - start) / 60_000 + 1
+  const per = Math.ceil(minutes / o.chartWidth)
+  const columns = Math.ceil(minutes / per)
+  const published: Array<number | undefined> = new Array(columns).fill(0)
+  const lag: Array<number | undefined> = new Array(columns).fill(undefined)
+  for (const t of shown) {
+    const b = r.minutes.get(t)!.totals
+    const i = Math.floor((t - start) / 60_000 / per)
+    published[i]! += b.published
+    const p99 = b.lags.quantile(0.99)
+    if (p99 !== undefined) lag[i] = Math.max(lag[i] ?? 0, p99)
+  }
+  const label = (t: number) => minuteLabel(t, o.utc).slice(11)
+  const slot = per === 1 ? 'minute' : `${per} minutes`
+  const width = Math.max(1, Math.min(3, Math.floor(o.chartWidth / columns)))
+  const out = ['', ...barChart({ title: `Published per ${slot}`, values: published, from: label(start), to: label(end) }, 6, width)]
+  out.push('', ...barChart({ title: `Lag p99 per ${slot}`, values: lag, from: label(start), to: label(end), unit: 'ms' }, 6, width))
+  if (outside.length > 0) {
+    const listed = outside.slice(0, 10).map((t) => `${minuteLabel(t, o.utc)} (${count(r.minutes.get(t)!.totals.invocations)} invocations)`)
+    out.push(
+      `Outside the chart (${count(outside.length)} minutes far from the rest): ${listed.join(', ')}${outside.length > 10 ? ', …' : ''}`,
+    )
+  }
   return out
 }

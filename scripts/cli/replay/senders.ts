@@ -1,24 +1,53 @@
 // Where npm run replay sends entries: an in-process bridge built from the environment (--target local),
-// or the deployed bridge through a synchronous invoke (--target fc). Each answers with the bridge's summary.
+// or the deployed bridge through a synchronous invoke (--target fc). Each answers with the bridge's summary,
+// and, where it can tell, the reasons of what the bridge dead-lettered again.
 import { bundledRules } from '../../../functions/bridge/bundled-rules.js'
-import { bridgeSummaryOf } from '../../../shared/bridge/answer.js'
-import { Bridge, type Summary } from '../../../shared/bridge/bridge.js'
+import { Bridge } from '../../../shared/bridge/bridge.js'
+import { loadConfig } from '../../../shared/config/bridge.js'
+import { createDeadLetterSink, type DeadLetterSink } from '../../../shared/dead-letters/handoff/sink.js'
+import { type BridgeAnswer, bridgeAnswerOf } from '../../../shared/fc/bridge-answer.js'
 import type { FcContext } from '../../../shared/fc/context.js'
 import { FcInvoker, publicEndpoint } from '../../../shared/fc/invoke.js'
+import { loadRuleSet } from '../../../shared/rules/load.js'
 import { requiredEnv } from '../required-env.js'
 
 export interface Sender {
-  send: (event: Buffer, requestId: string) => Promise<Summary>
+  send: (event: Buffer, requestId: string) => Promise<{ answer: BridgeAnswer; reasons?: string[] }>
   close: () => Promise<void>
 }
 
 /** The longest one --target fc invoke may take: the bridge's own timeout in s.yaml is 120 s. */
 export const FC_INVOKE_TIMEOUT_MS = 120_000
 
-export function localSender(env: NodeJS.ProcessEnv): Sender {
-  const bridge = Bridge.fromEnvironment(env, bundledRules)
+/**
+ * A bridge in this process, whose dead letters go back into the store replayed from (`dir`), as the
+ * deployed bridge's go to the dead-letter function's store: a message dead-lettered again is the same entry.
+ */
+export function localSender(env: NodeJS.ProcessEnv, dir: string): Sender {
+  const config = loadConfig({ ...env, DEAD_LETTER_TARGET: `file:${dir}` })
+  const inner = createDeadLetterSink(config.deadLetterTarget)
+  const reasons = new Map<string, string[]>()
+  const sink: DeadLetterSink = {
+    description: inner.description,
+    send: (record, options) => {
+      reasons.set(
+        record.requestId,
+        record.messages.map((m) => m.reason),
+      )
+      return inner.send(record, options)
+    },
+  }
+  const bridge = new Bridge(config, loadRuleSet(config.rulesFile, bundledRules), sink)
   const context = (requestId: string): FcContext => ({ requestId, function: { name: 'replay', timeout: 60 } })
-  return { send: (event, requestId) => bridge.handle(event, context(requestId)), close: () => bridge.close() }
+  return {
+    send: async (event, requestId) => {
+      const answer = await bridge.handle(event, context(requestId))
+      const said = reasons.get(requestId)
+      reasons.delete(requestId)
+      return { answer, ...(said ? { reasons: said } : {}) }
+    },
+    close: () => bridge.close(),
+  }
 }
 
 export function fcSender(env: NodeJS.ProcessEnv, functionName: string): Sender {
@@ -38,7 +67,7 @@ export function fcSender(env: NodeJS.ProcessEnv, functionName: string): Sender {
     timeoutMs: FC_INVOKE_TIMEOUT_MS,
   })
   return {
-    send: async (event) => bridgeSummaryOf((await invoker.invoke(functionName, event, 'Sync')).body, functionName),
+    send: async (event) => ({ answer: bridgeAnswerOf((await invoker.invoke(functionName, event, 'Sync')).body, functionName) }),
     close: async () => {},
   }
 }

@@ -1,12 +1,8 @@
-// The smoke test's subscriber: a client of MQTT_URL with the bridge's own broker settings (URL, protocol,
-// authentication, TLS), its client ID under MQTT_CLIENT_ID_PREFIX, subscribed to the one topic the smoke
-// message must arrive on. A subscription the broker refuses is an error that says so.
-import { randomBytes } from 'node:crypto'
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+// The smoke test's subscriber: the one subscriber (scripts/mqtt/subscriber.ts) with the bridge's own broker
+// settings (URL, protocol, authentication, TLS), its client ID under MQTT_CLIENT_ID_PREFIX, subscribed to the
+// one topic the smoke message must arrive on. A subscription the broker refuses is an error that says so.
 import type { BridgeConfig } from '../../../shared/config/bridge.js'
-import { messageOf } from '../../../shared/errors.js'
-import { registerSecret } from '../../../shared/logging/secrets.js'
-import { credentialsFor } from '../../../shared/mqtt/auth.js'
+import { bridgeSettings, connectSubscriber } from '../../mqtt/subscriber.js'
 
 export interface SmokeSubscriber {
   clientId: string
@@ -17,67 +13,22 @@ export interface SmokeSubscriber {
   close(): Promise<void>
 }
 
-const REFUSED_VERSION = /protocol version|unsupported protocol/i
-
 export async function subscribeForSmoke(config: BridgeConfig, topic: string, qos: 0 | 1 | 2): Promise<SmokeSubscriber> {
-  const clientId = `${config.clientIdPrefix}@@@smoke${randomBytes(4).toString('hex')}`
-  const credentials = credentialsFor(config.auth, clientId)
-  registerSecret(credentials.password)
-  const base: IClientOptions = {
-    clientId,
-    clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: Math.min(config.publishTimeoutMs, 15_000),
-    ...credentials,
-    ...(config.tls.ca ? { ca: config.tls.ca } : {}),
-    rejectUnauthorized: !config.tls.insecure,
-  }
-  let client: MqttClient
-  let version: 4 | 5 = config.protocol === 4 ? 4 : 5
-  try {
-    client = await connectAsync(config.mqttUrl, { ...base, protocolVersion: version })
-  } catch (err) {
-    if (config.protocol !== 'auto' || !REFUSED_VERSION.test(messageOf(err))) throw err
-    version = 4
-    client = await connectAsync(config.mqttUrl, { ...base, protocolVersion: 4 })
-  }
-  client.on('error', () => {})
-  const arrivals: Array<{ payload: Buffer; qos: number; at: number }> = []
-  const waiters = new Set<() => void>()
-  client.on('message', (t, payload, packet) => {
-    if (t !== topic) return
-    arrivals.push({ payload: Buffer.from(payload), qos: packet.qos, at: Date.now() })
-    for (const w of waiters) w()
+  const sub = await connectSubscriber({
+    ...bridgeSettings(config, 'smoke'),
+    topics: [topic],
+    qos,
+    mqtt: { connectTimeout: Math.min(config.publishTimeoutMs, 15_000) },
   })
-  const granted = await client.subscribeAsync(topic, { qos })
-  const grantedQos = granted[0]?.qos ?? 128
-  if (grantedQos >= 128) {
-    await client.endAsync()
-    throw new Error(
-      `the broker refused the subscription to ${topic} (reason ${grantedQos}): the MQTT credentials here need permission to subscribe`,
-    )
-  }
+  const find = (payload: Buffer) => sub.messages.find((m) => m.topic === topic && m.payload.equals(payload))
   return {
-    clientId,
-    version,
-    grantedQos,
-    waitFor(payload, timeoutMs) {
-      return new Promise((resolve) => {
-        const check = () => {
-          const hit = arrivals.find((a) => a.payload.equals(payload))
-          if (!hit) return
-          clearTimeout(timer)
-          waiters.delete(check)
-          resolve({ at: hit.at, qos: hit.qos })
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(check)
-          resolve(undefined)
-        }, timeoutMs)
-        waiters.add(check)
-        check()
-      })
+    clientId: sub.clientId,
+    version: sub.version,
+    grantedQos: sub.granted[0]!,
+    async waitFor(payload, timeoutMs) {
+      const hit = (await sub.waitUntil(() => find(payload) !== undefined, timeoutMs)) ? find(payload) : undefined
+      return hit && { at: hit.at, qos: hit.qos }
     },
-    close: () => client.endAsync(),
+    close: () => sub.close(false),
   }
 }

@@ -8,10 +8,13 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { LogReport, NO_TIME, quantile, UNATTRIBUTED } from '../../../scripts/cli/logs/aggregate.js'
-import { barChart, squeeze } from '../../../scripts/cli/logs/chart.js'
+import fc from 'fast-check'
+import { logDay } from '../../../scripts/bench/log-day.js'
+import { LogReport, NO_TIME, UNATTRIBUTED } from '../../../scripts/cli/logs/aggregate.js'
+import { barChart } from '../../../scripts/cli/logs/chart.js'
 import { MAX_LINE, parseLine } from '../../../scripts/cli/logs/parse-line.js'
-import type { reportJson } from '../../../scripts/cli/logs/render.js'
+import { reportJson, reportText } from '../../../scripts/cli/logs/render.js'
+import { LAG_ACCURACY, LagSketch } from '../../../scripts/cli/logs/stats.js'
 import { main } from '../../../scripts/cli/logs.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -84,7 +87,7 @@ describe('one line of log output', () => {
 describe('the report of the `s logs` fixture', () => {
   test('per rule: invocations, received, published, dead-lettered, duplicates, filtered, failed, lag p50/p99/max', async () => {
     const r = await json(S_LOGS)
-    assert.deepEqual(r.lines, { read: 68, bridge: 18, ignored: 50 })
+    assert.deepEqual(r.lines, { read: 68, bridge: 18, ignored: 50, oversized: 0 })
     const dc = r.rules['device-commands']!
     assert.deepEqual(
       [dc.invocations, dc.received, dc.published, dc.deadLettered, dc.duplicates, dc.filtered, dc.failed],
@@ -135,9 +138,12 @@ describe('the report of the `s logs` fixture', () => {
     const r = await run([S_LOGS])
     assert.equal(r.code, 0)
     const text = r.out
-    assert.match(text, /^rule +invocations +received +published +dead-lettered +duplicates +filtered +failed +lag p50 +lag p99 +lag max$/m)
-    assert.match(text, /^device-commands +5 +42 +31 +0 +8 +1 +2 +150 ms +14\.0 s +14\.0 s$/m)
-    assert.match(text, /^all rules +9 +56 +42 +3 +8 +1 +2 /m)
+    assert.match(
+      text,
+      /^rule +invocations +received +published +dead-lettered +duplicates +filtered +expired +failed +unaccounted +lag p50 +lag p99 +lag max$/m,
+    )
+    assert.match(text, /^device-commands +5 +42 +31 +0 +8 +1 +0 +2 +0 +150 ms +14\.0 s +14\.0 s$/m)
+    assert.match(text, /^all rules +9 +56 +42 +3 +8 +1 +0 +2 +0 /m)
     assert.match(text, /invocations by outcome: 8 ok, 1 retry/)
     assert.match(text, /^Published per minute$/m)
     assert.match(text, /^Lag p99 per minute$/m)
@@ -166,7 +172,7 @@ describe('edge cases', () => {
   test('dead letters whose summary is missing (cut off by the window) still count, under their rule', () => {
     const report = new LogReport()
     report.add(parseLine(line({ event: 'bridge.dead-letter', ruleId: 'a', reason: 'bad' })))
-    report.flushOrphans(Date.now(), true)
+    report.flushOrphans(Date.now(), Number.POSITIVE_INFINITY, true)
     const { all, rules } = report.totals()
     assert.deepEqual([all.invocations, all.deadLettered, rules.get('a')?.deadLettered], [0, 1, 1])
   })
@@ -197,18 +203,23 @@ describe('edge cases', () => {
     assert.equal(report.totals().rules.get(UNATTRIBUTED)?.duplicates, 3)
   })
 
-  test('nearest-rank quantiles', () => {
-    const v = Array.from({ length: 100 }, (_, i) => i + 1)
-    assert.deepEqual([quantile(v, 0.5), quantile(v, 0.99), quantile([7], 0.99), quantile([], 0.5)], [50, 99, 7, undefined])
+  test('nearest-rank quantiles: exact for a few lags, within 1 % past them', () => {
+    const few = new LagSketch()
+    for (let i = 1; i <= 100; i++) few.add(i)
+    assert.deepEqual([few.quantile(0.5), few.quantile(0.99), new LagSketch().quantile(0.5)], [50, 99, undefined])
+    const many = new LagSketch()
+    for (let i = 1; i <= 100_000; i++) many.add(i)
+    for (const [q, exact] of [
+      [0.5, 50_000],
+      [0.99, 99_000],
+    ] as const)
+      assert.ok(Math.abs(many.quantile(q)! - exact) <= exact * LAG_ACCURACY, `p${q * 100}: ${many.quantile(q)}`)
+    assert.equal(many.max, 100_000)
   })
 
   test('the chart: the largest value fills the column, a small one gets an eighth block, no data stays blank', () => {
     const rows = barChart({ title: 't', values: [8, 1, undefined, 4], from: 'a', to: 'b' }, 2)
     assert.deepEqual(rows, ['t', '8 ┤█   ', '0 ┼█▂ █', '   a  b'])
-    assert.deepEqual(
-      squeeze([1, 2, 3, 4, 5], 2, (a, b) => a + b),
-      [6, 9],
-    )
   })
 })
 
@@ -286,5 +297,328 @@ describe('hostile lines', () => {
     assert.equal(parseLine(long)?.fields['reason'], reason)
     assert.equal(parseLine(`2026-01-31T08:00:00.000Z 1-abc [info] {"event":"bridge.invocation","x":"${'y'.repeat(MAX_LINE)}"}`), undefined)
     assert.equal(parseLine(`2026-01-31T08:00:00.000Z 1-abc [info] ${'{'.repeat(100_000)}`), undefined)
+  })
+})
+
+describe('a day of production, in bounded memory, whatever the log holds', () => {
+  const at = (t: string, o: object, requestId = 'r-1', level = 'info') =>
+    `${t} ${requestId} [${level}] ${JSON.stringify({ requestId, ...o })}`
+  const invocation = (counts: object = {}) => ({
+    event: 'bridge.invocation',
+    received: 1,
+    published: 1,
+    rules: { a: 1 },
+    lagMs: 5,
+    ...counts,
+  })
+  /** Runs the command over lines made as it reads them: a stream, never a file or one big string. */
+  const over = (args: string[], lines: () => Iterable<string>, io: { tty?: boolean; env?: NodeJS.ProcessEnv } = {}) => {
+    let out = ''
+    let err = ''
+    // In chunks of many lines, as a pipe delivers them.
+    const stdin = Readable.from(
+      (function* () {
+        let chunk = ''
+        for (const l of lines()) {
+          chunk += `${l}\n`
+          if (chunk.length > 65_536) yield chunk
+          if (chunk.length > 65_536) chunk = ''
+        }
+        yield chunk
+      })(),
+    )
+    const write = (t: string) => {
+      out += t
+    }
+    const error = (t: string) => {
+      err += t
+    }
+    return main(args, { stdin, write, error, tty: io.tty ?? false, env: io.env ?? {} }).then((code) => ({ code, out, err }))
+  }
+
+  test('130,000 invocation lines over a day: text and --json, every lag counted (a spread over them overflowed the stack)', async () => {
+    const lines = function* () {
+      for (let i = 0; i < 130_000; i++)
+        yield at(new Date(Date.UTC(2026, 0, 31, 0, 0, i % 86_400)).toISOString(), invocation({ lagMs: i % 1000 }), `r-${i}`)
+    }
+    const text = await over([], lines)
+    assert.equal(text.code, 0, text.err)
+    assert.match(text.out, /^all rules +130,000 +130,000 +130,000 /m)
+    const json = await over(['--json'], lines)
+    const r = JSON.parse(json.out) as Json
+    assert.equal(r.totals.lagMs?.invocations, 130_000)
+    assert.equal(r.totals.lagMs?.max, 999)
+    assert.ok(Math.abs(r.totals.lagMs!.p50 - 500) <= 5, `p50 ${r.totals.lagMs?.p50}`)
+  })
+
+  test('a 700 MB line is skipped and counted, its bytes never made a string; the lines around it count', async () => {
+    const mb = Buffer.alloc(1024 * 1024, 0x78)
+    const stdin = Readable.from(
+      (function* () {
+        yield Buffer.from(`${at('2026-01-31T08:00:00Z', invocation(), 'before')}\n{"event":"bridge.invocation","x":"`)
+        for (let i = 0; i < 700; i++) yield mb
+        yield Buffer.from(`"}\n${at('2026-01-31T08:00:01Z', invocation(), 'after')}\n`)
+      })(),
+    )
+    let out = ''
+    const write = (t: string) => {
+      out += t
+    }
+    const code = await main(['--json'], { stdin, write, error: () => {}, tty: false })
+    const r = JSON.parse(out) as Json
+    assert.equal(code, 0)
+    assert.deepEqual(r.lines, { read: 3, bridge: 2, ignored: 1, oversized: 1 })
+    assert.equal(r.totals.invocations, 2)
+  })
+
+  test('one line from 1970 and one from 2026: a short chart, the outlier listed beside it, not charted', async () => {
+    const lines = () => [
+      at('1970-01-01T00:00:00Z', invocation(), 'old'),
+      at('2026-01-31T08:00:00Z', invocation()),
+      at('2026-01-31T08:09:00Z', invocation(), 'r-2'),
+    ]
+    const text = await over(['--utc'], lines)
+    assert.equal(text.code, 0, text.err)
+    assert.match(text.out, /^Published per minute$/m)
+    assert.match(text.out, /^Outside the chart \(1 minutes far from the rest\): 1970-01-01 00:00 \(1 invocations\)$/m)
+    const r = JSON.parse((await over(['--json'], lines)).out) as Json
+    assert.deepEqual(r.outsideChart, [{ minute: '1970-01-01T00:00:00.000Z', invocations: 1 }])
+  })
+
+  test('years 0001 and 9999, in ISO and as `s logs` prints local times: reported, not a crash', async () => {
+    const lines = () => [
+      at('0001-01-01T00:00:00Z', invocation(), 'a'),
+      at('9999-12-31T23:59:00Z', invocation(), 'b'),
+      at('0001-01-01 00:00:00', invocation(), 'c'),
+      at('9999-12-31 23:59:59', invocation(), 'd'),
+    ]
+    const text = await over(['--utc'], lines)
+    assert.equal(text.code, 0, text.err)
+    assert.match(text.out, /^all rules +4 /m)
+    assert.match(text.out, /0001-01-01 00:00/)
+    assert.match(text.out, /9999-12-31 23:59/)
+    assert.equal(parseLine(at('0001-01-01 00:00:00', invocation()))?.time, new Date('0001-01-01T00:00:00').getTime())
+    assert.equal((JSON.parse((await over(['--json'], lines)).out) as Json).totals.invocations, 4)
+  })
+
+  test('--follow with a line dated in the future: a report, then the last one at the end', async () => {
+    const r = await over(['--follow', '--interval', '0.1'], () => [
+      at('2999-01-01T00:00:00Z', invocation()),
+      at(new Date().toISOString(), invocation(), 'r-2'),
+    ])
+    assert.equal(r.code, 0, r.err)
+    assert.match(r.out, /^all rules +2 /m)
+  })
+
+  test('counts that are no counts (1e308, -1, 1.5, text) are rejected and counted; the report still adds up', async () => {
+    const lines = () => [
+      at('2026-01-31T08:00:00Z', invocation({ received: 1e308, published: 1e308 }), 'a'),
+      at('2026-01-31T08:00:01Z', invocation({ received: 1e308, published: 1e308 }), 'b'),
+      at('2026-01-31T08:00:02Z', invocation({ failed: -1 }), 'c'),
+      at('2026-01-31T08:00:03Z', invocation({ duplicates: 1.5 }), 'd'),
+      at('2026-01-31T08:00:04Z', invocation({ lagMs: Number.MAX_VALUE }), 'e'),
+      at('2026-01-31T08:00:05Z', invocation(), 'f'),
+    ]
+    const text = await over([], lines)
+    assert.equal(text.code, 0, text.err)
+    assert.match(text.out, /^all rules +2 +2 +2 /m)
+    assert.match(text.out, /^ {2}2 × bridge\.invocation with received not a whole number/m)
+    const r = JSON.parse((await over(['--json'], lines)).out) as Json
+    assert.equal(
+      Object.values(r.rejected).reduce((a, n) => a + n, 0),
+      5,
+    )
+    assert.equal(r.totals.lagMs?.invocations, 1)
+  })
+
+  test('rule names and outcomes are data: `constructor` and `__proto__` are counted like any other', async () => {
+    // Written out: an object literal with `__proto__` would set the prototype, not a key.
+    const proto =
+      '2026-01-31T08:00:01Z b [info] {"requestId":"b","event":"bridge.invocation","received":1,"published":1,"rules":{"__proto__":1},"outcome":"__proto__"}'
+    const lines = () => [
+      at('2026-01-31T08:00:00Z', invocation({ outcome: 'constructor', rules: { constructor: 1 } }), 'a'),
+      proto,
+      at('2026-01-31T08:00:02Z', invocation({ outcome: 'constructor', rules: { constructor: 1 } }), 'c'),
+    ]
+    const r = JSON.parse((await over(['--json'], lines)).out) as Json
+    assert.deepEqual(Object.entries(r.totals.outcomes), [
+      ['__proto__', 1],
+      ['constructor', 2],
+    ])
+    assert.deepEqual(
+      Object.entries(r.rules).map(([k, s]) => [k, s.published]),
+      [
+        ['__proto__', 1],
+        ['constructor', 2],
+      ],
+    )
+  })
+
+  test('escape sequences in rule IDs, outcomes, reasons and event names reach the terminal escaped, after JSON decoding', async () => {
+    const evil = [
+      '\u001b[2J',
+      '\u001b]0;title\u0007',
+      '\u001b]52;c;cGF5bG9hZA==\u0007',
+      '\u001b]8;;http://x\u001b\\',
+      '\u009b31m',
+      '\u202eevil',
+    ]
+    const lines = () => [
+      at('2026-01-31T08:00:00Z', { event: 'bridge.dead-letter', ruleId: evil[0], reason: evil.join('|') }),
+      at('2026-01-31T08:00:00Z', invocation({ received: 1, published: 0, deadLettered: 1, rules: {}, outcome: evil[1] })),
+      at('2026-01-31T08:00:01Z', { event: `mqtt.${evil[2]}` }),
+      at('2026-01-31T08:00:02Z', invocation({ rules: { [evil[4]!]: 1 }, outcome: evil[5] }), 'r-2'),
+    ]
+    const raw = /[\u001b\u0007\u0080-\u009f\u202e]/
+    for (const args of [[], ['--json'], ['--follow', '--interval', '0.1']]) {
+      const r = await over(args, lines)
+      assert.equal(r.code, 0, r.err)
+      assert.doesNotMatch(r.out, raw, `npm run logs ${args.join(' ')}`)
+    }
+    const text = (await over([], lines)).out
+    assert.match(text, /\\u001b\[2J/)
+    assert.match(text, /\\u009b31m/)
+    const json = JSON.parse((await over(['--json'], lines)).out) as Json
+    assert.equal(json.deadLetterReasons[0]!.reason, evil.join('|'), 'the JSON decodes to what the bridge logged')
+  })
+
+  test('--follow on a terminal clears the screen between updates; with NO_COLOR, or not a terminal, it writes no escape at all', async () => {
+    const lines = () => [at(new Date().toISOString(), invocation())]
+    assert.match((await over(['--follow', '--interval', '0.1'], lines, { tty: true })).out, /\u001b\[2J/)
+    assert.doesNotMatch((await over(['--follow', '--interval', '0.1'], lines, { tty: true, env: { NO_COLOR: '1' } })).out, /\u001b/)
+    assert.doesNotMatch((await over(['--follow', '--interval', '0.1'], lines)).out, /\u001b/)
+  })
+
+  test('every message accounted for: per rule, and each invocation line that does not add up is flagged', async () => {
+    const lines = () => [
+      at('2026-01-31T08:00:00Z', invocation({ received: 5, published: 2, filtered: 1, expired: 1, duplicates: 1, rules: { a: 2 } })),
+      at('2026-01-31T08:00:01Z', invocation({ received: 7, published: 3, rules: { a: 3 } }), 'short'),
+    ]
+    const text = await over(['--utc'], lines)
+    assert.match(text.out, /^a +2 +12 +5 +0 +1 +1 +1 +0 +4 /m)
+    assert.match(text.out, /^Invocation lines that do not add up: 1$/m)
+    assert.match(text.out, /^ {2}2026-01-31 08:00 {2}short: received 7 ≠ 3 \+ 0 \+ 0 \+ 0 \+ 0 \+ 0 \(4\)$/m)
+    const r = JSON.parse((await over(['--json'], lines)).out) as Json
+    assert.deepEqual([r.unbalanced.lines, r.rules['a']!.unaccounted, r.rules['a']!.expired], [1, 4, 1])
+  })
+
+  test('filtered, expired and duplicates counted under the rules their lines name; bridge.filtered is no connection event', async () => {
+    const lines = () => [
+      at('2026-01-31T08:00:00Z', { event: 'bridge.filtered', filtered: 3, rules: { b: 2, c: 1 } }),
+      at('2026-01-31T08:00:00Z', { event: 'bridge.expired', expired: 1, rules: { c: 1 } }),
+      at('2026-01-31T08:00:00Z', { event: 'bridge.duplicates', duplicates: 2, rules: { b: 2 } }),
+      at('2026-01-31T08:00:00Z', invocation({ received: 8, published: 2, filtered: 3, expired: 1, duplicates: 2, rules: { b: 2 } })),
+    ]
+    const r = JSON.parse((await over(['--json'], lines)).out) as Json
+    const of = (rule: string) => {
+      const s = r.rules[rule]!
+      return [s.received, s.published, s.filtered, s.expired, s.duplicates, s.unaccounted]
+    }
+    assert.deepEqual(
+      [of('b'), of('c')],
+      [
+        [6, 2, 2, 0, 2, 0],
+        [2, 0, 1, 1, 0, 0],
+      ],
+    )
+    assert.equal(r.rules[UNATTRIBUTED], undefined)
+    assert.deepEqual(r.connections.events, {})
+  })
+
+  test('a broker outage: connection failures and reconnects counted, not just mqtt.connected', async () => {
+    const reason = 'cannot reach the MQTT broker at mqtt://b:1883: ECONNREFUSED'
+    const lines = () => [
+      at('2026-01-31T08:00:00Z', { event: 'mqtt.connected', clientId: 'GID_bridge@@@x0' }, 'init'),
+      at(
+        '2026-01-31T08:01:00Z',
+        { event: 'mqtt.client-error', clientId: 'GID_bridge@@@x0', error: 'connection reset (ECONNRESET)' },
+        'r-1',
+      ),
+      ...[1, 2, 3].flatMap((i) => [
+        at(`2026-01-31T08:0${i}:00Z`, { event: 'bridge.failure', ruleId: 'a', reason }, `r-${i}`, 'error'),
+        at(`2026-01-31T08:0${i}:00Z`, invocation({ published: 0, failed: 1, rules: {}, outcome: 'retry' }), `r-${i}`, 'error'),
+      ]),
+      at('2026-01-31T08:04:00Z', { event: 'mqtt.connected', clientId: 'GID_bridge@@@x0' }, 'r-4'),
+    ]
+    const r = JSON.parse((await over(['--json'], lines)).out) as Json
+    assert.deepEqual(r.connections.connectFailures, [{ reason, count: 3 }])
+    assert.equal(r.connections.reconnects, 1)
+    assert.equal(r.rules['a']!.failed, 3)
+    assert.match((await over([], lines)).out, /reconnects \(a client ID connected again\): 1; failures to connect: 3/)
+  })
+
+  test('one time zone, stated in the header and beside the per-minute table', async () => {
+    const out = (await over(['--utc'], () => [at('2026-01-31T08:00:00Z', invocation())])).out
+    assert.match(out, /^Bridge logs: .*2026-01-31 08:00 to 2026-01-31 08:00 \(UTC\)$/m)
+    assert.match(out, /^Per minute \(UTC\)/m)
+    assert.match((await over([], () => [at('2026-01-31T08:00:00Z', invocation())])).out, /\(local time, UTC[+-]\d\d:\d\d\)$/m)
+  })
+
+  test('the day of log-day.ts: the outage and the burst of dead letters show', async () => {
+    const r = JSON.parse((await over(['--json'], () => logDay(2880, new Date('2026-02-01T00:00:00Z')))).out) as Json
+    assert.equal(r.totals.invocations, 2880)
+    assert.equal(r.unbalanced.lines, 0)
+    assert.ok(r.connections.connectFailuresTotal > 0 && r.connections.reconnects === 1, JSON.stringify(r.connections))
+    assert.match(r.deadLetterReasons[0]!.reason, /qoslevel/)
+    assert.deepEqual(r.outsideChart, [])
+  })
+
+  test('property: the report never throws, on any line, and what it counts adds up', () => {
+    const value = fc.oneof(
+      fc.string(),
+      fc.double(),
+      fc.integer(),
+      fc.constant(null),
+      fc.boolean(),
+      fc.dictionary(fc.string(), fc.oneof(fc.integer(), fc.double(), fc.string())),
+    )
+    const bridgeLine = fc.record(
+      {
+        event: fc.constantFrom(
+          'bridge.invocation',
+          'bridge.dead-letter',
+          'bridge.failure',
+          'bridge.filtered',
+          'bridge.expired',
+          'mqtt.connected',
+          'mqtt.x',
+        ),
+        requestId: fc.constantFrom('a', 'b', '__proto__'),
+        received: value,
+        published: value,
+        deadLettered: value,
+        failed: value,
+        more: value,
+        lagMs: value,
+        outcome: value,
+        rules: value,
+        ruleId: value,
+        reason: value,
+        clientId: value,
+      },
+      { requiredKeys: ['event'] },
+    )
+    const time = fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.constantFrom('0001-01-01 00:00:00', '9999-12-31 23:59:59', 'x'),
+    )
+    const line = fc.oneof(
+      fc.string(),
+      fc.tuple(time, bridgeLine).map(([t, o]) => `${t} ${String(o.requestId)} [info] ${JSON.stringify(o)}`),
+    )
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 30 }), (lines) => {
+        const report = new LogReport()
+        for (const l of lines) report.add(parseLine(l))
+        report.flushOrphans(Date.now(), Number.POSITIVE_INFINITY, true)
+        reportText(report)
+        const r = reportJson(report)
+        const { all } = report.totals()
+        assert.ok([all.received, all.published, all.failed].every(Number.isSafeInteger))
+        const balanced = r.totals.unaccounted === 0
+        assert.equal(balanced || report.unbalancedLines > 0 || r.totals.invocations < r.totals.received, true)
+      }),
+      { numRuns: 300 },
+    )
   })
 })

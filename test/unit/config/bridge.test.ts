@@ -87,7 +87,50 @@ describe('configuration', () => {
   })
 
   test("empty strings count as unset (s.yaml's env(X, ''))", () => {
-    assert.equal(loadConfig({ ...base, MQTT_POOL_SIZE: '', RULES_FILE: '' }).poolSize, 1)
+    // Every variable the bridge reads but MQTT_URL, set to '': the result is exactly the defaults. A variable
+    // read as '' would show here as a value (RULES_FILE: ''), a refusal (MQTT_POOL_SIZE: '' is no number, an
+    // MQTT_PASSWORD with MQTT_AUTH none is refused) or another default (FC_FUNCTION_NAME '' is not Function Compute).
+    const empty = Object.fromEntries(
+      [
+        'MQTT_PROTOCOL_VERSION',
+        'MQTT_AUTH',
+        'MQTT_USERNAME',
+        'MQTT_PASSWORD',
+        'MQTT_INSTANCE_ID',
+        'MQTT_ACCESS_KEY_ID',
+        'MQTT_ACCESS_KEY_SECRET',
+        'MQTT_CLIENT_ID_PREFIX',
+        'MQTT_POOL_SIZE',
+        'MQTT_RATE_LIMIT',
+        'MQTT_PUBLISH_TIMEOUT_MS',
+        'MQTT_MAX_IN_FLIGHT',
+        'MQTT_MAX_PACKET_SIZE',
+        'MQTT_CA_FILE',
+        'MQTT_TLS_INSECURE',
+        'RULES_FILE',
+        'DEAD_LETTER_TARGET',
+        'DEAD_LETTER_DIR',
+        'FC_ENDPOINT',
+        'FC_FUNCTION_NAME',
+        'LOG_LEVEL',
+      ].map((name) => [name, '']),
+    )
+    assert.deepEqual(loadConfig({ ...base, ...empty }), loadConfig(base))
+    assert.deepEqual(loadConfig({ ...base, ...empty }), {
+      mqttUrl: 'mqtt://127.0.0.1:1883',
+      protocol: 'auto',
+      auth: { kind: 'none' },
+      tls: { insecure: false },
+      clientIdPrefix: 'GID_bridge',
+      poolSize: 1,
+      rateLimit: 0,
+      publishTimeoutMs: 10000,
+      maxInFlight: 20,
+      deadLetterTarget: { kind: 'file', dir: './.dead-letters', ephemeral: false },
+      logLevel: 'info',
+    })
+    // And an empty MQTT_URL is missing, not a URL.
+    assert.match(problem({ MQTT_URL: '' }), /MQTT_URL: is required/)
   })
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [

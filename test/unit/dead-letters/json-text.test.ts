@@ -1,10 +1,16 @@
-// The store's JSON helpers that never recurse (shared/dead-letters/json-text.ts) and storable(): what a
+// The dead letters' JSON helpers that never recurse (shared/dead-letters/json-text.ts) and storable(): what a
 // value deep enough to overflow JSON.stringify, or holding a number JSON cannot write back, becomes.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { arrayItemTexts, jsonProblem, jsonText, MAX_JSON_DEPTH } from '../../../shared/dead-letters/json-text.js'
-import { storable, storableDeadLetter } from '../../../shared/dead-letters/storable.js'
+import {
+  arrayItemTexts,
+  jsonProblem,
+  jsonText,
+  MAX_JSON_DEPTH,
+  storable,
+  storableDeadLetter,
+} from '../../../shared/dead-letters/json-text.js'
 
 const SEED = 20_240_501
 const deep = (n: number) => '['.repeat(n) + ']'.repeat(n)

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import { handler } from '../../../functions/dead-letter/index.js'
-import type { IntakeSummary } from '../../../shared/dead-letters/intake.js'
-import { packPoison } from '../../../shared/dead-letters/pack.js'
-import { PART_TTL_MS, sweepParts } from '../../../shared/dead-letters/parts.js'
+import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
 import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
-import { readDeadLetters } from '../../../shared/dead-letters/store.js'
+import type { IntakeSummary } from '../../../shared/dead-letters/store/intake.js'
+import { PART_TTL_MS, sweepParts } from '../../../shared/dead-letters/store/parts.js'
+import { DeadLetterStore, readDeadLetters } from '../../../shared/dead-letters/store/store.js'
 import { fcContext } from '../../helpers/fc-context.js'
+import { FakeClock } from '../mqtt/fakes.js'
 
 const saved = process.env['DEAD_LETTER_DIR']
 afterEach(() => {
@@ -46,6 +47,8 @@ function parts(): PoisonPartRecord[] {
 }
 
 const send = (value: unknown, requestId = 'dl-req') => handler(Buffer.from(JSON.stringify(value)), fcContext(requestId))
+/** The store `ms` from now, by a clock of its own: the timer's sweep, run later. */
+const later = (dir: string, ms: number) => new DeadLetterStore(dir, { clock: new FakeClock(Date.now() + ms) })
 
 describe('dead-letter parts under attack', () => {
   test('a planted part with index >= count is refused (stored on its own); the real parts still reassemble', async () => {
@@ -130,9 +133,9 @@ describe('dead-letter parts under attack', () => {
     const real = parts()
     await send(real[0]!)
     await send(real[2]!)
-    const early = await sweepParts(dir, new Date(Date.now() + 60_000), Number.POSITIVE_INFINITY)
+    const early = await sweepParts(later(dir, 60_000))
     assert.deepEqual([early.entries.length, early.waiting], [0, 1], 'not before the TTL')
-    const late = await sweepParts(dir, new Date(Date.now() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)
+    const late = await sweepParts(later(dir, PART_TTL_MS + 60_000))
     assert.equal(late.entries.length, 1)
     const e = late.entries[0]!
     assert.equal(e.incomplete, true)
@@ -153,7 +156,7 @@ describe('dead-letter parts under attack', () => {
     const again = (await send(real.at(-1)!, 'dl-req-again')) as IntakeSummary
     assert.deepEqual([again.stored, again.duplicates, again.parts?.complete], [0, 1, true])
     assert.deepEqual(readdirSync(join(dir, 'parts')), [], 'no group was started again')
-    const swept = await sweepParts(dir, new Date(Date.now() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)
+    const swept = await sweepParts(later(dir, PART_TTL_MS + 60_000))
     assert.deepEqual([swept.entries.length, swept.waiting], [0, 0])
     const stored = await readDeadLetters(dir)
     assert.deepEqual(
@@ -172,7 +175,7 @@ describe('dead-letter parts under attack', () => {
     }
     const lossyParts = packPoison(record, 4096) as PoisonPartRecord[]
     for (const p of lossyParts.slice(0, -1)) await send(p)
-    const incomplete = await sweepParts(dir, new Date(Date.now() + PART_TTL_MS + 60_000), Number.POSITIVE_INFINITY)
+    const incomplete = await sweepParts(later(dir, PART_TTL_MS + 60_000))
     assert.equal(incomplete.entries[0]?.lossy, true, 'incomplete')
     await send(lossyParts.at(-1)!)
     const [whole] = await readDeadLetters(dir)

@@ -1,4 +1,4 @@
-// What replay and redrive send for a stored entry (shared/dead-letters/replay-event.ts): exactly the bytes
+// What replay and redrive send for a stored entry (shared/dead-letters/store/entry.ts): exactly the bytes
 // the bridge received, for every shape a dead letter can take on its way through the bridge's own
 // parser, the storable step and the store.
 import assert from 'node:assert/strict'
@@ -6,23 +6,24 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { poisonEntries } from '../../../shared/dead-letters/entries.js'
-import { packPoison } from '../../../shared/dead-letters/pack.js'
-import { storePart } from '../../../shared/dead-letters/parts.js'
-import type { PoisonPartRecord, StoredDeadLetter } from '../../../shared/dead-letters/record.js'
-import { replayEvent } from '../../../shared/dead-letters/replay-event.js'
-import { storableDeadLetter } from '../../../shared/dead-letters/storable.js'
+import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
+import { storableDeadLetter } from '../../../shared/dead-letters/json-text.js'
+import type { PoisonPartRecord } from '../../../shared/dead-letters/record.js'
+import { poisonEntries } from '../../../shared/dead-letters/store/entries.js'
+import { replayEvent } from '../../../shared/dead-letters/store/entry.js'
+import { storePart } from '../../../shared/dead-letters/store/parts.js'
+import { DeadLetterStore, type NewEntry } from '../../../shared/dead-letters/store/store.js'
 import { parseEvent } from '../../../shared/events/parse.js'
 
 /** The bridge's path for a whole event: parse, make storable, hand off, store. */
-function storedFromBridge(received: string): StoredDeadLetter[] {
+function storedFromBridge(received: string): NewEntry[] {
   const parsed = parseEvent(Buffer.from(received))
   const messages = parsed.poison.map(({ event, ...fields }) => storableDeadLetter(fields, event))
   // Through JSON, as the hand-off carries it.
   const record = JSON.parse(
     JSON.stringify({ kind: 'rocketmq-mqtt-bridge.poison', requestId: 'r', failedAt: new Date().toISOString(), messages }),
   )
-  return poisonEntries(record, new Date())
+  return poisonEntries(record, Date.now())
 }
 
 const deep = (n: number) => '['.repeat(n) + ']'.repeat(n)
@@ -62,22 +63,14 @@ describe('replay sends exactly what was received', () => {
     const messages = parsed.poison.map(({ event, ...fields }) => storableDeadLetter(fields, event))
     const parts = packPoison({ kind: 'rocketmq-mqtt-bridge.poison', requestId: 'r', failedAt: new Date().toISOString(), messages }, 4096)
     assert.ok(parts.length > 1 && parts.every((p) => p.kind === 'rocketmq-mqtt-bridge.poison-part'))
-    const dir = mkdtempSync(join(tmpdir(), 'dl-replay-parts-'))
-    let done: StoredDeadLetter[] = []
+    const store = new DeadLetterStore(mkdtempSync(join(tmpdir(), 'dl-replay-parts-')))
+    let done: NewEntry[] = []
     for (const p of parts) {
-      const r = await storePart(dir, p as PoisonPartRecord, new Date(), Number.POSITIVE_INFINITY)
+      const r = await storePart(store, p as PoisonPartRecord)
       if (r.kind === 'complete') done = r.entries
     }
     assert.equal(done.length, 1)
     assert.deepEqual([done[0]!.wholeEvent, done[0]!.eventText], [true, true])
     assert.equal(replayEvent(done[0]!).toString(), received)
-  })
-
-  test('entries stored before the form was recorded: raw text only when the event was not JSON', () => {
-    const legacy = (event: unknown, reason: string) => ({ event, reason })
-    assert.equal(replayEvent(legacy('hello', 'event is not JSON: Unexpected token')).toString(), 'hello')
-    assert.equal(replayEvent(legacy('[{"a":1}]', 'event must be a JSON array or object, got string')).toString(), '"[{\\"a\\":1}]"')
-    assert.equal(replayEvent(legacy('abc', '[0]: must be an object with topic and body')).toString(), '["abc"]')
-    assert.equal(replayEvent(legacy({ id: 'x' }, 'no rule')).toString(), '[{"id":"x"}]')
   })
 })

@@ -1,17 +1,24 @@
+// The store's put and read (shared/dead-letters/store/store.ts), the hand-off's payloads, and the intake's records.
 import assert from 'node:assert/strict'
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { poisonEntries } from '../../../shared/dead-letters/entries.js'
-import { recognise } from '../../../shared/dead-letters/intake.js'
-import { packPoison } from '../../../shared/dead-letters/pack.js'
-import { storePart } from '../../../shared/dead-letters/parts.js'
-import type { PoisonPartRecord, PoisonRecord, StoredDeadLetter } from '../../../shared/dead-letters/record.js'
-import { appendDeadLetters, markReplayed, readDeadLetters, type UnreadableLine } from '../../../shared/dead-letters/store.js'
+import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
+import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
+import { poisonEntries } from '../../../shared/dead-letters/store/entries.js'
+import { recognise } from '../../../shared/dead-letters/store/intake.js'
+import { storePart } from '../../../shared/dead-letters/store/parts.js'
+import { DeadLetterStore, type NewEntry, readDeadLetters, type UnreadableLine } from '../../../shared/dead-letters/store/store.js'
+import { FakeClock } from '../mqtt/fakes.js'
 
-const entriesOf = (r: PoisonRecord) => poisonEntries(r, new Date(r.failedAt))
+const entriesOf = (r: PoisonRecord) => poisonEntries(r, Date.parse(r.failedAt))
 const storeDir = () => mkdtempSync(join(tmpdir(), 'dl-unit-'))
+/** The store in `dir` at `at` (ISO, by default 2024-01-01), as writer `writer`. */
+const at = (dir: string, iso = '2024-01-01T00:00:01.000Z', writer?: string) =>
+  new DeadLetterStore(dir, { clock: new FakeClock(Date.parse(iso)), ...(writer ? { writer } : {}) })
+const appendDeadLetters = (dir: string, entries: NewEntry[], o: { writer?: string; now?: string } = {}) =>
+  at(dir, o.now, o.writer).put(entries)
 /** Every file of the store (entries, markers, index), name and content. */
 function storeText(dir: string): string {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -45,7 +52,7 @@ describe('dead-letter store', () => {
     const entries = entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B']))
     const first = await appendDeadLetters(dir, entries)
     const files = storeText(dir)
-    const second = await appendDeadLetters(dir, entries, { writer: 'other-instance' })
+    const second = await appendDeadLetters(dir, entries, { writer: 'otherinstance' })
     assert.deepEqual([first.stored, second.stored, second.duplicates], [2, 0, 2])
     assert.equal(storeText(dir), files, 'nothing written the second time, not even by another instance')
     assert.deepEqual(
@@ -86,11 +93,11 @@ describe('dead-letter store', () => {
 
   test('a torn last line from a crash is skipped, and the next append is still readable', async () => {
     const dir = storeDir()
-    const now = new Date('2024-03-01T00:00:00Z')
-    await appendDeadLetters(dir, entriesOf(poison('req-1', now.toISOString(), ['A'])), { now })
+    const now = '2024-03-01T00:00:00.000Z'
+    await appendDeadLetters(dir, entriesOf(poison('req-1', now, ['A'])), { now })
     const [file] = readdirSync(dir).filter((f) => f.endsWith('.jsonl'))
     appendFileSync(join(dir, file!), '{"key":"torn","reason":"half writ')
-    await appendDeadLetters(dir, entriesOf(poison('req-2', now.toISOString(), ['B'])), { now })
+    await appendDeadLetters(dir, entriesOf(poison('req-2', now, ['B'])), { now })
     const unreadable: UnreadableLine[] = []
     assert.deepEqual(
       (await readDeadLetters(dir, { onUnreadable: (u) => void unreadable.push(u) })).map((e) => e.messageId),
@@ -104,19 +111,42 @@ describe('dead-letter store', () => {
     assert.match(unreadable[0]!.problem, /^not JSON/)
   })
 
+  test('a line of a format this store never wrote is reported with why, not guessed at', async () => {
+    const dir = storeDir()
+    await appendDeadLetters(dir, entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A'])))
+    // An entry as an unreleased version wrote it: no failure kind, no storedAt.
+    const old = {
+      key: 'c'.repeat(32),
+      reason: 'bad',
+      source: 'bridge-poison',
+      firstFailureAt: 'x',
+      lastFailureAt: 'x',
+      attempts: 1,
+      event: {},
+    }
+    appendFileSync(join(dir, 'dead-letters-2023-12-31-old.jsonl'), `${JSON.stringify(old)}\n`)
+    const unreadable: UnreadableLine[] = []
+    const stored = await readDeadLetters(dir, { onUnreadable: (u) => void unreadable.push(u) })
+    assert.deepEqual(
+      stored.map((e) => e.messageId),
+      ['A'],
+    )
+    assert.deepEqual(unreadable, [
+      { file: 'dead-letters-2023-12-31-old.jsonl', line: 1, problem: "not a dead-letter entry of this store's format: failure: Required" },
+    ])
+  })
+
   test('a replay marker makes readers see the entry as replayed, until it fails again', async () => {
     const dir = storeDir()
     // The store's own clock (`now`) orders the facts, not the times the records claim.
-    await appendDeadLetters(dir, entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B'])), {
-      now: new Date('2024-01-01T00:00:01Z'),
-    })
+    await appendDeadLetters(dir, entriesOf(poison('req-1', '2024-01-01T00:00:00.000Z', ['A', 'B'])))
     const [a] = await readDeadLetters(dir)
-    await markReplayed(dir, [a!.key], 'replay-1', new Date('2024-01-05T00:00:00.000Z'))
+    await at(dir, '2024-01-05T00:00:00.000Z').mark([{ marker: 'replayed', key: a!.key, requestId: 'replay-1', turn: 1 }])
     let stored = await readDeadLetters(dir)
     assert.equal(stored[0]!.replayedAt, '2024-01-05T00:00:00.000Z')
     assert.equal(stored[0]!.replayRequestId, 'replay-1')
     assert.equal(stored[1]!.replayedAt, undefined)
-    await appendDeadLetters(dir, entriesOf(poison('req-9', '2024-01-06T00:00:00.000Z', ['A'])), { now: new Date('2024-01-06T00:00:01Z') })
+    await appendDeadLetters(dir, entriesOf(poison('req-9', '2024-01-06T00:00:00.000Z', ['A'])), { now: '2024-01-06T00:00:01.000Z' })
     stored = await readDeadLetters(dir)
     assert.equal(stored[0]!.replayedAt, undefined, 'failed again after the replay: pending again')
     assert.equal(stored[0]!.status, 'pending')
@@ -156,7 +186,7 @@ describe('dead-letter hand-off payloads', () => {
     const dir = storeDir()
     const shuffled = [...parts].reverse()
     const results = []
-    for (const p of shuffled) results.push(await storePart(dir, p, new Date(), Number.POSITIVE_INFINITY))
+    for (const p of shuffled) results.push(await storePart(at(dir), p))
     assert.ok(
       results.slice(0, -1).every((r) => r.kind === 'waiting'),
       'incomplete until the last part',
@@ -172,7 +202,7 @@ describe('dead-letter hand-off payloads', () => {
 describe('dead-letter intake', () => {
   test('the sample destination record becomes one entry per message with its reason and original entry', () => {
     const record = fixture()
-    const entries = (recognise(Buffer.from(JSON.stringify(record)), new Date(), 'dl-req') as { entries: StoredDeadLetter[] }).entries
+    const entries = (recognise(Buffer.from(JSON.stringify(record)), Date.now(), 'dl-req') as { entries: NewEntry[] }).entries
     assert.equal(entries.length, 1)
     const e = entries[0]!
     assert.equal(e.source, 'async-destination')
@@ -187,8 +217,8 @@ describe('dead-letter intake', () => {
   })
 
   test('an event it does not recognise is stored as received, not dropped', () => {
-    const intake = recognise(Buffer.from('{"hello": "world"}'), new Date(), 'dl-req')
+    const intake = recognise(Buffer.from('{"hello": "world"}'), Date.now(), 'dl-req')
     assert.equal(intake.kind, 'unrecognised')
-    assert.deepEqual((intake as { entries: StoredDeadLetter[] }).entries[0]!.event, { hello: 'world' })
+    assert.deepEqual((intake as { entries: NewEntry[] }).entries[0]!.event, { hello: 'world' })
   })
 })

@@ -288,11 +288,12 @@ describe('properties (10,000 runs each)', () => {
               assert.ok(r.reason.length > 0)
               continue
             }
-            const t = r.publish.topic
+            assert.ok(r.value.kind === 'publish')
+            const t = r.value.publish.topic
             assert.ok(t === 'devices' || t.startsWith('devices/'), t)
             assert.ok(!/[+#\u0000]/.test(t), t)
             assert.ok(!t.endsWith('/') && !t.includes('//'), t)
-            assert.ok([0, 1, 2].includes(r.publish.qos))
+            assert.ok([0, 1, 2].includes(r.value.publish.qos))
           }
         }),
         { numRuns: RUNS },
@@ -309,8 +310,8 @@ describe('properties (10,000 runs each)', () => {
         )
         const [m] = parseEvent(event).messages
         const r = mapMessage(m!, idx)
-        assert.ok(r.ok)
-        assert.ok(r.publish.payload.equals(Buffer.from(body, 'utf8')))
+        assert.ok(r.ok && r.value.kind === 'publish')
+        assert.ok(r.value.publish.payload.equals(Buffer.from(body, 'utf8')))
       }),
       { numRuns: RUNS },
     )
@@ -323,8 +324,8 @@ describe('properties (10,000 runs each)', () => {
         const event = [{ topic: 'T', systemProperties: { INSTANCE_ID: INSTANCE }, body: Buffer.from(bytes).toString('base64') }]
         const [m] = parseEvent(event).messages
         const r = mapMessage(m!, idx)
-        assert.ok(r.ok)
-        assert.ok(r.publish.payload.equals(Buffer.from(bytes)))
+        assert.ok(r.ok && r.value.kind === 'publish')
+        assert.ok(r.value.publish.payload.equals(Buffer.from(bytes)))
       }),
       { numRuns: RUNS },
     )

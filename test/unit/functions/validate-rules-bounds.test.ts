@@ -1,6 +1,7 @@
-// validate-rules answers hostile 1 MB bodies with bounded memory and time. Each body runs in its own
-// child process with a 64 MB heap (a body that once needed 1.97 GB would crash it) and a generous time
-// bound (a body that once took 9.7 s would miss it); speed itself is the benchmark's business.
+// validate-rules answers hostile 1 MB bodies with bounded memory and bounded work. Each body runs in its own
+// child process with a 64 MB heap (a body that once needed 1.97 GB would crash it); the work is bounded by
+// the parser's caps, which each answer names (tokens read, errors kept, errors per rule). No wall-clock
+// bound is asserted: speed is the benchmark's business.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { describe, test } from 'node:test'
@@ -9,13 +10,12 @@ import type { BodySpec } from './validate-rules-child.js'
 
 const CHILD = fileURLToPath(new URL('./validate-rules-child.ts', import.meta.url))
 const HEAP_MB = 64
-/** Generous: the bound is there to catch seconds of work per request, not to time it. */
-const TIME_LIMIT_MS = 8000
+/** Only so that a hung child cannot hang the suite; nothing is timed. */
+const HANG_GUARD_MS = 120_000
 
 interface Answer {
   status: number
   bytes: number
-  ms: number
   errors: number
   first?: { path: string; message: string }
 }
@@ -23,7 +23,7 @@ interface Answer {
 function run(spec: BodySpec): Answer {
   const r = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', CHILD, JSON.stringify(spec)], {
     encoding: 'utf8',
-    timeout: TIME_LIMIT_MS + 10_000,
+    timeout: HANG_GUARD_MS,
   })
   assert.equal(r.status, 0, `the child failed (out of memory?): ${r.stderr.slice(-600)}`)
   return JSON.parse(r.stdout) as Answer
@@ -48,7 +48,6 @@ describe(`validate-rules bounds (child process, ${HEAP_MB} MB heap)`, () => {
       assert.equal(a.status, status, JSON.stringify(a.first))
       assert.match(a.first!.message, message)
       assert.ok(a.errors <= 1001, `at most 1,000 errors and a line that counts the rest, got ${a.errors}`)
-      assert.ok(a.ms < TIME_LIMIT_MS, `took ${a.ms} ms`)
     })
   }
 })

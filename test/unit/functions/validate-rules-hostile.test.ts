@@ -1,6 +1,7 @@
 // Hostile requests to validate-rules: deep nesting, huge arrays, alias bombs. Each is refused with a
-// clear status and message, without exhausting the stack or the heap. (The bounds catch pathological
-// behaviour, an out-of-memory crash or seconds of work, not speed: that is measured in the benchmark.)
+// clear status and message, from the guard that bounds its work (the nesting guard, the list's length
+// before any rule is checked, the alias cap), without exhausting the stack or the heap. Speed is not
+// timed here: no test asserts a wall-clock bound.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
@@ -21,11 +22,10 @@ const event = (body: string, preview = false) => ({
 async function call(
   body: string,
   preview = false,
-): Promise<{ status: number; json: { errors?: Array<{ path: string; message: string }> }; ms: number; heapMB: number }> {
+): Promise<{ status: number; json: { errors?: Array<{ path: string; message: string }> }; heapMB: number }> {
   const heap = process.memoryUsage().heapUsed
-  const started = Date.now()
   const r = await handler(event(body, preview), { requestId: 'r' })
-  return { status: r.statusCode, json: JSON.parse(r.body), ms: Date.now() - started, heapMB: (process.memoryUsage().heapUsed - heap) / 1e6 }
+  return { status: r.statusCode, json: JSON.parse(r.body), heapMB: (process.memoryUsage().heapUsed - heap) / 1e6 }
 }
 
 const cases: Array<[string, string, number, RegExp, boolean?]> = [
@@ -72,7 +72,7 @@ const cases: Array<[string, string, number, RegExp, boolean?]> = [
   ],
 ]
 
-describe('hostile requests to validate-rules are refused quickly, with memory bounded', () => {
+describe('hostile requests to validate-rules are refused by their guards, with memory bounded', () => {
   for (const [name, body, status, message, preview] of cases) {
     test(name, async () => {
       assert.ok(Buffer.byteLength(body) <= 1024 * 1024, 'fits the 1 MB body limit, so it reaches the parser')
@@ -80,18 +80,16 @@ describe('hostile requests to validate-rules are refused quickly, with memory bo
       assert.equal(r.status, status)
       assert.match(r.json.errors![0]!.message, message)
       assert.ok(r.json.errors!.length <= 1001, 'the response is capped at 1,000 errors and a line that counts the rest')
-      assert.ok(r.ms < 2000, `took ${r.ms} ms`)
       assert.ok(r.heapMB < 100, `heap grew ${r.heapMB.toFixed(0)} MB`)
     })
   }
 })
 
-test('a preview of an event nested 300,000 deep answers quickly: that entry would be a dead letter', async () => {
+test('a preview of an event nested 300,000 deep is answered: that entry would be a dead letter', async () => {
   const body = JSON.stringify({ rules: 'rules: []', event: 'x' }).replace('"x"', '[' + '['.repeat(300_000) + ']'.repeat(300_000) + ']')
   const r = await call(body, true)
   assert.equal(r.status, 200)
   assert.match(JSON.stringify(r.json), /\[0\]: must be an object with topic and body/)
-  assert.ok(r.ms < 2000, `took ${r.ms} ms`)
 })
 
 describe('nesting guard', () => {

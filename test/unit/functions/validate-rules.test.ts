@@ -91,6 +91,16 @@ describe('validate-rules: 200 for valid rules', () => {
     assert.equal((json['rules'] as unknown[]).length, 5)
   })
 
+  test("the parent topics to create, the routes' included, from the rule model", async () => {
+    const rules = [rawRule(0, { routes: [{ when: { tags: 'Alarm' }, topic: 'alarms/${userProperties.site:-all}' }] })]
+    const { res, json } = await post(JSON.stringify({ rules }))
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(json['parentTopics'], [
+      { topic: 'alarms', usedBy: [{ ruleId: 'rule-0', outlet: 'routes[0]' }] },
+      { topic: 'parent0', usedBy: [{ ruleId: 'rule-0', outlet: 'target' }] },
+    ])
+  })
+
   test('an isBase64Encoded body is decoded first', async () => {
     const { res, json } = await post(Buffer.from(RULES_YAML, 'utf8').toString('base64'), { isBase64Encoded: true })
     assert.equal(res.statusCode, 200, res.body)
@@ -156,19 +166,17 @@ describe('validate-rules: 400 for a body that cannot be parsed', () => {
     assert.equal((await call(Buffer.from(fixture('rocketmq-stream-batch.json')))).res.statusCode, 400)
   })
 
-  test('YAML "billion laughs" is refused quickly, with memory bounded', async () => {
+  test('YAML "billion laughs" is refused before it is expanded, with memory bounded', async () => {
     const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for (let i = 1; i <= 9; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`)
     lines.push('rules: *a9') // 10^10 strings if expanded
     globalThis.gc?.()
     const heapBefore = process.memoryUsage().heapUsed
-    const started = performance.now()
     const { res, json } = await post(lines.join('\n'))
-    const elapsed = performance.now() - started
     const grown = process.memoryUsage().heapUsed - heapBefore
     assert.equal(res.statusCode, 400)
+    assert.equal(json.errors!.length, 1)
     assert.match(json.errors![0]!.message, /alias/i)
-    assert.ok(elapsed < 1000, `took ${elapsed.toFixed(0)} ms`)
     assert.ok(grown < 50 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MB`)
   })
 
@@ -186,11 +194,11 @@ describe('validate-rules: 400 for a body that cannot be parsed', () => {
 
 describe('validate-rules: 413 for a body over 1 MB', () => {
   test('a 2 MB body', async () => {
-    const started = performance.now()
     const { res, json } = await post(`# ${'x'.repeat(2 * 1024 * 1024)}\nrules: []\n`)
     assert.equal(res.statusCode, 413)
     assert.match(String(json['error']), /at most 1048576/)
-    assert.ok(performance.now() - started < 1000)
+    // Refused by its size: the reply is the size error, not the parser's or the validator's.
+    assert.equal(json['errors'], undefined)
   })
 
   test('a base64 body that decodes to more than 1 MB', async () => {

@@ -13,8 +13,8 @@ function map(msg: RocketMessage, rules: RawRule[] = [rawRule(1)], defaults?: Def
 
 function publishOf(msg: RocketMessage, rules?: RawRule[], defaults?: Defaults): Publish {
   const r = map(msg, rules, defaults)
-  assert.ok(r.ok, `expected a publish, got poison: ${r.ok ? '' : r.reason}`)
-  return r.publish
+  assert.ok(r.ok && r.value.kind === 'publish', `expected a publish, got ${JSON.stringify(r)}`)
+  return r.value.publish
 }
 
 /** A poison result whose reason starts with `prefix` (what and where) and contains every fragment. */
@@ -282,6 +282,30 @@ describe('mapping: MQTT 5 properties', () => {
       messageExpiryInterval: 60,
       contentType: 'UTF-8',
     })
+  })
+})
+
+describe('mapping: W3C trace context', () => {
+  const trace = {
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    tracestate: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+  }
+
+  test('traceparent and tracestate become MQTT 5 user properties of the same names, without forwardUserProperties', () => {
+    const p = publishOf(withProps({ ...trace, orderId: '42' }))
+    assert.deepEqual(p.properties, { userProperties: userMap(trace) })
+  })
+
+  test('with forwardUserProperties, each goes out once, beside the others', () => {
+    const p = publishOf(withProps({ ...trace, orderId: '42' }), [rawRule(1, { target: { forwardUserProperties: true } })])
+    assert.deepEqual(p.properties, { userProperties: userMap({ ...trace, orderId: '42' }) })
+  })
+
+  test('traceparent alone; a trace context with a NUL is poison naming it', () => {
+    assert.deepEqual(publishOf(withProps({ traceparent: trace.traceparent })).properties, {
+      userProperties: userMap({ traceparent: trace.traceparent }),
+    })
+    poisonOf(withProps({ tracestate: 'a\u0000b' }), 'userProperties.tracestate', ['NUL'])
   })
 })
 

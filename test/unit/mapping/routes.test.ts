@@ -17,15 +17,18 @@ function map(msg: RocketMessage, rs: RawRule[], defaults?: Record<string, unknow
   return mapMessage(msg, ruleIndex(rs, defaults))
 }
 
+/** What became of a message: published, filtered, or a dead letter. */
+const kindOf = (r: MapResult) => (r.ok ? r.value.kind : 'dead-letter')
+
 function published(msg: RocketMessage, rs: RawRule[], defaults?: Record<string, unknown>) {
   const r = map(msg, rs, defaults)
-  assert.ok(r.ok, `expected a publish, got ${JSON.stringify(r)}`)
-  return r
+  assert.ok(r.ok && r.value.kind === 'publish', `expected a publish, got ${JSON.stringify(r)}`)
+  return r.value
 }
 
 function deadReason(msg: RocketMessage, rs: RawRule[], defaults?: Record<string, unknown>): string {
   const r = map(msg, rs, defaults)
-  assert.ok(!r.ok && !r.filtered, `expected a dead letter, got ${JSON.stringify(r)}`)
+  assert.ok(!r.ok, `expected a dead letter, got ${JSON.stringify(r)}`)
   assert.equal(r.ruleId, 'rule-1')
   return r.reason
 }
@@ -72,15 +75,15 @@ describe('routes: the first route whose when accepts the message', () => {
 
   test('unmatched: skip filters a message no route accepts; its properties are not checked', () => {
     const r = map(props({ qoslevel: '9' }), rules([{ when: { tags: 'A' }, topic: 'parent1/a' }], { unmatched: 'skip' }))
-    assert.ok(!r.ok && r.filtered, JSON.stringify(r))
-    assert.equal(r.ruleId, 'rule-1')
-    assert.match(r.reason, /no route of rule "rule-1" accepts it, and the rule says unmatched: skip/)
+    assert.ok(r.ok && r.value.kind === 'filtered', JSON.stringify(r))
+    assert.equal(r.value.ruleId, 'rule-1')
+    assert.match(r.value.reason, /no route of rule "rule-1" accepts it, and the rule says unmatched: skip/)
   })
 })
 
 describe('routes: filters compare text', () => {
   const rs = rules([{ when: { 'body.level': 3, 'body.on': true }, topic: 'parent1/hit' }], { unmatched: 'skip' })
-  const hit = (v: unknown) => map(body(v), rs).ok
+  const hit = (v: unknown) => kindOf(map(body(v), rs)) === 'publish'
 
   test('a number or boolean in the rule matches the body value as text', () => {
     assert.equal(hit({ level: 3, on: true }), true)
@@ -91,10 +94,10 @@ describe('routes: filters compare text', () => {
   test('a JSON object or list equals no value; null and empty text count as missing', () => {
     assert.equal(hit({ level: { v: 3 }, on: true }), false)
     const exists = rules([{ when: { 'body.x': { exists: false } }, topic: 'parent1/none' }], { unmatched: 'skip' })
-    assert.equal(map(body({ x: null }), exists).ok, true)
-    assert.equal(map(body({ x: '' }), exists).ok, true)
-    assert.equal(map(body({ x: {} }), exists).ok, false, 'an object is present')
-    assert.equal(map(message({ body: 'not json' }), exists).ok, true, 'a body that is not JSON has no fields')
+    assert.equal(kindOf(map(body({ x: null }), exists)) === 'publish', true)
+    assert.equal(kindOf(map(body({ x: '' }), exists)) === 'publish', true)
+    assert.equal(kindOf(map(body({ x: {} }), exists)) === 'publish', false, 'an object is present')
+    assert.equal(kindOf(map(message({ body: 'not json' }), exists)) === 'publish', true, 'a body that is not JSON has no fields')
   })
 
   test('a body path reads own properties only: __proto__ and constructor find nothing', () => {
@@ -106,8 +109,12 @@ describe('routes: filters compare text', () => {
       ],
       { unmatched: 'skip' },
     )
-    assert.equal(map(body({ a: [1, 2] }), rs2).ok, false)
-    assert.equal(map(message({ body: '{"__proto__": {"x": 1}}' }), rs2).ok, true, 'an own __proto__ key in the JSON is the message’s own')
+    assert.equal(kindOf(map(body({ a: [1, 2] }), rs2)) === 'publish', false)
+    assert.equal(
+      kindOf(map(message({ body: '{"__proto__": {"x": 1}}' }), rs2)) === 'publish',
+      true,
+      'an own __proto__ key in the JSON is the message’s own',
+    )
   })
 })
 
@@ -177,6 +184,36 @@ describe('routes: templates', () => {
     assert.match(deadReason(props({ mqttSecondTopic: '/a//b' }), rs), /\$\{mqttSecondTopic\} is "\/a\/\/b": has an empty level/)
     assert.match(deadReason(props({ mqttSecondTopic: '/a/+' }), rs), /its level "\+" contains a wildcard/)
     assert.match(deadReason(message(), rs), /\$\{mqttSecondTopic\} is missing and has no default/)
+  })
+})
+
+describe('routes: each value checked against the level the template writes it in (profile alibaba)', () => {
+  const tele = rules([{ when: {}, topic: 'parent1/${body.site}/${body.deviceId}' }])
+
+  test("a body value cannot turn a broadcast into a point-to-point message: 'p2p' where the template does not write it", () => {
+    const reason = deadReason(body({ site: 'p2p', deviceId: 'GID_ops' }), tele)
+    assert.match(reason, /^routes\[0\]\.topic: \$\{body\.site\} is 'p2p' in the second level/)
+    assert.match(reason, /allowed only where the template writes p2p itself/)
+    const split = rules([{ when: {}, topic: 'parent1/${body.a}${body.b}/${body.c}' }])
+    assert.match(deadReason(body({ a: 'p2', b: 'p', c: 'x' }), split), /is 'p2p' in the second level/)
+  })
+
+  test("'@' is refused in a level the template does not write as a p2p client ID", () => {
+    assert.match(
+      deadReason(body({ site: 'hz', deviceId: 'GID_ops@@@admin-console' }), tele),
+      /\$\{body\.deviceId\} is "GID_ops@@@admin-console", which has a character other than letters, digits, '-' and '_' \(profile alibaba\)/,
+    )
+    assert.equal(published(body({ site: 'hz', deviceId: 'd-7' }), tele).publish.topic, 'parent1/hz/d-7')
+  })
+
+  test('a template that writes p2p itself takes a client ID with @ in its third level', () => {
+    const p2p = rules([{ when: {}, topic: 'parent1/p2p/${body.client}' }])
+    assert.equal(published(body({ client: 'GID_ops@@@dev1' }), p2p).publish.topic, 'parent1/p2p/GID_ops@@@dev1')
+    assert.match(deadReason(body({ client: 'GID/x' }), p2p), /contains '\/'/)
+  })
+
+  test('profile mqtt has no p2p form: the value p2p is an ordinary level', () => {
+    assert.equal(published(body({ site: 'p2p', deviceId: 'a@b' }), tele, { profile: 'mqtt' }).publish.topic, 'parent1/p2p/a@b')
   })
 })
 
@@ -253,7 +290,7 @@ describe('routes: the body is parsed at most once, and only when a route reads i
       ]),
     )
     const { result, parses } = countingParse(() => mapMessage(body({ c: 'x', d: 'dd' }), index))
-    assert.ok(result.ok && result.publish.topic === 'parent1/dd')
+    assert.ok(result.ok && result.value.kind === 'publish' && result.value.publish.topic === 'parent1/dd')
     assert.equal(parses, 1)
   })
 

@@ -272,6 +272,23 @@ describe('publish window: rate limit', () => {
     )
   })
 
+  test('at 2,000 messages/s, 1,000 publishes take half a second of the clock, written in bursts', async () => {
+    const clock = new FakeClock()
+    const start = clock.now()
+    const bucket = new TokenBucket(2000)
+    const p = pass(publishes(1000), 'sync', { clock, bucket })
+    while (p.result() === undefined && clock.now() - start < 5000) {
+      clock.advance(1)
+      await settle(1)
+    }
+    await p.done
+    const times = p.client.sent.map((s) => s.at - start)
+    assert.equal(times.length, 1000)
+    const last = times.at(-1)!
+    assert.ok(last >= 450 && last <= 500, `the last publish at ${last} ms of the clock`)
+    assert.ok(new Set(times).size <= 1000 / 4, `${new Set(times).size} distinct write times: not bursts`)
+  })
+
   test('the bucket is shared: a second pass on it waits for the next token', async () => {
     const clock = new FakeClock()
     const bucket = new TokenBucket(10)

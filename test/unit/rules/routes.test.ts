@@ -63,8 +63,8 @@ describe('routes: valid', () => {
     assert.equal('ordering' in rule, false)
   })
 
-  test('profile mqtt: a placeholder may start the topic; multi-level literal text is fine', () => {
-    assertValid([routed([{ when: {}, topic: '${topic}/a.b/${userProperties.x}' }])], { profile: 'mqtt' })
+  test('profile mqtt: a placeholder may start the topic with allowAnyParent: true; multi-level literal text is fine', () => {
+    assertValid([routed([{ when: {}, topic: '${topic}/a.b/${userProperties.x}', allowAnyParent: true }])], { profile: 'mqtt' })
   })
 
   test('a route parent shared by two rules is fine (a second topic tree for alarms)', () => {

@@ -2,16 +2,28 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { Result } from '../../../shared/errors.js'
 import { parseField } from '../../../shared/rules/fields.js'
 import { PROFILES } from '../../../shared/rules/profiles.js'
 import { editDistance, nearest } from '../../../shared/rules/suggest.js'
 import { parseTemplate, readsBody } from '../../../shared/rules/template.js'
 import { parseTopicTemplate } from '../../../shared/rules/topic-template.js'
 
+/** The value of a result that must hold one. */
+function valueIn<T>(r: Result<T>): T {
+  assert.ok(r.ok, r.ok ? '' : r.reason)
+  return r.value
+}
+
+/** The reason of a result that must be a refusal. */
+function reasonOf(r: Result<unknown>): string {
+  assert.ok(!r.ok, `expected a refusal, got ${JSON.stringify(r)}`)
+  return r.reason
+}
+
 describe('parseTemplate', () => {
   test('literal text and placeholders, in order, each with its field and default', () => {
-    const t = parseTemplate('a-${tags}/${userProperties.site:-x:-y}/$lit/${body.items.0.id}')
-    assert.ok(typeof t !== 'string')
+    const t = valueIn(parseTemplate('a-${tags}/${userProperties.site:-x:-y}/$lit/${body.items.0.id}'))
     assert.deepEqual(t.parts, [
       'a-',
       { field: { kind: 'tags' }, text: '${tags}' },
@@ -24,23 +36,22 @@ describe('parseTemplate', () => {
   })
 
   test('text without placeholders is one literal part; an empty template none', () => {
-    assert.deepEqual(parseTemplate('plain/text'), { source: 'plain/text', parts: ['plain/text'] })
-    assert.deepEqual(parseTemplate(''), { source: '', parts: [] })
+    assert.deepEqual(valueIn(parseTemplate('plain/text')), { source: 'plain/text', parts: ['plain/text'] })
+    assert.deepEqual(valueIn(parseTemplate('')), { source: '', parts: [] })
   })
 
   test('problems: unbalanced, nested, empty, unknown', () => {
-    assert.match(parseTemplate('x${tags') as string, /unbalanced braces: the \$\{ at character 2 is not closed/)
-    assert.match(parseTemplate('x}') as string, /the \} at character 2 closes no \$\{/)
-    assert.match(parseTemplate('${a${b}}') as string, /unbalanced braces/)
-    assert.match(parseTemplate('${}') as string, /empty placeholder/)
-    assert.match(parseTemplate('${messageID}') as string, /unknown placeholder \$\{messageID\}.*did you mean "messageId"/)
+    assert.match(reasonOf(parseTemplate('x${tags')), /unbalanced braces: the \$\{ at character 2 is not closed/)
+    assert.match(reasonOf(parseTemplate('x}')), /the \} at character 2 closes no \$\{/)
+    assert.match(reasonOf(parseTemplate('${a${b}}')), /unbalanced braces/)
+    assert.match(reasonOf(parseTemplate('${}')), /empty placeholder/)
+    assert.match(reasonOf(parseTemplate('${messageID}')), /unknown placeholder \$\{messageID\}.*did you mean "messageId"/)
   })
 })
 
 describe('parseTopicTemplate', () => {
   test('levels, the subtopic level, the written-out parent and the profile pattern per level', () => {
-    const t = parseTopicTemplate('alarms/${tags}-x/${mqttSecondTopic}', PROFILES.alibaba)
-    assert.ok(typeof t !== 'string')
+    const t = valueIn(parseTopicTemplate('alarms/${tags}-x/${mqttSecondTopic}', PROFILES.alibaba))
     assert.equal(t.parent, 'alarms')
     assert.deepEqual(
       t.levels.map((l) => [l.parts.length, l.subtopic, l.pattern?.source]),
@@ -53,23 +64,22 @@ describe('parseTopicTemplate', () => {
   })
 
   test('a p2p client-ID level allows @ in profile alibaba', () => {
-    const t = parseTopicTemplate('devices/p2p/${userProperties.client}', PROFILES.alibaba)
-    assert.ok(typeof t !== 'string')
+    const t = valueIn(parseTopicTemplate('devices/p2p/${userProperties.client}', PROFILES.alibaba))
     assert.equal(t.levels[2]!.pattern, PROFILES.alibaba.p2pClientIdPattern)
   })
 
   test('a fully literal topic is checked as a whole topic', () => {
-    assert.match(parseTopicTemplate('ab', PROFILES.alibaba) as string, /at least 3/)
-    assert.ok(typeof parseTopicTemplate('abc/def', PROFILES.alibaba) !== 'string')
+    assert.match(reasonOf(parseTopicTemplate('ab', PROFILES.alibaba)), /at least 3/)
+    assert.ok(parseTopicTemplate('abc/def', PROFILES.alibaba).ok)
   })
 })
 
 describe('fields and suggestions', () => {
   test('parseField per use', () => {
-    assert.deepEqual(parseField('keys', 'filter'), { kind: 'keys' })
-    assert.match(parseField('messageId', 'filter') as string, /cannot be filtered on/)
-    assert.deepEqual(parseField('messageId', 'placeholder'), { kind: 'messageId' })
-    assert.deepEqual(parseField('userProperties.a.b', 'filter'), { kind: 'userProperties', name: 'a.b' })
+    assert.deepEqual(valueIn(parseField('keys', 'filter')), { kind: 'keys' })
+    assert.match(reasonOf(parseField('messageId', 'filter')), /cannot be filtered on/)
+    assert.deepEqual(valueIn(parseField('messageId', 'placeholder')), { kind: 'messageId' })
+    assert.deepEqual(valueIn(parseField('userProperties.a.b', 'filter')), { kind: 'userProperties', name: 'a.b' })
   })
 
   test('nearest: case first, then within a third of the length', () => {

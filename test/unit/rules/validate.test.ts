@@ -445,7 +445,7 @@ rules:
     assert.equal(rs.rules[0]!.target.parentTopic, 'devices')
   })
 
-  test('a YAML alias bomb ("billion laughs") is refused quickly', () => {
+  test('a YAML alias bomb ("billion laughs") is refused before it is expanded', () => {
     const levels = 'abcdefghi'.split('')
     let text = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n`
     for (let i = 1; i < levels.length; i++) {
@@ -453,16 +453,14 @@ rules:
       text += `${levels[i]}: &${levels[i]} [${Array(9).fill(`*${prev}`).join(',')}]\n`
     }
     text += 'rules: *i\n'
-    const started = performance.now()
+    // Expanded, `rules` would hold 9^9 (387 million) strings; the alias cap refuses it with one error instead.
     const r = validateRulesText(text)
-    const ms = performance.now() - started
     assert.equal(r.ok, false)
     if (!r.ok) {
       assert.equal(r.errors.length, 1)
       assert.equal(r.errors[0]!.path, '(document)')
       assert.match(r.errors[0]!.message, /alias/i)
     }
-    assert.ok(ms < 1000, `took ${ms} ms`)
   })
 
   test('a few harmless aliases are still fine', () => {

@@ -1,0 +1,139 @@
+// `npm run logs` over a day of production (docs/performance.md, "npm run logs over a day"): a million invocation
+// lines as `s logs` prints them (log-day.ts), read as a file in text and --json, and as a stream with --follow,
+// each in a process of its own (its peak RSS and, with --follow, its RSS as it goes), against `wc -l` of the same
+// file as the reference. npm run bench runs it; alone: tsx scripts/bench/logs.ts [--lines N].
+import { execFileSync, spawn } from 'node:child_process'
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { logDay } from './log-day.js'
+import { table } from './report.js'
+import { type Target, target } from './targets.js'
+
+const HERE = fileURLToPath(import.meta.url)
+const LOGS = resolve(HERE, '../../cli/logs.ts')
+
+interface Run {
+  mode: 'text' | 'json' | 'follow'
+  seconds: number
+  peakRssMb: number
+  /** RSS every 250 ms, MB. */
+  rssMb: number[]
+  /** Invocations the report counted (from --json), or undefined for text. */
+  invocations?: number
+}
+
+export interface LogsFigures {
+  lines: number
+  invocations: number
+  fileMb: number
+  wcSeconds: number
+  runs: Run[]
+  targets: Target[]
+  text: string
+}
+
+/** npm run logs in its own process: the report is kept in memory (as it is written) and only its size leaves. */
+const CHILD = (args: string[]) => `const { main } = await import(${JSON.stringify(pathToFileURL(LOGS).href)})
+const rss = []
+const timer = setInterval(() => rss.push(Math.round(process.memoryUsage().rss / 1048576)), 250)
+let out = '' // the last update only: --follow writes one a second
+const code = await main(${JSON.stringify(args)}, { stdin: process.stdin, write: (t) => { out = t }, error: (t) => process.stderr.write(t), tty: false })
+clearInterval(timer)
+const invocations = ${JSON.stringify(args.includes('--json'))} ? JSON.parse(out).totals.invocations : undefined
+console.log(JSON.stringify({ code, rss, peak: Math.round(process.resourceUsage().maxRSS / 1024), invocations }))`
+
+function runLogs(mode: Run['mode'], file: string): Promise<Run> {
+  const args = mode === 'text' ? [file] : mode === 'json' ? ['--json', file] : ['--follow', '--json', '--interval', '1']
+  const started = process.hrtime.bigint()
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD(args)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  if (mode === 'follow') createReadStream(file).pipe(child.stdin)
+  else child.stdin.end()
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  return new Promise((done, fail) =>
+    child.once('exit', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      const r =
+        code === 0
+          ? (JSON.parse(out.trim().split('\n').at(-1)!) as { code: number; rss: number[]; peak: number; invocations?: number })
+          : undefined
+      if (r?.code !== 0) return fail(new Error(`npm run logs (${mode}) failed: exit ${code}, ${out.slice(-500)}`))
+      done({
+        mode,
+        seconds: Math.round(seconds * 100) / 100,
+        peakRssMb: r.peak,
+        rssMb: r.rss,
+        ...(r.invocations !== undefined && { invocations: r.invocations }),
+      })
+    }),
+  )
+}
+
+export async function runLogsBench(invocations: number, work: string, log: (line: string) => void): Promise<LogsFigures> {
+  const file = join(work, 'day.log')
+  log(`bench: npm run logs over a day of ${invocations.toLocaleString('en-US')} invocations…`)
+  const out = createWriteStream(file)
+  let lines = 0
+  // Ending now: --follow keeps its default window of the last 60 minutes, as it would reading `s logs --tail`.
+  for (const line of logDay(invocations, new Date())) {
+    lines++
+    if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once('drain', () => r()))
+  }
+  await new Promise<void>((r) => out.end(() => r()))
+  const wcStart = process.hrtime.bigint()
+  execFileSync('wc', ['-l', file])
+  const wcSeconds = Math.round(Number(process.hrtime.bigint() - wcStart) / 1e7) / 100
+  const runs: Run[] = []
+  for (const mode of ['text', 'json', 'follow'] as const) runs.push(await runLogs(mode, file))
+  const at = `${lines.toLocaleString('en-US')} lines, ${invocations.toLocaleString('en-US')} invocations over 24 h`
+  const targets = runs.flatMap((r) => {
+    const what = r.mode === 'follow' ? '--follow' : r.mode === 'json' ? '--json' : 'text'
+    const t = [target(`npm run logs (${what}): the day in < 60 s`, at, [r.seconds, wcSeconds, 's'], 'measured', '<', 60)]
+    if (r.mode !== 'follow')
+      return [...t, target(`npm run logs (${what}): peak RSS ≤ 300 MB`, at, [r.peakRssMb, null, 'MB'], 'measured', '<=', 300)]
+    // Flat: from a quarter of the way in to the end, the window's minutes come and go and memory stays.
+    const quarter = r.rssMb[Math.floor(r.rssMb.length / 4)] ?? 0
+    return [
+      ...t,
+      target(
+        'npm run logs --follow: RSS growth ≤ 20 MB',
+        `${at}, the last 60 minutes kept`,
+        [r.rssMb.at(-1) ?? 0, quarter, 'MB'],
+        'growth',
+        '<=',
+        20,
+      ),
+    ]
+  })
+  const fileMb = Math.round(statSync(file).size / 1048576)
+  const rows = runs.map((r) => [
+    r.mode,
+    `${r.seconds} s`,
+    `${(r.seconds / wcSeconds).toFixed(1)}×`,
+    `${r.peakRssMb} MB`,
+    String(r.invocations ?? '—'),
+  ])
+  const text = [
+    `npm run logs over a day (${at}, ${fileMb} MB; wc -l: ${wcSeconds} s):`,
+    '',
+    table(['mode', 'time', 'vs wc -l', 'peak RSS', 'invocations counted'], rows),
+  ].join('\n')
+  return { lines, invocations, fileMb, wcSeconds, runs, targets, text }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === HERE) {
+  const n = process.argv.includes('--lines') ? Number(process.argv[process.argv.indexOf('--lines') + 1]) : 1_000_000
+  const work = mkdtempSync(join(tmpdir(), 'bench-logs-'))
+  try {
+    const f = await runLogsBench(n, work, (l) => process.stderr.write(`${l}\n`))
+    console.log(process.argv.includes('--json') ? JSON.stringify(f, null, 2) : f.text)
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+}

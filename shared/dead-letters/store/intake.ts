@@ -1,0 +1,141 @@
+// What the dead-letter function does with an event: recognise it (an asynchronous-destination record, a
+// bridge poison record or a part of one, or its timer), turn it into store entries, store them, log one
+// line each. Records are recognised by their envelope only and then checked item by item (entries.ts), so
+// one hostile item cannot cost its neighbours. Anything it does not recognise is stored too, as it came.
+import type { DeadLetterConfig } from '../../config/dead-letter.js'
+import { DeadLetterStoreError, messageOf } from '../../errors.js'
+import { type FcContext, invocationDeadline } from '../../fc/context.js'
+import type { Logger } from '../../logging/logger.js'
+import { type PoisonPartRecord, poisonPartRecordSchema } from '../record.js'
+import { destinationEntries, isObject, type LooseDestinationRecord, poisonEntries, wholeEntry } from './entries.js'
+import type { StoreClock } from './fs.js'
+import { clearGroup, storePart } from './parts.js'
+import { DeadLetterStore, type NewEntry } from './store.js'
+import { isTimerEvent, runTimer, type TimerSummary } from './timer.js'
+
+export type Intake =
+  | { kind: 'destination' | 'poison' | 'refused-part' | 'unrecognised'; entries: NewEntry[] }
+  | { kind: 'part'; part: PoisonPartRecord }
+  | { kind: 'timer' }
+
+const isDestination = (v: unknown): v is LooseDestinationRecord =>
+  isObject(v) &&
+  isObject(v['requestContext']) &&
+  typeof v['requestContext']['requestId'] === 'string' &&
+  typeof v['requestPayload'] === 'string'
+
+/** Recognises the event: a Buffer (as Function Compute passes it), text, or a parsed value. */
+export function recognise(event: unknown, received: number, requestId: string): Intake {
+  let value: unknown = event
+  let text: string | undefined
+  if (Buffer.isBuffer(event) || event instanceof Uint8Array || typeof event === 'string') {
+    text = typeof event === 'string' ? event : Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('utf8')
+    try {
+      value = JSON.parse(text)
+    } catch {
+      value = text
+    }
+  }
+  if (isTimerEvent(value)) return { kind: 'timer' }
+  if (isDestination(value)) return { kind: 'destination', entries: destinationEntries(value, received) }
+  if (isObject(value) && value['kind'] === 'rocketmq-mqtt-bridge.poison' && Array.isArray(value['messages']))
+    return { kind: 'poison', entries: poisonEntries(value as { messages: unknown[] }, received) }
+  if (isObject(value) && value['kind'] === 'rocketmq-mqtt-bridge.poison-part') {
+    const part = poisonPartRecordSchema.safeParse(value)
+    if (part.success) return { kind: 'part', part: part.data }
+    const issue = part.error.issues[0]!
+    const why = `its ${issue.path.join('.') || 'record'} does not match the part record: ${issue.message}`
+    return { kind: 'refused-part', entries: [wholeEntry(value, undefined, requestId, received, why)] }
+  }
+  return { kind: 'unrecognised', entries: [wholeEntry(value, text, requestId, received)] }
+}
+
+export interface IntakeSummary {
+  requestId: string
+  kind: Exclude<Intake['kind'], 'timer'>
+  received: number
+  stored: number
+  failedAgain: number
+  duplicates: number
+  /** Part records: how many parts of the message are in, of how many. */
+  parts?: { have: number; count: number; complete: boolean }
+}
+
+/** What a log line says of a message it could not store: enough to find it again in RocketMQ. */
+const identity = (m: { messageId?: string | undefined; ruleId?: string | undefined; reason: string; requestId?: string | undefined }) => ({
+  messageId: m.messageId ?? null,
+  ruleId: m.ruleId ?? null,
+  failedRequestId: m.requestId ?? null,
+  reason: m.reason.slice(0, 300),
+})
+
+/**
+ * Handles one event of the dead-letter function: stores what it carries, or runs the timer's work. Every
+ * file-system call ends by `deadline` (by default the invocation's own) on `clock`.
+ */
+export async function handleDeadLetterEvent(
+  config: DeadLetterConfig,
+  event: unknown,
+  context: FcContext,
+  log: Logger,
+  options: { clock?: StoreClock; deadline?: number } = {},
+): Promise<IntakeSummary | TimerSummary> {
+  const probe = new DeadLetterStore(config.dir, options)
+  const store = options.deadline === undefined ? probe.until(invocationDeadline(probe.now(), context)) : probe
+  const intake = recognise(event, store.now(), context.requestId)
+  if (intake.kind === 'timer') return runTimer(config, store, context, log)
+  const requestId = context.requestId
+  const failed = (err: unknown, messages: Array<Parameters<typeof identity>[0]>): never => {
+    // Which messages: should Function Compute's retries run out too, this line is what is left of them.
+    const [count, error] = [messages.length, messageOf(err)]
+    log.error({ event: 'dead-letter.store-failed', requestId, dir: store.dir, count, error, messages: messages.slice(0, 50).map(identity) })
+    throw new DeadLetterStoreError(store.dir, count, err)
+  }
+  const none = { requestId, received: 0, stored: 0, failedAgain: 0, duplicates: 0 }
+  let [kind, entries]: [IntakeSummary['kind'], NewEntry[]] = intake.kind === 'part' ? ['part', []] : [intake.kind, intake.entries]
+  let parts: IntakeSummary['parts']
+  let group: string | undefined
+  if (intake.kind === 'part') {
+    const p = intake.part
+    const outcome = await storePart(store, p).catch((err) => failed(err, [{ ...p.message, requestId: p.requestId }]))
+    const line = {
+      event: 'dead-letter.part',
+      requestId,
+      sourceRequestId: p.requestId,
+      messageId: p.message.messageId ?? null,
+      part: p.part.index,
+    }
+    if (outcome.kind === 'refused') [kind, entries] = ['refused-part', [wholeEntry(p, undefined, requestId, store.now(), outcome.why)]]
+    else if (outcome.kind === 'duplicate') {
+      log.info({ ...line, outcome: 'duplicate' })
+      return { ...none, kind, duplicates: 1, parts: { have: outcome.count, count: outcome.count, complete: true } }
+    } else {
+      parts = { have: outcome.have, count: outcome.count, complete: outcome.kind === 'complete' }
+      log.info({ ...line, have: outcome.have, count: outcome.count })
+      if (outcome.kind === 'waiting') return { ...none, kind, parts }
+      ;[group, entries] = [outcome.group, outcome.entries]
+    }
+  }
+  const result = await (async () => {
+    const r = await store.put(entries)
+    if (group !== undefined) await clearGroup(store, group) // once what it became is durable
+    return r
+  })().catch((err) => failed(err, entries))
+  entries.forEach((e, i) => {
+    log[e.source === 'bridge-poison' || e.source === 'async-destination' ? 'info' : 'warn']({
+      event: 'dead-letter.stored',
+      requestId,
+      outcome: result.outcomes[i],
+      key: e.key,
+      source: e.source,
+      failure: e.failure,
+      ruleId: e.ruleId ?? null,
+      messageId: e.messageId ?? null,
+      failedRequestId: e.requestId ?? null,
+      reason: e.reason,
+      ...(e.note !== undefined ? { note: e.note } : {}),
+    })
+  })
+  const { stored, failedAgain, duplicates } = result
+  return { requestId, kind, received: entries.length, stored, failedAgain, duplicates, ...(parts ? { parts } : {}) }
+}

@@ -1,0 +1,171 @@
+// Parts of a poison message too big for one asynchronous invoke (handoff/pack.ts), put back together under
+// <dir>/parts/<group>/. A part cannot poison its message: it must be in range and in proportion to the
+// message's size, and its metadata must agree with the group's first part (meta.json); a part that does
+// not is refused (stored as an entry of its own, so nothing is dropped). Each part is published whole and
+// at most once. When all are in, the checksum decides: the message is stored as one entry, or as one
+// entry marked incomplete holding the parts' data. A group still incomplete after PART_TTL_MS is stored
+// the same way by the timer (sweepParts): never dropped, never left unseen. A group takes at most twice its
+// declared size on disk, for at most the TTL. A group that is done is remembered under parts-done/ before
+// its parts go, so a part delivered again after that is a duplicate, not the start of a new group.
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import type { PoisonPartRecord } from '../record.js'
+import { poisonEntries } from './entries.js'
+import { entryKey } from './keys.js'
+import { timeOf } from './markers.js'
+import type { DeadLetterStore, NewEntry } from './store.js'
+
+/** The largest message a part group can carry: Function Compute's synchronous request limit (docs/platform-facts.md §4). */
+export const MAX_PARTED_BYTES = 32 * 1024 * 1024
+/** handoff/pack.ts never cuts parts smaller than this. */
+const MIN_PART_DATA = 1024
+/** How long a group may wait for its last part before it is stored incomplete. */
+export const PART_TTL_MS = 6 * 60 * 60 * 1000
+
+export const partGroup = (p: PoisonPartRecord) => entryKey('part', p.requestId, String(p.message.index), p.part.sha256)
+
+type Meta = Pick<PoisonPartRecord, 'requestId' | 'failedAt' | 'message'> &
+  Pick<PoisonPartRecord['part'], 'count' | 'bytes' | 'sha256'> & { createdAt?: string }
+/** What every part of a group must agree on: the first part's, kept in meta.json with when the group began. */
+const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }: PoisonPartRecord): Meta => ({
+  requestId,
+  failedAt,
+  message,
+  count,
+  bytes,
+  sha256,
+})
+/** Its fields in one order (zod gives every part's in its schema's), without createdAt. */
+const agreed = (text: string) => JSON.stringify({ ...(JSON.parse(text) as Meta), createdAt: undefined })
+
+/** Why a part cannot belong to any message, or undefined. */
+export function partProblem(p: PoisonPartRecord): string | undefined {
+  const { index, count, bytes, data } = p.part
+  if (bytes > MAX_PARTED_BYTES) return `it declares ${bytes} bytes, more than the ${MAX_PARTED_BYTES} a message can have`
+  const encoded = 4 * Math.ceil(bytes / 3)
+  const most = Math.max(1, Math.ceil(encoded / MIN_PART_DATA))
+  if (count > most) return `it declares ${count} parts, more than the ${most} that ${bytes} bytes can take`
+  if (index >= count) return `its index ${index} is not below its count ${count}`
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return 'its data is not base64'
+  if (encoded > 0 && data.length === 0) return 'it carries no data'
+  // pack.ts cuts equal slices and a shorter last one: any other size cannot be part of the whole.
+  if (index < count - 1 && !((count - 1) * data.length < encoded && encoded <= count * data.length))
+    return `its ${data.length} characters of data cannot be one of ${count} equal slices of ${encoded}`
+  if (index === count - 1 && data.length > encoded - (count - 1)) return `its ${data.length} characters of data do not fit in ${encoded}`
+  if (p.message.reason.length > 2100 || (p.message.ruleId?.length ?? 0) > 200 || (p.message.messageId?.length ?? 0) > 200)
+    return 'its reason, rule ID or message ID is longer than a bridge ever sends'
+  return undefined
+}
+
+export type PartOutcome =
+  | { kind: 'refused'; why: string }
+  | { kind: 'waiting'; group: string; have: number; count: number }
+  | { kind: 'complete'; group: string; have: number; count: number; entries: NewEntry[] }
+  /** Its group is done already: a part delivered again (Function Compute delivers at least once). */
+  | { kind: 'duplicate'; group: string; count: number }
+
+const doneFile = (s: DeadLetterStore, group: string) => join(s.dir, 'parts-done', group)
+
+/** Stores one part; when it completes its group, returns the entries to store (then clearGroup). */
+export async function storePart(s: DeadLetterStore, p: PoisonPartRecord): Promise<PartOutcome> {
+  const problem = partProblem(p)
+  if (problem !== undefined) return { kind: 'refused', why: problem }
+  const group = partGroup(p)
+  if (await s.fs.exists(doneFile(s, group))) return { kind: 'duplicate', group, count: p.part.count }
+  const dir = join(s.dir, 'parts', group)
+  await s.fs.ensureDir(dir)
+  const meta = metaOf(p)
+  const text = JSON.stringify({ ...meta, createdAt: new Date(s.now()).toISOString() })
+  if (
+    !(await s.fs.publishExclusive(join(dir, 'meta.json'), text)) &&
+    agreed((await s.fs.read(join(dir, 'meta.json'))) ?? '{}') !== agreed(text)
+  )
+    return { kind: 'refused', why: `its metadata does not agree with the first part of its group (${group})` }
+  const name = join(dir, `${String(p.part.index).padStart(6, '0')}.part`)
+  if (!(await s.fs.publishExclusive(name, p.part.data)) && (await s.fs.read(name)) !== p.part.data)
+    return { kind: 'refused', why: `a different part ${p.part.index} of group ${group} is already stored` }
+  const have = (await s.fs.list(dir)).filter((n) => n.endsWith('.part')).length
+  if (have < p.part.count) return { kind: 'waiting', group, have, count: p.part.count }
+  return { kind: 'complete', group, have, count: p.part.count, entries: [await reassemble(s, dir, group, meta)] }
+}
+
+async function readParts(s: DeadLetterStore, dir: string): Promise<Array<{ index: number; data: string }>> {
+  const out: Array<{ index: number; data: string }> = []
+  for (const n of (await s.fs.list(dir)).sort()) {
+    const m = /^(\d{6})\.part$/.exec(n)
+    if (m) out.push({ index: Number(m[1]), data: (await s.fs.read(join(dir, n))) ?? '' })
+  }
+  return out
+}
+
+async function reassemble(s: DeadLetterStore, dir: string, group: string, meta: Meta): Promise<NewEntry> {
+  const parts = await readParts(s, dir)
+  const text = Buffer.from(parts.map((x) => x.data).join(''), 'base64')
+  const sha = createHash('sha256').update(text).digest('hex')
+  if (sha !== meta.sha256 || text.length !== meta.bytes)
+    return incomplete(
+      s,
+      group,
+      meta,
+      parts,
+      `its ${meta.count} parts do not fit together: ${text.length} bytes with SHA-256 ${sha}, expected ${meta.bytes} bytes with ${meta.sha256}`,
+    )
+  const json = text.toString('utf8')
+  let message: Record<string, unknown>
+  try {
+    message = { ...meta.message, event: JSON.parse(json) }
+  } catch {
+    message = { ...meta.message, event: json, eventText: true } // not JSON: kept as the text it is
+  }
+  return poisonEntries({ requestId: meta.requestId, failedAt: meta.failedAt, messages: [message] }, s.now())[0]!
+}
+
+function incomplete(s: DeadLetterStore, group: string, meta: Meta, parts: Array<{ index: number; data: string }>, why: string): NewEntry {
+  const [entry] = poisonEntries(
+    { requestId: meta.requestId, failedAt: meta.failedAt, messages: [{ ...meta.message, event: null }] },
+    s.now(),
+  )
+  const { count, bytes, sha256 } = meta
+  return {
+    ...entry!,
+    key: entryKey('incomplete', group),
+    reason: `${meta.message.reason}; stored incomplete: ${why}`,
+    incomplete: true,
+    event: { count, bytes, sha256, parts },
+  }
+}
+
+/** Removes a group once what it became is durable, remembering it under parts-done/ first (removed by retention). */
+export async function clearGroup(s: DeadLetterStore, group: string): Promise<void> {
+  await s.fs.ensureDir(join(s.dir, 'parts-done'))
+  await s.fs.publishExclusive(doneFile(s, group), JSON.stringify({ doneAt: new Date(s.now()).toISOString() }))
+  await s.fs.removeTree(join(s.dir, 'parts', group))
+}
+
+/** Groups older than the TTL, as one incomplete entry each: the caller stores them, then clears the groups. */
+export async function sweepParts(
+  s: DeadLetterStore,
+  ttlMs = PART_TTL_MS,
+): Promise<{ entries: NewEntry[]; groups: string[]; waiting: number }> {
+  const root = join(s.dir, 'parts')
+  const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0 }
+  for (const group of await s.fs.list(root)) {
+    const dir = join(root, group)
+    // meta.json is published whole before any part (publishExclusive): a group without it holds nothing.
+    // One that is done but not removed yet (a crash in between) is stored already.
+    const text = await s.fs.read(join(dir, 'meta.json'))
+    if (text === undefined || (await s.fs.exists(doneFile(s, group)))) {
+      await s.fs.removeTree(dir)
+      continue
+    }
+    const meta = JSON.parse(text) as Meta
+    if (s.now() - timeOf(meta.createdAt) <= ttlMs) {
+      out.waiting++
+      continue
+    }
+    const parts = await readParts(s, dir)
+    out.entries.push(incomplete(s, group, meta, parts, `only ${parts.length} of ${meta.count} parts arrived within ${ttlMs / 3_600_000} h`))
+    out.groups.push(group)
+  }
+  return out
+}

@@ -1,0 +1,157 @@
+// Automatic redrive (the dead-letter function's timer): pending entries whose failure is transient are sent
+// back through the bridge, never the others, each with its own exponential backoff kept in the markers,
+// until DEAD_LETTER_REDRIVE_MAX_AGE after they were stored; then they are marked expired and left to a
+// person. Entries of one failed invocation go together, in their order, as the batch they were; if the
+// bridge dead-letters some of them, they are sent one by one to find which (the split is stored, so later
+// runs send them alone too), and each one the bridge dead-letters alone becomes poison (a report). Only
+// entries stored in the last max age (plus a day) are read, so a run costs what is recent, not the whole
+// store. Each entry is acted on under its turn (turns.ts), so a replay or a discard never acts on it at once.
+import { messageOf } from '../../errors.js'
+import type { BridgeAnswer } from '../../fc/bridge-answer.js'
+import { type EntryStatus, type FailureKind, notReplayable, replayEvent, type StoredDeadLetter } from './entry.js'
+import { type NewMarker, timeOf } from './markers.js'
+import { type DeadLetterStore, dayOf, type UnreadableLine } from './store.js'
+
+/** Sends one event to the bridge and returns its answer; throws when the bridge invocation failed. */
+export type BridgeSender = (event: Buffer, requestId: string, timeoutMs: number) => Promise<BridgeAnswer>
+
+/** The failures redrive sends again by itself: transient ones only. Every other kind is left to a person. */
+export const redriven = (failure: FailureKind) => failure === 'transient'
+
+export interface RedriveOptions {
+  maxAgeMs: number
+  backoffMs: number
+  send: BridgeSender
+  /** This run's request ID: its turns' holder, its markers' requestId, the prefix of the bridge requests. */
+  requestId: string
+  onUnreadable?: (u: UnreadableLine) => void
+}
+
+export interface RedriveResult {
+  /** Entries sent to the bridge this run. */
+  tried: number
+  replayed: number
+  /** Sent and failed again (transiently): they wait for their next attempt. */
+  stillFailing: number
+  /** Past the maximum age: marked expired this run. */
+  expired: number
+  /** Entries the bridge dead-lettered when sent alone: poison after all, never redriven again. */
+  deadLettered: number
+  /** Due, but not tried this run (time, the broker still down, or another run holds them): tried next run. */
+  deferred: number
+  /** Pending, transient, waiting for their next attempt. */
+  waiting: number
+  /** Set when the run did nothing: redrive is off. */
+  skipped?: string
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000
+/** The longest wait between two attempts of one entry, however many failed. */
+export const MAX_BACKOFF_MS = 6 * 60 * 60 * 1000
+/** Leave this much of the invocation for writing markers and the summary. */
+const RESERVE_MS = 3000
+/** A run stops sending after this many invocations in a row failed: the broker is still down. */
+const FAILURES_BEFORE_STOPPING = 3
+/** What one run holds in memory at most (entries, and their characters), and sends in one invocation at most. */
+const MAX_DUE = 5000
+const MAX_DUE_CHARS = 32 * 1024 * 1024
+const MAX_GROUP = 100
+
+/** When an entry that has failed `attempts` times (redrive attempts only) is tried next. */
+export function nextAttemptAt(now: number, attempts: number, backoffMs: number): number {
+  return now + Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
+}
+
+/** One redrive run against `store`, whose deadline (finite: its turns end with it) and clock are the run's. */
+export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promise<RedriveResult> {
+  const result: RedriveResult = { tried: 0, replayed: 0, stillFailing: 0, expired: 0, deadLettered: 0, deferred: 0, waiting: 0 }
+  if (o.maxAgeMs === 0) return { ...result, skipped: 'DEAD_LETTER_REDRIVE_MAX_AGE=0: redrive is off' }
+  const deadline = store.fs.deadline
+  if (!Number.isFinite(deadline)) throw new Error('redrive needs a finite deadline: its turns end with it')
+  const now = store.now()
+  const due: StoredDeadLetter[] = []
+  const old: StoredDeadLetter[] = []
+  let dueChars = 0
+  const read = { fromDay: dayOf(now - o.maxAgeMs - DAY_MS), ...(o.onUnreadable ? { onUnreadable: o.onUnreadable } : {}) }
+  for await (const { entry: e, chars } of store.entries(read)) {
+    if (!redriven(e.failure) || e.status !== 'pending' || notReplayable(e) !== undefined) continue
+    if (now - timeOf(e.storedAt) > o.maxAgeMs) old.push(e)
+    else if (timeOf(e.redrive?.nextAttemptAt) > now) result.waiting++
+    else if (due.length < MAX_DUE && dueChars + chars <= MAX_DUE_CHARS) {
+      due.push(e)
+      dueChars += chars
+    } else result.deferred++
+  }
+  const expiring = await store.take(old, o.requestId, deadline)
+  const reason = 'not delivered within DEAD_LETTER_REDRIVE_MAX_AGE of being stored'
+  await store.mark(expiring.held.map((e) => ({ marker: 'expired', key: e.key, requestId: o.requestId, turn: e.turn, reason })))
+  for (const e of expiring.held) await store.endTurn(e.key, e.turn, 'expired')
+  result.expired = expiring.held.length
+
+  // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone.
+  const groups: StoredDeadLetter[][] = []
+  const open = new Map<string, StoredDeadLetter[]>()
+  for (const e of due) {
+    const joins = !e.wholeEvent && !e.redrive?.alone
+    const g = joins ? open.get(e.requestId ?? e.key) : undefined
+    if (g && g.length < MAX_GROUP) g.push(e)
+    else {
+      groups.push([e])
+      if (joins) open.set(e.requestId ?? e.key, groups.at(-1)!)
+    }
+  }
+
+  let failuresInARow = 0
+  let sent = 0
+  while (groups.length > 0) {
+    const left = deadline - store.now() - RESERVE_MS
+    if (left <= 1000 || failuresInARow >= FAILURES_BEFORE_STOPPING) break
+    const taken = await store.take(groups.shift()!, o.requestId, deadline)
+    result.deferred += taken.busy.length
+    const group = taken.held
+    if (group.length === 0) continue
+    const requestId = `${o.requestId}-redrive-${++sent}`
+    let answer: BridgeAnswer | undefined
+    let error: string | undefined
+    try {
+      answer = await o.send(replayEvent(group), requestId, left)
+    } catch (err) {
+      error = messageOf(err).slice(0, 500)
+    }
+    const base = (e: (typeof group)[number]) => ({ key: e.key, requestId: o.requestId, turn: e.turn })
+    const markers: NewMarker[] = []
+    let status: EntryStatus = 'pending'
+    if (answer && answer.deadLettered > 0 && group.length > 1) {
+      // Some are poison after all: find which by sending each alone, in this run or later ones.
+      await store.mark(group.map((e) => ({ ...base(e), marker: 'redrive-split' })))
+      for (const e of group) await store.endTurn(e.key, e.turn, 'pending')
+      groups.unshift(...group.map((e) => [{ ...e, redrive: { attempts: 0, ...e.redrive, alone: true as const } }]))
+      continue
+    }
+    result.tried += group.length
+    if (answer && answer.deadLettered > 0) {
+      result.deadLettered++
+      const reason = `the bridge dead-lettered it when redrive sent it (request ${requestId}): poison after all`
+      markers.push({ ...base(group[0]!), marker: 'dead-lettered', reason })
+      failuresInARow = 0
+    } else if (answer && answer.published + (answer.duplicates ?? 0) + (answer.filtered ?? 0) === group.length) {
+      result.replayed += group.length
+      for (const e of group) markers.push({ ...base(e), marker: 'replayed' })
+      status = 'replayed'
+      failuresInARow = 0
+    } else {
+      failuresInARow++
+      result.stillFailing += group.length
+      const why = error ?? `the bridge accounted for ${answer!.published + (answer!.duplicates ?? 0)} of ${group.length} messages`
+      for (const e of group) {
+        const attempt = (e.redrive?.attempts ?? 0) + 1
+        const next = new Date(nextAttemptAt(store.now(), attempt, o.backoffMs)).toISOString()
+        markers.push({ ...base(e), marker: 'redrive-failed', attempt, error: why, nextAttemptAt: next })
+      }
+    }
+    await store.mark(markers)
+    for (const e of group) await store.endTurn(e.key, e.turn, status)
+  }
+  result.deferred += groups.reduce((n, g) => n + g.length, 0)
+  return result
+}
