@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Summary } from '../../shared/bridge/summary.js'
-import { replayEvent } from '../../shared/dead-letters/replay-event.js'
+import { replayEvent } from '../../shared/dead-letters/store/entry.js'
 import type { Answer } from '../helpers/bundle-instance.js'
 import { assertExactlyOnce, commands, events, type FleetWorld, fleetWorld, needsFleet } from '../helpers/fleet.js'
 import { makeBatch } from '../helpers/scenario.js'
@@ -106,7 +106,7 @@ describe('exactly once across the fleet, on Redis and Mosquitto', needsFleet(), 
     const { event, expected } = commands(40, 'REDRIVE-')
     // The store holds all 40 as transient failures; a retry on A has since delivered the first 30.
     assert.equal(counts(await a.handle(event.slice(0, 30), 'redrive-retry')).published, 30)
-    const stored = event.map((e) => ({ event: e, reason: 'the PUBACK did not arrive within 10000 ms (MQTT_PUBLISH_TIMEOUT_MS)' }))
+    const stored = event.map((e) => ({ event: e }))
     const send = (entries: typeof stored) => JSON.parse(replayEvent(entries).toString('utf8')) as unknown[]
     // The timer's redrive reaches B, which has seen none of them: only the fleet store knows the 30.
     const redrive = await b.handle(send(stored), 'redrive')
