@@ -61,6 +61,18 @@ const fc2Apart: Plugin = {
 }
 
 /**
+ * Keeps ioredis (about 210 KB) out of the bridge's bundle: shared/fleet/redis-library.ts's dynamic import
+ * becomes a require of ioredis.js beside it, made only when FLEET_REDIS_URL is set (docs/performance.md,
+ * "The fleet store").
+ */
+const ioredisApart: Plugin = {
+  name: 'ioredis-apart',
+  setup(b) {
+    b.onResolve({ filter: /^ioredis$/ }, (a) => (a.kind === 'dynamic-import' ? { path: './ioredis.js', external: true } : undefined))
+  },
+}
+
+/**
  * Keeps libraries most instances never use off the bridge's cold start, each a file beside the bundle
  * required on first use: the YAML library (110 KB; the bundled rules are JSON, so
  * shared/rules/yaml-library.ts becomes a require of yaml.js, made only for a RULES_FILE in YAML) and `ws`
@@ -105,7 +117,7 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       ...common,
       entryPoints: [join(root, 'functions', fn, 'index.ts')],
       outfile: join(out, 'index.js'),
-      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, librariesApart] : fc2Beside ? [fc2Apart] : [],
+      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, ioredisApart, librariesApart] : fc2Beside ? [fc2Apart] : [],
       // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
       // SOCKS proxies (MQTT.js's `socks`) and browser timers (`worker-timers`) are never used: the stubs keep
       // 100 KB off the cold start. WebSocket support is loaded on first use (librariesApart).
@@ -123,6 +135,13 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
     if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
     if (fn === 'bridge') {
       await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
+      // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.
+      await build({
+        ...common,
+        entryPoints: ['ioredis'],
+        outfile: join(out, 'ioredis.js'),
+        alias: { debug: join(root, 'scripts/debug-off.cjs') },
+      })
       // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
       await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
     }

@@ -107,6 +107,21 @@ export class DeadLetterTimerError extends BridgeError {
   }
 }
 
+/**
+ * The fleet store (Redis or Tair, docs/reliability.md, "Exactly once across the fleet") failed or did not answer:
+ * the messages it could not check are not published, and the invocation fails as transient.
+ */
+export class FleetStoreError extends BridgeError {
+  override name = 'FleetStoreError'
+  constructor(
+    /** The store's URL as configured (never with credentials: FLEET_REDIS_URL refuses them). */
+    readonly url: string,
+    what: string,
+  ) {
+    super(`the fleet store at FLEET_REDIS_URL=${url} ${what}`)
+  }
+}
+
 /** A connection-level MQTT failure: unreachable, refused, timed out, lost. Always transient. */
 export class MqttConnectionError extends BridgeError {
   override name = 'MqttConnectionError'

@@ -14,6 +14,7 @@ import { bridgeEnv, buildBundles, loadBridge } from './bridge.js'
 import { firstPublish, loadTimes } from './coldstart.js'
 import { renderStoreBench, runStoreBench } from './dead-letter-store.js'
 import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
+import { renderFleetBench, runFleetSection } from './fleet.js'
 import { runLogsBench } from './logs.js'
 import { measureMapping, renderMapping } from './mapping.js'
 import type { BrokerKind, Counted, Results } from './report.js'
@@ -143,6 +144,7 @@ async function main(): Promise<number> {
     const profile = await profileSoak(plan.profile, work, dirname(out), deliveries, withRules, ROOT)
     count(profile.counted.scenario, profile.counted)
     const deadLetterStore = await runStoreBench(mode, log)
+    const fleet = await runFleetSection(mode, log)
     const logs = await runLogsBench(plan.logLines, work, log)
 
     const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
@@ -173,9 +175,10 @@ async function main(): Promise<number> {
     } satisfies Omit<Results, 'targets' | 'ok'>
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, `${JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping }, null, 2)}\n`)
+    writeFileSync(out, `${JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping, fleet }, null, 2)}\n`)
     console.log(render(results))
     console.log(`\n${renderStoreBench(deadLetterStore)}`)
+    console.log(`\n${renderFleetBench(fleet)}`)
     console.log(`\n${renderMapping(mapping)}`)
     console.log(`\nfigures and targets written to ${out}`)
     return results.ok ? 0 : 1

@@ -18,6 +18,7 @@ import { buildState } from '../local/dist.js'
 import { checkCredentials } from './preflight/credentials.js'
 import { checkEnvironment } from './preflight/environment-check.js'
 import { type Finding, ok, problem, warning } from './preflight/finding.js'
+import { checkFleet } from './preflight/fleet-check.js'
 import { checklist, deploymentSummary } from './preflight/report.js'
 import { checkAcl, checkRegion, checkRules, checkSamples, checkTriggers } from './preflight/rules-checks.js'
 import { checkRendered, renderSYaml, schemaPath } from './preflight/s-yaml-check.js'
@@ -80,6 +81,7 @@ export async function preflight(o: { rulesPath: string; sYamlPath: string; env: 
   }
   if (deployment) {
     findings.push(...checkEnvironment(deployment, ruleSet, o.env))
+    if (sYamlText !== undefined) findings.push(...checkFleet(deployment, sYamlText))
     findings.push(...checkCredentials(deployment.access, o.env))
     // The project s.yaml belongs to: its dist/ is what s deploy uploads, built from its rules.yaml and code.
     const bundles = deployment.functions.map((f) => join(f.dir, 'index.js'))

@@ -6,9 +6,11 @@ import type { DeadLetter } from '../dead-letters/record.js'
 import { ConfigError, DeadLetterError } from '../errors.js'
 import { parseEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'
+import { FleetStore, invocationEnd } from '../fleet/store.js'
 import { invocationLogger, type Logger } from '../logging/logger.js'
 import type { Secrets } from '../logging/secrets.js'
 import { isExpired } from '../mapping/deadline.js'
+import type { Publish } from '../mapping/publish.js'
 import { RuleIndex } from '../mapping/rule-index.js'
 import { GROUP_ID } from '../mqtt/client-id.js'
 import { DEFAULT_MAX_PACKET_BYTES } from '../mqtt/packet-size.js'
@@ -34,6 +36,8 @@ export class Bridge {
   private readonly index: RuleIndex
   private readonly sink: DeadLetterSink
   private readonly delivered = new DeliveredMemory(DELIVERED_MEMORY)
+  /** With FLEET_REDIS_URL: duplicates suppressed and the rate limited across every instance (shared/fleet/). */
+  readonly fleet: FleetStore | undefined
   private warned = false
 
   constructor(
@@ -72,6 +76,7 @@ export class Bridge {
       rateLimit: config.rateLimit,
       tls: config.tls,
     })
+    this.fleet = config.fleet ? new FleetStore(config.fleet) : undefined
   }
 
   /** Reads the environment and the rules; throws ConfigError or RulesError naming every problem. */
@@ -84,7 +89,8 @@ export class Bridge {
   async initialize(context?: FcContext): Promise<void> {
     const { log } = invocationLogger(this.config.logLevel, context)
     this.warnOnce(log)
-    await this.pool.warm(Math.min(invocationDeadline(Date.now(), context), Date.now() + this.config.publishTimeoutMs), log)
+    const deadline = Math.min(invocationDeadline(Date.now(), context), Date.now() + this.config.publishTimeoutMs)
+    await Promise.all([this.pool.warm(deadline, log), this.fleet?.warm(deadline, log)])
   }
 
   async handle(event: unknown, context: FcContext): Promise<Summary> {
@@ -95,7 +101,7 @@ export class Bridge {
     const parsed = parseEvent(event)
     const planned = planBatch(parsed, this.index, this.options.ignoreDeadlines ? null : startedAt)
     const deadline = invocationDeadline(startedAt, context)
-    const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log)
+    const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log, invocationEnd(startedAt, context))
     const publishedAt = Date.now()
 
     // Expired messages are stored with the dead letters (failure "expired"), but counted only as expired.
@@ -134,6 +140,7 @@ export class Bridge {
     planned: Planned[],
     deadline: number,
     log: Logger,
+    end: number,
   ): Promise<{ results: MessageResult[]; sent: number; droppedV5Properties: number }> {
     const results: MessageResult[] = new Array(planned.length)
     const toSend: number[] = []
@@ -153,16 +160,25 @@ export class Bridge {
     const groups = sends.some((s) => s.messageGroup !== undefined)
       ? sends.map((s) => (s.messageGroup === undefined ? undefined : `${s.publish.ruleId}\u0000${s.messageGroup}`))
       : undefined
-    const { outcomes, droppedV5Properties } = await this.pool.publish(
-      sends.map((s) => s.publish),
-      deadline,
-      log,
-      groups,
-    )
+    const publish = (items: Publish[], g: (string | undefined)[] | undefined) => this.pool.publish(items, deadline, log, g)
+    // With a fleet store, claims come first and only what this invocation claimed goes to the pool (shared/fleet/).
+    const { outcomes, droppedV5Properties } = this.fleet
+      ? await this.fleet.deliver(
+          sends.map((s, k) => ({ publish: s.publish, group: groups?.[k] })),
+          publish,
+          { deadline, end, log, fingerprint: (p) => this.delivered.fingerprintOf(p) },
+        )
+      : await publish(
+          sends.map((s) => s.publish),
+          groups,
+        )
     outcomes.forEach((o, k) => {
       const { publish, event } = sends[k]!
       if (o.kind === 'expired') results[toSend[k]!] = expired(sends[k]!, sends[k]!.expiry!, Date.now())
-      else if (o.kind === 'delivered') {
+      else if (o.kind === 'duplicate') {
+        const ids = publish.messageId !== undefined ? { messageId: publish.messageId } : {}
+        results[toSend[k]!] = { status: 'duplicate', index: publish.index, ruleId: publish.ruleId, ...ids, seen: 'by the fleet' }
+      } else if (o.kind === 'delivered') {
         this.delivered.remember(publish)
         results[toSend[k]!] = { status: 'published', publish }
       } else if (o.kind === 'refused') {
@@ -217,6 +233,6 @@ export class Bridge {
 
   /** Closes the pool with DISCONNECT; at `deadline` (epoch ms) connections still waiting for acknowledgements are cut. */
   async close(deadline?: number): Promise<void> {
-    await this.pool.close(deadline)
+    await Promise.all([this.pool.close(deadline), this.fleet?.close(deadline)])
   }
 }

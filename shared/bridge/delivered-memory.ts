@@ -23,13 +23,18 @@ export class DeliveredMemory {
     if (p.messageId !== undefined) this.keys.add(this.keyOf(p))
   }
 
-  private keyOf(p: Publish): string {
+  /** The content fingerprint, computed once per publish; the fleet store keys messages by it too. */
+  fingerprintOf(p: Publish): string {
     let fp = this.fingerprints.get(p)
     if (fp === undefined) {
       fp = fingerprint(p)
       this.fingerprints.set(p, fp)
     }
-    return `${p.ruleId}\u0000${p.messageId}\u0000${fp}`
+    return fp
+  }
+
+  private keyOf(p: Publish): string {
+    return `${p.ruleId}\u0000${p.messageId}\u0000${this.fingerprintOf(p)}`
   }
 }
 

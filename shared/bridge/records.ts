@@ -7,13 +7,13 @@ import { formatDuration } from '../duration.js'
 import type { Expiry } from '../mapping/deadline.js'
 import type { Publish, RouteTaken } from '../mapping/publish.js'
 
-/** Not published: this message was delivered already, by this batch or by this instance. */
+/** Not published: this message was delivered already, by this batch, by this instance, or by the fleet within its window. */
 export interface Duplicate {
   status: 'duplicate'
   index: number
   ruleId: string
   messageId?: string
-  seen: 'in this batch' | 'by this instance'
+  seen: 'in this batch' | 'by this instance' | 'by the fleet'
 }
 
 /** Cannot be delivered, ever: it goes to the dead letters with its reason. */

@@ -11,13 +11,19 @@ export interface Summary {
   received: number
   published: number
   deadLettered: number
-  /** Messages this instance had already delivered (same message ID, rule and content), or repeated in the batch: not published again. */
+  /**
+   * Messages this instance had already delivered (same message ID, rule and content), repeated in the batch, or
+   * (with FLEET_REDIS_URL) completed by any instance within DUPLICATE_WINDOW: not published again.
+   */
   duplicates: number
   /** Messages no route accepts, in rules that say `unmatched: skip`: neither published nor dead-lettered. */
   filtered: number
   /** Messages past their delivery deadline: never published (docs/rules.md, "Delivery deadlines"). */
   expired: number
-  /** Messages not acknowledged for a transient reason; non-zero only in the error thrown. */
+  /**
+   * Messages not delivered for a transient reason (the broker; with a fleet store also a claim held by another
+   * invocation, or the store failing); non-zero only in the error thrown.
+   */
   failed: number
   durationMs: number
   /** How long the oldest message waited between its CloudEvent time and its publish; null without times. */

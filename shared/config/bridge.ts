@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ConfigError, type ProblemAt } from '../errors.js'
+import type { FleetSettings } from '../fleet/settings.js'
 import type { LogLevel } from '../logging/logger.js'
 import { registerSecret } from '../logging/secrets.js'
 import type { MqttAuth } from '../mqtt/auth.js'
@@ -20,6 +21,7 @@ import {
   parseEnvironment,
   wholeNumber,
 } from './env.js'
+import { fleetOf, fleetVariables, registerFleetSecrets } from './fleet.js'
 
 export { DEFAULT_DEAD_LETTER_DIR, onFunctionCompute }
 
@@ -45,6 +47,8 @@ export interface BridgeConfig {
   rulesFile?: string
   deadLetterTarget: DeadLetterTarget
   logLevel: LogLevel
+  /** FLEET_REDIS_URL and its companions; absent: duplicates are suppressed per instance only. */
+  fleet?: FleetSettings
 }
 
 /** The dead-letter function's name in s.yaml, the default hand-off target on Function Compute. */
@@ -132,7 +136,7 @@ const auth = z.preprocess(
   ),
 )
 
-const schema = z.intersection(common, auth)
+const schema = z.intersection(z.intersection(common, auth), fleetVariables)
 
 function authOf(e: z.output<typeof auth>): MqttAuth {
   switch (e.MQTT_AUTH) {
@@ -184,9 +188,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   const clean = cleanEnv(env)
   registerSecret(clean['MQTT_PASSWORD'])
   registerSecret(clean['MQTT_ACCESS_KEY_SECRET'])
+  registerFleetSecrets(clean)
   const e = parseEnvironment(schema, env)
   const problems: ProblemAt[] = []
   const tls = tlsOf(e, problems)
+  const fleet = fleetOf(e, problems)
   if (problems.length > 0) throw new ConfigError(problems)
 
   // Locally the default target is the dead-letter function's own store, DEAD_LETTER_DIR.
@@ -213,5 +219,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     ...(e.RULES_FILE !== undefined ? { rulesFile: e.RULES_FILE } : {}),
     deadLetterTarget,
     logLevel: e.LOG_LEVEL,
+    ...(fleet ? { fleet } : {}),
   }
 }

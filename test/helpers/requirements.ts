@@ -1,6 +1,6 @@
-// Brokers the tests start themselves. A suite that needs one that is not installed is skipped, visibly
-// and with the reason; CI sets REQUIRE_MOSQUITTO=1 and REQUIRE_RABBITMQ=1 (.ci/run), so there a missing
-// broker fails the suite instead of skipping it.
+// Brokers (and the Redis of the fleet store) the tests start themselves. A suite that needs one that is not
+// installed is skipped, visibly and with the reason; CI sets REQUIRE_MOSQUITTO=1, REQUIRE_RABBITMQ=1 and
+// REQUIRE_REDIS=1 (.ci/run), so there a missing one fails the suite instead of skipping it.
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
@@ -39,6 +39,12 @@ const RABBITMQ: Requirement = {
   install: 'apt-get install -y rabbitmq-server',
 }
 
+const REDIS: Requirement = {
+  programs: ['redis-server'],
+  variable: 'REQUIRE_REDIS',
+  install: 'apt-get install -y redis-server (Debian), brew install redis (macOS)',
+}
+
 function missing(r: Requirement): string[] {
   return r.programs.filter((p) => findProgram(p) === undefined)
 }
@@ -52,12 +58,14 @@ function options(r: Requirement): { skip?: string } {
 
 export const needsMosquitto = () => options(MOSQUITTO)
 export const needsRabbitMQ = () => options(RABBITMQ)
+export const needsRedis = () => options(REDIS)
 export const mosquittoInstalled = () => missing(MOSQUITTO).length === 0
 export const rabbitmqInstalled = () => missing(RABBITMQ).length === 0
+export const redisInstalled = () => missing(REDIS).length === 0
 
 /** Throws, naming what to install, when a suite that must run (REQUIRE_…=1) lacks its broker. */
-export function requirePrograms(which: 'mosquitto' | 'rabbitmq'): void {
-  const r = which === 'mosquitto' ? MOSQUITTO : RABBITMQ
+export function requirePrograms(which: 'mosquitto' | 'rabbitmq' | 'redis'): void {
+  const r = { mosquitto: MOSQUITTO, rabbitmq: RABBITMQ, redis: REDIS }[which]
   const gone = missing(r)
   if (gone.length > 0)
     throw new Error(`these tests need ${gone.join(', ')}, which ${gone.length === 1 ? 'is' : 'are'} not installed: ${r.install}`)

@@ -13,7 +13,7 @@ import { type Finding, ok, problem, warning } from './finding.js'
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/
 
 /** Names the shell may hold for the functions; one s.yaml does not pass has no effect on the deployment. */
-const FUNCTION_VARIABLE = /^(MQTT_|DEAD_LETTER_)|^(RULES_FILE|FC_ENDPOINT|LOG_LEVEL)$/
+const FUNCTION_VARIABLE = /^(MQTT_|DEAD_LETTER_|FLEET_)|^(RULES_FILE|FC_ENDPOINT|LOG_LEVEL|DUPLICATE_WINDOW)$/
 
 export function checkEnvironment(deployment: LocalDeployment, ruleSet: RuleSet | undefined, env: NodeJS.ProcessEnv): Finding[] {
   const bridge = deployment.functions.find((f) => f.role === 'bridge')!
@@ -31,6 +31,7 @@ export function checkEnvironment(deployment: LocalDeployment, ruleSet: RuleSet |
     for (const [name, url] of [
       ['MQTT_URL', config.mqttUrl],
       ['FC_ENDPOINT', bridge.environment['FC_ENDPOINT']],
+      ['FLEET_REDIS_URL', config.fleet?.url],
     ] as const) {
       if (url && LOOPBACK.test(new URL(url).hostname))
         out.push(

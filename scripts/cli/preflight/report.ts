@@ -40,6 +40,10 @@ export function checklist(d: LocalDeployment, ruleSet: RuleSet | undefined, shel
     lines.push(
       `[ ] ApsaraMQ for MQTT: Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created on ${env['MQTT_INSTANCE_ID'] || 'the instance'}, parent topics ${[...new Set(enabled.map((r) => r.target.parentTopic.split('/')[0]))].join(', ')} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID`,
     )
+  if (env['FLEET_REDIS_URL'])
+    lines.push(
+      `[ ] ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
+    )
   return lines.map(redact)
 }
 

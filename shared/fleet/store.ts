@@ -1,0 +1,102 @@
+// The fleet store as the bridge sees it (docs/reliability.md, "Exactly once across the fleet"): built once
+// per instance when FLEET_REDIS_URL is set, it holds the connection and the fleet's rate limiter, and runs a
+// batch's publishes through claims (deliver.ts).
+import type { FcContext } from '../fc/context.js'
+import type { Logger } from '../logging/logger.js'
+import type { Publish } from '../mapping/publish.js'
+import { type Clock, systemClock } from '../mqtt/clock.js'
+import { FleetConnection } from './connection.js'
+import { deliverThroughFleet, type FleetOutcome, type PublishChunk } from './deliver.js'
+import { messageKey, randomToken } from './keys.js'
+import { FleetRateLimiter } from './rate-limiter.js'
+import type { FleetSettings } from './settings.js'
+
+export type { FleetOutcome } from './deliver.js'
+
+/** Function Compute's default function timeout, when the context does not say (docs/platform-facts.md §6). */
+const DEFAULT_TIMEOUT_S = 60
+
+/** When the invocation certainly ends: its start plus the function's timeout (Function Compute kills it then). */
+export function invocationEnd(start: number, context: FcContext | undefined): number {
+  return start + (context?.function?.timeout ?? DEFAULT_TIMEOUT_S) * 1000
+}
+
+export interface FleetSend {
+  publish: Publish
+  group: string | undefined
+}
+
+export interface FleetCall {
+  deadline: number
+  end: number
+  log: Logger
+  /** The content fingerprint of a publish, as the instance's own memory computes it (delivered-memory.ts). */
+  fingerprint: (p: Publish) => string
+}
+
+export class FleetStore {
+  readonly connection: FleetConnection
+  private readonly limiter: FleetRateLimiter | undefined
+  /** This instance, in the rate limiter's log and in every owner token. */
+  readonly instance = randomToken()
+  private invocations = 0
+  private warned = false
+
+  constructor(
+    readonly settings: FleetSettings,
+    clock: Clock = systemClock,
+  ) {
+    this.connection = new FleetConnection(settings, clock)
+    this.limiter = settings.rateLimit > 0 ? new FleetRateLimiter(this.connection, settings.rateLimit, this.instance, clock) : undefined
+  }
+
+  /** For `initialize`: loads the client and connects. A failure is logged, not thrown: the invocation retries. */
+  async warm(deadline: number, log: Logger): Promise<void> {
+    this.warnOnce(log)
+    try {
+      await this.connection.warm(deadline)
+    } catch (err) {
+      log.warn({ event: 'fleet.connect-failed', reason: (err as Error).message })
+    }
+  }
+
+  /** One outcome per send, in order; `publish` is the pool. */
+  async deliver(
+    sends: FleetSend[],
+    publish: PublishChunk,
+    call: FleetCall,
+  ): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number }> {
+    this.warnOnce(call.log)
+    const items = sends.map(({ publish: p, group }) => ({
+      publish: p,
+      group,
+      key: p.messageId === undefined ? undefined : messageKey(p.ruleId, p.messageId, call.fingerprint(p)),
+    }))
+    const { outcomes, droppedV5Properties, stats } = await deliverThroughFleet(this.connection, this.limiter, this.settings.windowMs, {
+      items,
+      publish,
+      deadline: call.deadline,
+      end: call.end,
+      token: `${this.instance}.${++this.invocations}`,
+      log: call.log,
+    })
+    call.log.debug({ event: 'fleet.batch', ...stats })
+    return { outcomes, droppedV5Properties }
+  }
+
+  async close(deadline?: number): Promise<void> {
+    await this.connection.close(deadline)
+  }
+
+  private warnOnce(log: Logger): void {
+    if (this.warned) return
+    this.warned = true
+    if (this.settings.tls?.insecure) {
+      log.warn({
+        event: 'fleet.tls-insecure',
+        url: this.settings.url,
+        note: "FLEET_REDIS_TLS_INSECURE=true: the store's certificate is not verified; anyone on the path can read and alter claims",
+      })
+    }
+  }
+}
