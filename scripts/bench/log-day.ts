@@ -92,13 +92,25 @@ export function* logDay(invocations: number, end: Date): Generator<string> {
       } else if (random() < 0.02) {
         duplicates = 1
         published--
+        yield line('info', { event: 'bridge.duplicates', duplicates, rules: { [rule]: duplicates } })
       } else if (rule === 'device-commands' && random() < 0.1) {
         filtered = 1
         published--
         yield line('info', { event: 'bridge.filtered', filtered, rules: { [rule]: filtered } })
       }
       const lagMs = Math.round(80 + random() * 400 + behind + (random() < 0.01 ? 5000 : 0))
-      const summary = { event: 'bridge.invocation', received, published, deadLettered, duplicates, filtered, failed, durationMs: 40, lagMs }
+      const summary = {
+        event: 'bridge.invocation',
+        received,
+        published,
+        deadLettered,
+        duplicates,
+        filtered,
+        expired: 0,
+        failed,
+        durationMs: 40,
+        lagMs,
+      }
       const rules = published > 0 ? { [rule]: published } : {}
       yield line(failed > 0 ? 'error' : 'info', {
         ...summary,

@@ -1,6 +1,7 @@
 // The bridge's log lines: one per dead letter and per failure (capped, then summed up in one line, so a
 // bad batch or an outage cannot flood the logs), one per invocation, and one that counts the messages
-// filtered out by `unmatched: skip` (never one per message: filtering is expected, not a problem). Expired
+// filtered out by `unmatched: skip`, and one for the duplicates (never one per message: both are expected,
+// not a problem; the count lines name their rules, so `npm run logs` attributes them). Expired
 // messages get a count line per rule (bridge.expired, which `npm run logs` reads) and, capped, one line
 // each with its age (bridge.expired-message): with `onExpired: drop` that line is all that is kept.
 import type { LogFields, Logger } from '../logging/logger.js'
@@ -24,10 +25,12 @@ export function logInvocation(log: Logger, results: MessageResult[], summary: Su
   const failed: LogFields[] = []
   // A Map, not an object: a rule may be called `constructor` or `__proto__`.
   const filtered = new Map<string, number>()
+  const duplicates = new Map<string, number>()
   const expiredRules = new Map<string, number>()
   const expired: LogFields[] = []
   for (const r of results) {
     if (r.status === 'filtered') filtered.set(r.ruleId, (filtered.get(r.ruleId) ?? 0) + 1)
+    if (r.status === 'duplicate') duplicates.set(r.ruleId, (duplicates.get(r.ruleId) ?? 0) + 1)
     if (r.status === 'expired') {
       expiredRules.set(r.ruleId, (expiredRules.get(r.ruleId) ?? 0) + 1)
       expired.push({
@@ -68,6 +71,8 @@ export function logInvocation(log: Logger, results: MessageResult[], summary: Su
     }
   }
   if (filtered.size > 0) log.info({ event: 'bridge.filtered', requestId, filtered: summary.filtered, rules: Object.fromEntries(filtered) })
+  if (duplicates.size > 0)
+    log.info({ event: 'bridge.duplicates', requestId, duplicates: summary.duplicates, rules: Object.fromEntries(duplicates) })
   if (expiredRules.size > 0)
     log.warn({ event: 'bridge.expired', requestId, expired: summary.expired, rules: Object.fromEntries(expiredRules) })
   capped(log, 'warn', expired, MAX_EXPIRED_LINES, requestId)

@@ -121,7 +121,9 @@ export class LogReport {
 
   private connection(f: BridgeLine['fields']): void {
     bump(this.connectionEvents, f.event)
+    // The fleet store's Redis is a connection the bridge depends on too (docs/operations.md, "With the fleet store").
     if (f.event === 'mqtt.connect-failed') bump(this.connectFailures, text(f['reason'], '(no reason)'))
+    else if (f.event === 'fleet.connect-failed') bump(this.connectFailures, `fleet store: ${text(f['reason'], '(no reason)')}`)
     if (f.event === 'mqtt.connected' && typeof f['clientId'] === 'string') {
       if (this.clientIds.has(f['clientId'])) this.reconnects++
       else if (this.clientIds.size < MAX_CLIENT_IDS) this.clientIds.add(f['clientId'])

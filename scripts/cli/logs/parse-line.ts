@@ -8,7 +8,7 @@ export interface BridgeLine {
   time: number | undefined
   requestId: string | undefined
   level: string | undefined
-  /** The JSON the bridge logged: event `bridge.*` or `mqtt.*`. */
+  /** The JSON the bridge logged: event `bridge.*`, `mqtt.*` or `fleet.*`. */
   fields: Record<string, unknown> & { event: string }
 }
 
@@ -45,7 +45,7 @@ function bridgeFields(json: string): BridgeLine['fields'] | undefined {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
   const event = (value as { event?: unknown }).event
-  if (typeof event !== 'string' || !/^(bridge|mqtt)\./.test(event)) return undefined
+  if (typeof event !== 'string' || !/^(bridge|mqtt|fleet)\./.test(event)) return undefined
   return value as BridgeLine['fields']
 }
 

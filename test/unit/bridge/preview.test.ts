@@ -94,4 +94,27 @@ describe('log lines for filtered messages', () => {
     assert.equal(invocation[1]['filtered'], 3)
     assert.equal(lines.length, 2, 'no line per filtered message')
   })
+
+  test('duplicates and expired messages: one count line each per invocation naming the rules, so npm run logs attributes them', () => {
+    const lines: LogFields[] = []
+    const log: Logger = { debug: () => {}, info: (f) => lines.push(f), warn: (f) => lines.push(f), error: (f) => lines.push(f) }
+    const results: MessageResult[] = [
+      { status: 'duplicate', index: 0, ruleId: 'a', seen: 'in this batch' },
+      { status: 'duplicate', index: 1, ruleId: 'b', seen: 'by this instance' },
+      { status: 'expired', index: 2, ruleId: 'a', messageId: 'M2', ageMs: 700_000, deadline: '10m', from: 'time' },
+    ]
+    const { summary, decision } = summarize({
+      ...{ requestId: 'r', received: 3, results, startedAt: 0, publishedAt: 0, finishedAt: 1 },
+      ...{ oldestTime: undefined, droppedV5Properties: 0, sent: 0, redact: (t: string) => t },
+    })
+    logInvocation(log, results, summary, decision, { requestId: 'r', shape: 'raw-data', target: 'file:x', handedOff: true })
+    const of = (event: string) => lines.filter((f) => f.event === event).map((f) => JSON.stringify(f))
+    assert.deepEqual(of('bridge.duplicates'), ['{"event":"bridge.duplicates","requestId":"r","duplicates":2,"rules":{"a":1,"b":1}}'])
+    assert.deepEqual(of('bridge.expired'), ['{"event":"bridge.expired","requestId":"r","expired":1,"rules":{"a":1}}'])
+    assert.deepEqual(of('bridge.expired-message'), [
+      '{"event":"bridge.expired-message","requestId":"r","ruleId":"a","messageId":"M2","index":2,"ageMs":700000,"deadline":"10m","from":"time","kept":"dropped"}',
+    ])
+    const invocation = lines.find((f) => f.event === 'bridge.invocation')!
+    assert.deepEqual([invocation['duplicates'], invocation['expired'], invocation['received']], [2, 1, 3])
+  })
 })

@@ -547,6 +547,27 @@ describe('a day of production, in bounded memory, whatever the log holds', () =>
     assert.match((await over([], lines)).out, /reconnects \(a client ID connected again\): 1; failures to connect: 3/)
   })
 
+  test('duplicates and expired counted under the rules their count lines name; the fleet store’s failures to connect among the connection failures', async () => {
+    const t = '2026-01-31T08:00:00Z'
+    const r = JSON.parse(
+      (
+        await over(['--json'], () => [
+          at(t, { event: 'bridge.duplicates', duplicates: 2, rules: { a: 2 } }),
+          at(t, { event: 'bridge.expired', expired: 3, rules: { a: 1, b: 2 } }),
+          at(t, { event: 'bridge.expired-message', ruleId: 'a', ageMs: 700_000, deadline: '10m', from: 'time', kept: 'dropped' }),
+          at(t, invocation({ received: 6, published: 1, duplicates: 2, expired: 3, rules: { a: 1 } })),
+          at(t, { event: 'fleet.connect-failed', reason: 'connect ECONNREFUSED 10.0.0.9:6379' }, 'r-2', 'warn'),
+        ])
+      ).out,
+    ) as Json
+    const rule = (id: string) => r.rules[id]!
+    assert.deepEqual([rule('a').duplicates, rule('a').expired, rule('b').expired], [2, 1, 2])
+    assert.equal(r.unbalanced.lines, 0)
+    assert.equal(r.connections.connectFailuresTotal, 1)
+    assert.match(JSON.stringify(r.connections.connectFailures), /fleet store: connect ECONNREFUSED/)
+    assert.equal(r.connections.events['bridge.expired-message'], undefined)
+  })
+
   test('one time zone, stated in the header and beside the per-minute table', async () => {
     const out = (await over(['--utc'], () => [at('2026-01-31T08:00:00Z', invocation())])).out
     assert.match(out, /^Bridge logs: .*2026-01-31 08:00 to 2026-01-31 08:00 \(UTC\)$/m)
