@@ -4,6 +4,7 @@
 import { z } from 'zod'
 import { DAY_MS, formatDuration, parseDuration } from '../duration.js'
 import type { ProblemAt } from '../errors.js'
+import { DEFAULT_TRIGGER_SETTINGS } from '../fc/triggers.js'
 import { error } from '../schema-helpers.js'
 
 const MIN_MS = 1000
@@ -73,8 +74,10 @@ export function deadlineProblems(
     if (rule.target.onExpired !== undefined)
       at('target.onExpired', 'has no effect: neither the rule, its routes nor defaults set a deadline')
   }
-  const windowSeconds = rule.trigger?.batchWindowSeconds ?? defaults.trigger?.batchWindowSeconds
-  if (windowSeconds === undefined || windowSeconds === 0) return problems
+  // The window the trigger will have: the rule's, else defaults.trigger's, else the triggers' own default.
+  const windowSeconds =
+    rule.trigger?.batchWindowSeconds ?? defaults.trigger?.batchWindowSeconds ?? DEFAULT_TRIGGER_SETTINGS.batchWindowSeconds
+  if (windowSeconds === 0) return problems
   const windowMs = windowSeconds * 1000
   const check = (path: string, text: string | undefined, inherited = false) => {
     const ms = text === undefined ? undefined : parseDuration(text)
@@ -85,6 +88,6 @@ export function deadlineProblems(
       )
   }
   check('target.deadline', rule.target.deadline ?? defaults.deadline, rule.target.deadline === undefined)
-  rule.routes?.forEach((r, j) => check(`routes[${j}].deadline`, r.deadline))
+  for (const [j, r] of (rule.routes ?? []).entries()) check(`routes[${j}].deadline`, r.deadline)
   return problems
 }

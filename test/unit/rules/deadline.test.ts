@@ -15,7 +15,9 @@ const problems = (rules: unknown[], defaults?: Record<string, unknown>) => {
 describe('deadline durations', () => {
   test('an integer and a unit, from 1 s to 7 d', () => {
     assert.deepEqual(
-      ['1s', '1000ms', '90s', '10m', '2h', '7d'].map((t) => problems([rawRule(1, { target: { deadline: t } })])),
+      ['1s', '1000ms', '90s', '10m', '2h', '7d'].map((t) =>
+        problems([rawRule(1, { target: { deadline: t }, trigger: { batchWindowSeconds: 0 } })]),
+      ),
       [[], [], [], [], [], []],
     )
     assert.equal(parseDuration('2h'), 7_200_000)
@@ -31,7 +33,7 @@ describe('deadline durations', () => {
     ['05m', 'must be a duration such as 30s'],
   ] as const)
     test(`${JSON.stringify(text)} is refused: ${want}`, () => {
-      const [p, ...rest] = problems([rawRule(1, { target: { deadline: text } })])
+      const [p, ...rest] = problems([rawRule(1, { target: { deadline: text }, trigger: { batchWindowSeconds: 0 } })])
       assert.deepEqual(rest, [])
       assert.ok(p?.startsWith('rules[0].target.deadline: '), p)
       assert.ok(p?.includes(want), p)
@@ -101,6 +103,14 @@ describe('deadlines against the trigger’s batching window', () => {
     assert.ok(got[0]!.startsWith('rules[0].routes[0].deadline: 10s is not longer than the trigger'), got[0])
     assert.ok(got[1]!.startsWith('rules[0].target.deadline: 5s is not longer than the trigger'), got[1])
     assert.ok(got[1]!.includes('messages could expire before they arrive'), got[1])
+  })
+
+  test('without trigger settings, the triggers’ own default window (1 s): a 1s deadline is refused, 2s passes', () => {
+    const got = problems([rawRule(1, { target: { deadline: '1s' } })])
+    assert.equal(got.length, 1)
+    assert.ok(got[0]!.startsWith('rules[0].target.deadline: 1s is not longer than the trigger'), got[0])
+    assert.deepEqual(problems([rawRule(1, { target: { deadline: '2s' } })]), [])
+    assert.deepEqual(problems([rawRule(1, { target: { deadline: '1s' }, trigger: { batchWindowSeconds: 0 } })]), [])
   })
 
   test('the default deadline against the default trigger window; a longer deadline passes', () => {
