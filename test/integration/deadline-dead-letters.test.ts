@@ -16,6 +16,7 @@ import { DeadLetterStore, type NewEntry, readDeadLetters } from '../../shared/de
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { failedInvocation } from '../helpers/destination-record.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
@@ -44,21 +45,6 @@ function command(id: string, ageMs: number) {
       body: `unlock ${id}`,
     },
   }
-}
-
-/** The destination record of an invocation of `batch` that failed for a transient reason. */
-function failed(requestId: string, batch: unknown[]): NewEntry[] {
-  const record = {
-    timestamp: Date.now(),
-    requestContext: { requestId, condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
-    requestPayload: JSON.stringify(batch),
-    responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
-    responsePayload: JSON.stringify({
-      errorMessage: `${batch.length} of ${batch.length} messages not acknowledged`,
-      errorType: 'DeliveryError',
-    }),
-  }
-  return (recognise(Buffer.from(JSON.stringify(record)), Date.now(), 'dl') as { entries: NewEntry[] }).entries
 }
 
 describe('deadlines on redrive and replay', needsMosquitto(), () => {
@@ -97,8 +83,8 @@ describe('deadlines on redrive and replay', needsMosquitto(), () => {
       loadConfig({ ...env(), DEAD_LETTER_TARGET: `file:${dir}` }),
       loadRuleSet(rulesFile, () => ({ text: '', origin: '' })),
     )
-    await store.put(failed('fail-1', [command('STALE', 11 * MINUTE)]))
-    await store.put(failed('fail-2', [command('FRESH', MINUTE)]))
+    await store.put(failedInvocation('fail-1', [command('STALE', 11 * MINUTE)]))
+    await store.put(failedInvocation('fail-2', [command('FRESH', MINUTE)]))
     const first = await redrive(new DeadLetterStore(dir, { deadline: Date.now() + 60_000 }), {
       maxAgeMs: 24 * 60 * MINUTE,
       backoffMs: MINUTE,
@@ -147,7 +133,7 @@ describe('deadlines on redrive and replay', needsMosquitto(), () => {
     assert.deepEqual([summary.expired, summary.published], [1, 0], JSON.stringify(summary))
     await bridge.close()
     // Failed transiently while fresh, aged out since.
-    await store.put(failed('fail-3', [command('AGED', 11 * MINUTE)]))
+    await store.put(failedInvocation('fail-3', [command('AGED', 11 * MINUTE)]))
 
     const refused = await replay({ dir, target: 'local', env: env(), print })
     assert.deepEqual([refused.notReplayable, refused.expired, refused.replayed], [1, 1, 0])

@@ -20,6 +20,7 @@ import { DeadLetterStore, type NewEntry, readDeadLetters } from '../../shared/de
 import { loadRuleSet } from '../../shared/rules/load.js'
 import { barrier, viaClient, withoutSentinels } from '../helpers/barrier.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { failedInvocation } from '../helpers/destination-record.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
@@ -43,21 +44,6 @@ function cloudEvent(id: string, room: string, qoslevel = '1') {
       body: `redriven ${id}`,
     },
   }
-}
-
-/** The destination record of a failed invocation of `batch`, failed with `errorType`. */
-function failed(requestId: string, batch: unknown[], errorType = 'DeliveryError'): NewEntry[] {
-  const record = {
-    timestamp: Date.now(),
-    requestContext: { requestId, condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
-    requestPayload: JSON.stringify(batch),
-    responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
-    responsePayload: JSON.stringify({
-      errorMessage: `${batch.length} of ${batch.length} messages not acknowledged by the MQTT broker`,
-      errorType,
-    }),
-  }
-  return (recognise(Buffer.from(JSON.stringify(record)), Date.now(), 'dl') as { entries: NewEntry[] }).entries
 }
 
 let broker: Broker
@@ -108,13 +94,13 @@ describe('redrive through the bridge, with the broker down and then back', needs
 
   test('transient entries are delivered once the broker is back, after their backoff; poison ones are never sent', async () => {
     const f = fresh()
-    await f.put(failed('fail-A', [cloudEvent('R-1', 'roomR'), cloudEvent('R-2', 'roomR')]))
+    await f.put(failedInvocation('fail-A', [cloudEvent('R-1', 'roomR'), cloudEvent('R-2', 'roomR')]))
     // A transient failure of a batch that also held a poison message (bad qoslevel).
-    await f.put(failed('fail-E', [cloudEvent('M-1', 'roomM'), cloudEvent('M-2', 'roomM', '7')]))
-    await f.put(failed('fail-U', [cloudEvent('U-1', 'roomU')], 'DeadLetterError'))
+    await f.put(failedInvocation('fail-E', [cloudEvent('M-1', 'roomM'), cloudEvent('M-2', 'roomM', '7')]))
+    await f.put(failedInvocation('fail-U', [cloudEvent('U-1', 'roomU')], 'DeadLetterError'))
     const poison = { index: 0, reason: 'no rule', ruleId: 'home-lamps', messageId: 'P-1', event: cloudEvent('P-1', 'roomP') }
     await f.put(poisonEntries({ requestId: 'b-1', failedAt: new Date(f.t0).toISOString(), messages: [poison] }, f.t0))
-    await f.put(failed('fail-old', [cloudEvent('X-1', 'roomX')]), f.t0 - MAX_AGE - HOUR)
+    await f.put(failedInvocation('fail-old', [cloudEvent('X-1', 'roomX')]), f.t0 - MAX_AGE - HOUR)
 
     await sub.close()
     await broker.stop()
@@ -190,7 +176,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
 
   test('backoff doubles while the broker stays down, and the entry expires at the maximum age', async () => {
     const f = fresh()
-    await f.put(failed('fail-B', [cloudEvent('B-1', 'roomB')]))
+    await f.put(failedInvocation('fail-B', [cloudEvent('B-1', 'roomB')]))
     await broker.stop()
     try {
       const next: number[] = []
@@ -216,7 +202,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
 
   test('while the broker is down a run stops after three failed invocations; the rest wait for the next run', async () => {
     const f = fresh()
-    for (const n of [1, 2, 3, 4, 5]) await f.put(failed(`fail-C${n}`, [cloudEvent(`C-${n}`, 'roomC')]))
+    for (const n of [1, 2, 3, 4, 5]) await f.put(failedInvocation(`fail-C${n}`, [cloudEvent(`C-${n}`, 'roomC')]))
     await broker.stop()
     try {
       const r = await run(f, 'timer-c')
@@ -229,7 +215,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
   test('an entry another run holds is left alone, and sent by the next run once that turn has ended', async () => {
     await devices()
     const f = fresh()
-    await f.put(failed('fail-L', [cloudEvent('L-1', 'roomL')]))
+    await f.put(failedInvocation('fail-L', [cloudEvent('L-1', 'roomL')]))
     const [entry] = await readDeadLetters(f.dir)
     const other = await f.store().takeTurn(entry!.key, 'replay-other', f.clock.now() + HOUR, 0)
     assert.equal(other.kind, 'held')
@@ -244,7 +230,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
   test('a discard that holds the entry first wins: a redrive run meanwhile leaves it alone, and no later run sends it', async () => {
     await devices()
     const f = fresh()
-    await f.put(failed('fail-D1', [cloudEvent('D-1', 'roomD')]))
+    await f.put(failedInvocation('fail-D1', [cloudEvent('D-1', 'roomD')]))
     const [entry] = await readDeadLetters(f.dir)
     const during: RedriveResult[] = []
     const printed: string[] = []
@@ -266,7 +252,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
   test('a redrive that holds the entry first wins: a discard meanwhile says who holds it and changes nothing', async () => {
     await devices()
     const f = fresh()
-    await f.put(failed('fail-D2', [cloudEvent('D-2', 'roomD')]))
+    await f.put(failedInvocation('fail-D2', [cloudEvent('D-2', 'roomD')]))
     const [entry] = await readDeadLetters(f.dir)
     let discard: ReplayResult | undefined
     const printed: string[] = []
@@ -289,7 +275,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
     const f = fresh()
     const good = cloudEvent('Q-1', 'roomQ')
     const malformed = { ...cloudEvent('Q-2', 'roomQ'), data: { ...cloudEvent('Q-2', 'roomQ').data, topic: 42 } }
-    await f.put(failed('fail-Q', [good, malformed]))
+    await f.put(failedInvocation('fail-Q', [good, malformed]))
     const entries = await readDeadLetters(f.dir)
     assert.deepEqual(
       entries.map((e) => [e.messageId, e.failure]),
@@ -315,7 +301,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
   test('a batch the bridge dead-letters part of is split for good: a later run sends each alone, and the poison one never again', async () => {
     await devices()
     const f = fresh()
-    await f.put(failed('fail-S', [cloudEvent('S-1', 'roomS'), cloudEvent('S-2', 'roomS', '7'), cloudEvent('S-3', 'roomS')]))
+    await f.put(failedInvocation('fail-S', [cloudEvent('S-1', 'roomS'), cloudEvent('S-2', 'roomS', '7'), cloudEvent('S-3', 'roomS')]))
     // The bridge's own report has not arrived (on Function Compute its hand-off is asynchronous): redrive's finding stops it.
     current = mkdtempSync(join(tmpdir(), 'redrive-elsewhere-'))
     dirs.push(current)
@@ -354,7 +340,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
 
   test('entries that are not bridge events as received are never sent, whatever their failure says', async () => {
     const f = fresh()
-    const [entry] = failed('fail-N', [cloudEvent('N-1', 'roomN')])
+    const [entry] = failedInvocation('fail-N', [cloudEvent('N-1', 'roomN')])
     const variants: NewEntry[] = [
       { ...entry!, key: 'a'.repeat(32), lossy: true },
       { ...entry!, key: 'b'.repeat(32), incomplete: true },
@@ -369,7 +355,7 @@ describe('redrive through the bridge, with the broker down and then back', needs
   test('three runs at once: each entry is sent by one of them, once', async () => {
     await devices()
     const f = fresh()
-    await f.put(failed('fail-T', [cloudEvent('T-1', 'roomT')]))
+    await f.put(failedInvocation('fail-T', [cloudEvent('T-1', 'roomT')]))
     const before = sub.messages.length
     const results = await Promise.all(['timer-t1', 'timer-t2', 'timer-t3'].map((id) => run(f, id)))
     assert.deepEqual(results.map((r) => r.tried).sort(), [0, 0, 1], JSON.stringify(results))
