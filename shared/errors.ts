@@ -117,6 +117,8 @@ export class FleetStoreError extends BridgeError {
     /** The store's URL as configured (never with credentials: FLEET_REDIS_URL refuses them). */
     readonly url: string,
     what: string,
+    /** Nothing was sent to the store: the invocation's deadline had passed before the call. */
+    readonly notAsked = false,
   ) {
     super(`the fleet store at FLEET_REDIS_URL=${url} ${what}`)
   }

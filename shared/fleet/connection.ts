@@ -159,7 +159,7 @@ export class FleetConnection {
           : undefined
       if (timer === undefined) {
         promise.catch(() => {})
-        reject(new FleetStoreError(this.url, `was not asked (${what}): the invocation's deadline has passed`))
+        reject(new FleetStoreError(this.url, `was not asked (${what}): the invocation's deadline has passed`, true))
         return
       }
       promise.then(

@@ -3,6 +3,7 @@
 // publishes at most the rate times the interval plus one burst. Each round trip reserves up to one burst,
 // usable after the delay the store names, so an instance spends one round trip per grant and never asks in a
 // loop. The per-connection MQTT_RATE_LIMIT still applies on top.
+import { FleetStoreError } from '../errors.js'
 import { type Clock, systemClock } from '../mqtt/clock.js'
 import type { FleetConnection } from './connection.js'
 import { RATE_BUCKET, RATE_LOG } from './keys.js'
@@ -31,17 +32,24 @@ export class FleetRateLimiter {
   async acquire(want: number, deadline: number): Promise<number> {
     const maxDelay = Math.floor(deadline - this.clock.now())
     if (maxDelay <= 0) return 0
-    const [reply] = await this.connection.run(
-      [
-        {
-          script: 'fleetRate',
-          keys: [RATE_BUCKET, RATE_LOG],
-          args: [this.rate, this.burst, Math.min(want, this.burst), maxDelay, this.who],
-        },
-      ],
-      deadline,
-      'a permit of FLEET_RATE_LIMIT',
-    )
+    let reply: unknown
+    try {
+      ;[reply] = await this.connection.run(
+        [
+          {
+            script: 'fleetRate',
+            keys: [RATE_BUCKET, RATE_LOG],
+            args: [this.rate, this.burst, Math.min(want, this.burst), maxDelay, this.who],
+          },
+        ],
+        deadline,
+        'a permit of FLEET_RATE_LIMIT',
+      )
+    } catch (err) {
+      // The deadline passed between the check above and the call: no permit before it, the store is fine.
+      if (err instanceof FleetStoreError && err.notAsked) return 0
+      throw err
+    }
     const [granted, delay] = (reply as [number, number]).map(Number) as [number, number]
     if (granted > 0 && delay > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay))
     return granted
