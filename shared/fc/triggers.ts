@@ -1,5 +1,6 @@
 // Rules -> the bridge's EventBridge RocketMQ triggers (docs/platform-facts.md §4, §7): one per enabled rule.
 // Used by the validate-rules function's 200 response, `npm run triggers` and the tests, so the three agree.
+import { ruleModel } from '../rules/model.js'
 import type { Rule, RuleSet, TriggerSettings } from '../rules/schema.js'
 import { INSTANCE_TYPES, type Source } from '../rules/source.js'
 
@@ -102,10 +103,20 @@ export function effectiveSettings(rule: Rule, defaults?: TriggerSettings): Requi
 
 const MAX_DESCRIPTION = 256
 
-export function triggerForRule(rule: Rule, defaults?: TriggerSettings): RocketMQTrigger {
+/**
+ * `where`: the MQTT parent topics the rule publishes to, its routes' included (the rule model's
+ * `parentTopics`, shared/rules/model.ts), and whether a route lets the producer choose one (`anyParent`).
+ * Without it, the target's parent topic alone.
+ */
+export function triggerForRule(
+  rule: Rule,
+  defaults?: TriggerSettings,
+  where: { parentTopics: string[]; anyParent: boolean } = { parentTopics: [rule.target.parentTopic], anyParent: false },
+): RocketMQTrigger {
   const s = effectiveSettings(rule, defaults)
   const ordered = rule.ordering === 'message-group' ? ', ordered per message group' : ''
-  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${rule.target.parentTopic}${ordered}`
+  const topics = [...where.parentTopics, ...(where.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
+  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${topics}${ordered}`
   return {
     triggerName: triggerName(rule.id),
     triggerType: 'eventbridge',
@@ -168,5 +179,16 @@ export function sourceParameters(s: Source): RocketMQSourceParameters {
 
 /** One trigger per enabled rule, in rule order. Disabled rules get none (their consumer group stays idle). */
 export function triggersForRules(ruleSet: RuleSet): RocketMQTrigger[] {
-  return ruleSet.rules.filter((r) => r.enabled).map((r) => triggerForRule(r, ruleSet.defaultTrigger))
+  const model = ruleModel(ruleSet)
+  return ruleSet.rules
+    .filter((r) => r.enabled)
+    .map((r) => {
+      const { parentTopics, anyParent } = model.rule(r.id)!
+      // The target's parent topic first, as the rule writes it first.
+      const first = parentTopics.filter((t) => t === r.target.parentTopic)
+      return triggerForRule(r, ruleSet.defaultTrigger, {
+        parentTopics: [...first, ...parentTopics.filter((t) => t !== r.target.parentTopic)],
+        anyParent,
+      })
+    })
 }
