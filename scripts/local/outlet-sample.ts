@@ -43,7 +43,8 @@ export function outletSample(
       }
       if (p.field === 'mqttSecondTopic') values.set(p.field, `/smoke/${token}`)
       else if (p.field === 'tags' && rule.tags !== '*') values.set(p.field, [...rule.tags][0])
-      else if (p.field === 'topic' || p.field === 'messageId') continue // the event's own
+      else if (p.field === 'topic' || p.field === 'messageId')
+        continue // the event's own
       else values.set(p.field, fill)
     }
   let tag = values.get('tags')
@@ -73,7 +74,11 @@ export function outletSample(
   }
 }
 
-function filterValue(f: FilterShape, rule: CompiledRule, token: string): { ok: true; value: string | undefined } | { ok: false; reason: string } {
+function filterValue(
+  f: FilterShape,
+  rule: CompiledRule,
+  token: string,
+): { ok: true; value: string | undefined } | { ok: false; reason: string } {
   const t = f.test
   switch (t.kind) {
     case 'equals':
@@ -81,7 +86,9 @@ function filterValue(f: FilterShape, rule: CompiledRule, token: string): { ok: t
     case 'oneOf': {
       // A tag the rule's source delivers, where the filter is on tags.
       const v = f.field === 'tags' && rule.tags !== '*' ? t.values.find((x) => (rule.tags as Set<string>).has(x)) : t.values[0]
-      return v === undefined ? { ok: false, reason: `none of ${f.field}'s values is a tag the rule's source delivers` } : { ok: true, value: v }
+      return v === undefined
+        ? { ok: false, reason: `none of ${f.field}'s values is a tag the rule's source delivers` }
+        : { ok: true, value: v }
     }
     case 'prefix':
       return { ok: true, value: `${t.prefix}${fillValue(token)}` }
@@ -110,7 +117,9 @@ export function handHint(outlet: Outlet): string {
   const body = outlet.filters.filter((f) => f.field.startsWith('body.')).map((f) => f.field.slice(5))
   const props = outlet.filters.filter((f) => f.field.startsWith('userProperties.')).map((f) => f.field.slice(15))
   const parts = [
-    ...(body.length > 0 || outlet.readsBody ? [`--body '{…}' with ${body.length > 0 ? body.join(', ') : 'the fields its topic reads'}`] : []),
+    ...(body.length > 0 || outlet.readsBody
+      ? [`--body '{…}' with ${body.length > 0 ? body.join(', ') : 'the fields its topic reads'}`]
+      : []),
     ...props.map((p) => `--property ${p}=…`),
   ]
   return parts.length > 0 ? parts.join(' and ') : '--body and --property'

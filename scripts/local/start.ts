@@ -1,9 +1,11 @@
-// npm start [-- --once] [--mqtt-port N] [--fc-port N] [--require-signature]
+// npm start [-- --once] [--no-samples] [--mqtt-port N] [--fc-port N] [--require-signature]
 //
 // The whole system on one machine: an MQTT broker (embedded aedes, or MQTT_URL), the three functions of
 // s.yaml served at Function Compute's invoke paths on 127.0.0.1 (the BUILT bundles, built when missing),
-// the bridge's dead letters handed to the local dead-letter function, a subscriber, and the samples of
-// examples/events.json sent through the bridge as a Function Compute client sends them. Then it keeps
+// the bridge's dead letters handed to the local dead-letter function, a subscriber to every parent topic
+// the rules publish to (their routes' included), and samples sent through the bridge as a Function Compute
+// client sends them: examples/events.json under the repository's rules.yaml, else one message per route
+// and target made from the user's own rules (rule-samples.ts), or none with --no-samples. Then it keeps
 // serving (Ctrl-C stops everything), or with --once exits: 0 when every sample came out as expected.
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -13,13 +15,16 @@ import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { messageOf } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
+import type { RuleModel } from '../../shared/rules/model.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
 import { type LocalFc, startLocalFc } from './fc-server.js'
 import { explainListenError } from './ports.js'
-import { loadSamples, matchDeadLetters, matchMessages, stampTimes } from './samples.js'
+import { samplesFromRules } from './rule-samples.js'
+import { loadSamples, matchDeadLetters, matchMessages, type Sample, stampTimes } from './samples.js'
 import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions, USAGE } from './start-options.js'
 import { type HandMessage, handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { type LocalSubscriber, startSubscriber } from './subscriber.js'
@@ -49,9 +54,21 @@ class Resources {
   }
 }
 
-/** The enabled rules' parent topics (what the subscriber listens to), and a message one of them accepts (for the curl example). */
-function readRules(): { topics: string[]; handMessage: HandMessage } {
-  const file = process.env['RULES_FILE'] || join(root, 'rules.yaml')
+interface LocalRules {
+  file: string
+  /** Whether they are the repository's rules.yaml, which examples/events.json is written for. */
+  repository: boolean
+  ruleSet: RuleSet
+  model: RuleModel
+  /** What the subscriber listens to: every parent topic of the model, the routes' included. */
+  topics: string[]
+  /** A message one of them accepts, for the curl example. */
+  handMessage: HandMessage
+}
+
+function readRules(): LocalRules {
+  const repositoryFile = join(root, 'rules.yaml')
+  const file = process.env['RULES_FILE'] || repositoryFile
   const result = validateRulesText(readFileSync(file, 'utf8'))
   if (!result.ok) throw new Error(`${file} is invalid:\n${result.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`)
   const enabled = result.ruleSet.rules.filter((r) => r.enabled)
@@ -59,8 +76,15 @@ function readRules(): { topics: string[]; handMessage: HandMessage } {
   // The sample events' rule when it is there, so the example matches the README; else any enabled rule.
   const rule = enabled.find((r) => r.id === 'home-lamps') ?? enabled[0]!
   const tag = rule.source.tags === '*' ? undefined : rule.source.tags.split('||')[0]
+  const { model } = result
+  // A route that lets the producer choose the parent topic can publish anywhere: so does the subscriber listen.
+  const anywhere = model.rules.some((r) => r.enabled && r.anyParent)
   return {
-    topics: enabled.map((r) => `${r.target.parentTopic}/#`),
+    file,
+    repository: resolve(file) === repositoryFile,
+    ruleSet: result.ruleSet,
+    model,
+    topics: anywhere ? ['#'] : model.parentTopics.map((p) => `${p.topic}/#`),
     handMessage: {
       ruleId: rule.id,
       topic: rule.source.topic,
@@ -68,6 +92,21 @@ function readRules(): { topics: string[]; handMessage: HandMessage } {
       ...(tag ? { tag } : {}),
     },
   }
+}
+
+/** examples/events.json under the repository's rules; under the user's own, samples made from them; none with --no-samples. */
+function chooseSamples(options: StartOptions, rules: LocalRules): Sample[] {
+  if (!options.samples) {
+    print('  samples: none (--no-samples)')
+    return []
+  }
+  if (rules.repository) return loadSamples(join(root, 'examples', 'events.json'))
+  const made = samplesFromRules(rules.ruleSet, rules.model, LOCAL_ACCOUNT_ID)
+  print(
+    `  samples: ${made.samples.length} made from ${rules.file} (one per route and target of each enabled rule), not examples/events.json, which is written for the repository's rules.yaml`,
+  )
+  for (const s of made.skipped) print(`  no sample for ${s}`)
+  return made.samples
 }
 
 async function run(options: StartOptions, resources: Resources): Promise<number> {
@@ -134,7 +173,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   section('Set-up')
   for (const l of showSetup(facts, subscriber)) print(l)
 
-  const samples = loadSamples(join(root, 'examples', 'events.json'))
+  const samples = chooseSamples(options, rules)
   const problems: string[] = []
   const started = new Date()
   const invoker = new FcInvoker({
