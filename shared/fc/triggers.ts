@@ -104,19 +104,22 @@ export function effectiveSettings(rule: Rule, defaults?: TriggerSettings): Requi
 const MAX_DESCRIPTION = 256
 
 /**
- * `where`: the MQTT parent topics the rule publishes to, its routes' included (the rule model's
- * `parentTopics`, shared/rules/model.ts), and whether a route lets the producer choose one (`anyParent`).
- * Without it, the target's parent topic alone.
+ * The MQTT parent topics a rule publishes to, as the tools name them (`plant, alarms`): the rule model's
+ * (shared/rules/model.ts), its routes' included, the target's first where a message can reach it; and a
+ * note where a route lets the producer choose one (`allowAnyParent`).
  */
-export function triggerForRule(
-  rule: Rule,
-  defaults?: TriggerSettings,
-  where: { parentTopics: string[]; anyParent: boolean } = { parentTopics: [rule.target.parentTopic], anyParent: false },
-): RocketMQTrigger {
+export function publishesTo(rule: Rule, compiled: { parentTopics: string[]; anyParent: boolean } | undefined): string {
+  if (!compiled) return rule.target.parentTopic
+  const first = compiled.parentTopics.filter((t) => t === rule.target.parentTopic)
+  const topics = [...first, ...compiled.parentTopics.filter((t) => t !== rule.target.parentTopic)]
+  return [...topics, ...(compiled.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
+}
+
+/** `to`: what publishesTo says of the rule; without it, the target's parent topic alone. */
+export function triggerForRule(rule: Rule, defaults?: TriggerSettings, to: string = rule.target.parentTopic): RocketMQTrigger {
   const s = effectiveSettings(rule, defaults)
   const ordered = rule.ordering === 'message-group' ? ', ordered per message group' : ''
-  const topics = [...where.parentTopics, ...(where.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
-  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${topics}${ordered}`
+  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${to}${ordered}`
   return {
     triggerName: triggerName(rule.id),
     triggerType: 'eventbridge',
@@ -180,15 +183,5 @@ export function sourceParameters(s: Source): RocketMQSourceParameters {
 /** One trigger per enabled rule, in rule order. Disabled rules get none (their consumer group stays idle). */
 export function triggersForRules(ruleSet: RuleSet): RocketMQTrigger[] {
   const model = ruleModel(ruleSet)
-  return ruleSet.rules
-    .filter((r) => r.enabled)
-    .map((r) => {
-      const { parentTopics, anyParent } = model.rule(r.id)!
-      // The target's parent topic first, as the rule writes it first.
-      const first = parentTopics.filter((t) => t === r.target.parentTopic)
-      return triggerForRule(r, ruleSet.defaultTrigger, {
-        parentTopics: [...first, ...parentTopics.filter((t) => t !== r.target.parentTopic)],
-        anyParent,
-      })
-    })
+  return ruleSet.rules.filter((r) => r.enabled).map((r) => triggerForRule(r, ruleSet.defaultTrigger, publishesTo(r, model.rule(r.id))))
 }
