@@ -1,13 +1,15 @@
 // npm run build: one self-contained CommonJS bundle per function (dist/<function>/index.js, Node 20),
-// with the validated rules.yaml inlined into the bridge. Invalid rules fail the build.
+// with the validated rules.yaml inlined into the bridge. Invalid rules fail the build before esbuild runs,
+// each error listed once. Everything is built into a staging directory beside dist/ and moved into place
+// only when every bundle is built: a failed build leaves the previous dist/ as it was.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build, type Plugin } from 'esbuild'
-import { messageOf } from '../shared/errors.js'
+import { messageOf, RulesError } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -92,64 +94,83 @@ const librariesApart: Plugin = {
 export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
   const rulesFile = resolve(options.rulesFile ?? join(root, 'rules.yaml'))
   const outDir = resolve(options.outDir ?? join(root, 'dist'))
+  // Before esbuild: its own log would print each rules error again, with frames of its own.
+  const rules = validateRulesText(readFileSync(rulesFile, 'utf8'))
+  if (!rules.ok) throw new RulesError(`${rulesFile}; nothing was built, dist/ is as it was`, rules.errors)
   const functions = readdirSync(join(root, 'functions'))
     .filter((f) => existsSync(join(root, 'functions', f, 'index.ts')))
     .sort()
-  for (const fn of functions) {
-    const out = join(outDir, fn)
-    const fc2Beside = fn === 'bridge' || fn === 'dead-letter'
-    rmSync(out, { recursive: true, force: true })
-    mkdirSync(out, { recursive: true })
-    const common = {
-      bundle: true,
-      platform: 'node' as const,
-      target: 'node20',
-      format: 'cjs' as const,
-      minify: true,
-      keepNames: true,
-      legalComments: 'none' as const,
-      // Quiet: the errors still come back in the thrown error (and its `errors`), not as frames on stderr.
-      logLevel: options.quiet ? ('silent' as const) : ('warning' as const),
-      // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
-      external: ['proxy-agent'],
+  // Beside outDir, so that the move into place is a rename on one file system.
+  mkdirSync(dirname(outDir), { recursive: true })
+  const staging = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}-building-`))
+  try {
+    for (const fn of functions) await buildFunction(fn, join(staging, fn), rulesFile, options)
+    mkdirSync(outDir, { recursive: true })
+    for (const fn of functions) {
+      const out = join(outDir, fn)
+      const old = join(staging, `${fn}.previous`)
+      if (existsSync(out)) renameSync(out, old)
+      renameSync(join(staging, fn), out)
     }
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
+  }
+  if (!options.quiet)
+    for (const fn of functions)
+      console.log(`built dist/${fn}/index.js (${(readFileSync(join(outDir, fn, 'index.js')).length / 1024).toFixed(0)} KB)`)
+  return functions
+}
+
+async function buildFunction(fn: string, out: string, rulesFile: string, options: BuildOptions): Promise<void> {
+  const fc2Beside = fn === 'bridge' || fn === 'dead-letter'
+  mkdirSync(out, { recursive: true })
+  const common = {
+    bundle: true,
+    platform: 'node' as const,
+    target: 'node20',
+    format: 'cjs' as const,
+    minify: true,
+    keepNames: true,
+    legalComments: 'none' as const,
+    // Quiet: the errors still come back in the thrown error (and its `errors`), not as frames on stderr.
+    logLevel: options.quiet ? ('silent' as const) : ('warning' as const),
+    // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
+    external: ['proxy-agent'],
+  }
+  await build({
+    ...common,
+    entryPoints: [join(root, 'functions', fn, 'index.ts')],
+    outfile: join(out, 'index.js'),
+    plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, ioredisApart, librariesApart] : fc2Beside ? [fc2Apart] : [],
+    // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
+    // SOCKS proxies (MQTT.js's `socks`) and browser timers (`worker-timers`) are never used: the stubs keep
+    // 100 KB off the cold start. WebSocket support is loaded on first use (librariesApart).
+    ...(fn === 'bridge'
+      ? {
+          alias: {
+            debug: join(root, 'scripts/debug-off.cjs'),
+            socks: join(root, 'scripts/socks-off.cjs'),
+            'worker-timers': join(root, 'scripts/worker-timers-off.cjs'),
+            ws: join(root, 'scripts/ws-apart.cjs'),
+          },
+        }
+      : {}),
+  })
+  if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
+  if (fn === 'bridge') {
+    await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
+    // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.
     await build({
       ...common,
-      entryPoints: [join(root, 'functions', fn, 'index.ts')],
-      outfile: join(out, 'index.js'),
-      plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, ioredisApart, librariesApart] : fc2Beside ? [fc2Apart] : [],
-      // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
-      // SOCKS proxies (MQTT.js's `socks`) and browser timers (`worker-timers`) are never used: the stubs keep
-      // 100 KB off the cold start. WebSocket support is loaded on first use (librariesApart).
-      ...(fn === 'bridge'
-        ? {
-            alias: {
-              debug: join(root, 'scripts/debug-off.cjs'),
-              socks: join(root, 'scripts/socks-off.cjs'),
-              'worker-timers': join(root, 'scripts/worker-timers-off.cjs'),
-              ws: join(root, 'scripts/ws-apart.cjs'),
-            },
-          }
-        : {}),
+      entryPoints: ['ioredis'],
+      outfile: join(out, 'ioredis.js'),
+      alias: { debug: join(root, 'scripts/debug-off.cjs') },
     })
-    if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
-    if (fn === 'bridge') {
-      await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
-      // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.
-      await build({
-        ...common,
-        entryPoints: ['ioredis'],
-        outfile: join(out, 'ioredis.js'),
-        alias: { debug: join(root, 'scripts/debug-off.cjs') },
-      })
-      // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
-      await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
-    }
-    // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
-    writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
-    if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, 'index.js')).length / 1024).toFixed(0)} KB)`)
+    // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
+    await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
   }
-  return functions
+  // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
+  writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
 }
 
 const USAGE = `usage: npm run build [-- --rules <rules-file>]
@@ -174,7 +195,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(2)
   }
   buildAll(rules !== undefined ? { rulesFile: rules } : {}).catch((err) => {
-    console.error(messageOf(err))
+    // esbuild has printed its own errors, with their frames, above: each once.
+    const esbuildFailure = Array.isArray((err as { errors?: unknown }).errors) && !(err instanceof RulesError)
+    console.error(esbuildFailure ? 'the build failed (the errors above); dist/ is as it was' : messageOf(err))
     process.exit(1)
   })
 }

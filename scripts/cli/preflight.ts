@@ -1,26 +1,38 @@
 // npm run preflight [-- --rules rules.yaml] [--s-yaml s.yaml]
 //
 // Before `s deploy`: everything that can be known on this machine about whether the deployment will work.
-// The rules (valid, no sample IDs, in the deployment's region, ACL passwords set), the bridge's settings
-// (its own configuration schema, on what s.yaml will give it), the triggers against the rules, s.yaml
-// against the fc3 schema, the Serverless Devs credentials, and dist/ up to date. It prints every problem
-// and exits 1, or prints what will be deployed and exits 0; always the checklist the account needs, and a
-// warning that `s preview` prints secrets. It never prints a secret value.
+// The rules (valid, no sample or placeholder IDs, in the deployment's region, ACL passwords set), the
+// bridge's settings (its own configuration schema, on what s.yaml will give it), the triggers against the
+// rules, s.yaml against the fc3 schema, the fc3 component cached, the Serverless Devs credentials, and dist/
+// up to date. It prints every problem at once (one hides no other) and exits 1, or prints what will be
+// deployed and exits 0; always the checklist the account needs, every role's permissions and every MQTT
+// parent topic of the rule model (routes' included), [x] where a check here verified it; and a warning that
+// `s preview` prints secrets. It never prints a secret value, and never goes to the network.
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
 import { redact, registerSecret } from '../../shared/logging/secrets.js'
+import type { RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { type LocalDeployment, readDeployment } from '../local/deployment.js'
 import { buildState } from '../local/dist.js'
+import { checkComponents } from './preflight/component-check.js'
 import { checkCredentials } from './preflight/credentials.js'
 import { checkEnvironment } from './preflight/environment-check.js'
-import { type Finding, ok, problem, warning } from './preflight/finding.js'
+import { type Finding, ok, problem, skipped, warning } from './preflight/finding.js'
 import { checkFleet } from './preflight/fleet-check.js'
 import { checklist, deploymentSummary } from './preflight/report.js'
-import { checkAcl, checkRegion, checkRules, checkSamples, checkTriggers } from './preflight/rules-checks.js'
+import {
+  checkAcl,
+  checkRegion,
+  checkRules,
+  checkSamples,
+  checkTriggers,
+  type SourceFacts,
+  triggersSkipped,
+} from './preflight/rules-checks.js'
 import { checkRendered, renderSYaml, schemaPath } from './preflight/s-yaml-check.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -29,10 +41,12 @@ const PLACEHOLDER_ACCOUNT = '<AccountID>'
 
 export const USAGE = `usage: npm run preflight -- [--rules <rules-file>] [--s-yaml <s.yaml>]
 
-Checks, before \`npx s deploy\`, what can be checked on this machine: rules.yaml (valid, no sample IDs left,
-every source in REGION, ACL passwords set), the bridge's settings in this shell's environment (with the
-bridge's own configuration schema), s.yaml's triggers against the rules, s.yaml against the fc3 schema,
-the Serverless Devs credentials, and dist/ up to date. Prints the checklist the account needs.
+Checks, before \`npx s deploy\`, what can be checked on this machine: rules.yaml (valid, no sample or
+placeholder IDs, every source in REGION, ACL passwords set), the bridge's settings in this shell's
+environment (with the bridge's own configuration schema), s.yaml's triggers against the rules, s.yaml
+against the fc3 schema, the fc3 component in Serverless Devs' cache, the Serverless Devs credentials, and
+dist/ up to date. Prints the checklist the account needs: every role's permissions and every MQTT parent
+topic the rules publish to (their routes' included), [x] where a check here verified it.
 
   --rules FILE    the rules (default rules.yaml)
   --s-yaml FILE   the Serverless Devs file (default s.yaml)
@@ -44,6 +58,7 @@ export interface PreflightResult {
   findings: Finding[]
   deployment?: LocalDeployment
   ruleSet?: RuleSet
+  model?: RuleModel
 }
 
 export async function preflight(o: { rulesPath: string; sYamlPath: string; env: NodeJS.ProcessEnv }): Promise<PreflightResult> {
@@ -59,25 +74,34 @@ export async function preflight(o: { rulesPath: string; sYamlPath: string; env: 
   const rulesText = read(o.rulesPath)
   const sYamlText = read(o.sYamlPath)
   let ruleSet: RuleSet | undefined
+  let model: RuleModel | undefined
+  let sources: SourceFacts[] = []
   if (rulesText !== undefined) {
     const rules = checkRules(o.rulesPath, rulesText)
     findings.push(...rules.findings)
     ruleSet = rules.ruleSet
+    model = rules.model
+    sources = rules.sources
   }
-  // Secrets named by the rules are known before anything could print them.
-  for (const r of ruleSet?.rules ?? []) if (r.source.acl) registerSecret(o.env[r.source.acl.passwordEnv])
+  // Secrets named by the rules are known before anything could print them (invalid rules' too).
+  for (const r of sources) if (typeof r.source.acl?.passwordEnv === 'string') registerSecret(o.env[r.source.acl.passwordEnv])
   let deployment: LocalDeployment | undefined
   if (sYamlText !== undefined) {
     try {
       deployment = readDeployment(o.sYamlPath, o.env, PLACEHOLDER_ACCOUNT)
     } catch (err) {
       findings.push(problem('s.yaml', messageOf(err)))
+      findings.push(
+        skipped('s.yaml', `not checked until ${o.sYamlPath} reads: the region, the bridge's settings, the credentials and dist/`),
+      )
     }
   }
-  if (ruleSet) {
-    findings.push(...checkSamples(ruleSet), ...checkAcl(ruleSet, o.env))
-    if (deployment) findings.push(...checkRegion(ruleSet, deployment.region))
-    if (sYamlText !== undefined) findings.push(...checkTriggers(o.sYamlPath, sYamlText, o.rulesPath, ruleSet))
+  // Invalid rules hide nothing: the sources are checked as far as they go.
+  if (rulesText !== undefined) {
+    findings.push(...checkSamples(sources), ...checkAcl(sources, o.env))
+    if (deployment) findings.push(...checkRegion(sources, deployment.region))
+    if (sYamlText !== undefined)
+      findings.push(...(ruleSet ? checkTriggers(o.sYamlPath, sYamlText, o.rulesPath, ruleSet) : [triggersSkipped(o.rulesPath)]))
   }
   if (deployment) {
     findings.push(...checkEnvironment(deployment, ruleSet, o.env))
@@ -92,14 +116,17 @@ export async function preflight(o: { rulesPath: string; sYamlPath: string; env: 
         : problem('build', `dist/ is not up to date (${state.why}): s deploy uploads it as it is; run npm run build`),
     )
   }
-  if (sYamlText !== undefined) findings.push(...checkRendered(await renderSYaml(root, o.sYamlPath, o.env), schemaPath(root, o.env)))
+  if (sYamlText !== undefined) {
+    findings.push(...checkComponents(sYamlText, o.env))
+    findings.push(...checkRendered(await renderSYaml(root, o.sYamlPath, o.env), schemaPath(root, o.env)))
+  }
   findings.push(
     warning(
       's preview',
       '`s preview` prints every environment value, secrets included (MQTT_PASSWORD, MQTT_ACCESS_KEY_SECRET, ACL passwords): never paste its output, and keep it out of shared terminals and CI logs. This check ran it and showed nothing of it.',
     ),
   )
-  return { findings, ...(deployment ? { deployment } : {}), ...(ruleSet ? { ruleSet } : {}) }
+  return { findings, ...(deployment ? { deployment } : {}), ...(ruleSet ? { ruleSet } : {}), ...(model ? { model } : {}) }
 }
 
 const MARK = { ok: '✓', problem: '✗', warning: '!', skipped: '-' } as const
@@ -111,8 +138,8 @@ export function report(result: PreflightResult, env: NodeJS.ProcessEnv): { lines
   if (result.deployment)
     lines.push(
       '',
-      'Before the first deploy (what no check here can see)',
-      ...checklist(result.deployment, result.ruleSet, env).map((l) => `  ${l}`),
+      'Before the first deploy ([x]: verified by the checks above; [ ]: for you to see to)',
+      ...checklist(result.deployment, result.ruleSet, env, result.findings, result.model).map((l) => `  ${l}`),
     )
   lines.push('')
   if (problems.length > 0) {
@@ -121,7 +148,7 @@ export function report(result: PreflightResult, env: NodeJS.ProcessEnv): { lines
     )
     return { lines: lines.map(redact), code: 1 }
   }
-  if (result.deployment) lines.push(...deploymentSummary(result.deployment, result.ruleSet))
+  if (result.deployment) lines.push(...deploymentSummary(result.deployment, result.ruleSet, result.model))
   const rule = result.ruleSet?.rules.find((r) => r.enabled)?.id ?? '<rule id>'
   lines.push('', `Nothing stops the deploy. Next: npx s deploy -t s.yaml, then npm run smoke -- --rule ${rule} (docs/deploying.md).`)
   return { lines: lines.map(redact), code: 0 }

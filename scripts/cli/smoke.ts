@@ -8,18 +8,19 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { previewEvent } from '../../shared/bridge/preview.js'
 import { type BridgeConfig, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError, messageOf } from '../../shared/errors.js'
 import { bridgeAnswerOf } from '../../shared/fc/bridge-answer.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { FcInvoker, publicEndpoint } from '../../shared/fc/invoke.js'
 import { redact } from '../../shared/logging/secrets.js'
-import type { Rule, RuleSet } from '../../shared/rules/schema.js'
+import type { CompiledRule, RuleModel } from '../../shared/rules/model.js'
+import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 import { requiredEnv } from './required-env.js'
+import { chooseSmokeMessage, SmokeFailure } from './smoke/message.js'
 import { subscribeForSmoke } from './smoke/subscriber.js'
-import { smokeToken, syntheticEvent } from './smoke/synthetic-event.js'
+import { smokeToken } from './smoke/synthetic-event.js'
 
 export const USAGE = `usage: npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
 
@@ -28,7 +29,10 @@ waits for it on MQTT_URL with a subscriber to the topic the bridge's mapping giv
 
   --rule ID        the rule to test (default: the first enabled rule of the rules file)
   --property K=V   a RocketMQ user property of the message (repeatable); default mqttSecondTopic=/smoke/<random>
-  --body TEXT      the message body (default: "smoke test <message ID> <time>")
+  --body TEXT      the message body. Default: for a rule with routes, a JSON body and user properties made
+                   from the first route its filter lets a message reach (each placeholder filled with
+                   smoke-<random>); else "smoke test <message ID> <time>". Either way the message goes to a
+                   topic no device subscribes to: <parent>/smoke/<random>, or the route's with smoke-<random>
   --function NAME  the bridge's function name (default ${BRIDGE_FUNCTION})
   --rules FILE     the rules the bridge was deployed with (default rules.yaml)
   --timeout S      seconds to wait for the message on MQTT_URL (default 30)
@@ -87,9 +91,7 @@ export function parseSmokeArgs(argv: string[]): SmokeOptions | 'help' {
   }
 }
 
-class SmokeFailure extends Error {}
-
-function loadRules(path: string): RuleSet {
+function loadRules(path: string): { ruleSet: RuleSet; model: RuleModel } {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -98,24 +100,24 @@ function loadRules(path: string): RuleSet {
   }
   const result = validateRulesText(text)
   if (!result.ok) throw new SmokeFailure(`${path} is invalid: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`)
-  return result.ruleSet
+  return result
 }
 
-function pickRule(rules: Rule[], id: string | undefined): Rule {
-  const enabled = rules.filter((r) => r.enabled)
+function pickRule(model: RuleModel, id: string | undefined): CompiledRule {
+  const enabled = model.rules.filter((r) => r.enabled)
   if (id === undefined) {
     if (enabled.length === 0) throw new SmokeFailure('the rules have no enabled rule to test')
     return enabled[0]!
   }
-  const rule = rules.find((r) => r.id === id)
-  if (!rule) throw new SmokeFailure(`no rule ${JSON.stringify(id)} in the rules (rules: ${rules.map((r) => r.id).join(', ')})`)
+  const rule = model.rule(id)
+  if (!rule) throw new SmokeFailure(`no rule ${JSON.stringify(id)} in the rules (rules: ${model.rules.map((r) => r.id).join(', ')})`)
   if (!rule.enabled) throw new SmokeFailure(`rule ${id} is disabled: the bridge dead-letters its messages and it has no trigger`)
   return rule
 }
 
 export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<void> {
-  const ruleSet = loadRules(o.rulesFile)
-  const rule = pickRule(ruleSet.rules, o.rule)
+  const { ruleSet, model } = loadRules(o.rulesFile)
+  const rule = pickRule(model, o.rule)
   let config: BridgeConfig
   try {
     config = loadConfig(env)
@@ -125,33 +127,18 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
     throw err
   }
   const accountId = requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
-  const region = env['ALIBABA_CLOUD_REGION'] || env['FC_REGION'] || env['REGION'] || rule.source.regionId
+  const region = env['ALIBABA_CLOUD_REGION'] || env['FC_REGION'] || env['REGION'] || rule.rule.source.regionId
   const endpoint = (env['FC_ENDPOINT'] || publicEndpoint(accountId, region)).replace(/\/$/, '')
   const token = smokeToken()
-  const message = syntheticEvent(
-    {
-      rule,
-      accountId,
-      userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties },
-      ...(o.body !== undefined ? { body: o.body } : {}),
-    },
-    token,
-  )
-  const s = rule.source
-  print(`Smoke test of ${o.functionName} at ${endpoint} (region ${region})`)
-  print(
-    `  rule        ${rule.id}: RocketMQ ${s.instanceId ?? s.endpoint ?? ''} ${s.topic}${s.tags === '*' ? '' : ` (tag ${s.tags.split('||')[0]})`} -> MQTT ${rule.target.parentTopic}`,
-  )
-  print(`  message     ${message.messageId}, user properties ${JSON.stringify(message.userProperties)}`)
-
   // Where it must arrive: the bridge's own mapping of this event, as validate-rules previews it.
-  const preview = previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet)
-  const expected = preview.publishes[0]
-  if (!expected) {
-    const why = preview.deadLetters[0]?.reason ?? 'the rule maps it to no publish (a route that does not match: give --property)'
-    throw new SmokeFailure(`the bridge would not publish this message: ${why}`)
-  }
-  print(`  expects     ${expected.topic}, QoS ${expected.qos} (the bridge's mapping of it, from ${o.rulesFile})`)
+  const { message, expected, outlet } = chooseSmokeMessage({ rule, ruleSet, accountId, properties: o.properties, body: o.body, token })
+  const s = rule.rule.source
+  const tag = message.tag
+  const parents = [...rule.parentTopics, ...(rule.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
+  print(`Smoke test of ${o.functionName} at ${endpoint} (region ${region})`)
+  print(`  rule        ${rule.id}: RocketMQ ${s.instanceId ?? s.endpoint ?? ''} ${s.topic}${tag ? ` (tag ${tag})` : ''} -> MQTT ${parents}`)
+  print(`  message     ${message.messageId}, user properties ${JSON.stringify(message.userProperties)}`)
+  print(`  expects     ${expected.topic}, QoS ${expected.qos} through ${outlet} (the bridge's mapping of it, from ${o.rulesFile})`)
 
   const sts = env['ALIBABA_CLOUD_SECURITY_TOKEN']
   const invoker = new FcInvoker({

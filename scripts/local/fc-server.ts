@@ -32,6 +32,16 @@ import {
 import { type HttpTriggerRequest, httpTriggerAnswer, httpTriggerEvent, matchHttpTrigger } from './fc-http-trigger.js'
 import { decodePath, hostHeader, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
 
+/** A 405, which names the methods that are allowed (RFC 9110 §15.5.6: a 405 carries Allow). */
+class MethodRefusal extends InvokeRefusal {
+  constructor(
+    readonly allow: readonly string[],
+    message: string,
+  ) {
+    super(405, 'MethodNotAllowed', message)
+  }
+}
+
 export type { InvocationRecord } from './fc-async.js'
 export type { LocalFunction } from './fc-functions.js'
 
@@ -126,7 +136,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   }
 
   async function invoke(req: IncomingMessage, res: ServerResponse, url: URL, name: string): Promise<void> {
-    if (req.method !== 'POST') throw new InvokeRefusal(405, 'MethodNotAllowed', `invoke with POST, not ${req.method}`)
+    if (req.method !== 'POST') throw new MethodRefusal(['POST'], `invoke with POST, not ${req.method}`)
     const signed = authenticate(req, url.pathname, null, false)
     const l = lookUp(name)
     const type = String(req.headers['x-fc-invocation-type'] ?? 'Sync')
@@ -175,11 +185,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     if (!l || !http) throw new InvokeRefusal(404, 'TriggerNotFound', `function ${t.functionName} has no HTTP trigger here`)
     const method = req.method ?? 'GET'
     if (!http.methods.includes(method))
-      throw new InvokeRefusal(
-        405,
-        'MethodNotAllowed',
-        `the HTTP trigger of ${t.functionName} takes ${http.methods.join(', ')}, not ${method}`,
-      )
+      throw new MethodRefusal(http.methods, `the HTTP trigger of ${t.functionName} takes ${http.methods.join(', ')}, not ${method}`)
     const body = await readBody(req, SYNC_LIMIT, 'synchronous')
     if (signed) verifyBody(req, body)
     const requestId = newRequestId()
@@ -246,6 +252,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(body)),
       'x-fc-request-id': newRequestId(),
+      ...(refusal instanceof MethodRefusal ? { allow: refusal.allow.join(', ') } : {}),
       // A body not read yet is not worth reading: close once the answer is out.
       ...(req.complete ? {} : { connection: 'close' }),
     })

@@ -23,3 +23,24 @@ export function isSample(field: SampleKind, value: string | undefined): boolean 
     field === 'instanceId' ? SAMPLE_IDS.instanceIds : field === 'endpoint' ? SAMPLE_IDS.endpoints : SAMPLE_IDS.groupIds
   return list.includes(value)
 }
+
+/**
+ * Why a value has the shape of a placeholder, or undefined: the docs' and consoles' stand-ins (`xxx`,
+ * `PLACEHOLDER`, `your-…`, `<…>`, `example`), a run of sequential digits, and an ApsaraMQ for RocketMQ 4.x
+ * instance ID not of the console's form MQ_INST_<16-digit account ID>_<8 letters or digits>
+ * (`MQ_INST_123_abc`). A value of a real deployment has none of these. `words: false` leaves out the
+ * words (example, sample…), for host names: example.com is where tests and docs point on purpose.
+ */
+export function placeholderShape(field: string, value: string | undefined, words = true): string | undefined {
+  if (value === undefined || value === '') return undefined
+  const lower = value.toLowerCase()
+  if (/xxx/i.test(value)) return 'has "xxx" in it, a stand-in'
+  if (lower.includes('placeholder')) return 'says PLACEHOLDER'
+  if (/(^|[^a-z])your[-_ ]?[a-z]/i.test(value)) return 'says "your…", a stand-in for your own value'
+  if (/[<>{}…]|\.\.\./.test(value)) return 'has <…>, {…} or … in it, a stand-in'
+  if (words && /(^|[^a-z])(example|changeme|todo|dummy|sample)([^a-z]|$)/i.test(value)) return 'says example, sample, changeme or todo'
+  if (/123456789|987654321/.test(value)) return 'has a run of sequential digits (123456789), a stand-in for an ID'
+  if (field === 'instanceId' && value.startsWith('MQ_INST_') && !/^MQ_INST_\d{16}_[A-Za-z0-9]{8}$/.test(value))
+    return 'is not an instance ID as the RocketMQ console shows one (MQ_INST_<16-digit account ID>_<8 letters or digits>)'
+  return undefined
+}

@@ -4,10 +4,14 @@ import { parseArgs } from 'node:util'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import { parsePort } from './ports.js'
 
-export const USAGE = `usage: npm start -- [--once] [--mqtt-port N] [--fc-port N] [--require-signature]
+export const USAGE = `usage: npm start -- [--once] [--no-samples] [--mqtt-port N] [--fc-port N] [--require-signature]
 
   --once               send the samples, print the result, exit (0: all as expected, 1: not);
                        uses free ports unless --mqtt-port / --fc-port are given
+  --no-samples         send no samples: only serve (with --once, start, check the set-up and exit).
+                       The samples are examples/events.json under the repository's rules.yaml; under
+                       other rules (RULES_FILE), one message per route and target of each enabled rule,
+                       made from its filters and placeholders
   --mqtt-port N        port of the embedded MQTT broker (default 1883; ignored when MQTT_URL is set)
   --fc-port N          port of the local Function Compute invoke API (default 9000)
   --require-signature  refuse unsigned requests, as Function Compute does, and sign with a key made for
@@ -41,6 +45,8 @@ export const LOCAL_ACCOUNT_ID = '1234567890123456'
 
 export interface StartOptions {
   once: boolean
+  /** Send the samples (examples/events.json, or made from RULES_FILE's rules); --no-samples: none. */
+  samples: boolean
   mqttPort: number
   fcPort: number
   requireSignature: boolean
@@ -52,6 +58,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
     args: argv,
     options: {
       once: { type: 'boolean', default: false },
+      'no-samples': { type: 'boolean', default: false },
       'mqtt-port': { type: 'string' },
       'fc-port': { type: 'string' },
       'require-signature': { type: 'boolean', default: false },
@@ -64,6 +71,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
   const fallback = (port: number) => (values.once ? 0 : port)
   return {
     once: values.once,
+    samples: !values['no-samples'],
     mqttPort: values['mqtt-port'] !== undefined ? parsePort(values['mqtt-port'], '--mqtt-port') : fallback(DEFAULT_MQTT_PORT),
     fcPort: values['fc-port'] !== undefined ? parsePort(values['fc-port'], '--fc-port') : fallback(DEFAULT_FC_PORT),
     requireSignature: values['require-signature'],

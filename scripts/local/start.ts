@@ -1,11 +1,12 @@
-// npm start [-- --once] [--mqtt-port N] [--fc-port N] [--require-signature]
+// npm start [-- --once] [--no-samples] [--mqtt-port N] [--fc-port N] [--require-signature]
 //
 // The whole system on one machine: an MQTT broker (embedded aedes, or MQTT_URL), the three functions of
 // s.yaml served at Function Compute's invoke paths on 127.0.0.1 (the BUILT bundles, built when missing),
-// the bridge's dead letters handed to the local dead-letter function, a subscriber, and the samples of
-// examples/events.json sent through the bridge as a Function Compute client sends them. Then it keeps
+// the bridge's dead letters handed to the local dead-letter function, a subscriber to every parent topic
+// the rules publish to (their routes' included), and samples sent through the bridge as a Function Compute
+// client sends them: examples/events.json under the repository's rules.yaml, else one message per route
+// and target made from the user's own rules (rule-samples.ts), or none with --no-samples. Then it keeps
 // serving (Ctrl-C stops everything), or with --once exits: 0 when every sample came out as expected.
-import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../shared/bridge/bridge.js'
@@ -13,15 +14,15 @@ import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { messageOf } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
-import { validateRulesText } from '../../shared/rules/validate.js'
 import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
 import { type LocalFc, startLocalFc } from './fc-server.js'
 import { explainListenError } from './ports.js'
-import { loadSamples, matchDeadLetters, matchMessages, stampTimes } from './samples.js'
+import { matchDeadLetters, matchMessages, stampTimes } from './samples.js'
 import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions, USAGE } from './start-options.js'
-import { type HandMessage, handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
+import { handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
+import { chooseSamples, readRules } from './start-rules.js'
 import { type LocalSubscriber, startSubscriber } from './subscriber.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -49,34 +50,13 @@ class Resources {
   }
 }
 
-/** The enabled rules' parent topics (what the subscriber listens to), and a message one of them accepts (for the curl example). */
-function readRules(): { topics: string[]; handMessage: HandMessage } {
-  const file = process.env['RULES_FILE'] || join(root, 'rules.yaml')
-  const result = validateRulesText(readFileSync(file, 'utf8'))
-  if (!result.ok) throw new Error(`${file} is invalid:\n${result.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`)
-  const enabled = result.ruleSet.rules.filter((r) => r.enabled)
-  if (enabled.length === 0) throw new Error(`${file} has no enabled rule: the bridge would dead-letter every message`)
-  // The sample events' rule when it is there, so the example matches the README; else any enabled rule.
-  const rule = enabled.find((r) => r.id === 'home-lamps') ?? enabled[0]!
-  const tag = rule.source.tags === '*' ? undefined : rule.source.tags.split('||')[0]
-  return {
-    topics: enabled.map((r) => `${r.target.parentTopic}/#`),
-    handMessage: {
-      ruleId: rule.id,
-      topic: rule.source.topic,
-      ...(rule.source.instanceId ? { instanceId: rule.source.instanceId } : {}),
-      ...(tag ? { tag } : {}),
-    },
-  }
-}
-
 async function run(options: StartOptions, resources: Resources): Promise<number> {
   print('rocketmq-mqtt-bridge: the whole system on this machine (no cloud account needed)')
   const deployment = readDeployment(join(root, 's.yaml'), process.env, LOCAL_ACCOUNT_ID)
   const bridgeFn = deployment.functions.find((f) => f.role === 'bridge')!
   const bundles = deployment.functions.map((f) => join(f.dir, 'index.js'))
   print(await ensureBuilt(root, bundles))
-  const rules = readRules()
+  const rules = readRules(root)
 
   // Broker: MQTT_URL when set, else the embedded one.
   let broker: { url: string; embedded: boolean }
@@ -134,7 +114,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   section('Set-up')
   for (const l of showSetup(facts, subscriber)) print(l)
 
-  const samples = loadSamples(join(root, 'examples', 'events.json'))
+  const samples = chooseSamples(root, options.samples, rules, print)
   const problems: string[] = []
   const started = new Date()
   const invoker = new FcInvoker({
@@ -217,7 +197,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   if (problems.length > 0) {
     for (const p of problems) print(`  FAILED: ${p}`)
   } else {
-    print('  OK: every sample came out as expected')
+    print(samples.length > 0 ? '  OK: every sample came out as expected' : '  OK: everything is up; no sample was sent')
   }
   if (options.once) return problems.length > 0 ? 1 : 0
 

@@ -1,5 +1,6 @@
 // Rules -> the bridge's EventBridge RocketMQ triggers (docs/platform-facts.md §4, §7): one per enabled rule.
 // Used by the validate-rules function's 200 response, `npm run triggers` and the tests, so the three agree.
+import { ruleModel } from '../rules/model.js'
 import type { Rule, RuleSet, TriggerSettings } from '../rules/schema.js'
 import { INSTANCE_TYPES, type Source } from '../rules/source.js'
 
@@ -102,10 +103,23 @@ export function effectiveSettings(rule: Rule, defaults?: TriggerSettings): Requi
 
 const MAX_DESCRIPTION = 256
 
-export function triggerForRule(rule: Rule, defaults?: TriggerSettings): RocketMQTrigger {
+/**
+ * The MQTT parent topics a rule publishes to, as the tools name them (`plant, alarms`): the rule model's
+ * (shared/rules/model.ts), its routes' included, the target's first where a message can reach it; and a
+ * note where a route lets the producer choose one (`allowAnyParent`).
+ */
+export function publishesTo(rule: Rule, compiled: { parentTopics: string[]; anyParent: boolean } | undefined): string {
+  if (!compiled) return rule.target.parentTopic
+  const first = compiled.parentTopics.filter((t) => t === rule.target.parentTopic)
+  const topics = [...first, ...compiled.parentTopics.filter((t) => t !== rule.target.parentTopic)]
+  return [...topics, ...(compiled.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
+}
+
+/** `to`: what publishesTo says of the rule; without it, the target's parent topic alone. */
+export function triggerForRule(rule: Rule, defaults?: TriggerSettings, to: string = rule.target.parentTopic): RocketMQTrigger {
   const s = effectiveSettings(rule, defaults)
   const ordered = rule.ordering === 'message-group' ? ', ordered per message group' : ''
-  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${rule.target.parentTopic}${ordered}`
+  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${to}${ordered}`
   return {
     triggerName: triggerName(rule.id),
     triggerType: 'eventbridge',
@@ -168,5 +182,6 @@ export function sourceParameters(s: Source): RocketMQSourceParameters {
 
 /** One trigger per enabled rule, in rule order. Disabled rules get none (their consumer group stays idle). */
 export function triggersForRules(ruleSet: RuleSet): RocketMQTrigger[] {
-  return ruleSet.rules.filter((r) => r.enabled).map((r) => triggerForRule(r, ruleSet.defaultTrigger))
+  const model = ruleModel(ruleSet)
+  return ruleSet.rules.filter((r) => r.enabled).map((r) => triggerForRule(r, ruleSet.defaultTrigger, publishesTo(r, model.rule(r.id))))
 }

@@ -1,7 +1,7 @@
 // The built bundle, loaded with plain require and invoked with a Buffer the way Function Compute does.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -139,7 +139,7 @@ describe('the built bridge bundle on Mosquitto', needsMosquitto(), () => {
   })
 })
 
-test('invalid rules fail the build, naming each error with its path; quiet, esbuild prints none of it', async () => {
+test('invalid rules fail the build before esbuild: each error once, no esbuild frames, the previous dist/ untouched', async () => {
   const bad = join(work, 'bad.yaml')
   writeFileSync(
     bad,
@@ -149,24 +149,66 @@ test('invalid rules fail the build, naming each error with its path; quiet, esbu
       '  - id: ok-rule',
       '    source: { regionId: cn-hangzhou, instanceId: MQ_INST_1, topic: t, groupId: GID_ok_rule }',
       '    target: { parentTopic: "a/+" }',
+      '    routes:',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
+      '      - { when: { tags: A }, topic: "${body.x}" }',
     ].join('\n'),
   )
   const verdict = validateRulesText(readFileSync(bad, 'utf8'))
   assert.ok(!verdict.ok)
-  // In a child process: esbuild's own service writes its log frames straight to the inherited stderr.
+  assert.ok(
+    verdict.errors.some((e) => e.path.startsWith('rules[1].routes[0]')),
+    'a route error among them',
+  )
+  // A previous build, which the failed one must leave as it was.
+  const out = join(work, 'bad-dist')
+  mkdirSync(join(out, 'bridge'), { recursive: true })
+  writeFileSync(join(out, 'bridge', 'index.js'), '// the previous build\n')
+  // In a child process and not quiet: esbuild's own service writes its log frames straight to the inherited stderr.
   const script = `import { buildAll } from ${JSON.stringify(join(root, 'scripts/build.ts'))}
-buildAll({ rulesFile: ${JSON.stringify(bad)}, outDir: ${JSON.stringify(join(work, 'bad-dist'))}, quiet: true }).then(
+buildAll({ rulesFile: ${JSON.stringify(bad)}, outDir: ${JSON.stringify(out)} }).then(
   () => console.log(JSON.stringify({ built: true })),
   (err) => console.log(JSON.stringify({ message: err.message })),
 )`
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
 
-  assert.equal(child.stderr, '', 'quiet: no esbuild error frames')
+  assert.equal(child.stderr, '', 'no esbuild error frames')
   const { message } = JSON.parse(child.stdout) as { message?: string }
   assert.ok(message !== undefined, `the build must fail: ${child.stdout}`)
+  assert.match(message, /bad\.yaml; nothing was built, dist\/ is as it was/)
+  for (const e of verdict.errors) {
+    const line = `  ${e.path}: ${e.message}`
+    assert.equal(message.split('\n').filter((l) => l === line).length, 1, `${e.path} once in:\n${message}`)
+  }
+  assert.equal(readFileSync(join(out, 'bridge', 'index.js'), 'utf8'), '// the previous build\n')
+  assert.deepEqual(readdirSync(out), ['bridge'], 'nothing added beside it')
   assert.deepEqual(
-    verdict.errors.map((e) => e.path),
-    ['rules[0].id', 'rules[0].source', 'rules[0].target', 'rules[1].target.parentTopic'],
+    readdirSync(work).filter((f) => f.includes('building')),
+    [],
+    'no staging directory left behind',
   )
-  for (const e of verdict.errors) assert.ok(message.includes(`bad.yaml: ${e.path}: ${e.message}`), `${e.path} in:\n${message}`)
+})
+
+test('npm run build -- --rules bad.yaml: exit 1, each error printed once, nothing from esbuild', () => {
+  const bad = join(work, 'bad-cli.yaml')
+  writeFileSync(bad, 'rules:\n  - id: "!"\n')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--rules', bad], { cwd: root, encoding: 'utf8' })
+  assert.equal(child.status, 1)
+  assert.equal(child.stdout, '')
+  assert.doesNotMatch(child.stderr, /\[ERROR\]|esbuild/)
+  assert.equal(child.stderr.split('\n').filter((l) => l.startsWith('  rules[0].id: ')).length, 1, child.stderr)
+})
+
+test('a build into a dist/ that exists replaces each function in place, and leaves no staging directory', async () => {
+  const out = join(work, 'rebuilt')
+  mkdirSync(join(out, 'bridge'), { recursive: true })
+  writeFileSync(join(out, 'bridge', 'stale.js'), 'stale')
+  const functions = await buildAll({ rulesFile, outDir: out, quiet: true })
+  assert.deepEqual(readdirSync(out).sort(), [...functions].sort())
+  assert.ok(!existsSync(join(out, 'bridge', 'stale.js')), 'the previous bundle went as a whole')
+  assert.ok(existsSync(join(out, 'bridge', 'index.js')))
+  assert.deepEqual(
+    readdirSync(work).filter((f) => f.includes('building')),
+    [],
+  )
 })

@@ -281,8 +281,10 @@ describe('the validate-rules HTTP trigger at /http/<name>, as the deployed trigg
     )
   })
 
-  test('a method the trigger does not take: 405; a function without an HTTP trigger: 404', async () => {
-    assert.equal((await fetch(url(), { method: 'GET' })).status, 405)
+  test('a method the trigger does not take: 405 with Allow: POST; a function without an HTTP trigger: 404', async () => {
+    const get = await fetch(url(), { method: 'GET' })
+    assert.equal(get.status, 405)
+    assert.equal(get.headers.get('allow'), 'POST')
     const none = await post(
       fc.port,
       '/http/bridge-no-trigger',

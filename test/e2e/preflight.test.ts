@@ -30,9 +30,9 @@ function preflight(dir: string, env: Record<string, string>): { status: number |
 }
 
 /** A project ready to deploy: its own IDs in rules.yaml, s.yaml's triggers rewritten for them, dist/ built, credentials. */
-function readyProject(): { dir: string; home: string } {
+function readyProject(rulesText = readFileSync(join(root, 'rules.yaml'), 'utf8')): { dir: string; home: string } {
   const dir = mkdtempSync(join(tmpdir(), 'preflight-'))
-  const rules = readFileSync(join(root, 'rules.yaml'), 'utf8')
+  const rules = rulesText
     .replaceAll('MQ_INST_1234567890123456_BXhFHryi', 'MQ_INST_1880770869021234_BXaaaaaa')
     .replaceAll('rmq-cn-jte3w5i0a01', 'rmq-cn-abcd1234ef5')
     .replaceAll('10.0.0.8:9876', '172.16.3.4:9876')
@@ -102,6 +102,65 @@ describe('npm run preflight', () => {
     const r = preflight(dir, { HOME: home, MQTT_URL: 'mqtt://broker.example.com:1883', FC3_SCHEMA: join(dir, 'no-such-schema.json') })
     assert.equal(r.status, 0, r.out)
     assert.match(r.out, /- fc3 schema: the fc3 component's schema is not at .*no-such-schema\.json; set FC3_SCHEMA/)
+  })
+
+  test("routed rules: the parent topics to create are every one the rules publish to, routes' included; the trigger names them; [x] what was verified", () => {
+    const { dir, home } = readyProject(readFileSync(join(root, 'test/fixtures/routed-rules.yaml'), 'utf8'))
+    // The fc3 component as s leaves it after its first download.
+    const component = join(home, '.s', 'components', 'devsapp.cn', 'v3', 'fc3')
+    mkdirSync(component, { recursive: true })
+    writeFileSync(join(component, '.s.lock'), JSON.stringify({ version: '0.1.9', lastUpdateCheck: Date.now() }))
+    const env = {
+      HOME: home,
+      MQTT_URL: 'mqtts://post-cn-abcd1234.mqtt.aliyuncs.com:8883',
+      MQTT_AUTH: 'signature',
+      MQTT_INSTANCE_ID: 'post-cn-abcd1234',
+      MQTT_ACCESS_KEY_ID: 'LTAIbridge',
+      MQTT_ACCESS_KEY_SECRET: SECRET,
+      FC3_SCHEMA: join(dir, 'no-such-schema.json'),
+    }
+    const r = preflight(dir, env)
+    assert.equal(r.status, 0, r.out)
+    assert.match(r.out, /✓ fc3 component: fc3 0\.1\.9 is cached in /)
+    assert.match(r.out, /\[x\] Serverless Devs credentials under the alias "default"/)
+    assert.match(r.out, /\[x\] the Serverless Devs fc3 component/)
+    assert.match(r.out, /\[x\] s\.yaml's triggers written from the rules/)
+    assert.match(r.out, /\[ \] the dead-letter function's role .*: fc:InvokeFunction on rocketmq-mqtt-bridge/)
+    assert.match(
+      r.out,
+      /\[ \] ApsaraMQ for MQTT post-cn-abcd1234: the parent topics alarms \(plant routes\[0\]\), plant \(plant routes\[1\], plant target\), orders \(orders routes\[0\]\) created/,
+    )
+    assert.match(
+      r.out,
+      /trigger rocketmq-plant: RocketMQ \S+ plant-events \(tags Alarm\|\|Status, group GID_plant_events_prod\) -> MQTT plant, alarms\n/,
+    )
+    assert.ok(!r.out.includes(SECRET), 'no secret printed')
+    // The description s.yaml got from npm run triggers names them too.
+    assert.match(
+      readFileSync(join(dir, 's.yaml'), 'utf8'),
+      /description: "?rule plant: RocketMQ plant-events \(tags Alarm\|\|Status\) -> MQTT plant, alarms"?\n/,
+    )
+  })
+
+  test("the docs' placeholder instance ID and a stand-in group are refused, with every other problem at once", () => {
+    const text = readFileSync(join(root, 'test/fixtures/routed-rules.yaml'), 'utf8')
+      .replace('MQ_INST_1234567890123456_BXhFHryi', 'MQ_INST_123_abc')
+      .replace('GID_orders_routed', 'GID_xxxxxxxx')
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-placeholders-'))
+    writeFileSync(join(dir, 'rules.yaml'), text)
+    writeFileSync(join(dir, 's.yaml'), readFileSync(join(root, 's.yaml'), 'utf8'))
+    const r = preflight(dir, { HOME: mkdtempSync(join(tmpdir(), 'preflight-home-')), FC3_SCHEMA: join(dir, 'none.json') })
+    assert.equal(r.status, 1, r.out)
+    assert.match(
+      r.out,
+      /✗ sample IDs: rules\[0\] \(plant\): source\.instanceId "MQ_INST_123_abc" is not an instance ID as the RocketMQ console shows one/,
+    )
+    assert.match(r.out, /✗ sample IDs: rules\[1\] \(orders\): source\.instanceId "MQ_INST_1234567890123456_BXhFHryi" is a sample/)
+    assert.match(r.out, /✗ sample IDs: rules\[1\] \(orders\): source\.groupId "GID_xxxxxxxx" has "xxx" in it/)
+    assert.match(r.out, /✗ triggers: .* disagrees with /)
+    assert.match(r.out, /✗ environment: MQTT_URL: is required/)
+    assert.match(r.out, /✗ credentials: /)
+    assert.match(r.out, /! fc3 component: fc3 is not cached in .*: the first s deploy downloads it from Serverless Devs' registry/)
   })
 
   test('--help', () => {

@@ -11,8 +11,9 @@ import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { buildAll } from '../../scripts/build.js'
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-options.js'
-import { type Broker, startAedes } from '../helpers/broker.js'
+import { type Broker, startAedes, startMosquitto } from '../helpers/broker.js'
 import { freePort } from '../helpers/ports.js'
+import { needsMosquitto } from '../helpers/requirements.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 let server: ChildProcess
@@ -146,5 +147,69 @@ describe('npm run smoke against npm start', () => {
     const help = await smoke(['--help'])
     assert.equal(help.status, 0)
     assert.match(help.out, /^usage: npm run smoke/)
+  })
+})
+
+describe('npm run smoke on a routed rule, against npm start on Mosquitto', needsMosquitto(), () => {
+  const routed = fileURLToPath(new URL('../fixtures/routed-rules.yaml', import.meta.url))
+  let mosquitto: Broker
+  let routedServer: ChildProcess
+  let routedOutput = ''
+  let env: Record<string, string>
+
+  before(async () => {
+    mosquitto = await startMosquitto()
+    const fcPort = await freePort()
+    env = { FC_ENDPOINT: `http://127.0.0.1:${fcPort}`, MQTT_URL: mosquitto.url }
+    routedServer = spawn(process.execPath, ['--import', 'tsx', 'scripts/local/start.ts', '--fc-port', String(fcPort), '--no-samples'], {
+      cwd: root,
+      env: { ...cleanEnv(), RULES_FILE: routed, MQTT_URL: mosquitto.url, DEAD_LETTER_DIR: mkdtempSync(join(tmpdir(), 'smoke-routed-dl-')) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const add = (d: Buffer) => {
+      routedOutput += d.toString()
+    }
+    routedServer.stdout!.on('data', add)
+    routedServer.stderr!.on('data', add)
+    const until = Date.now() + 45_000
+    while (!routedOutput.includes('What the subscriber receives from now on:')) {
+      if (routedServer.exitCode !== null || Date.now() > until) throw new Error(`npm start did not come up:\n${routedOutput}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  })
+
+  after(async () => {
+    if (routedServer && routedServer.exitCode === null) {
+      routedServer.kill('SIGINT')
+      await new Promise((r) => routedServer.once('exit', r))
+    }
+    await mosquitto?.stop()
+  })
+
+  test("a body made from the route's filter; delivered to a topic no device subscribes to (smoke-<random> in each placeholder)", async () => {
+    const r = await smoke(['--rules', routed, '--rule', 'plant'], env)
+    assert.equal(r.status, 0, r.out)
+    assert.match(r.out, /rule {8}plant: RocketMQ \S+ plant-events \(tag Alarm\) -> MQTT alarms, plant/)
+    assert.match(r.out, /"device":"smoke-[0-9a-f]{10}"/)
+    assert.match(r.out, /expects {5}alarms\/smoke-[0-9a-f]{10}\/smoke-[0-9a-f]{10}, QoS 1 through routes\[0\]/)
+    assert.match(r.out, /received {4}alarms\/smoke-[0-9a-f]{10}\/smoke-[0-9a-f]{10}, QoS 1/)
+    assert.match(r.out, /OK: the deployed bridge delivered a message for rule plant/)
+  })
+
+  test('a rule only its routes publish for (unmatched: skip): a nested body path and a prefix filter', async () => {
+    const r = await smoke(['--rules', routed, '--rule', 'orders'], env)
+    assert.equal(r.status, 0, r.out)
+    assert.match(r.out, /-> MQTT orders\n/)
+    assert.match(r.out, /received {4}orders\/smoke-[0-9a-f]{10}, QoS 1/)
+  })
+
+  test('a --body no route accepts: exit 1 before the invoke, with a hint at --body and what the route reads', async () => {
+    const r = await smoke(['--rules', routed, '--rule', 'orders', '--body', 'not json'], env)
+    assert.equal(r.status, 1, r.out)
+    assert.match(
+      r.out,
+      /FAILED: the bridge would not publish this message: .*give the message by hand: --body '\{…\}' with kind \(what rules\[1\]\.routes\[0\] accepts\)/,
+    )
+    assert.doesNotMatch(r.out, /invoked/)
   })
 })

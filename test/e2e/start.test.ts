@@ -17,7 +17,9 @@ import { loadSamples } from '../../scripts/local/samples.js'
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-options.js'
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { freePort } from '../helpers/ports.js'
+import { needsMosquitto } from '../helpers/requirements.js'
 
 const repo = fileURLToPath(new URL('../../', import.meta.url))
 const samples = loadSamples(join(repo, 'examples', 'events.json'))
@@ -358,5 +360,56 @@ describe('npm start', () => {
       assert.ok(!out.includes('[ERROR]'), `${run}: no esbuild error frames in:\n${out}`)
       for (const line of lines) assert.equal(out.split(line).length - 1, 1, `${run}: "${line}" once in:\n${out}`)
     }
+  })
+})
+
+describe('npm start under rules of your own (RULES_FILE), on Mosquitto', needsMosquitto(), () => {
+  let broker: Broker
+  const routed = fileURLToPath(new URL('../fixtures/routed-rules.yaml', import.meta.url))
+  before(async () => {
+    broker = await startMosquitto()
+  })
+  after(async () => {
+    await broker?.stop()
+  })
+
+  test("--once: samples made from each rule and route, not examples/events.json; subscribed to every parent topic, the routes' included; all delivered, no dead letter", async () => {
+    const store = mkdtempSync(join(tmpdir(), 'start-own-dl-'))
+    const child = start(['--once'], { RULES_FILE: routed, MQTT_URL: broker.url, DEAD_LETTER_DIR: store })
+    const code = await exited(child, 55_000)
+    const out = child.output()
+    assert.equal(code, 0, out)
+    assert.match(out, /subscribed to alarms\/#, plant\/#, orders\/#/)
+    assert.match(out, /samples: 4 made from .*routed-rules\.yaml \(one per route and target of each enabled rule\)/)
+    for (const name of ['rule plant routes[0]', 'rule plant routes[1]', 'rule plant target', 'rule orders routes[0]'])
+      assert.ok(out.includes(`: ${name} (1 message)`), `${name} in:\n${out}`)
+    assert.ok(!samples.some((s) => out.includes(s.name)), "none of the repository's samples")
+    const received = out.slice(out.indexOf('== Received by the subscriber'), out.indexOf('== Dead letters'))
+    // Each placeholder filled with smoke-<token>; the filters' values as the rules write them (1.10, not 1.1).
+    assert.match(
+      received,
+      /alarms\/smoke-[0-9a-f]{10}\/smoke-[0-9a-f]{10} {2}QoS 1 {2}\{"severity":"critical","site":"smoke-[0-9a-f]{10}","smokeTest":"[0-9a-f]{10}"\}/,
+    )
+    assert.match(received, /plant\/line-smoke-[0-9a-f]{10} {2}QoS 1/)
+    assert.match(received, /plant\/smoke\/[0-9a-f]{10} {2}QoS 1 {2}sample for rule plant target/)
+    assert.match(
+      received,
+      /orders\/smoke-[0-9a-f]{10} {2}QoS 1 {2}\{"kind":"ord-smoke-[0-9a-f]{10}","customer":\{"id":"smoke-[0-9a-f]{10}"\}/,
+    )
+    assert.match(out, /4\/4 sample messages received, 0\/0 poison messages stored as dead letters, 4\/4 invocations ok/)
+    assert.ok(!out.includes('FAILED'), out)
+    assert.deepEqual(await readDeadLetters(store), [])
+  })
+
+  test('--no-samples sends none: exit 0 with --once, nothing received, nothing stored', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'start-none-dl-'))
+    const child = start(['--once', '--no-samples'], { RULES_FILE: routed, MQTT_URL: broker.url, DEAD_LETTER_DIR: store })
+    const code = await exited(child, 55_000)
+    const out = child.output()
+    assert.equal(code, 0, out)
+    assert.match(out, /samples: none \(--no-samples\)/)
+    assert.match(out, /== Received by the subscriber \(0\)/)
+    assert.match(out, /0\/0 sample messages received/)
+    assert.deepEqual(await readDeadLetters(store), [])
   })
 })

@@ -7,7 +7,7 @@ import { loadConfig } from '../../../shared/config/bridge.js'
 import { ConfigError } from '../../../shared/errors.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
 import type { LocalDeployment } from '../../local/deployment.js'
-import { SAMPLE_IDS } from '../../local/sample-ids.js'
+import { placeholderShape, SAMPLE_IDS } from '../../local/sample-ids.js'
 import { type Finding, ok, problem, warning } from './finding.js'
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/
@@ -25,8 +25,14 @@ export function checkEnvironment(deployment: LocalDeployment, ruleSet: RuleSet |
     if (ruleSet) new Bridge(config, ruleSet) // its own cross-checks (the client ID prefix against the profile); opens nothing
     out.push(ok('environment', `the bridge's settings are valid (${Object.keys(bridge.environment).length} variables from s.yaml)`))
     const host = new URL(config.mqttUrl).hostname
-    if ((SAMPLE_IDS.brokerHosts as readonly string[]).includes(host))
-      out.push(problem('environment', `MQTT_URL: ${host} is the example host from the docs; set your ApsaraMQ for MQTT endpoint or broker`))
+    const hostShape = (SAMPLE_IDS.brokerHosts as readonly string[]).includes(host)
+      ? 'is the example host from the docs'
+      : placeholderShape('MQTT_URL', host, false)
+    if (hostShape) out.push(problem('environment', `MQTT_URL: ${host} ${hostShape}; set your ApsaraMQ for MQTT endpoint or broker`))
+    for (const name of ['MQTT_INSTANCE_ID', 'MQTT_CLIENT_ID_PREFIX', 'MQTT_USERNAME'] as const) {
+      const shape = placeholderShape(name, bridge.environment[name])
+      if (shape) out.push(problem('environment', `${name}: ${JSON.stringify(bridge.environment[name])} ${shape}; set your own`))
+    }
     // Left over from `npm start` or a smoke test against it: on Function Compute, loopback is the instance itself.
     for (const [name, url] of [
       ['MQTT_URL', config.mqttUrl],

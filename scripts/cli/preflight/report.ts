@@ -2,10 +2,13 @@
 // deploy, and what `s deploy` will create. Values of secret variables are never shown, only that they are
 // set; every line also passes redact(), which knows the secrets loadConfig registered.
 import { relative } from 'node:path'
+import { publishesTo } from '../../../shared/fc/triggers.js'
 import { redact } from '../../../shared/logging/secrets.js'
 import { deadlineOf } from '../../../shared/mapping/deadline.js'
+import type { RuleModel } from '../../../shared/rules/model.js'
 import type { Rule, RuleSet } from '../../../shared/rules/schema.js'
 import type { LocalDeployment } from '../../local/deployment.js'
+import type { Finding } from './finding.js'
 
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN/i
 
@@ -21,33 +24,100 @@ export function aclPasswordNames(ruleSet: RuleSet | undefined): Set<string> {
   return new Set((ruleSet?.rules ?? []).flatMap((r) => (r.source.acl ? [r.source.acl.passwordEnv] : [])))
 }
 
-export function checklist(d: LocalDeployment, ruleSet: RuleSet | undefined, shell: NodeJS.ProcessEnv): string[] {
+/** One checklist item: ticked when the preflight check named by `verifiedBy` ran and found no problem. */
+interface Item {
+  text: string
+  verifiedBy?: string
+}
+
+/**
+ * What the account needs before the first deploy, every role with its permissions. [x]: preflight verified it
+ * on this machine (the check ran, and found nothing wrong); [ ]: for the operator to see to.
+ */
+export function checklist(
+  d: LocalDeployment,
+  ruleSet: RuleSet | undefined,
+  shell: NodeJS.ProcessEnv,
+  findings: Finding[] = [],
+  model?: RuleModel,
+): string[] {
   const bridge = d.functions.find((f) => f.role === 'bridge')!
   const env = bridge.environment
   const enabled = (ruleSet?.rules ?? []).filter((r) => r.enabled)
-  const lines = [
-    `[ ] Serverless Devs credentials under the alias "${d.access}": npx s config add -a ${d.access} (AccountID, AccessKeyID, AccessKeySecret)`,
-    "[ ] that RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
-    '[ ] EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account)',
-    `[ ] the bridge's role (${shell['BRIDGE_ROLE_ARN'] || 'aliyunfcdefaultrole, or BRIDGE_ROLE_ARN'}) allows fc:InvokeFunction on ${d.names['dead-letter']} (poison hand-off, onFailure)`,
-    '[ ] NAS activated: nasConfig: auto creates a file system for the dead letters (billed; docs/deploying.md, "What is billed")',
-    ...enabled.map(
-      (r) =>
-        `[ ] RocketMQ: topic ${r.source.topic} and group ${r.source.groupId} exist on ${r.source.instanceId ?? r.source.endpoint ?? 'the source'} (${r.source.regionId}) for rule ${r.id}`,
-    ),
+  const items: Item[] = [
+    {
+      text: `Serverless Devs credentials under the alias "${d.access}": npx s config add -a ${d.access} (AccountID, AccessKeyID, AccessKeySecret)`,
+      verifiedBy: 'credentials',
+    },
+    {
+      text: 'the Serverless Devs fc3 component: cached, or Serverless Devs\' registry reachable from here on the first s deploy (docs/deploying.md, "The fc3 component")',
+      verifiedBy: 'fc3 component',
+    },
+    {
+      text: "the deploying RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
+    },
+    {
+      text: 'EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account): it invokes the bridge for each RocketMQ trigger',
+    },
+    {
+      text: `the bridge's role (${shell['BRIDGE_ROLE_ARN'] || 'aliyunfcdefaultrole, or BRIDGE_ROLE_ARN'}): fc:InvokeFunction on ${d.names['dead-letter']} (its poison hand-off, and Function Compute's onFailure delivery of failed asynchronous invocations)`,
+    },
+    {
+      text: `the dead-letter function's role (${shell['DEAD_LETTER_ROLE_ARN'] || 'aliyunfcdefaultrole, or DEAD_LETTER_ROLE_ARN'}): fc:InvokeFunction on ${d.names.bridge} (its timer's redrive invokes the bridge; without it every redrive fails)`,
+    },
+    { text: `the RAM user of npm run smoke (ALIBABA_CLOUD_ACCESS_KEY_ID): fc:InvokeFunction on ${d.names.bridge}` },
+    { text: 'NAS activated: nasConfig: auto creates a file system for the dead letters (billed; docs/deploying.md, "What is billed")' },
+    ...enabled.map((r) => ({
+      text: `RocketMQ: topic ${r.source.topic} and group ${r.source.groupId} exist on ${r.source.instanceId ?? r.source.endpoint ?? 'the source'} (${r.source.regionId}) for rule ${r.id}`,
+    })),
   ]
-  if (env['MQTT_AUTH'] === 'signature')
-    lines.push(
-      `[ ] ApsaraMQ for MQTT: Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created on ${env['MQTT_INSTANCE_ID'] || 'the instance'}, parent topics ${[...new Set(enabled.map((r) => r.target.parentTopic.split('/')[0]))].join(', ')} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID`,
-    )
+  items.push(...parentTopicItems(env, model, ruleSet?.profile))
   if (env['FLEET_REDIS_URL'])
-    lines.push(
-      `[ ] ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
-    )
-  return lines.map(redact)
+    items.push({
+      text: `ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
+    })
+  items.push(
+    { text: `the rules valid, with no sample or placeholder IDs`, verifiedBy: 'rules,sample IDs' },
+    { text: "s.yaml's triggers written from the rules (npm run triggers)", verifiedBy: 'triggers' },
+    { text: 'dist/ built from these rules and this code (npm run build)', verifiedBy: 'build' },
+  )
+  return items.map((i) => redact(`[${verified(i, findings) ? 'x' : ' '}] ${i.text}`))
 }
 
-export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefined): string[] {
+function verified(item: Item, findings: Finding[]): boolean {
+  if (!item.verifiedBy) return false
+  return item.verifiedBy.split(',').every((check) => {
+    const mine = findings.filter((f) => f.check === check)
+    return mine.length > 0 && mine.every((f) => f.level === 'ok')
+  })
+}
+
+/**
+ * Every MQTT parent topic the enabled rules publish to, their routes' included (the rule model's
+ * parentTopics): in profile alibaba each must be created in the instance, or ApsaraMQ refuses every message
+ * to it; on another broker, its ACL must let the bridge publish under each.
+ */
+function parentTopicItems(env: Record<string, string>, model: RuleModel | undefined, profile: string | undefined): Item[] {
+  if (!model) return []
+  const topics = model.parentTopics.map((p) => `${p.topic} (${p.usedBy.map((u) => `${u.ruleId} ${u.outlet}`).join(', ')})`).join(', ')
+  const any = model.rules.filter((r) => r.enabled && r.anyParent).map((r) => r.id)
+  const anyNote = any.length > 0 ? `; and every parent topic the producers of ${any.join(', ')} choose (allowAnyParent)` : ''
+  if (profile === 'alibaba') {
+    const auth = env['MQTT_AUTH'] === 'signature'
+    return [
+      {
+        text: `ApsaraMQ for MQTT${env['MQTT_INSTANCE_ID'] ? ` ${env['MQTT_INSTANCE_ID']}` : ''}: the parent topics ${topics} created${anyNote}${auth ? `; Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID` : ''}`,
+      },
+    ]
+  }
+  return [
+    {
+      text: `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote}`,
+    },
+  ]
+}
+
+export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefined, model?: RuleModel): string[] {
   const secrets = aclPasswordNames(ruleSet)
   const width = Math.max(...d.functions.map((f) => f.name.length))
   const out = [`What s deploy will create or update (region ${d.region}, credentials alias "${d.access}"):`]
@@ -66,7 +136,7 @@ export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefin
     if (f.role === 'bridge')
       for (const r of (ruleSet?.rules ?? []).filter((x) => x.enabled))
         out.push(
-          `  ${''.padEnd(width)}  trigger rocketmq-${r.id}: RocketMQ ${r.source.instanceId ?? r.source.endpoint ?? ''} ${r.source.topic} (tags ${r.source.tags}, group ${r.source.groupId}) -> MQTT ${r.target.parentTopic}${deadlineNote(r, ruleSet?.defaultDeadline)}`,
+          `  ${''.padEnd(width)}  trigger rocketmq-${r.id}: RocketMQ ${r.source.instanceId ?? r.source.endpoint ?? ''} ${r.source.topic} (tags ${r.source.tags}, group ${r.source.groupId}) -> MQTT ${publishesTo(r, model?.rule(r.id))}${deadlineNote(r, ruleSet?.defaultDeadline)}`,
         )
     const shown = shownEnvironment(f.environment, secrets)
     if (shown) out.push(`  ${''.padEnd(width)}  environment: ${shown}`)

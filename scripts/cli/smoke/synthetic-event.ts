@@ -6,6 +6,8 @@ import type { Rule } from '../../../shared/rules/schema.js'
 
 export interface SmokeMessage {
   messageId: string
+  /** The RocketMQ tag it carries, if any. */
+  tag: string | undefined
   userProperties: Record<string, string>
   /** The payload the subscriber must receive, byte for byte. */
   payload: Buffer
@@ -19,6 +21,9 @@ export interface SmokeInput {
   userProperties: Record<string, string>
   /** The body text; default names the message and the time. */
   body?: string
+  /** The tag it carries; default the first of the rule's source.tags (none for `*`). */
+  tag?: string | undefined
+  keys?: string | undefined
   now?: Date
 }
 
@@ -33,7 +38,7 @@ export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMe
   const text = input.body ?? `smoke test ${messageId} ${now.toISOString()}`
   const payload = Buffer.from(text, 'utf8')
   const s = rule.source
-  const tag = s.tags === '*' ? undefined : s.tags.split('||')[0]
+  const tag = 'tag' in input ? input.tag : s.tags === '*' ? undefined : s.tags.split('||')[0]
   const event = {
     id: `smoke-${token}`,
     source: `RocketMQ-Function-rocketmq-${rule.id}`,
@@ -49,7 +54,7 @@ export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMe
       topic: s.topic,
       systemProperties: {
         UNIQ_KEY: messageId,
-        KEYS: 'smoke-test',
+        KEYS: input.keys ?? 'smoke-test',
         ...(tag ? { TAGS: tag } : {}),
         ...(s.instanceId && s.type === 'apsaramq-4' ? { INSTANCE_ID: s.instanceId } : {}),
       },
@@ -57,5 +62,5 @@ export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMe
       body: rule.target.bodyEncoding === 'base64' ? payload.toString('base64') : text,
     },
   }
-  return { messageId, userProperties: input.userProperties, payload, event: [event] }
+  return { messageId, tag, userProperties: input.userProperties, payload, event: [event] }
 }

@@ -7,11 +7,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { checkComponents, serverlessDevsRoot } from '../../../scripts/cli/preflight/component-check.js'
 import { checkCredentials } from '../../../scripts/cli/preflight/credentials.js'
 import { checkEnvironment } from '../../../scripts/cli/preflight/environment-check.js'
-import { checkAcl, checkRegion, checkRules, checkSamples, checkTriggers } from '../../../scripts/cli/preflight/rules-checks.js'
+import type { Finding } from '../../../scripts/cli/preflight/finding.js'
+import { checklist, deploymentSummary } from '../../../scripts/cli/preflight/report.js'
+import {
+  checkAcl,
+  checkRegion,
+  checkRules,
+  checkSamples,
+  checkTriggers,
+  triggersSkipped,
+} from '../../../scripts/cli/preflight/rules-checks.js'
 import { checkRendered } from '../../../scripts/cli/preflight/s-yaml-check.js'
-import { report } from '../../../scripts/cli/preflight.js'
+import { preflight, report } from '../../../scripts/cli/preflight.js'
 import { readDeployment } from '../../../scripts/local/deployment.js'
 import { SAMPLE_IDS } from '../../../scripts/local/sample-ids.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
@@ -213,5 +223,197 @@ describe('what it prints', () => {
     ])
       assert.ok(text.includes(item), item)
     assert.ok(!text.includes('What s deploy will create'), 'no deploy summary with problems')
+  })
+})
+
+describe('placeholders by their shape, not only the repository sample IDs', () => {
+  const withInstance = (id: string, group = 'GID_bridge_commands_prod') =>
+    rules(OWN_RULES.replace('MQ_INST_1880770869021234_BXaaaaaa', id).replace('GID_bridge_commands_prod', group))
+
+  test("the docs' own placeholders and the usual stand-ins are refused, each named with why", () => {
+    for (const [id, why] of [
+      ['MQ_INST_123_abc', /is not an instance ID as the RocketMQ console shows one/],
+      ['MQ_INST_xxxxxxxxxxxx_PLACEHOLDER', /has "xxx" in it/],
+      ['MQ_INST_1234567890123456_abcdefgh', /sequential digits/],
+    ] as const) {
+      const found = checkSamples(withInstance(id)).filter((f) => f.level === 'problem')
+      assert.equal(found.length, 1, `${id}: ${JSON.stringify(found)}`)
+      assert.match(found[0]!.message, new RegExp(`^rules\\[0\\] \\(device-commands\\): source\\.instanceId "${id}" `))
+      assert.match(found[0]!.message, why)
+    }
+    // As the validator's own rule allows (GID_ for 4.x), and as invalid rules' sources are read (rawSources).
+    for (const [group, why] of [
+      ['GID_your_group', /says "your…"/],
+      ['<group id>', /has <…>/],
+      ['GID_xxx', /has "xxx"/],
+      ['GID_example', /says example/],
+    ] as const) {
+      const source = { regionId: 'cn-hangzhou', instanceId: 'MQ_INST_1880770869021234_BXaaaaaa', groupId: group }
+      const found = checkSamples([{ i: 0, id: 'r', enabled: true, source }]).filter((f) => f.level === 'problem')
+      assert.equal(found.length, 1, group)
+      assert.match(found[0]!.message, /source\.groupId/)
+      assert.match(found[0]!.message, why)
+    }
+  })
+
+  test('real-looking IDs pass; the same shapes in a disabled rule are a warning', () => {
+    assert.deepEqual(levels(checkSamples(rules(OWN_RULES))), ['ok'])
+    const disabled = rules(OWN_RULES.replace('groupId: GID_bridge_firmware_prod', 'groupId: GID_xxxx'))
+    assert.deepEqual(
+      checkSamples(disabled).map((f) => [f.level, /firmware-blobs/.test(f.message)]),
+      [['warning', true]],
+    )
+  })
+
+  test('MQTT_URL, MQTT_INSTANCE_ID and MQTT_USERNAME with stand-ins are problems', () => {
+    const env = {
+      MQTT_URL: 'mqtts://post-cn-xxxxxxxx.mqtt.aliyuncs.com:8883',
+      MQTT_AUTH: 'password',
+      MQTT_USERNAME: '<username>',
+      MQTT_PASSWORD: 'p',
+    }
+    const found = checkEnvironment(deployment(env), rules(OWN_RULES), env).filter((f) => f.level === 'problem')
+    assert.ok(
+      found.some((f) => /^MQTT_URL: post-cn-xxxxxxxx\.mqtt\.aliyuncs\.com has "xxx"/.test(f.message)),
+      JSON.stringify(found),
+    )
+    assert.ok(
+      found.some((f) => /^MQTT_USERNAME: "<username>" has <…>/.test(f.message)),
+      JSON.stringify(found),
+    )
+  })
+})
+
+describe('invalid rules hide nothing', () => {
+  test('the sources of invalid rules are still checked for samples and ACL passwords; the triggers say they were not compared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'preflight-invalid-'))
+    const bad = OWN_RULES.replace('MQ_INST_1880770869021234_BXaaaaaa', 'MQ_INST_123_abc').replace(
+      'parentTopic: devices',
+      'parentTopic: "devices/+"',
+    )
+    assert.ok(!validateRulesText(bad).ok)
+    writeFileSync(join(dir, 'rules.yaml'), bad)
+    const result = await preflight({ rulesPath: join(dir, 'rules.yaml'), sYamlPath: join(dir, 'missing-s.yaml'), env: {} })
+    const problems = result.findings.filter((f) => f.level === 'problem')
+    assert.ok(
+      problems.some((f) => f.check === 'rules' && /parentTopic/.test(f.message)),
+      JSON.stringify(problems),
+    )
+    assert.ok(
+      problems.some((f) => f.check === 'sample IDs' && /MQ_INST_123_abc/.test(f.message)),
+      JSON.stringify(problems),
+    )
+    assert.ok(problems.some((f) => f.check === 'files' && /missing-s\.yaml/.test(f.message)))
+  })
+
+  test('with s.yaml: the triggers check says it is skipped until the rules are valid', () => {
+    assert.equal(triggersSkipped('rules.yaml').level, 'skipped')
+    assert.match(triggersSkipped('rules.yaml').message, /not compared with rules\.yaml until the rules are valid/)
+  })
+})
+
+describe('the checklist: every parent topic of the rule model, every role, [x] where verified', () => {
+  const routedText = readFileSync(join(root, 'test/fixtures/routed-rules.yaml'), 'utf8').replaceAll(
+    'MQ_INST_1234567890123456_BXhFHryi',
+    'MQ_INST_1880770869021234_BXaaaaaa',
+  )
+  const routed = validateRulesText(routedText)
+  assert.ok(routed.ok)
+
+  test("the parent topics to create are the model's, routes' included, each with what publishes to it", () => {
+    const env = {
+      MQTT_URL: 'mqtts://post-cn-abcd1234.mqtt.aliyuncs.com:8883',
+      MQTT_AUTH: 'signature',
+      MQTT_INSTANCE_ID: 'post-cn-abcd1234',
+    }
+    const d = deployment(env)
+    const text = checklist(d, routed.ruleSet, env, [], routed.model).join('\n')
+    assert.match(
+      text,
+      /\[ \] ApsaraMQ for MQTT post-cn-abcd1234: the parent topics alarms \(plant routes\[0\]\), plant \(plant routes\[1\], plant target\), orders \(orders routes\[0\]\) created; Group ID GID_bridge created/,
+    )
+    const summary = deploymentSummary(d, routed.ruleSet, routed.model).join('\n')
+    assert.match(summary, /trigger rocketmq-plant: .* -> MQTT plant, alarms$/m)
+    assert.match(summary, /trigger rocketmq-orders: .* -> MQTT orders$/m)
+  })
+
+  test("every role's permissions: the dead-letter function's fc:InvokeFunction on the bridge (redrive), the bridge's on the dead-letter function", () => {
+    const text = checklist(deployment({}), undefined, { DEAD_LETTER_ROLE_ARN: 'acs:ram::1:role/dl' }).join('\n')
+    assert.match(
+      text,
+      /\[ \] the dead-letter function's role \(acs:ram::1:role\/dl\): fc:InvokeFunction on rocketmq-mqtt-bridge \(its timer's redrive/,
+    )
+    assert.match(
+      text,
+      /\[ \] the bridge's role \(aliyunfcdefaultrole, or BRIDGE_ROLE_ARN\): fc:InvokeFunction on rocketmq-mqtt-dead-letter/,
+    )
+    assert.match(text, /\[ \] the RAM user of npm run smoke .*: fc:InvokeFunction on rocketmq-mqtt-bridge/)
+  })
+
+  test('[x] only where the check ran and found nothing wrong', () => {
+    const d = deployment({})
+    const tick = (findings: Finding[]) =>
+      checklist(d, undefined, {}, findings).filter((l) => /credentials under the alias|fc3 component|dist\/ built/.test(l))
+    assert.deepEqual(
+      tick([
+        { level: 'ok', check: 'credentials', message: '' },
+        { level: 'ok', check: 'fc3 component', message: '' },
+        { level: 'problem', check: 'build', message: '' },
+      ]).map((l) => l.slice(0, 3)),
+      ['[x]', '[x]', '[ ]'],
+    )
+    assert.deepEqual(
+      tick([{ level: 'warning', check: 'fc3 component', message: '' }]).map((l) => l.slice(0, 3)),
+      ['[ ]', '[ ]', '[ ]'],
+    )
+  })
+})
+
+describe('the fc3 component in Serverless Devs cache', () => {
+  const cache = (home: string, root = join(home, '.s')) => {
+    const dir = join(root, 'components', 'devsapp.cn', 'v3', 'fc3')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, '.s.lock'), JSON.stringify({ version: '0.1.9', lastUpdateCheck: 1 }))
+  }
+
+  test('cached under ~/.s/components/devsapp.cn/v3/fc3 (with its .s.lock): ok, with its version', () => {
+    const home = mkdtempSync(join(tmpdir(), 'preflight-s-home-'))
+    cache(home)
+    const found = checkComponents(sYamlText, { HOME: home })
+    assert.deepEqual(levels(found), ['ok'])
+    assert.match(found[0]!.message, /^fc3 0\.1\.9 is cached in .*\.s\/components\/devsapp\.cn\/v3\/fc3/)
+  })
+
+  test("not cached: a warning that the first s deploy fetches it from Serverless Devs' registry, and how to get past a proxy", () => {
+    const home = mkdtempSync(join(tmpdir(), 'preflight-s-home-'))
+    const [plain] = checkComponents(sYamlText, { HOME: home })
+    assert.equal(plain!.level, 'warning')
+    assert.match(
+      plain!.message,
+      /fc3 is not cached in .*: the first s deploy downloads it from Serverless Devs' registry \(https:\/\/api\.devsapp\.cn\/v3, not npm\)/,
+    )
+    assert.match(plain!.message, /bare ENOTFOUND: run `npx s set proxy --enable --https_proxy <proxy URL>`/)
+    const [proxied] = checkComponents(sYamlText, { HOME: home, HTTPS_PROXY: 'http://proxy:3128' })
+    assert.match(proxied!.message, /HTTPS_PROXY is set in this shell, but s ignores it/)
+    mkdirSync(join(home, '.s'), { recursive: true })
+    writeFileSync(
+      join(home, '.s', 'set-config.yml'),
+      'proxy_enable: true\nhttps_proxy: http://proxy:3128\nregistry: https://mirror.internal/v3\n',
+    )
+    const [set] = checkComponents(sYamlText, { HOME: home })
+    assert.match(set!.message, /\(https:\/\/mirror\.internal\/v3, not npm\).*s is set to go through the proxy/)
+  })
+
+  test('where s keeps it: serverless_devs_config_home, and a workspace in .s/config/s.json', () => {
+    const other = mkdtempSync(join(tmpdir(), 'preflight-s-config-'))
+    cache(other)
+    assert.deepEqual(levels(checkComponents(sYamlText, { HOME: '/nowhere', serverless_devs_config_home: other })), ['ok'])
+    const home = mkdtempSync(join(tmpdir(), 'preflight-s-home-'))
+    const workspace = join(home, 'ws')
+    mkdirSync(join(home, '.s', 'config'), { recursive: true })
+    writeFileSync(join(home, '.s', 'config', 's.json'), JSON.stringify({ workspace: '~/ws' }))
+    assert.equal(serverlessDevsRoot({ HOME: home }), workspace)
+    cache(home, workspace)
+    assert.deepEqual(levels(checkComponents(sYamlText, { HOME: home })), ['ok'])
   })
 })

@@ -293,10 +293,23 @@ describe('triggers for ordered rules (ordering: message-group)', () => {
     assert.deepEqual(rest, expected)
   })
 
-  test('routes change nothing in the trigger: one trigger, one consumer group per rule', () => {
+  test('routes change nothing in the trigger but its description: one trigger, one consumer group per rule', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
     const routed = validRuleSet([rawRule(1, { routes: [{ when: { tags: 'A' }, topic: 'alarms/${tags}' }], unmatched: 'skip' })])
-    assert.deepEqual(triggersForRules(routed), triggersForRules(validRuleSet([rawRule(1)])))
+    const { description: a, ...withRoutes } = triggersForRules(routed)[0]!
+    const { description: b, ...without } = triggersForRules(validRuleSet([rawRule(1)]))[0]!
+    assert.deepEqual(withRoutes, without)
+    // unmatched: skip, so no message reaches the target's parent topic: the routes' alone.
+    assert.match(a, / -> MQTT alarms$/)
+    assert.doesNotMatch(b, /alarms/)
+  })
+
+  test("the description names every parent topic the rule publishes to, the routes' included", () => {
+    const routed = validRuleSet([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
+      rawRule(1, { target: { parentTopic: 'plant' }, routes: [{ when: { tags: 'A' }, topic: 'alarms/${tags}' }] }),
+    ])
+    assert.match(triggersForRules(routed)[0]!.description, / -> MQTT plant, alarms$/)
   })
 
   test('valid against the fc3 schema (IEventBridge)', (t) => {

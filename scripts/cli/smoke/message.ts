@@ -1,0 +1,81 @@
+// The smoke message for a rule, and where the bridge's own mapping sends it. Without --body, a message made
+// from the rule's outlets in the order a message tries them (scripts/local/outlet-sample.ts): the first that
+// the preview shows taking that outlet. Its topic levels carry `smoke-<token>`, so no device subscribes to
+// it; the target's topic is `<parent>/smoke/<token>`. With --body and --property, the user's message as given.
+import { type PreviewPublish, previewEvent } from '../../../shared/bridge/preview.js'
+import type { CompiledRule } from '../../../shared/rules/model.js'
+import type { RuleSet } from '../../../shared/rules/schema.js'
+import { handHint, outletSample } from '../../local/outlet-sample.js'
+import { type SmokeMessage, syntheticEvent } from './synthetic-event.js'
+
+export class SmokeFailure extends Error {}
+
+export interface SmokeChoice {
+  message: SmokeMessage
+  expected: PreviewPublish
+  /** The outlet it takes: `routes[0]` or `target`. */
+  outlet: string
+}
+
+export function chooseSmokeMessage(o: {
+  rule: CompiledRule
+  ruleSet: RuleSet
+  accountId: string
+  properties: Record<string, string>
+  body: string | undefined
+  token: string
+  now?: Date
+}): SmokeChoice {
+  const { rule, ruleSet, token } = o
+  const now = o.now ?? new Date()
+  const preview = (message: SmokeMessage) => previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet, now.getTime())
+  if (o.body !== undefined || rule.outlets.length === 0) {
+    const message = syntheticEvent(
+      {
+        rule: rule.rule,
+        accountId: o.accountId,
+        userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties },
+        ...(o.body !== undefined ? { body: o.body } : {}),
+        now,
+      },
+      token,
+    )
+    const p = preview(message)
+    const expected = p.publishes[0]
+    if (expected) return { message, expected, outlet: expected.route }
+    const why = p.deadLetters[0]?.reason ?? 'no route of the rule accepts it (unmatched: skip)'
+    throw new SmokeFailure(`the bridge would not publish this message: ${why}; ${hint(rule)}`)
+  }
+  const tried: string[] = []
+  for (const outlet of rule.outlets) {
+    const sample = outletSample(rule, outlet, ruleSet, token, now.getTime())
+    if (!sample.ok) {
+      tried.push(`${outlet.name}: ${sample.reason}`)
+      continue
+    }
+    const s = sample.value
+    const message = syntheticEvent(
+      {
+        rule: rule.rule,
+        accountId: o.accountId,
+        userProperties: { ...s.userProperties, ...o.properties },
+        ...(s.body !== undefined ? { body: s.body } : {}),
+        tag: s.tag,
+        keys: s.keys,
+        now,
+      },
+      token,
+    )
+    const p = preview(message)
+    const expected = p.publishes[0]
+    if (expected?.route === outlet.name) return { message, expected, outlet: outlet.name }
+    tried.push(`${outlet.name}: ${expected ? `taken by ${expected.route} before it` : (p.deadLetters[0]?.reason ?? 'filtered out')}`)
+  }
+  throw new SmokeFailure(`no message made from rule ${rule.id}'s filters reaches an outlet (${tried.join('; ')}); ${hint(rule)}`)
+}
+
+function hint(rule: CompiledRule): string {
+  const route = rule.outlets[0]
+  const flags = route ? handHint(route) : '--body and --property'
+  return `give the message by hand: ${flags}${route ? ` (what ${route.path} accepts)` : ''}`
+}
