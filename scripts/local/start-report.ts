@@ -30,7 +30,9 @@ export function showSummary(s: Summary): string {
     Object.entries(s.rules)
       .map(([id, n]) => `${id} ${n}`)
       .join(', ') || 'none'
-  return `received ${s.received}, published ${s.published} (${rules}), dead-lettered ${s.deadLettered}, duplicates ${s.duplicates}, ${s.durationMs} ms, lag ${s.lagMs === null ? 'n/a (RawData has no time)' : `${s.lagMs} ms`}`
+  // Filtered and expired only when there are any: the sample rules have no routes and no deadlines.
+  const more = [s.filtered ? `, filtered ${s.filtered}` : '', s.expired ? `, expired ${s.expired}` : ''].join('')
+  return `received ${s.received}, published ${s.published} (${rules}), dead-lettered ${s.deadLettered}, duplicates ${s.duplicates}${more}, ${s.durationMs} ms, lag ${s.lagMs === null ? 'n/a (RawData has no time)' : `${s.lagMs} ms`}`
 }
 
 export function showDeadLetter(e: StoredDeadLetter): string {
