@@ -177,7 +177,9 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
       throw new SmokeFailure(
         summary.deadLettered > 0
           ? 'the deployed bridge dead-lettered the message: its rules differ from these (npx s bridge logs -t s.yaml --search bridge.dead-letter says why)'
-          : `the deployed bridge published ${summary.published} messages, not 1`,
+          : (summary.expired ?? 0) > 0
+            ? "the deployed bridge found the message past its rule's delivery deadline: its clock, or its rules' deadline, differ from these (npx s bridge logs -t s.yaml --search bridge.expired-message gives its age)"
+            : `the deployed bridge published ${summary.published} messages, not 1`,
       )
     const got = await subscriber.waitFor(message.payload, o.timeoutMs)
     if (!got)
