@@ -3,19 +3,12 @@
 import { ruleModel } from '../rules/model.js'
 import type { Rule, RuleSet, TriggerSettings } from '../rules/schema.js'
 import { INSTANCE_TYPES, type Source } from '../rules/source.js'
+import { DEFAULT_TRIGGER_SETTINGS } from '../rules/trigger-defaults.js'
+
+export { DEFAULT_TRIGGER_SETTINGS } from '../rules/trigger-defaults.js'
 
 /** Trigger names start with this; `npm run triggers` owns every bridge trigger whose name does. */
 export const TRIGGER_NAME_PREFIX = 'rocketmq-'
-
-/** What a rule gets when neither it nor `defaults.trigger` says otherwise. */
-export const DEFAULT_TRIGGER_SETTINGS: Required<TriggerSettings> = {
-  // Small batches: an asynchronous invocation carries at most 128 KB (docs/platform-facts.md §4).
-  batchSize: 10,
-  batchWindowSeconds: 1,
-  retryStrategy: 'BACKOFF_RETRY',
-  // EventBridge's own default: a push that keeps failing blocks the stream instead of being skipped silently.
-  errorsTolerance: 'NONE',
-}
 
 export interface RocketMQSourceParameters {
   RegionId: string

@@ -4,8 +4,8 @@
 import { z } from 'zod'
 import { DAY_MS, formatDuration, parseDuration } from '../duration.js'
 import type { ProblemAt } from '../errors.js'
-import { DEFAULT_TRIGGER_SETTINGS } from '../fc/triggers.js'
 import { error } from '../schema-helpers.js'
+import { DEFAULT_TRIGGER_SETTINGS } from './trigger-defaults.js'
 
 const MIN_MS = 1000
 const MAX_MS = 7 * DAY_MS
