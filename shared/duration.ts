@@ -2,7 +2,7 @@
 // `30m`, `24h`, `7d` (docs/rules.md, "Delivery deadlines"; docs/deploying.md, DUPLICATE_WINDOW).
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
-const DURATION = /^([1-9]\d{0,9})(ms|s|m|h|d)$/
+export const DURATION = /^([1-9]\d{0,9})(ms|s|m|h|d)$/
 
 export const DAY_MS = UNIT_MS.d
 

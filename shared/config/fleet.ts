@@ -3,6 +3,7 @@
 // is never silently ignored. The password is registered as a secret before anything is parsed.
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
+import { DAY_MS, DURATION, parseDuration } from '../duration.js'
 import type { ProblemAt } from '../errors.js'
 import { DEFAULT_REDIS_PORT, type FleetSettings } from '../fleet/settings.js'
 import { registerSecret } from '../logging/secrets.js'
@@ -11,18 +12,14 @@ import { wholeNumber } from './env.js'
 
 export const DEFAULT_DUPLICATE_WINDOW = '24h'
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const MIN_WINDOW_MS = 1000
-const MAX_WINDOW_MS = 30 * UNIT_MS.d
+const MAX_WINDOW_MS = 30 * DAY_MS
 
 /** `500ms`, `90s`, `30m`, `24h`, `7d`: from 1 s to 30 d, in milliseconds. */
 const windowVariable = z
   .string()
-  .regex(/^[1-9]\d{0,9}(ms|s|m|h|d)$/, 'must be a duration such as 90s, 30m, 24h or 7d')
-  .transform((v) => {
-    const unit = /[a-z]+$/.exec(v)![0] as keyof typeof UNIT_MS
-    return Number(v.slice(0, -unit.length)) * UNIT_MS[unit]
-  })
+  .regex(DURATION, 'must be a duration such as 90s, 30m, 24h or 7d')
+  .transform((v) => parseDuration(v)!)
   .refine((ms) => ms >= MIN_WINDOW_MS && ms <= MAX_WINDOW_MS, 'must be from 1s to 30d')
 
 const custom = (ctx: z.RefinementCtx, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message })
