@@ -6,31 +6,11 @@ import { describe, test } from 'node:test'
 import type { ProblemAt } from '../../../shared/errors.js'
 import { validateRules } from '../../../shared/rules/validate.js'
 import { type RawRule, rawRule } from '../../helpers/factories.js'
+import { assertOnlyError, assertValid, errorsOf } from '../../helpers/rule-checks.js'
 
 type Route = Record<string, unknown>
 
 const routed = (routes: Route[], over: Record<string, unknown> = {}): RawRule => rawRule(0, { routes, ...over })
-
-function errorsOf(rules: RawRule[], defaults?: Record<string, unknown>): ProblemAt[] {
-  const r = validateRules({ ...(defaults ? { defaults } : {}), rules })
-  assert.equal(r.ok, false, 'expected the rule set to be invalid')
-  return r.ok ? [] : r.errors
-}
-
-/** Exactly one error, at `path`, whose message contains every fragment. */
-function assertOnlyError(rules: RawRule[], path: string, fragments: string[], defaults?: Record<string, unknown>): void {
-  const errors = errorsOf(rules, defaults)
-  assert.equal(errors.length, 1, `expected exactly one error, got ${JSON.stringify(errors)}`)
-  assert.equal(errors[0]!.path, path)
-  for (const f of fragments)
-    assert.ok(errors[0]!.message.includes(f), `${JSON.stringify(errors[0]!.message)} should contain ${JSON.stringify(f)}`)
-}
-
-function assertValid(rules: RawRule[], defaults?: Record<string, unknown>) {
-  const r = validateRules({ ...(defaults ? { defaults } : {}), rules })
-  assert.ok(r.ok, `expected valid, got ${r.ok ? '' : JSON.stringify(r.errors)}`)
-  return r.ruleSet
-}
 
 describe('routes stay inside their rule', () => {
   test("a route may not publish into another enabled rule's parent topic", () => {
