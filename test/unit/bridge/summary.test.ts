@@ -1,6 +1,7 @@
 // The pure step from records to the summary and the one decision at the end of an invocation.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import fc from 'fast-check'
 import type { MessageResult } from '../../../shared/bridge/records.js'
 import { oldestTime, type SummaryInput, summarize } from '../../../shared/bridge/summary.js'
 import { DeadLetterError, DeliveryError } from '../../../shared/errors.js'
@@ -128,5 +129,46 @@ describe('oldestTime', () => {
     } satisfies ParsedEvent
     assert.equal(oldestTime(parsed), Date.parse('2026-01-01T00:00:01Z'))
     assert.equal(oldestTime({ ...parsed, messages: [] }), undefined)
+  })
+})
+
+describe('every message accounted for (property)', () => {
+  const record = (kind: number, i: number, rule: string): MessageResult => {
+    const p = publish(i, rule)
+    switch (kind) {
+      case 0:
+        return { status: 'published', publish: p }
+      case 1:
+        return { status: 'duplicate', index: i, ruleId: rule, seen: 'in this batch' }
+      case 2:
+        return { status: 'filtered', index: i, ruleId: rule }
+      case 3:
+        return { status: 'expired', index: i, ruleId: rule, ageMs: 5000, deadline: '1s', from: 'time' }
+      case 4:
+        return { status: 'dead-letter', deadLetter: { index: i, reason: 'poison', ruleId: rule, event: {} } }
+      default:
+        return { status: 'failed', publish: p, reason: 'the PUBACK did not arrive' }
+    }
+  }
+
+  test('received = published + deadLettered + duplicates + filtered + expired + failed, whatever the batch', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.constantFrom('a', 'b', '__proto__')), { maxLength: 300 }),
+        (kinds) => {
+          const results = kinds.map(([k, rule], i) => record(k, i, rule))
+          const { summary, decision } = summarize(input(results))
+          const s = summary
+          assert.equal(s.received, s.published + s.deadLettered + s.duplicates + s.filtered + s.expired + s.failed)
+          assert.equal(
+            Object.values(s.rules).reduce((a, n) => a + n, 0),
+            s.published,
+          )
+          // A failed message fails the invocation, and the error says how many.
+          assert.equal(decision.outcome, s.failed > 0 ? 'retry' : 'ok')
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })
