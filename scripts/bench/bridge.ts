@@ -55,7 +55,14 @@ export function loadBridge(bundles: BuiltBundles): BridgeModule {
 }
 
 /** The environment the bridge reads; every key the bench sets, so nothing leaks in from the shell. */
-export function bridgeEnv(url: string, pool: number, version: Protocol, deadLetterDir: string, caFile?: string): Record<string, string> {
+export function bridgeEnv(
+  url: string,
+  pool: number,
+  version: Protocol,
+  deadLetterDir: string,
+  caFile?: string,
+  rateLimit = 0,
+): Record<string, string> {
   return {
     MQTT_URL: url,
     // Empty means unset: a CA file with a plain mqtt:// URL is refused.
@@ -65,6 +72,8 @@ export function bridgeEnv(url: string, pool: number, version: Protocol, deadLett
     DEAD_LETTER_TARGET: `file:${deadLetterDir}`,
     MQTT_PUBLISH_TIMEOUT_MS: '10000',
     LOG_LEVEL: 'info',
+    // 0: no pacing (the rate bench sets it per scenario).
+    MQTT_RATE_LIMIT: String(rateLimit),
   }
 }
 
@@ -84,6 +93,8 @@ export function fcContext(requestId: string, problems: string[]): unknown {
 export interface BridgeShape extends ScenarioShape {
   pool: number
   deadLetterDir: string
+  /** MQTT_RATE_LIMIT; unset: no pacing. */
+  rateLimit?: number
 }
 
 let requests = 0
@@ -91,7 +102,7 @@ let requests = 0
 export async function openBridge(mod: BridgeModule, shape: BridgeShape, problems: string[]): Promise<Publisher> {
   await mod.shutdown()
   delete process.env['RULES_FILE']
-  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile))
+  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile, shape.rateLimit))
   await mod.initialize(fcContext(`init-${requests++}`, problems))
   return {
     name: `bridge pool ${shape.pool}`,
