@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { build, type Plugin } from 'esbuild'
 import { messageOf } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
+import { BUNDLE_FILE, withCodeCache } from './code-cache.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -112,6 +113,8 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       logLevel: options.quiet ? ('silent' as const) : ('warning' as const),
       // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
       external: ['proxy-agent'],
+      // import() of the files beside the bundle as require: the code-cached loader (code-cache.ts) compiles it with vm.
+      supported: { 'dynamic-import': false },
     }
     await build({
       ...common,
@@ -145,9 +148,10 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
       // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
       await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
     }
+    withCodeCache(out)
     // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
     writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
-    if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, 'index.js')).length / 1024).toFixed(0)} KB)`)
+    if (!options.quiet) console.log(`built dist/${fn}/index.js (${(readFileSync(join(out, BUNDLE_FILE)).length / 1024).toFixed(0)} KB)`)
   }
   return functions
 }
