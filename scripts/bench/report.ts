@@ -172,7 +172,7 @@ export function render(r: Results): string {
     ],
     r.rateLimit.map((w) => [
       w.setting.toLocaleString('en-US'),
-      w.messages.toLocaleString('en-US'),
+      `${w.messages.toLocaleString('en-US')} (${w.invocations})`,
       w.seconds.toFixed(3),
       w.achieved.toLocaleString('en-US'),
       times(w.ratio),
