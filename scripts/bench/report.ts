@@ -163,7 +163,7 @@ export function render(r: Results): string {
     'MQTT_RATE_LIMIT against the rate achieved, pool 1 (one connection), QoS 1, MQTT 5, on the defaults:',
     [
       'MQTT_RATE_LIMIT',
-      'messages',
+      'messages (invocations)',
       'seconds',
       'achieved msg/s',
       'achieved/setting',
