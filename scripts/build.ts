@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { build, type Plugin } from 'esbuild'
 import { messageOf, RulesError } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
+import { BUNDLE_FILE, withCodeCache } from './code-cache.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -117,7 +118,7 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
   }
   if (!options.quiet)
     for (const fn of functions)
-      console.log(`built dist/${fn}/index.js (${(readFileSync(join(outDir, fn, 'index.js')).length / 1024).toFixed(0)} KB)`)
+      console.log(`built dist/${fn}/index.js (${(readFileSync(join(outDir, fn, BUNDLE_FILE)).length / 1024).toFixed(0)} KB)`)
   return functions
 }
 
@@ -136,6 +137,8 @@ async function buildFunction(fn: string, out: string, rulesFile: string, options
     logLevel: options.quiet ? ('silent' as const) : ('warning' as const),
     // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
     external: ['proxy-agent'],
+    // import() of the files beside the bundle as require: the code-cached loader (code-cache.ts) compiles it with vm.
+    supported: { 'dynamic-import': false },
   }
   await build({
     ...common,
@@ -169,6 +172,7 @@ async function buildFunction(fn: string, out: string, rulesFile: string, options
     // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
     await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
   }
+  withCodeCache(out)
   // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')
 }

@@ -17,6 +17,7 @@ import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
 import { renderFleetBench, runFleetSection } from './fleet.js'
 import { runLogsBench } from './logs.js'
 import { measureMapping, renderMapping } from './mapping.js'
+import { RATE_SECONDS, RATE_SETTINGS, runRateLimit } from './rate.js'
 import type { BrokerKind, Counted, Results } from './report.js'
 import { render } from './report.js'
 import { type Counts, ROUND_TRIPS_MS, runNetwork, runThroughput, SINGLE_RTT_MS, TARGET_RTT_MS } from './scenarios.js'
@@ -130,6 +131,7 @@ async function main(): Promise<number> {
       ...(await runThroughput(run, nagle, 'default', deliveries)),
       ...(await runThroughput(run, noDelay, 'no-delay', subscribers['no-delay']!)),
     ]
+    const rateLimit = await runRateLimit(run, nagle, deliveries, RATE_SETTINGS[mode], RATE_SECONDS[mode])
     const network = await runNetwork(run, [
       { kind: 'default', broker: nagle, deliveries, rtts: ROUND_TRIPS_MS },
       { kind: 'no-delay', broker: noDelay, deliveries: subscribers['no-delay']!, rtts: [TARGET_RTT_MS] },
@@ -163,6 +165,7 @@ async function main(): Promise<number> {
         loadAverageAtStart,
       },
       throughput,
+      rateLimit,
       latency: network.rows,
       singles: network.singles,
       coldStart: { load, firstPublish: { bundle: bundleFirst, source: sourceFirst } },

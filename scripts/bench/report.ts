@@ -4,6 +4,7 @@ import type { FirstPublish, LoadTimes } from './coldstart.js'
 import type { LogsFigures } from './logs.js'
 import type { Measurement, Percentiles } from './measure.js'
 import type { ProfileSummary } from './profile.js'
+import type { RateRow } from './rate.js'
 import type { RssSample } from './soak.js'
 import { shown, type Target } from './targets.js'
 
@@ -69,6 +70,8 @@ export interface Results {
   durationS: number
   machine: { nproc: number; cpu: string; node: string; mosquitto: string; os: string; loadAverageAtStart: number[] }
   throughput: ThroughputRow[]
+  /** MQTT_RATE_LIMIT settings against the rate achieved on one connection. */
+  rateLimit: RateRow[]
   latency: LatencyRow[]
   singles: SingleRow[]
   coldStart?: { load: LoadTimes; firstPublish: { bundle: FirstPublish; source: FirstPublish } }
@@ -154,6 +157,27 @@ export function render(r: Results): string {
       p.nagle.toFixed(2),
       p.noDelay.toFixed(2),
       times(p.k),
+    ]),
+  )
+  section(
+    'MQTT_RATE_LIMIT against the rate achieved, pool 1 (one connection), QoS 1, MQTT 5, on the defaults:',
+    [
+      'MQTT_RATE_LIMIT',
+      'messages (invocations)',
+      'seconds',
+      'achieved msg/s',
+      'achieved/setting',
+      'lead (to first delivery)',
+      'paced (first → last delivery)',
+    ],
+    r.rateLimit.map((w) => [
+      w.setting.toLocaleString('en-US'),
+      `${w.messages.toLocaleString('en-US')} (${w.invocations})`,
+      w.seconds.toFixed(3),
+      w.achieved.toLocaleString('en-US'),
+      times(w.ratio),
+      `${w.leadMs} ms`,
+      `${w.paced.toLocaleString('en-US')} msg/s`,
     ]),
   )
   section(

@@ -9,7 +9,7 @@ import type { Broker } from '../mqtt/mosquitto.js'
 import { type BridgeModule, openBridge } from './bridge.js'
 import type { Deliveries } from './deliveries.js'
 import { startLatencyProxy } from './latency-proxy.js'
-import { type Measurement, measure } from './measure.js'
+import { measure } from './measure.js'
 import type { BenchQos } from './messages.js'
 import { mosquittoPub, naive, type Publisher, plainLoop, type ScenarioShape } from './publishers.js'
 import { type BrokerKind, type LatencyRow, ratio, type SingleRow, type ThroughputRow } from './report.js'
@@ -62,7 +62,7 @@ export interface Run {
   counts: Counts
   problems: string[]
   bridgeProblems: string[]
-  count: (scenario: string, m: Measurement) => void
+  count: (scenario: string, c: { sent: number; delivered: number; duplicates?: number }) => void
   log: (line: string) => void
 }
 

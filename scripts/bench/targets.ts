@@ -1,6 +1,7 @@
 // The benchmark's targets (docs/performance.md, "Targets") as data: each with the scenario it applies to, the
 // figure measured, what it is measured against, the ratio, the threshold and whether it passed. Nothing reads
 // their wording: the text columns are made from the numbers. A MISS is reported, never fatal.
+import { rateTargets } from './rate.js'
 import { delayedAckPairs, proto, type Results } from './report.js'
 import { TARGET_RTT_MS } from './scenarios.js'
 
@@ -84,6 +85,7 @@ export function evaluateTargets(r: Omit<Results, 'targets' | 'ok'>): Target[] {
       target('QoS 1 batch of 100, p50: Nagle-on broker ≤ 1.5× no-delay broker', at, [p.nagle, p.noDelay, 'ms'], 'ratio', '<=', 1.5),
     )
   }
+  targets.push(...rateTargets(r.rateLimit))
   for (const row of r.latency) {
     if (row.rttMs !== TARGET_RTT_MS || !row.bridge || row.ceiling === undefined) continue
     const at = `${row.broker} broker, ${row.rttMs} ms round trip, batch ${row.batch}, QoS 1, MQTT 5, pool ${row.pool}`

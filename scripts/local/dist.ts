@@ -19,7 +19,7 @@ export function buildState(root: string, bundles: string[]): BuildState {
   const missing = bundles.filter((b) => !existsSync(b))
   if (missing.length > 0) return { fresh: false, why: `${missing.map((m) => m.slice(root.length + 1)).join(', ')} missing` }
   const built = Math.min(...bundles.map((b) => statSync(b).mtimeMs))
-  const sources = ['rules.yaml', 'functions', 'shared', join('scripts', 'build.ts')]
+  const sources = ['rules.yaml', 'functions', 'shared', join('scripts', 'build.ts'), join('scripts', 'code-cache.ts')]
   const changed = sources.filter((s) => newest(join(root, s)) > built)
   return changed.length > 0 ? { fresh: false, why: `${changed.join(', ')} changed since the last build` } : { fresh: true }
 }

@@ -43,6 +43,7 @@ interface BenchJson {
   brokers: Record<string, string>
   scenarios: Array<{ scenario: string; sent: number; delivered: number }>
   throughput: Row[]
+  rateLimit: Array<{ setting: number; messages: number; achieved: number; paced: number }>
   latency: Array<{ broker: string; rttMs: number; pool: number; bridge?: unknown; mosquittoPub?: unknown; ceiling?: number }>
   singles: Array<{ rttMs: number; qos: number; who: string; endToEndMs: { p50: number; p99: number } }>
   targets: Target[]
@@ -143,6 +144,7 @@ test('npm run bench -- --quick: runs to the end, and every scenario delivered ev
         proxyRef: count('bridge ≥ 3.0× mosquitto_pub -M 20'),
         memory: count('RSS growth'),
         load: count('bundle loads'),
+        rate: count('rate limit: achieved'),
       },
       {
         mosquittoPub: defaults.filter((r) => r.batch === 1000).length,
@@ -155,9 +157,17 @@ test('npm run bench -- --quick: runs to the end, and every scenario delivered ev
         proxyRef: 2,
         memory: 1,
         load: 3,
+        // Each MQTT_RATE_LIMIT setting: the lower and the upper edge of the band.
+        rate: 2 * results.rateLimit.length,
       },
       'one target per scenario that has one',
     )
+    // MQTT_RATE_LIMIT: the quick settings, each measured on one connection, counted at the subscriber.
+    assert.deepEqual(
+      results.rateLimit.map((r) => r.setting),
+      [100, 2000, 10_000],
+    )
+    for (const r of results.rateLimit) assert.ok(r.achieved > 0 && r.paced > 0, JSON.stringify(r))
     // npm run logs over a (small) day: text, --json and --follow, against wc -l; --json counted every invocation.
     assert.deepEqual(
       results.logs.runs.map((r) => r.mode),

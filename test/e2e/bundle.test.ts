@@ -73,7 +73,8 @@ describe('the built bridge bundle on Mosquitto', needsMosquitto(), () => {
     sub.messages.length = 0
     const out = join(work, 'dist')
     await buildAll({ rulesFile, outDir: out, quiet: true })
-    const text = readFileSync(join(out, 'bridge/index.js'), 'utf8')
+    // index.js is the loader; the bundle beside it (scripts/code-cache.ts) holds the rules.
+    const text = readFileSync(join(out, 'bridge/bundle.js'), 'utf8')
     assert.ok(text.includes('GID_test_telemetry'), 'rules are inside the bundle')
     assert.ok(!existsSync(join(out, 'bridge/rules.yaml')))
     assert.deepEqual(JSON.parse(readFileSync(join(out, 'bridge/package.json'), 'utf8')), { type: 'commonjs' })
@@ -88,6 +89,21 @@ describe('the built bridge bundle on Mosquitto', needsMosquitto(), () => {
     for (const beside of ['yaml.js', 'ws.js']) {
       assert.ok(existsSync(join(out, 'bridge', beside)), beside)
       assert.equal(require.cache[join(out, 'bridge', beside)], undefined, `${beside} was required`)
+    }
+  })
+
+  test('each function loads through its V8 code cache, and V8 accepts the cache the build made', () => {
+    const out = join(work, 'dist')
+    for (const fn of ['bridge', 'dead-letter', 'validate-rules']) {
+      // The loader's vm.Script, watched: did it get the cache, and did V8 take it (a refused one means a compile).
+      const script = `const vm = require('node:vm'); const S = vm.Script; let seen
+vm.Script = class extends S { constructor(c, o) { super(c, o); seen = { cached: o.cachedData !== undefined, rejected: this.cachedDataRejected } } }
+const m = require(${JSON.stringify(join(out, fn, 'index.js'))}); console.log(JSON.stringify({ ...seen, exports: Object.keys(m) }))`
+      const r = spawnSync(process.execPath, ['-e', script], { cwd: tmpdir(), encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+      const seen = JSON.parse(r.stdout) as { cached: boolean; rejected: boolean; exports: string[] }
+      assert.deepEqual([fn, seen.cached, seen.rejected], [fn, true, false])
+      assert.ok(seen.exports.includes('handler'), `${fn}: ${seen.exports.join(', ')}`)
     }
   })
 

@@ -11,8 +11,6 @@ import type { FcContext } from '../../fc/context.js'
 import { FcInvoker, ownIdentity } from '../../fc/invoke.js'
 import type { Secrets } from '../../logging/secrets.js'
 import type { PoisonRecord } from '../record.js'
-import { poisonEntries } from '../store/entries.js'
-import { DeadLetterStore } from '../store/store.js'
 import { packPoison } from './pack.js'
 
 /** The invocation the hand-off belongs to: its context, its deadline (every wait ends by then), its redactor. */
@@ -33,11 +31,16 @@ const HAND_OFF_TIMEOUT_MS = 10_000
 /** Calls in flight at once when a record needs several. */
 const HAND_OFF_CONCURRENCY = 4
 
-/** file:<dir>: stored directly, bounded by the invocation (a store that hangs or refuses, as /proc does, fails clearly). */
+/**
+ * file:<dir>: stored directly, bounded by the invocation (a store that hangs or refuses, as /proc does, fails clearly).
+ * The store is imported on the first hand-off: its schemas and node:fs work stay off the bridge's cold start
+ * (docs/performance.md, "Cold start and bundles").
+ */
 const fileSink = (dir: string): DeadLetterSink => ({
   description: `file:${dir}`,
   async send(record, { deadline }) {
     try {
+      const [{ DeadLetterStore }, { poisonEntries }] = await Promise.all([import('../store/store.js'), import('../store/entries.js')])
       const store = new DeadLetterStore(dir, { deadline })
       await store.put(poisonEntries(record, store.now()))
     } catch (err) {
