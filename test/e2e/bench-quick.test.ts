@@ -8,23 +8,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import type { Target } from '../../scripts/bench/targets.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..')
-
-/** A target as the bench writes it: numbers, never wording to parse. */
-interface Target {
-  target: string
-  scenario: string
-  unit: string
-  measured: number
-  reference: number | null
-  ratio: number | null
-  compares: 'ratio' | 'measured' | 'growth'
-  op: '>=' | '<=' | '<'
-  threshold: number
-  pass: boolean
-}
 
 interface Row {
   broker: 'default' | 'no-delay'

@@ -154,3 +154,13 @@ export function assertDelivered(expected: Expected[], received: Received[], vers
       )
   }
 }
+
+/** One ordered rule: RocketMQ `order-updates` to MQTT `orders`, each message group in order (docs/rules.md). */
+export const ORDERED_RULES = `
+defaults: { profile: alibaba, qos: 1 }
+rules:
+  - id: order-updates
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: order-updates, groupId: GID_test_orders }
+    target: { parentTopic: orders }
+    ordering: message-group
+`

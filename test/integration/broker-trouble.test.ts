@@ -26,17 +26,8 @@ import {
 } from '../helpers/faulty-brokers.js'
 import { fcContext, logEvents, type TestContext } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, INSTANCE, SCENARIO_RULES } from '../helpers/scenario.js'
+import { cloudEvent, INSTANCE, ORDERED_RULES, SCENARIO_RULES } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
-
-const ORDERED_RULES = `
-defaults: { profile: alibaba, qos: 1 }
-rules:
-  - id: order-updates
-    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: order-updates, groupId: GID_test_orders }
-    target: { parentTopic: orders }
-    ordering: message-group
-`
 
 /** `count` QoS 1 commands over 4 topics, each body `<tag>-<i>`. */
 function commands(tag: string, count: number): unknown[] {

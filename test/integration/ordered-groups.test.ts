@@ -19,17 +19,10 @@ import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { type LatencyProxy, startLatencyProxy } from '../helpers/latency-proxy.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, INSTANCE } from '../helpers/scenario.js'
+import { cloudEvent, INSTANCE, ORDERED_RULES } from '../helpers/scenario.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
-const RULES = `
-defaults: { profile: alibaba, qos: 1 }
-rules:
-  - id: order-updates
-    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: order-updates, groupId: GID_test_orders }
-    target: { parentTopic: orders }
-    ordering: message-group
-`
+const RULES = ORDERED_RULES
 
 /** The topic the proxy loses the first PUBLISH of, and the one the broker's ACL denies. */
 const LOST = 'orders/lost/a'
