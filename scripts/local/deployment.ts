@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import YAML from 'yaml'
 import { SYamlError } from '../../shared/errors.js'
-import type { LocalFunction } from './fc-server.js'
+import type { LocalFunction } from './fc-functions.js'
 
 /** The three functions by role, as the resource keys of s.yaml name them. */
 export type Role = 'bridge' | 'validate-rules' | 'dead-letter'
