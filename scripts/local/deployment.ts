@@ -1,10 +1,6 @@
-// What `npm start` serves, read from s.yaml so the local run matches the deployment: each fc3 resource's
-// function name, code directory, handler, lifecycle hooks (initializer, preStop), timeout and memory, its
-// HTTP trigger, the bridge's asynchronous retries and onFailure destination, and the dead-letter target
-// it hands poison messages to.
-//
-// s.yaml's ${…} expressions are resolved for the forms these fields use: ${vars.x}, ${env('X', 'default')}
-// and ${config('AccountID')}. Any other expression in a field read here is an error that names the field.
+// What `npm start` serves, read from s.yaml so the local run matches the deployment. Its ${…} expressions
+// are resolved for the forms these fields use (${vars.x}, ${env('X', 'default')}, ${config('AccountID')});
+// any other is an error that names the field.
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import YAML from 'yaml'
@@ -17,20 +13,18 @@ const ROLES: readonly Role[] = ['bridge', 'validate-rules', 'dead-letter']
 
 export interface LocalDeployment {
   region: string
-  /** The credentials alias s.yaml deploys with (its `access`). */
+  /** s.yaml's `access`. */
   access: string
-  /** Each function's environmentVariables as `s deploy` sets them from this environment (secrets included: never print them). */
+  /** `environment`: as `s deploy` sets it from this environment (secrets included: never print them). */
   functions: Array<LocalFunction & { role: Role; memory: number; timeout: number; environment: Record<string, string> }>
-  /** Function names by role. */
   names: Record<Role, string>
-  /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it, e.g. fc:rocketmq-mqtt-dead-letter. */
+  /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it. */
   deadLetterTarget: string
 }
 
 type Scope = { vars: Record<string, unknown>; env: NodeJS.ProcessEnv; accountId: string }
 
-/** Resolves the ${…} expressions of one s.yaml string; `where` names the field in errors. */
-export function resolveExpressions(text: string, scope: Scope, where: string, depth = 0): string {
+function resolveExpressions(text: string, scope: Scope, where: string, depth = 0): string {
   return text.replace(/\$\{([^}]*)\}/g, (_, inner: string) => {
     const expr = inner.trim()
     let m = /^vars\.([A-Za-z0-9_-]+)$/.exec(expr)
@@ -47,8 +41,8 @@ export function resolveExpressions(text: string, scope: Scope, where: string, de
   })
 }
 
-/** The function name at the end of an FC ARN: acs:fc:<region>:<account>:functions/<name>. */
-export function functionOfArn(arn: string): string | undefined {
+/** acs:fc:<region>:<account>:functions/<name> -> name. */
+function functionOfArn(arn: string): string | undefined {
   return /:functions\/([^/:]+)$/.exec(arn)?.[1]
 }
 

@@ -1,9 +1,4 @@
-// npx tsx scripts/local/invoke.ts [--fc-port N] [--async] [--region R] <function-name> [<event-file> | -]
-//
-// A signed invocation of a function served by `npm start`, made the way Function Compute's clients make
-// it (@alicloud/fc2, API 2023-03-30). It signs with ALIBABA_CLOUD_ACCESS_KEY_ID and
-// ALIBABA_CLOUD_ACCESS_KEY_SECRET when they are set (the key `npm start -- --require-signature` prints),
-// else with the published local pair. The event is read from the file, or from stdin with `-` or no file.
+// A signed invocation of a function served by `npm start`, made as Function Compute's clients make it (USAGE).
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,8 +23,7 @@ A signed invocation of a function that \`npm start\` serves, made as @alicloud/f
 environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET sign the request (the key
 \`npm start -- --require-signature\` prints); without them, the published local pair.`
 
-/** The key to sign with: the environment's, else the published local pair. */
-export function signingKey(env: NodeJS.ProcessEnv): FcCredentials {
+function signingKey(env: NodeJS.ProcessEnv): FcCredentials {
   const id = env['ALIBABA_CLOUD_ACCESS_KEY_ID']
   const secret = env['ALIBABA_CLOUD_ACCESS_KEY_SECRET']
   return id && secret ? { accessKeyId: id, accessKeySecret: secret } : LOCAL_CREDENTIALS

@@ -1,8 +1,6 @@
-// The samples `npm start` sends when the rules are not the repository's (RULES_FILE names another file): for
-// each enabled rule, one message per outlet (each route, then the target), made from the rule's own filters
-// and placeholders (outlet-sample.ts). What each must produce is the bridge's own preview of it, so the run
-// checks delivery, not the mapping. An outlet no such message reaches (a catch-all route before it, a filter
-// that wants what the rule's source never delivers) gets no sample, and the run says why.
+// The samples `npm start` sends under a RULES_FILE of the user's own: one message per outlet of each enabled
+// rule (outlet-sample.ts), expected to come out as the bridge's own preview says, so the run checks delivery,
+// not the mapping. An outlet no such message reaches gets no sample, and the run says why.
 import { randomBytes } from 'node:crypto'
 import { previewEvent } from '../../shared/bridge/preview.js'
 import type { RuleModel } from '../../shared/rules/model.js'

@@ -1,7 +1,4 @@
-// The rules `npm start` serves, and the samples it sends: examples/events.json under the repository's
-// rules.yaml, which it is written for; under a RULES_FILE of the user's own, one message per route and
-// target made from those rules (rule-samples.ts); none with --no-samples. The subscriber listens on every
-// parent topic of the rule model, the routes' included (docs/operations.md, "Samples under your own rules").
+// The rules `npm start` serves and the samples it sends (docs/operations.md, "Samples under your own rules").
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RuleModel } from '../../shared/rules/model.js'
@@ -14,11 +11,11 @@ import type { HandMessage } from './start-report.js'
 
 export interface LocalRules {
   file: string
-  /** Whether they are the repository's rules.yaml, which examples/events.json is written for. */
+  /** The repository's rules.yaml, which examples/events.json is written for. */
   repository: boolean
   ruleSet: RuleSet
   model: RuleModel
-  /** What the subscriber listens to: every parent topic of the model, the routes' included. */
+  /** Every parent topic of the model, the routes' included: what the subscriber listens to. */
   topics: string[]
   /** A message one of them accepts, for the curl example. */
   handMessage: HandMessage
@@ -52,7 +49,6 @@ export function readRules(root: string): LocalRules {
   }
 }
 
-/** examples/events.json under the repository's rules; under the user's own, samples made from them; none with --no-samples. */
 export function chooseSamples(root: string, send: boolean, rules: LocalRules, print: (line: string) => void): Sample[] {
   if (!send) {
     print('  samples: none (--no-samples)')
