@@ -1,7 +1,5 @@
-// Asynchronous invocations of the local invoke server: run later, retried (maxAsyncRetryAttempts), then
-// routed to the function's onFailure destination with the documented record (docs/platform-facts.md §5).
-// The queue is bounded: a new invocation is refused with 429 before its body is read, as Function Compute
-// throttles, so no caller can grow it without end.
+// Asynchronous invocations: run later, retried, then routed to onFailure (docs/platform-facts.md §5). The
+// queue is bounded: when full, a new invocation gets 429 before its body is read, as Function Compute throttles.
 import { InvokeRefusal } from '../../shared/errors.js'
 import { type ContextSettings, type ErrorBody, type Loaded, logLine, newRequestId, runHandler } from './fc-functions.js'
 

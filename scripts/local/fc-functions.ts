@@ -136,10 +136,7 @@ async function within<T>(work: () => unknown, seconds: number, what: string): Pr
   }
 }
 
-/**
- * One invocation, recorded: the handler within its timeout, after the initializer (once per instance).
- * `shape` turns its result into the answer; a result it cannot shape is the invocation's error.
- */
+/** One invocation, recorded, after the initializer; a result `shape` cannot turn into the answer is its error. */
 export async function runHandler<T = unknown>(
   l: Loaded,
   body: Buffer,

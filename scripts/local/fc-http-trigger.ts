@@ -1,6 +1,5 @@
-// A function's HTTP trigger, as a deployed trigger URL serves it at /http/<function-name>[/path]: the
-// request becomes the FC 3.0 HTTP trigger event (docs/platform-facts.md §6), and the function's
-// {statusCode, headers, body, isBase64Encoded} the HTTP answer, with its real status.
+// A function's HTTP trigger at /http/<function-name>[/path]: the request becomes the FC 3.0 HTTP trigger
+// event (docs/platform-facts.md §6), and the function's {statusCode, …} the answer, with its real status.
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 

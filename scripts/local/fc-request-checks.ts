@@ -1,11 +1,8 @@
-// What the local invoke server checks before it runs anything, in the order it checks it: headers first,
-// then the body, bounded (a Content-Length over the limit is refused before a byte is read, and a body that
-// grows past it stops being kept), then verifyBody.
-//
-// A web page the developer visits can POST to 127.0.0.1 (a text/plain body needs no CORS preflight), and
-// through DNS rebinding it can even read the answer. Browsers always send Origin on a cross-origin POST and
-// the page's own host name as Host, and they cannot set Date or sign: so an unsigned request that carries
-// Origin, or names another Host than the listening address, is refused. A signed one is verified instead.
+// What the local invoke server checks before it runs anything, in order: headers, then the body, bounded
+// (refused by its Content-Length before a byte is read, or dropped once it grows past the limit).
+// A web page can POST to 127.0.0.1 and, through DNS rebinding, read the answer; browsers always send Origin
+// on a cross-origin POST and the page's host as Host, and cannot sign: so an unsigned request with Origin or
+// another Host is refused.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type FCClient from '@alicloud/fc2'

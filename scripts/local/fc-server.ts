@@ -3,9 +3,8 @@
 //   POST /2023-03-30/functions/<name>/invocations    the invoke API; x-fc-invocation-type: Sync (default) | Async
 //   <method> /http/<name>[/path][?query]             the function's HTTP trigger, as its trigger URL serves it
 //
-// Requests are checked as Function Compute checks them (fc-request-checks.ts) before a byte of the body is
-// read. Sync returns the handler's result (a thrown error: 200 with x-fc-error-type, as Function Compute
-// does); Async returns 202 at once and runs later (fc-async.ts).
+// Sync returns the handler's result (a thrown error: 200 with x-fc-error-type, as Function Compute does);
+// Async returns 202 at once and runs later (fc-async.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'

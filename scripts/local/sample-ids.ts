@@ -17,9 +17,8 @@ export type SampleKind = 'instanceId' | 'endpoint' | 'groupId'
 /** Whether a rule's source value is one of the samples. */
 export function isSample(field: SampleKind, value: string | undefined): boolean {
   if (value === undefined) return false
-  const list: readonly string[] =
-    field === 'instanceId' ? SAMPLE_IDS.instanceIds : field === 'endpoint' ? SAMPLE_IDS.endpoints : SAMPLE_IDS.groupIds
-  return list.includes(value)
+  const lists = { instanceId: SAMPLE_IDS.instanceIds, endpoint: SAMPLE_IDS.endpoints, groupId: SAMPLE_IDS.groupIds }
+  return (lists[field] as readonly string[]).includes(value)
 }
 
 /**
