@@ -24,7 +24,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 /** How long the subscriber may take to see the last sample message after the invocations returned. */
 const RECEIVE_WAIT_MS = 10_000
 
-const print = (line = '') => process.stdout.write(line + '\n')
+const print = (...lines: string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''))
 const section = (title: string) => print(`\n== ${title}`)
 
 /** What must be stopped at exit, in reverse order of starting. */
@@ -86,7 +86,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   }
 
   section('Set-up')
-  for (const l of showSetup(facts, subscriber)) print(l)
+  print(...showSetup(facts, subscriber))
 
   const samples = chooseSamples(root, options.samples, rules, print)
   const problems: string[] = []
@@ -109,8 +109,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
       const result = await invoker.invoke(deployment.names.bridge, JSON.stringify(stampTimes(sample.event, new Date())), 'Sync')
       await fc.settled() // the dead-letter hand-offs it made, so their log lines come before the summary
       const summary = result.body as Summary
-      print(`summary: ${JSON.stringify(summary)}`)
-      print(`  ${showSummary(summary)}`)
+      print(`summary: ${JSON.stringify(summary)}`, `  ${showSummary(summary)}`)
       if (summary.droppedV5Properties > 0) {
         dropped += summary.droppedV5Properties
         print(
@@ -168,17 +167,12 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
       ok(fc.invocations.filter((x) => x.outcome === 'ok').length, fc.invocations.length, 'invocations ok'),
     ].join(', ')}`,
   )
-  if (problems.length > 0) {
-    for (const p of problems) print(`  FAILED: ${p}`)
-  } else {
-    print(samples.length > 0 ? '  OK: every sample came out as expected' : '  OK: everything is up; no sample was sent')
-  }
+  const fine = samples.length > 0 ? '  OK: every sample came out as expected' : '  OK: everything is up; no sample was sent'
+  print(...(problems.length > 0 ? problems.map((p) => `  FAILED: ${p}`) : [fine]))
   if (options.once) return problems.length > 0 ? 1 : 0
 
   section('Serving. Drive it by hand (Ctrl-C stops everything)')
-  for (const l of handCommands(facts, rules.topics, rules.handMessage)) print(l)
-  print()
-  print('What the subscriber receives from now on:')
+  print(...handCommands(facts, rules.topics, rules.handMessage), '', 'What the subscriber receives from now on:')
   subscriber.onMessage = (m) => print(`  <- ${showMessage(m)}`)
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
