@@ -125,14 +125,9 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-function configLines(
-  o: MosquittoOptions,
-  dir: string,
-  port: number,
-  certs?: TestCertificates,
-  tlsPort?: number,
-  wsPort?: number,
-): string[] {
+type Listeners = { dir: string; port: number; certs: TestCertificates | undefined; tlsPort?: number; wsPort?: number }
+
+function configLines(o: MosquittoOptions, { dir, port, certs, tlsPort, wsPort }: Listeners): string[] {
   const l = o.limits ?? {}
   const optional = (value: number | undefined, name: string) => (value === undefined ? [] : [`${name} ${value}`])
   return [
@@ -171,7 +166,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
   const certs = options.tls ? makeCertificates() : undefined
   const tlsPort = certs ? await freePort() : undefined
   const wsPort = options.websockets ? await freePort() : undefined
-  writeFileSync(conf, `${configLines(options, dir, port, certs, tlsPort, wsPort).join('\n')}\n`)
+  writeFileSync(conf, `${configLines(options, { dir, port, certs, tlsPort, wsPort }).join('\n')}\n`)
   if (options.denyTopics)
     writeFileSync(join(dir, 'acl'), `${['topic readwrite #', ...options.denyTopics.map((t) => `topic deny ${t}`)].join('\n')}\n`)
   if (options.password) {
