@@ -91,14 +91,11 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     if (!resource?.props || resource.component !== 'fc3') throw new SYamlError(`${sYamlPath}: resources.${role} (component fc3) is missing`)
     const p = resource.props
     const at = `resources.${role}.props`
-    const name = str(p['functionName'], `${at}.functionName`)
-    const lifecycle = p['instanceLifecycleConfig'] as
-      | { initializer?: { handler?: unknown }; preStop?: { handler?: unknown; timeout?: unknown } }
-      | undefined
-    const asyncConfig = p['asyncInvokeConfig'] as
-      | { maxAsyncRetryAttempts?: unknown; destinationConfig?: { onFailure?: { destination?: unknown } } }
-      | undefined
-    const destination = asyncConfig?.destinationConfig?.onFailure?.destination
+    // A field by its path under props, and read as text or a number, named by that path in errors.
+    const get = (path: string) => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], p)
+    const text = (path: string, fallback?: string) => str(get(path) ?? fallback, `${at}.${path}`)
+    const number = (path: string, fallback: number) => num(get(path), `${at}.${path}`, fallback)
+    const name = text('functionName')
     const environment: Record<string, string> = {}
     for (const [k, v] of Object.entries((p['environmentVariables'] ?? {}) as Record<string, unknown>))
       environment[k] = str(v, `${at}.environmentVariables.${k}`)
@@ -106,23 +103,23 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
       role,
       name,
       environment,
-      dir: resolve(base, str(p['code'], `${at}.code`)),
-      handler: str(p['handler'] ?? 'index.handler', `${at}.handler`),
-      timeout: num(p['timeout'], `${at}.timeout`, 60),
-      memory: num(p['memorySize'], `${at}.memorySize`, 512),
+      dir: resolve(base, text('code')),
+      handler: text('handler', 'index.handler'),
+      timeout: number('timeout', 60),
+      memory: number('memorySize', 512),
       // Function Compute's default when asyncInvokeConfig does not say (docs/platform-facts.md §5).
-      maxAsyncRetryAttempts: num(asyncConfig?.maxAsyncRetryAttempts, `${at}.asyncInvokeConfig.maxAsyncRetryAttempts`, 3),
+      maxAsyncRetryAttempts: number('asyncInvokeConfig.maxAsyncRetryAttempts', 3),
     }
-    if (lifecycle?.initializer?.handler !== undefined)
-      fn.initializer = str(lifecycle.initializer.handler, `${at}.instanceLifecycleConfig.initializer.handler`)
-    if (lifecycle?.preStop?.handler !== undefined) {
-      fn.preStop = str(lifecycle.preStop.handler, `${at}.instanceLifecycleConfig.preStop.handler`)
-      fn.preStopTimeout = num(lifecycle.preStop.timeout, `${at}.instanceLifecycleConfig.preStop.timeout`, 10)
+    if (get('instanceLifecycleConfig.initializer.handler') !== undefined)
+      fn.initializer = text('instanceLifecycleConfig.initializer.handler')
+    if (get('instanceLifecycleConfig.preStop.handler') !== undefined) {
+      fn.preStop = text('instanceLifecycleConfig.preStop.handler')
+      fn.preStopTimeout = number('instanceLifecycleConfig.preStop.timeout', 10)
     }
     const http = httpTriggerOf(p['triggers'])
     if (http) fn.httpTrigger = http
-    if (destination !== undefined)
-      onFailure.push({ from: name, arn: str(destination, `${at}.asyncInvokeConfig.destinationConfig.onFailure.destination`) })
+    const destination = 'asyncInvokeConfig.destinationConfig.onFailure.destination'
+    if (get(destination) !== undefined) onFailure.push({ from: name, arn: text(destination) })
     if (role === 'bridge' && environment['DEAD_LETTER_TARGET'] !== undefined) deadLetterTarget = environment['DEAD_LETTER_TARGET']
     names[role] = name
     functions.push(fn)
