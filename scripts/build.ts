@@ -1,25 +1,60 @@
-// npm run build: one self-contained CommonJS bundle per function (dist/<function>/index.js, Node 20),
-// with the validated rules.yaml inlined into the bridge. Invalid rules fail the build before esbuild runs,
-// each error listed once. Everything is built into a staging directory beside dist/ and moved into place
-// only when every bundle is built: a failed build leaves the previous dist/ as it was.
-
+// npm run build: one self-contained CommonJS bundle per function (dist/<function>/, Node 20), loaded through
+// its V8 code cache (code-cache.ts), with the validated rules.yaml inlined into the bridge. Invalid rules fail
+// the build before esbuild runs, each error once. Bundles are built in a staging directory beside dist/ and
+// moved into place only when all are built: a failed build leaves the previous dist/ as it was.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { build, type Plugin } from 'esbuild'
+import { build, type BuildOptions as EsbuildOptions, type Plugin } from 'esbuild'
 import { messageOf, RulesError } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
 import { BUNDLE_FILE, withCodeCache } from './code-cache.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const off = (name: string) => join(root, `scripts/${name}-off.cjs`)
 
 export interface BuildOptions {
   rulesFile?: string
   outDir?: string
-  /** Prints nothing: no `built` lines, and no esbuild log (its errors still come back in the thrown error). */
+  /** Prints nothing: no `built` lines, no esbuild log (its errors still come back in the thrown error). */
   quiet?: boolean
+}
+
+/**
+ * Libraries kept off the cold start, each built as a file beside the bundle and required on first use
+ * (docs/performance.md, "Cold start and bundles"): @alicloud/fc2 (1 MB, 70 ms) when a dead letter is first
+ * handed off or redriven, ioredis (210 KB) with FLEET_REDIS_URL, the YAML library (110 KB) for a RULES_FILE
+ * in YAML, and ws (with the http, https and zlib modules) for ws:// URLs.
+ */
+const BESIDE: Record<string, { entry: string; alias?: Record<string, string> }> = {
+  fc2: { entry: '@alicloud/fc2' },
+  // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.
+  ioredis: { entry: 'ioredis', alias: { debug: off('debug') } },
+  yaml: { entry: 'yaml' },
+  // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper.
+  ws: { entry: createRequire(import.meta.url).resolve('ws') },
+}
+const BESIDE_OF: Record<string, string[]> = { bridge: ['fc2', 'ioredis', 'yaml', 'ws'], 'dead-letter': ['fc2'] }
+
+/** The dynamic imports of `@alicloud/fc2` and `ioredis`, and `./yaml.js` and `./ws.js`, become requires of the files beside. */
+function beside(names: string[]): Plugin {
+  return {
+    name: 'beside',
+    setup(b) {
+      b.onResolve({ filter: /^(@alicloud\/fc2|ioredis)$/ }, (a) => {
+        const name = a.path === 'ioredis' ? 'ioredis' : 'fc2'
+        return a.kind === 'dynamic-import' && names.includes(name) ? { path: `./${name}.js`, external: true } : undefined
+      })
+      if (!names.includes('yaml')) return
+      b.onResolve({ filter: /^\.\/(yaml|ws)\.js$/ }, (a) => ({ path: a.path, external: true }))
+      b.onLoad({ filter: /shared[\\/]rules[\\/]yaml-library\.ts$/ }, () => ({
+        contents: "let lib\nexport function yamlLibrary() { return (lib ??= require('./yaml.js')) }\n",
+        loader: 'js',
+      }))
+    },
+  }
 }
 
 /** Replaces functions/bridge/bundled-rules.ts with the validated rules, inlined as JSON. */
@@ -29,18 +64,10 @@ function inlineRules(rulesFile: string): Plugin {
     setup(b) {
       b.onLoad({ filter: /functions[\\/]bridge[\\/]bundled-rules\.ts$/ }, () => {
         const result = validateRulesText(readFileSync(rulesFile, 'utf8'))
-        if (!result.ok) {
-          return { errors: result.errors.map((e) => ({ text: `${rulesFile}: ${e.path}: ${e.message}` })) }
-        }
+        if (!result.ok) return { errors: result.errors.map((e) => ({ text: `${rulesFile}: ${e.path}: ${e.message}` })) }
         // The bridge validates again at cold start: one validator, and the normalised form is valid input.
-        const text = JSON.stringify({
-          defaults: {
-            profile: result.ruleSet.profile,
-            qos: result.ruleSet.defaultQos,
-            ...(result.ruleSet.defaultTrigger ? { trigger: result.ruleSet.defaultTrigger } : {}),
-          },
-          rules: result.ruleSet.rules,
-        })
+        const { profile, defaultQos: qos, defaultTrigger: trigger, rules } = result.ruleSet
+        const text = JSON.stringify({ defaults: { profile, qos, ...(trigger ? { trigger } : {}) }, rules })
         return {
           contents: `export function bundledRules() { return { text: ${JSON.stringify(text)}, origin: 'rules.yaml (bundled)' } }`,
           loader: 'js',
@@ -49,47 +76,6 @@ function inlineRules(rulesFile: string): Plugin {
       })
     },
   }
-}
-
-/**
- * Keeps @alicloud/fc2 (about 1 MB, 70 ms to load) out of the bridge's and the dead-letter function's
- * bundles: its dynamic import becomes a require of fc2.js beside them, parsed only when a dead letter is
- * first handed off, or when the dead-letter timer first redrives an entry.
- */
-const fc2Apart: Plugin = {
-  name: 'fc2-apart',
-  setup(b) {
-    b.onResolve({ filter: /^@alicloud\/fc2$/ }, (a) => (a.kind === 'dynamic-import' ? { path: './fc2.js', external: true } : undefined))
-  },
-}
-
-/**
- * Keeps ioredis (about 210 KB) out of the bridge's bundle: shared/fleet/redis-library.ts's dynamic import
- * becomes a require of ioredis.js beside it, made only when FLEET_REDIS_URL is set (docs/performance.md,
- * "The fleet store").
- */
-const ioredisApart: Plugin = {
-  name: 'ioredis-apart',
-  setup(b) {
-    b.onResolve({ filter: /^ioredis$/ }, (a) => (a.kind === 'dynamic-import' ? { path: './ioredis.js', external: true } : undefined))
-  },
-}
-
-/**
- * Keeps libraries most instances never use off the bridge's cold start, each a file beside the bundle
- * required on first use: the YAML library (110 KB; the bundled rules are JSON, so
- * shared/rules/yaml-library.ts becomes a require of yaml.js, made only for a RULES_FILE in YAML) and `ws`
- * (50 KB and the http, https and zlib modules; scripts/ws-apart.cjs, used only for ws:// and wss:// URLs).
- */
-const librariesApart: Plugin = {
-  name: 'libraries-apart',
-  setup(b) {
-    b.onLoad({ filter: /shared[\\/]rules[\\/]yaml-library\.ts$/ }, () => ({
-      contents: "let lib\nexport function yamlLibrary() { return (lib ??= require('./yaml.js')) }\n",
-      loader: 'js',
-    }))
-    b.onResolve({ filter: /^\.\/(yaml|ws)\.js$/ }, (args) => ({ path: args.path, external: true }))
-  },
 }
 
 export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
@@ -109,8 +95,7 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
     mkdirSync(outDir, { recursive: true })
     for (const fn of functions) {
       const out = join(outDir, fn)
-      const old = join(staging, `${fn}.previous`)
-      if (existsSync(out)) renameSync(out, old)
+      if (existsSync(out)) renameSync(out, join(staging, `${fn}.previous`))
       renameSync(join(staging, fn), out)
     }
   } finally {
@@ -123,55 +108,42 @@ export async function buildAll(options: BuildOptions = {}): Promise<string[]> {
 }
 
 async function buildFunction(fn: string, out: string, rulesFile: string, options: BuildOptions): Promise<void> {
-  const fc2Beside = fn === 'bridge' || fn === 'dead-letter'
+  const names = BESIDE_OF[fn] ?? []
   mkdirSync(out, { recursive: true })
-  const common = {
+  const common: EsbuildOptions = {
     bundle: true,
-    platform: 'node' as const,
+    platform: 'node',
     target: 'node20',
-    format: 'cjs' as const,
+    format: 'cjs',
     minify: true,
     keepNames: true,
-    legalComments: 'none' as const,
-    // Quiet: the errors still come back in the thrown error (and its `errors`), not as frames on stderr.
-    logLevel: options.quiet ? ('silent' as const) : ('warning' as const),
+    legalComments: 'none',
+    logLevel: options.quiet ? 'silent' : 'warning',
     // @alicloud/fc2 does not bundle with proxy-agent inside (docs/architecture.md, "Known traps").
     external: ['proxy-agent'],
-    // import() of the files beside the bundle as require: the code-cached loader (code-cache.ts) compiles it with vm.
+    // import() of the files beside as require: the code-cached loader compiles the bundle with vm.
     supported: { 'dynamic-import': false },
   }
   await build({
     ...common,
     entryPoints: [join(root, 'functions', fn, 'index.ts')],
     outfile: join(out, 'index.js'),
-    plugins: fn === 'bridge' ? [inlineRules(rulesFile), fc2Apart, ioredisApart, librariesApart] : fc2Beside ? [fc2Apart] : [],
-    // MQTT.js calls `debug` on every packet; the bridge never enables it (the sources, run with tsx, still can).
-    // SOCKS proxies (MQTT.js's `socks`) and browser timers (`worker-timers`) are never used: the stubs keep
-    // 100 KB off the cold start. WebSocket support is loaded on first use (librariesApart).
+    plugins: [...(fn === 'bridge' ? [inlineRules(rulesFile)] : []), ...(names.length > 0 ? [beside(names)] : [])],
+    // MQTT.js calls `debug` on every packet and the bridge never enables it; SOCKS proxies and browser
+    // timers are never used: the stubs keep 100 KB off the cold start. `ws` is loaded on first use.
     ...(fn === 'bridge'
       ? {
           alias: {
-            debug: join(root, 'scripts/debug-off.cjs'),
-            socks: join(root, 'scripts/socks-off.cjs'),
-            'worker-timers': join(root, 'scripts/worker-timers-off.cjs'),
+            debug: off('debug'),
+            socks: off('socks'),
+            'worker-timers': off('worker-timers'),
             ws: join(root, 'scripts/ws-apart.cjs'),
           },
         }
       : {}),
   })
-  if (fc2Beside) await build({ ...common, entryPoints: ['@alicloud/fc2'], outfile: join(out, 'fc2.js') })
-  if (fn === 'bridge') {
-    await build({ ...common, entryPoints: ['yaml'], outfile: join(out, 'yaml.js') })
-    // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.
-    await build({
-      ...common,
-      entryPoints: ['ioredis'],
-      outfile: join(out, 'ioredis.js'),
-      alias: { debug: join(root, 'scripts/debug-off.cjs') },
-    })
-    // Its CommonJS entry (the constructor itself, as MQTT.js requires it), not the ESM wrapper an entry point resolves to.
-    await build({ ...common, entryPoints: [createRequire(import.meta.url).resolve('ws')], outfile: join(out, 'ws.js') })
-  }
+  for (const name of names)
+    await build({ ...common, entryPoints: [BESIDE[name]!.entry], outfile: join(out, `${name}.js`), alias: BESIDE[name]!.alias ?? {} })
   withCodeCache(out)
   // The project is "type": "module"; these bundles are CommonJS, as Function Compute loads them.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n')

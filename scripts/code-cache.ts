@@ -1,9 +1,6 @@
-// The V8 code cache beside each bundle (docs/performance.md, "Cold start and bundles"). Compiling the bundle
-// was the largest part of its load; the build now writes the bundle as bundle.js, a V8 code cache of it
-// (bundle.js.cache: the bytecode of its top level and of every function its loading ran, made by loading it
-// once in a child process), and index.js, a loader that compiles bundle.js with that cache. A cache V8
-// refuses (another Node or V8 version, other flags) costs only its read: the bundle is compiled as
-// require would. Function Compute still calls index.handler.
+// The V8 code cache beside each bundle (docs/performance.md, "Cold start and bundles"): compiling was the
+// largest part of a bundle's load, so the build writes bundle.js, its code cache (made by loading it once in
+// a child process) and index.js, a loader that compiles bundle.js with it. A cache V8 refuses costs its read.
 import { execFileSync } from 'node:child_process'
 import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -1,5 +1,4 @@
-// The embedded MQTT broker of `npm start`: aedes on loopback, so nothing else needs installing.
-// aedes speaks MQTT 3.1.1 only (docs/architecture.md, "Known traps"): MQTT 5 properties are dropped on the way.
+// The embedded MQTT broker of `npm start`: aedes on loopback, MQTT 3.1.1 only (docs/architecture.md, "Known traps").
 import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { explainListenError } from './ports.js'
 

@@ -1,15 +1,11 @@
-// What `npm start` serves, read from s.yaml so the local run matches the deployment: each fc3 resource's
-// function name, code directory, handler, lifecycle hooks (initializer, preStop), timeout and memory, its
-// HTTP trigger, the bridge's asynchronous retries and onFailure destination, and the dead-letter target
-// it hands poison messages to.
-//
-// s.yaml's ${…} expressions are resolved for the forms these fields use: ${vars.x}, ${env('X', 'default')}
-// and ${config('AccountID')}. Any other expression in a field read here is an error that names the field.
+// What `npm start` serves, read from s.yaml so the local run matches the deployment. Its ${…} expressions
+// are resolved for the forms these fields use (${vars.x}, ${env('X', 'default')}, ${config('AccountID')});
+// any other is an error that names the field.
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import YAML from 'yaml'
 import { SYamlError } from '../../shared/errors.js'
-import type { LocalFunction } from './fc-server.js'
+import type { LocalFunction } from './fc-functions.js'
 
 /** The three functions by role, as the resource keys of s.yaml name them. */
 export type Role = 'bridge' | 'validate-rules' | 'dead-letter'
@@ -17,20 +13,18 @@ const ROLES: readonly Role[] = ['bridge', 'validate-rules', 'dead-letter']
 
 export interface LocalDeployment {
   region: string
-  /** The credentials alias s.yaml deploys with (its `access`). */
+  /** s.yaml's `access`. */
   access: string
-  /** Each function's environmentVariables as `s deploy` sets them from this environment (secrets included: never print them). */
+  /** `environment`: as `s deploy` sets it from this environment (secrets included: never print them). */
   functions: Array<LocalFunction & { role: Role; memory: number; timeout: number; environment: Record<string, string> }>
-  /** Function names by role. */
   names: Record<Role, string>
-  /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it, e.g. fc:rocketmq-mqtt-dead-letter. */
+  /** The bridge's DEAD_LETTER_TARGET as s.yaml sets it. */
   deadLetterTarget: string
 }
 
 type Scope = { vars: Record<string, unknown>; env: NodeJS.ProcessEnv; accountId: string }
 
-/** Resolves the ${…} expressions of one s.yaml string; `where` names the field in errors. */
-export function resolveExpressions(text: string, scope: Scope, where: string, depth = 0): string {
+function resolveExpressions(text: string, scope: Scope, where: string, depth = 0): string {
   return text.replace(/\$\{([^}]*)\}/g, (_, inner: string) => {
     const expr = inner.trim()
     let m = /^vars\.([A-Za-z0-9_-]+)$/.exec(expr)
@@ -47,8 +41,8 @@ export function resolveExpressions(text: string, scope: Scope, where: string, de
   })
 }
 
-/** The function name at the end of an FC ARN: acs:fc:<region>:<account>:functions/<name>. */
-export function functionOfArn(arn: string): string | undefined {
+/** acs:fc:<region>:<account>:functions/<name> -> name. */
+function functionOfArn(arn: string): string | undefined {
   return /:functions\/([^/:]+)$/.exec(arn)?.[1]
 }
 
@@ -97,14 +91,11 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     if (!resource?.props || resource.component !== 'fc3') throw new SYamlError(`${sYamlPath}: resources.${role} (component fc3) is missing`)
     const p = resource.props
     const at = `resources.${role}.props`
-    const name = str(p['functionName'], `${at}.functionName`)
-    const lifecycle = p['instanceLifecycleConfig'] as
-      | { initializer?: { handler?: unknown }; preStop?: { handler?: unknown; timeout?: unknown } }
-      | undefined
-    const asyncConfig = p['asyncInvokeConfig'] as
-      | { maxAsyncRetryAttempts?: unknown; destinationConfig?: { onFailure?: { destination?: unknown } } }
-      | undefined
-    const destination = asyncConfig?.destinationConfig?.onFailure?.destination
+    // A field by its path under props, and read as text or a number, named by that path in errors.
+    const get = (path: string) => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], p)
+    const text = (path: string, fallback?: string) => str(get(path) ?? fallback, `${at}.${path}`)
+    const number = (path: string, fallback: number) => num(get(path), `${at}.${path}`, fallback)
+    const name = text('functionName')
     const environment: Record<string, string> = {}
     for (const [k, v] of Object.entries((p['environmentVariables'] ?? {}) as Record<string, unknown>))
       environment[k] = str(v, `${at}.environmentVariables.${k}`)
@@ -112,23 +103,23 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
       role,
       name,
       environment,
-      dir: resolve(base, str(p['code'], `${at}.code`)),
-      handler: str(p['handler'] ?? 'index.handler', `${at}.handler`),
-      timeout: num(p['timeout'], `${at}.timeout`, 60),
-      memory: num(p['memorySize'], `${at}.memorySize`, 512),
+      dir: resolve(base, text('code')),
+      handler: text('handler', 'index.handler'),
+      timeout: number('timeout', 60),
+      memory: number('memorySize', 512),
       // Function Compute's default when asyncInvokeConfig does not say (docs/platform-facts.md §5).
-      maxAsyncRetryAttempts: num(asyncConfig?.maxAsyncRetryAttempts, `${at}.asyncInvokeConfig.maxAsyncRetryAttempts`, 3),
+      maxAsyncRetryAttempts: number('asyncInvokeConfig.maxAsyncRetryAttempts', 3),
     }
-    if (lifecycle?.initializer?.handler !== undefined)
-      fn.initializer = str(lifecycle.initializer.handler, `${at}.instanceLifecycleConfig.initializer.handler`)
-    if (lifecycle?.preStop?.handler !== undefined) {
-      fn.preStop = str(lifecycle.preStop.handler, `${at}.instanceLifecycleConfig.preStop.handler`)
-      fn.preStopTimeout = num(lifecycle.preStop.timeout, `${at}.instanceLifecycleConfig.preStop.timeout`, 10)
+    if (get('instanceLifecycleConfig.initializer.handler') !== undefined)
+      fn.initializer = text('instanceLifecycleConfig.initializer.handler')
+    if (get('instanceLifecycleConfig.preStop.handler') !== undefined) {
+      fn.preStop = text('instanceLifecycleConfig.preStop.handler')
+      fn.preStopTimeout = number('instanceLifecycleConfig.preStop.timeout', 10)
     }
     const http = httpTriggerOf(p['triggers'])
     if (http) fn.httpTrigger = http
-    if (destination !== undefined)
-      onFailure.push({ from: name, arn: str(destination, `${at}.asyncInvokeConfig.destinationConfig.onFailure.destination`) })
+    const destination = 'asyncInvokeConfig.destinationConfig.onFailure.destination'
+    if (get(destination) !== undefined) onFailure.push({ from: name, arn: text(destination) })
     if (role === 'bridge' && environment['DEAD_LETTER_TARGET'] !== undefined) deadLetterTarget = environment['DEAD_LETTER_TARGET']
     names[role] = name
     functions.push(fn)

@@ -1,6 +1,4 @@
-// `npm start` serves the BUILT bundles, as Function Compute would. It builds them (buildAll) when one is
-// missing, or older than what goes into it (rules.yaml, functions/, shared/, the build script), so an
-// edited rule is never served stale.
+// `npm start` serves the BUILT bundles, rebuilt when one is missing or older than what goes into it.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { messageOf } from '../../shared/errors.js'

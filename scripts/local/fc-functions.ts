@@ -1,80 +1,105 @@
-// The functions the local invoke server serves: their built bundles loaded once, a Function Compute-shaped
-// context per invocation, the handler run within the function's timeout, and the lifecycle hooks as
-// Function Compute runs them: the initializer once before the first invocation, preStop when the instance
-// goes (here: when the server stops), each within its own timeout (docs/platform-facts.md §6).
+// The functions the local invoke server serves: bundles loaded once, a Function Compute-shaped context per
+// invocation, each run within its timeout, the initializer once per instance and preStop when the server
+// stops (docs/platform-facts.md §6), and the bounded record of every invocation.
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { messageOf } from '../../shared/errors.js'
 import type { FcContext, FcCredentials } from '../../shared/fc/context.js'
-import type { FcLogger } from '../../shared/logging/logger.js'
 import { redact } from '../../shared/logging/secrets.js'
 
 export interface LocalFunction {
   name: string
   /** Directory holding the built bundle (index.js), e.g. dist/bridge. */
   dir: string
-  /** `file.export`; default index.handler. */
+  /** `file.export`s; defaults: index.handler, index.initialize when exported, no preStop. */
   handler?: string
-  /** `file.export` of the initializer, run once before the first invocation; default index.initialize when exported. */
   initializer?: string
-  /** `file.export` of the preStop hook, run when the server stops, if the function ran; none by default. */
   preStop?: string
-  /** Seconds the preStop hook may take; default 10. */
+  /** Seconds: preStop 10, the handler 60 by default. */
   preStopTimeout?: number
-  /** Seconds; default 60. */
   timeout?: number
   /** MB; default 512. */
   memory?: number
-  /** Asynchronous retries after the first attempt (Function Compute's maxAsyncRetryAttempts); default 3. */
+  /** Retries after the first asynchronous attempt; default 3. */
   maxAsyncRetryAttempts?: number
-  /** asyncInvokeConfig.destinationConfig.onFailure: the function that receives the destination record. */
+  /** The function that receives the destination record. */
   onFailure?: string
-  /** An HTTP trigger, served at /http/<name>: the methods it takes and its authType (function: signed requests only). */
+  /** Served at /http/<name>; authType function: signed requests only. */
   httpTrigger?: { methods: string[]; authType: string }
 }
 
-type Handler = (event: Buffer, context: FcContext) => unknown
 type Hook = (context: FcContext) => unknown
 
 export interface Loaded {
   fn: LocalFunction
-  handler: Handler
+  handler: (event: Buffer, context: FcContext) => unknown
   initializer?: Hook
   preStop?: Hook
   initialized?: Promise<void>
-  /** Whether an instance exists: set once an invocation ran, so preStop runs only for instances that started. */
+  /** Set once an invocation ran: preStop runs only for instances that started. */
   started: boolean
+}
+
+export interface InvocationRecord {
+  requestId: string
+  functionName: string
+  type: 'Sync' | 'Async' | 'Destination' | 'Http'
+  attempt: number
+  outcome: 'ok' | 'error' | 'refused'
+  error?: string
+}
+
+/** Records kept for `npm start`'s report; older ones are forgotten, so no flood of requests grows it. */
+export const MAX_INVOCATION_RECORDS = 1000
+
+export class InvocationLog extends Array<InvocationRecord> {
+  override push(...items: InvocationRecord[]): number {
+    super.push(...items)
+    if (this.length > MAX_INVOCATION_RECORDS) this.splice(0, this.length - MAX_INVOCATION_RECORDS)
+    return this.length
+  }
+}
+
+export interface ContextSettings {
+  credentials: FcCredentials
+  region: string
+  accountId: string
+  print: (line: string) => void
+  invocations: InvocationLog
 }
 
 export const newRequestId = () => `1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`
 
-/** `file.export` of a bundle directory: the exported function, or an error naming what is missing. */
-function exported(dir: string, spec: string, fallbackExport: string, required: boolean, cache: Map<string, Record<string, unknown>>) {
-  const [file = 'index', name = fallbackExport] = spec.split('.')
-  const path = resolve(join(dir, `${file}.js`))
-  let mod = cache.get(path)
-  if (!mod) {
-    mod = createRequire(import.meta.url)(path) as Record<string, unknown>
-    cache.set(path, mod)
-  }
-  const value = mod[name]
-  if (typeof value !== 'function') {
-    if (required) throw new Error(`${dir}/${file}.js does not export ${name}`)
-    return undefined
-  }
-  return value
+/** A log line as Function Compute prints it, redacted; `tail` collects it for x-fc-log-type: Tail. */
+export function logLine(s: ContextSettings, requestId: string, level: string, message: string, tail?: string[]): void {
+  const text = redact(`${new Date().toISOString()} ${requestId} [${level}] ${message}`)
+  tail?.push(text)
+  s.print(text)
+}
+
+export type ErrorBody = { errorMessage: string; errorType: string; stackTrace: string[] }
+
+export function errorBody(err: unknown): ErrorBody {
+  const e = err instanceof Error ? err : new Error(String(err))
+  const stackTrace = (e.stack ?? '').split('\n').slice(1, 6)
+  return { errorMessage: redact(e.message), errorType: e.name, stackTrace: stackTrace.map((s) => redact(s.trim())) }
+}
+
+function exported<F = Hook>(dir: string, spec: string, fallback: string, required: boolean): F | undefined {
+  const [file = 'index', name = fallback] = spec.split('.')
+  const value = (createRequire(import.meta.url)(resolve(join(dir, `${file}.js`))) as Record<string, unknown>)[name]
+  if (typeof value === 'function') return value as F
+  if (required) throw new Error(`${dir}/${file}.js does not export ${name}`)
+  return undefined
 }
 
 export function loadFunctions(functions: LocalFunction[]): Map<string, Loaded> {
   const loaded = new Map<string, Loaded>()
   for (const fn of functions) {
-    const cache = new Map<string, Record<string, unknown>>()
-    const handler = exported(fn.dir, fn.handler ?? 'index.handler', 'handler', true, cache) as Handler
-    const initializer = exported(fn.dir, fn.initializer ?? 'index.initialize', 'initialize', fn.initializer !== undefined, cache) as
-      | Hook
-      | undefined
-    const preStop = fn.preStop === undefined ? undefined : (exported(fn.dir, fn.preStop, 'preStop', true, cache) as Hook)
+    const handler = exported<Loaded['handler']>(fn.dir, fn.handler ?? 'index.handler', 'handler', true)!
+    const initializer = exported(fn.dir, fn.initializer ?? 'index.initialize', 'initialize', fn.initializer !== undefined)
+    const preStop = fn.preStop === undefined ? undefined : exported(fn.dir, fn.preStop, 'preStop', true)
     loaded.set(fn.name, { fn, handler, started: false, ...(initializer ? { initializer } : {}), ...(preStop ? { preStop } : {}) })
   }
   for (const fn of functions) {
@@ -84,21 +109,8 @@ export function loadFunctions(functions: LocalFunction[]): Map<string, Loaded> {
   return loaded
 }
 
-export interface ContextSettings {
-  credentials: FcCredentials
-  region: string
-  accountId: string
-  print: (line: string) => void
-}
-
-/** A context as Function Compute builds it; `tail` collects the log lines for x-fc-log-type: Tail. */
 export function contextFor(l: Loaded, requestId: string, s: ContextSettings, tail?: string[]): FcContext {
-  const line = (level: string) => (message: string) => {
-    const text = redact(`${new Date().toISOString()} ${requestId} [${level}] ${message}`)
-    tail?.push(text)
-    s.print(text)
-  }
-  const logger: FcLogger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') }
+  const line = (level: string) => (message: string) => logLine(s, requestId, level, message, tail)
   return {
     requestId,
     credentials: { ...s.credentials },
@@ -106,43 +118,54 @@ export function contextFor(l: Loaded, requestId: string, s: ContextSettings, tai
     service: {},
     region: s.region,
     accountId: s.accountId,
-    logger,
+    logger: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') },
   }
 }
 
 /** Rejects after `seconds` with Function Compute's timeout error, unless `work` settles first. */
 async function within<T>(work: () => unknown, seconds: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    const error = Object.assign(new Error(`${what} timed out after ${seconds} seconds`), { name: 'FunctionTimeoutError' })
+    timer = setTimeout(() => reject(error), seconds * 1000)
+  })
   try {
-    return (await Promise.race([
-      Promise.resolve().then(work),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error(`${what} timed out after ${seconds} seconds`), { name: 'FunctionTimeoutError' })),
-          seconds * 1000,
-        )
-      }),
-    ])) as T
+    return (await Promise.race([Promise.resolve().then(work), timeout])) as T
   } finally {
     clearTimeout(timer)
   }
 }
 
-/** Runs the handler once, within the function's timeout, after the initializer (once per instance). */
-export async function runHandler(l: Loaded, body: Buffer, context: FcContext, s: ContextSettings): Promise<unknown> {
-  l.started = true
-  if (l.initializer) {
-    // The initializer's own request ID, in its context and in its log lines, as on Function Compute.
-    const init = l.initializer
-    l.initialized ??= Promise.resolve(init(contextFor(l, `${context.requestId}-init`, s))).then(() => undefined)
-    try {
-      await l.initialized
-    } catch (err) {
-      l.initialized = undefined // Function Compute runs a failed initializer again on the next invocation
-      throw err
+/** One invocation, recorded, after the initializer; a result `shape` cannot turn into the answer is its error. */
+export async function runHandler<T = unknown>(
+  l: Loaded,
+  body: Buffer,
+  s: ContextSettings,
+  call: { requestId: string; type: InvocationRecord['type']; attempt?: number; tail?: string[]; shape?: (result: unknown) => T },
+): Promise<{ ok: true; value: T } | { ok: false; error: ErrorBody }> {
+  const record = { requestId: call.requestId, functionName: l.fn.name, type: call.type, attempt: call.attempt ?? 1 }
+  try {
+    l.started = true
+    if (l.initializer) {
+      // The initializer has its own request ID, as on Function Compute.
+      const init = l.initializer
+      l.initialized ??= Promise.resolve(init(contextFor(l, `${call.requestId}-init`, s))).then(() => undefined)
+      // Function Compute runs a failed initializer again on the next invocation.
+      await l.initialized.catch((err: unknown) => {
+        l.initialized = undefined
+        throw err
+      })
     }
+    const context = contextFor(l, call.requestId, s, call.tail)
+    const result = await within(() => l.handler(body, context), l.fn.timeout ?? 60, 'Function')
+    const value = (call.shape ? call.shape(result) : result) as T
+    s.invocations.push({ ...record, outcome: 'ok' })
+    return { ok: true, value }
+  } catch (err) {
+    const error = errorBody(err)
+    s.invocations.push({ ...record, outcome: 'error', error: error.errorMessage })
+    return { ok: false, error }
   }
-  return within(() => l.handler(body, context), l.fn.timeout ?? 60, 'Function')
 }
 
 /** The preStop hook of an instance that started, within its timeout; a failure is printed, never thrown. */
@@ -150,12 +173,12 @@ export async function runPreStop(l: Loaded, s: ContextSettings): Promise<void> {
   if (!l.preStop || !l.started) return
   const hook = l.preStop
   const requestId = `${newRequestId()}-prestop`
-  // The instance is gone after this: a later invocation starts a new one, initializer included.
+  // The instance is gone: a later invocation starts a new one, initializer included.
   l.started = false
   l.initialized = undefined
   try {
     await within(() => hook(contextFor(l, requestId, s)), l.fn.preStopTimeout ?? 10, 'preStop')
   } catch (err) {
-    s.print(redact(`${new Date().toISOString()} ${requestId} [error] preStop of ${l.fn.name} failed: ${messageOf(err)}`))
+    logLine(s, requestId, 'error', `preStop of ${l.fn.name} failed: ${messageOf(err)}`)
   }
 }

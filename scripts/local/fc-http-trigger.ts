@@ -1,36 +1,32 @@
-// A function's HTTP trigger, as a deployed trigger URL serves it: the request becomes the FC 3.0 HTTP
-// trigger event (docs/platform-facts.md §6), and the function's {statusCode, headers, body, isBase64Encoded}
-// becomes the HTTP answer, with its real status. Locally the trigger lives at /http/<function-name>[/path].
+// A function's HTTP trigger at /http/<function-name>[/path]: the request becomes the FC 3.0 HTTP trigger
+// event (docs/platform-facts.md §6), and the function's {statusCode, …} the answer, with its real status.
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 
-export const HTTP_TRIGGER_PREFIX = '/http/'
-
 export interface HttpTriggerRequest {
   functionName: string
-  /** The path after the function's name, as the trigger URL's own path: `/` when there is none. */
+  /** The path after the function's name: `/` when there is none. */
   rawPath: string
   query: URLSearchParams
 }
 
 /** `/http/<name>[/rest]` -> the function and the trigger's own path; undefined for any other path. */
 export function matchHttpTrigger(url: URL): HttpTriggerRequest | undefined {
-  if (!url.pathname.startsWith(HTTP_TRIGGER_PREFIX)) return undefined
-  const rest = url.pathname.slice(HTTP_TRIGGER_PREFIX.length)
+  if (!url.pathname.startsWith('/http/')) return undefined
+  const rest = url.pathname.slice('/http/'.length)
   const slash = rest.indexOf('/')
   const name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash))
   if (name === '') return undefined
   return { functionName: name, rawPath: slash < 0 ? '/' : rest.slice(slash), query: url.searchParams }
 }
 
-export interface TriggerEventFacts {
-  requestId: string
-  accountId: string
-  /** The listening address, standing in for <function>.<region>.fcapp.run. */
-  domainName: string
-}
-
-export function httpTriggerEvent(req: IncomingMessage, t: HttpTriggerRequest, body: Buffer, facts: TriggerEventFacts): Buffer {
+/** `domainName`: the listening address, standing in for <function>.<region>.fcapp.run. */
+export function httpTriggerEvent(
+  req: IncomingMessage,
+  t: HttpTriggerRequest,
+  body: Buffer,
+  facts: { requestId: string; accountId: string; domainName: string },
+): Buffer {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v
   const queryParameters: Record<string, string> = {}
@@ -70,6 +66,14 @@ export interface HttpAnswer {
   body: Buffer
 }
 
+/** A handler's result as a body of its own type: what a synchronous invocation answers. */
+export function serialise(result: unknown): { payload: Buffer; contentType: string } {
+  if (Buffer.isBuffer(result)) return { payload: result, contentType: 'application/octet-stream' }
+  if (typeof result === 'string') return { payload: Buffer.from(result), contentType: 'text/plain; charset=utf-8' }
+  if (result === undefined) return { payload: Buffer.alloc(0), contentType: 'text/plain; charset=utf-8' }
+  return { payload: Buffer.from(JSON.stringify(result)), contentType: 'application/json' }
+}
+
 /** The function's answer. One that is not {statusCode, …} is sent as 200 with the value as its body. */
 export function httpTriggerAnswer(result: unknown): HttpAnswer {
   if (typeof result === 'object' && result !== null && typeof (result as { statusCode?: unknown }).statusCode === 'number') {
@@ -79,9 +83,6 @@ export function httpTriggerAnswer(result: unknown): HttpAnswer {
     const raw = r.body === undefined || r.body === null ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body)
     return { status: r.statusCode, headers, body: r.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8') }
   }
-  if (Buffer.isBuffer(result)) return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: result }
-  if (typeof result === 'string')
-    return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(result) }
-  if (result === undefined) return { status: 200, headers: {}, body: Buffer.alloc(0) }
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(result)) }
+  const { payload, contentType } = serialise(result)
+  return { status: 200, headers: result === undefined ? {} : { 'content-type': contentType }, body: payload }
 }

@@ -1,31 +1,17 @@
-// What the local invoke server checks before it runs anything, in the order it checks it. Everything here
-// reads headers only, except verifyBody, which runs once the (bounded) body is in.
-//
-// A web page the developer visits can POST to 127.0.0.1 (a text/plain body needs no CORS preflight), and
-// through DNS rebinding it can even read the answer. Browsers always send Origin on a cross-origin POST and
-// the page's own host name as Host, and they cannot set Date or sign: so an unsigned request that carries
-// Origin, or names another Host than the listening address, is refused. A signed one is verified instead.
+// What the local invoke server checks before it runs anything, in order: headers, then the body, bounded
+// (refused by its Content-Length before a byte is read, or dropped once it grows past the limit).
+// A web page can POST to 127.0.0.1 and, through DNS rebinding, read the answer; browsers always send Origin
+// on a cross-origin POST and the page's host as Host, and cannot sign: so an unsigned request with Origin or
+// another Host is refused.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import type FCClient from '@alicloud/fc2'
 import { InvokeRefusal } from '../../shared/errors.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 
-/** Function Compute refuses requests whose Date is further than this from its clock. */
 const CLOCK_SKEW_MS = 15 * 60 * 1000
 
-type GetSignature = (
-  accessKeyId: string,
-  accessKeySecret: string,
-  method: string,
-  path: string,
-  headers: Record<string, string | string[] | undefined>,
-  queries: Record<string, string> | null,
-) => string
-
-/** host:port as a Host header names it (IPv6 in brackets). */
-export function hostHeader(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
+type GetSignature = (typeof FCClient)['getSignature']
 
 const shown = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
 
@@ -47,7 +33,10 @@ export function refuseUnsignedForeign(req: IncomingMessage, listening: string): 
     )
 }
 
-/** The Authorization header recomputed with the SDK's own signing code (method, Content-MD5, Content-Type, Date, x-fc-*, path). */
+export const missingAuthorization = () =>
+  new InvokeRefusal(401, 'MissingAuthorization', 'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"')
+
+/** The Authorization header recomputed with the SDK's own signing code. */
 export function verifySignature(
   req: IncomingMessage,
   path: string,
@@ -57,12 +46,7 @@ export function verifySignature(
 ): void {
   const h = req.headers
   const auth = h['authorization']
-  if (typeof auth !== 'string' || !auth.startsWith('FC '))
-    throw new InvokeRefusal(
-      401,
-      'MissingAuthorization',
-      'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"',
-    )
+  if (typeof auth !== 'string' || !auth.startsWith('FC ')) throw missingAuthorization()
   const keyId = auth.slice(3, auth.lastIndexOf(':'))
   if (keyId !== creds.accessKeyId)
     throw new InvokeRefusal(403, 'InvalidAccessKeyId.NotFound', `access key ID ${shown(keyId)} is not known to this server`)
@@ -87,9 +71,8 @@ export function contentMd5(body: Buffer): string {
 }
 
 /**
- * The signature covers the body only through Content-MD5, so a signed request's body must match it, an
- * empty body included: otherwise a captured request replayed with its body cut off would pass. Without
- * Content-MD5 (what the SDK sends for no body at all) the body must be empty.
+ * The signature covers the body only through Content-MD5, so it must match, an empty body included (else a
+ * captured request replayed with its body cut off would pass). No Content-MD5 (the SDK's way for no body): empty.
  */
 export function verifyBody(req: IncomingMessage, body: Buffer): void {
   const header = req.headers['content-md5']
@@ -113,4 +96,33 @@ export function decodePath<T>(decode: () => T, path: string): T {
     if (!(err instanceof URIError)) throw err
     throw new InvokeRefusal(400, 'InvalidArgument', `the request path has a malformed % escape: ${shown(path)}`)
   }
+}
+
+const tooLarge = (bytes: string, limit: number, what: string) =>
+  new InvokeRefusal(413, 'PayloadTooLarge', `the request body (${bytes}) is over the ${limit}-byte ${what} limit`)
+
+export function readBody(req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(`${declared} bytes`, limit, what)
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let over = false
+    req.on('data', (chunk: Buffer) => {
+      if (over) return
+      size += chunk.length
+      if (size <= limit) return void chunks.push(chunk)
+      over = true
+      chunks.length = 0
+      reject(tooLarge(`more than ${limit} bytes`, limit, what))
+    })
+    req.once('end', () => {
+      if (!over) resolve(Buffer.concat(chunks))
+    })
+    req.once('error', reject)
+    req.once('close', () => {
+      if (!req.complete && !over)
+        reject(new InvokeRefusal(400, 'IncompleteBody', 'the client closed the connection before the body was complete'))
+    })
+  })
 }

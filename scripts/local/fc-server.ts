@@ -3,13 +3,8 @@
 //   POST /2023-03-30/functions/<name>/invocations    the invoke API; x-fc-invocation-type: Sync (default) | Async
 //   <method> /http/<name>[/path][?query]             the function's HTTP trigger, as its trigger URL serves it
 //
-// Requests are signed as @alicloud/fc2 signs them: the Authorization header is recomputed with the SDK's own
-// FCClient.getSignature, Content-MD5 must match the body (an empty one too), the STS token must match when
-// one is configured. Path, method and signature are checked before a byte of the body is read, and bodies
-// are bounded (fc-body.ts). Sync returns the handler's result (a thrown error: 200 with x-fc-error-type, as
-// Function Compute does); Async returns 202 at once and runs later (fc-async.ts, a bounded queue). Only
-// `npm start` sets allowUnsigned, so that a hand-typed curl works; even then an unsigned request that
-// carries Origin or a foreign Host is refused, so a web page cannot drive it (fc-request-checks.ts).
+// Sync returns the handler's result (a thrown error: 200 with x-fc-error-type, as Function Compute does);
+// Async returns 202 at once and runs later (fc-async.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -17,20 +12,26 @@ import { InvokeRefusal, messageOf } from '../../shared/errors.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import { loadFc2 } from '../../shared/fc/invoke.js'
 import { redact, registerSecret } from '../../shared/logging/secrets.js'
-import { AsyncQueue, errorBody, InvocationLog, type InvocationRecord } from './fc-async.js'
-import { readBody } from './fc-body.js'
+import { AsyncQueue } from './fc-async.js'
 import {
   type ContextSettings,
-  contextFor,
-  type Loaded,
+  InvocationLog,
+  type InvocationRecord,
   type LocalFunction,
   loadFunctions,
   newRequestId,
   runHandler,
   runPreStop,
 } from './fc-functions.js'
-import { type HttpTriggerRequest, httpTriggerAnswer, httpTriggerEvent, matchHttpTrigger } from './fc-http-trigger.js'
-import { decodePath, hostHeader, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
+import {
+  type HttpAnswer,
+  type HttpTriggerRequest,
+  httpTriggerAnswer,
+  httpTriggerEvent,
+  matchHttpTrigger,
+  serialise,
+} from './fc-http-trigger.js'
+import { decodePath, missingAuthorization, readBody, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
 
 /** A 405, which names the methods that are allowed (RFC 9110 §15.5.6: a 405 carries Allow). */
 class MethodRefusal extends InvokeRefusal {
@@ -42,24 +43,18 @@ class MethodRefusal extends InvokeRefusal {
   }
 }
 
-export type { InvocationRecord } from './fc-async.js'
-export type { LocalFunction } from './fc-functions.js'
-
 export const API_VERSION = '2023-03-30'
 /** Function Compute's request body limits (docs/platform-facts.md §4). */
-export const SYNC_LIMIT = 32 * 1024 * 1024
-export const ASYNC_LIMIT = 128 * 1024
-/** Asynchronous invocations kept at once (queued, running or waiting to retry) before 429. */
-export const DEFAULT_ASYNC_QUEUE_LIMIT = 100
+const SYNC_LIMIT = 32 * 1024 * 1024
+const ASYNC_LIMIT = 128 * 1024
 
 const INVOKE_PATH = new RegExp(`^/${API_VERSION}/functions/([^/]+)/invocations$`)
 
 export interface LocalFcOptions {
   functions: LocalFunction[]
-  /** The key the clients sign with; the same credentials are handed to the functions in their context. */
+  /** The key the clients sign with, and the functions' context.credentials. */
   credentials: FcCredentials
   port?: number
-  host?: string
   accountId?: string
   region?: string
   /** Delay before each asynchronous retry; default 1000 ms (Function Compute's are longer). */
@@ -68,11 +63,7 @@ export interface LocalFcOptions {
   asyncQueueLimit?: number
   /** Where context.logger lines and the server's own lines go; default stdout. */
   log?: (line: string) => void
-  /**
-   * Accept requests that carry no Authorization header (for curl by hand), as long as they carry no Origin
-   * and name the listening address as Host. A signed request is still verified. Function Compute itself
-   * never does this; only `npm start` sets it.
-   */
+  /** Accept requests without Authorization (curl by hand) unless they come from a web page; only `npm start` sets it. */
   allowUnsigned?: boolean
 }
 
@@ -85,7 +76,7 @@ export interface LocalFc {
   invocations: InvocationRecord[]
   /** Resolves when no asynchronous invocation is queued, running or waiting to retry. */
   settled(): Promise<void>
-  /** Runs the preStop hook of every function instance that started (as Function Compute does when it reclaims one), then stops serving. */
+  /** Runs the preStop hook of every function instance that started, then stops serving. */
   close(): Promise<void>
 }
 
@@ -95,21 +86,16 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   registerSecret(creds.accessKeySecret)
   registerSecret(creds.securityToken)
   const print = options.log ?? ((line: string) => process.stdout.write(line + '\n'))
+  const invocations = new InvocationLog()
   const settings: ContextSettings = {
     credentials: creds,
     region: options.region ?? 'cn-hangzhou',
     accountId: options.accountId ?? '1234567890123456',
     print,
-  }
-  const invocations = new InvocationLog()
-  const loaded = loadFunctions(options.functions)
-  const queue = new AsyncQueue({
-    loaded,
-    settings,
     invocations,
-    retryDelayMs: options.asyncRetryDelayMs ?? 1000,
-    limit: options.asyncQueueLimit ?? DEFAULT_ASYNC_QUEUE_LIMIT,
-  })
+  }
+  const loaded = loadFunctions(options.functions)
+  const queue = new AsyncQueue(loaded, settings, options.asyncRetryDelayMs ?? 1000, options.asyncQueueLimit ?? 100)
   let listening = ''
 
   /** Signed: verified. Unsigned: accepted only where allowed, and never from a web page. Returns whether it was signed. */
@@ -118,65 +104,42 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
       verifySignature(req, path, queries, creds, FCClient.getSignature)
       return true
     }
-    if (!options.allowUnsigned && !anonymous)
-      throw new InvokeRefusal(
-        401,
-        'MissingAuthorization',
-        'the request has no Authorization header of the form "FC <AccessKeyId>:<signature>"',
-      )
+    if (!options.allowUnsigned && !anonymous) throw missingAuthorization()
     refuseUnsignedForeign(req, listening)
     return false
   }
 
-  function lookUp(name: string): Loaded {
+  async function invoke(req: IncomingMessage, url: URL, name: string): Promise<HttpAnswer> {
+    if (req.method !== 'POST') throw new MethodRefusal(['POST'], `invoke with POST, not ${req.method}`)
+    const signed = authenticate(req, url.pathname, null, false)
     const l = loaded.get(name)
     if (!l)
       throw new InvokeRefusal(404, 'FunctionNotFound', `function ${name} does not exist here (served: ${[...loaded.keys()].join(', ')})`)
-    return l
-  }
-
-  async function invoke(req: IncomingMessage, res: ServerResponse, url: URL, name: string): Promise<void> {
-    if (req.method !== 'POST') throw new MethodRefusal(['POST'], `invoke with POST, not ${req.method}`)
-    const signed = authenticate(req, url.pathname, null, false)
-    const l = lookUp(name)
     const type = String(req.headers['x-fc-invocation-type'] ?? 'Sync')
     if (type !== 'Sync' && type !== 'Async')
       throw new InvokeRefusal(400, 'InvalidArgument', `x-fc-invocation-type must be Sync or Async, not ${type}`)
     const requestId = newRequestId()
-
-    if (type === 'Async') {
-      queue.checkRoom()
-      const body = await readBody(req, ASYNC_LIMIT, 'asynchronous')
-      if (signed) verifyBody(req, body)
-      queue.enqueue(l, body, requestId)
-      res.writeHead(202, { 'x-fc-request-id': requestId, 'content-length': '0' })
-      res.end()
-      return
-    }
-
-    const body = await readBody(req, SYNC_LIMIT, 'synchronous')
+    if (type === 'Async') queue.checkRoom()
+    const body = await readBody(req, type === 'Async' ? ASYNC_LIMIT : SYNC_LIMIT, type === 'Async' ? 'asynchronous' : 'synchronous')
     if (signed) verifyBody(req, body)
-    const tail: string[] = []
-    const extra: Record<string, string> = { 'x-fc-request-id': requestId }
-    let payload: Buffer
-    let contentType: string
-    try {
-      const result = await runHandler(l, body, contextFor(l, requestId, settings, tail), settings)
-      ;({ payload, contentType } = serialise(result))
-      invocations.push({ requestId, functionName: name, type: 'Sync', attempt: 1, outcome: 'ok' })
-    } catch (err) {
-      const e = errorBody(err)
-      extra['x-fc-error-type'] = e.errorType === 'FunctionTimeoutError' ? 'FunctionTimeoutError' : 'UnhandledInvocationError'
-      payload = Buffer.from(redact(JSON.stringify(e)))
-      contentType = 'application/json'
-      invocations.push({ requestId, functionName: name, type: 'Sync', attempt: 1, outcome: 'error', error: e.errorMessage })
+    if (type === 'Async') {
+      queue.enqueue(l, body, requestId)
+      return { status: 202, headers: { 'x-fc-request-id': requestId }, body: Buffer.alloc(0) }
     }
-    if (req.headers['x-fc-log-type'] === 'Tail') extra['x-fc-log-result'] = Buffer.from(tail.join('\n')).subarray(-4096).toString('base64')
-    res.writeHead(200, { ...extra, 'content-type': contentType, 'content-length': String(payload.length) })
-    res.end(payload)
+    const tail: string[] = []
+    const r = await runHandler(l, body, settings, { requestId, type: 'Sync', tail, shape: serialise })
+    const headers: Record<string, string> = { 'x-fc-request-id': requestId }
+    if (!r.ok)
+      headers['x-fc-error-type'] = r.error.errorType === 'FunctionTimeoutError' ? 'FunctionTimeoutError' : 'UnhandledInvocationError'
+    if (req.headers['x-fc-log-type'] === 'Tail')
+      headers['x-fc-log-result'] = Buffer.from(tail.join('\n')).subarray(-4096).toString('base64')
+    const { payload, contentType } = r.ok
+      ? r.value
+      : { payload: Buffer.from(redact(JSON.stringify(r.error))), contentType: 'application/json' }
+    return { status: 200, headers: { ...headers, 'content-type': contentType }, body: payload }
   }
 
-  async function trigger(req: IncomingMessage, res: ServerResponse, url: URL, t: HttpTriggerRequest): Promise<void> {
+  async function trigger(req: IncomingMessage, url: URL, t: HttpTriggerRequest): Promise<HttpAnswer> {
     const l = loaded.get(t.functionName)
     const http = l?.fn.httpTrigger
     // The query is signed as the SDK signs a proxied path's (docs/platform-facts.md §7), when there is one.
@@ -190,41 +153,38 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     if (signed) verifyBody(req, body)
     const requestId = newRequestId()
     const event = httpTriggerEvent(req, t, body, { requestId, accountId: settings.accountId, domainName: listening })
-    let answer: { status: number; headers: Record<string, string>; body: Buffer }
-    try {
-      answer = httpTriggerAnswer(await runHandler(l, event, contextFor(l, requestId, settings), settings))
-      invocations.push({ requestId, functionName: l.fn.name, type: 'Http', attempt: 1, outcome: 'ok' })
-    } catch (err) {
-      const e = errorBody(err)
-      // 502: the function failed, not the request.
-      answer = {
-        status: 502,
-        headers: { 'content-type': 'application/json', 'x-fc-error-type': 'UnhandledInvocationError' },
-        body: Buffer.from(redact(JSON.stringify(e))),
-      }
-      invocations.push({ requestId, functionName: l.fn.name, type: 'Http', attempt: 1, outcome: 'error', error: e.errorMessage })
-    }
-    res.writeHead(answer.status, { ...answer.headers, 'x-fc-request-id': requestId, 'content-length': String(answer.body.length) })
-    res.end(answer.body)
+    const r = await runHandler(l, event, settings, { requestId, type: 'Http', shape: httpTriggerAnswer })
+    // 502: the function failed, not the request.
+    const answer = r.ok
+      ? r.value
+      : {
+          status: 502,
+          headers: { 'content-type': 'application/json', 'x-fc-error-type': 'UnhandledInvocationError' },
+          body: Buffer.from(redact(JSON.stringify(r.error))),
+        }
+    return { ...answer, headers: { ...answer.headers, 'x-fc-request-id': requestId } }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const match = INVOKE_PATH.exec(url.pathname)
+    const t = match ? undefined : decodePath(() => matchHttpTrigger(url), url.pathname)
+    let answer: HttpAnswer
     if (match)
-      return invoke(
+      answer = await invoke(
         req,
-        res,
         url,
         decodePath(() => decodeURIComponent(match[1]!), url.pathname),
       )
-    const t = decodePath(() => matchHttpTrigger(url), url.pathname)
-    if (t) return trigger(req, res, url, t)
-    throw new InvokeRefusal(
-      404,
-      'PathNotSupported',
-      `this server serves POST /${API_VERSION}/functions/<name>/invocations and /http/<name>, not ${req.method} ${url.pathname}`,
-    )
+    else if (t) answer = await trigger(req, url, t)
+    else
+      throw new InvokeRefusal(
+        404,
+        'PathNotSupported',
+        `this server serves POST /${API_VERSION}/functions/<name>/invocations and /http/<name>, not ${req.method} ${url.pathname}`,
+      )
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.length) })
+    res.end(answer.body)
   }
 
   const server = createServer((req, res) => {
@@ -235,17 +195,9 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     const refusal = err instanceof InvokeRefusal ? err : new InvokeRefusal(500, 'InternalServerError', messageOf(err))
     // A refused request may come from anywhere (a web page, a flood): its URL is cut short wherever it goes.
     const shown = (req.url ?? '').length > 200 ? `${(req.url ?? '').slice(0, 200)}…` : (req.url ?? '')
-    invocations.push({
-      requestId: 'refused',
-      functionName: shown,
-      type: 'Sync',
-      attempt: 0,
-      outcome: 'refused',
-      error: `${refusal.code}: ${refusal.message}`,
-    })
-    print(
-      redact(`${new Date().toISOString()} - [warn] refused ${req.method} ${shown}: ${refusal.status} ${refusal.code}: ${refusal.message}`),
-    )
+    const error = `${refusal.code}: ${refusal.message}`
+    invocations.push({ requestId: 'refused', functionName: shown, type: 'Sync', attempt: 0, outcome: 'refused', error })
+    print(redact(`${new Date().toISOString()} - [warn] refused ${req.method} ${shown}: ${refusal.status} ${error}`))
     if (res.headersSent) return void res.end()
     const body = JSON.stringify({ ErrorCode: refusal.code, ErrorMessage: redact(refusal.message) })
     res.writeHead(refusal.status, {
@@ -259,13 +211,12 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     res.end(body)
   }
 
-  const host = options.host ?? '127.0.0.1'
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
-    server.listen(options.port ?? 0, host, () => ok())
+    server.listen(options.port ?? 0, '127.0.0.1', () => ok())
   })
   const port = (server.address() as AddressInfo).port
-  listening = hostHeader(host, port)
+  listening = `127.0.0.1:${port}`
 
   return {
     url: `http://${listening}`,
@@ -280,11 +231,4 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
       await new Promise<void>((r) => server.close(() => r()))
     },
   }
-}
-
-function serialise(result: unknown): { payload: Buffer; contentType: string } {
-  if (Buffer.isBuffer(result)) return { payload: result, contentType: 'application/octet-stream' }
-  if (typeof result === 'string') return { payload: Buffer.from(result), contentType: 'text/plain; charset=utf-8' }
-  if (result === undefined) return { payload: Buffer.alloc(0), contentType: 'text/plain; charset=utf-8' }
-  return { payload: Buffer.from(JSON.stringify(result)), contentType: 'application/json' }
 }

@@ -1,15 +1,9 @@
-// npx tsx scripts/local/invoke.ts [--fc-port N] [--async] [--region R] <function-name> [<event-file> | -]
-//
-// A signed invocation of a function served by `npm start`, made the way Function Compute's clients make
-// it (@alicloud/fc2, API 2023-03-30). It signs with ALIBABA_CLOUD_ACCESS_KEY_ID and
-// ALIBABA_CLOUD_ACCESS_KEY_SECRET when they are set (the key `npm start -- --require-signature` prints),
-// else with the published local pair. The event is read from the file, or from stdin with `-` or no file.
+// A signed invocation of a function served by `npm start`, made as Function Compute's clients make it (USAGE).
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
-import type { FcCredentials } from '../../shared/fc/context.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
 import { parsePort } from './ports.js'
 import { DEFAULT_FC_PORT, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from './start-options.js'
@@ -27,13 +21,6 @@ A signed invocation of a function that \`npm start\` serves, made as @alicloud/f
 
 environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET sign the request (the key
 \`npm start -- --require-signature\` prints); without them, the published local pair.`
-
-/** The key to sign with: the environment's, else the published local pair. */
-export function signingKey(env: NodeJS.ProcessEnv): FcCredentials {
-  const id = env['ALIBABA_CLOUD_ACCESS_KEY_ID']
-  const secret = env['ALIBABA_CLOUD_ACCESS_KEY_SECRET']
-  return id && secret ? { accessKeyId: id, accessKeySecret: secret } : LOCAL_CREDENTIALS
-}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>
@@ -55,10 +42,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const port = values['fc-port'] !== undefined ? parsePort(values['fc-port'], '--fc-port') : DEFAULT_FC_PORT
   const event = file === '-' ? readFileSync(0) : readFileSync(file)
+  const { ALIBABA_CLOUD_ACCESS_KEY_ID: id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: secret } = process.env
   const invoker = new FcInvoker({
     accountId: LOCAL_ACCOUNT_ID,
     region: values.region,
-    credentials: signingKey(process.env),
+    credentials: id && secret ? { accessKeyId: id, accessKeySecret: secret } : LOCAL_CREDENTIALS,
     endpoint: `http://127.0.0.1:${port}`,
     timeoutMs: 130_000,
   })

@@ -1,23 +1,20 @@
-// A message made from a rule as the user wrote it, for one of its outlets (a route, or the target): the
-// fields its filter tests set to values the filter accepts, and every placeholder of its topic filled with a
-// value of this run (`smoke-<token>`), so it lands on a topic no device subscribes to. `npm run smoke` sends
-// one (docs/operations.md, "Smoke test"); `npm start` sends one per outlet of each rule when rules.yaml is
-// not the repository's. Whether the bridge really takes that outlet is for the caller to ask the preview.
+// A message made from a rule for one of its outlets (a route, or the target): its filter's fields set to
+// values it accepts, every placeholder filled with `smoke-<token>` so it lands where no device listens.
+// `npm run smoke` and `npm start` send them; whether the bridge takes that outlet, the caller asks the preview.
 import { deadlineOf } from '../../shared/mapping/deadline.js'
 import type { CompiledRule, FilterShape, Outlet } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 
 export interface OutletSample {
-  /** The RocketMQ tag it carries; undefined: none (a rule on `*` with no filter on tags). */
   tag: string | undefined
   keys: string | undefined
   userProperties: Record<string, string>
-  /** The body: JSON when the outlet reads the body, else undefined (the caller picks a text). */
+  /** JSON when the outlet reads the body, else undefined (the caller picks a text). */
   body: string | undefined
 }
 
-/** The value a placeholder without a filter gets: names the run, and fits every profile's level pattern. */
-export const fillValue = (token: string): string => `smoke-${token}`
+/** Names the run, and fits every profile's level pattern. */
+const fillValue = (token: string): string => `smoke-${token}`
 
 /** A message for `outlet` of `rule`, or why none can be made from the rules alone. */
 export function outletSample(

@@ -1,5 +1,4 @@
-// Ports of `npm start`. A port that is taken is never swapped silently for another: the user gets a
-// message naming the port and the flag that changes it.
+// Ports of `npm start`: a port that is taken is never swapped silently for another.
 import { PortInUseError } from '../../shared/errors.js'
 
 /** EADDRINUSE becomes a PortInUseError; anything else is returned as it is. */

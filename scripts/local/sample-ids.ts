@@ -1,7 +1,5 @@
-// The sample identifiers that rules.yaml, examples/events.json and the docs ship with, in one place: the
-// local run uses them (they match the sample events), and `npm run preflight` refuses to deploy them (a
-// trigger on a sample instance or group cannot work). test/unit/cli/preflight.test.ts checks that every
-// source in rules.yaml and every instance in examples/events.json is listed here, so the two cannot drift.
+// The sample identifiers rules.yaml, examples/events.json and the docs ship with, which `npm run preflight`
+// refuses to deploy; test/unit/cli/preflight.test.ts checks that the files and this list cannot drift.
 
 export const SAMPLE_IDS = {
   /** source.instanceId: the 4.x instance of Alibaba's documented sample event, and a 5.x one in the console's form. */
@@ -19,17 +17,13 @@ export type SampleKind = 'instanceId' | 'endpoint' | 'groupId'
 /** Whether a rule's source value is one of the samples. */
 export function isSample(field: SampleKind, value: string | undefined): boolean {
   if (value === undefined) return false
-  const list: readonly string[] =
-    field === 'instanceId' ? SAMPLE_IDS.instanceIds : field === 'endpoint' ? SAMPLE_IDS.endpoints : SAMPLE_IDS.groupIds
-  return list.includes(value)
+  const lists = { instanceId: SAMPLE_IDS.instanceIds, endpoint: SAMPLE_IDS.endpoints, groupId: SAMPLE_IDS.groupIds }
+  return (lists[field] as readonly string[]).includes(value)
 }
 
 /**
- * Why a value has the shape of a placeholder, or undefined: the docs' and consoles' stand-ins (`xxx`,
- * `PLACEHOLDER`, `your-…`, `<…>`, `example`), a run of sequential digits, and an ApsaraMQ for RocketMQ 4.x
- * instance ID not of the console's form MQ_INST_<16-digit account ID>_<8 letters or digits>
- * (`MQ_INST_123_abc`). A value of a real deployment has none of these. `words: false` leaves out the
- * words (example, sample…), for host names: example.com is where tests and docs point on purpose.
+ * Why a value has the shape of a placeholder (a stand-in of the docs or consoles), or undefined. `words:
+ * false` leaves out the words (example, sample…), for host names: example.com is where tests point on purpose.
  */
 export function placeholderShape(field: string, value: string | undefined, words = true): string | undefined {
   if (value === undefined || value === '') return undefined

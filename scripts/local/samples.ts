@@ -1,6 +1,5 @@
-// examples/events.json: the sample events `npm start` sends through the bridge, and what each must
-// produce (examples/README.md describes the format). The check compares that with what the subscriber
-// received and what the dead-letter store holds.
+// examples/events.json (examples/README.md): the sample events `npm start` sends, what each must produce,
+// and the check against what the subscriber received and the dead-letter store holds.
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
@@ -58,10 +57,7 @@ export function loadSamples(path: string): Sample[] {
   return parsed.data.samples
 }
 
-/**
- * The event with every CloudEvent `time` (and `aliyunpublishtime`) set to `now`, as the trigger stamps a
- * message it delivers, so the summary's lagMs measures this run and not the age of the file.
- */
+/** Every `time` and `aliyunpublishtime` set to `now`, as the trigger stamps them: lagMs measures this run. */
 export function stampTimes(event: unknown, now: Date): unknown {
   const stamp = (e: unknown): unknown => {
     if (typeof e !== 'object' || e === null || Array.isArray(e)) return e

@@ -26,17 +26,10 @@ environment: MQTT_URL (use that broker instead of the embedded one), DEAD_LETTER
 export const DEFAULT_MQTT_PORT = 1883
 export const DEFAULT_FC_PORT = 9000
 
-/**
- * The key pair of the local invoke API. Not a secret: it is published here and in the README, so it only
- * shows that signing works; anyone can sign with it. The functions receive it as context.credentials, as
- * they receive STS keys on FC.
- */
+/** The local invoke API's key pair: published (README), so not a secret; it only shows that signing works. */
 export const LOCAL_CREDENTIALS: FcCredentials = { accessKeyId: 'LOCAL_ACCESS_KEY_ID', accessKeySecret: 'local-access-key-secret' }
 
-/**
- * The key a run signs with: with --require-signature, a secret drawn for this run alone (a published one
- * would protect nothing), printed for the developer; otherwise the published pair.
- */
+/** With --require-signature, a secret drawn for this run alone (a published one would protect nothing). */
 export function runCredentials(requireSignature: boolean): FcCredentials {
   if (!requireSignature) return LOCAL_CREDENTIALS
   return { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, accessKeySecret: randomBytes(24).toString('base64url') }
@@ -45,7 +38,7 @@ export const LOCAL_ACCOUNT_ID = '1234567890123456'
 
 export interface StartOptions {
   once: boolean
-  /** Send the samples (examples/events.json, or made from RULES_FILE's rules); --no-samples: none. */
+  /** false: --no-samples. */
   samples: boolean
   mqttPort: number
   fcPort: number

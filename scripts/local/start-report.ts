@@ -1,5 +1,4 @@
-// What `npm start` prints: the set-up, each invocation's summary, what the subscriber received, where the
-// dead letters went, the verdict, and the commands that drive the running system by hand.
+// What `npm start` prints: the set-up, summaries, messages, dead letters, and the commands to drive it by hand.
 import { isUtf8 } from 'node:buffer'
 import type { Summary } from '../../shared/bridge/bridge.js'
 import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
@@ -39,16 +38,14 @@ export function showDeadLetter(e: StoredDeadLetter): string {
   return `${e.messageId ?? '(no message ID)'}  rule ${e.ruleId ?? '-'}  ${e.source}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}\n      reason: ${e.reason}`
 }
 
-/** What the printed set-up and commands need to know about this run. */
 export interface RunFacts {
   deployment: LocalDeployment
   fcUrl: string
   fcPort: number
   broker: { url: string; embedded: boolean }
   deadLetterDir: string
-  /** Unsigned requests accepted (the default); false with --require-signature. */
+  /** Unsigned requests accepted: false with --require-signature, whose own key `credentials` then is. */
   unsigned: boolean
-  /** The key clients sign with: the published local pair, or this run's own with --require-signature. */
   credentials: FcCredentials
 }
 
@@ -84,12 +81,11 @@ export function showSetup(r: RunFacts, subscriber: { version: 4 | 5; topics: str
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
-/** A RocketMQ message that an enabled rule accepts. */
+/** A RocketMQ message that the enabled rule `ruleId` accepts. */
 export interface HandMessage {
   topic: string
   instanceId?: string
   tag?: string
-  /** The rule that takes it (for the smoke command). */
   ruleId: string
 }
 

@@ -1,24 +1,26 @@
-// The rules `npm start` serves, and the samples it sends: examples/events.json under the repository's
-// rules.yaml, which it is written for; under a RULES_FILE of the user's own, one message per route and
-// target made from those rules (rule-samples.ts); none with --no-samples. The subscriber listens on every
-// parent topic of the rule model, the routes' included (docs/operations.md, "Samples under your own rules").
+// The rules `npm start` serves and the samples it sends (docs/operations.md, "Samples under your own rules").
+// Under a RULES_FILE of the user's own: one message per outlet of each enabled rule (outlet-sample.ts),
+// expected to come out as the bridge's own preview says, so the run checks delivery, not the mapping.
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { previewEvent } from '../../shared/bridge/preview.js'
 import type { RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { samplesFromRules } from './rule-samples.js'
+import { syntheticEvent } from '../cli/smoke/synthetic-event.js'
+import { outletSample } from './outlet-sample.js'
 import { loadSamples, type Sample } from './samples.js'
 import { LOCAL_ACCOUNT_ID } from './start-options.js'
 import type { HandMessage } from './start-report.js'
 
 export interface LocalRules {
   file: string
-  /** Whether they are the repository's rules.yaml, which examples/events.json is written for. */
+  /** The repository's rules.yaml, which examples/events.json is written for. */
   repository: boolean
   ruleSet: RuleSet
   model: RuleModel
-  /** What the subscriber listens to: every parent topic of the model, the routes' included. */
+  /** Every parent topic of the model, the routes' included: what the subscriber listens to. */
   topics: string[]
   /** A message one of them accepts, for the curl example. */
   handMessage: HandMessage
@@ -52,7 +54,6 @@ export function readRules(root: string): LocalRules {
   }
 }
 
-/** examples/events.json under the repository's rules; under the user's own, samples made from them; none with --no-samples. */
 export function chooseSamples(root: string, send: boolean, rules: LocalRules, print: (line: string) => void): Sample[] {
   if (!send) {
     print('  samples: none (--no-samples)')
@@ -65,4 +66,55 @@ export function chooseSamples(root: string, send: boolean, rules: LocalRules, pr
   )
   for (const s of made.skipped) print(`  no sample for ${s}`)
   return made.samples
+}
+
+/** One sample per outlet; an outlet no such message reaches gets none, and says why. */
+export interface RuleSamples {
+  samples: Sample[]
+  /** `rule plant routes[1]: …`, one per outlet that got no sample. */
+  skipped: string[]
+}
+
+export function samplesFromRules(ruleSet: RuleSet, model: RuleModel, accountId: string, now = new Date()): RuleSamples {
+  const samples: Sample[] = []
+  const skipped: string[] = []
+  for (const rule of model.rules.filter((r) => r.enabled)) {
+    for (const outlet of rule.outlets) {
+      const token = randomBytes(5).toString('hex')
+      const made = outletSample(rule, outlet, ruleSet, token, now.getTime())
+      if (!made.ok) {
+        skipped.push(`rule ${rule.id} ${outlet.name}: ${made.reason}`)
+        continue
+      }
+      const s = made.value
+      const message = syntheticEvent(
+        {
+          rule: rule.rule,
+          accountId,
+          userProperties: s.userProperties,
+          body: s.body ?? `sample for rule ${rule.id} ${outlet.name} ${token}`,
+          tag: s.tag,
+          keys: s.keys,
+          now,
+        },
+        token,
+      )
+      const preview = previewEvent(message.event, ruleSet, now.getTime())
+      const p = preview.publishes[0]
+      if (p?.route !== outlet.name) {
+        const why = p
+          ? `the message made for it takes ${p.route}`
+          : (preview.deadLetters[0]?.reason ?? 'the message made for it is filtered out')
+        skipped.push(`rule ${rule.id} ${outlet.name}: ${why}`)
+        continue
+      }
+      samples.push({
+        name: `rule ${rule.id} ${outlet.name}`,
+        about: `Made from ${outlet.path}${outlet.filters.length > 0 ? ` (its filter: ${outlet.filters.map((f) => f.field).join(', ')})` : ''}: -> ${p.topic}`,
+        event: message.event,
+        expect: { mqtt: [{ topic: p.topic, qos: p.qos, payload: message.payload.toString('utf8') }], deadLetters: [] },
+      })
+    }
+  }
+  return { samples, skipped }
 }

@@ -1,12 +1,7 @@
-// npm start [-- --once] [--no-samples] [--mqtt-port N] [--fc-port N] [--require-signature]
-//
-// The whole system on one machine: an MQTT broker (embedded aedes, or MQTT_URL), the three functions of
-// s.yaml served at Function Compute's invoke paths on 127.0.0.1 (the BUILT bundles, built when missing),
-// the bridge's dead letters handed to the local dead-letter function, a subscriber to every parent topic
-// the rules publish to (their routes' included), and samples sent through the bridge as a Function Compute
-// client sends them: examples/events.json under the repository's rules.yaml, else one message per route
-// and target made from the user's own rules (rule-samples.ts), or none with --no-samples. Then it keeps
-// serving (Ctrl-C stops everything), or with --once exits: 0 when every sample came out as expected.
+// npm start: the whole system on one machine (README, "What npm start shows"): an MQTT broker (embedded
+// aedes, or MQTT_URL), the BUILT functions of s.yaml served as Function Compute serves them, a subscriber
+// to every topic the rules publish to, and samples sent through the bridge. Then it keeps serving (Ctrl-C
+// stops everything), or with --once exits: 0 when every sample came out as expected.
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../shared/bridge/bridge.js'
@@ -17,38 +12,23 @@ import { FcInvoker } from '../../shared/fc/invoke.js'
 import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
-import { type LocalFc, startLocalFc } from './fc-server.js'
+import { startLocalFc } from './fc-server.js'
 import { explainListenError } from './ports.js'
 import { matchDeadLetters, matchMessages, stampTimes } from './samples.js'
 import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions, USAGE } from './start-options.js'
 import { handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { chooseSamples, readRules } from './start-rules.js'
-import { type LocalSubscriber, startSubscriber } from './subscriber.js'
+import { startSubscriber } from './subscriber.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 /** How long the subscriber may take to see the last sample message after the invocations returned. */
 const RECEIVE_WAIT_MS = 10_000
 
-const print = (line = '') => process.stdout.write(line + '\n')
+const print = (...lines: string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''))
 const section = (title: string) => print(`\n== ${title}`)
 
-/** What must be stopped at exit, stopped in reverse order of starting. */
-class Resources {
-  private closers: Array<{ name: string; close: () => Promise<unknown> }> = []
-  add(name: string, close: () => Promise<unknown>): void {
-    this.closers.push({ name, close })
-  }
-  async closeAll(): Promise<void> {
-    for (const { name, close } of this.closers.reverse()) {
-      try {
-        await close()
-      } catch (err) {
-        process.stderr.write(`while stopping ${name}: ${messageOf(err)}\n`)
-      }
-    }
-    this.closers = []
-  }
-}
+/** What must be stopped at exit, in reverse order of starting. */
+type Resources = Array<[name: string, close: () => Promise<unknown>]>
 
 async function run(options: StartOptions, resources: Resources): Promise<number> {
   print('rocketmq-mqtt-bridge: the whole system on this machine (no cloud account needed)')
@@ -68,38 +48,32 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
     broker = { url: process.env['MQTT_URL'], embedded: false }
   } else {
     const embedded = await startEmbeddedBroker(options.mqttPort)
-    resources.add('the embedded MQTT broker', () => embedded.close())
+    resources.push(['the embedded MQTT broker', () => embedded.close()])
     broker = { url: embedded.url, embedded: true }
   }
-  let subscriber: LocalSubscriber
-  try {
-    subscriber = await startSubscriber(broker.url, rules.topics)
-  } catch (err) {
+  const subscriber = await startSubscriber(broker.url, rules.topics).catch((err: unknown) => {
     throw new Error(`${messageOf(err)}\n  Is the broker running and is MQTT_URL right? Unset MQTT_URL to use the embedded broker.`)
-  }
-  resources.add('the subscriber', () => subscriber.close())
+  })
+  resources.push(['the subscriber', () => subscriber.close()])
 
   // The functions run in this process and read process.env: what s.yaml sets, pointed at local things.
   const deadLetterDir = resolve(process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR)
   Object.assign(process.env, { MQTT_URL: broker.url, DEAD_LETTER_TARGET: deployment.deadLetterTarget, DEAD_LETTER_DIR: deadLetterDir })
   const credentials = runCredentials(options.requireSignature)
-  let fc: LocalFc
-  try {
-    fc = await startLocalFc({
-      functions: deployment.functions,
-      credentials,
-      port: options.fcPort,
-      accountId: LOCAL_ACCOUNT_ID,
-      region: deployment.region,
-      allowUnsigned: !options.requireSignature,
-      log: (line) => print(`  | ${line}`),
-    })
-  } catch (err) {
+  const fc = await startLocalFc({
+    functions: deployment.functions,
+    credentials,
+    port: options.fcPort,
+    accountId: LOCAL_ACCOUNT_ID,
+    region: deployment.region,
+    allowUnsigned: !options.requireSignature,
+    log: (line) => print(`  | ${line}`),
+  }).catch((err: unknown) => {
     throw explainListenError(err, options.fcPort, 'the local Function Compute invoke API', '--fc-port')
-  }
+  })
   // Stopping the server runs the bridge's preStop hook (as s.yaml configures it), which closes its pool with
   // DISCONNECT; the resources stop in reverse order, so this happens before the broker goes.
-  resources.add('the local Function Compute', () => fc.close())
+  resources.push(['the local Function Compute', () => fc.close()])
   process.env['FC_ENDPOINT'] = fc.url
   const facts: RunFacts = {
     deployment,
@@ -112,7 +86,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   }
 
   section('Set-up')
-  for (const l of showSetup(facts, subscriber)) print(l)
+  print(...showSetup(facts, subscriber))
 
   const samples = chooseSamples(root, options.samples, rules, print)
   const problems: string[] = []
@@ -135,8 +109,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
       const result = await invoker.invoke(deployment.names.bridge, JSON.stringify(stampTimes(sample.event, new Date())), 'Sync')
       await fc.settled() // the dead-letter hand-offs it made, so their log lines come before the summary
       const summary = result.body as Summary
-      print(`summary: ${JSON.stringify(summary)}`)
-      print(`  ${showSummary(summary)}`)
+      print(`summary: ${JSON.stringify(summary)}`, `  ${showSummary(summary)}`)
       if (summary.droppedV5Properties > 0) {
         dropped += summary.droppedV5Properties
         print(
@@ -194,17 +167,12 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
       ok(fc.invocations.filter((x) => x.outcome === 'ok').length, fc.invocations.length, 'invocations ok'),
     ].join(', ')}`,
   )
-  if (problems.length > 0) {
-    for (const p of problems) print(`  FAILED: ${p}`)
-  } else {
-    print(samples.length > 0 ? '  OK: every sample came out as expected' : '  OK: everything is up; no sample was sent')
-  }
+  const fine = samples.length > 0 ? '  OK: every sample came out as expected' : '  OK: everything is up; no sample was sent'
+  print(...(problems.length > 0 ? problems.map((p) => `  FAILED: ${p}`) : [fine]))
   if (options.once) return problems.length > 0 ? 1 : 0
 
   section('Serving. Drive it by hand (Ctrl-C stops everything)')
-  for (const l of handCommands(facts, rules.topics, rules.handMessage)) print(l)
-  print()
-  print('What the subscriber receives from now on:')
+  print(...handCommands(facts, rules.topics, rules.handMessage), '', 'What the subscriber receives from now on:')
   subscriber.onMessage = (m) => print(`  <- ${showMessage(m)}`)
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
@@ -229,7 +197,7 @@ async function main(argv: string[]): Promise<number> {
     print(USAGE)
     return 0
   }
-  const resources = new Resources()
+  const resources: Resources = []
   try {
     return await run(options, resources)
   } catch (err) {
@@ -238,7 +206,10 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     // A second Ctrl-C while stopping does not wait.
     process.once('SIGINT', () => process.exit(130))
-    await resources.closeAll()
+    for (const [name, close] of resources.reverse())
+      await Promise.resolve()
+        .then(close)
+        .catch((err: unknown) => process.stderr.write(`while stopping ${name}: ${messageOf(err)}\n`))
   }
 }
 

@@ -1,6 +1,5 @@
-// The subscriber of `npm start`, standing in for the devices: the one subscriber (scripts/mqtt/subscriber.ts)
-// with the bridge's own broker settings (MQTT_AUTH and its credentials, MQTT_PROTOCOL_VERSION, TLS trust, the
-// client ID prefix), so it gets in wherever the bridge does. It reconnects after a broker restart and says so.
+// The subscriber of `npm start`: the one subscriber with the bridge's own broker settings, so it gets in
+// wherever the bridge does; it reconnects after a broker restart and says so.
 import { loadConfig } from '../../shared/config/bridge.js'
 import { messageOf } from '../../shared/errors.js'
 import { bridgeSettings, connectSubscriber, type Received, type Subscriber } from '../mqtt/subscriber.js'
@@ -11,7 +10,7 @@ export type LocalSubscriber = Subscriber
 /** Prints as `npm start` does, indented under its sections. */
 const print = (line: string) => process.stdout.write(`  subscriber: ${line}\n`)
 
-/** Subscribed to `topics` on `url`; `say` (by default, `npm start`'s output) hears when the broker is lost and when it is back. */
+/** `say` (by default, `npm start`'s output) hears when the broker is lost and when it is back. */
 export async function startSubscriber(url: string, topics: string[], say: (line: string) => void = print): Promise<LocalSubscriber> {
   const settings = bridgeSettings(loadConfig({ ...process.env, MQTT_URL: url }), 'start')
   let sub: Subscriber

@@ -1,7 +1,7 @@
-// The one Mosquitto launcher, for the tests (test/helpers/broker.ts) and the benchmark: a broker of its own on
-// free loopback ports, configured as docs/architecture.md ("Known traps") says, optionally with TLS (a throwaway
-// CA), WebSockets, a password, an ACL, persistence and the limits deployments set.
+// The one Mosquitto launcher, for the tests and the benchmark: a broker of its own on free loopback ports,
+// configured as docs/architecture.md ("Known traps") says, with the options below.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -11,7 +11,6 @@ import { messageOf } from '../../shared/errors.js'
 /** Debian puts the broker in /usr/sbin, which many users do not have on their PATH. */
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin']
 
-/** The full path of a program on the PATH or in the usual sbin directories, or undefined. */
 export function findProgram(name: string): string | undefined {
   for (const dir of [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...SBIN]) {
     try {
@@ -24,7 +23,6 @@ export function findProgram(name: string): string | undefined {
   return undefined
 }
 
-/** A free TCP port on loopback, from the kernel. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer().unref().on('error', reject)
@@ -64,25 +62,21 @@ export interface Broker {
   kind: 'mosquitto' | 'aedes'
   port: number
   url: string
-  /** With `tls`: mqtts:// on its own port, certificate signed by `caFile`. */
+  /** With `tls`: mqtts:// on its own port, certificate signed by `caFile`; with `websockets`: ws://. */
   tlsUrl?: string
   caFile?: string
-  /** With `websockets`: ws:// on its own port. */
   wsUrl?: string
-  /** `mosquitto -h`'s version (Mosquitto only). */
   version?: string
-  /** Everything the broker logged so far (connection lines included). */
+  /** Everything the broker logged so far, and how many connections came from client IDs starting with `prefix`. */
   log(): string
-  /** How many connections the broker saw from client IDs starting with `prefix`. */
   connectionsFrom(prefix: string): number
-  /** SIGKILL by default; SIGTERM lets Mosquitto save its persistence file first. */
+  /** SIGKILL by default; SIGTERM lets Mosquitto save its persistence file first. start() again: same ports. */
   stop(signal?: NodeJS.Signals): Promise<void>
-  /** Starts it again on the same ports and configuration (after stop). */
   start(): Promise<void>
   /** SIGSTOP / SIGCONT: the broker keeps its sockets open but answers nothing. */
   pause(): void
   resume(): void
-  /** Stops it (SIGTERM) and removes its files: the end of its life. */
+  /** Stops it (SIGTERM) and removes its files. */
   close(): Promise<void>
   process?: ChildProcess
 }
@@ -91,7 +85,6 @@ export interface MosquittoOptions {
   port?: number
   /** Extra lines for mosquitto.conf (they apply to every listener before them). */
   config?: string[]
-  /** A persistence directory. */
   persistence?: boolean
   /** Require this user and password (anonymous refused). */
   password?: { username: string; password: string }
@@ -100,17 +93,11 @@ export interface MosquittoOptions {
   websockets?: boolean
   /** Log every packet (`Received PUBLISH from <client id> …`). */
   debugLog?: boolean
-  /** Limits as deployments set them (docs/reliability.md, "Broker limits"); each is left out when not given. */
-  limits?: {
-    /** `max_packet_size`: announced in CONNACK (MQTT 5); a larger packet closes the connection. */
-    maxPacketSize?: number
-    /** `message_size_limit`: a larger payload is dropped (MQTT 5: PUBACK/PUBREC 0x95, which MQTT.js cannot read). */
-    messageSizeLimit?: number
-    /** `max_inflight_messages` (the receive maximum on MQTT 5), in place of the unlimited 0; Mosquitto's own default is 20. */
-    maxInflightMessages?: number
-    /** `max_keepalive`: the server keepalive on MQTT 5. Mosquitto takes 10 at the lowest. */
-    maxKeepalive?: number
-  }
+  /**
+   * Limits as deployments set them (docs/reliability.md, "Broker limits"), left out when not given:
+   * max_packet_size, message_size_limit, max_inflight_messages (in place of the unlimited 0), max_keepalive.
+   */
+  limits?: { maxPacketSize?: number; messageSizeLimit?: number; maxInflightMessages?: number; maxKeepalive?: number }
   /** Topics no client may publish to or read (an ACL file allowing everything else). */
   denyTopics?: string[]
 }
@@ -126,30 +113,21 @@ export function mosquittoVersion(): string | undefined {
 }
 
 async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1')
-      s.once('connect', () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.once('error', () => resolve(false))
-    })
+  for (const until = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 25))) {
+    const s = tcpConnect(port, '127.0.0.1')
+    const open = await once(s, 'connect').then(
+      () => true,
+      () => false,
+    )
+    s.destroy()
     if (open) return
     if (Date.now() > until) throw new Error(`the broker did not open port ${port} within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 25))
   }
 }
 
-function configLines(
-  o: MosquittoOptions,
-  dir: string,
-  port: number,
-  certs?: TestCertificates,
-  tlsPort?: number,
-  wsPort?: number,
-): string[] {
+type Listeners = { dir: string; port: number; certs: TestCertificates | undefined; tlsPort?: number; wsPort?: number }
+
+function configLines(o: MosquittoOptions, { dir, port, certs, tlsPort, wsPort }: Listeners): string[] {
   const l = o.limits ?? {}
   const optional = (value: number | undefined, name: string) => (value === undefined ? [] : [`${name} ${value}`])
   return [
@@ -188,7 +166,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
   const certs = options.tls ? makeCertificates() : undefined
   const tlsPort = certs ? await freePort() : undefined
   const wsPort = options.websockets ? await freePort() : undefined
-  writeFileSync(conf, `${configLines(options, dir, port, certs, tlsPort, wsPort).join('\n')}\n`)
+  writeFileSync(conf, `${configLines(options, { dir, port, certs, tlsPort, wsPort }).join('\n')}\n`)
   if (options.denyTopics)
     writeFileSync(join(dir, 'acl'), `${['topic readwrite #', ...options.denyTopics.map((t) => `topic deny ${t}`)].join('\n')}\n`)
   if (options.password) {

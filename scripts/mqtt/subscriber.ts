@@ -1,8 +1,6 @@
-// The one MQTT subscriber, standing in for the devices in `npm start`, `npm run smoke`, the benchmark's counting
-// process and the tests: a real MQTT.js client. It authenticates as the bridge does (bridgeSettings: the
-// bridge's URL, protocol, MQTT_AUTH credentials computed for its own client ID, TLS trust), takes MQTT 5, 3.1.1
-// or `auto` (5, then 3.1.1 when the broker refuses 5), fails when the broker refuses a subscription, and says
-// when it loses its broker and when it has it back (with `reconnectMs`, it reconnects and subscribes again).
+// The one MQTT subscriber (a real MQTT.js client), standing in for the devices in `npm start`, `npm run smoke`,
+// the benchmark and the tests. It can authenticate as the bridge does (bridgeSettings), fails when the broker
+// refuses a subscription, and says when it loses its broker and when it has it back.
 import { randomBytes } from 'node:crypto'
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
 import type { BridgeConfig } from '../../shared/config/bridge.js'
@@ -17,28 +15,25 @@ export interface Received {
   payload: Buffer
   /** Date.now() when it arrived. */
   at: number
-  /** MQTT 5, when the message carried any of them. */
   properties?: { userProperties?: Record<string, string | string[]>; messageExpiryInterval?: number; contentType?: string }
 }
 
 export interface SubscriberOptions {
   url: string
-  /** Topic filters, each subscribed at `qos`. */
   topics: string[]
   /** Default 2: each message arrives at the QoS it was published with. */
   qos?: 0 | 1 | 2
-  /** Default `auto`, as MQTT_PROTOCOL_VERSION. */
+  /** Default `auto` (5, then 3.1.1 when the broker refuses 5), as MQTT_PROTOCOL_VERSION. */
   protocol?: 4 | 5 | 'auto'
   auth?: MqttAuth
   tls?: { ca?: Buffer; insecure: boolean }
   clientId?: string
-  /** Milliseconds between attempts to reconnect after a loss; 0 (the default): a loss is final. */
+  /** Milliseconds between attempts to reconnect (and subscribe again) after a loss; 0 (the default): final. */
   reconnectMs?: number
   /** Keep every message in `messages` (default true; the benchmark counts millions and keeps none). */
   keep?: boolean
   /** Any other MQTT.js option (a session: `clean: false`), applied last. */
   mqtt?: IClientOptions
-  /** The first `onMessage`, there before the first message can arrive. */
   onMessage?: (m: Received) => void
 }
 
@@ -54,7 +49,6 @@ export interface Subscriber {
   messages: Received[]
   /** Called for each message as it arrives, before the waiters look. */
   onMessage?: (m: Received) => void
-  /** The broker lost (and, with `reconnectMs`, regained). */
   onConnection?: (e: ConnectionEvent) => void
   /** Resolves true once `done(messages)` holds (checked now, on every arrival, loss and return), or false at `timeoutMs`. */
   waitUntil(done: (messages: Received[]) => boolean, timeoutMs: number): Promise<boolean>

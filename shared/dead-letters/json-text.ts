@@ -1,9 +1,6 @@
-// JSON helpers that never recurse, for values that may be hostile: V8's JSON.stringify overflows its stack
-// about 5,000 levels deep, while JSON.parse does not, so an event can parse and then fail every time it is
-// written. jq 1.6 refuses to parse lines nested deeper than 256, so the store keeps values far below that.
-// storable(): every path into the store passes its items through it, one at a time (the bridge for every
-// dead letter it makes, the dead-letter function for everything it receives): an item that cannot be kept
-// as JSON unchanged is kept as its text, with a note, so storing it cannot fail on every retry.
+// JSON helpers that never recurse, for hostile values: V8's JSON.stringify overflows its stack about 5,000
+// levels deep while JSON.parse does not, so an event could parse and then fail every time it is written.
+// Every item on its way into the store passes storable(): what cannot stay JSON is kept as text, noted.
 import type { DeadLetter } from './record.js'
 
 /** Deepest value the store keeps as JSON; anything deeper is kept as text (jq 1.6 stops at 256). */
@@ -40,11 +37,7 @@ class Literal {
   constructor(readonly text: string) {}
 }
 
-/**
- * JSON text of any value, without recursion: a stack of what is still to write, last first. Infinity is
- * written 1e999 (which parses back to Infinity); what JSON has no form for (NaN, undefined, functions,
- * bigints) is written null, as JSON.stringify writes NaN.
- */
+/** JSON text of any value, without recursion; Infinity as 1e999 (it parses back), what JSON cannot hold as null. */
 export function jsonText(value: unknown): string {
   const out: string[] = []
   const todo: unknown[] = [value]
@@ -81,10 +74,7 @@ export function anyJsonText(value: unknown): string {
   }
 }
 
-/**
- * The exact text of each item of a JSON array, from the array's own text, or undefined when the text is
- * not an array. A linear scan: an item's raw text keeps what parsing would lose (1e400, big integers).
- */
+/** The exact text of each item of a JSON array (keeping what parsing would lose: 1e400), or undefined. */
 export function arrayItemTexts(text: string): string[] | undefined {
   const open = /^[ \t\n\r]*\[/.exec(text)
   if (!open) return undefined

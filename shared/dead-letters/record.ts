@@ -1,18 +1,10 @@
-// The records that cross from the bridge to the dead-letter function: the contract between the hand-off
-// (handoff/, run by the bridge) and the store (store/, run by the dead-letter function). Also the verdict
-// ledger: what became of each message of a batch, carried in the bridge's DeliveryError, so that the
-// store keeps each member of a batch whose retries ran out under its own verdict (docs/operations.md, "Dead letters").
+// The records that cross from the bridge's hand-off to the dead-letter function's store, and the verdict
+// ledger the bridge's DeliveryError carries, so each member of a failed batch is stored by its own verdict.
 import { z } from 'zod'
 import type { PoisonEntry } from '../events/message.js'
 
-/** One message that cannot be delivered: where it was in its batch, why, and the entry verbatim. */
-export type DeadLetter = PoisonEntry & {
-  ruleId?: string
-  /** Past its delivery deadline (docs/rules.md, "Delivery deadlines"): stored for the record, never redriven. */
-  failure?: 'expired'
-  /** With failure "expired": how old it was when it was given up, in ms. */
-  ageMs?: number
-}
+/** One message that cannot be delivered; `expired`: past its delivery deadline, `ageMs` old, never redriven. */
+export type DeadLetter = PoisonEntry & { ruleId?: string; failure?: 'expired'; ageMs?: number }
 
 /** A dead letter without its event: what a log line or the preview shows. */
 export type DeadLetterInfo = Omit<DeadLetter, 'event'>
@@ -28,10 +20,7 @@ export interface PoisonRecord {
 /** .int() takes integers past 2^53 - 1, which JSON numbers cannot hold exactly: safe() refuses them. */
 const safeInt = () => z.number().int().safe()
 
-/**
- * One slice of a dead letter too big for one asynchronous invoke. `data` is a slice of the base64 of the
- * UTF-8 JSON text of the message's event (base64: its size in the payload is exactly its length).
- */
+/** One slice of a dead letter too big for one asynchronous invoke: `data`, of the base64 of its event's JSON. */
 export const poisonPartRecordSchema = z.object({
   kind: z.literal('rocketmq-mqtt-bridge.poison-part'),
   requestId: z.string(),
@@ -57,11 +46,7 @@ export const poisonPartRecordSchema = z.object({
 })
 export type PoisonPartRecord = z.infer<typeof poisonPartRecordSchema>
 
-/**
- * What became of one entry of a batch. `not-handed-off`: dead-lettered, but its hand-off failed, so the
- * store keeps it from the destination record. Duplicates were delivered by an earlier attempt. `expired`:
- * past its delivery deadline, stored already (onExpired: dead-letter) or only counted (drop).
- */
+/** What became of one entry of a batch; `not-handed-off`: dead-lettered, but its hand-off failed. */
 export type Verdict = 'published' | 'duplicate' | 'filtered' | 'expired' | 'dead-letter' | 'not-handed-off' | 'failed'
 
 const CODES: Record<Verdict, string> = {
@@ -76,10 +61,7 @@ const CODES: Record<Verdict, string> = {
 const VERDICTS = new Map(Object.entries(CODES).map(([v, c]) => [c, v as Verdict]))
 const LEDGER = /\[verdicts v1 ((?:[a-z]\d*)*)\]/
 
-/**
- * The ledger of a batch, one verdict per entry in batch order, run-length coded (`[verdicts v1 p998t2]`):
- * never longer than one character per entry, so a batch of 10,000 costs at most 10 KB of error message.
- */
+/** One verdict per entry in batch order, run-length coded (`[verdicts v1 p998t2]`): at most a character each. */
 export function verdictLedger(verdicts: readonly Verdict[]): string {
   let out = ''
   for (let i = 0; i < verdicts.length; ) {

@@ -11,10 +11,7 @@ export const HAND_OFF_BUDGET = ASYNC_PAYLOAD_LIMIT - 8 * 1024
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8')
 
-/**
- * Splits a record into payloads of at most `budget` bytes each (as JSON), keeping batch order: as many
- * messages per payload as fit, and a message that fits nowhere alone as a series of part records.
- */
+/** Payloads of at most `budget` bytes each, in batch order; a message that fits nowhere alone as part records. */
 export function packPoison(record: PoisonRecord, budget = HAND_OFF_BUDGET): Array<PoisonRecord | PoisonPartRecord> {
   const out: Array<PoisonRecord | PoisonPartRecord> = []
   const envelope = bytes({ ...record, messages: [] })

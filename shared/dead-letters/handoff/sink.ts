@@ -1,10 +1,6 @@
-// Handing poison messages from the bridge to DEAD_LETTER_TARGET. A failed hand-off throws, so the
-// invocation fails and nothing is lost silently.
-//
-// file:<dir> stores them directly, as the dead-letter function would (the one way the hand-off reaches the
-// store: it runs the store in process). fc:<name> invokes the dead-letter function asynchronously through
-// @alicloud/fc2, several messages per call, each call's payload under the 128 KB asynchronous limit. A
-// single message too big for one call is sent in parts, which the dead-letter function reassembles.
+// Handing poison messages from the bridge to DEAD_LETTER_TARGET; a failed hand-off throws, so the invocation
+// fails. file:<dir> runs the store in process; fc:<name> invokes the dead-letter function asynchronously,
+// payloads under the 128 KB limit (pack.ts).
 import type { DeadLetterTarget } from '../../config/bridge.js'
 import { DeadLetterError, messageOf } from '../../errors.js'
 import type { FcContext } from '../../fc/context.js'
@@ -31,11 +27,7 @@ const HAND_OFF_TIMEOUT_MS = 10_000
 /** Calls in flight at once when a record needs several. */
 const HAND_OFF_CONCURRENCY = 4
 
-/**
- * file:<dir>: stored directly, bounded by the invocation (a store that hangs or refuses, as /proc does, fails clearly).
- * The store is imported on the first hand-off: its schemas and node:fs work stay off the bridge's cold start
- * (docs/performance.md, "Cold start and bundles").
- */
+/** file:<dir>, bounded by the invocation; the store is imported on first use, off the bridge's cold start. */
 const fileSink = (dir: string): DeadLetterSink => ({
   description: `file:${dir}`,
   async send(record, { deadline }) {

@@ -1,8 +1,6 @@
-// What reaches the dead-letter function, turned into store entries: a bridge poison record, a Function
-// Compute asynchronous-destination record (one entry per member of the failed batch that still needs
-// delivering, by the verdicts its error carries), or anything else. Each item and each field is checked
-// on its own: a field not usable as sent (a time of 1e20 ms, a count of -3, a number where text belongs) is
-// replaced and noted, an item that cannot stay JSON is kept as text, and the neighbours are stored as usual.
+// What reaches the dead-letter function, as store entries: a bridge poison record, an asynchronous-
+// destination record (a member per verdict its error carries), or anything else. Each field is checked on
+// its own: one not usable as sent is replaced and noted, so one hostile item never costs its neighbours.
 import { parseEvent } from '../../events/parse.js'
 import { anyJsonText, arrayItemTexts, storable } from '../json-text.js'
 import { readVerdicts, type Verdict, withoutLedger } from '../record.js'
@@ -120,10 +118,7 @@ function errorOf(payload: unknown): { type?: string; message?: string } {
   }
 }
 
-/**
- * Transient only when the bridge says its broker did not acknowledge (its DeliveryError): anything else
- * is left to a person. Function Compute may report the type as plain "Error"; the message then tells.
- */
+/** Transient only when the bridge's DeliveryError says so (Function Compute may call it plain "Error"). */
 function failureOf(e: { type?: string; message?: string }): FailureKind {
   if (e.type === 'DeliveryError') return 'transient'
   const said = e.message !== undefined && /\bmessages? not acknowledged by the MQTT broker\b/.test(e.message)
@@ -133,12 +128,7 @@ function failureOf(e: { type?: string; message?: string }): FailureKind {
 /** Members the bridge had done with: delivered (now or by an earlier attempt), filtered on purpose, or stored as poison. */
 const DONE: ReadonlySet<Verdict> = new Set(['published', 'duplicate', 'filtered', 'expired', 'dead-letter'])
 
-/**
- * The entries of a failed invocation's event. With the verdicts its DeliveryError carries (record.ts),
- * each member goes by its own: what the bridge had done with is not stored, a dead letter whose hand-off
- * failed is stored as poison, the rest as transient. Without them, every member is stored, and its note
- * says so.
- */
+/** The entries of a failed invocation's event, each member by its verdict; without verdicts, every member, noted. */
 export function destinationEntries(record: LooseDestinationRecord, received: number): NewEntry[] {
   const notes: Notes = []
   const ctx = record.requestContext
@@ -216,10 +206,7 @@ export function destinationEntries(record: LooseDestinationRecord, received: num
   })
 }
 
-/**
- * A message the bridge's parser refuses was dead-lettered by the bridge itself, whatever else failed in
- * its batch: redrive must never send it again (docs/operations.md, "Redrive").
- */
+/** A message the bridge's parser refuses was dead-lettered by the bridge itself: never redriven. */
 function asPoison(reason: string, p: { reason: string; lossy?: true }): Pick<EntryLine, 'reason' | 'failure' | 'lossy'> {
   const own = p.reason.length > 500 ? `${p.reason.slice(0, 500)}…` : p.reason
   return { reason: `${reason}; the message itself is poison: ${own}`, failure: 'poison', ...(p.lossy ? { lossy: true } : {}) }
@@ -228,10 +215,7 @@ function asPoison(reason: string, p: { reason: string; lossy?: true }): Pick<Ent
 const UNRECOGNISED =
   'the dead-letter function received an event that is neither an asynchronous-destination record nor a bridge poison record; stored as received'
 
-/**
- * An event stored whole, as it came, for a person: one none of the records above, or a part record that
- * parts.ts refused (`refusedWhy`; its own request ID kept when it has one). Nothing reaching the function is dropped.
- */
+/** An event stored whole, as it came: none of the records above, or a part parts.ts refused (`refusedWhy`). */
 export function wholeEntry(value: unknown, text: string | undefined, requestId: string, received: number, refusedWhy?: string): NewEntry {
   const notes: Notes = []
   const event = text !== undefined && value === text ? { event: text, eventText: true as const } : kept(value, text, notes)

@@ -1,17 +1,9 @@
-// A stored dead letter: the line written once (`EntryLine`, its zod schema is the one format readers take:
-// a line that does not match it is reported with the reason, never guessed at), and the entry as readers
-// see it, its markers folded in (`StoredDeadLetter`, markers.ts). Also what may be sent to the bridge again,
-// and the exact bytes replay and redrive send for it.
+// A stored dead letter: the line written once (`EntryLine`: the one format readers take, never guessed at),
+// the entry with its markers folded in (`StoredDeadLetter`), and the exact bytes replay and redrive send.
 import { z } from 'zod'
 import { anyJsonText } from '../json-text.js'
 
-/**
- * Why it failed, in order of weight: an entry's failure is the heaviest any report gave it. `transient`
- * (the broker was unreachable, an acknowledgement timed out, the connection was lost) is the only one
- * redrive sends again by itself; `unknown` and `poison` are left to a person. `expired`: past its delivery
- * deadline (docs/rules.md, "Delivery deadlines"), kept for the record with its age, never redriven, and
- * replayed only with --ignore-deadline.
- */
+/** Why it failed, lightest first: an entry's failure is the heaviest any report gave; redrive sends transient only. */
 export const FAILURE_KINDS = ['transient', 'unknown', 'expired', 'poison'] as const
 export type FailureKind = (typeof FAILURE_KINDS)[number]
 export const heavier = (a: FailureKind, b: FailureKind) => (FAILURE_KINDS.indexOf(b) > FAILURE_KINDS.indexOf(a) ? b : a)
@@ -70,11 +62,7 @@ export interface Report {
   failure: FailureKind
 }
 
-/**
- * An entry with its markers folded in. `reason` and `failure` are the latest report's reason and the
- * heaviest report's failure; `history` holds every report, oldest first; `turn` is the last turn (turns.ts)
- * a marker names.
- */
+/** An entry with its markers folded in: the latest reason, the heaviest failure, every report, the last turn. */
 export interface StoredDeadLetter extends EntryLine {
   status: EntryStatus
   history: Report[]
@@ -98,10 +86,7 @@ export function notReplayable(e: Pick<EntryLine, 'source' | 'incomplete' | 'loss
 
 type Sendable = Pick<EntryLine, 'event' | 'eventText' | 'wholeEvent'>
 
-/**
- * The bytes replay and redrive send for these entries: exactly what was received. A whole event goes as it
- * came (a JSON string stays a JSON string, never unwrapped into a batch); batch entries as a batch of them.
- */
+/** Exactly what was received: a whole event as it came (never unwrapped), batch entries as a batch of them. */
 export function replayEvent(entries: Sendable | Sendable[]): Buffer {
   const list = Array.isArray(entries) ? entries : [entries]
   const textOf = (e: Sendable) => (e.eventText ? String(e.event) : anyJsonText(e.event))

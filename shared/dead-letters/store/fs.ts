@@ -92,11 +92,7 @@ export class BoundedFs {
       throw new Error(`${dir} exists and is not a directory`)
   }
 
-  /**
-   * Appends whole lines and fsyncs, after the appends to `path` queued before it in this process (waiting
-   * for them only until this call's deadline). A torn last line left by a crash is ended first. True when
-   * the file was new (its directory then needs an fsync too).
-   */
+  /** Appends whole lines (a torn last line ended first) and fsyncs, after this process's earlier appends; true if new. */
   appendLines(path: string, text: string): Promise<boolean> {
     const before = queues.get(path)
     let ran = false
@@ -131,10 +127,7 @@ export class BoundedFs {
     )
   }
 
-  /**
-   * Publishes a whole file under `path` unless one is there: written to a temporary name, fsynced, then
-   * hard-linked into place (link fails if the name exists, atomically, on NFS too). True when this call did.
-   */
+  /** Publishes a whole file unless one is there: a link fails if the name exists, atomically, on NFS too. */
   async publishExclusive(path: string, text: string): Promise<boolean> {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     await this.withHandle(tmp, 'wx', async (h) => {

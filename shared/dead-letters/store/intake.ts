@@ -1,7 +1,5 @@
-// What the dead-letter function does with an event: recognise it (an asynchronous-destination record, a
-// bridge poison record or a part of one, or its timer), turn it into store entries, store them, log one
-// line each. Records are recognised by their envelope only and then checked item by item (entries.ts), so
-// one hostile item cannot cost its neighbours. Anything it does not recognise is stored too, as it came.
+// What the dead-letter function does with an event: recognise it by its envelope (a destination record, a
+// poison record or part, the timer), store its entries (checked item by item, entries.ts), log a line each.
 import type { DeadLetterConfig } from '../../config/dead-letter.js'
 import { DeadLetterStoreError, messageOf } from '../../errors.js'
 import { type FcContext, invocationDeadline } from '../../fc/context.js'
@@ -69,10 +67,7 @@ const identity = (m: { messageId?: string | undefined; ruleId?: string | undefin
   reason: m.reason.slice(0, 300),
 })
 
-/**
- * Handles one event of the dead-letter function: stores what it carries, or runs the timer's work. Every
- * file-system call ends by `deadline` (by default the invocation's own) on `clock`.
- */
+/** Stores what one event carries, or runs the timer; every file-system call ends by `deadline` (the invocation's). */
 export async function handleDeadLetterEvent(
   config: DeadLetterConfig,
   event: unknown,

@@ -14,9 +14,6 @@ export function entryKey(...parts: Array<string | undefined>): string {
 /** Stable fingerprint of an event as kept (text as it is, anything else as its JSON text, however deep). */
 export const fingerprint = (event: unknown) => entryKey(typeof event === 'string' ? event : anyJsonText(event))
 
-/**
- * The key of a message. Without a message ID, identical entries at different batch positions are
- * different messages, so the position stands in for it (a retried batch keeps its positions).
- */
+/** The key of a message; without a message ID its batch position stands in (a retried batch keeps them). */
 export const messageKey = (messageId: string | undefined, index: number, event: unknown) =>
   entryKey('message', messageId ?? `@${index}`, fingerprint(event))

@@ -1,8 +1,6 @@
 // Markers: append-only facts about stored entries (markers-*.jsonl), folded into each entry by readers.
-// Nothing is rewritten in place. A marker's `at` is the store's own clock when it was written (store.ts
-// stamps it), so the order of events never depends on a time someone sent in. The fold sorts each key's
-// markers by (`at`, then their text) before reading them, so it gives the same entry whatever order the
-// files are read in (test/unit/dead-letters/markers.test.ts checks this with fast-check).
+// The fold sorts each key's markers by (`at`, the store's own clock, then their text), so it gives the same
+// entry whatever order the files are read in (markers.test.ts checks this with fast-check).
 import { z } from 'zod'
 import { type EntryLine, FAILURE_KINDS, heavier, type Report, type StoredDeadLetter } from './entry.js'
 

@@ -1,12 +1,8 @@
 // Parts of a poison message too big for one asynchronous invoke (handoff/pack.ts), put back together under
-// <dir>/parts/<group>/. A part cannot poison its message: it must be in range and in proportion to the
-// message's size, and its metadata must agree with the group's first part (meta.json); a part that does
-// not is refused (stored as an entry of its own, so nothing is dropped). Each part is published whole and
-// at most once. When all are in, the checksum decides: the message is stored as one entry, or as one
-// entry marked incomplete holding the parts' data. A group still incomplete after PART_TTL_MS is stored
-// the same way by the timer (sweepParts): never dropped, never left unseen. A group takes at most twice its
-// declared size on disk, for at most the TTL. A group that is done is remembered under parts-done/ before
-// its parts go, so a part delivered again after that is a duplicate, not the start of a new group.
+// <dir>/parts/<group>/. A part out of range, out of proportion or disagreeing with its group's first part
+// (meta.json) is refused: stored as an entry of its own. When all are in, the checksum decides between one
+// entry and one marked incomplete; so does the timer for a group older than PART_TTL_MS (sweepParts). A
+// done group is remembered under parts-done/, so a part delivered again is a duplicate, not a new group.
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { PoisonPartRecord } from '../record.js'
@@ -26,7 +22,7 @@ export const partGroup = (p: PoisonPartRecord) => entryKey('part', p.requestId, 
 
 type Meta = Pick<PoisonPartRecord, 'requestId' | 'failedAt' | 'message'> &
   Pick<PoisonPartRecord['part'], 'count' | 'bytes' | 'sha256'> & { createdAt?: string }
-/** What every part of a group must agree on: the first part's, kept in meta.json with when the group began. */
+/** What every part of a group must agree on, kept in meta.json with when the group began. */
 const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }: PoisonPartRecord): Meta => ({
   requestId,
   failedAt,

@@ -1,11 +1,7 @@
-// Automatic redrive (the dead-letter function's timer): pending entries whose failure is transient are sent
-// back through the bridge, never the others, each with its own exponential backoff kept in the markers,
-// until DEAD_LETTER_REDRIVE_MAX_AGE after they were stored; then they are marked expired and left to a
-// person. Entries of one failed invocation go together, in their order, as the batch they were; if the
-// bridge dead-letters some of them, they are sent one by one to find which (the split is stored, so later
-// runs send them alone too), and each one the bridge dead-letters alone becomes poison (a report). Only
-// entries stored in the last max age (plus a day) are read, so a run costs what is recent, not the whole
-// store. Each entry is acted on under its turn (turns.ts), so a replay or a discard never acts on it at once.
+// Automatic redrive (the timer; docs/operations.md, "Redrive"): pending transient entries go back through
+// the bridge with exponential backoff until DEAD_LETTER_REDRIVE_MAX_AGE, then expire. One failed
+// invocation's entries go together as the batch they were; a batch the bridge dead-letters part of is split
+// and sent one by one. Only the last max age (plus a day) is read; each entry is acted on under its turn.
 import { messageOf } from '../../errors.js'
 import type { BridgeAnswer } from '../../fc/bridge-answer.js'
 import { type EntryStatus, type FailureKind, notReplayable, replayEvent, type StoredDeadLetter } from './entry.js'
@@ -27,34 +23,32 @@ export interface RedriveOptions {
   onUnreadable?: (u: UnreadableLine) => void
 }
 
+/** What a run did (docs/operations.md, "Redrive"); `deferred`: due but not tried this run, tried next run. */
 export interface RedriveResult {
-  /** Entries sent to the bridge this run. */
   tried: number
   replayed: number
-  /** Sent and failed again (transiently): they wait for their next attempt. */
   stillFailing: number
-  /** Past the maximum age: marked expired this run. */
   expired: number
-  /** Sent alone, and past its delivery deadline by the bridge's check: marked expired, never sent again. */
   pastDeadline: number
-  /** Entries the bridge dead-lettered when sent alone: poison after all, never redriven again. */
   deadLettered: number
-  /** Due, but not tried this run (time, the broker still down, or another run holds them): tried next run. */
   deferred: number
-  /** Pending, transient, waiting for their next attempt. */
   waiting: number
   /** Set when the run did nothing: redrive is off. */
   skipped?: string
 }
 
+export const noRedrive = (): RedriveResult => ({
+  ...{ tried: 0, replayed: 0, stillFailing: 0, expired: 0, pastDeadline: 0 },
+  ...{ deadLettered: 0, deferred: 0, waiting: 0 },
+})
+
 const DAY_MS = 24 * 60 * 60 * 1000
 /** The longest wait between two attempts of one entry, however many failed. */
 export const MAX_BACKOFF_MS = 6 * 60 * 60 * 1000
-/** Leave this much of the invocation for writing markers and the summary. */
+/** Left of the invocation for the markers and the summary; in a row, failures that mean the broker is still down. */
 const RESERVE_MS = 3000
-/** A run stops sending after this many invocations in a row failed: the broker is still down. */
 const FAILURES_BEFORE_STOPPING = 3
-/** What one run holds in memory at most (entries, and their characters), and sends in one invocation at most. */
+/** What one run holds in memory at most (entries, their characters), and sends in one invocation at most. */
 const MAX_DUE = 5000
 const MAX_DUE_CHARS = 32 * 1024 * 1024
 const MAX_GROUP = 100
@@ -66,10 +60,7 @@ export function nextAttemptAt(now: number, attempts: number, backoffMs: number):
 
 /** One redrive run against `store`, whose deadline (finite: its turns end with it) and clock are the run's. */
 export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promise<RedriveResult> {
-  const result: RedriveResult = {
-    ...{ tried: 0, replayed: 0, stillFailing: 0, expired: 0, pastDeadline: 0 },
-    ...{ deadLettered: 0, deferred: 0, waiting: 0 },
-  }
+  const result = noRedrive()
   if (o.maxAgeMs === 0) return { ...result, skipped: 'DEAD_LETTER_REDRIVE_MAX_AGE=0: redrive is off' }
   const deadline = store.fs.deadline
   if (!Number.isFinite(deadline)) throw new Error('redrive needs a finite deadline: its turns end with it')

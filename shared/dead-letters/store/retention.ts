@@ -1,8 +1,5 @@
-// DEAD_LETTER_RETENTION_DAYS: whole day files whose day is past retention are removed, with their index
-// (I7 in store.ts). A file holds only what its writer stored on its day, so a file past retention holds
-// nothing younger: nothing unexpired is ever removed. The index goes first: a crash in between leaves a file
-// that the next run removes, never an index entry without its line. The record of part groups already
-// stored (parts-done/) goes by the same retention.
+// DEAD_LETTER_RETENTION_DAYS: day files past retention go, their index first (I7 in store.ts); a file holds
+// only its day's entries, so nothing younger is removed. parts-done/ goes by the same retention.
 import { join } from 'node:path'
 import { timeOf } from './markers.js'
 import { type DeadLetterStore, dayOf } from './store.js'

@@ -9,14 +9,11 @@ import { FcInvoker, internalEndpoint, ownIdentity } from '../../fc/invoke.js'
 import type { Logger } from '../../logging/logger.js'
 import { isObject } from './entries.js'
 import { clearGroup, sweepParts } from './parts.js'
-import { type BridgeSender, type RedriveResult, redrive } from './redrive.js'
+import { type BridgeSender, noRedrive, type RedriveResult, redrive } from './redrive.js'
 import { applyRetention, type RetentionResult } from './retention.js'
 import type { DeadLetterStore, UnreadableLine } from './store.js'
 
-/**
- * Function Compute's timer trigger event (docs/operations.md, "Redrive"). No record the function stores
- * has these fields; fields added to the event later do not make it an unrecognised entry every 5 minutes.
- */
+/** Function Compute's timer trigger event; fields added to it later must not make it an unrecognised entry. */
 export const isTimerEvent = (v: unknown): boolean =>
   isObject(v) &&
   typeof v['triggerTime'] === 'string' &&
@@ -76,16 +73,7 @@ export async function runTimer(
   const redriven = await step('redrive', () =>
     redrive(store, { maxAgeMs, backoffMs, send, requestId, onUnreadable: (u) => void unreadable.push(u) }),
   )
-  const result = redriven ?? {
-    tried: 0,
-    replayed: 0,
-    stillFailing: 0,
-    expired: 0,
-    pastDeadline: 0,
-    deadLettered: 0,
-    deferred: 0,
-    waiting: 0,
-  }
+  const result = redriven ?? noRedrive()
   log.info({ event: 'dead-letter.redrive', requestId, ...result, ...(failures.length > 0 ? { error: failures.join('; ') } : {}) })
   const retention = await step('retention', () => applyRetention(store, config.retentionDays))
   if (retention) log.info({ event: 'dead-letter.retention', requestId, retentionDays: config.retentionDays, ...retention })

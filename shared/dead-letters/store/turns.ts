@@ -1,8 +1,6 @@
-// Turns: who may act on an entry (send it to the bridge, discard it, expire it), one at a time. Turn n of
-// a key is the file keys/<2 hex>/<key>/turn-<n> holding {holder, until}, published whole by one
-// conditional write (fs.ts, publishExclusive: a link that fails if the name exists, on NFS too). Its
-// holder ends it with an empty turn-<n>.<status>, the entry's status after it. No sleeps, no locks held
-// across calls: the invariants are in store.ts.
+// Turns: who may act on an entry, one at a time (I5 in store.ts). Turn n is keys/<2 hex>/<key>/turn-<n>
+// holding {holder, until}, published by one conditional write; its holder ends it with an empty
+// turn-<n>.<status>, the entry's status after it.
 import { join } from 'node:path'
 import { ENTRY_STATUSES, type EntryStatus } from './entry.js'
 import type { BoundedFs } from './fs.js'
@@ -16,11 +14,7 @@ export type Claim =
 
 const TURN = /^turn-(\d{1,9})(?:\.([a-z]+))?$/
 
-/**
- * Takes the next turn of the entry in `keyDir`, for `holder` until `until` (epoch ms), unless the last
- * turn is still open (not ended, not past its `until`). `seen` is the last turn the caller's read of the
- * entry showed (its markers' turn): a turn ended after it says what became of the entry meanwhile.
- */
+/** The next turn, unless the last is open; a turn ended after `seen` (the caller's read) says what became of it. */
 export async function takeTurn(fs: BoundedFs, keyDir: string, holder: string, until: number, seen: number): Promise<Claim> {
   if (!Number.isFinite(until)) throw new Error(`a turn needs a finite end, not ${until}: give the run a deadline`)
   await fs.ensureDir(keyDir)

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 // Messages made from a rule as the user wrote it, one per outlet (scripts/local/outlet-sample.ts and
-// rule-samples.ts): each is checked with the bridge's own preview to take the outlet it was made for, to land
+// start-rules.ts): each is checked with the bridge's own preview to take the outlet it was made for, to land
 // on a topic of this run (smoke-<token> in every placeholder), and the outlets no such message reaches are named.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -8,7 +8,7 @@ import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { chooseSmokeMessage, SmokeFailure } from '../../../scripts/cli/smoke/message.js'
 import { outletSample } from '../../../scripts/local/outlet-sample.js'
-import { samplesFromRules } from '../../../scripts/local/rule-samples.js'
+import { samplesFromRules } from '../../../scripts/local/start-rules.js'
 import { previewEvent } from '../../../shared/bridge/preview.js'
 import { validateRulesText } from '../../../shared/rules/validate.js'
 
