@@ -195,6 +195,9 @@ export class PublishWindow {
       return
     }
     this.driving = true
+    // One socket write for what this turn writes: a QoS 0 refill and the PINGREQ behind it, say.
+    const socket = this.client.stream
+    socket?.cork?.()
     do {
       this.again = false
       this.pump()
@@ -206,6 +209,7 @@ export class PublishWindow {
       else if (this.ledger.pingDue(this.options.clock.now(), this.scheduler.allTaken, this.options.publishTimeoutMs / 4))
         this.client.sendPing()
     } while (this.again && !this.finished)
+    socket?.uncork?.()
     this.driving = false
   }
 
