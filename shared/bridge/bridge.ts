@@ -3,7 +3,8 @@
 import { type BridgeConfig, loadConfig } from '../config/bridge.js'
 import { createDeadLetterSink, type DeadLetterSink } from '../dead-letters/handoff/sink.js'
 import type { DeadLetter } from '../dead-letters/record.js'
-import { ConfigError, DeadLetterError } from '../errors.js'
+import { ConfigError, DeadLetterError, messageOf } from '../errors.js'
+import type { ParsedEvent } from '../events/message.js'
 import { parseEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'
 import { FleetStore, invocationEnd } from '../fleet/store.js'
@@ -19,8 +20,8 @@ import { loadRuleSet, type RulesSource } from '../rules/load.js'
 import type { RuleSet } from '../rules/schema.js'
 import { DeliveredMemory } from './delivered-memory.js'
 import { logInvocation } from './log-lines.js'
-import { planBatch } from './plan.js'
-import { deadLettered, expired, type MessageResult, type Planned } from './records.js'
+import { Planner, poisonRecord, slices } from './plan.js'
+import { deadLettered, expired, indexOf, type MessageResult, type Planned, type ToPublish } from './records.js'
 import { oldestTime, type Summary, summarize } from './summary.js'
 
 export type { Summary } from './summary.js'
@@ -39,6 +40,11 @@ export class Bridge {
   /** With FLEET_REDIS_URL: duplicates suppressed and the rate limited across every instance (shared/fleet/). */
   readonly fleet: FleetStore | undefined
   private warned = false
+  /**
+   * Messages per second the pool is paced at, when a batch is planned in slices (plan.ts, slices): not with
+   * ordered rules or the fleet store, which keep their bookkeeping over the whole batch.
+   */
+  private readonly paced: number
 
   constructor(
     readonly config: BridgeConfig,
@@ -77,6 +83,8 @@ export class Bridge {
       tls: config.tls,
     })
     this.fleet = config.fleet ? new FleetStore(config.fleet) : undefined
+    const ordered = ruleSet.rules.some((r) => r.ordering === 'message-group')
+    this.paced = ordered || this.fleet ? 0 : config.rateLimit * config.poolSize
   }
 
   /** Reads the environment and the rules; throws ConfigError or RulesError naming every problem. */
@@ -99,9 +107,8 @@ export class Bridge {
     this.warnOnce(log)
     const requestId = context?.requestId ?? 'unknown'
     const parsed = parseEvent(event)
-    const planned = planBatch(parsed, this.index, this.options.ignoreDeadlines ? null : startedAt)
     const deadline = invocationDeadline(startedAt, context)
-    const { results, sent, droppedV5Properties } = await this.deliver(planned, deadline, log, invocationEnd(startedAt, context))
+    const { results, sent, droppedV5Properties } = await this.deliver(parsed, startedAt, deadline, log, invocationEnd(startedAt, context))
     const publishedAt = Date.now()
 
     // Expired messages are stored with the dead letters (failure "expired"), but counted only as expired.
@@ -133,29 +140,76 @@ export class Bridge {
   }
 
   /**
-   * Publishes what planning left to publish, except what this instance delivered already (a retried
-   * batch), and turns every planned record into its result.
+   * Plans the batch and publishes what planning left to publish, except what this instance delivered
+   * already (a retried batch); one result per entry, in batch order. A rate-limited batch is planned in
+   * slices, each published while the next is planned, so its first PUBLISH waits for one slice's planning
+   * rather than the whole batch's (docs/performance.md, "The rate limit"). Slices follow each other on
+   * the connections, so per-topic order holds; once one fails, the later ones fail unsent, as the rest of
+   * one send does.
    */
   private async deliver(
-    planned: Planned[],
+    parsed: ParsedEvent,
+    startedAt: number,
     deadline: number,
     log: Logger,
     end: number,
   ): Promise<{ results: MessageResult[]; sent: number; droppedV5Properties: number }> {
-    const results: MessageResult[] = new Array(planned.length)
-    const toSend: number[] = []
+    const results: MessageResult[] = new Array(parsed.received)
+    for (const p of parsed.poison) results[p.index] = poisonRecord(p)
+    const planner = new Planner(this.index, this.options.ignoreDeadlines ? null : startedAt)
+    const totals = { sent: 0, droppedV5Properties: 0 }
+    let failure: string | undefined
+    let thrown: { err: unknown } | undefined
+    let publishing: Promise<void> = Promise.resolve()
+    for (const [k, [from, to]] of slices(parsed.messages.length, this.paced).entries()) {
+      // The previous slice's writes and acknowledgements go first.
+      if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      const sends = this.unsent(
+        parsed.messages.slice(from, to).map((m) => planner.plan(m)),
+        results,
+      )
+      if (sends.length === 0) continue
+      totals.sent += sends.length
+      publishing = publishing.then(async () => {
+        if (failure !== undefined) {
+          for (const s of sends) results[s.publish.index] = { status: 'failed', publish: s.publish, reason: failure }
+          return
+        }
+        totals.droppedV5Properties += await this.publish(sends, results, deadline, log, end)
+        const failed = sends.map((s) => results[s.publish.index]!).find((r) => r.status === 'failed')
+        if (failed) failure = `not sent: an earlier message of this batch failed (${failed.reason}); the batch is retried`
+      })
+      // Kept until every slice is through (an unexpected error would otherwise be unhandled for a turn).
+      publishing = publishing.catch((err: unknown) => {
+        thrown ??= { err }
+        failure ??= `not sent: an earlier part of this batch failed (${messageOf(err)})`
+      })
+    }
+    await publishing
+    if (thrown) throw thrown.err
+    return { results, ...totals }
+  }
+
+  /**
+   * Records what is not to be published (planned so, delivered by this instance already, or expired), and
+   * returns the rest.
+   */
+  private unsent(planned: Planned[], results: MessageResult[]): ToPublish[] {
+    const sends: ToPublish[] = []
     const now = Date.now()
-    planned.forEach((p, i) => {
-      if (p.status !== 'publish') results[i] = p
+    for (const p of planned) {
+      if (p.status !== 'publish') results[indexOf(p)] = p
       else if (this.delivered.has(p.publish)) {
         const { ruleId, index, messageId } = p.publish
-        results[i] = { status: 'duplicate', index, ruleId, ...(messageId !== undefined ? { messageId } : {}), seen: 'by this instance' }
-      } else if (p.expiry && isExpired(p.expiry.expiresAt, now)) results[i] = expired(p, p.expiry, now)
-      else toSend.push(i)
-    })
-    if (toSend.length === 0) return { results, sent: 0, droppedV5Properties: 0 }
+        results[index] = { status: 'duplicate', index, ruleId, ...(messageId !== undefined ? { messageId } : {}), seen: 'by this instance' }
+      } else if (p.expiry && isExpired(p.expiry.expiresAt, now)) results[p.publish.index] = expired(p, p.expiry, now)
+      else sends.push(p)
+    }
+    return sends
+  }
 
-    const sends = toSend.map((i) => planned[i] as Extract<Planned, { status: 'publish' }>)
+  /** Publishes `sends` (through the fleet store, when there is one) and records each one's result; returns the MQTT 5 property sets dropped. */
+  private async publish(sends: ToPublish[], results: MessageResult[], deadline: number, log: Logger, end: number): Promise<number> {
     // Ordered rules (docs/rules.md, "Ordered delivery per message group"): a group is a rule's sharding key.
     const groups = sends.some((s) => s.messageGroup !== undefined)
       ? sends.map((s) => (s.messageGroup === undefined ? undefined : `${s.publish.ruleId}\u0000${s.messageGroup}`))
@@ -173,22 +227,21 @@ export class Bridge {
           groups,
         )
     outcomes.forEach((o, k) => {
-      const { publish, event } = sends[k]!
-      if (o.kind === 'expired') results[toSend[k]!] = expired(sends[k]!, sends[k]!.expiry!, Date.now())
-      else if (o.kind === 'duplicate') {
-        const ids = publish.messageId !== undefined ? { messageId: publish.messageId } : {}
-        results[toSend[k]!] = { status: 'duplicate', index: publish.index, ruleId: publish.ruleId, ...ids, seen: 'by the fleet' }
-      } else if (o.kind === 'delivered') {
+      const send = sends[k]!
+      const { publish } = send
+      const at = publish.index
+      const ids = publish.messageId !== undefined ? { messageId: publish.messageId } : {}
+      if (o.kind === 'expired') results[at] = expired(send, send.expiry!, Date.now())
+      else if (o.kind === 'duplicate')
+        results[at] = { status: 'duplicate', index: at, ruleId: publish.ruleId, ...ids, seen: 'by the fleet' }
+      else if (o.kind === 'delivered') {
         this.delivered.remember(publish)
-        results[toSend[k]!] = { status: 'published', publish }
-      } else if (o.kind === 'refused') {
-        const ids = publish.messageId !== undefined ? { messageId: publish.messageId } : {}
-        results[toSend[k]!] = deadLettered({ index: publish.index, reason: o.reason, ruleId: publish.ruleId, ...ids }, event)
-      } else {
-        results[toSend[k]!] = { status: 'failed', publish, reason: o.reason }
-      }
+        results[at] = { status: 'published', publish }
+      } else if (o.kind === 'refused')
+        results[at] = deadLettered({ index: at, reason: o.reason, ruleId: publish.ruleId, ...ids }, send.event)
+      else results[at] = { status: 'failed', publish, reason: o.reason }
     })
-    return { results, sent: sends.length, droppedV5Properties }
+    return droppedV5Properties
   }
 
   /** Hands the dead letters to the target; a failure is returned, so the invocation fails and nothing is lost. */

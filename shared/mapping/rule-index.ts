@@ -38,7 +38,14 @@ export class RuleIndex {
   match(msg: RocketMessage): Result<CompiledRule> {
     const onTopic = this.byTopic.get(msg.topic)
     if (!onTopic) return refused(`no enabled rule for RocketMQ topic ${quote(msg.topic)}`)
-    const tagged = (c: CompiledRule) => c.tags === '*' || (msg.tags !== undefined && c.tags.has(msg.tags))
+    // The common case, one rule on the topic that takes the message, without the lists below.
+    if (onTopic.length === 1) {
+      const only = onTopic[0]!
+      const instance = only.rule.source.instanceId
+      if ((msg.instanceId === undefined || instance === undefined || instance === msg.instanceId) && takesTag(only, msg.tags))
+        return ok(only)
+    }
+    const tagged = (c: CompiledRule) => takesTag(c, msg.tags)
     let candidates = onTopic
     let accepted: CompiledRule[]
     if (msg.instanceId === undefined) accepted = onTopic.filter(tagged)
@@ -74,4 +81,9 @@ export class RuleIndex {
 function listed(rules: CompiledRule[], show: (c: CompiledRule) => string, most = 5): string {
   const shown = rules.slice(0, most).map(show).join(', ')
   return rules.length > most ? `${shown} and ${rules.length - most} more` : shown
+}
+
+/** Whether the rule's tag expression takes a message with these tags. */
+function takesTag(c: CompiledRule, tags: string | undefined): boolean {
+  return c.tags === '*' || (tags !== undefined && c.tags.has(tags))
 }

@@ -3,8 +3,9 @@
 // wait bounded by the acknowledgement timeout and the invocation deadline. Two halves: the scheduler decides
 // what may be written next (scheduler.ts: the window, the pacing, the message groups); the acknowledgement
 // ledger keeps what the broker owes and what each acknowledgement confirms (ack-ledger.ts, QoS 0 included).
-// This file wires them to MQTT.js: it writes, listens, pings, corks and watches the clock. A lost connection
-// (closed, or any MQTT.js error) ends the pass at once, with what was written but not confirmed.
+// This file wires them to MQTT.js (QoS 0 to the socket itself): it writes, listens, pings, corks and watches
+// the clock. A lost connection (closed, or any MQTT.js error) ends the pass at once, with what was written but
+// not confirmed.
 //
 // The invariants of both halves. Position k stands for items[indices[k]]; its state only moves forward:
 //
@@ -30,6 +31,8 @@
 // 5. (ledger) The QoS 0 confirmations hold exactly the WRITTEN positions, in write order. Every PUBLISH
 //    numbered below `mark` was read by the broker: an answer to write w moves mark to w, the PINGRESP to a
 //    PINGREQ written after w writes moves it to w. So nothing WRITTEN is numbered below mark.
+//    Write numbers are the order on the wire: QoS 0 packets go to the socket directly, held for the refill
+//    (qos0-writer.ts), and the holder is flushed before MQTT.js writes anything for the pass and when a refill ends.
 // 6. (scheduler) With ordered rules, a group is in flight exactly while one of its positions is SENT; while
 //    it is, its later positions wait in its queue; a broken group has no queue and its positions fail unwritten.
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
@@ -42,6 +45,7 @@ import { lossOf } from './loss.js'
 import { EXPIRED, type PassResult, type PublishOutcome } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
 import { DEADLINE_REASON, type Ending } from './pass-state.js'
+import { QoS0Writer, type WritableSocket } from './qos0-writer.js'
 import { ReadCork } from './read-cork.js'
 import { Scheduler } from './scheduler.js'
 import type { WindowClient, WindowOptions } from './window-client.js'
@@ -69,6 +73,8 @@ export class PublishWindow {
   /** Releases acknowledgements a Nagle-on broker holds behind the client's delayed ACK. */
   private readonly nudge: AckNudge
   private readonly cork: ReadCork
+  /** QoS 0 packets written to the socket directly, a refill at a time (qos0-writer.ts); without a socket to write to, MQTT.js's publish(). */
+  private readonly qos0: QoS0Writer | undefined
   private disconnect: IDisconnectPacket | undefined
   /** MQTT 5 property sets left out on a 3.1.1 connection. */
   private dropped = 0
@@ -95,6 +101,13 @@ export class PublishWindow {
       () => this.ledger.owes,
     )
     this.cork = new ReadCork(clock, () => client.stream)
+    const socket = client.stream
+    this.qos0 =
+      client.connected === true && socket?.write && socket.once
+        ? new QoS0Writer(socket as WritableSocket, options.v5, (positions) => {
+            for (const k of positions) this.answered(k, null, undefined)
+          })
+        : undefined
   }
 
   run(): Promise<PassResult> {
@@ -182,15 +195,21 @@ export class PublishWindow {
       return
     }
     this.driving = true
+    // One socket write for what this turn writes: a QoS 0 refill and the PINGREQ behind it, say.
+    const socket = this.client.stream
+    socket?.cork?.()
     do {
       this.again = false
       this.pump()
+      // What the refill encoded goes out before anything else is written (a PINGREQ confirms what precedes it).
+      if (this.qos0?.flush()) this.nudge.wrote()
       if (this.finished) break
       if (this.ledger.done) this.finish()
       // QoS 0 messages written and not yet confirmed: a PINGREQ behind them confirms them.
       else if (this.ledger.pingDue(this.options.clock.now(), this.scheduler.allTaken, this.options.publishTimeoutMs / 4))
         this.client.sendPing()
     } while (this.again && !this.finished)
+    socket?.uncork?.()
     this.driving = false
   }
 
@@ -234,6 +253,11 @@ export class PublishWindow {
       else this.dropped++
     }
     this.ledger.written(k, p.qos, clock.now())
+    if (p.qos === 0 && this.qos0) {
+      this.qos0.add(k, p)
+      return true
+    }
+    this.qos0?.flush()
     this.client.publish(p.topic, p.payload, opts, (err, packet) => this.answered(k, err, packet))
     return true
   }

@@ -29,7 +29,15 @@ export interface WindowClient {
   publish(topic: string, payload: Buffer, opts: IClientPublishOptions, cb: (err?: CodedError | null, packet?: Packet) => void): unknown
   sendPing(): void
   /** The socket (MQTT.js's `stream`), corked while one read's packets are handled (publish-window.ts). */
-  stream?: { cork?: () => void; uncork?: () => void }
+  stream?: {
+    cork?: () => void
+    uncork?: () => void
+    /** QoS 0 packets are written here directly (qos0-writer.ts), while `connected`. */
+    write?: (chunk: Buffer) => boolean
+    once?: (event: 'drain', listener: () => void) => unknown
+  }
+  /** MQTT.js's own flag: the CONNACK came and the connection has not closed since. */
+  connected?: boolean
   on<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
   removeListener<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
 }

@@ -26,6 +26,7 @@ export const isPlaceholder = (p: Part): p is Placeholder => typeof p !== 'string
 /** The template's parts, or why it cannot be parsed. A `$` not followed by `{` is literal text. */
 export function parseTemplate(source: string): Result<Template> {
   const parts: Part[] = []
+  const wrong: string[] = []
   let text = ''
   let i = 0
   while (i < source.length) {
@@ -36,10 +37,13 @@ export function parseTemplate(source: string): Result<Template> {
       if (close === -1 || (nested !== -1 && nested < close))
         return refused(`unbalanced braces: the \${ at character ${i + 1} is not closed by a }`)
       const placeholder = parsePlaceholder(source.slice(i + 2, close), source.slice(i, close + 1))
-      if (!placeholder.ok) return placeholder
-      if (text !== '') parts.push(text)
-      text = ''
-      parts.push(placeholder.value)
+      // Every wrong placeholder is named at once, so one edit of the rules fixes them all.
+      if (!placeholder.ok) wrong.push(placeholder.reason)
+      else {
+        if (text !== '') parts.push(text)
+        text = ''
+        parts.push(placeholder.value)
+      }
       i = close + 1
       continue
     }
@@ -47,6 +51,7 @@ export function parseTemplate(source: string): Result<Template> {
     text += c
     i++
   }
+  if (wrong.length > 0) return refused(wrong.join('; '))
   if (text !== '') parts.push(text)
   return ok({ source, parts })
 }

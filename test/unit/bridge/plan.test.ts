@@ -2,7 +2,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { planBatch } from '../../../shared/bridge/plan.js'
+import { planBatch, slices } from '../../../shared/bridge/plan.js'
 import { parseEvent } from '../../../shared/events/parse.js'
 import { INSTANCE, rawRule, ruleIndex } from '../../helpers/factories.js'
 
@@ -107,5 +107,23 @@ describe('planBatch with routes', () => {
     assert.ok(planned[0]!.status === 'publish' && planned[1]!.status === 'publish')
     assert.equal(planned[0]!.messageGroup, 'order-9')
     assert.equal('messageGroup' in planned[1]!, false)
+  })
+})
+
+describe('slices of a paced batch', () => {
+  test('unpaced, one slice; paced, 25 ms of the rate each, at least 64, covering the batch once in order', () => {
+    assert.deepEqual(slices(300, 0), [[0, 300]])
+    assert.deepEqual(slices(300, 1000), [
+      [0, 64],
+      [64, 128],
+      [128, 192],
+      [192, 256],
+      [256, 300],
+    ])
+    const fast = slices(10_000, 10_000)
+    assert.equal(fast.length, 40)
+    assert.ok(fast.every(([from, to], k) => from === k * 250 && to === from + 250))
+    assert.deepEqual(slices(0, 1000), [])
+    assert.deepEqual(slices(10, 1000), [[0, 10]])
   })
 })

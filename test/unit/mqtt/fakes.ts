@@ -110,7 +110,7 @@ export class FakeClient extends EventEmitter {
   maxDepth = 0
   private depth = 0
   private nextId = 1
-  /** Writes to the socket: one per publish() while it is not corked, one per uncork that releases any. */
+  /** Writes to the socket: one per publish() or PINGREQ while it is not corked, one per uncork that releases any. */
   socketWrites = 0
   private corkedWrites = 0
   readonly stream = {
@@ -200,6 +200,8 @@ export class FakeClient extends EventEmitter {
   sendPing(): void {
     this.pings++
     this.unanswered++
+    if (this.stream.corked > 0) this.corkedWrites++
+    else this.socketWrites++
     this.emit('packetsend', { cmd: 'pingreq' })
     if (this.ackMode === 'sync') this.pong()
     else if (this.ackMode === 'async') setImmediate(() => this.connected && this.pong())

@@ -156,16 +156,38 @@ describe('pool: topic affinity', () => {
 })
 
 describe('pool: message groups (ordered rules)', () => {
-  test('without groups each topic keeps its own connection, by FNV-1a', () => {
-    const topics = Array.from({ length: 50 }, (_, i) => `devices/x/t${i}`)
+  test('without groups: a topic goes where its name hashes to (FNV-1a) while the batch is even, and every message of a topic goes to one connection', () => {
+    // One topic per connection, by the hash: nothing to even out.
+    const even = [0, 1, 2, 3].map((m) => topicOn(m, 4, 'even'))
+    const items = [...even, ...even, ...even]
     assert.deepEqual(
-      connectionsFor(topics, undefined, 4),
-      topics.map((t) => topicHash(t) % 4),
+      connectionsFor(items, undefined, 4),
+      items.map((t) => topicHash(t) % 4),
     )
-    assert.deepEqual(
-      connectionsFor(topics, new Array(50).fill(undefined), 4),
-      topics.map((t) => topicHash(t) % 4),
-    )
+    assert.deepEqual(connectionsFor(items, new Array(items.length).fill(undefined), 4), connectionsFor(items, undefined, 4))
+  })
+
+  test('topics that hash unevenly are spread by load: the busiest connection carries no more than a set more than the idlest', () => {
+    // 16 topics of 60 messages each: three put on connection 0 by the hash, one on connection 1, twelve anywhere.
+    const topics = [
+      ...[0, 1, 2].map((i) => topicOn(0, 4, `heavy${i}`)),
+      topicOn(1, 4, 'light'),
+      ...Array.from({ length: 12 }, (_, i) => `devices/spread/t${i}`),
+    ]
+    const batch = Array.from({ length: 16 * 60 }, (_, i) => topics[i % 16]!)
+    const loads = (where: number[]) => {
+      const l = [0, 0, 0, 0]
+      for (const c of where) l[c]!++
+      return l
+    }
+    const hashed = loads(batch.map((t) => topicHash(t) % 4))
+    assert.ok(Math.max(...hashed) - Math.min(...hashed) > 60, `the hash alone is uneven: ${hashed}`)
+    const where = connectionsFor(batch, undefined, 4)
+    const spread = loads(where)
+    assert.ok(Math.max(...spread) - Math.min(...spread) <= 60, `spread by load: ${spread} (by hash ${hashed})`)
+    assert.deepEqual(spread, [240, 240, 240, 240])
+    // Every message of a topic on one connection, so per-topic order holds.
+    for (const t of topics) assert.equal(new Set(where.filter((_, i) => batch[i] === t)).size, 1, t)
   })
 
   test('a group over two topics of two connections goes out on the connection of the first one, with every message of both topics', () => {

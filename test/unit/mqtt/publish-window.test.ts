@@ -453,18 +453,26 @@ describe('publish window: packet limit and QoS 2 downgrades', () => {
 describe('publish window: one socket write per read', () => {
   test("what one read's acknowledgements let out goes in one write, at the loop's next turn", async () => {
     const p = pass(publishes(40, { qos: 1 }), 'manual', { maxInFlight: 10 })
-    assert.equal(p.client.socketWrites, 10, 'the first window, written before anything was read')
+    assert.equal(p.client.socketWrites, 1, 'the first window in one write, before anything was read')
     // Six PUBACKs in one read: MQTT.js handles them one per tick; the socket stays corked until the check phase.
     for (let i = 0; i < 6; i++) p.client.ack()
     assert.equal(p.client.sent.length, 16, 'six more handed to MQTT.js at once')
-    assert.equal(p.client.socketWrites, 10, 'none written yet: corked')
+    assert.equal(p.client.socketWrites, 1, 'none written yet: corked')
     p.clock.advance(0)
-    assert.equal(p.client.socketWrites, 11, 'the six in one write')
+    assert.equal(p.client.socketWrites, 2, 'the six in one write')
     assert.equal(p.client.stream.corked, 0)
     ackOneByOne(p.client, 10)
     const r = await p.done
     assert.equal(r.settled, 40)
     assert.equal(p.client.stream.corked, 0, 'the pass ends with the socket uncorked')
+  })
+
+  test('QoS 0 messages and the PINGREQ that confirms them leave in one socket write', async () => {
+    const p = pass(publishes(3, { qos: 0 }), 'sync')
+    const r = await p.done
+    assert.equal(r.settled, 3)
+    assert.equal(p.client.pings, 1)
+    assert.equal(p.client.socketWrites, 1)
   })
 
   test('the last acknowledgement ends the pass: the socket is uncorked then, not left to the next turn', async () => {

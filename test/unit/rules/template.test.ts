@@ -47,6 +47,16 @@ describe('parseTemplate', () => {
     assert.match(reasonOf(parseTemplate('${}')), /empty placeholder/)
     assert.match(reasonOf(parseTemplate('${messageID}')), /unknown placeholder \$\{messageID\}.*did you mean "messageId"/)
   })
+
+  test('every wrong placeholder is named at once, in order', () => {
+    const reason = reasonOf(parseTemplate('a/${messageID}/${}/${keys}/${tag}'))
+    const named = ['${messageID}', 'empty placeholder ${}', '${tag}'].map((t) => reason.indexOf(t))
+    assert.ok(
+      named.every((at, k) => at >= 0 && (k === 0 || at > named[k - 1]!)),
+      reason,
+    )
+    assert.doesNotMatch(reason, /\$\{keys\}/, 'a valid placeholder is not named')
+  })
 })
 
 describe('parseTopicTemplate', () => {
