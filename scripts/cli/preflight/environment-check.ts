@@ -1,7 +1,5 @@
-// The bridge's settings, checked with the bridge's own configuration schema (loadConfig in
-// shared/config/bridge.ts) on the environment `s deploy` will give it: s.yaml's environmentVariables
-// resolved from this shell. So a missing or malformed MQTT_URL is caught here, not at the first cold start,
-// and a variable the schema gains is checked without touching this file.
+// The bridge's settings through its own schema (loadConfig) on what s.yaml will give it, so a bad MQTT_URL
+// shows here and not at the first cold start.
 import { Bridge } from '../../../shared/bridge/bridge.js'
 import { loadConfig } from '../../../shared/config/bridge.js'
 import { ConfigError } from '../../../shared/errors.js'
@@ -12,12 +10,11 @@ import { type Finding, ok, problem, warning } from './finding.js'
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/
 
-/** Names the shell may hold for the functions; one s.yaml does not pass has no effect on the deployment. */
 const FUNCTION_VARIABLE = /^(MQTT_|DEAD_LETTER_|FLEET_)|^(RULES_FILE|FC_ENDPOINT|LOG_LEVEL|DUPLICATE_WINDOW)$/
 
 export function checkEnvironment(deployment: LocalDeployment, ruleSet: RuleSet | undefined, env: NodeJS.ProcessEnv): Finding[] {
   const bridge = deployment.functions.find((f) => f.role === 'bridge')!
-  // As on Function Compute, which sets FC_FUNCTION_NAME: the defaults that apply there (DEAD_LETTER_TARGET fc:…).
+  // FC_FUNCTION_NAME as Function Compute sets it: the defaults that apply there (DEAD_LETTER_TARGET fc:…).
   const deployed = { ...bridge.environment, FC_FUNCTION_NAME: bridge.name }
   const out: Finding[] = []
   try {

@@ -1,7 +1,5 @@
-// The fleet store, when s.yaml gives the bridge a FLEET_REDIS_URL (docs/deploying.md, "The fleet store"): the
-// variables it sets (the password only as set), and the VPC the bridge needs to reach ApsaraDB for Redis or
-// Tair, read from the bridge's vpcConfig. The values themselves are checked by the bridge's own schema
-// (environment-check.ts); whether the instance answers cannot be known from this machine.
+// The fleet store, when s.yaml gives the bridge FLEET_REDIS_URL (docs/deploying.md, "The fleet store"): its
+// variables, and the VPC the bridge needs to reach Redis. The values are the schema's (environment-check.ts).
 import YAML from 'yaml'
 import type { LocalDeployment } from '../../local/deployment.js'
 import { type Finding, ok, problem, warning } from './finding.js'
@@ -49,7 +47,7 @@ export function checkFleet(deployment: LocalDeployment, sYamlText: string): Find
   return out
 }
 
-/** The vpcConfig of the bridge's resource (its key is its role): undefined when absent, 'auto', or the VPC named. */
+/** undefined when absent, 'auto', or the VPC named. */
 function bridgeVpc(sYamlText: string): string | undefined {
   const doc = YAML.parse(sYamlText) as { resources?: Record<string, { props?: Record<string, unknown> }> } | null
   const v = doc?.resources?.['bridge']?.props?.['vpcConfig']

@@ -1,6 +1,5 @@
-// What preflight prints besides the checks: the checklist of what the account needs before the first
-// deploy, and what `s deploy` will create. Values of secret variables are never shown, only that they are
-// set; every line also passes redact(), which knows the secrets loadConfig registered.
+// The checklist of what the account needs, and what `s deploy` will create. Secrets show only as (set), and
+// every line passes redact().
 import { relative } from 'node:path'
 import { publishesTo } from '../../../shared/fc/triggers.js'
 import { redact } from '../../../shared/logging/secrets.js'
@@ -12,7 +11,6 @@ import type { Finding } from './finding.js'
 
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN/i
 
-/** NAME=value for the set variables; secrets (by name, and the rules' ACL password variables) as (set). */
 export function shownEnvironment(environment: Record<string, string>, secretNames: Set<string>): string {
   return Object.entries(environment)
     .filter(([, v]) => v !== '')
@@ -24,16 +22,12 @@ export function aclPasswordNames(ruleSet: RuleSet | undefined): Set<string> {
   return new Set((ruleSet?.rules ?? []).flatMap((r) => (r.source.acl ? [r.source.acl.passwordEnv] : [])))
 }
 
-/** One checklist item: ticked when the preflight check named by `verifiedBy` ran and found no problem. */
+/** Ticked when the checks named by `verifiedBy` ran and found no problem. */
 interface Item {
   text: string
   verifiedBy?: string
 }
 
-/**
- * What the account needs before the first deploy, every role with its permissions. [x]: preflight verified it
- * on this machine (the check ran, and found nothing wrong); [ ]: for the operator to see to.
- */
 export function checklist(
   d: LocalDeployment,
   ruleSet: RuleSet | undefined,
@@ -92,11 +86,7 @@ function verified(item: Item, findings: Finding[]): boolean {
   })
 }
 
-/**
- * Every MQTT parent topic the enabled rules publish to, their routes' included (the rule model's
- * parentTopics): in profile alibaba each must be created in the instance, or ApsaraMQ refuses every message
- * to it; on another broker, its ACL must let the bridge publish under each.
- */
+/** In profile alibaba each parent topic must be created in the instance, or ApsaraMQ refuses every message to it. */
 function parentTopicItems(env: Record<string, string>, model: RuleModel | undefined, profile: string | undefined): Item[] {
   if (!model) return []
   const topics = model.parentTopics.map((p) => `${p.topic} (${p.usedBy.map((u) => `${u.ruleId} ${u.outlet}`).join(', ')})`).join(', ')
@@ -144,7 +134,7 @@ export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefin
   return out.map(redact)
 }
 
-/** `; deadline 10m from userProperties.sentAt, then dead-letter` (docs/rules.md, "Delivery deadlines"), routes' own listed. */
+/** `; deadline 10m from userProperties.sentAt, then dead-letter`, routes' own listed. */
 function deadlineNote(rule: Rule, defaultDeadline: string | undefined): string {
   const d = deadlineOf(rule, defaultDeadline, 'target')
   const own = (rule.routes ?? []).flatMap((route, j) => (route.deadline !== undefined ? [`routes[${j}] ${route.deadline}`] : []))
