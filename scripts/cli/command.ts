@@ -5,6 +5,8 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
 import { redact } from '../../shared/logging/secrets.js'
 
+export type OptionValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ options: O }>>['values']
+
 export interface Print {
   out: (line: string) => void
   err: (line: string) => void
