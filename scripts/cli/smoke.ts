@@ -9,10 +9,10 @@ import { redact } from '../../shared/logging/secrets.js'
 import type { CompiledRule, RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { bridgeSettings, connectSubscriber } from '../mqtt/subscriber.js'
 import { type OptionValues, parseCommand, runAsMain } from './command.js'
 import { fcTarget } from './fc-target.js'
 import { chooseSmokeMessage, SmokeFailure } from './smoke/message.js'
-import { subscribeForSmoke } from './smoke/subscriber.js'
 import { smokeToken } from './smoke/synthetic-event.js'
 
 export const USAGE = `usage: npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
@@ -127,12 +127,18 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
   print(`  expects     ${expected.topic}, QoS ${expected.qos} through ${outlet} (the bridge's mapping of it, from ${o.rulesFile})`)
 
   const invoker = fc.invoker(130_000)
-  const subscriber = await subscribeForSmoke(config, expected.topic, expected.qos).catch((err: unknown) => {
+  // The one subscriber, with the bridge's own broker settings; a subscription the broker refuses is an error.
+  const subscriber = await connectSubscriber({
+    ...bridgeSettings(config, 'smoke'),
+    topics: [expected.topic],
+    qos: expected.qos,
+    mqtt: { connectTimeout: Math.min(config.publishTimeoutMs, 15_000) },
+  }).catch((err: unknown) => {
     throw new SmokeFailure(`the subscriber cannot subscribe on ${redact(config.mqttUrl)}: ${redact(messageOf(err))}`)
   })
   try {
     print(
-      `  subscriber  ${new URL(config.mqttUrl).host} as ${subscriber.clientId}, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, QoS ${subscriber.grantedQos} granted`,
+      `  subscriber  ${new URL(config.mqttUrl).host} as ${subscriber.clientId}, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, QoS ${subscriber.granted[0]} granted`,
     )
     const invokedAt = Date.now()
     let body: unknown
@@ -156,7 +162,8 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
             ? "the deployed bridge found the message past its rule's delivery deadline: its clock, or its rules' deadline, differ from these (npx s bridge logs -t s.yaml --search bridge.expired-message gives its age)"
             : `the deployed bridge published ${summary.published} messages, not 1`,
       )
-    const got = await subscriber.waitFor(message.payload, o.timeoutMs)
+    const arrived = () => subscriber.messages.find((m) => m.topic === expected.topic && m.payload.equals(message.payload))
+    const got = (await subscriber.waitUntil(() => arrived() !== undefined, o.timeoutMs)) ? arrived() : undefined
     if (!got)
       throw new SmokeFailure(
         `the bridge reported it published, but nothing arrived on ${expected.topic} within ${o.timeoutMs / 1000} s: is MQTT_URL the broker the deployed bridge publishes to?`,
@@ -164,7 +171,7 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
     print(`  received    ${expected.topic}, QoS ${got.qos}, ${message.payload.length} bytes, ${got.at - invokedAt} ms after the invoke`)
     print(`OK: the deployed bridge delivered a message for rule ${rule.id} to ${new URL(config.mqttUrl).host}`)
   } finally {
-    await subscriber.close()
+    await subscriber.close(false)
   }
 }
 

@@ -1,7 +1,6 @@
-// The smoke message for a rule, and where the bridge's own mapping sends it. Without --body, a message made
-// from the rule's outlets in the order a message tries them (scripts/local/outlet-sample.ts): the first that
-// the preview shows taking that outlet. Its topic levels carry `smoke-<token>`, so no device subscribes to
-// it; the target's topic is `<parent>/smoke/<token>`. With --body and --property, the user's message as given.
+// The smoke message for a rule, and where the bridge's own mapping (the preview) sends it. Without --body, made
+// from the first of the rule's outlets a message reaches (scripts/local/outlet-sample.ts); its topic carries
+// `smoke-<token>` (or `<parent>/smoke/<token>`), so no device subscribes to it.
 import { type PreviewPublish, previewEvent } from '../../../shared/bridge/preview.js'
 import type { CompiledRule } from '../../../shared/rules/model.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
@@ -13,7 +12,6 @@ export class SmokeFailure extends Error {}
 export interface SmokeChoice {
   message: SmokeMessage
   expected: PreviewPublish
-  /** The outlet it takes: `routes[0]` or `target`. */
   outlet: string
 }
 
