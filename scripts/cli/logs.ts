@@ -5,8 +5,7 @@ import type { Readable } from 'node:stream'
 import { messageOf } from '../../shared/errors.js'
 import { type OptionValues, parseCommand, runAsMain } from './command.js'
 import { LogReport } from './logs/aggregate.js'
-import { MAX_LINE, parseLine } from './logs/parse-line.js'
-import { boundedLines } from './logs/read-lines.js'
+import { boundedLines, MAX_LINE, parseLine } from './logs/parse-line.js'
 import { DEFAULT_RENDER, minuteLabel, type RenderOptions, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
 
 export const USAGE = `usage: npm run logs -- [<file>…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
