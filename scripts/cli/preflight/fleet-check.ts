@@ -5,6 +5,10 @@ import type { LocalDeployment } from '../../local/deployment.js'
 import { type Finding, ok, problem, warning } from './finding.js'
 
 const CHECK = 'fleet store'
+const NO_VPC =
+  "the bridge has no vpcConfig in s.yaml: Function Compute reaches ApsaraDB for Redis or Tair only inside the instance's VPC; set vpcConfig (vpcId, vSwitchIds, securityGroupId) on the bridge"
+const AUTO_VPC = "the bridge's vpcConfig is auto: a VPC Serverless Devs creates, not the Redis instance's; name the instance's VPC instead"
+const IN_VPC = "the Redis instance must be in that VPC, and its whitelist must allow the vSwitches' CIDR blocks (not checked from here)"
 
 export function checkFleet(deployment: LocalDeployment, sYamlText: string): Finding[] {
   const bridge = deployment.functions.find((f) => f.role === 'bridge')!
@@ -23,27 +27,9 @@ export function checkFleet(deployment: LocalDeployment, sYamlText: string): Find
   if (!env['FLEET_REDIS_PASSWORD'])
     out.push(warning(CHECK, 'FLEET_REDIS_PASSWORD is not set: the instance must allow password-free access from the VPC'))
   const vpc = bridgeVpc(sYamlText)
-  if (vpc === undefined)
-    out.push(
-      problem(
-        CHECK,
-        "the bridge has no vpcConfig in s.yaml: Function Compute reaches ApsaraDB for Redis or Tair only inside the instance's VPC; set vpcConfig (vpcId, vSwitchIds, securityGroupId) on the bridge",
-      ),
-    )
-  else if (vpc === 'auto')
-    out.push(
-      warning(
-        CHECK,
-        "the bridge's vpcConfig is auto: a VPC Serverless Devs creates, not the Redis instance's; name the instance's VPC instead",
-      ),
-    )
-  else
-    out.push(
-      ok(
-        CHECK,
-        `reached through ${vpc}: the Redis instance must be in that VPC, and its whitelist must allow the vSwitches' CIDR blocks (not checked from here)`,
-      ),
-    )
+  if (vpc === undefined) out.push(problem(CHECK, NO_VPC))
+  else if (vpc === 'auto') out.push(warning(CHECK, AUTO_VPC))
+  else out.push(ok(CHECK, `reached through ${vpc}: ${IN_VPC}`))
   return out
 }
 

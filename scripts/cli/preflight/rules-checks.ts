@@ -114,14 +114,12 @@ export function checkAcl(rules: RuleSet | SourceFacts[], env: NodeJS.ProcessEnv)
   for (const r of factsOf(rules)) {
     const name = text(r.source.acl?.passwordEnv)
     if (!r.enabled || name === undefined) continue
-    if (env[name]) out.push(ok('ACL passwords', `rules[${r.i}] (${r.id}): ${name} is set`))
-    else
-      out.push(
-        problem(
-          'ACL passwords',
-          `rules[${r.i}] (${r.id}): source.acl.passwordEnv names ${name}, which is not set in this shell; s.yaml reads it as \${env('${name}')} and s deploy stops without it`,
-        ),
-      )
+    const at = `rules[${r.i}] (${r.id})`
+    if (env[name]) out.push(ok('ACL passwords', `${at}: ${name} is set`))
+    else {
+      const why = `s.yaml reads it as \${env('${name}')} and s deploy stops without it`
+      out.push(problem('ACL passwords', `${at}: source.acl.passwordEnv names ${name}, which is not set in this shell; ${why}`))
+    }
   }
   return out
 }

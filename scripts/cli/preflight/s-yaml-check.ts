@@ -65,18 +65,13 @@ export function checkRendered(rendered: Rendered | { error: string }, path: stri
       out.push(problem('fc3 schema', `resources.${name}.props: ${ajv.errorsText(validate.errors, { dataVar: 'props' })}`))
     for (const t of resource.props.triggers ?? []) {
       const check = configs[String(t['triggerType'])]
-      if (check && !check(t['triggerConfig']))
-        out.push(
-          problem(
-            'fc3 schema',
-            `resources.${name} trigger ${String(t['triggerName'])}: ${ajv.errorsText(check.errors, { dataVar: 'triggerConfig' })}`,
-          ),
-        )
+      if (check && !check(t['triggerConfig'])) {
+        const errors = ajv.errorsText(check.errors, { dataVar: 'triggerConfig' })
+        out.push(problem('fc3 schema', `resources.${name} trigger ${String(t['triggerName'])}: ${errors}`))
+      }
     }
   }
-  if (out.length === 0)
-    out.push(
-      ok('fc3 schema', `s.yaml as s preview renders it is valid against ${path} (${Object.keys(rendered.resources).length} resources)`),
-    )
+  const resources = Object.keys(rendered.resources).length
+  if (out.length === 0) out.push(ok('fc3 schema', `s.yaml as s preview renders it is valid against ${path} (${resources} resources)`))
   return out
 }
