@@ -251,18 +251,9 @@ async function main(argv: string[]): Promise<number> {
     return { ...v, target: v.target as 'local' | 'fc' }
   })
   if (typeof values === 'number') return values
-  const { discard, 'dry-run': dryRun, 'ignore-deadline': ignoreDeadline, function: functionName, key: keys, reason, note } = values
-  const result = await replay({
-    dir: values.dir ?? (process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR),
-    ...(reason !== undefined ? { reason } : {}),
-    ...(keys !== undefined ? { keys } : {}),
-    dryRun,
-    discard,
-    ...(note !== undefined ? { note } : {}),
-    target: values.target,
-    ...(ignoreDeadline ? { ignoreDeadline } : {}),
-    ...(functionName !== undefined ? { functionName } : {}),
-  })
+  const { discard, 'dry-run': dryRun, 'ignore-deadline': ignoreDeadline, function: functionName, key: keys, reason, note, target } = values
+  const dir = values.dir ?? (process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR)
+  const result = await replay({ dir, reason, keys, dryRun, discard, note, target, ignoreDeadline, functionName })
   const { pending, replayed, deadLetteredAgain, expired, failed, skipped, discarded, notReplayable, missingKeys } = result
   const missing = missingKeys.length > 0 ? { missingKeys } : {}
   console.log(
