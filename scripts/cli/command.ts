@@ -1,4 +1,5 @@
 // What every command shares: strict options with --help, usage errors (exit 2), and running as the entry point.
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
@@ -51,6 +52,18 @@ export function runAsMain(url: string, main: (argv: string[]) => Promise<number>
     console.error(redact(`${o.failed ?? ''}${messageOf(err)}`))
     done(1)
   })
+}
+
+/** A file's text, or undefined once `cannot read <path>: <code>` went to `fail`. */
+export function readText(path: string, fail: (message: string) => never): string
+export function readText(path: string, fail: (message: string) => void): string | undefined
+export function readText(path: string, fail: (message: string) => void): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    fail(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`)
+    return undefined
+  }
 }
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`

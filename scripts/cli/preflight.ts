@@ -1,6 +1,5 @@
 // npm run preflight: before `s deploy`, everything this machine can tell about whether it will work
 // (docs/deploying.md). Every problem at once, so one hides no other; never a secret value, never the network.
-import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
@@ -9,7 +8,7 @@ import type { RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { type LocalDeployment, readDeployment } from '../local/deployment.js'
 import { buildState } from '../local/dist.js'
-import { parseCommand, plural, runAsMain } from './command.js'
+import { parseCommand, plural, readText, runAsMain } from './command.js'
 import { checkEnvironment } from './preflight/environment-check.js'
 import { type Finding, ok, problem, skipped, warning } from './preflight/finding.js'
 import { checkFleet } from './preflight/fleet-check.js'
@@ -54,14 +53,7 @@ export interface PreflightResult {
 
 export async function preflight(o: { rulesPath: string; sYamlPath: string; env: NodeJS.ProcessEnv }): Promise<PreflightResult> {
   const findings: Finding[] = []
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8')
-    } catch (err) {
-      findings.push(problem('files', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`))
-      return undefined
-    }
-  }
+  const read = (path: string) => readText(path, (message) => findings.push(problem('files', message)))
   const rulesText = read(o.rulesPath)
   const sYamlText = read(o.sYamlPath)
   let ruleSet: RuleSet | undefined

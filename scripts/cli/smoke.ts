@@ -1,6 +1,5 @@
 // npm run smoke: after `s deploy`, one synthetic message for a rule through a synchronous invoke of the deployed
 // bridge, awaited on MQTT_URL where the bridge's own mapping sends it (docs/deploying.md).
-import { readFileSync } from 'node:fs'
 import { type BridgeConfig, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError, messageOf } from '../../shared/errors.js'
 import { bridgeAnswerOf } from '../../shared/fc/bridge-answer.js'
@@ -10,7 +9,7 @@ import type { CompiledRule, RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 import { bridgeSettings, connectSubscriber } from '../mqtt/subscriber.js'
-import { type OptionValues, parseCommand, runAsMain } from './command.js'
+import { type OptionValues, parseCommand, readText, runAsMain } from './command.js'
 import { fcTarget } from './fc-target.js'
 import { chooseSmokeMessage, SmokeFailure } from './smoke/message.js'
 import { smokeToken } from './smoke/synthetic-event.js'
@@ -79,12 +78,9 @@ function readOptions(values: OptionValues<typeof OPTIONS>): SmokeOptions {
 }
 
 function loadRules(path: string): { ruleSet: RuleSet; model: RuleModel } {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new SmokeFailure(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`)
-  }
+  const text = readText(path, (message) => {
+    throw new SmokeFailure(message)
+  })
   const result = validateRulesText(text)
   if (!result.ok) throw new SmokeFailure(`${path} is invalid: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`)
   return result

@@ -1,13 +1,13 @@
 // npm run triggers: the bridge's RocketMQ triggers written into s.yaml from the rules (shared/fc/triggers.ts).
 // Only the triggers named rocketmq-<rule id> change; every other line of s.yaml, comments included, stays.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import YAML, { type Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml'
 import { SYamlError } from '../../shared/errors.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { isManagedTriggerName, triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { isMain, parseCommand } from './command.js'
+import { isMain, parseCommand, readText } from './command.js'
 
 export interface TriggerSync {
   text: string
@@ -134,14 +134,10 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
   } as const
   const args = parseCommand(argv, { options }, USAGE, { out, err }, ({ values }) => ({ ...values, sYaml: values['s-yaml'] }))
   if (typeof args === 'number') return args
-  let rulesText: string, sYamlText: string
-  try {
-    rulesText = readFileSync(args.rules, 'utf8')
-    sYamlText = readFileSync(args.sYaml, 'utf8')
-  } catch (e) {
-    err(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'input'}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return 1
-  }
+  const rulesText = readText(args.rules, err)
+  if (rulesText === undefined) return 1
+  const sYamlText = readText(args.sYaml, err)
+  if (sYamlText === undefined) return 1
   const rules = validateRulesText(rulesText)
   if (!rules.ok) {
     err(`${args.rules}: invalid rules, s.yaml not checked:`)

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { type Preview, previewEvent } from '../../shared/bridge/preview.js'
 import { formatDuration } from '../../shared/duration.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { isMain, parseCommand, plural } from './command.js'
+import { isMain, parseCommand, plural, readText } from './command.js'
 
 const USAGE = 'usage: npm run validate -- <rules-file> [--event <event.json>] [--json]'
 
@@ -40,13 +40,8 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
   if (typeof args === 'number') return args
   const { rulesFile, eventFile, json } = args
 
-  let text: string
-  try {
-    text = readFileSync(rulesFile, 'utf8')
-  } catch (e) {
-    err(`cannot read ${rulesFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return 1
-  }
+  const text = readText(rulesFile, err)
+  if (text === undefined) return 1
   const result = validateRulesText(text)
   if (!result.ok) {
     err(`${rulesFile}: invalid (${plural(result.errors.length, 'error')})`)

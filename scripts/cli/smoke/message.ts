@@ -5,7 +5,7 @@ import { type PreviewPublish, previewEvent } from '../../../shared/bridge/previe
 import type { CompiledRule } from '../../../shared/rules/model.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
 import { handHint, outletSample } from '../../local/outlet-sample.js'
-import { type SmokeMessage, syntheticEvent } from './synthetic-event.js'
+import { type SmokeInput, type SmokeMessage, syntheticEvent } from './synthetic-event.js'
 
 export class SmokeFailure extends Error {}
 
@@ -26,19 +26,13 @@ export function chooseSmokeMessage(o: {
 }): SmokeChoice {
   const { rule, ruleSet, token } = o
   const now = o.now ?? new Date()
-  const preview = (message: SmokeMessage) => previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet, now.getTime())
+  // The message, and what the bridge's preview does with it.
+  const make = (input: Omit<SmokeInput, 'rule' | 'accountId' | 'now'>) => {
+    const message = syntheticEvent({ rule: rule.rule, accountId: o.accountId, now, ...input }, token)
+    return { message, p: previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet, now.getTime()) }
+  }
   if (o.body !== undefined || rule.outlets.length === 0) {
-    const message = syntheticEvent(
-      {
-        rule: rule.rule,
-        accountId: o.accountId,
-        userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties },
-        ...(o.body !== undefined ? { body: o.body } : {}),
-        now,
-      },
-      token,
-    )
-    const p = preview(message)
+    const { message, p } = make({ userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties }, body: o.body })
     const expected = p.publishes[0]
     if (expected) return { message, expected, outlet: expected.route }
     const why = p.deadLetters[0]?.reason ?? 'no route of the rule accepts it (unmatched: skip)'
@@ -52,19 +46,7 @@ export function chooseSmokeMessage(o: {
       continue
     }
     const s = sample.value
-    const message = syntheticEvent(
-      {
-        rule: rule.rule,
-        accountId: o.accountId,
-        userProperties: { ...s.userProperties, ...o.properties },
-        ...(s.body !== undefined ? { body: s.body } : {}),
-        tag: s.tag,
-        keys: s.keys,
-        now,
-      },
-      token,
-    )
-    const p = preview(message)
+    const { message, p } = make({ userProperties: { ...s.userProperties, ...o.properties }, body: s.body, tag: s.tag, keys: s.keys })
     const expected = p.publishes[0]
     if (expected?.route === outlet.name) return { message, expected, outlet: outlet.name }
     tried.push(`${outlet.name}: ${expected ? `taken by ${expected.route} before it` : (p.deadLetters[0]?.reason ?? 'filtered out')}`)
