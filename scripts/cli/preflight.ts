@@ -109,7 +109,7 @@ export async function preflight(o: { rulesPath: string; sYamlPath: string; env: 
       '`s preview` prints every environment value, secrets included (MQTT_PASSWORD, MQTT_ACCESS_KEY_SECRET, ACL passwords): never paste its output, and keep it out of shared terminals and CI logs. This check ran it and showed nothing of it.',
     ),
   )
-  return { findings, ...(deployment ? { deployment } : {}), ...(ruleSet ? { ruleSet } : {}), ...(model ? { model } : {}) }
+  return { findings, deployment, ruleSet, model }
 }
 
 const MARK = { ok: '✓', problem: '✗', warning: '!', skipped: '-' } as const

@@ -199,7 +199,7 @@ export class LogReport {
     const rules = new Set<string>()
     for (const m of named.values()) for (const rule of m.keys()) if (rule !== null) rules.add(rule)
     if (rules.size <= 1) {
-      this.addRule(b, rules.size === 1 ? [...rules][0]! : UNATTRIBUTED, counts, outcome, lag)
+      addTo(entry(b.rules, rules.size === 1 ? [...rules][0]! : UNATTRIBUTED, emptyStats), counts, outcome, lag)
       return
     }
     const rest = { ...counts }
@@ -208,20 +208,9 @@ export class LogReport {
       for (const c of COUNTS) part[c] = c === 'received' ? 0 : Math.min(rest[c], named.get(c)?.get(rule) ?? 0)
       part.received = part.published + part.deadLettered + part.duplicates + part.filtered + part.expired + part.failed
       for (const c of COUNTS) rest[c] -= part[c]
-      this.addRule(b, rule, part, outcome, lag)
+      addTo(entry(b.rules, rule, emptyStats), part, outcome, lag)
     }
-    if (COUNTS.some((c) => rest[c] !== 0)) this.addRule(b, UNATTRIBUTED, rest, outcome, undefined, 0)
-  }
-
-  private addRule(
-    b: MinuteBucket,
-    rule: string,
-    counts: Record<Count, number>,
-    outcome: string,
-    lag: number | undefined,
-    invocations = 1,
-  ): void {
-    addTo(entry(b.rules, rule, emptyStats), counts, outcome, lag, invocations)
+    if (COUNTS.some((c) => rest[c] !== 0)) addTo(entry(b.rules, UNATTRIBUTED, emptyStats), rest, outcome, undefined, 0)
   }
 
   /** Per-message lines whose summary never came (cut off by the window, or lost): counted under their rules, without an invocation. */
@@ -236,7 +225,7 @@ export class LogReport {
         for (const [rule, n] of m) {
           const counts = Object.fromEntries(COUNTS.map((c) => [c, c === count || c === 'received' ? n : 0])) as Record<Count, number>
           addTo(b.totals, counts, undefined, undefined, 0)
-          this.addRule(b, rule ?? UNATTRIBUTED, counts, '', undefined, 0)
+          addTo(entry(b.rules, rule ?? UNATTRIBUTED, emptyStats), counts, '', undefined, 0)
         }
     }
   }
