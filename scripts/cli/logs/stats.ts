@@ -75,13 +75,7 @@ export interface Stats extends Record<Count, number> {
 export const emptyStats = (): Stats => ({
   invocations: 0,
   outcomes: new Map(),
-  received: 0,
-  published: 0,
-  deadLettered: 0,
-  duplicates: 0,
-  filtered: 0,
-  expired: 0,
-  failed: 0,
+  ...(Object.fromEntries(COUNTS.map((c) => [c, 0])) as Record<Count, number>),
   lags: new LagSketch(),
 })
 
