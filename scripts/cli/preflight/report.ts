@@ -22,11 +22,8 @@ export function aclPasswordNames(ruleSet: RuleSet | undefined): Set<string> {
   return new Set((ruleSet?.rules ?? []).flatMap((r) => (r.source.acl ? [r.source.acl.passwordEnv] : [])))
 }
 
-/** Ticked when the checks named by `verifiedBy` ran and found no problem. */
-interface Item {
-  text: string
-  verifiedBy?: string
-}
+/** A checklist line; one with `verifiedBy` is ticked when those checks ran and found no problem. */
+type Item = string | { text: string; verifiedBy: string }
 
 export function checklist(
   d: LocalDeployment,
@@ -47,39 +44,32 @@ export function checklist(
       text: 'the Serverless Devs fc3 component: cached, or Serverless Devs\' registry reachable from here on the first s deploy (docs/deploying.md, "The fc3 component")',
       verifiedBy: 'fc3 component',
     },
-    {
-      text: "the deploying RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
-    },
-    {
-      text: 'EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account): it invokes the bridge for each RocketMQ trigger',
-    },
-    {
-      text: `the bridge's role (${shell['BRIDGE_ROLE_ARN'] || 'aliyunfcdefaultrole, or BRIDGE_ROLE_ARN'}): fc:InvokeFunction on ${d.names['dead-letter']} (its poison hand-off, and Function Compute's onFailure delivery of failed asynchronous invocations)`,
-    },
-    {
-      text: `the dead-letter function's role (${shell['DEAD_LETTER_ROLE_ARN'] || 'aliyunfcdefaultrole, or DEAD_LETTER_ROLE_ARN'}): fc:InvokeFunction on ${d.names.bridge} (its timer's redrive invokes the bridge; without it every redrive fails)`,
-    },
-    { text: `the RAM user of npm run smoke (ALIBABA_CLOUD_ACCESS_KEY_ID): fc:InvokeFunction on ${d.names.bridge}` },
-    { text: 'NAS activated: nasConfig: auto creates a file system for the dead letters (billed; docs/deploying.md, "What is billed")' },
-    ...enabled.map((r) => ({
-      text: `RocketMQ: topic ${r.source.topic} and group ${r.source.groupId} exist on ${r.source.instanceId ?? r.source.endpoint ?? 'the source'} (${r.source.regionId}) for rule ${r.id}`,
-    })),
+    "the deploying RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
+    'EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account): it invokes the bridge for each RocketMQ trigger',
+    `the bridge's role (${shell['BRIDGE_ROLE_ARN'] || 'aliyunfcdefaultrole, or BRIDGE_ROLE_ARN'}): fc:InvokeFunction on ${d.names['dead-letter']} (its poison hand-off, and Function Compute's onFailure delivery of failed asynchronous invocations)`,
+    `the dead-letter function's role (${shell['DEAD_LETTER_ROLE_ARN'] || 'aliyunfcdefaultrole, or DEAD_LETTER_ROLE_ARN'}): fc:InvokeFunction on ${d.names.bridge} (its timer's redrive invokes the bridge; without it every redrive fails)`,
+    `the RAM user of npm run smoke (ALIBABA_CLOUD_ACCESS_KEY_ID): fc:InvokeFunction on ${d.names.bridge}`,
+    'NAS activated: nasConfig: auto creates a file system for the dead letters (billed; docs/deploying.md, "What is billed")',
+    ...enabled.map(
+      (r) =>
+        `RocketMQ: topic ${r.source.topic} and group ${r.source.groupId} exist on ${r.source.instanceId ?? r.source.endpoint ?? 'the source'} (${r.source.regionId}) for rule ${r.id}`,
+    ),
   ]
   items.push(...parentTopicItems(env, model, ruleSet?.profile))
   if (env['FLEET_REDIS_URL'])
-    items.push({
-      text: `ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
-    })
+    items.push(
+      `ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
+    )
   items.push(
     { text: `the rules valid, with no sample or placeholder IDs`, verifiedBy: 'rules,sample IDs' },
     { text: "s.yaml's triggers written from the rules (npm run triggers)", verifiedBy: 'triggers' },
     { text: 'dist/ built from these rules and this code (npm run build)', verifiedBy: 'build' },
   )
-  return items.map((i) => redact(`[${verified(i, findings) ? 'x' : ' '}] ${i.text}`))
+  return items.map((i) => redact(`[${verified(i, findings) ? 'x' : ' '}] ${typeof i === 'string' ? i : i.text}`))
 }
 
 function verified(item: Item, findings: Finding[]): boolean {
-  if (!item.verifiedBy) return false
+  if (typeof item === 'string') return false
   return item.verifiedBy.split(',').every((check) => {
     const mine = findings.filter((f) => f.check === check)
     return mine.length > 0 && mine.every((f) => f.level === 'ok')
@@ -95,15 +85,11 @@ function parentTopicItems(env: Record<string, string>, model: RuleModel | undefi
   if (profile === 'alibaba') {
     const auth = env['MQTT_AUTH'] === 'signature'
     return [
-      {
-        text: `ApsaraMQ for MQTT${env['MQTT_INSTANCE_ID'] ? ` ${env['MQTT_INSTANCE_ID']}` : ''}: the parent topics ${topics} created${anyNote}${auth ? `; Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID` : ''}`,
-      },
+      `ApsaraMQ for MQTT${env['MQTT_INSTANCE_ID'] ? ` ${env['MQTT_INSTANCE_ID']}` : ''}: the parent topics ${topics} created${anyNote}${auth ? `; Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID` : ''}`,
     ]
   }
   return [
-    {
-      text: `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote}`,
-    },
+    `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote}`,
   ]
 }
 
