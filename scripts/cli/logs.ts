@@ -1,20 +1,11 @@
-// npm run logs -- [files…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
-//
-// How is the bridge doing? A report from its log lines, as `s logs` prints them or as `npm start` prints
-// them (other lines are ignored): per rule and per minute, invocations, received, published, dead-lettered,
-// duplicates, filtered, expired, failed, what does not add up, and lag p50/p99/max; a chart of throughput and
-// lag; the top dead-letter, failure and connection reasons. --follow reads a stream (`s logs --tail | npm run
-// logs -- --follow`) and prints a rolling report of the last --window minutes. Lines are read and counted one
-// at a time, in bounded memory, whatever the input (docs/operations.md, "How is it doing?").
+// npm run logs: a report from the bridge's log lines (docs/operations.md, "How is it doing?"), read one at a
+// time in bounded memory whatever the input; --follow keeps a rolling window of a stream.
 import { createReadStream } from 'node:fs'
-import { resolve } from 'node:path'
 import type { Readable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
+import { type OptionValues, parseCommand, runAsMain } from './command.js'
 import { LogReport } from './logs/aggregate.js'
-import { MAX_LINE, parseLine } from './logs/parse-line.js'
-import { boundedLines } from './logs/read-lines.js'
+import { boundedLines, MAX_LINE, parseLine } from './logs/parse-line.js'
 import { DEFAULT_RENDER, minuteLabel, type RenderOptions, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
 
 export const USAGE = `usage: npm run logs -- [<file>…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
@@ -47,31 +38,25 @@ export interface LogsOptions {
   render: RenderOptions
 }
 
-export function parseLogsArgs(argv: string[]): LogsOptions | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      json: { type: 'boolean', default: false },
-      follow: { type: 'boolean', default: false },
-      interval: { type: 'string', default: '5' },
-      window: { type: 'string', default: '60' },
-      utc: { type: 'boolean', default: false },
-      top: { type: 'string', default: String(DEFAULT_RENDER.top) },
-      minutes: { type: 'string', default: String(DEFAULT_RENDER.minutes) },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  })
-  if (values.help) return 'help'
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  follow: { type: 'boolean', default: false },
+  interval: { type: 'string', default: '5' },
+  window: { type: 'string', default: '60' },
+  utc: { type: 'boolean', default: false },
+  top: { type: 'string', default: String(DEFAULT_RENDER.top) },
+  minutes: { type: 'string', default: String(DEFAULT_RENDER.minutes) },
+} as const
+
+function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]): LogsOptions {
   const positive = (flag: string, text: string, min: number) => {
     const n = Number(text)
     if (!Number.isFinite(n) || n < min) throw new Error(`--${flag} must be a number of at least ${min}, not ${JSON.stringify(text)}`)
     return n
   }
-  if (values.follow && positionals.length > 0) throw new Error('--follow reads standard input; give no files with it')
+  if (values.follow && files.length > 0) throw new Error('--follow reads standard input; give no files with it')
   return {
-    files: positionals,
+    files,
     json: values.json,
     follow: values.follow,
     intervalMs: positive('interval', values.interval, 0.1) * 1000,
@@ -143,18 +128,9 @@ export async function main(
     tty: Boolean(process.stdout.isTTY),
   },
 ): Promise<number> {
-  let o: LogsOptions
-  try {
-    const parsed = parseLogsArgs(argv)
-    if (parsed === 'help') {
-      io.write(`${USAGE}\n`)
-      return 0
-    }
-    o = parsed
-  } catch (err) {
-    io.error(`${messageOf(err)}\n${USAGE}\n`)
-    return 2
-  }
+  const print = { out: (l: string) => io.write(`${l}\n`), err: (l: string) => io.error(`${l}\n`) }
+  const o = parseCommand(argv, { options: OPTIONS, allowPositionals: true }, USAGE, print, (p) => readOptions(p.values, p.positionals))
+  if (typeof o === 'number') return o
   if (o.files.length === 0 && (io.stdin as { isTTY?: boolean }).isTTY) {
     io.error(`no input: give log files, or pipe them in (npx s bridge logs -t s.yaml | npm run logs)\n${USAGE}\n`)
     return 2
@@ -184,14 +160,4 @@ export async function main(
   return 0
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code
-    },
-    (err: unknown) => {
-      process.stderr.write(`npm run logs failed: ${messageOf(err)}\n`)
-      process.exitCode = 1
-    },
-  )
-}
+runAsMain(import.meta.url, main, { failed: 'npm run logs failed: ' })

@@ -1,25 +1,14 @@
-// npm run preflight [-- --rules rules.yaml] [--s-yaml s.yaml]
-//
-// Before `s deploy`: everything that can be known on this machine about whether the deployment will work.
-// The rules (valid, no sample or placeholder IDs, in the deployment's region, ACL passwords set), the
-// bridge's settings (its own configuration schema, on what s.yaml will give it), the triggers against the
-// rules, s.yaml against the fc3 schema, the fc3 component cached, the Serverless Devs credentials, and dist/
-// up to date. It prints every problem at once (one hides no other) and exits 1, or prints what will be
-// deployed and exits 0; always the checklist the account needs, every role's permissions and every MQTT
-// parent topic of the rule model (routes' included), [x] where a check here verified it; and a warning that
-// `s preview` prints secrets. It never prints a secret value, and never goes to the network.
-import { readFileSync } from 'node:fs'
+// npm run preflight: before `s deploy`, everything this machine can tell about whether it will work
+// (docs/deploying.md). Every problem at once, so one hides no other; never a secret value, never the network.
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { messageOf } from '../../shared/errors.js'
 import { redact, registerSecret } from '../../shared/logging/secrets.js'
 import type { RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { type LocalDeployment, readDeployment } from '../local/deployment.js'
 import { buildState } from '../local/dist.js'
-import { checkComponents } from './preflight/component-check.js'
-import { checkCredentials } from './preflight/credentials.js'
+import { parseCommand, plural, readText, runAsMain } from './command.js'
 import { checkEnvironment } from './preflight/environment-check.js'
 import { type Finding, ok, problem, skipped, warning } from './preflight/finding.js'
 import { checkFleet } from './preflight/fleet-check.js'
@@ -34,6 +23,7 @@ import {
   triggersSkipped,
 } from './preflight/rules-checks.js'
 import { checkRendered, renderSYaml, schemaPath } from './preflight/s-yaml-check.js'
+import { checkComponents, checkCredentials } from './preflight/serverless-devs.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 /** What `s deploy` resolves ${config('AccountID')} to; unknown here, and not needed by any check. */
@@ -63,14 +53,7 @@ export interface PreflightResult {
 
 export async function preflight(o: { rulesPath: string; sYamlPath: string; env: NodeJS.ProcessEnv }): Promise<PreflightResult> {
   const findings: Finding[] = []
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8')
-    } catch (err) {
-      findings.push(problem('files', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`))
-      return undefined
-    }
-  }
+  const read = (path: string) => readText(path, (message) => findings.push(problem('files', message)))
   const rulesText = read(o.rulesPath)
   const sYamlText = read(o.sYamlPath)
   let ruleSet: RuleSet | undefined
@@ -126,7 +109,7 @@ export async function preflight(o: { rulesPath: string; sYamlPath: string; env: 
       '`s preview` prints every environment value, secrets included (MQTT_PASSWORD, MQTT_ACCESS_KEY_SECRET, ACL passwords): never paste its output, and keep it out of shared terminals and CI logs. This check ran it and showed nothing of it.',
     ),
   )
-  return { findings, ...(deployment ? { deployment } : {}), ...(ruleSet ? { ruleSet } : {}), ...(model ? { model } : {}) }
+  return { findings, deployment, ruleSet, model }
 }
 
 const MARK = { ok: '✓', problem: '✗', warning: '!', skipped: '-' } as const
@@ -144,7 +127,7 @@ export function report(result: PreflightResult, env: NodeJS.ProcessEnv): { lines
   lines.push('')
   if (problems.length > 0) {
     lines.push(
-      `${problems.length} problem${problems.length === 1 ? '' : 's'} (✗ above): fix ${problems.length === 1 ? 'it' : 'them'}, then run npm run preflight again.`,
+      `${plural(problems.length, 'problem')} (✗ above): fix ${problems.length === 1 ? 'it' : 'them'}, then run npm run preflight again.`,
     )
     return { lines: lines.map(redact), code: 1 }
   }
@@ -155,40 +138,12 @@ export function report(result: PreflightResult, env: NodeJS.ProcessEnv): { lines
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, print = (l: string) => console.log(l)): Promise<number> {
-  let values: { rules: string; 's-yaml': string; help: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        rules: { type: 'string', default: 'rules.yaml' },
-        's-yaml': { type: 'string', default: 's.yaml' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }))
-  } catch (err) {
-    console.error(`${messageOf(err)}\n${USAGE}`)
-    return 2
-  }
-  if (values.help) {
-    print(USAGE)
-    return 0
-  }
-  const result = await preflight({ rulesPath: values.rules, sYamlPath: values['s-yaml'], env })
-  const { lines, code } = report(result, env)
+  const options = { rules: { type: 'string', default: 'rules.yaml' }, 's-yaml': { type: 'string', default: 's.yaml' } } as const
+  const args = parseCommand(argv, { options }, USAGE, { out: print, err: console.error }, ({ values }) => values)
+  if (typeof args === 'number') return args
+  const { lines, code } = report(await preflight({ rulesPath: args.rules, sYamlPath: args['s-yaml'], env }), env)
   for (const l of lines) print(l)
   return code
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code
-    },
-    (err: unknown) => {
-      console.error(`npm run preflight failed: ${redact(messageOf(err))}`)
-      process.exitCode = 1
-    },
-  )
-}
+runAsMain(import.meta.url, main, { failed: 'npm run preflight failed: ' })

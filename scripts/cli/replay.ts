@@ -1,27 +1,8 @@
-// npm run replay -- [--dir D] [--reason R] [--key K ...] [--dry-run] [--target local|fc] [--function NAME]
-//                   [--discard [--note TEXT]] [--ignore-deadline]
-//
-// Sends stored dead letters back through the bridge, oldest first, one message per bridge invocation
-// (so each outcome is known), exactly as they were received (shared/dead-letters/store/entry.ts), and
-// marks each one replayed only after the bridge delivered it. Entries already replayed or discarded are
-// skipped, so a second run sends nothing twice. A message the bridge dead-letters again stays pending, its
-// new reason added to the same entry. Only what once was a bridge event, whole and unchanged, is sent: the
-// rest is listed, to be discarded. Each entry is sent or discarded under its turn (store/turns.ts): an
-// entry the timer's redrive (or another replay) holds is left alone and reported, never acted on twice.
-// With --discard it sends nothing: it marks the matching entries discarded (an append-only marker).
-// Delivery deadlines hold here too (docs/rules.md, "Delivery deadlines"): an entry stored as expired is
-// listed, not sent, and the bridge expires what has aged out since; --ignore-deadline (local only) sends them.
-// The store is streamed, one day of files at a time; lines it cannot read are reported.
-//
-//   --target local  an in-process bridge built from the environment (MQTT_URL, RULES_FILE, …)
-//   --target fc     a synchronous invoke of the deployed bridge through @alicloud/fc2; needs
-//                   ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET (and
-//                   ALIBABA_CLOUD_SECURITY_TOKEN for STS), ALIBABA_CLOUD_ACCOUNT_ID, ALIBABA_CLOUD_REGION
-//                   (or FC_REGION), and optionally FC_ENDPOINT (default: the region's public endpoint)
+// npm run replay: stored dead letters sent back through the bridge, oldest first, one per invocation so each
+// outcome is known, each under its turn (store/turns.ts) so an entry another run holds is never acted on twice.
+// Marked replayed only once delivered; a second run sends nothing twice (docs/operations.md).
 import { randomBytes } from 'node:crypto'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { join } from 'node:path'
 import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
 import { replayEvent, type StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
 import type { StoreClock } from '../../shared/dead-letters/store/fs.js'
@@ -29,57 +10,49 @@ import { DeadLetterStore, type UnreadableLine } from '../../shared/dead-letters/
 import { messageOf } from '../../shared/errors.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { redact } from '../../shared/logging/secrets.js'
+import { parseCommand, plural, runAsMain } from './command.js'
 import { matchingByDay, type Selected } from './replay/selection.js'
 import { FC_INVOKE_TIMEOUT_MS, fcSender, localSender, type Sender } from './replay/senders.js'
 
+/** The command's flags (USAGE), and for tests a clock and a hook run once an entry's turn is held. */
 export interface ReplayOptions {
   dir: string
   reason?: string
-  /** Only these entry keys; a key that is not in the store is an error. */
   keys?: string[]
   dryRun?: boolean
-  /** Mark the matching entries discarded instead of sending them. */
   discard?: boolean
-  /** Why they were discarded, kept in the markers. */
   note?: string
   target: 'local' | 'fc'
   functionName?: string
-  /** Send entries past their delivery deadline, and have the local bridge skip its deadline checks. */
   ignoreDeadline?: boolean
   env?: NodeJS.ProcessEnv
   /** Progress and result lines; default stderr. */
   print?: (line: string) => void
   clock?: StoreClock
-  /** For tests: runs once this run holds an entry's turn, before it sends or discards it. */
   onHeld?: (entry: StoredDeadLetter) => Promise<void>
 }
 
+/**
+ * Entries counted (docs/operations.md, "Replaying"). skipped: replayed or discarded before, or by another run
+ * meanwhile; failed: the invocation failed, or another run held the entry; notReplayable: not a bridge event as
+ * received, listed and never sent. Failed and dead-lettered again stay pending.
+ */
 export interface ReplayResult {
-  /** Entries matching the filter that are still to be replayed (or discarded, with --discard). */
   pending: number
   replayed: number
-  /** The bridge dead-lettered them again: still pending, the new reason in their history. */
   deadLetteredAgain: number
-  /** The bridge found them past their delivery deadline: not published, marked expired. */
   expired: number
-  /** The bridge invocation failed (transient), or another run held the entry: still pending. */
   failed: number
-  /** Already replayed or discarded, before this run or by another run while it ran. */
   skipped: number
-  /** Pending, but not bridge events as received (lossy, incomplete, refused parts, unrecognised): listed, never sent. */
   notReplayable: number
-  /** Marked discarded by this run (--discard). */
   discarded: number
-  /** --key values no entry has. */
   missingKeys: string[]
-  /** Lines of the store that could not be read. */
   unreadable: number
   errors: Array<{ key: string; messageId?: string; error: string }>
 }
 
 /** How long this run holds an entry's turn: one send at most (or a discard), and then some. */
 const TURN_MS = FC_INVOKE_TIMEOUT_MS + 30_000
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 const LISTED = 20
 
 export async function replay(options: ReplayOptions): Promise<ReplayResult> {
@@ -143,14 +116,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         const until = store.now() + TURN_MS
         const own = store.until(until)
         const taken = await own.take([entry], run, until)
-        const ids = entry.messageId !== undefined ? { messageId: entry.messageId } : {}
         for (const b of taken.busy) {
           result.failed++
-          result.errors.push({
-            key: entry.key,
-            ...ids,
-            error: `${b.holder} holds it until ${b.until}: not ${what}ed; run again once it is done`,
-          })
+          notDone(result, entry, `${b.holder} holds it until ${b.until}: not ${what}ed; run again once it is done`)
         }
         for (const s of taken.settled) {
           result.skipped++
@@ -184,6 +152,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   return finish(result, unreadable, print)
 }
 
+const notDone = (result: ReplayResult, e: StoredDeadLetter, error: string) =>
+  result.errors.push({ key: e.key, ...(e.messageId !== undefined ? { messageId: e.messageId } : {}), error })
+
 /** Sends one held entry and ends its turn with what became of it. */
 async function sendOne(
   store: DeadLetterStore,
@@ -192,32 +163,20 @@ async function sendOne(
   sender: Sender,
   result: ReplayResult,
 ): Promise<void> {
-  const ids = e.messageId !== undefined ? { messageId: e.messageId } : {}
   try {
     const { answer, reasons } = await sender.send(replayEvent(e), requestId)
     if ((answer.expired ?? 0) > 0) {
       result.expired++
-      result.errors.push({ key: e.key, ...ids, error: 'past its delivery deadline: not published; --ignore-deadline sends it anyway' })
-      await store.mark([
-        {
-          marker: 'expired',
-          key: e.key,
-          requestId,
-          turn: e.turn,
-          reason: `past its delivery deadline when replayed (request ${requestId})`,
-        },
-      ])
+      notDone(result, e, 'past its delivery deadline: not published; --ignore-deadline sends it anyway')
+      const reason = `past its delivery deadline when replayed (request ${requestId})`
+      await store.mark([{ marker: 'expired', key: e.key, requestId, turn: e.turn, reason }])
       return await store.endTurn(e.key, e.turn, 'expired')
     }
     // A message its rule filters out (routes with unmatched: skip) is done too: the bridge chose not to send it.
     if (answer.deadLettered > 0 || answer.published + (answer.duplicates ?? 0) + (answer.filtered ?? 0) < 1) {
       result.deadLetteredAgain++
       const why = reasons?.length ? `: ${reasons.join('; ')}` : ''
-      result.errors.push({
-        key: e.key,
-        ...ids,
-        error: `dead-lettered again by the bridge${why}; the entry keeps its reasons in its history`,
-      })
+      notDone(result, e, `dead-lettered again by the bridge${why}; the entry keeps its reasons in its history`)
       return await store.endTurn(e.key, e.turn, 'pending')
     }
     await store.mark([{ marker: 'replayed', key: e.key, requestId, turn: e.turn }])
@@ -225,7 +184,7 @@ async function sendOne(
     result.replayed++
   } catch (err) {
     result.failed++
-    result.errors.push({ key: e.key, ...ids, error: redact(messageOf(err)) })
+    notDone(result, e, redact(messageOf(err)))
     await store.endTurn(e.key, e.turn, 'pending').catch(() => {})
   }
 }
@@ -272,62 +231,29 @@ The last line on stdout is a JSON summary; the exit code is 1 if any entry was n
 discarded), or a --key is not in the store.`
 
 async function main(argv: string[]): Promise<number> {
-  let values: Record<string, string | string[] | boolean | undefined>
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      options: {
-        dir: { type: 'string' },
-        reason: { type: 'string' },
-        key: { type: 'string', multiple: true },
-        'dry-run': { type: 'boolean' },
-        target: { type: 'string' },
-        function: { type: 'string' },
-        discard: { type: 'boolean' },
-        note: { type: 'string' },
-        'ignore-deadline': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }))
-  } catch (err) {
-    console.error(`${messageOf(err)}\n${USAGE}`)
-    return 2
-  }
-  if (values['help']) {
-    console.log(USAGE)
-    return 0
-  }
-  const target = (values['target'] as string | undefined) ?? 'local'
-  if (target !== 'local' && target !== 'fc') {
-    console.error(`--target must be local or fc, not ${target}\n${USAGE}`)
-    return 2
-  }
-  const discard = values['discard'] === true
-  if (values['note'] !== undefined && !discard) {
-    console.error(`--note goes with --discard\n${USAGE}`)
-    return 2
-  }
-  const ignoreDeadline = values['ignore-deadline'] === true
-  if (ignoreDeadline && target === 'fc') {
-    console.error(
-      `--ignore-deadline works with --target local only: the deployed bridge checks every message's delivery deadline\n${USAGE}`,
-    )
-    return 2
-  }
-  const dryRun = values['dry-run'] === true
-  const str = (k: string) => values[k] as string | undefined
-  const result = await replay({
-    dir: str('dir') ?? (process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR),
-    ...(str('reason') !== undefined ? { reason: str('reason')! } : {}),
-    ...(values['key'] !== undefined ? { keys: values['key'] as string[] } : {}),
-    dryRun,
-    discard,
-    ...(str('note') !== undefined ? { note: str('note')! } : {}),
-    target,
-    ...(ignoreDeadline ? { ignoreDeadline } : {}),
-    ...(str('function') !== undefined ? { functionName: str('function')! } : {}),
+  const options = {
+    dir: { type: 'string' },
+    reason: { type: 'string' },
+    key: { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean', default: false },
+    target: { type: 'string', default: 'local' },
+    function: { type: 'string' },
+    discard: { type: 'boolean', default: false },
+    note: { type: 'string' },
+    'ignore-deadline': { type: 'boolean', default: false },
+  } as const
+  const print = { out: console.log, err: console.error }
+  const values = parseCommand(argv, { options }, USAGE, print, ({ values: v }) => {
+    if (v.target !== 'local' && v.target !== 'fc') throw new Error(`--target must be local or fc, not ${v.target}`)
+    if (v.note !== undefined && !v.discard) throw new Error('--note goes with --discard')
+    if (v['ignore-deadline'] && v.target === 'fc')
+      throw new Error("--ignore-deadline works with --target local only: the deployed bridge checks every message's delivery deadline")
+    return { ...v, target: v.target as 'local' | 'fc' }
   })
+  if (typeof values === 'number') return values
+  const { discard, 'dry-run': dryRun, 'ignore-deadline': ignoreDeadline, function: functionName, key: keys, reason, note, target } = values
+  const dir = values.dir ?? (process.env['DEAD_LETTER_DIR'] || DEFAULT_DEAD_LETTER_DIR)
+  const result = await replay({ dir, reason, keys, dryRun, discard, note, target, ignoreDeadline, functionName })
   const { pending, replayed, deadLetteredAgain, expired, failed, skipped, discarded, notReplayable, missingKeys } = result
   const missing = missingKeys.length > 0 ? { missingKeys } : {}
   console.log(
@@ -342,12 +268,4 @@ async function main(argv: string[]): Promise<number> {
   return notDone > 0 ? 1 : 0
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(redact(messageOf(err)))
-      process.exit(1)
-    },
-  )
-}
+runAsMain(import.meta.url, main, { exit: true })

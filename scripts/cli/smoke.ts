@@ -1,25 +1,17 @@
-// npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
-//
-// After `s deploy`: is the deployed bridge delivering? One synthetic RocketMQ message for a rule, sent as
-// the rule's trigger sends it but through a synchronous invoke (@alicloud/fc2, shared/fc/invoke.ts), and
-// awaited on MQTT_URL by a subscriber to the topic the bridge's mapping gives. Exit 0 only when the bridge
-// reported it published and the subscriber received exactly that payload.
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+// npm run smoke: after `s deploy`, one synthetic message for a rule through a synchronous invoke of the deployed
+// bridge, awaited on MQTT_URL where the bridge's own mapping sends it (docs/deploying.md).
 import { type BridgeConfig, loadConfig } from '../../shared/config/bridge.js'
 import { ConfigError, messageOf } from '../../shared/errors.js'
 import { bridgeAnswerOf } from '../../shared/fc/bridge-answer.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
-import { FcInvoker, publicEndpoint } from '../../shared/fc/invoke.js'
 import { redact } from '../../shared/logging/secrets.js'
 import type { CompiledRule, RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { requiredEnv } from './required-env.js'
+import { bridgeSettings, connectSubscriber } from '../mqtt/subscriber.js'
+import { type OptionValues, parseCommand, readText, runAsMain } from './command.js'
+import { fcTarget } from './fc-target.js'
 import { chooseSmokeMessage, SmokeFailure } from './smoke/message.js'
-import { subscribeForSmoke } from './smoke/subscriber.js'
 import { smokeToken } from './smoke/synthetic-event.js'
 
 export const USAGE = `usage: npm run smoke -- [--rule ID] [--property K=V]… [--body TEXT] [--function NAME] [--rules FILE] [--timeout S]
@@ -56,24 +48,18 @@ export interface SmokeOptions {
   timeoutMs: number
 }
 
-export function parseSmokeArgs(argv: string[]): SmokeOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rule: { type: 'string' },
-      property: { type: 'string', multiple: true, default: [] },
-      body: { type: 'string' },
-      function: { type: 'string', default: BRIDGE_FUNCTION },
-      rules: { type: 'string', default: 'rules.yaml' },
-      timeout: { type: 'string', default: '30' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  })
-  if (values.help) return 'help'
+const OPTIONS = {
+  rule: { type: 'string' },
+  property: { type: 'string', multiple: true },
+  body: { type: 'string' },
+  function: { type: 'string', default: BRIDGE_FUNCTION },
+  rules: { type: 'string', default: 'rules.yaml' },
+  timeout: { type: 'string', default: '30' },
+} as const
+
+function readOptions(values: OptionValues<typeof OPTIONS>): SmokeOptions {
   const properties: Record<string, string> = {}
-  for (const p of values.property) {
+  for (const p of values.property ?? []) {
     const eq = p.indexOf('=')
     if (eq < 1) throw new Error(`--property must be KEY=VALUE, not ${JSON.stringify(p)}`)
     properties[p.slice(0, eq)] = p.slice(eq + 1)
@@ -92,12 +78,9 @@ export function parseSmokeArgs(argv: string[]): SmokeOptions | 'help' {
 }
 
 function loadRules(path: string): { ruleSet: RuleSet; model: RuleModel } {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new SmokeFailure(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`)
-  }
+  const text = readText(path, (message) => {
+    throw new SmokeFailure(message)
+  })
   const result = validateRulesText(text)
   if (!result.ok) throw new SmokeFailure(`${path} is invalid: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`)
   return result
@@ -126,9 +109,8 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
       throw new SmokeFailure(`the subscriber takes the bridge's MQTT settings from the environment: ${err.message}`)
     throw err
   }
-  const accountId = requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
-  const region = env['ALIBABA_CLOUD_REGION'] || env['FC_REGION'] || env['REGION'] || rule.rule.source.regionId
-  const endpoint = (env['FC_ENDPOINT'] || publicEndpoint(accountId, region)).replace(/\/$/, '')
+  const fc = fcTarget(env, 'the invoke', rule.rule.source.regionId)
+  const { accountId, region, endpoint } = fc
   const token = smokeToken()
   // Where it must arrive: the bridge's own mapping of this event, as validate-rules previews it.
   const { message, expected, outlet } = chooseSmokeMessage({ rule, ruleSet, accountId, properties: o.properties, body: o.body, token })
@@ -140,24 +122,19 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
   print(`  message     ${message.messageId}, user properties ${JSON.stringify(message.userProperties)}`)
   print(`  expects     ${expected.topic}, QoS ${expected.qos} through ${outlet} (the bridge's mapping of it, from ${o.rulesFile})`)
 
-  const sts = env['ALIBABA_CLOUD_SECURITY_TOKEN']
-  const invoker = new FcInvoker({
-    accountId,
-    region,
-    credentials: {
-      accessKeyId: requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCESS_KEY_ID'),
-      accessKeySecret: requiredEnv(env, 'the invoke', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET'),
-      ...(sts ? { securityToken: sts } : {}),
-    },
-    endpoint,
-    timeoutMs: 130_000,
-  })
-  const subscriber = await subscribeForSmoke(config, expected.topic, expected.qos).catch((err: unknown) => {
+  const invoker = fc.invoker(130_000)
+  // The one subscriber, with the bridge's own broker settings; a subscription the broker refuses is an error.
+  const subscriber = await connectSubscriber({
+    ...bridgeSettings(config, 'smoke'),
+    topics: [expected.topic],
+    qos: expected.qos,
+    mqtt: { connectTimeout: Math.min(config.publishTimeoutMs, 15_000) },
+  }).catch((err: unknown) => {
     throw new SmokeFailure(`the subscriber cannot subscribe on ${redact(config.mqttUrl)}: ${redact(messageOf(err))}`)
   })
   try {
     print(
-      `  subscriber  ${new URL(config.mqttUrl).host} as ${subscriber.clientId}, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, QoS ${subscriber.grantedQos} granted`,
+      `  subscriber  ${new URL(config.mqttUrl).host} as ${subscriber.clientId}, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, QoS ${subscriber.granted[0]} granted`,
     )
     const invokedAt = Date.now()
     let body: unknown
@@ -181,7 +158,8 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
             ? "the deployed bridge found the message past its rule's delivery deadline: its clock, or its rules' deadline, differ from these (npx s bridge logs -t s.yaml --search bridge.expired-message gives its age)"
             : `the deployed bridge published ${summary.published} messages, not 1`,
       )
-    const got = await subscriber.waitFor(message.payload, o.timeoutMs)
+    const arrived = () => subscriber.messages.find((m) => m.topic === expected.topic && m.payload.equals(message.payload))
+    const got = (await subscriber.waitUntil(() => arrived() !== undefined, o.timeoutMs)) ? arrived() : undefined
     if (!got)
       throw new SmokeFailure(
         `the bridge reported it published, but nothing arrived on ${expected.topic} within ${o.timeoutMs / 1000} s: is MQTT_URL the broker the deployed bridge publishes to?`,
@@ -189,23 +167,13 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
     print(`  received    ${expected.topic}, QoS ${got.qos}, ${message.payload.length} bytes, ${got.at - invokedAt} ms after the invoke`)
     print(`OK: the deployed bridge delivered a message for rule ${rule.id} to ${new URL(config.mqttUrl).host}`)
   } finally {
-    await subscriber.close()
+    await subscriber.close(false)
   }
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, print = (l: string) => console.log(l)): Promise<number> {
-  let o: SmokeOptions
-  try {
-    const parsed = parseSmokeArgs(argv)
-    if (parsed === 'help') {
-      print(USAGE)
-      return 0
-    }
-    o = parsed
-  } catch (err) {
-    console.error(`${messageOf(err)}\n${USAGE}`)
-    return 2
-  }
+  const o = parseCommand(argv, { options: OPTIONS }, USAGE, { out: print, err: console.error }, (p) => readOptions(p.values))
+  if (typeof o === 'number') return o
   try {
     await smoke(o, env, (l) => print(redact(l)))
     return 0
@@ -215,7 +183,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // Explicit exit: the SDK's keep-alive agents would hold the process a while.
-  main(process.argv.slice(2)).then((code) => process.exit(code))
-}
+runAsMain(import.meta.url, main, { exit: true })

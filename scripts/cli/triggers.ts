@@ -1,24 +1,17 @@
-// npm run triggers [-- --check] [--rules rules.yaml] [--s-yaml s.yaml]
-// Writes the bridge's RocketMQ triggers into s.yaml from the rules: one per enabled rule (shared/fc/triggers.ts).
-// Only the bridge's `triggers` list changes, and in it only the triggers named rocketmq-<rule id>; every other
-// line of s.yaml, comments included, stays as written (yaml's Document API). --check changes nothing and
-// exits 1, listing the differences, when s.yaml and the rules disagree.
-import { readFileSync, writeFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+// npm run triggers: the bridge's RocketMQ triggers written into s.yaml from the rules (shared/fc/triggers.ts).
+// Only the triggers named rocketmq-<rule id> change; every other line of s.yaml, comments included, stays.
+import { writeFileSync } from 'node:fs'
 import YAML, { type Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml'
-import { messageOf, SYamlError } from '../../shared/errors.js'
+import { SYamlError } from '../../shared/errors.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
 import { isManagedTriggerName, triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { isMain, parseCommand, readText } from './command.js'
 
 export interface TriggerSync {
-  /** s.yaml with the triggers written; the input text itself when nothing changed. */
   text: string
   changed: boolean
-  /** Human-readable, one per difference: what s.yaml has against what the rules give. */
   differences: string[]
 }
 
@@ -46,11 +39,8 @@ export function syncTriggers(sYamlText: string, ruleSet: RuleSet): TriggerSync {
   return { text: (node && spliceTriggers(sYamlText, node, rendered)) ?? rendered, changed: true, differences }
 }
 
-/**
- * Re-serialising the whole document would also reformat lines nobody asked to change (comment alignment,
- * quoting). So only the text of the triggers list is taken from the rendered document and put in place
- * of the old list; the result is checked to mean exactly what the rendered document means.
- */
+// Re-serialising the whole document would reformat lines nobody asked to change: only the list's text is
+// replaced, and the result checked to mean what the rendered document means.
 function spliceTriggers(original: string, oldNode: YAMLSeq, rendered: string): string | undefined {
   const newNode = bridgeProps(YAML.parseDocument(rendered)).get('triggers', true)
   if (!isSeq(newNode) || !oldNode.range || !newNode.range) return undefined
@@ -76,7 +66,6 @@ function lineStart(text: string, offset: number): number {
   return text.lastIndexOf('\n', offset - 1) + 1
 }
 
-/** The props map of the resource whose functionName is the bridge's. */
 function bridgeProps(doc: Document): YAMLMap {
   const resources = doc.get('resources', true)
   if (!isMap(resources)) throw new SYamlError('s.yaml has no resources mapping')
@@ -137,38 +126,18 @@ s.yaml stays as written.
   --s-yaml FILE    the Serverless Devs file (default s.yaml)
   -h, --help       this text`
 
-/** The command line; returns the exit code. */
 export function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): number {
-  let args: { check: boolean; rules: string; sYaml: string }
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        check: { type: 'boolean', default: false },
-        rules: { type: 'string', default: 'rules.yaml' },
-        's-yaml': { type: 'string', default: 's.yaml' },
-      },
-      strict: true,
-      allowPositionals: false,
-    })
-    if (values.help) {
-      out(USAGE)
-      return 0
-    }
-    args = { check: values.check, rules: values.rules, sYaml: values['s-yaml'] }
-  } catch (e) {
-    err(`${messageOf(e)}\n${USAGE}`)
-    return 2
-  }
-  let rulesText: string, sYamlText: string
-  try {
-    rulesText = readFileSync(args.rules, 'utf8')
-    sYamlText = readFileSync(args.sYaml, 'utf8')
-  } catch (e) {
-    err(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'input'}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return 1
-  }
+  const options = {
+    check: { type: 'boolean', default: false },
+    rules: { type: 'string', default: 'rules.yaml' },
+    's-yaml': { type: 'string', default: 's.yaml' },
+  } as const
+  const args = parseCommand(argv, { options }, USAGE, { out, err }, ({ values }) => ({ ...values, sYaml: values['s-yaml'] }))
+  if (typeof args === 'number') return args
+  const rulesText = readText(args.rules, err)
+  if (rulesText === undefined) return 1
+  const sYamlText = readText(args.sYaml, err)
+  if (sYamlText === undefined) return 1
   const rules = validateRulesText(rulesText)
   if (!rules.ok) {
     err(`${args.rules}: invalid rules, s.yaml not checked:`)
@@ -186,9 +155,10 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     throw e
   }
   const count = rules.ruleSet.rules.filter((r) => r.enabled).length
+  const triggers = count === 1 ? 'trigger' : 'triggers'
   if (args.check) {
     if (sync.differences.length === 0) {
-      out(`${args.sYaml}: the bridge's ${count} RocketMQ trigger${count === 1 ? '' : 's'} agree with ${args.rules}`)
+      out(`${args.sYaml}: the bridge's ${count} RocketMQ ${triggers} agree with ${args.rules}`)
       return 0
     }
     err(`${args.sYaml}: the bridge's triggers disagree with ${args.rules}:`)
@@ -197,15 +167,13 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     return 1
   }
   if (!sync.changed) {
-    out(`${args.sYaml}: already up to date (${count} trigger${count === 1 ? '' : 's'})`)
+    out(`${args.sYaml}: already up to date (${count} ${triggers})`)
     return 0
   }
   writeFileSync(args.sYaml, sync.text)
-  out(`${args.sYaml}: wrote ${count} RocketMQ trigger${count === 1 ? '' : 's'} from ${args.rules}:`)
+  out(`${args.sYaml}: wrote ${count} RocketMQ ${triggers} from ${args.rules}:`)
   for (const d of sync.differences) out(`  ${d}`)
   return 0
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2))
-}
+if (isMain(import.meta.url)) process.exitCode = main(process.argv.slice(2))

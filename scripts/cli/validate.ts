@@ -1,16 +1,10 @@
-// npm run validate -- <rules-file> [--event <event.json>] [--json]
-// Checks a rule set with the one validator (every error as `path: message`, exit 1 when invalid). With
-// --event, also shows what the bridge would do with that RocketMQ event: per message the route taken and
-// the rendered topic, why it would be dead-lettered, that it was filtered out, or under a delivery deadline
-// its time left or that it has expired; no broker is involved.
+// npm run validate: the rules through the one validator, and with --event the bridge's preview of an event
+// (docs/rules.md).
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { type Preview, previewEvent } from '../../shared/bridge/preview.js'
 import { formatDuration } from '../../shared/duration.js'
-import { messageOf } from '../../shared/errors.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { isMain, parseCommand, plural, readText } from './command.js'
 
 const USAGE = 'usage: npm run validate -- <rules-file> [--event <event.json>] [--json]'
 
@@ -30,44 +24,27 @@ function use. Every error is printed as path: message, sorted by path.
 Exit codes: 0 valid (a preview with dead letters too), 1 invalid rules or an unreadable file, 2 usage.
 Reference: docs/rules.md.`
 
-/** The command line; returns the exit code. */
 export function main(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): number {
-  let rulesFile: string, eventFile: string | undefined, json: boolean
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        event: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    })
-    if (values.help) {
-      out(HELP)
-      return 0
-    }
-    if (positionals.length !== 1)
-      throw new Error(positionals.length === 0 ? 'no rules file given' : `one rules file expected, got ${positionals.length}`)
-    rulesFile = positionals[0]!
-    eventFile = values.event
-    json = values.json
-  } catch (e) {
-    err(`${messageOf(e)}\n${USAGE}`)
-    return 2
-  }
+  const args = parseCommand(
+    argv,
+    { options: { event: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true },
+    USAGE,
+    { out, err },
+    ({ values, positionals }) => {
+      if (positionals.length !== 1)
+        throw new Error(positionals.length === 0 ? 'no rules file given' : `one rules file expected, got ${positionals.length}`)
+      return { rulesFile: positionals[0]!, eventFile: values.event, json: values.json }
+    },
+    HELP,
+  )
+  if (typeof args === 'number') return args
+  const { rulesFile, eventFile, json } = args
 
-  let text: string
-  try {
-    text = readFileSync(rulesFile, 'utf8')
-  } catch (e) {
-    err(`cannot read ${rulesFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return 1
-  }
+  const text = readText(rulesFile, err)
+  if (text === undefined) return 1
   const result = validateRulesText(text)
   if (!result.ok) {
-    err(`${rulesFile}: invalid (${result.errors.length} error${result.errors.length === 1 ? '' : 's'})`)
+    err(`${rulesFile}: invalid (${plural(result.errors.length, 'error')})`)
     for (const e of result.errors) err(`${e.path}: ${e.message}`)
     return 1
   }
@@ -76,7 +53,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     if (json) out(JSON.stringify({ valid: true, rules }, null, 2))
     else
       out(
-        `${rulesFile}: valid: ${rules.length} rule${rules.length === 1 ? '' : 's'} (${rules.filter((r) => r.enabled).length} enabled), profile ${result.ruleSet.profile}`,
+        `${rulesFile}: valid: ${plural(rules.length, 'rule')} (${rules.filter((r) => r.enabled).length} enabled), profile ${result.ruleSet.profile}`,
       )
     return 0
   }
@@ -94,8 +71,6 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
   else for (const line of previewLines(preview)) out(line)
   return 0
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
 
 /** The preview as lines, one (or more) per message in batch order. */
 export function previewLines(p: Preview): string[] {
@@ -142,6 +117,4 @@ export function previewLines(p: Preview): string[] {
   return [`event: ${p.shape}, ${plural(p.received, 'entry', 'entries')}: ${counts.join(', ')}`, ...byIndex.flatMap(([, l]) => l)]
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2))
-}
+if (isMain(import.meta.url)) process.exitCode = main(process.argv.slice(2))

@@ -1,44 +1,35 @@
-// Bridge log lines -> counts per rule and per minute, lag quantiles, the top reasons, the connections, and the
-// lines that break the accounting identity, in memory bounded whatever the input (docs/operations.md, "How is
-// it doing?"): every table is a Map (rule names and outcomes are text from the logs: `constructor`,
-// `__proto__`), every list has a cap, and numbers that are not whole counts are rejected and counted.
+// Bridge log lines -> counts per rule and minute, lag quantiles, top reasons, connections, and the lines that
+// break the accounting identity, in bounded memory: every table is a Map (rule names are text from the logs:
+// `__proto__`), every list has a cap, and a number that is no whole count is rejected and counted.
 //
-// The bridge logs its per-message lines (bridge.dead-letter, bridge.failure) and its count lines (bridge.filtered
-// and the like, with a `rules` map) first, and the bridge.invocation line (the summary) last, all with the
-// invocation's request ID. So those lines wait under their request ID until the summary comes, and then the
-// invocation is counted under its rule. On Function Compute each trigger serves one rule, so an invocation
-// belongs to one rule; one that spans several (local runs) is split by what its lines name, and what no line
-// names (dead letters past the bridge's cap of lines) goes under UNATTRIBUTED.
+// The bridge logs its per-message and count lines first and the bridge.invocation summary last, under one
+// request ID: those lines wait for their summary, which then counts the invocation under its rule (or splits one
+// that spans several by what its lines name; the rest goes under UNATTRIBUTED).
 import type { BridgeLine } from './parse-line.js'
 import { COUNTS, type Count, emptyStats, mergeStats, type Stats, unaccounted } from './stats.js'
 
 export const UNATTRIBUTED = '(unattributed)'
-/** The minute key of lines without a time, and of lines past MAX_MINUTES distinct minutes. */
+/** The minute keys of lines without a time, and of lines past a month of distinct minutes (counted in totals only). */
 export const NO_TIME = -1
 export const BEYOND = -2
-/** A month of minutes: past that many distinct minutes, lines count in totals but in no minute. */
 const MAX_MINUTES = 31 * 24 * 60
-/** Request IDs waiting for their summary, at most; per-message lines waiting longer than ORPHAN_AFTER_MS count without it. */
+/** Lines waiting longer than ORPHAN_AFTER_MS for their summary count without it. */
 const MAX_WAITING = 10_000
 const ORPHAN_AFTER_MS = 2 * 60_000
-/** A count above this in one line is no batch's. */
+/** No batch's count, no message's lag (about 3 years). */
 const MAX_COUNT = 10_000_000
-/** Lag above this (about 3 years) is no message's. */
 const MAX_LAG_MS = 1e11
-/** Client IDs remembered to tell a reconnect from a first connection. */
 const MAX_CLIENT_IDS = 100_000
-/** Lines that break the identity, listed. */
 const MAX_LISTED = 20
 
-/** Count lines: `{event, requestId, <count>, rules: {rule: n}}`, naming each rule's share. */
+/** Count lines name each rule's share (`rules: {rule: n}`); per-message lines one message's `ruleId`. */
 const COUNT_LINES: Record<string, Count> = { 'bridge.filtered': 'filtered', 'bridge.expired': 'expired', 'bridge.duplicates': 'duplicates' }
-/** Per-message lines: one message each, `ruleId` naming its rule. */
 const MESSAGE_LINES: Record<string, Count> = {
   'bridge.dead-letter': 'deadLettered',
   'bridge.failure': 'failed',
   'bridge.expired': 'expired',
 }
-/** A failure that says the broker could not be reached (shared/mqtt/classify.ts, connectError and closedBeforeConnack). */
+/** The broker could not be reached (shared/mqtt/classify.ts, connectError and closedBeforeConnack). */
 const CONNECT_FAILURE =
   /cannot reach the MQTT broker|refused the connection|MQTT connection to \S+ failed|before CONNACK|TLS certificate of the MQTT broker/
 
@@ -76,19 +67,16 @@ const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number
 export class LogReport {
   linesRead = 0
   bridgeLines = 0
-  /** Lines over the reader's limit, skipped unread. */
   oversized = 0
   first: number | undefined
   last: number | undefined
   readonly minutes = new Map<number, MinuteBucket>()
   readonly deadLetterReasons = new Map<string, number>()
   readonly failureReasons = new Map<string, number>()
-  /** Connection events (mqtt.*) and preStop hooks run, by event name. */
   readonly connectionEvents = new Map<string, number>()
   /** Why connecting failed: mqtt.connect-failed lines, and invocations whose messages failed for want of a connection. */
   readonly connectFailures = new Map<string, number>()
   reconnects = 0
-  /** What was not counted, and why. */
   readonly rejected = new Map<string, number>()
   /** Invocation lines that break received = published + deadLettered + duplicates + filtered + expired + failed. */
   unbalancedLines = 0
@@ -97,7 +85,6 @@ export class LogReport {
   private readonly clientIds = new Set<string>()
   private lastTime: number | undefined
 
-  /** Counts one line of input; `line` is its parse, undefined when it is not a bridge line. */
   add(line: BridgeLine | undefined, now = Date.now()): void {
     this.linesRead++
     if (!line) return
@@ -212,7 +199,7 @@ export class LogReport {
     const rules = new Set<string>()
     for (const m of named.values()) for (const rule of m.keys()) if (rule !== null) rules.add(rule)
     if (rules.size <= 1) {
-      this.addRule(b, rules.size === 1 ? [...rules][0]! : UNATTRIBUTED, counts, outcome, lag)
+      addTo(entry(b.rules, rules.size === 1 ? [...rules][0]! : UNATTRIBUTED, emptyStats), counts, outcome, lag)
       return
     }
     const rest = { ...counts }
@@ -221,20 +208,9 @@ export class LogReport {
       for (const c of COUNTS) part[c] = c === 'received' ? 0 : Math.min(rest[c], named.get(c)?.get(rule) ?? 0)
       part.received = part.published + part.deadLettered + part.duplicates + part.filtered + part.expired + part.failed
       for (const c of COUNTS) rest[c] -= part[c]
-      this.addRule(b, rule, part, outcome, lag)
+      addTo(entry(b.rules, rule, emptyStats), part, outcome, lag)
     }
-    if (COUNTS.some((c) => rest[c] !== 0)) this.addRule(b, UNATTRIBUTED, rest, outcome, undefined, 0)
-  }
-
-  private addRule(
-    b: MinuteBucket,
-    rule: string,
-    counts: Record<Count, number>,
-    outcome: string,
-    lag: number | undefined,
-    invocations = 1,
-  ): void {
-    addTo(entry(b.rules, rule, emptyStats), counts, outcome, lag, invocations)
+    if (COUNTS.some((c) => rest[c] !== 0)) addTo(entry(b.rules, UNATTRIBUTED, emptyStats), rest, outcome, undefined, 0)
   }
 
   /** Per-message lines whose summary never came (cut off by the window, or lost): counted under their rules, without an invocation. */
@@ -249,17 +225,15 @@ export class LogReport {
         for (const [rule, n] of m) {
           const counts = Object.fromEntries(COUNTS.map((c) => [c, c === count || c === 'received' ? n : 0])) as Record<Count, number>
           addTo(b.totals, counts, undefined, undefined, 0)
-          this.addRule(b, rule ?? UNATTRIBUTED, counts, '', undefined, 0)
+          addTo(entry(b.rules, rule ?? UNATTRIBUTED, emptyStats), counts, '', undefined, 0)
         }
     }
   }
 
-  /** Keeps only the minutes from `since` on (the rolling window of --follow). */
   dropBefore(since: number): void {
     for (const key of this.minutes.keys()) if (key !== NO_TIME && key !== BEYOND && key < since) this.minutes.delete(key)
   }
 
-  /** Totals over the kept minutes: overall and per rule. */
   totals(): { all: Stats; rules: Map<string, Stats> } {
     const all = emptyStats()
     const rules = new Map<string, Stats>()
@@ -278,7 +252,6 @@ function addTo(s: Stats, counts: Record<Count, number>, outcome: string | undefi
   if (lag !== undefined) s.lags.add(lag)
 }
 
-/** [reason, count] pairs, most frequent first, at most `n`. */
 export function top(counts: Map<string, number>, n: number): Array<{ reason: string; count: number }> {
   return [...counts]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))

@@ -1,28 +1,23 @@
-// One line of log output -> one bridge log line, or nothing. The lines come as `s logs` prints them (ANSI
-// colours, an instance ID and Log Service's own time in front, local times without a zone), as `npm start`
-// prints them (`  | time requestId [level] {json}`), or as the bridge prints them itself without
-// context.logger (one JSON object with time and level). Anything else is not a bridge line.
+// One line of log output -> one bridge log line, or nothing: as `s logs` prints it (ANSI colours, an instance ID
+// and Log Service's time in front, local times without a zone), as `npm start` prints it, or bare JSON.
 
 export interface BridgeLine {
-  /** Epoch ms; undefined when the line carries no time. */
   time: number | undefined
   requestId: string | undefined
   level: string | undefined
-  /** The JSON the bridge logged: event `bridge.*`, `mqtt.*` or `fleet.*`. */
   fields: Record<string, unknown> & { event: string }
 }
 
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g
-/** `<time> <requestId> [<level>] {json}`, the time the one right before the request ID (s logs puts its own before). */
-/** `time requestId [level]`, matched on the short text before the JSON only: no line is scanned twice. */
+/** `time requestId [level]` (s logs puts its own time before), matched on the text before the JSON only. */
 const FC_HEAD = /(\d{4}-\d\d-\d\d[T ]\d{1,2}:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+(\S+)\s+\[([A-Za-z]+)\]$/
 /** Where the head may end; `s logs` puts the function and instance before it. */
 const MAX_HEAD = 512
-/** Longer lines are no bridge line (the bridge caps its reasons): the reader skips them (read-lines.ts). */
+/** Longer lines are no bridge line (the bridge caps its reasons): boundedLines skips them. */
 export const MAX_LINE = 1024 * 1024
 const LOCAL_TIME = /^(\d{4})-(\d\d)-(\d\d)[T ](\d{1,2}):(\d\d):(\d\d)(?:[.,](\d+))?$/
 
-/** ISO times with a zone as they are; zone-less ones (what `s logs` prints) as this machine's local time, which is the zone `s logs` wrote them in. */
+/** Zone-less times as this machine's local time: the zone `s logs` wrote them in. */
 export function parseTime(text: string): number | undefined {
   const local = LOCAL_TIME.exec(text)
   if (local) {
@@ -72,4 +67,45 @@ export function parseLine(raw: string): BridgeLine | undefined {
     level: text(fields['level']),
     fields,
   }
+}
+
+/** A line longer than `max` bytes is skipped and counted, its bytes dropped as they come: a 700 MB line is a count, not a crash. */
+export async function* boundedLines(
+  input: AsyncIterable<Buffer | string>,
+  max: number,
+  counts: { oversized: number },
+): AsyncGenerator<string> {
+  let parts: Buffer[] = []
+  let size = 0
+  let skipping = false
+  const line = () => {
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)).toString('utf8')
+    parts = []
+    size = 0
+    return text.endsWith('\r') ? text.slice(0, -1) : text
+  }
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    for (let start = 0; start <= buf.length; ) {
+      const nl = buf.indexOf(10, start)
+      const end = nl < 0 ? buf.length : nl
+      if (!skipping && size + end - start > max) {
+        skipping = true
+        parts = []
+        size = 0
+      }
+      if (!skipping && end > start) {
+        parts.push(buf.subarray(start, end))
+        size += end - start
+      }
+      if (nl < 0) break
+      start = nl + 1
+      if (skipping) {
+        counts.oversized++
+        skipping = false
+      } else yield line()
+    }
+  }
+  if (skipping) counts.oversized++
+  else if (size > 0) yield line()
 }

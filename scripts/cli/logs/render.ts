@@ -1,18 +1,12 @@
-// The report, as text for people (tables, a chart, the top reasons) and as JSON for machines. Every string
-// that came from the logs is shown through `safe` (text) or `safeJson`: control characters, C1 controls and
-// bidirectional overrides are escaped, so the terminal shows only what the report wrote.
+// The report as text (tables, charts, top reasons) and as JSON. Text from the logs goes through `safe` or
+// `safeJson`, so the terminal shows only what the report wrote.
 import { BEYOND, type LogReport, NO_TIME, top, UNATTRIBUTED } from './aggregate.js'
-import { barChart } from './chart.js'
 import { COUNTS, type Stats, unaccounted } from './stats.js'
 
 export interface RenderOptions {
-  /** Times in UTC instead of this machine's zone. */
   utc: boolean
-  /** Reasons listed per kind. */
   top: number
-  /** Minutes listed in the text's per-minute table (the newest); JSON has them all. */
   minutes: number
-  /** Columns of the charts, at most. */
   chartWidth: number
 }
 
@@ -58,7 +52,6 @@ export function duration(ms: number | undefined): string {
 const count = (n: number) => n.toLocaleString('en-US')
 const byName = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
-/** The JSON form of one Stats: counts, outcomes, what is unaccounted for, lag quantiles. */
 export function statsJson(s: Stats) {
   const l = s.lags
   return {
@@ -74,7 +67,6 @@ export function statsJson(s: Stats) {
 
 const rulesJson = (m: Map<string, Stats>) => Object.fromEntries(byName(m).map(([k, s]) => [k, statsJson(s)]))
 
-/** The minutes the chart shows (the span of at most a week with the most invocations) and those it leaves out. */
 export function chartSpan(r: LogReport): { shown: number[]; outside: number[] } {
   const timed = [...r.minutes.keys()].filter((t) => t !== NO_TIME && t !== BEYOND).sort((a, b) => a - b)
   let best = [0, 0, -1]
@@ -244,4 +236,42 @@ function charts(r: LogReport, o: RenderOptions): string[] {
     )
   }
   return out
+}
+
+// A terminal bar chart, eighth blocks topping each bar: people read a shape faster than a column of numbers.
+const EIGHTHS = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
+
+export interface Series {
+  title: string
+  values: Array<number | undefined>
+  from: string
+  to: string
+  unit?: string
+}
+
+const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(1))
+
+/** `height` rows; each slot `columns` characters wide (wider when there are few slots, so the shape shows). */
+export function barChart(s: Series, height = 6, columns = 1): string[] {
+  const max = Math.max(0, ...s.values.filter((v): v is number => v !== undefined))
+  const unit = s.unit ? ` ${s.unit}` : ''
+  const top = `${fmt(max)}${unit}`
+  const pad = Math.max(top.length, 1)
+  const lines = [`${s.title}`]
+  for (let row = height; row >= 1; row--) {
+    const cells = s.values.map((v) => {
+      if (v === undefined || max === 0) return row === 1 && v !== undefined ? '▁' : ' '
+      const scaled = (v / max) * height
+      if (scaled >= row) return '█'
+      if (scaled <= row - 1) return row === 1 && v > 0 ? '▁' : ' '
+      return EIGHTHS[Math.max(1, Math.round((scaled - (row - 1)) * 8))]!
+    })
+    const label = row === height ? top : row === 1 ? `0${unit}` : ''
+    lines.push(`${label.padStart(pad)} ${row === 1 ? '┼' : '┤'}${cells.map((c) => c.repeat(columns)).join('')}`)
+  }
+  const span = s.values.length * columns
+  const gap = span - s.from.length - s.to.length
+  const axis = gap >= 1 ? `${s.from}${' '.repeat(gap)}${s.to}` : `${s.from} to ${s.to}`
+  lines.push(`${' '.repeat(pad)}  ${axis}`)
+  return lines
 }

@@ -1,10 +1,7 @@
-// Counts of one cell of the report (a rule, a minute, or both) and its lag quantiles, in bounded memory.
-//
-// Lag quantiles: exact while a cell has at most EXACT lags; past that, a log-bucketed histogram (DDSketch's
-// scheme) in which every quantile is within 1 % of the true value (docs/operations.md, "How is it doing?").
-// Its buckets are bounded by the range of the values, not their number: about 1,100 cover 1 ms to 3 years.
+// Counts of one cell of the report (a rule, a minute, or both) and its lag quantiles, in bounded memory: exact up
+// to EXACT lags, then a log-bucketed histogram (DDSketch's scheme) within 1 % of the true value, about 1,100
+// buckets from 1 ms to 3 years (docs/operations.md, "How is it doing?").
 
-/** Relative accuracy of the quantiles past EXACT values. */
 export const LAG_ACCURACY = 0.01
 const EXACT = 512
 const GAMMA = (1 + LAG_ACCURACY) / (1 - LAG_ACCURACY)
@@ -65,13 +62,12 @@ export class LagSketch {
   }
 }
 
-/** What the report counts; every count of an invocation line, and what a rule's invocations add up to. */
 export const COUNTS = ['received', 'published', 'deadLettered', 'duplicates', 'filtered', 'expired', 'failed'] as const
 export type Count = (typeof COUNTS)[number]
 
 export interface Stats extends Record<Count, number> {
   invocations: number
-  /** Outcome -> invocations: a Map, since an outcome is text from the logs (`constructor`, `__proto__`). */
+  /** A Map: an outcome is text from the logs (`__proto__`). */
   outcomes: Map<string, number>
   lags: LagSketch
 }
@@ -79,13 +75,7 @@ export interface Stats extends Record<Count, number> {
 export const emptyStats = (): Stats => ({
   invocations: 0,
   outcomes: new Map(),
-  received: 0,
-  published: 0,
-  deadLettered: 0,
-  duplicates: 0,
-  filtered: 0,
-  expired: 0,
-  failed: 0,
+  ...(Object.fromEntries(COUNTS.map((c) => [c, 0])) as Record<Count, number>),
   lags: new LagSketch(),
 })
 

@@ -1,11 +1,9 @@
-// What one preflight check found. A problem stops the deploy (exit 1); a warning is printed and does not;
-// a skipped check says why it could not run.
+// What one check found: a problem stops the deploy (exit 1), a warning does not, a skipped check says why.
 
 export type Level = 'ok' | 'problem' | 'warning' | 'skipped'
 
 export interface Finding {
   level: Level
-  /** The check, as the checklist names it. */
   check: string
   message: string
 }

@@ -1,12 +1,14 @@
-// The fleet store, when s.yaml gives the bridge a FLEET_REDIS_URL (docs/deploying.md, "The fleet store"): the
-// variables it sets (the password only as set), and the VPC the bridge needs to reach ApsaraDB for Redis or
-// Tair, read from the bridge's vpcConfig. The values themselves are checked by the bridge's own schema
-// (environment-check.ts); whether the instance answers cannot be known from this machine.
+// The fleet store, when s.yaml gives the bridge FLEET_REDIS_URL (docs/deploying.md, "The fleet store"): its
+// variables, and the VPC the bridge needs to reach Redis. The values are the schema's (environment-check.ts).
 import YAML from 'yaml'
 import type { LocalDeployment } from '../../local/deployment.js'
 import { type Finding, ok, problem, warning } from './finding.js'
 
 const CHECK = 'fleet store'
+const NO_VPC =
+  "the bridge has no vpcConfig in s.yaml: Function Compute reaches ApsaraDB for Redis or Tair only inside the instance's VPC; set vpcConfig (vpcId, vSwitchIds, securityGroupId) on the bridge"
+const AUTO_VPC = "the bridge's vpcConfig is auto: a VPC Serverless Devs creates, not the Redis instance's; name the instance's VPC instead"
+const IN_VPC = "the Redis instance must be in that VPC, and its whitelist must allow the vSwitches' CIDR blocks (not checked from here)"
 
 export function checkFleet(deployment: LocalDeployment, sYamlText: string): Finding[] {
   const bridge = deployment.functions.find((f) => f.role === 'bridge')!
@@ -25,31 +27,13 @@ export function checkFleet(deployment: LocalDeployment, sYamlText: string): Find
   if (!env['FLEET_REDIS_PASSWORD'])
     out.push(warning(CHECK, 'FLEET_REDIS_PASSWORD is not set: the instance must allow password-free access from the VPC'))
   const vpc = bridgeVpc(sYamlText)
-  if (vpc === undefined)
-    out.push(
-      problem(
-        CHECK,
-        "the bridge has no vpcConfig in s.yaml: Function Compute reaches ApsaraDB for Redis or Tair only inside the instance's VPC; set vpcConfig (vpcId, vSwitchIds, securityGroupId) on the bridge",
-      ),
-    )
-  else if (vpc === 'auto')
-    out.push(
-      warning(
-        CHECK,
-        "the bridge's vpcConfig is auto: a VPC Serverless Devs creates, not the Redis instance's; name the instance's VPC instead",
-      ),
-    )
-  else
-    out.push(
-      ok(
-        CHECK,
-        `reached through ${vpc}: the Redis instance must be in that VPC, and its whitelist must allow the vSwitches' CIDR blocks (not checked from here)`,
-      ),
-    )
+  if (vpc === undefined) out.push(problem(CHECK, NO_VPC))
+  else if (vpc === 'auto') out.push(warning(CHECK, AUTO_VPC))
+  else out.push(ok(CHECK, `reached through ${vpc}: ${IN_VPC}`))
   return out
 }
 
-/** The vpcConfig of the bridge's resource (its key is its role): undefined when absent, 'auto', or the VPC named. */
+/** undefined when absent, 'auto', or the VPC named. */
 function bridgeVpc(sYamlText: string): string | undefined {
   const doc = YAML.parse(sYamlText) as { resources?: Record<string, { props?: Record<string, unknown> }> } | null
   const v = doc?.resources?.['bridge']?.props?.['vpcConfig']

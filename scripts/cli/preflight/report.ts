@@ -1,6 +1,5 @@
-// What preflight prints besides the checks: the checklist of what the account needs before the first
-// deploy, and what `s deploy` will create. Values of secret variables are never shown, only that they are
-// set; every line also passes redact(), which knows the secrets loadConfig registered.
+// The checklist of what the account needs, and what `s deploy` will create. Secrets show only as (set), and
+// every line passes redact().
 import { relative } from 'node:path'
 import { publishesTo } from '../../../shared/fc/triggers.js'
 import { redact } from '../../../shared/logging/secrets.js'
@@ -12,7 +11,6 @@ import type { Finding } from './finding.js'
 
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN/i
 
-/** NAME=value for the set variables; secrets (by name, and the rules' ACL password variables) as (set). */
 export function shownEnvironment(environment: Record<string, string>, secretNames: Set<string>): string {
   return Object.entries(environment)
     .filter(([, v]) => v !== '')
@@ -24,16 +22,9 @@ export function aclPasswordNames(ruleSet: RuleSet | undefined): Set<string> {
   return new Set((ruleSet?.rules ?? []).flatMap((r) => (r.source.acl ? [r.source.acl.passwordEnv] : [])))
 }
 
-/** One checklist item: ticked when the preflight check named by `verifiedBy` ran and found no problem. */
-interface Item {
-  text: string
-  verifiedBy?: string
-}
+/** A checklist line; one with `verifiedBy` is ticked when those checks ran and found no problem. */
+type Item = string | { text: string; verifiedBy: string }
 
-/**
- * What the account needs before the first deploy, every role with its permissions. [x]: preflight verified it
- * on this machine (the check ran, and found nothing wrong); [ ]: for the operator to see to.
- */
 export function checklist(
   d: LocalDeployment,
   ruleSet: RuleSet | undefined,
@@ -53,50 +44,39 @@ export function checklist(
       text: 'the Serverless Devs fc3 component: cached, or Serverless Devs\' registry reachable from here on the first s deploy (docs/deploying.md, "The fc3 component")',
       verifiedBy: 'fc3 component',
     },
-    {
-      text: "the deploying RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
-    },
-    {
-      text: 'EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account): it invokes the bridge for each RocketMQ trigger',
-    },
-    {
-      text: `the bridge's role (${shell['BRIDGE_ROLE_ARN'] || 'aliyunfcdefaultrole, or BRIDGE_ROLE_ARN'}): fc:InvokeFunction on ${d.names['dead-letter']} (its poison hand-off, and Function Compute's onFailure delivery of failed asynchronous invocations)`,
-    },
-    {
-      text: `the dead-letter function's role (${shell['DEAD_LETTER_ROLE_ARN'] || 'aliyunfcdefaultrole, or DEAD_LETTER_ROLE_ARN'}): fc:InvokeFunction on ${d.names.bridge} (its timer's redrive invokes the bridge; without it every redrive fails)`,
-    },
-    { text: `the RAM user of npm run smoke (ALIBABA_CLOUD_ACCESS_KEY_ID): fc:InvokeFunction on ${d.names.bridge}` },
-    { text: 'NAS activated: nasConfig: auto creates a file system for the dead letters (billed; docs/deploying.md, "What is billed")' },
-    ...enabled.map((r) => ({
-      text: `RocketMQ: topic ${r.source.topic} and group ${r.source.groupId} exist on ${r.source.instanceId ?? r.source.endpoint ?? 'the source'} (${r.source.regionId}) for rule ${r.id}`,
-    })),
+    "the deploying RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
+    'EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account): it invokes the bridge for each RocketMQ trigger',
+    `the bridge's role (${shell['BRIDGE_ROLE_ARN'] || 'aliyunfcdefaultrole, or BRIDGE_ROLE_ARN'}): fc:InvokeFunction on ${d.names['dead-letter']} (its poison hand-off, and Function Compute's onFailure delivery of failed asynchronous invocations)`,
+    `the dead-letter function's role (${shell['DEAD_LETTER_ROLE_ARN'] || 'aliyunfcdefaultrole, or DEAD_LETTER_ROLE_ARN'}): fc:InvokeFunction on ${d.names.bridge} (its timer's redrive invokes the bridge; without it every redrive fails)`,
+    `the RAM user of npm run smoke (ALIBABA_CLOUD_ACCESS_KEY_ID): fc:InvokeFunction on ${d.names.bridge}`,
+    'NAS activated: nasConfig: auto creates a file system for the dead letters (billed; docs/deploying.md, "What is billed")',
+    ...enabled.map(
+      (r) =>
+        `RocketMQ: topic ${r.source.topic} and group ${r.source.groupId} exist on ${r.source.instanceId ?? r.source.endpoint ?? 'the source'} (${r.source.regionId}) for rule ${r.id}`,
+    ),
   ]
   items.push(...parentTopicItems(env, model, ruleSet?.profile))
   if (env['FLEET_REDIS_URL'])
-    items.push({
-      text: `ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
-    })
+    items.push(
+      `ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
+    )
   items.push(
     { text: `the rules valid, with no sample or placeholder IDs`, verifiedBy: 'rules,sample IDs' },
     { text: "s.yaml's triggers written from the rules (npm run triggers)", verifiedBy: 'triggers' },
     { text: 'dist/ built from these rules and this code (npm run build)', verifiedBy: 'build' },
   )
-  return items.map((i) => redact(`[${verified(i, findings) ? 'x' : ' '}] ${i.text}`))
+  return items.map((i) => redact(`[${verified(i, findings) ? 'x' : ' '}] ${typeof i === 'string' ? i : i.text}`))
 }
 
 function verified(item: Item, findings: Finding[]): boolean {
-  if (!item.verifiedBy) return false
+  if (typeof item === 'string') return false
   return item.verifiedBy.split(',').every((check) => {
     const mine = findings.filter((f) => f.check === check)
     return mine.length > 0 && mine.every((f) => f.level === 'ok')
   })
 }
 
-/**
- * Every MQTT parent topic the enabled rules publish to, their routes' included (the rule model's
- * parentTopics): in profile alibaba each must be created in the instance, or ApsaraMQ refuses every message
- * to it; on another broker, its ACL must let the bridge publish under each.
- */
+/** In profile alibaba each parent topic must be created in the instance, or ApsaraMQ refuses every message to it. */
 function parentTopicItems(env: Record<string, string>, model: RuleModel | undefined, profile: string | undefined): Item[] {
   if (!model) return []
   const topics = model.parentTopics.map((p) => `${p.topic} (${p.usedBy.map((u) => `${u.ruleId} ${u.outlet}`).join(', ')})`).join(', ')
@@ -105,15 +85,11 @@ function parentTopicItems(env: Record<string, string>, model: RuleModel | undefi
   if (profile === 'alibaba') {
     const auth = env['MQTT_AUTH'] === 'signature'
     return [
-      {
-        text: `ApsaraMQ for MQTT${env['MQTT_INSTANCE_ID'] ? ` ${env['MQTT_INSTANCE_ID']}` : ''}: the parent topics ${topics} created${anyNote}${auth ? `; Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID` : ''}`,
-      },
+      `ApsaraMQ for MQTT${env['MQTT_INSTANCE_ID'] ? ` ${env['MQTT_INSTANCE_ID']}` : ''}: the parent topics ${topics} created${anyNote}${auth ? `; Group ID ${env['MQTT_CLIENT_ID_PREFIX'] || 'GID_bridge'} created, and mq:PUB for the AccessKey in MQTT_ACCESS_KEY_ID` : ''}`,
     ]
   }
   return [
-    {
-      text: `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote}`,
-    },
+    `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote}`,
   ]
 }
 
@@ -144,7 +120,7 @@ export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefin
   return out.map(redact)
 }
 
-/** `; deadline 10m from userProperties.sentAt, then dead-letter` (docs/rules.md, "Delivery deadlines"), routes' own listed. */
+/** `; deadline 10m from userProperties.sentAt, then dead-letter`, routes' own listed. */
 function deadlineNote(rule: Rule, defaultDeadline: string | undefined): string {
   const d = deadlineOf(rule, defaultDeadline, 'target')
   const own = (rule.routes ?? []).flatMap((route, j) => (route.deadline !== undefined ? [`routes[${j}] ${route.deadline}`] : []))

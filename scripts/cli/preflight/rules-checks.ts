@@ -1,7 +1,5 @@
-// The checks on rules.yaml against what a deployment needs: valid rules, no sample or placeholder IDs left
-// in them, every source in the deployment's region, every ACL password set in the environment, and s.yaml's
-// triggers in agreement (syncTriggers, the same comparison `npm run triggers -- --check` makes). Invalid
-// rules hide nothing: the sources, region and ACL checks read every rule that has a source all the same.
+// rules.yaml against what a deployment needs. Invalid rules hide nothing: the source checks read every rule that
+// has a source all the same.
 import { SYamlError } from '../../../shared/errors.js'
 import type { RuleModel } from '../../../shared/rules/model.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
@@ -10,7 +8,6 @@ import { isSample, placeholderShape, type SampleKind } from '../../local/sample-
 import { syncTriggers } from '../triggers.js'
 import { type Finding, ok, problem, skipped, warning } from './finding.js'
 
-/** What the source checks read of a rule: valid or not, as far as it goes. */
 export interface SourceFacts {
   i: number
   id: string
@@ -43,7 +40,6 @@ export function sourcesOf(ruleSet: RuleSet): SourceFacts[] {
   return ruleSet.rules.map((r, i) => ({ i, id: r.id, enabled: r.enabled, source: r.source }))
 }
 
-/** The rules of a file the validator refused, each with a source mapping, as far as they parse. */
 export function rawSources(text: string): SourceFacts[] {
   const parsed = parseRulesText(text)
   if (!parsed.ok) return []
@@ -67,10 +63,7 @@ const SAMPLE_FIXES: Record<SampleKind, string> = {
   groupId: 'create a consumer group for this rule (one per rule; EventBridge consumes with it) and name it here',
 }
 
-/**
- * Sample IDs, and values shaped like placeholders (placeholderShape), make triggers that cannot work:
- * refused in enabled rules, a warning in disabled ones.
- */
+/** Sample and placeholder IDs make triggers that cannot work: refused in enabled rules, a warning in disabled ones. */
 export function checkSamples(rules: RuleSet | SourceFacts[]): Finding[] {
   const out: Finding[] = []
   for (const r of factsOf(rules)) {
@@ -121,19 +114,16 @@ export function checkAcl(rules: RuleSet | SourceFacts[], env: NodeJS.ProcessEnv)
   for (const r of factsOf(rules)) {
     const name = text(r.source.acl?.passwordEnv)
     if (!r.enabled || name === undefined) continue
-    if (env[name]) out.push(ok('ACL passwords', `rules[${r.i}] (${r.id}): ${name} is set`))
-    else
-      out.push(
-        problem(
-          'ACL passwords',
-          `rules[${r.i}] (${r.id}): source.acl.passwordEnv names ${name}, which is not set in this shell; s.yaml reads it as \${env('${name}')} and s deploy stops without it`,
-        ),
-      )
+    const at = `rules[${r.i}] (${r.id})`
+    if (env[name]) out.push(ok('ACL passwords', `${at}: ${name} is set`))
+    else {
+      const why = `s.yaml reads it as \${env('${name}')} and s deploy stops without it`
+      out.push(problem('ACL passwords', `${at}: source.acl.passwordEnv names ${name}, which is not set in this shell; ${why}`))
+    }
   }
   return out
 }
 
-/** Not compared while the rules are invalid: said, so that it hides nothing. */
 export const triggersSkipped = (rulesPath: string): Finding =>
   skipped('triggers', `s.yaml's triggers are not compared with ${rulesPath} until the rules are valid (npm run triggers writes them then)`)
 

@@ -1,7 +1,5 @@
-// s.yaml as Serverless Devs itself renders it (`s preview -o json`, offline), checked against the fc3
-// component's own JSON schema where that file is at hand (FC3_SCHEMA, or the reference folder beside the
-// checkout); without it, the check is skipped and says so. The schema takes any object as a trigger config,
-// so the EventBridge and HTTP trigger configs are held to the shapes it defines.
+// s.yaml as `s preview -o json` renders it (offline), against the fc3 component's JSON schema (FC3_SCHEMA, or the
+// reference folder beside the checkout), with the trigger configs held to the shapes the schema defines.
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,10 +14,7 @@ export interface Rendered {
   resources: Record<string, { component?: string; props: Record<string, unknown> & { triggers?: Array<Record<string, unknown>> } }>
 }
 
-/**
- * Runs `s preview`. A temporary HOME keeps it away from the user's ~/.s (and its credentials); its stdout
- * holds every environment value, secrets included, so it is parsed and never printed.
- */
+// A temporary HOME keeps `s` from the user's credentials; its stdout holds secrets, so it is parsed, never printed.
 export async function renderSYaml(root: string, sYamlPath: string, env: NodeJS.ProcessEnv): Promise<Rendered | { error: string }> {
   const home = mkdtempSync(join(tmpdir(), 'preflight-s-'))
   try {
@@ -39,8 +34,7 @@ export async function renderSYaml(root: string, sYamlPath: string, env: NodeJS.P
     const lines = (m?.[1] ?? (err as Error).message).split('\n').filter((l) => !/^\s*(\d+\||>>|\^)/.test(l))
     return { error: lines.join(' ').replace(/\s+/g, ' ').trim().slice(0, 300) }
   } finally {
-    // `s` may leave a process writing into its ~/.s for a moment after it exits (ENOTEMPTY seen here):
-    // retried, and a temporary directory left behind never fails the check.
+    // `s` may still be writing into it a moment after it exits (ENOTEMPTY): a leftover never fails the check.
     try {
       rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
     } catch {}
@@ -71,18 +65,13 @@ export function checkRendered(rendered: Rendered | { error: string }, path: stri
       out.push(problem('fc3 schema', `resources.${name}.props: ${ajv.errorsText(validate.errors, { dataVar: 'props' })}`))
     for (const t of resource.props.triggers ?? []) {
       const check = configs[String(t['triggerType'])]
-      if (check && !check(t['triggerConfig']))
-        out.push(
-          problem(
-            'fc3 schema',
-            `resources.${name} trigger ${String(t['triggerName'])}: ${ajv.errorsText(check.errors, { dataVar: 'triggerConfig' })}`,
-          ),
-        )
+      if (check && !check(t['triggerConfig'])) {
+        const errors = ajv.errorsText(check.errors, { dataVar: 'triggerConfig' })
+        out.push(problem('fc3 schema', `resources.${name} trigger ${String(t['triggerName'])}: ${errors}`))
+      }
     }
   }
-  if (out.length === 0)
-    out.push(
-      ok('fc3 schema', `s.yaml as s preview renders it is valid against ${path} (${Object.keys(rendered.resources).length} resources)`),
-    )
+  const resources = Object.keys(rendered.resources).length
+  if (out.length === 0) out.push(ok('fc3 schema', `s.yaml as s preview renders it is valid against ${path} (${resources} resources)`))
   return out
 }

@@ -1,5 +1,4 @@
-// Which stored entries npm run replay takes: those matching its filters, streamed one UTC day of files at
-// a time, oldest first within the day, each with its markers folded in and what replay can do with it.
+// The entries npm run replay takes: those its filters match, one UTC day of files at a time, oldest first.
 import { notReplayable, type StoredDeadLetter } from '../../../shared/dead-letters/store/entry.js'
 import type { DeadLetterStore, UnreadableLine } from '../../../shared/dead-letters/store/store.js'
 

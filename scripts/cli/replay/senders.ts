@@ -1,15 +1,13 @@
-// Where npm run replay sends entries: an in-process bridge built from the environment (--target local),
-// or the deployed bridge through a synchronous invoke (--target fc). Each answers with the bridge's summary,
-// and, where it can tell, the reasons of what the bridge dead-lettered again.
+// Where npm run replay sends entries: a bridge in this process (--target local) or the deployed one (--target fc).
+// Each answers with the bridge's summary and, where it can tell, the reasons of what it dead-lettered again.
 import { bundledRules } from '../../../functions/bridge/bundled-rules.js'
 import { Bridge } from '../../../shared/bridge/bridge.js'
 import { loadConfig } from '../../../shared/config/bridge.js'
 import { createDeadLetterSink, type DeadLetterSink } from '../../../shared/dead-letters/handoff/sink.js'
 import { type BridgeAnswer, bridgeAnswerOf } from '../../../shared/fc/bridge-answer.js'
 import type { FcContext } from '../../../shared/fc/context.js'
-import { FcInvoker, publicEndpoint } from '../../../shared/fc/invoke.js'
 import { loadRuleSet } from '../../../shared/rules/load.js'
-import { requiredEnv } from '../required-env.js'
+import { fcTarget } from '../fc-target.js'
 
 export interface Sender {
   send: (event: Buffer, requestId: string) => Promise<{ answer: BridgeAnswer; reasons?: string[] }>
@@ -19,10 +17,7 @@ export interface Sender {
 /** The longest one --target fc invoke may take: the bridge's own timeout in s.yaml is 120 s. */
 export const FC_INVOKE_TIMEOUT_MS = 120_000
 
-/**
- * A bridge in this process, whose dead letters go back into the store replayed from (`dir`), as the
- * deployed bridge's go to the dead-letter function's store: a message dead-lettered again is the same entry.
- */
+/** Its dead letters go back into the store replayed from: a message dead-lettered again is the same entry. */
 export function localSender(env: NodeJS.ProcessEnv, dir: string, ignoreDeadlines = false): Sender {
   const config = loadConfig({ ...env, DEAD_LETTER_TARGET: `file:${dir}` })
   const inner = createDeadLetterSink(config.deadLetterTarget)
@@ -51,21 +46,7 @@ export function localSender(env: NodeJS.ProcessEnv, dir: string, ignoreDeadlines
 }
 
 export function fcSender(env: NodeJS.ProcessEnv, functionName: string): Sender {
-  const need = (...names: string[]) => requiredEnv(env, '--target fc', ...names)
-  const accountId = need('ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
-  const region = need('ALIBABA_CLOUD_REGION', 'FC_REGION')
-  const token = env['ALIBABA_CLOUD_SECURITY_TOKEN']
-  const invoker = new FcInvoker({
-    accountId,
-    region,
-    credentials: {
-      accessKeyId: need('ALIBABA_CLOUD_ACCESS_KEY_ID'),
-      accessKeySecret: need('ALIBABA_CLOUD_ACCESS_KEY_SECRET'),
-      ...(token ? { securityToken: token } : {}),
-    },
-    endpoint: (env['FC_ENDPOINT'] || publicEndpoint(accountId, region)).replace(/\/$/, ''),
-    timeoutMs: FC_INVOKE_TIMEOUT_MS,
-  })
+  const invoker = fcTarget(env, '--target fc').invoker(FC_INVOKE_TIMEOUT_MS)
   return {
     send: async (event) => ({ answer: bridgeAnswerOf((await invoker.invoke(functionName, event, 'Sync')).body, functionName) }),
     close: async () => {},

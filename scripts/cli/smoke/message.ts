@@ -1,19 +1,17 @@
-// The smoke message for a rule, and where the bridge's own mapping sends it. Without --body, a message made
-// from the rule's outlets in the order a message tries them (scripts/local/outlet-sample.ts): the first that
-// the preview shows taking that outlet. Its topic levels carry `smoke-<token>`, so no device subscribes to
-// it; the target's topic is `<parent>/smoke/<token>`. With --body and --property, the user's message as given.
+// The smoke message for a rule, and where the bridge's own mapping (the preview) sends it. Without --body, made
+// from the first of the rule's outlets a message reaches (scripts/local/outlet-sample.ts); its topic carries
+// `smoke-<token>` (or `<parent>/smoke/<token>`), so no device subscribes to it.
 import { type PreviewPublish, previewEvent } from '../../../shared/bridge/preview.js'
 import type { CompiledRule } from '../../../shared/rules/model.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
 import { handHint, outletSample } from '../../local/outlet-sample.js'
-import { type SmokeMessage, syntheticEvent } from './synthetic-event.js'
+import { type SmokeInput, type SmokeMessage, syntheticEvent } from './synthetic-event.js'
 
 export class SmokeFailure extends Error {}
 
 export interface SmokeChoice {
   message: SmokeMessage
   expected: PreviewPublish
-  /** The outlet it takes: `routes[0]` or `target`. */
   outlet: string
 }
 
@@ -28,19 +26,13 @@ export function chooseSmokeMessage(o: {
 }): SmokeChoice {
   const { rule, ruleSet, token } = o
   const now = o.now ?? new Date()
-  const preview = (message: SmokeMessage) => previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet, now.getTime())
+  // The message, and what the bridge's preview does with it.
+  const make = (input: Omit<SmokeInput, 'rule' | 'accountId' | 'now'>) => {
+    const message = syntheticEvent({ rule: rule.rule, accountId: o.accountId, now, ...input }, token)
+    return { message, p: previewEvent(Buffer.from(JSON.stringify(message.event)), ruleSet, now.getTime()) }
+  }
   if (o.body !== undefined || rule.outlets.length === 0) {
-    const message = syntheticEvent(
-      {
-        rule: rule.rule,
-        accountId: o.accountId,
-        userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties },
-        ...(o.body !== undefined ? { body: o.body } : {}),
-        now,
-      },
-      token,
-    )
-    const p = preview(message)
+    const { message, p } = make({ userProperties: { mqttSecondTopic: `/smoke/${token}`, ...o.properties }, body: o.body })
     const expected = p.publishes[0]
     if (expected) return { message, expected, outlet: expected.route }
     const why = p.deadLetters[0]?.reason ?? 'no route of the rule accepts it (unmatched: skip)'
@@ -54,19 +46,7 @@ export function chooseSmokeMessage(o: {
       continue
     }
     const s = sample.value
-    const message = syntheticEvent(
-      {
-        rule: rule.rule,
-        accountId: o.accountId,
-        userProperties: { ...s.userProperties, ...o.properties },
-        ...(s.body !== undefined ? { body: s.body } : {}),
-        tag: s.tag,
-        keys: s.keys,
-        now,
-      },
-      token,
-    )
-    const p = preview(message)
+    const { message, p } = make({ userProperties: { ...s.userProperties, ...o.properties }, body: s.body, tag: s.tag, keys: s.keys })
     const expected = p.publishes[0]
     if (expected?.route === outlet.name) return { message, expected, outlet: outlet.name }
     tried.push(`${outlet.name}: ${expected ? `taken by ${expected.route} before it` : (p.deadLetters[0]?.reason ?? 'filtered out')}`)

@@ -1,12 +1,10 @@
-// One synthetic RocketMQ message for a rule, in the event-streaming shape the rule's trigger delivers (a
-// JSON array of one CloudEvent, docs/platform-facts.md §4), with a message ID and body of its own so the
-// subscriber can tell it from anything else and the bridge never takes it for a duplicate.
+// One synthetic RocketMQ message for a rule, as its trigger delivers it (docs/platform-facts.md §4), with a
+// message ID and body of its own so the subscriber can tell it apart and the bridge never takes it for a duplicate.
 import { randomBytes } from 'node:crypto'
 import type { Rule } from '../../../shared/rules/schema.js'
 
 export interface SmokeMessage {
   messageId: string
-  /** The RocketMQ tag it carries, if any. */
   tag: string | undefined
   userProperties: Record<string, string>
   /** The payload the subscriber must receive, byte for byte. */
@@ -17,9 +15,7 @@ export interface SmokeMessage {
 export interface SmokeInput {
   rule: Rule
   accountId: string
-  /** User properties: mqttSecondTopic and whatever the rule's routes need. */
   userProperties: Record<string, string>
-  /** The body text; default names the message and the time. */
   body?: string
   /** The tag it carries; default the first of the rule's source.tags (none for `*`). */
   tag?: string | undefined
