@@ -41,7 +41,7 @@ export class RulesError extends BridgeError {
   }
 }
 
-/** Some messages of a batch were not acknowledged for a transient reason: Function Compute must retry. */
+/** Some messages of a batch were not delivered for a transient reason (the MQTT broker, or the fleet store): Function Compute must retry. */
 export class DeliveryError extends BridgeError {
   override name = 'DeliveryError'
   constructor(
@@ -52,7 +52,7 @@ export class DeliveryError extends BridgeError {
     ledger = '',
   ) {
     super(
-      `${failed} of ${total} messages not acknowledged by the MQTT broker: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.${ledger ? ` ${ledger}` : ''}`,
+      `${failed} of ${total} messages not delivered: ${reasons.join('; ')}. The invocation fails so that Function Compute retries it; messages already delivered by this instance are not published again.${ledger ? ` ${ledger}` : ''}`,
     )
   }
 }

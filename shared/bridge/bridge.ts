@@ -5,7 +5,7 @@ import { createDeadLetterSink, type DeadLetterSink } from '../dead-letters/hando
 import type { DeadLetter } from '../dead-letters/record.js'
 import { ConfigError, DeadLetterError, messageOf } from '../errors.js'
 import type { ParsedEvent } from '../events/message.js'
-import { parseEvent } from '../events/parse.js'
+import { type OpenedEvent, openEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'
 import { FleetStore, invocationEnd } from '../fleet/store.js'
 import { invocationLogger, type Logger } from '../logging/logger.js'
@@ -106,9 +106,15 @@ export class Bridge {
     const { log, secrets } = invocationLogger(this.config.logLevel, context)
     this.warnOnce(log)
     const requestId = context?.requestId ?? 'unknown'
-    const parsed = parseEvent(event)
+    const opened = openEvent(event)
     const deadline = invocationDeadline(startedAt, context)
-    const { results, sent, droppedV5Properties } = await this.deliver(parsed, startedAt, deadline, log, invocationEnd(startedAt, context))
+    const { parsed, results, sent, droppedV5Properties } = await this.deliver(
+      opened,
+      startedAt,
+      deadline,
+      log,
+      invocationEnd(startedAt, context),
+    )
     const publishedAt = Date.now()
 
     // Expired messages are stored with the dead letters (failure "expired"), but counted only as expired.
@@ -140,35 +146,28 @@ export class Bridge {
   }
 
   /**
-   * Plans the batch and publishes what planning left to publish, except what this instance delivered
-   * already (a retried batch); one result per entry, in batch order. A rate-limited batch is planned in
-   * slices, each published while the next is planned, so its first PUBLISH waits for one slice's planning
-   * rather than the whole batch's (docs/performance.md, "The rate limit"). Slices follow each other on
-   * the connections, so per-topic order holds; once one fails, the later ones fail unsent, as the rest of
-   * one send does.
+   * Reads and plans the batch's entries and publishes what planning left to publish, except what this
+   * instance delivered already (a retried batch); one result per entry, in batch order. A rate-limited
+   * batch is read and planned in slices, each published while the next is read and planned, so its first
+   * PUBLISH waits for one slice's work rather than the whole batch's (docs/performance.md, "The rate
+   * limit"). Slices follow each other on the connections, so per-topic order holds; once one fails, the
+   * later ones fail unsent, as the rest of one send does.
    */
   private async deliver(
-    parsed: ParsedEvent,
+    opened: OpenedEvent,
     startedAt: number,
     deadline: number,
     log: Logger,
     end: number,
-  ): Promise<{ results: MessageResult[]; sent: number; droppedV5Properties: number }> {
-    const results: MessageResult[] = new Array(parsed.received)
-    for (const p of parsed.poison) results[p.index] = poisonRecord(p)
+  ): Promise<{ parsed: ParsedEvent; results: MessageResult[]; sent: number; droppedV5Properties: number }> {
+    const parsed: ParsedEvent = { shape: opened.shape, received: opened.received, messages: [], poison: [] }
+    const results: MessageResult[] = new Array(opened.received)
     const planner = new Planner(this.index, this.options.ignoreDeadlines ? null : startedAt)
     const totals = { sent: 0, droppedV5Properties: 0 }
     let failure: string | undefined
     let thrown: { err: unknown } | undefined
     let publishing: Promise<void> = Promise.resolve()
-    for (const [k, [from, to]] of slices(parsed.messages.length, this.paced).entries()) {
-      // The previous slice's writes and acknowledgements go first.
-      if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve))
-      const sends = this.unsent(
-        parsed.messages.slice(from, to).map((m) => planner.plan(m)),
-        results,
-      )
-      if (sends.length === 0) continue
+    const publish = (sends: ToPublish[]) => {
       totals.sent += sends.length
       publishing = publishing.then(async () => {
         if (failure !== undefined) {
@@ -185,27 +184,39 @@ export class Bridge {
         failure ??= `not sent: an earlier part of this batch failed (${messageOf(err)})`
       })
     }
+    for (const [k, [from, to]] of slices(opened.received, this.paced).entries()) {
+      // What is being published (its writes, acknowledgements and pacing) goes first.
+      if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      const { messages, poison } = opened.entries(from, to)
+      for (const p of poison) {
+        results[p.index] = poisonRecord(p)
+        parsed.poison.push(p)
+      }
+      const sends: ToPublish[] = []
+      for (const m of messages) {
+        parsed.messages.push(m)
+        const send = this.unsent(planner.plan(m), results)
+        if (send) sends.push(send)
+      }
+      if (sends.length > 0) publish(sends)
+    }
     await publishing
     if (thrown) throw thrown.err
-    return { results, ...totals }
+    return { parsed, results, ...totals }
   }
 
   /**
-   * Records what is not to be published (planned so, delivered by this instance already, or expired), and
-   * returns the rest.
+   * Records what is not to be published (planned so, delivered by this instance already, or expired);
+   * returns what is.
    */
-  private unsent(planned: Planned[], results: MessageResult[]): ToPublish[] {
-    const sends: ToPublish[] = []
-    const now = Date.now()
-    for (const p of planned) {
-      if (p.status !== 'publish') results[indexOf(p)] = p
-      else if (this.delivered.has(p.publish)) {
-        const { ruleId, index, messageId } = p.publish
-        results[index] = { status: 'duplicate', index, ruleId, ...(messageId !== undefined ? { messageId } : {}), seen: 'by this instance' }
-      } else if (p.expiry && isExpired(p.expiry.expiresAt, now)) results[p.publish.index] = expired(p, p.expiry, now)
-      else sends.push(p)
-    }
-    return sends
+  private unsent(p: Planned, results: MessageResult[]): ToPublish | undefined {
+    if (p.status !== 'publish') results[indexOf(p)] = p
+    else if (this.delivered.has(p.publish)) {
+      const { ruleId, index, messageId } = p.publish
+      results[index] = { status: 'duplicate', index, ruleId, ...(messageId !== undefined ? { messageId } : {}), seen: 'by this instance' }
+    } else if (p.expiry && isExpired(p.expiry.expiresAt, Date.now())) results[p.publish.index] = expired(p, p.expiry, Date.now())
+    else return p
+    return undefined
   }
 
   /** Publishes `sends` (through the fleet store, when there is one) and records each one's result; returns the MQTT 5 property sets dropped. */

@@ -28,11 +28,11 @@ export function planBatch(parsed: ParsedEvent, index: RuleIndex, now: number | n
 const MIN_SLICE = 64
 
 /**
- * [from, to) of each slice of a batch of `n` messages published at `paced` messages per second (0: as fast as
- * the broker takes them). Unpaced, one: a pause between slices would cost more than planning ahead saves.
- * Paced, 25 ms of the rate each (at least MIN_SLICE): planning one (about 20 µs a message) blocks the
- * pacing for a fifth of that, and the rate limit's burst of 25 ms makes up such a pause, and the one
- * between two slices (docs/performance.md, "The rate limit").
+ * [from, to) of each slice of a batch of `n` entries published at `paced` messages per second (0: as fast as
+ * the broker takes them). Unpaced, one: a pause between slices would cost more than reading ahead saves.
+ * Paced, 25 ms of the rate each (at least MIN_SLICE): reading and planning one (about 20 µs a message)
+ * blocks the pacing for a fifth of that, and the rate limit's burst of 25 ms makes up such a pause, and
+ * the one between two slices (docs/performance.md, "The rate limit").
  */
 export function slices(n: number, paced: number): Array<[number, number]> {
   if (paced <= 0) return [[0, n]]

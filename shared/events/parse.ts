@@ -13,6 +13,24 @@ function isCloudEvent(entry: unknown): boolean {
 }
 
 export function parseEvent(event: unknown): ParsedEvent {
+  const opened = openEvent(event)
+  return { ...opened.entries(0, opened.received), shape: opened.shape, received: opened.received }
+}
+
+/** An event decoded as JSON, whose entries are read when asked for, a range at a time. */
+export interface OpenedEvent {
+  shape: ParsedEvent['shape']
+  received: number
+  /** Entries [from, to) as messages and poison, each in batch order. */
+  entries(from: number, to: number): Pick<ParsedEvent, 'messages' | 'poison'>
+}
+
+/**
+ * Decodes the event (a Buffer, a string or a parsed value) and finds its shape; its entries are read by
+ * `entries`, so a caller may read the first ones and publish them before it reads the rest (the bridge's
+ * slices of a paced batch, shared/bridge/bridge.ts).
+ */
+export function openEvent(event: unknown): OpenedEvent {
   let value: unknown = event
   let lossy = false
   if (Buffer.isBuffer(event) || event instanceof Uint8Array || typeof event === 'string') {
@@ -28,12 +46,40 @@ export function parseEvent(event: unknown): ParsedEvent {
     try {
       value = JSON.parse(text)
     } catch (err) {
-      const parsed = unparsable(text, `event is not JSON: ${messageOf(err)}`, true)
-      return lossy ? quarantineReplaced(parsed) : parsed
+      return whole(unparsable(text, `event is not JSON: ${messageOf(err)}`, true), lossy)
     }
   }
-  const parsed = parseValue(value)
-  return lossy ? quarantineReplaced(parsed) : parsed
+  if (Array.isArray(value)) {
+    const first = value.find((e) => typeof e === 'object' && e !== null)
+    const shape = first !== undefined && !isCloudEvent(first) ? 'raw-data' : 'event-streaming'
+    const list = value
+    return {
+      shape,
+      received: list.length,
+      entries: (from, to) => {
+        const out: Pick<ParsedEvent, 'messages' | 'poison'> = { messages: [], poison: [] }
+        // A loop, not forEach: a hole in an array handed over in process is an entry too (poison).
+        for (let i = from; i < to; i++) addEntry(out, list[i], i, `[${i}]`)
+        return lossy ? quarantineReplaced(out) : out
+      },
+    }
+  }
+  if (typeof value === 'object' && value !== null) {
+    const out: ParsedEvent = { shape: isCloudEvent(value) ? 'event-driven' : 'raw-data', messages: [], poison: [], received: 1 }
+    addEntry(out, value, 0, '(event)')
+    return whole(out, lossy)
+  }
+  return whole(unparsable(value, `event must be a JSON array or object, got ${value === null ? 'null' : typeof value}`), lossy)
+}
+
+/** An event of one entry, read already. */
+function whole(parsed: ParsedEvent, lossy: boolean): OpenedEvent {
+  const { messages, poison } = lossy ? quarantineReplaced(parsed) : parsed
+  return {
+    shape: parsed.shape,
+    received: parsed.received,
+    entries: (from, to) => (from <= 0 && to > 0 ? { messages, poison } : { messages: [], poison: [] }),
+  }
 }
 
 /**
@@ -42,7 +88,7 @@ export function parseEvent(event: unknown): ParsedEvent {
  * The whole entry is searched (system properties, IDs, the CloudEvent's own fields), not only the fields
  * the mapping reads. A message that carried U+FFFD itself is quarantined too: its bytes are unknowable.
  */
-function quarantineReplaced(parsed: ParsedEvent): ParsedEvent {
+function quarantineReplaced<T extends Pick<ParsedEvent, 'messages' | 'poison'>>(parsed: T): T {
   const poison = parsed.poison.map((p) => (holdsReplacement(p.event) ? { ...p, lossy: true as const } : p))
   const messages: RocketMessage[] = []
   for (const m of parsed.messages) {
@@ -77,30 +123,13 @@ function holdsReplacement(value: unknown): boolean {
   return false
 }
 
-function parseValue(value: unknown): ParsedEvent {
-  if (Array.isArray(value)) {
-    const first = value.find((e) => typeof e === 'object' && e !== null)
-    const shape = first !== undefined && !isCloudEvent(first) ? 'raw-data' : 'event-streaming'
-    const out: ParsedEvent = { shape, messages: [], poison: [], received: value.length }
-    // A loop, not forEach: a hole in an array handed over in process is an entry too (poison).
-    for (let i = 0; i < value.length; i++) addEntry(out, value[i], i, `[${i}]`)
-    return out
-  }
-  if (typeof value === 'object' && value !== null) {
-    const out: ParsedEvent = { shape: isCloudEvent(value) ? 'event-driven' : 'raw-data', messages: [], poison: [], received: 1 }
-    addEntry(out, value, 0, '(event)')
-    return out
-  }
-  return unparsable(value, `event must be a JSON array or object, got ${value === null ? 'null' : typeof value}`)
-}
-
 /** The whole event as one dead letter: replay sends it back as it came (raw text, or the JSON value). */
 function unparsable(raw: unknown, reason: string, text = false): ParsedEvent {
   const form = { wholeEvent: true as const, ...(text ? { eventText: true as const } : {}) }
   return { shape: 'unparsable', messages: [], poison: [{ index: 0, reason, event: raw, ...form }], received: 1 }
 }
 
-function addEntry(out: ParsedEvent, entry: unknown, index: number, where: string): void {
+function addEntry(out: Pick<ParsedEvent, 'messages' | 'poison'>, entry: unknown, index: number, where: string): void {
   const cloud = isCloudEvent(entry)
   let ce: CloudEvent | undefined
   let data: Data | undefined

@@ -11,7 +11,7 @@ export function failedInvocation(requestId: string, batch: unknown[], errorType 
     requestPayload: JSON.stringify(batch),
     responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
     responsePayload: JSON.stringify({
-      errorMessage: `${batch.length} of ${batch.length} messages not acknowledged by the MQTT broker`,
+      errorMessage: `${batch.length} of ${batch.length} messages not delivered`,
       errorType,
     }),
   }

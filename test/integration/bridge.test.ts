@@ -216,7 +216,7 @@ describe('broker unreachable', needsMosquitto(), () => {
         assert.ok(err instanceof DeliveryError)
         assert.match(
           err.message,
-          /^90 of 90 messages not acknowledged by the MQTT broker: 90 × cannot reach the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
+          /^90 of 90 messages not delivered: 90 × cannot reach the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
         )
         assert.match(err.message, /Function Compute retries it/)
         return true
@@ -252,7 +252,7 @@ describe('broker unreachable', needsMosquitto(), () => {
       const started = Date.now()
       await assert.rejects(
         bridge.handle(makeBatch(5, 'SILENT-').event, context('req-silent', 30)),
-        /5 of 5 messages not acknowledged.*no CONNACK from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 800 ms/,
+        /5 of 5 messages not delivered.*no CONNACK from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 800 ms/,
       )
       assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
     } finally {

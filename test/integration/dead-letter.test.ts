@@ -183,7 +183,7 @@ describe('dead-letter function: asynchronous-destination records', () => {
       ],
     )
     assert.ok(!stored[1]!.reason.includes('[verdicts'), 'the ledger is not part of the reason a person reads')
-    assert.match(stored[1]!.reason, /2 of 3 messages not acknowledged by the MQTT broker: 2 × broker went away/)
+    assert.match(stored[1]!.reason, /2 of 3 messages not delivered: 2 × broker went away/)
   })
 
   test('a dead letter whose hand-off failed is stored as poison; a ledger of another batch size stores every member, noted', async () => {

@@ -81,7 +81,7 @@ for (const poolSize of [1, 4]) {
         let unconfirmed = 0
         await assert.rejects(first, (err: Error) => {
           assert.ok(err instanceof DeliveryError, String(err))
-          assert.match(err.message, /^\d+ of 5000 messages not acknowledged by the MQTT broker: /)
+          assert.match(err.message, /^\d+ of 5000 messages not delivered: /)
           assert.match(err.message, /lost|cannot reach|closed/)
           // It failed on the loss, before the function timeout: not on the invocation deadline.
           assert.doesNotMatch(err.message, /invocation deadline/)
@@ -162,7 +162,7 @@ for (const poolSize of [1, 4]) {
         await assert.rejects(bridge.handle(event, fcContext('req-stop', 10)), (err: Error) => {
           assert.match(
             err.message,
-            /300 of 300 messages not acknowledged.*(no acknowledgement from the MQTT broker at .* within MQTT_PUBLISH_TIMEOUT_MS=1500 ms|no CONNACK)/,
+            /300 of 300 messages not delivered.*(no acknowledgement from the MQTT broker at .* within MQTT_PUBLISH_TIMEOUT_MS=1500 ms|no CONNACK)/,
           )
           // MQTT_PUBLISH_TIMEOUT_MS ended it, before the 10 s function timeout less its margin: not the invocation deadline.
           assert.doesNotMatch(err.message, /invocation deadline/)
@@ -206,7 +206,7 @@ describe('bounds and refusals', needsMosquitto(), () => {
         // All 50 for the one reason: the deadline.
         assert.match(
           err.message,
-          /^50 of 50 messages not acknowledged by the MQTT broker: 50 × the invocation deadline \(Function Compute timeout less a safety margin\) was reached before the broker acknowledged\./,
+          /^50 of 50 messages not delivered: 50 × the invocation deadline \(Function Compute timeout less a safety margin\) was reached before the broker acknowledged\./,
         )
         return true
       })
@@ -227,7 +227,7 @@ describe('bounds and refusals', needsMosquitto(), () => {
       await assert.rejects(bad.handle(qos1Batch(5, 'AUTH'), ctx), (err: Error) => {
         assert.match(
           err.message,
-          /5 of 5 messages not acknowledged.*the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: Connection refused: (Not authorized|Bad User Name or Password) \(code 13[45]\)/,
+          /5 of 5 messages not delivered.*the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: Connection refused: (Not authorized|Bad User Name or Password) \(code 13[45]\)/,
         )
         assert.ok(!err.message.includes(secret))
         return true

@@ -58,7 +58,7 @@ describe('the fleet store failing, and instances dying', needsFleet(), () => {
       assert.match(
         r.error ?? '',
         new RegExp(
-          `^50 of 50 messages not acknowledged by the MQTT broker: 50 × the fleet store at FLEET_REDIS_URL=${world.redis.url} .*not published, so that nothing goes out unchecked`,
+          `^50 of 50 messages not delivered: 50 × the fleet store at FLEET_REDIS_URL=${world.redis.url} .*not published, so that nothing goes out unchecked`,
         ),
       )
       assertNoPassword(r)

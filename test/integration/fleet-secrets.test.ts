@@ -82,7 +82,7 @@ describe('the fleet store over TLS, with a password', needsFleet(), () => {
   test('a wrong password: refused by the store, the invocation fails as transient, neither password in any output', async () => {
     const wrong = 'wrong-fleet-password-5678'
     const r = await invoke(bridge({ ...redis.env(), FLEET_REDIS_PASSWORD: wrong }), commands(5, 'WRONG-').event, 'wrong')
-    assert.match(r.error ?? '', /^5 of 5 messages not acknowledged by the MQTT broker: 5 × the fleet store at FLEET_REDIS_URL=.*WRONGPASS/)
+    assert.match(r.error ?? '', /^5 of 5 messages not delivered: 5 × the fleet store at FLEET_REDIS_URL=.*WRONGPASS/)
     assert.ok(!r.text.includes(wrong) && !r.text.includes(redis.password))
   })
 })

@@ -94,7 +94,7 @@ before(async () => {
     requestContext: { requestId: 'failed-1', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
     requestPayload: JSON.stringify(batch),
     responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
-    responsePayload: '{"errorMessage":"3 of 3 messages not acknowledged by the MQTT broker"}',
+    responsePayload: '{"errorMessage":"3 of 3 messages not delivered"}',
   }
   await appendDeadLetters(dir, entriesOf(record))
   await appendDeadLetters(
@@ -128,7 +128,7 @@ after(async () => {
 
 describe('replay --target local', () => {
   test('--dry-run lists what would be sent and sends nothing', async () => {
-    const r = await replayCli('--dry-run', '--reason', 'NOT ACKNOWLEDGED')
+    const r = await replayCli('--dry-run', '--reason', 'NOT DELIVERED')
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /3 dead letters to replay .*reason contains/)
     assert.equal((r.stderr.match(/would replay/g) ?? []).length, 3, 'the --reason filter (case-insensitive) leaves out the poison message')
@@ -169,7 +169,7 @@ describe('replay --target local', () => {
       /not replayed: P-1: dead-lettered again by the bridge: userProperties.qoslevel: .*; the entry keeps its reasons in its history/,
     )
 
-    const second = await replayCli('--reason', 'not acknowledged')
+    const second = await replayCli('--reason', 'not delivered')
     assert.equal(second.code, 0, second.stderr)
     assert.deepEqual(JSON.parse(second.stdout.trim().split('\n').at(-1)!), {
       pending: 0,
@@ -226,7 +226,7 @@ describe('replay sends exactly what was received', () => {
       requestContext: { requestId: 'failed-string', condition: 'UnhandledInvocationError', approximateInvokeCount: 4 },
       requestPayload: JSON.stringify(JSON.stringify(inside)),
       responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
-      responsePayload: '{"errorMessage":"1 of 1 messages not acknowledged by the MQTT broker"}',
+      responsePayload: '{"errorMessage":"1 of 1 messages not delivered"}',
     }
     await appendDeadLetters(store, entriesOf(Buffer.from(JSON.stringify(record))))
     const before = sub.messages.length

@@ -145,18 +145,18 @@ for (const [mode, auth] of Object.entries(modes)) {
         const failures = logEvents(contexts.find((c) => c.requestId === id)!, 'bridge.failure')
         assert.ok(failures.length > 0, `${id}: failures are logged`)
       }
-      failed('down', /^20 of 20 messages not acknowledged.*cannot reach the MQTT broker/)
+      failed('down', /^20 of 20 messages not delivered.*cannot reach the MQTT broker/)
       assert.deepEqual(
         [(outcomes['up'] as Summary).published, (outcomes['up'] as Summary).deadLettered],
         [20, 1],
         'up: delivered, the poison dead-lettered',
       )
-      failed('refused', /^20 of 20 messages not acknowledged.*refused the connection/)
+      failed('refused', /^20 of 20 messages not delivered.*refused the connection/)
       // Lost mid-batch: some of the 3000 were acknowledged before the broker went, the rest were not.
-      failed('lost', /^\d+ of 3000 messages not acknowledged/)
+      failed('lost', /^\d+ of 3000 messages not delivered/)
       const unconfirmed = Number(/^(\d+) of 3000/.exec(outcomes['lost'] as string)![1])
       assert.ok(unconfirmed > 0 && unconfirmed < 3000, `lost: ${unconfirmed} of 3000 unconfirmed`)
-      failed('silent', /^20 of 20 messages not acknowledged.*no CONNACK/)
+      failed('silent', /^20 of 20 messages not delivered.*no CONNACK/)
       failed('handoff', /could not hand 1 dead letter to file:/)
       assert.equal(errors.length, 5)
       for (const id of ['down', 'up', 'refused', 'silent', 'handoff']) {

@@ -1,6 +1,7 @@
-// A rate-limited batch is planned and published in slices (shared/bridge/bridge.ts, Bridge.slices): at
-// MQTT_RATE_LIMIT=1000 on one connection, 300 messages make slices of 64 (25 ms of the rate, at least 64). Across slices the
-// batch behaves as one: per-topic order, in-batch duplicates and reused IDs found wherever they fall, one
+// A rate-limited batch is read, planned and published in slices (shared/bridge/bridge.ts, plan.ts slices): at
+// MQTT_RATE_LIMIT=1000 on one connection, 300 entries make slices of 64 (25 ms of the rate, at least 64), each
+// read and planned while the one before is published. Across slices the batch behaves as one: per-topic
+// order, in-batch duplicates and reused IDs found wherever they fall, poison entries at their places, one
 // record per message; once a slice fails, the later ones fail unsent and the retry delivers them.
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
@@ -50,7 +51,8 @@ describe('a rate-limited batch, planned in slices', needsMosquitto(), () => {
     const broker = await startMosquitto()
     const sub = await subscribe(broker.url, ['devices/#'], 5)
     const bridge = bridgeOn(broker.url)
-    // 200 repeats 5 (a duplicate, two slices later); 250 reuses 7's ID with other content (poison).
+    // 200 repeats 5 (a duplicate, two slices later); 250 reuses 7's ID with other content (poison); 150 is no
+    // message at all (poison, read in its own slice).
     const event = commands(
       'slice',
       new Map([
@@ -58,18 +60,20 @@ describe('a rate-limited batch, planned in slices', needsMosquitto(), () => {
         [250, { of: 7, changed: true }],
       ]),
     )
+    event[150] = { specversion: '1.0', id: 'not-a-message', data: { body: 'no topic' } }
     try {
       const ctx = fcContext('req-slices')
       const summary = await bridge.handle(event, ctx)
-      assert.deepEqual([summary.published, summary.duplicates, summary.deadLettered], [COUNT - 2, 1, 1])
+      assert.deepEqual([summary.published, summary.duplicates, summary.deadLettered], [COUNT - 3, 1, 2])
       const dead = logEvents(ctx, 'bridge.dead-letter')
       assert.deepEqual(
         dead.map((d) => d['index']),
-        [250],
+        [150, 250],
       )
-      assert.match(String(dead[0]!['reason']), /appears twice in this batch with different content \(first at position 7\)/)
-      await sub.waitFor(COUNT - 2)
-      const expected = Array.from({ length: COUNT }, (_, i) => i).filter((i) => i !== 200 && i !== 250)
+      assert.match(String(dead[0]!['reason']), /^\[150\]\.data\.topic/)
+      assert.match(String(dead[1]!['reason']), /appears twice in this batch with different content \(first at position 7\)/)
+      await sub.waitFor(COUNT - 3)
+      const expected = Array.from({ length: COUNT }, (_, i) => i).filter((i) => i !== 150 && i !== 200 && i !== 250)
       for (let t = 0; t < 4; t++) {
         const got = sub.messages.filter((m) => m.topic === `devices/slice/t${t}`).map((m) => m.payload.toString())
         const want = expected.filter((i) => i % 4 === t).map((i) => `slice-${i}`)

@@ -118,10 +118,13 @@ function errorOf(payload: unknown): { type?: string; message?: string } {
   }
 }
 
-/** Transient only when the bridge's DeliveryError says so (Function Compute may call it plain "Error"). */
+/**
+ * Transient only when the bridge's DeliveryError says so (Function Compute may call it plain "Error"); its
+ * words before "not delivered" were "not acknowledged by the MQTT broker", as in Function Compute's sample.
+ */
 function failureOf(e: { type?: string; message?: string }): FailureKind {
   if (e.type === 'DeliveryError') return 'transient'
-  const said = e.message !== undefined && /\bmessages? not acknowledged by the MQTT broker\b/.test(e.message)
+  const said = e.message !== undefined && /\b\d+ of \d+ messages not (?:delivered|acknowledged by the MQTT broker)\b/.test(e.message)
   return said && (e.type === undefined || e.type === 'Error') ? 'transient' : 'unknown'
 }
 

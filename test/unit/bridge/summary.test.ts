@@ -68,7 +68,7 @@ describe('summarize', () => {
     assert.equal(summary.failed, 3)
     assert.equal(decision.outcome, 'retry')
     assert.ok(decision.outcome === 'retry' && decision.error instanceof DeliveryError)
-    assert.match(decision.error.message, /^3 of 4 messages not acknowledged by the MQTT broker: 2 × lost; 1 × timed out\./)
+    assert.match(decision.error.message, /^3 of 4 messages not delivered: 2 × lost; 1 × timed out\./)
   })
 
   test('the retry error passes through the invocation redactor', () => {
