@@ -1,10 +1,5 @@
-// npm run bench [-- --quick] [--out <file>]: the bridge's speed against the broker vendor's C client
-// (mosquitto_pub), a plain MQTT.js loop and the naive connect-per-invocation pattern, on Mosquitto started
-// here with its network defaults (Nagle on) and again with set_tcp_nodelay true, and across round trips of
-// 0, 2 and 20 ms (a latency proxy), in one run on one machine; and the other figures docs/performance.md
-// gives (cold start, memory, profile, mapping, the dead-letter store, `npm run logs` over a day). It prints
-// tables with each target met or missed and writes the figures and the targets as JSON (.bench/ by default).
-// It fails only when a message is missing or something breaks; speed is reported, never asserted.
+// npm run bench: every figure of docs/performance.md in one run, printed as tables and written as JSON with the
+// targets. It fails only when a message is missing or something breaks; speed is reported, never asserted.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os'
@@ -54,7 +49,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
   },
 }
 
-/** Both brokers: the same configuration (Mosquitto's own max_inflight_messages 20), but for Nagle's algorithm on their sockets. */
+/** The same configuration (Mosquitto's own max_inflight_messages 20) but for Nagle's algorithm. */
 const BROKERS: Record<BrokerKind, { config: string[]; describe: (version: string) => string }> = {
   default: { config: [], describe: (v) => `Mosquitto ${v} with its network defaults (Nagle on), max_queued_messages 0` },
   'no-delay': { config: ['set_tcp_nodelay true'], describe: (v) => `Mosquitto ${v} with set_tcp_nodelay true, max_queued_messages 0` },
@@ -82,8 +77,8 @@ async function main(): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) return console.log(HELP) ?? 0
   const mode = args.includes('--quick') ? 'quick' : 'full'
   const plan = PLANS[mode]
-  const out = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : join(ROOT, '.bench', `bench-${mode}.json`))
   const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100)
+  const out = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : join(ROOT, '.bench', `bench-${mode}.json`))
   const problems: string[] = []
   const bridgeProblems: string[] = []
   const scenarios: Counted[] = []
@@ -121,7 +116,6 @@ async function main(): Promise<number> {
     count('cold start, bundle', bundleFirst)
     count('cold start, sources', sourceFirst)
 
-    // In process, no broker: the per-message cost of templated routes against mqttSecondTopic.
     log('bench: mapping, templated routes against mqttSecondTopic…')
     const mapping = measureMapping(mode === 'quick' ? { messages: 1000, rounds: 3 } : undefined)
 

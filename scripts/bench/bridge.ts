@@ -81,16 +81,15 @@ export function bridgeEnv(
   }
 }
 
-/** Function Compute's context: request ID, the function's timeout, and its logger (here: kept out of stdout). */
-export function fcContext(requestId: string, problems: string[]): unknown {
+/** Function Compute's context; its logger keeps warnings and errors in `problems`, debug lines go to `debug`. */
+export function fcContext(requestId: string, problems: string[], debug: (line: string) => void = () => {}): unknown {
   const keep = (level: string) => (line: string) => {
     if (problems.length < 20) problems.push(`${level} ${line}`)
   }
-  const drop = () => {}
   return {
     requestId,
     function: { name: 'rocketmq-mqtt-bridge', timeout: 60 },
-    logger: { debug: drop, info: drop, warn: keep('warn'), error: keep('error') },
+    logger: { debug, info: () => {}, warn: keep('warn'), error: keep('error') },
   }
 }
 

@@ -1,46 +1,33 @@
-// The fleet store's cost (docs/performance.md, "The fleet store"): batches of 1,000 at QoS 1 through the built
-// bridge with FLEET_REDIS_URL against the same batches without it, in one run, alternating which goes first,
-// on a Mosquitto (set_tcp_nodelay true, no subscriber) and a password-protected redis-server started here. Also:
-// the store's round trips per batch (the bridge's own count) and the scripts Redis ran, Redis's own time, its
-// memory per remembered message (MEMORY USAGE and used_memory), the same batch retried on another instance,
-// and the cold start with and without the Redis client. Self-contained on purpose: nothing from the other
-// bench files (its parts are in fleet-setup.ts). `npx tsx scripts/bench/fleet.ts --help` says how to run it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// The fleet store's cost (docs/performance.md, "The fleet store"): the same batches through copies of the built
+// bridge with FLEET_REDIS_URL and without, alternating which goes first, on a Mosquitto and a redis-server of its own.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
 import { buildAll } from '../build.js'
-import {
-  type BridgeModule,
-  batchEvent,
-  type ColdStart,
-  coldStart,
-  context,
-  fleetBenchUnavailable,
-  loadCopy,
-  meanUsage,
-  median,
-  RULES,
-  round,
-  roundTripsOf,
-  scriptStats,
-  startServers,
-  usedMemory,
-} from './fleet-setup.js'
+import { type Broker, findProgram, freePort, startMosquitto } from '../mqtt/mosquitto.js'
+import { type BridgeModule, fcContext } from './bridge.js'
+import { median, round } from './measure.js'
+import { cloudEvents, INSTANCE } from './messages.js'
+import { table } from './report.js'
 
 /** The figure the fleet store is held to (issue 25): at most this much slower per batch. */
 export const TARGET_SLOWER_PERCENT = 10
+const WARM_UP = 3
 
-export interface FleetBenchOptions {
-  /** Measured batches per variant (after WARM_UP each). */
-  batches?: number
-  batchSize?: number
-  /** Fresh processes per cold-start figure. */
-  coldRuns?: number
-  log?: (line: string) => void
-}
+// Its own rule: the rule ID is part of every key the store writes, so its length is part of the memory figures.
+const RULES = `
+defaults: { profile: alibaba, qos: 1 }
+rules:
+  - id: bench-fleet
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: bench-fleet, groupId: GID_bench_fleet }
+    target: { parentTopic: benchfleet, qos: 1 }
+`
 
 export interface FleetBenchResult {
   batchSize: number
@@ -48,68 +35,154 @@ export interface FleetBenchResult {
   /** Median ms per batch: the handler's call, until every message was acknowledged (and, with the store, settled). */
   withoutStoreMs: number
   withStoreMs: number
-  /** withStoreMs / withoutStoreMs - 1, in %. */
   slowerPercent: number
   target: { target: string; measured: string; status: 'PASS' | 'MISS' }
-  /** The bridge's own CPU per batch (this process: user + system), median ms: what the client side costs. */
+  /** This process's CPU per batch (user + system), median ms: what the client side costs. */
   bridgeCpuMs: { without: number; with: number }
-  /** Per batch with the store: exchanges with it (pipelines, the bridge's count), and the scripts Redis ran. */
+  /** Exchanges with the store (the bridge's own count), and the scripts Redis ran, per batch. */
   roundTripsPerBatch: number
   scriptsPerBatch: number
-  /** Redis's own time running them, per batch (INFO commandstats), µs. */
+  /** Redis's own time running them (INFO commandstats), µs. */
   redisMicrosPerBatch: number
   /** The same batch handed to another instance: every message a duplicate, none published. */
   retried: { ms: number; roundTrips: number }
-  memory: {
-    /** MEMORY USAGE of one message key, mean of a sample. */
-    keyBytes: number
-    /** MEMORY USAGE of one owner record (one per chunk of a batch), mean. */
-    ownerBytes: number
-    /** used_memory grown per message remembered (key, owner share, expiry entry, hash table). */
-    usedPerMessage: number
-  }
-  coldStart: ColdStart
+  /** MEMORY USAGE of a message key and of an owner record (one per chunk), and used_memory grown per message. */
+  memory: { keyBytes: number; ownerBytes: number; usedPerMessage: number }
+  /** Fresh processes, median ms: require the bundle, then the Redis client after it (what FLEET_REDIS_URL adds). */
+  coldStart: { bundleMs: number; clientMs: number; clientKB: number; runs: number }
 }
 
-const WARM_UP = 3
-export async function runFleetBench(options: FleetBenchOptions = {}): Promise<FleetBenchResult> {
-  const batches = options.batches ?? 20
-  const size = options.batchSize ?? 1000
-  const log = options.log ?? (() => {})
+/** `n` QoS 1 messages of 256 bytes over 16 topics, with RocketMQ-like message IDs (32 hex digits) unique to `batch`. */
+function batchEvent(batch: number, n: number): Buffer {
+  const data = Array.from({ length: n }, (_, i) => ({
+    topic: 'bench-fleet',
+    systemProperties: {
+      UNIQ_KEY: `AC14C305069E1B28CA00${batch.toString(16).padStart(6, '0')}${i.toString(16).padStart(6, '0')}`.toUpperCase(),
+      INSTANCE_ID: INSTANCE,
+    },
+    userProperties: { mqttSecondTopic: `/d${i % 16}` },
+    body: `${batch}:${i}:`.padEnd(256, 'x'),
+  }))
+  return cloudEvents(INSTANCE, 'bench-fleet', data, (i) => `${batch}-${i}`)
+}
+
+/** Why the fleet bench cannot run here, or undefined when it can. */
+export function fleetBenchUnavailable(): string | undefined {
+  const missing = ['redis-server', 'mosquitto'].filter((p) => findProgram(p) === undefined)
+  return missing.length > 0 ? `${missing.join(' and ')} not installed (apt-get install -y redis-server mosquitto)` : undefined
+}
+
+/** A password-protected redis-server on a free loopback port, nothing saved; ready when it says so. */
+async function startRedis(): Promise<{ url: string; port: number; password: string; child: ChildProcess }> {
+  const port = await freePort()
+  const password = `bench-${randomBytes(8).toString('hex')}`
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', password]
+  const child = spawn(findProgram('redis-server')!, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+  let out = ''
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-2000)
+      if (out.includes('Ready to accept connections')) ready()
+    })
+    child.once('exit', (code) => fail(new Error(`redis-server exited (${code}) before it was ready: ${out}`)))
+  })
+  return { url: `redis://127.0.0.1:${port}`, port, password, child }
+}
+
+/** Every variable the bridge reads that a shell might have set: cleared, so only `env` configures a copy. */
+const OURS = /^(MQTT_|FLEET_|DUPLICATE_WINDOW$|DEAD_LETTER_|RULES_FILE$|LOG_LEVEL$)/
+
+/** A copy of the built bridge (its own module, bridge and pool), whose first call reads `env`: made here, with `env` in place. */
+async function loadCopy(dist: string, work: string, name: string, n: number, env: Record<string, string>): Promise<BridgeModule> {
+  const dir = join(work, name)
+  cpSync(join(dist, 'bridge'), dir, { recursive: true })
+  const saved = { ...process.env }
+  for (const k of Object.keys(process.env)) if (OURS.test(k)) delete process.env[k]
+  Object.assign(process.env, env)
+  try {
+    const m = createRequire(import.meta.url)(join(dir, 'index.js')) as BridgeModule
+    const s = await m.handler(batchEvent(0xfff000 + n, 1), fcContext(`${name}-first`, []))
+    if (s.published !== 1) throw new Error(`${name}: the first call published ${s.published} of 1`)
+    return m
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
+    Object.assign(process.env, saved)
+  }
+}
+
+const roundTripsOf = (lines: string[]) => Number(/"roundTrips":(\d+)/.exec(lines[0] ?? '')?.[1] ?? Number.NaN)
+const usedMemory = async (redis: Redis) => Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1])
+
+/** Scripts run (EVALSHA, and EVAL when a script was not cached yet) and their µs, from INFO commandstats. */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  const stats = [...(await redis.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/gm)]
+  return { calls: stats.reduce((a, m) => a + Number(m[1]), 0), usec: stats.reduce((a, m) => a + Number(m[2]), 0) }
+}
+
+/** Mean MEMORY USAGE of up to `n` keys matching `pattern`. */
+async function meanUsage(redis: Redis, pattern: string, n: number): Promise<number> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    keys.push(...found)
+    cursor = next
+  } while (cursor !== '0' && keys.length < n)
+  const sizes = await Promise.all(keys.slice(0, n).map((k) => redis.memory('USAGE', k, 'SAMPLES', '0')))
+  return sizes.length > 0 ? Math.round(sizes.reduce((a: number, b) => a + Number(b), 0) / sizes.length) : Number.NaN
+}
+
+// One process a run, the bundle and then the Redis client each timed: the client's cost is not the difference of two noisy medians.
+function coldStart(dist: string, runs: number): FleetBenchResult['coldStart'] {
+  const client = join(dist, 'bridge', 'ioredis.js')
+  const code = `const h=()=>Number(process.hrtime.bigint())/1e6;const t0=h();require(${JSON.stringify(join(dist, 'bridge', 'index.js'))});const t1=h();require(${JSON.stringify(client)});console.log(t1-t0,h()-t1)`
+  const bundleMs: number[] = []
+  const clientMs: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`cold start: node -e exited ${r.status}: ${r.stderr}`)
+    const [b, c] = r.stdout.trim().split(' ').map(Number)
+    bundleMs.push(b!)
+    clientMs.push(c!)
+  }
+  const clientKB = Math.round(statSync(client).size / 1024)
+  return { bundleMs: round(median(bundleMs), 1), clientMs: round(median(clientMs), 1), clientKB, runs }
+}
+
+export async function runFleetBench(
+  options: { batches?: number; batchSize?: number; coldRuns?: number; log?: (line: string) => void } = {},
+): Promise<FleetBenchResult> {
+  const { batches = 20, batchSize: size = 1000, coldRuns = 7, log = () => {} } = options
   const unavailable = fleetBenchUnavailable()
   if (unavailable) throw new Error(`the fleet bench needs ${unavailable}`)
   const work = mkdtempSync(join(tmpdir(), 'bench-fleet-'))
   const copies: BridgeModule[] = []
-  let servers: Awaited<ReturnType<typeof startServers>> | undefined
+  let broker: Broker | undefined
+  let server: Awaited<ReturnType<typeof startRedis>> | undefined
   let redis: Redis | undefined
   try {
     const dist = join(work, 'dist')
     writeFileSync(join(work, 'rules.yaml'), RULES)
     await buildAll({ rulesFile: join(work, 'rules.yaml'), outDir: dist, quiet: true })
-    // Cold start first, while nothing else runs.
     log('bench: fleet store, cold start with and without the Redis client…')
-    const cold = await coldStart(dist, options.coldRuns ?? 7)
-    servers = await startServers(work)
-    redis = new Redis({
-      port: servers.redisPort,
-      host: '127.0.0.1',
-      password: servers.password,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-    })
+    const cold = coldStart(dist, coldRuns)
+    // No subscriber; Mosquitto's own window of 20.
+    broker = await startMosquitto({ config: ['set_tcp_nodelay true'], limits: { maxInflightMessages: 20 } })
+    server = await startRedis()
+    redis = new Redis({ port: server.port, host: '127.0.0.1', password: server.password, lazyConnect: true, maxRetriesPerRequest: 0 })
     await redis.connect()
     const common = {
-      MQTT_URL: servers.mqttUrl,
+      MQTT_URL: broker.url,
       MQTT_PROTOCOL_VERSION: '4',
       DEAD_LETTER_TARGET: `file:${join(work, 'dead-letters')}`,
       LOG_LEVEL: 'debug',
     }
-    const store = { FLEET_REDIS_URL: servers.redisUrl, FLEET_REDIS_PASSWORD: servers.password }
+    const store = { ...common, FLEET_REDIS_URL: server.url, FLEET_REDIS_PASSWORD: server.password }
     const without = await loadCopy(dist, work, 'without', 1, common)
     copies.push(without)
-    const withStore = await loadCopy(dist, work, 'with-store', 2, { ...common, ...store })
+    const withStore = await loadCopy(dist, work, 'with-store', 2, store)
     copies.push(withStore)
-    const other = await loadCopy(dist, work, 'other-instance', 3, { ...common, ...store })
+    const other = await loadCopy(dist, work, 'other-instance', 3, store)
     copies.push(other)
 
     log(`bench: fleet store, ${batches} batches of ${size} at QoS 1 with and without it, alternating…`)
@@ -117,12 +190,12 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
     const run = async (m: BridgeModule, id: string, event: Buffer, lines: string[]) => {
       const t0 = process.hrtime.bigint()
       const cpu0 = process.cpuUsage()
-      const summary = await m.handler(event, context(id, lines, problems))
+      const keep = (line: string) => line.includes('"fleet.batch"') && lines.push(line)
+      const summary = await m.handler(event, fcContext(id, problems, keep))
       const ms = Number(process.hrtime.bigint() - t0) / 1e6
       const cpu = process.cpuUsage(cpu0)
-      const cpuMs = (cpu.user + cpu.system) / 1000
       if (problems.length > 0) throw new Error(`${id}: the bridge logged ${problems.join(' | ')}`)
-      return { ms, cpuMs, summary }
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, summary }
     }
     const ms = { without: [] as number[], with: [] as number[], retried: [] as number[] }
     const cpu = { without: [] as number[], with: [] as number[] }
@@ -162,23 +235,16 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
         trips.retried.push(roundTripsOf(retryLines))
       }
       // Alternating which goes first, so neither always follows the other's garbage or the broker's backlog.
-      if (b % 2 === 0) {
-        await plainTurn()
-        await storeTurn()
-      } else {
-        await storeTurn()
-        await plainTurn()
-      }
+      for (const turn of b % 2 === 0 ? [plainTurn, storeTurn] : [storeTurn, plainTurn]) await turn()
     }
-    const remembered = batches * size
     const memory = {
       keyBytes: await meanUsage(redis, 'rmqb:m:*', 200),
       ownerBytes: await meanUsage(redis, 'rmqb:o:*', 20),
-      usedPerMessage: Math.round(((await usedMemory(redis)) - memoryBefore) / remembered),
+      usedPerMessage: Math.round(((await usedMemory(redis)) - memoryBefore) / (batches * size)),
     }
-    const withoutStoreMs = round(median(ms.without))
-    const withStoreMs = round(median(ms.with))
-    const slowerPercent = round((withStoreMs / withoutStoreMs - 1) * 100)
+    const withoutStoreMs = round(median(ms.without), 1)
+    const withStoreMs = round(median(ms.with), 1)
+    const slowerPercent = round((withStoreMs / withoutStoreMs - 1) * 100, 1)
     return {
       batchSize: size,
       batches,
@@ -190,18 +256,19 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
         measured: `${withStoreMs} ms vs ${withoutStoreMs} ms (${slowerPercent >= 0 ? '+' : ''}${slowerPercent} %)`,
         status: slowerPercent <= TARGET_SLOWER_PERCENT ? 'PASS' : 'MISS',
       },
-      bridgeCpuMs: { without: round(median(cpu.without)), with: round(median(cpu.with)) },
+      bridgeCpuMs: { without: round(median(cpu.without), 1), with: round(median(cpu.with), 1) },
       roundTripsPerBatch: median(trips.with),
       scriptsPerBatch: median(scripts),
       redisMicrosPerBatch: median(usec),
-      retried: { ms: round(median(ms.retried)), roundTrips: median(trips.retried) },
+      retried: { ms: round(median(ms.retried), 1), roundTrips: median(trips.retried) },
       memory,
       coldStart: cold,
     }
   } finally {
     for (const m of copies) await m.shutdown().catch(() => {})
     redis?.disconnect()
-    servers?.stop()
+    server?.child.kill('SIGKILL')
+    await broker?.close()
     rmSync(work, { recursive: true, force: true })
   }
 }
@@ -209,12 +276,13 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
 export function renderFleetBench(r: FleetBenchResult | { skipped: string }): string {
   if ('skipped' in r) return `## Fleet store\n\nskipped: ${r.skipped}`
   const c = r.coldStart
+  const header = 'without the store|with it|slower|bridge CPU without / with|round trips / batch|scripts / batch|Redis µs / batch|'
+  const cells = [r.withoutStoreMs, r.withStoreMs, `${r.slowerPercent} %`, `${r.bridgeCpuMs.without} / ${r.bridgeCpuMs.with} ms`]
+  cells.push(r.roundTripsPerBatch, r.scriptsPerBatch, r.redisMicrosPerBatch, `${r.retried.ms} ms, ${r.retried.roundTrips} round trips`)
   return [
     `## Fleet store: ${r.batches} batches of ${r.batchSize.toLocaleString('en-US')} at QoS 1 each way, alternating (median ms per batch)`,
     '',
-    '| without the store | with it | slower | bridge CPU without / with | round trips / batch | scripts / batch | Redis µs / batch | retried elsewhere (all duplicates) |',
-    '|---|---|---|---|---|---|---|---|',
-    `| ${r.withoutStoreMs} | ${r.withStoreMs} | ${r.slowerPercent} % | ${r.bridgeCpuMs.without} / ${r.bridgeCpuMs.with} ms | ${r.roundTripsPerBatch} | ${r.scriptsPerBatch} | ${r.redisMicrosPerBatch} | ${r.retried.ms} ms, ${r.retried.roundTrips} round trips |`,
+    table(`${header}retried elsewhere (all duplicates)`, [cells]),
     '',
     `${r.target.status}  ${r.target.target}: ${r.target.measured}`,
     `memory per message remembered: ${r.memory.usedPerMessage} B of used_memory (MEMORY USAGE: key ${r.memory.keyBytes} B, owner record ${r.memory.ownerBytes} B per chunk)`,
@@ -232,6 +300,16 @@ export async function runFleetSection(
   return runFleetBench(mode === 'quick' ? { batches: 2, coldRuns: 1, log } : { log })
 }
 
+const HELP = `usage: npx tsx scripts/bench/fleet.ts [--batches N] [--cold-runs N]
+
+Batches of 1,000 at QoS 1 through the built bridge with the fleet store (FLEET_REDIS_URL) and without it,
+alternating, on a redis-server and a Mosquitto started here; prints the figures as JSON on stdout and a table
+on stderr. npm run bench runs it too. See docs/performance.md, "The fleet store".
+
+  --batches N     measured batches each way, after 3 warm-ups (default 20)
+  --cold-runs N   fresh processes for the cold-start figures (default 7)
+  -h, --help      this text`
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   let values: { batches?: string; 'cold-runs'?: string; help?: boolean }
   try {
@@ -243,15 +321,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(2)
   }
   if (values.help) {
-    console.log(`usage: npx tsx scripts/bench/fleet.ts [--batches N] [--cold-runs N]
-
-Batches of 1,000 at QoS 1 through the built bridge with the fleet store (FLEET_REDIS_URL) and without it,
-alternating, on a redis-server and a Mosquitto started here; prints the figures as JSON on stdout and a table
-on stderr. npm run bench runs it too. See docs/performance.md, "The fleet store".
-
-  --batches N     measured batches each way, after 3 warm-ups (default 20)
-  --cold-runs N   fresh processes for the cold-start figures (default 7)
-  -h, --help      this text`)
+    console.log(HELP)
     process.exit(0)
   }
   runFleetBench({

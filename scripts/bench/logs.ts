@@ -134,7 +134,7 @@ export async function runLogsBench(invocations: number, work: string, log: (line
   const text = [
     `npm run logs over a day (${at}, ${fileMb} MB; wc -l: ${wcSeconds} s):`,
     '',
-    table(['mode', 'time', 'vs wc -l', 'peak RSS', 'invocations counted'], rows),
+    table('mode|time|vs wc -l|peak RSS|invocations counted', rows),
   ].join('\n')
   return { lines, invocations, fileMb, wcSeconds, runs, targets, text }
 }
