@@ -2,11 +2,12 @@
 // lines as `s logs` prints them (log-day.ts), read as a file in text and --json, and as a stream with --follow,
 // each in a process of its own (its peak RSS and, with --follow, its RSS as it goes), against `wc -l` of the same
 // file as the reference. npm run bench runs it; alone: tsx scripts/bench/logs.ts [--lines N].
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { nodeJson } from './coldstart.js'
 import { logDay } from './log-day.js'
 import { table } from './report.js'
 import { type Target, target } from './targets.js'
@@ -47,42 +48,15 @@ clearInterval(timer)
 const invocations = ${JSON.stringify(args.includes('--json'))} ? JSON.parse(out).totals.invocations : undefined
 console.log(JSON.stringify({ code, rss, settled, peak: Math.round(process.resourceUsage().maxRSS / 1024), invocations }))`
 
-function runLogs(mode: Run['mode'], file: string): Promise<Run> {
+async function runLogs(mode: Run['mode'], file: string): Promise<Run> {
   const args = mode === 'text' ? [file] : mode === 'json' ? ['--json', file] : ['--follow', '--json', '--interval', '1']
-  const started = process.hrtime.bigint()
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD(args)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  if (mode === 'follow') createReadStream(file).pipe(child.stdin)
-  else child.stdin.end()
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  return new Promise((done, fail) =>
-    child.once('exit', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      const r =
-        code === 0
-          ? (JSON.parse(out.trim().split('\n').at(-1)!) as {
-              code: number
-              rss: number[]
-              settled?: number
-              peak: number
-              invocations?: number
-            })
-          : undefined
-      if (r?.code !== 0) return fail(new Error(`npm run logs (${mode}) failed: exit ${code}, ${out.slice(-500)}`))
-      done({
-        mode,
-        seconds: Math.round(seconds * 100) / 100,
-        peakRssMb: r.peak,
-        rssMb: r.rss,
-        settledAt: r.settled ?? 0,
-        ...(r.invocations !== undefined && { invocations: r.invocations }),
-      })
-    }),
+  const { json: r, ms } = await nodeJson<{ code: number; rss: number[]; settled?: number; peak: number; invocations?: number }>(
+    ['--import', 'tsx', '--input-type=module', '-e', CHILD(args)],
+    mode === 'follow' ? { stdin: createReadStream(file) } : {},
   )
+  if (r.code !== 0) throw new Error(`npm run logs (${mode}) failed: exit ${r.code}`)
+  const invocations = r.invocations !== undefined && { invocations: r.invocations }
+  return { mode, seconds: Math.round(ms / 10) / 100, peakRssMb: r.peak, rssMb: r.rss, settledAt: r.settled ?? 0, ...invocations }
 }
 
 export async function runLogsBench(invocations: number, work: string, log: (line: string) => void): Promise<LogsFigures> {
