@@ -1,7 +1,5 @@
-// The bridge as Function Compute runs it: the built bundle (buildAll into a temporary outDir, with the
-// bench rules inlined), loaded with require, configured through process.env, and called with the event
-// as a Buffer and a context. One module instance serves every scenario: shutdown() between scenarios
-// makes the next call build a new bridge (and pool) from the changed environment.
+// The bridge as Function Compute runs it: the built bundle, configured through process.env, called with the event
+// as a Buffer. One module serves every scenario: shutdown() makes the next call build a new bridge from the environment.
 import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -17,26 +15,16 @@ export interface BridgeModule {
   shutdown(): Promise<void>
 }
 
-export interface BuiltBundles {
-  dir: string
-  rulesFile: string
-  /** dist/<function>/index.js (and 'MQTT.js alone') -> bytes. */
-  sizes: Record<string, number>
-  /** MQTT.js alone, bundled like the bridge: the cold start's reference. */
-  mqttAlone: string
-}
-
-export async function buildBundles(work: string): Promise<BuiltBundles> {
+/** The bundles with the bench rules inlined, their sizes, and MQTT.js alone, bundled like the bridge. */
+export async function buildBundles(work: string) {
   const rulesFile = join(work, 'bench-rules.yaml')
   writeFileSync(rulesFile, BENCH_RULES)
   const dir = join(work, 'dist')
   await buildAll({ rulesFile, outDir: dir, quiet: true })
+  // The bundle itself, not index.js, its code-cached loader (scripts/code-cache.ts).
   const sizes: Record<string, number> = {}
-  // The bundle itself (index.js is its code-cached loader, scripts/code-cache.ts).
   for (const fn of readdirSync(dir).sort()) sizes[`dist/${fn}/index.js`] = statSync(join(dir, fn, BUNDLE_FILE)).size
-  // The cold start's reference: MQTT.js alone, bundled as the bridge is (its CommonJS entry, minified,
-  // Node 20, loaded through the same code-cached loader), so that what any function speaking MQTT pays to
-  // load is measured beside the bridge.
+  // The cold start's reference, bundled and loaded as the bridge is: what any function speaking MQTT pays to load.
   const mqttAlone = join(work, 'mqtt-alone', 'index.js')
   await build({
     bundle: true,
@@ -54,7 +42,7 @@ export async function buildBundles(work: string): Promise<BuiltBundles> {
   return { dir, rulesFile, sizes, mqttAlone }
 }
 
-export function loadBridge(bundles: BuiltBundles): BridgeModule {
+export function loadBridge(bundles: { dir: string }): BridgeModule {
   return createRequire(import.meta.url)(join(bundles.dir, 'bridge', 'index.js')) as BridgeModule
 }
 
@@ -93,16 +81,14 @@ export function fcContext(requestId: string, problems: string[], debug: (line: s
   }
 }
 
-export interface BridgeShape extends ScenarioShape {
-  pool: number
-  deadLetterDir: string
-  /** MQTT_RATE_LIMIT; unset: no pacing. */
-  rateLimit?: number
-}
-
 let requests = 0
 
-export async function openBridge(mod: BridgeModule, shape: BridgeShape, problems: string[]): Promise<Publisher> {
+/** `rateLimit`: MQTT_RATE_LIMIT; unset, no pacing. */
+export async function openBridge(
+  mod: BridgeModule,
+  shape: ScenarioShape & { pool: number; deadLetterDir: string; rateLimit?: number },
+  problems: string[],
+): Promise<Publisher> {
   await mod.shutdown()
   delete process.env['RULES_FILE']
   Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile, shape.rateLimit))

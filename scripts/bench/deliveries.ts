@@ -1,8 +1,6 @@
-// The counting subscriber, in a process of its own (this file, forked with --child) so that it does not share
-// the publishers' event loop: the one subscriber (scripts/mqtt/subscriber.ts) keeping no messages, counting
-// distinct deliveries per batch key (the payload's `<key>:<seq>:` prefix). The parent asks "how many of batch
-// <key> arrived, and when did the last one" and gets the answer once that many did, or at the timeout.
-// Times are process.hrtime (CLOCK_MONOTONIC), comparable between the two processes.
+// The counting subscriber, in a process of its own (this file, forked with --child) so that it does not share the
+// publishers' event loop: distinct deliveries per batch key (the payload's `<key>:<seq>:` prefix). Times are
+// process.hrtime (CLOCK_MONOTONIC), comparable between the two processes.
 import { fork } from 'node:child_process'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,11 +20,10 @@ type FromChild =
 export interface Delivery {
   key: string
   expected: number
-  /** Distinct messages of the batch that arrived. */
+  /** Distinct messages that arrived, and all of them (QoS 1 may redeliver). */
   delivered: number
-  /** Including duplicates (QoS 1 may redeliver). */
   total: number
-  /** process.hrtime.bigint() of the first and last arrival (0n when none arrived). */
+  /** The first and last arrival (0n when none arrived). */
   firstAt: bigint
   lastAt: bigint
 }

@@ -33,15 +33,16 @@ export interface Tally {
   duplicates: number
 }
 
-export function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: NaN, p99: NaN, max: NaN }
+/** The value at quantile `q` (the lower median at 0.5), NaN if none. */
+export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1]!) }
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }
 
-export function median(values: number[]): number {
-  return percentiles(values).p50
+export const median = (values: number[]) => quantile(values, 0.5)
+
+function percentiles(values: number[]): Percentiles {
+  return { p50: round(median(values)), p99: round(quantile(values, 0.99)), max: round(quantile(values, 1)) }
 }
 
 export function round(n: number, digits = 3): number {
