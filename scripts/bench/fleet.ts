@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
+import { messageOf } from '../../shared/errors.js'
 import { buildAll } from '../build.js'
 import { type Broker, findProgram, freePort, startMosquitto } from '../mqtt/mosquitto.js'
 import { type BridgeModule, fcContext } from './bridge.js'
@@ -28,29 +29,6 @@ rules:
     source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: bench-fleet, groupId: GID_bench_fleet }
     target: { parentTopic: benchfleet, qos: 1 }
 `
-
-export interface FleetBenchResult {
-  batchSize: number
-  batches: number
-  /** Median ms per batch: the handler's call, until every message was acknowledged (and, with the store, settled). */
-  withoutStoreMs: number
-  withStoreMs: number
-  slowerPercent: number
-  target: { target: string; measured: string; status: 'PASS' | 'MISS' }
-  /** This process's CPU per batch (user + system), median ms: what the client side costs. */
-  bridgeCpuMs: { without: number; with: number }
-  /** Exchanges with the store (the bridge's own count), and the scripts Redis ran, per batch. */
-  roundTripsPerBatch: number
-  scriptsPerBatch: number
-  /** Redis's own time running them (INFO commandstats), µs. */
-  redisMicrosPerBatch: number
-  /** The same batch handed to another instance: every message a duplicate, none published. */
-  retried: { ms: number; roundTrips: number }
-  /** MEMORY USAGE of a message key and of an owner record (one per chunk), and used_memory grown per message. */
-  memory: { keyBytes: number; ownerBytes: number; usedPerMessage: number }
-  /** Fresh processes, median ms: require the bundle, then the Redis client after it (what FLEET_REDIS_URL adds). */
-  coldStart: { bundleMs: number; clientMs: number; clientKB: number; runs: number }
-}
 
 /** `n` QoS 1 messages of 256 bytes over 16 topics, with RocketMQ-like message IDs (32 hex digits) unique to `batch`. */
 function batchEvent(batch: number, n: number): Buffer {
@@ -110,7 +88,6 @@ async function loadCopy(dist: string, work: string, name: string, n: number, env
   }
 }
 
-const roundTripsOf = (lines: string[]) => Number(/"roundTrips":(\d+)/.exec(lines[0] ?? '')?.[1] ?? Number.NaN)
 const usedMemory = async (redis: Redis) => Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1])
 
 /** Scripts run (EVALSHA, and EVAL when a script was not cached yet) and their µs, from INFO commandstats. */
@@ -133,7 +110,7 @@ async function meanUsage(redis: Redis, pattern: string, n: number): Promise<numb
 }
 
 // One process a run, the bundle and then the Redis client each timed: the client's cost is not the difference of two noisy medians.
-function coldStart(dist: string, runs: number): FleetBenchResult['coldStart'] {
+function coldStarts(dist: string, runs: number) {
   const client = join(dist, 'bridge', 'ioredis.js')
   const code = `const h=()=>Number(process.hrtime.bigint())/1e6;const t0=h();require(${JSON.stringify(join(dist, 'bridge', 'index.js'))});const t1=h();require(${JSON.stringify(client)});console.log(t1-t0,h()-t1)`
   const bundleMs: number[] = []
@@ -149,9 +126,16 @@ function coldStart(dist: string, runs: number): FleetBenchResult['coldStart'] {
   return { bundleMs: round(median(bundleMs), 1), clientMs: round(median(clientMs), 1), clientKB, runs }
 }
 
+export type FleetBenchResult = Awaited<ReturnType<typeof runFleetBench>>
+
+/**
+ * Median ms per batch with the store and without (the handler's call, until every message was acknowledged and, with
+ * the store, settled), this process's CPU per batch, the store's round trips (the bridge's count), the scripts Redis
+ * ran and its own µs (INFO commandstats), the same batch on another instance (all duplicates), Redis's memory.
+ */
 export async function runFleetBench(
   options: { batches?: number; batchSize?: number; coldRuns?: number; log?: (line: string) => void } = {},
-): Promise<FleetBenchResult> {
+) {
   const { batches = 20, batchSize: size = 1000, coldRuns = 7, log = () => {} } = options
   const unavailable = fleetBenchUnavailable()
   if (unavailable) throw new Error(`the fleet bench needs ${unavailable}`)
@@ -165,7 +149,7 @@ export async function runFleetBench(
     writeFileSync(join(work, 'rules.yaml'), RULES)
     await buildAll({ rulesFile: join(work, 'rules.yaml'), outDir: dist, quiet: true })
     log('bench: fleet store, cold start with and without the Redis client…')
-    const cold = coldStart(dist, coldRuns)
+    const coldStart = coldStarts(dist, coldRuns)
     // No subscriber; Mosquitto's own window of 20.
     broker = await startMosquitto({ config: ['set_tcp_nodelay true'], limits: { maxInflightMessages: 20 } })
     server = await startRedis()
@@ -178,16 +162,18 @@ export async function runFleetBench(
       LOG_LEVEL: 'debug',
     }
     const store = { ...common, FLEET_REDIS_URL: server.url, FLEET_REDIS_PASSWORD: server.password }
-    const without = await loadCopy(dist, work, 'without', 1, common)
-    copies.push(without)
-    const withStore = await loadCopy(dist, work, 'with-store', 2, store)
-    copies.push(withStore)
-    const other = await loadCopy(dist, work, 'other-instance', 3, store)
-    copies.push(other)
+    for (const [name, env] of [
+      ['without', common],
+      ['with-store', store],
+      ['other-instance', store],
+    ] as const)
+      copies.push(await loadCopy(dist, work, name, copies.length + 1, env))
+    const [without, withStore, other] = copies as [BridgeModule, BridgeModule, BridgeModule]
 
     log(`bench: fleet store, ${batches} batches of ${size} at QoS 1 with and without it, alternating…`)
     const problems: string[] = []
-    const run = async (m: BridgeModule, id: string, event: Buffer, lines: string[]) => {
+    const run = async (m: BridgeModule, id: string, event: Buffer, published: number) => {
+      const lines: string[] = []
       const t0 = process.hrtime.bigint()
       const cpu0 = process.cpuUsage()
       const keep = (line: string) => line.includes('"fleet.batch"') && lines.push(line)
@@ -195,55 +181,34 @@ export async function runFleetBench(
       const ms = Number(process.hrtime.bigint() - t0) / 1e6
       const cpu = process.cpuUsage(cpu0)
       if (problems.length > 0) throw new Error(`${id}: the bridge logged ${problems.join(' | ')}`)
-      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, summary }
+      if (summary.published !== published || summary.duplicates !== size - published)
+        throw new Error(`${id}: ${summary.published} of ${size} published, ${summary.duplicates} duplicates`)
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, roundTrips: Number(/"roundTrips":(\d+)/.exec(lines[0] ?? '')?.[1] ?? Number.NaN) }
     }
-    const ms = { without: [] as number[], with: [] as number[], retried: [] as number[] }
-    const cpu = { without: [] as number[], with: [] as number[] }
-    const trips = { with: [] as number[], retried: [] as number[] }
-    const scripts: number[] = []
-    const usec: number[] = []
+    const plainTurn = async (b: number) => {
+      const r = await run(without, `without-${b}`, batchEvent(2 * b, size), size)
+      return { withoutMs: r.ms, withoutCpu: r.cpuMs }
+    }
+    const storeTurn = async (b: number) => {
+      const event = batchEvent(2 * b + 1, size)
+      const before = await scriptStats(redis!)
+      const r = await run(withStore, `with-${b}`, event, size)
+      const after = await scriptStats(redis!)
+      // The batch retried on another instance: recognised, none published again.
+      const again = await run(other, `retried-${b}`, event, 0)
+      const scripts = { scripts: after.calls - before.calls, usec: after.usec - before.usec }
+      return { withMs: r.ms, withCpu: r.cpuMs, trips: r.roundTrips, ...scripts, retriedMs: again.ms, retriedTrips: again.roundTrips }
+    }
+    const rows: Array<Awaited<ReturnType<typeof plainTurn>> & Awaited<ReturnType<typeof storeTurn>>> = []
     let memoryBefore = 0
     for (let b = 1; b <= WARM_UP + batches; b++) {
-      const measured = b > WARM_UP
       if (b === WARM_UP + 1) memoryBefore = await usedMemory(redis)
-      const plainTurn = async () => {
-        const r = await run(without, `without-${b}`, batchEvent(2 * b, size), [])
-        if (r.summary.published !== size) throw new Error(`without the store: published ${r.summary.published} of ${size}`)
-        if (!measured) return
-        ms.without.push(r.ms)
-        cpu.without.push(r.cpuMs)
-      }
-      const storeTurn = async () => {
-        const event = batchEvent(2 * b + 1, size)
-        const lines: string[] = []
-        const before = await scriptStats(redis!)
-        const r = await run(withStore, `with-${b}`, event, lines)
-        const after = await scriptStats(redis!)
-        if (r.summary.published !== size) throw new Error(`with the store: published ${r.summary.published} of ${size}`)
-        // The batch retried on another instance: recognised, none published again.
-        const retryLines: string[] = []
-        const again = await run(other, `retried-${b}`, event, retryLines)
-        if (again.summary.duplicates !== size || again.summary.published !== 0)
-          throw new Error(`the retried batch: ${again.summary.duplicates} of ${size} duplicates, ${again.summary.published} published`)
-        if (!measured) return
-        ms.with.push(r.ms)
-        cpu.with.push(r.cpuMs)
-        trips.with.push(roundTripsOf(lines))
-        scripts.push(after.calls - before.calls)
-        usec.push(after.usec - before.usec)
-        ms.retried.push(again.ms)
-        trips.retried.push(roundTripsOf(retryLines))
-      }
       // Alternating which goes first, so neither always follows the other's garbage or the broker's backlog.
-      for (const turn of b % 2 === 0 ? [plainTurn, storeTurn] : [storeTurn, plainTurn]) await turn()
+      const row = b % 2 === 0 ? { ...(await plainTurn(b)), ...(await storeTurn(b)) } : { ...(await storeTurn(b)), ...(await plainTurn(b)) }
+      if (b > WARM_UP) rows.push(row)
     }
-    const memory = {
-      keyBytes: await meanUsage(redis, 'rmqb:m:*', 200),
-      ownerBytes: await meanUsage(redis, 'rmqb:o:*', 20),
-      usedPerMessage: Math.round(((await usedMemory(redis)) - memoryBefore) / (batches * size)),
-    }
-    const withoutStoreMs = round(median(ms.without), 1)
-    const withStoreMs = round(median(ms.with), 1)
+    const med = (k: keyof (typeof rows)[number], digits = 1) => round(median(rows.map((r) => r[k])), digits)
+    const [withoutStoreMs, withStoreMs] = [med('withoutMs'), med('withMs')]
     const slowerPercent = round((withStoreMs / withoutStoreMs - 1) * 100, 1)
     return {
       batchSize: size,
@@ -256,13 +221,17 @@ export async function runFleetBench(
         measured: `${withStoreMs} ms vs ${withoutStoreMs} ms (${slowerPercent >= 0 ? '+' : ''}${slowerPercent} %)`,
         status: slowerPercent <= TARGET_SLOWER_PERCENT ? 'PASS' : 'MISS',
       },
-      bridgeCpuMs: { without: round(median(cpu.without), 1), with: round(median(cpu.with), 1) },
-      roundTripsPerBatch: median(trips.with),
-      scriptsPerBatch: median(scripts),
-      redisMicrosPerBatch: median(usec),
-      retried: { ms: round(median(ms.retried), 1), roundTrips: median(trips.retried) },
-      memory,
-      coldStart: cold,
+      bridgeCpuMs: { without: med('withoutCpu'), with: med('withCpu') },
+      roundTripsPerBatch: med('trips', 0),
+      scriptsPerBatch: med('scripts', 0),
+      redisMicrosPerBatch: med('usec', 0),
+      retried: { ms: med('retriedMs'), roundTrips: med('retriedTrips', 0) },
+      memory: {
+        keyBytes: await meanUsage(redis, 'rmqb:m:*', 200),
+        ownerBytes: await meanUsage(redis, 'rmqb:o:*', 20),
+        usedPerMessage: Math.round(((await usedMemory(redis)) - memoryBefore) / (batches * size)),
+      },
+      coldStart,
     }
   } finally {
     for (const m of copies) await m.shutdown().catch(() => {})
@@ -311,31 +280,27 @@ on stderr. npm run bench runs it too. See docs/performance.md, "The fleet store"
   -h, --help      this text`
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let values: { batches?: string; 'cold-runs'?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      options: { batches: { type: 'string' }, 'cold-runs': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }))
-  } catch (err) {
-    console.error(`${(err as Error).message}; see --help`)
-    process.exit(2)
-  }
-  if (values.help) {
-    console.log(HELP)
-    process.exit(0)
-  }
-  runFleetBench({
-    ...(values.batches ? { batches: Number(values.batches) } : {}),
-    ...(values['cold-runs'] ? { coldRuns: Number(values['cold-runs']) } : {}),
-    log: (line) => process.stderr.write(`${line}\n`),
-  }).then(
-    (r) => {
+  const options = { batches: { type: 'string' }, 'cold-runs': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const
+  const parsed = (() => {
+    try {
+      return parseArgs({ options }).values
+    } catch (err) {
+      console.error(`${messageOf(err)}; see --help`)
+      process.exit(2)
+    }
+  })()
+  if (parsed.help) console.log(HELP)
+  else
+    try {
+      const r = await runFleetBench({
+        ...(parsed.batches ? { batches: Number(parsed.batches) } : {}),
+        ...(parsed['cold-runs'] ? { coldRuns: Number(parsed['cold-runs']) } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      })
       console.log(JSON.stringify(r, null, 2))
       console.error(renderFleetBench(r))
-    },
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.message : String(err))
+    } catch (err) {
+      console.error(messageOf(err))
       process.exit(1)
-    },
-  )
+    }
 }
