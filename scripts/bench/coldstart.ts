@@ -9,22 +9,8 @@ import type { Deliveries } from './deliveries.js'
 import { median, round } from './measure.js'
 import { cloudEventBatch, nextKey } from './messages.js'
 
-export interface LoadTimes {
-  /** Function name -> median milliseconds to load it. */
-  bundle: Record<string, number>
-  source: Record<string, number>
-  /** MQTT.js alone, bundled like the bridge, loaded in the same runs. */
-  mqttAlone: number
-  runs: number
-}
-
-export interface FirstPublish {
-  /** Medians: load, load to first acknowledged publish, and the whole process (spawn to exit). */
-  loadMs: number
-  firstAckMs: number
-  processMs: number
-  runs: number
-}
+export type LoadTimes = Awaited<ReturnType<typeof loadTimes>>
+export type FirstPublish = Awaited<ReturnType<typeof firstPublish>>
 
 /** `node <args>`: the JSON of the last stdout line that is one, and the milliseconds from spawn to exit. */
 export function nodeJson<T>(
@@ -56,7 +42,7 @@ export function nodeJson<T>(
 const timed = (load: string) => `const t0 = process.hrtime.bigint(); ${load};
 console.log(JSON.stringify({ loadMs: Number(process.hrtime.bigint() - t0) / 1e6 }))`
 
-/** Loads the bridge, then one invocation with one QoS 1 message; prints the times. */
+/** Loads the bridge, then one invocation with one QoS 1 message. */
 const FIRST_PUBLISH = (
   load: string,
   eventFile: string,
@@ -77,7 +63,7 @@ export async function loadTimes(
   env: NodeJS.ProcessEnv,
   runs: number,
   mqttAlone: string,
-): Promise<LoadTimes> {
+) {
   const load = async (args: string[]) => (await nodeJson<{ loadMs: number }>(args, { env, cwd: root, timeoutMs: 30_000 })).json.loadMs
   const bundle: Record<string, number> = {}
   const source: Record<string, number> = {}
@@ -97,7 +83,7 @@ export async function loadTimes(
   return { bundle, source, mqttAlone: round(median(reference), 1), runs }
 }
 
-/** Time to the first acknowledged publish, from the bundle or from the sources through tsx. */
+/** Medians: loading the bridge (the bundle, or the sources through tsx), to its first acknowledged publish, spawn to exit. */
 export async function firstPublish(
   kind: 'bundle' | 'source',
   bridgePath: string,
@@ -106,7 +92,7 @@ export async function firstPublish(
   env: NodeJS.ProcessEnv,
   runs: number,
   deliveries: Deliveries,
-): Promise<FirstPublish & { sent: number; delivered: number }> {
+) {
   const path = JSON.stringify(bridgePath)
   const load =
     kind === 'bundle'
