@@ -135,10 +135,9 @@ async function main(): Promise<number> {
 
     log('bench: resident memory…')
     const memory = await memorySoak(join(bundles.dir, 'bridge', 'index.js'), plan.memory, deliveries, env(), ROOT)
-    count(memory.counted.scenario, memory.counted)
     log('bench: CPU profile…')
     const profile = await profileSoak(plan.profile, work, dirname(out), deliveries, withRules, ROOT)
-    count(profile.counted.scenario, profile.counted)
+    for (const { counted } of [memory, profile]) count(counted.scenario, counted)
     const deadLetterStore = await runStoreBench(mode, log)
     const fleet = await runFleetSection(mode, log)
     const logs = await runLogsBench(plan.logLines, work, log)
@@ -173,11 +172,8 @@ async function main(): Promise<number> {
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping, fleet }, null, 2)}\n`)
-    console.log(render(results))
-    console.log(`\n${renderStoreBench(deadLetterStore)}`)
-    console.log(`\n${renderFleetBench(fleet)}`)
-    console.log(`\n${renderMapping(mapping)}`)
-    console.log(`\nfigures and targets written to ${out}`)
+    const sections = [render(results), renderStoreBench(deadLetterStore), renderFleetBench(fleet), renderMapping(mapping)]
+    console.log(`${sections.join('\n\n')}\n\nfigures and targets written to ${out}`)
     return results.ok ? 0 : 1
   } finally {
     await bridge?.shutdown().catch(() => {})
@@ -187,10 +183,9 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    process.exit(1)
-  },
-)
+try {
+  process.exit(await main())
+} catch (err) {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  process.exit(1)
+}

@@ -1,19 +1,14 @@
 // The benchmark's results as data (written as JSON) and as the tables printed at the end.
 import type { FirstPublish, LoadTimes } from './coldstart.js'
 import type { LogsFigures } from './logs.js'
-import type { Measurement, Percentiles } from './measure.js'
+import type { Measurement, Percentiles, Tally } from './measure.js'
 import type { ProfileSummary } from './profile.js'
 import type { RateRow } from './rate.js'
 import type { RssSample } from './soak.js'
 import { shown, type Target } from './targets.js'
 
 /** A measured set of messages: the run fails unless delivered === sent for each. */
-export interface Counted {
-  scenario: string
-  sent: number
-  delivered: number
-  duplicates: number
-}
+export type Counted = Tally & { scenario: string }
 
 export type BrokerKind = 'default' | 'no-delay'
 

@@ -23,8 +23,10 @@ export interface Counts {
   network: { batch: number; batches: number; singles: number }
 }
 
-/** What runs on each broker: per transport, batch sizes and their QoS levels; the naive handler on the defaults only. */
-// Over TLS (verified): single messages, where a connection per invocation costs most, and the delayed-ACK batch.
+/**
+ * What runs on each broker: per transport, batch sizes and their QoS levels; the naive handler on the defaults only.
+ * Over TLS (verified): single messages, where a connection per invocation costs most, and the delayed-ACK batch.
+ */
 const MATRIX: Record<BrokerKind, { naive: boolean; tcp: Partial<Record<Batch, BenchQos[]>>; tls: Partial<Record<Batch, BenchQos[]>> }> = {
   default: { naive: true, tcp: { 1: [0, 1], 100: [0, 1], 1000: [0, 1], 10000: [0, 1] }, tls: { 1: [0, 1], 100: [1] } },
   'no-delay': { naive: false, tcp: { 100: [0, 1], 1000: [0, 1] }, tls: { 100: [1] } },

@@ -2,6 +2,7 @@
 // gc at checkpoints) and for the CPU profile (--cpu-prof, from the sources so that it names shared/*.ts). The child
 // reports each batch and the counting subscriber expects it, so a missing message still fails the run.
 import { fork } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -40,40 +41,35 @@ const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
 export const BRIDGE_SOURCE = (root: string) => join(root, 'functions', 'bridge', 'index.ts')
 
 /** Runs `plan` in a child; resolves when it is done and every batch was counted, with the deliveries as one measured set. */
-function runSoak(scenario: string, plan: SoakPlan, nodeFlags: string[], env: NodeJS.ProcessEnv, deliveries: Deliveries, cwd: string) {
-  return new Promise<{ samples: RssSample[]; gcExposed: boolean; publishMs: number; counted: Counted }>((resolve, reject) => {
-    const child = fork(self, ['--child', JSON.stringify(plan)], {
-      execArgv: [...nodeFlags, '--import', 'tsx'],
-      env,
-      cwd,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    const samples: RssSample[] = []
-    const counted: Array<Promise<Delivery>> = []
-    let finished: { gcExposed: boolean; publishMs: number } | undefined
-    let failure: Error | undefined
-    const timer = setTimeout(() => {
-      failure ??= new Error('the soak child did not finish within 600 s')
-      child.kill('SIGKILL')
-    }, 600_000)
-    child.on('message', (m: FromSoak) => {
-      if (m.type === 'batch') counted.push(deliveries.expect(m.key, m.count))
-      else if (m.type === 'rss') samples.push(m.sample)
-      else if (m.type === 'done') finished = m
-      else failure ??= new Error(`soak child: ${m.message}`)
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      if (failure) return reject(failure)
-      if (!finished) return reject(new Error(`the soak child exited (${signal ?? code}) before it was done`))
-      const { gcExposed, publishMs } = finished
-      Promise.all(counted).then((d) => {
-        const delivered = d.reduce((a, x) => a + x.delivered, 0)
-        const duplicates = d.reduce((a, x) => a + x.total - x.delivered, 0)
-        resolve({ samples, gcExposed, publishMs, counted: { scenario, sent: plan.batches * plan.batchSize, delivered, duplicates } })
-      }, reject)
-    })
+async function runSoak(scenario: string, plan: SoakPlan, nodeFlags: string[], env: NodeJS.ProcessEnv, deliveries: Deliveries, cwd: string) {
+  const child = fork(self, ['--child', JSON.stringify(plan)], {
+    execArgv: [...nodeFlags, '--import', 'tsx'],
+    env,
+    cwd,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
+  const samples: RssSample[] = []
+  const counted: Array<Promise<Delivery>> = []
+  let finished: { gcExposed: boolean; publishMs: number } | undefined
+  let failure: Error | undefined
+  const timer = setTimeout(() => {
+    failure ??= new Error('the soak child did not finish within 600 s')
+    child.kill('SIGKILL')
+  }, 600_000)
+  child.on('message', (m: FromSoak) => {
+    if (m.type === 'batch') counted.push(deliveries.expect(m.key, m.count))
+    else if (m.type === 'rss') samples.push(m.sample)
+    else if (m.type === 'done') finished = m
+    else failure ??= new Error(`soak child: ${m.message}`)
+  })
+  const [code, signal] = await once(child, 'exit')
+  clearTimeout(timer)
+  if (failure) throw failure
+  if (!finished) throw new Error(`the soak child exited (${signal ?? code}) before it was done`)
+  const d = await Promise.all(counted)
+  const [delivered, total] = [d.reduce((a, x) => a + x.delivered, 0), d.reduce((a, x) => a + x.total, 0)]
+  const tally = { sent: plan.batches * plan.batchSize, delivered, duplicates: total - delivered }
+  return { samples, gcExposed: finished.gcExposed, publishMs: finished.publishMs, counted: { scenario, ...tally } }
 }
 
 async function child(plan: SoakPlan): Promise<void> {
