@@ -105,10 +105,11 @@ export function table(header: string, rows: Array<Array<string | number>>): stri
   return [line(names), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n')
 }
 
+const tls = (w: ThroughputRow) => (w.transport === 'tls' ? ' (TLS)' : '')
 const THROUGHPUT = 'batch|QoS|MQTT|pool|bridge|mosquitto_pub|MQTT.js loop|naive|bridge/mosquitto_pub|bridge/loop|bridge/naive'
 const throughputRows = (rows: ThroughputRow[]) =>
   rows.map((w) => [
-    `${w.batch.toLocaleString('en-US')}${w.transport === 'tls' ? ' (TLS)' : ''}`,
+    `${w.batch.toLocaleString('en-US')}${tls(w)}`,
     ...[w.qos, proto(w.version), w.pool],
     ...[w.bridge, w.mosquittoPub, w.plain, w.naive].map(rate),
     ...[w.ratios.mosquittoPub, w.ratios.plain, w.ratios.naive].map(times),
@@ -120,7 +121,6 @@ export function render(r: Results): string {
     rows.length > 0 && out.push(`\n${title}\n`, table(header, rows))
   const kb = (name: string) => `${((r.bundleSizes[name] ?? 0) / 1024).toFixed(0)} KB`
   const n = (x: number) => x.toLocaleString('en-US')
-  const tls = (w: ThroughputRow) => (w.transport === 'tls' ? ' (TLS)' : '')
   for (const broker of ['default', 'no-delay'] as const)
     section(
       `Throughput on ${r.brokers[broker]}, messages per second${broker === 'default' ? ' (256-byte payloads; each batch timed from hand-over until the publisher is done and the subscriber has every message)' : ''}:`,
@@ -142,12 +142,10 @@ export function render(r: Results): string {
   section(
     'MQTT_RATE_LIMIT against the rate achieved, pool 1 (one connection), QoS 1, MQTT 5, on the defaults:',
     'MQTT_RATE_LIMIT|messages (invocations)|seconds|achieved msg/s|achieved/setting|lead (to first delivery)|paced (first → last delivery)',
-    r.rateLimit.map((w) =>
-      [n(w.setting), `${n(w.messages)} (${w.invocations})`, w.seconds.toFixed(3), n(w.achieved), times(w.ratio)].concat([
-        `${w.leadMs} ms`,
-        `${n(w.paced)} msg/s`,
-      ]),
-    ),
+    r.rateLimit.map((w) => [
+      ...[n(w.setting), `${n(w.messages)} (${w.invocations})`, w.seconds.toFixed(3), n(w.achieved), times(w.ratio)],
+      ...[`${w.leadMs} ms`, `${n(w.paced)} msg/s`],
+    ]),
   )
   section(
     'Across a round trip (the latency proxy), QoS 1, MQTT 5, messages per second:',
