@@ -105,7 +105,11 @@ async function main(): Promise<number> {
     const version = nagle.version ?? 'unknown'
     log(`bench: Mosquitto ${version} on ${nagle.url} (defaults) and ${noDelay.url} (no-delay); subscribers ready`)
     const deadLetterDir = join(work, 'dead-letters')
-    const env = (extra: Record<string, string> = {}) => ({ ...process.env, ...bridgeEnv(nagle.url, 1, 5, deadLetterDir), ...extra })
+    const env = (extra: Record<string, string> = {}) => ({
+      ...process.env,
+      ...bridgeEnv({ url: nagle.url, pool: 1, version: 5, deadLetterDir }),
+      ...extra,
+    })
     const withRules = env({ RULES_FILE: bundles.rulesFile })
 
     // Cold start first, while the machine is quiet.

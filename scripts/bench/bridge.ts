@@ -7,7 +7,7 @@ import { build } from 'esbuild'
 import { buildAll } from '../build.js'
 import { BUNDLE_FILE, withCodeCache } from '../code-cache.js'
 import { BENCH_RULES, cloudEventBatch } from './messages.js'
-import type { Protocol, Publisher, ScenarioShape } from './publishers.js'
+import type { Publisher, ScenarioShape } from './publishers.js'
 
 export interface BridgeModule {
   initialize(context: unknown): Promise<void>
@@ -46,15 +46,11 @@ export function loadBridge(bundles: { dir: string }): BridgeModule {
   return createRequire(import.meta.url)(join(bundles.dir, 'bridge', 'index.js')) as BridgeModule
 }
 
+/** `rateLimit`: MQTT_RATE_LIMIT; unset, no pacing. */
+export type BridgeShape = Pick<ScenarioShape, 'url' | 'version' | 'caFile'> & { pool: number; deadLetterDir: string; rateLimit?: number }
+
 /** The environment the bridge reads; every key the bench sets, so nothing leaks in from the shell. */
-export function bridgeEnv(
-  url: string,
-  pool: number,
-  version: Protocol,
-  deadLetterDir: string,
-  caFile?: string,
-  rateLimit = 0,
-): Record<string, string> {
+export function bridgeEnv({ url, pool, version, deadLetterDir, caFile, rateLimit = 0 }: BridgeShape): Record<string, string> {
   return {
     MQTT_URL: url,
     // Empty means unset: a CA file with a plain mqtt:// URL is refused.
@@ -83,15 +79,10 @@ export function fcContext(requestId: string, problems: string[], debug: (line: s
 
 let requests = 0
 
-/** `rateLimit`: MQTT_RATE_LIMIT; unset, no pacing. */
-export async function openBridge(
-  mod: BridgeModule,
-  shape: ScenarioShape & { pool: number; deadLetterDir: string; rateLimit?: number },
-  problems: string[],
-): Promise<Publisher> {
+export async function openBridge(mod: BridgeModule, shape: ScenarioShape & BridgeShape, problems: string[]): Promise<Publisher> {
   await mod.shutdown()
   delete process.env['RULES_FILE']
-  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile, shape.rateLimit))
+  Object.assign(process.env, bridgeEnv(shape))
   await mod.initialize(fcContext(`init-${requests++}`, problems))
   return {
     name: `bridge pool ${shape.pool}`,

@@ -5,8 +5,6 @@ import { readFileSync } from 'node:fs'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { type BenchQos, cloudEventBatch, naiveMessages, type PlainMessage, parentTopic, plainMessages, stdinLines } from './messages.js'
 
-export type Protocol = 4 | 5
-
 export interface Publisher {
   readonly name: string
   /** The returned function, which sends batch `key` of `count` messages, is what is timed. */
@@ -17,7 +15,7 @@ export interface Publisher {
 export interface ScenarioShape {
   url: string
   qos: BenchQos
-  version: Protocol
+  version: 4 | 5
   /** For mqtts://: the CA that signed the broker's certificate (verified, as in production). */
   caFile?: string
 }
