@@ -10,7 +10,7 @@ import { startLatencyProxy } from './latency-proxy.js'
 import { measure } from './measure.js'
 import type { BenchQos } from './messages.js'
 import { mosquittoPub, naive, type Publisher, plainLoop, type ScenarioShape } from './publishers.js'
-import { type BrokerKind, type LatencyRow, ratio, type SingleRow, type ThroughputRow } from './report.js'
+import { type BrokerKind, type LatencyRow, proto, ratio, type SingleRow, type ThroughputRow } from './report.js'
 
 export type Batch = 1 | 100 | 1000 | 10000
 
@@ -83,8 +83,7 @@ export async function runThroughput(run: Run, broker: Broker, kind: BrokerKind, 
           const batch = Number(size) as Batch
           const tls = transport === 'tls'
           const shape: ScenarioShape = { url: tls ? broker.tlsUrl! : broker.url, qos, version, ...(tls ? { caFile: broker.caFile! } : {}) }
-          const label = (who: string) =>
-            `${who}, ${kind} broker, batch ${batch}, QoS ${qos}, MQTT ${version === 5 ? '5' : '3.1.1'}${tls ? ', tls' : ''}`
+          const label = (who: string) => `${who}, ${kind} broker, batch ${batch}, QoS ${qos}, MQTT ${proto(version)}${tls ? ', tls' : ''}`
           run.log(`bench: ${label('throughput')}…`)
           const mosquittoPubM = await measured(run, label('mosquitto_pub'), () => mosquittoPub(shape), d, batch, mosquittoPubBatches[batch])
           const plain = await measured(run, label('MQTT.js loop'), () => plainLoop(shape), d, batch, batches[batch])
@@ -141,14 +140,14 @@ export async function runNetwork(
           })
         }
         if (rttMs !== SINGLE_RTT_MS || kind !== 'default') continue
-        for (const qos of [0, 1] as const) {
-          const who = ['bridge pool 1', 'MQTT.js loop'] as const
-          const opens = [bridgeOf(run, shape(qos), 1), () => plainLoop(shape(qos))]
-          for (const k of [0, 1]) {
-            const m = await measured(run, label(who[k]!, 1, qos), opens[k]!, d, 1, singleCount)
-            if (m) singles.push({ broker: kind, rttMs, qos, who: who[k]!, endToEndMs: m.endToEndMs, callMs: m.callMs })
+        for (const qos of [0, 1] as const)
+          for (const [who, open] of [
+            ['bridge pool 1', bridgeOf(run, shape(qos), 1)],
+            ['MQTT.js loop', () => plainLoop(shape(qos))],
+          ] as const) {
+            const m = await measured(run, label(who, 1, qos), open, d, 1, singleCount)
+            if (m) singles.push({ broker: kind, rttMs, qos, who, endToEndMs: m.endToEndMs, callMs: m.callMs })
           }
-        }
       } finally {
         await proxy.close()
       }
