@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
 import { connectSubscriber } from '../mqtt/subscriber.js'
 import { SUBSCRIPTIONS } from './messages.js'
+import { endChild } from './publishers.js'
 
 const self = fileURLToPath(import.meta.url)
 export const ROOT = resolve(dirname(self), '../..')
@@ -70,15 +71,7 @@ export async function startDeliveries(url: string): Promise<Deliveries> {
         post({ type: 'expect', key, count, timeoutMs })
       })
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const gone = new Promise((r) => child.once('exit', r))
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-      if (child.connected) post({ type: 'stop' })
-      else child.kill('SIGTERM')
-      await gone
-      clearTimeout(timer)
-    },
+    stop: () => endChild(child, () => (child.connected ? post({ type: 'stop' }) : child.kill('SIGTERM')), 3000),
   }
 }
 

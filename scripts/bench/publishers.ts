@@ -1,6 +1,6 @@
 // A measured publisher (a batch prepared untimed, then sent timed), and the references the bridge is measured
 // against: the broker vendor's C client, a plain MQTT.js loop, and the naive connect-per-invocation handler.
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { type BenchQos, cloudEventBatch, naiveMessages, type PlainMessage, parentTopic, plainMessages, stdinLines } from './messages.js'
@@ -18,6 +18,16 @@ export interface ScenarioShape {
   version: 4 | 5
   /** For mqtts://: the CA that signed the broker's certificate (verified, as in production). */
   caFile?: string
+}
+
+/** Asks `child` to end and waits until it exited, killing it after `graceMs`. */
+export async function endChild(child: ChildProcess, end: () => void, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise((r) => child.once('exit', r))
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  end()
+  await gone
+  clearTimeout(timer)
 }
 
 let ids = 0
@@ -69,14 +79,7 @@ export function mosquittoPub(shape: ScenarioShape): Publisher {
       return () =>
         new Promise((resolve, reject) => (exited ? reject(exited) : child.stdin!.write(lines, (err) => (err ? reject(err) : resolve()))))
     },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const gone = new Promise((r) => child.once('exit', r))
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      child.stdin!.end()
-      await gone
-      clearTimeout(timer)
-    },
+    close: () => endChild(child, () => child.stdin!.end(), 5000),
   }
 }
 
