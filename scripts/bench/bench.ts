@@ -1,10 +1,5 @@
-// npm run bench [-- --quick] [--out <file>]: the bridge's speed against the broker vendor's C client
-// (mosquitto_pub), a plain MQTT.js loop and the naive connect-per-invocation pattern, on Mosquitto started
-// here with its network defaults (Nagle on) and again with set_tcp_nodelay true, and across round trips of
-// 0, 2 and 20 ms (a latency proxy), in one run on one machine; and the other figures docs/performance.md
-// gives (cold start, memory, profile, mapping, the dead-letter store, `npm run logs` over a day). It prints
-// tables with each target met or missed and writes the figures and the targets as JSON (.bench/ by default).
-// It fails only when a message is missing or something breaks; speed is reported, never asserted.
+// npm run bench: every figure of docs/performance.md in one run, printed as tables and written as JSON with the
+// targets. It fails only when a message is missing or something breaks; speed is reported, never asserted.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os'
@@ -54,7 +49,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
   },
 }
 
-/** Both brokers: the same configuration (Mosquitto's own max_inflight_messages 20), but for Nagle's algorithm on their sockets. */
+/** The same configuration (Mosquitto's own max_inflight_messages 20) but for Nagle's algorithm. */
 const BROKERS: Record<BrokerKind, { config: string[]; describe: (version: string) => string }> = {
   default: { config: [], describe: (v) => `Mosquitto ${v} with its network defaults (Nagle on), max_queued_messages 0` },
   'no-delay': { config: ['set_tcp_nodelay true'], describe: (v) => `Mosquitto ${v} with set_tcp_nodelay true, max_queued_messages 0` },
@@ -82,8 +77,8 @@ async function main(): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) return console.log(HELP) ?? 0
   const mode = args.includes('--quick') ? 'quick' : 'full'
   const plan = PLANS[mode]
-  const out = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : join(ROOT, '.bench', `bench-${mode}.json`))
   const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100)
+  const out = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : join(ROOT, '.bench', `bench-${mode}.json`))
   const problems: string[] = []
   const bridgeProblems: string[] = []
   const scenarios: Counted[] = []
@@ -110,7 +105,11 @@ async function main(): Promise<number> {
     const version = nagle.version ?? 'unknown'
     log(`bench: Mosquitto ${version} on ${nagle.url} (defaults) and ${noDelay.url} (no-delay); subscribers ready`)
     const deadLetterDir = join(work, 'dead-letters')
-    const env = (extra: Record<string, string> = {}) => ({ ...process.env, ...bridgeEnv(nagle.url, 1, 5, deadLetterDir), ...extra })
+    const env = (extra: Record<string, string> = {}) => ({
+      ...process.env,
+      ...bridgeEnv({ url: nagle.url, pool: 1, version: 5, deadLetterDir }),
+      ...extra,
+    })
     const withRules = env({ RULES_FILE: bundles.rulesFile })
 
     // Cold start first, while the machine is quiet.
@@ -121,7 +120,6 @@ async function main(): Promise<number> {
     count('cold start, bundle', bundleFirst)
     count('cold start, sources', sourceFirst)
 
-    // In process, no broker: the per-message cost of templated routes against mqttSecondTopic.
     log('bench: mapping, templated routes against mqttSecondTopic…')
     const mapping = measureMapping(mode === 'quick' ? { messages: 1000, rounds: 3 } : undefined)
 
@@ -141,10 +139,9 @@ async function main(): Promise<number> {
 
     log('bench: resident memory…')
     const memory = await memorySoak(join(bundles.dir, 'bridge', 'index.js'), plan.memory, deliveries, env(), ROOT)
-    count(memory.counted.scenario, memory.counted)
     log('bench: CPU profile…')
     const profile = await profileSoak(plan.profile, work, dirname(out), deliveries, withRules, ROOT)
-    count(profile.counted.scenario, profile.counted)
+    for (const { counted } of [memory, profile]) count(counted.scenario, counted)
     const deadLetterStore = await runStoreBench(mode, log)
     const fleet = await runFleetSection(mode, log)
     const logs = await runLogsBench(plan.logLines, work, log)
@@ -179,11 +176,8 @@ async function main(): Promise<number> {
     const results: Results = { ...partial, targets: evaluateTargets(partial), ok: problems.length === 0 }
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify({ ...results, singleRttMs: SINGLE_RTT_MS, deadLetterStore, mapping, fleet }, null, 2)}\n`)
-    console.log(render(results))
-    console.log(`\n${renderStoreBench(deadLetterStore)}`)
-    console.log(`\n${renderFleetBench(fleet)}`)
-    console.log(`\n${renderMapping(mapping)}`)
-    console.log(`\nfigures and targets written to ${out}`)
+    const sections = [render(results), renderStoreBench(deadLetterStore), renderFleetBench(fleet), renderMapping(mapping)]
+    console.log(`${sections.join('\n\n')}\n\nfigures and targets written to ${out}`)
     return results.ok ? 0 : 1
   } finally {
     await bridge?.shutdown().catch(() => {})
@@ -193,10 +187,9 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    process.exit(1)
-  },
-)
+try {
+  process.exit(await main())
+} catch (err) {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  process.exit(1)
+}

@@ -1,7 +1,5 @@
-// The bridge as Function Compute runs it: the built bundle (buildAll into a temporary outDir, with the
-// bench rules inlined), loaded with require, configured through process.env, and called with the event
-// as a Buffer and a context. One module instance serves every scenario: shutdown() between scenarios
-// makes the next call build a new bridge (and pool) from the changed environment.
+// The bridge as Function Compute runs it: the built bundle, configured through process.env, called with the event
+// as a Buffer. One module serves every scenario: shutdown() makes the next call build a new bridge from the environment.
 import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -9,7 +7,7 @@ import { build } from 'esbuild'
 import { buildAll } from '../build.js'
 import { BUNDLE_FILE, withCodeCache } from '../code-cache.js'
 import { BENCH_RULES, cloudEventBatch } from './messages.js'
-import type { Protocol, Publisher, ScenarioShape } from './publishers.js'
+import type { Publisher, ScenarioShape } from './publishers.js'
 
 export interface BridgeModule {
   initialize(context: unknown): Promise<void>
@@ -17,26 +15,16 @@ export interface BridgeModule {
   shutdown(): Promise<void>
 }
 
-export interface BuiltBundles {
-  dir: string
-  rulesFile: string
-  /** dist/<function>/index.js (and 'MQTT.js alone') -> bytes. */
-  sizes: Record<string, number>
-  /** MQTT.js alone, bundled like the bridge: the cold start's reference. */
-  mqttAlone: string
-}
-
-export async function buildBundles(work: string): Promise<BuiltBundles> {
+/** The bundles with the bench rules inlined, their sizes, and MQTT.js alone, bundled like the bridge. */
+export async function buildBundles(work: string) {
   const rulesFile = join(work, 'bench-rules.yaml')
   writeFileSync(rulesFile, BENCH_RULES)
   const dir = join(work, 'dist')
   await buildAll({ rulesFile, outDir: dir, quiet: true })
+  // The bundle itself, not index.js, its code-cached loader (scripts/code-cache.ts).
   const sizes: Record<string, number> = {}
-  // The bundle itself (index.js is its code-cached loader, scripts/code-cache.ts).
   for (const fn of readdirSync(dir).sort()) sizes[`dist/${fn}/index.js`] = statSync(join(dir, fn, BUNDLE_FILE)).size
-  // The cold start's reference: MQTT.js alone, bundled as the bridge is (its CommonJS entry, minified,
-  // Node 20, loaded through the same code-cached loader), so that what any function speaking MQTT pays to
-  // load is measured beside the bridge.
+  // The cold start's reference, bundled and loaded as the bridge is: what any function speaking MQTT pays to load.
   const mqttAlone = join(work, 'mqtt-alone', 'index.js')
   await build({
     bundle: true,
@@ -54,19 +42,15 @@ export async function buildBundles(work: string): Promise<BuiltBundles> {
   return { dir, rulesFile, sizes, mqttAlone }
 }
 
-export function loadBridge(bundles: BuiltBundles): BridgeModule {
+export function loadBridge(bundles: { dir: string }): BridgeModule {
   return createRequire(import.meta.url)(join(bundles.dir, 'bridge', 'index.js')) as BridgeModule
 }
 
+/** `rateLimit`: MQTT_RATE_LIMIT; unset, no pacing. */
+export type BridgeShape = Pick<ScenarioShape, 'url' | 'version' | 'caFile'> & { pool: number; deadLetterDir: string; rateLimit?: number }
+
 /** The environment the bridge reads; every key the bench sets, so nothing leaks in from the shell. */
-export function bridgeEnv(
-  url: string,
-  pool: number,
-  version: Protocol,
-  deadLetterDir: string,
-  caFile?: string,
-  rateLimit = 0,
-): Record<string, string> {
+export function bridgeEnv({ url, pool, version, deadLetterDir, caFile, rateLimit = 0 }: BridgeShape): Record<string, string> {
   return {
     MQTT_URL: url,
     // Empty means unset: a CA file with a plain mqtt:// URL is refused.
@@ -81,32 +65,24 @@ export function bridgeEnv(
   }
 }
 
-/** Function Compute's context: request ID, the function's timeout, and its logger (here: kept out of stdout). */
-export function fcContext(requestId: string, problems: string[]): unknown {
+/** Function Compute's context; its logger keeps warnings and errors in `problems`, debug lines go to `debug`. */
+export function fcContext(requestId: string, problems: string[], debug: (line: string) => void = () => {}): unknown {
   const keep = (level: string) => (line: string) => {
     if (problems.length < 20) problems.push(`${level} ${line}`)
   }
-  const drop = () => {}
   return {
     requestId,
     function: { name: 'rocketmq-mqtt-bridge', timeout: 60 },
-    logger: { debug: drop, info: drop, warn: keep('warn'), error: keep('error') },
+    logger: { debug, info: () => {}, warn: keep('warn'), error: keep('error') },
   }
-}
-
-export interface BridgeShape extends ScenarioShape {
-  pool: number
-  deadLetterDir: string
-  /** MQTT_RATE_LIMIT; unset: no pacing. */
-  rateLimit?: number
 }
 
 let requests = 0
 
-export async function openBridge(mod: BridgeModule, shape: BridgeShape, problems: string[]): Promise<Publisher> {
+export async function openBridge(mod: BridgeModule, shape: ScenarioShape & BridgeShape, problems: string[]): Promise<Publisher> {
   await mod.shutdown()
   delete process.env['RULES_FILE']
-  Object.assign(process.env, bridgeEnv(shape.url, shape.pool, shape.version, shape.deadLetterDir, shape.caFile, shape.rateLimit))
+  Object.assign(process.env, bridgeEnv(shape))
   await mod.initialize(fcContext(`init-${requests++}`, problems))
   return {
     name: `bridge pool ${shape.pool}`,

@@ -1,73 +1,48 @@
-// Cold start, each in a fresh `node -e` process: the time to load each function (the bundle with
-// require, the unbundled sources through tsx with import), and the time from loading the bridge to its
-// first acknowledged publish. Several runs each; the median is what counts.
+// Cold start, each run in a fresh node process: loading each function (the bundle with require, the sources
+// through tsx), and from loading the bridge to its first acknowledged publish. The median of the runs counts.
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import type { Deliveries } from './deliveries.js'
 import { median, round } from './measure.js'
 import { cloudEventBatch, nextKey } from './messages.js'
 
-export interface LoadTimes {
-  /** Function name -> median milliseconds to load it. */
-  bundle: Record<string, number>
-  source: Record<string, number>
-  /** MQTT.js alone, bundled like the bridge, loaded in the same runs: median milliseconds. */
-  mqttAlone: number
-  runs: number
-}
+export type LoadTimes = Awaited<ReturnType<typeof loadTimes>>
+export type FirstPublish = Awaited<ReturnType<typeof firstPublish>>
 
-export interface FirstPublish {
-  /** Median over the runs: load, load to first acknowledged publish, and the whole process (spawn to exit). */
-  loadMs: number
-  firstAckMs: number
-  processMs: number
-  runs: number
-}
-
-interface ChildTimes {
-  loadMs: number
-  firstAckMs?: number
-  published?: number
-}
-
-function runNode(
+/** `node <args>`: the JSON of the last stdout line that is one, and the milliseconds from spawn to exit. */
+export function nodeJson<T>(
   args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-  timeoutMs = 30_000,
-): Promise<{ times: ChildTimes; processMs: number }> {
+  o: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: Readable; timeoutMs?: number } = {},
+): Promise<{ json: T; ms: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint()
-    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout!.on('data', (d: Buffer) => {
+    const child = spawn(process.execPath, args, { env: o.env ?? process.env, cwd: o.cwd, stdio: 'pipe' })
+    if (o.stdin) o.stdin.pipe(child.stdin)
+    else child.stdin.end()
+    let [out, err] = ['', '']
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
     })
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000)
     })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
-      const processMs = Number(process.hrtime.bigint() - start) / 1e6
-      const line = out.split('\n').find((l) => l.startsWith('{"loadMs"'))
-      if (code !== 0 || !line)
-        return reject(new Error(`node ${args.slice(0, -1).join(' ')} -e … failed (${signal ?? code}): ${err.trim() || out.trim()}`))
-      resolve({ times: JSON.parse(line) as ChildTimes, processMs })
+      const line = out.split('\n').findLast((l) => l.startsWith('{'))
+      if (code !== 0 || !line) return reject(new Error(`node ${args[0]} … failed (${signal ?? code}): ${err.trim() || out.slice(-500)}`))
+      resolve({ json: JSON.parse(line) as T, ms: Number(process.hrtime.bigint() - start) / 1e6 })
     })
   })
 }
 
-const LOAD_BUNDLE = (path: string) => `const t0 = process.hrtime.bigint(); require(${JSON.stringify(path)});
+const timed = (load: string) => `const t0 = process.hrtime.bigint(); ${load};
 console.log(JSON.stringify({ loadMs: Number(process.hrtime.bigint() - t0) / 1e6 }))`
 
-const LOAD_SOURCE = (path: string) => `const t0 = process.hrtime.bigint(); await import(${JSON.stringify(pathToFileURL(path).href)});
-console.log(JSON.stringify({ loadMs: Number(process.hrtime.bigint() - t0) / 1e6 }))`
-
-/** Loads the bridge, then one invocation with one QoS 1 message; prints the times. */
+/** Loads the bridge, then one invocation with one QoS 1 message. */
 const FIRST_PUBLISH = (
   load: string,
   eventFile: string,
@@ -88,21 +63,19 @@ export async function loadTimes(
   env: NodeJS.ProcessEnv,
   runs: number,
   mqttAlone: string,
-): Promise<LoadTimes> {
+) {
+  const load = async (args: string[]) => (await nodeJson<{ loadMs: number }>(args, { env, cwd: root, timeoutMs: 30_000 })).json.loadMs
   const bundle: Record<string, number> = {}
   const source: Record<string, number> = {}
   const reference: number[] = []
   for (const fn of functions) {
-    const b: number[] = []
-    const s: number[] = []
+    const [b, s]: [number[], number[]] = [[], []]
     for (let i = 0; i < runs; i++) {
       // The reference beside each function's run, so that drift in the machine's speed touches both.
-      reference.push((await runNode(['-e', LOAD_BUNDLE(mqttAlone)], env, root)).times.loadMs)
-      b.push((await runNode(['-e', LOAD_BUNDLE(join(bundleDir, fn, 'index.js'))], env, root)).times.loadMs)
-      s.push(
-        (await runNode(['--import', 'tsx', '--input-type=module', '-e', LOAD_SOURCE(join(root, 'functions', fn, 'index.ts'))], env, root))
-          .times.loadMs,
-      )
+      reference.push(await load(['-e', timed(`require(${JSON.stringify(mqttAlone)})`)]))
+      b.push(await load(['-e', timed(`require(${JSON.stringify(join(bundleDir, fn, 'index.js'))})`)]))
+      const url = pathToFileURL(join(root, 'functions', fn, 'index.ts')).href
+      s.push(await load(['--import', 'tsx', '--input-type=module', '-e', timed(`await import(${JSON.stringify(url)})`)]))
     }
     bundle[fn] = round(median(b), 1)
     source[fn] = round(median(s), 1)
@@ -110,7 +83,7 @@ export async function loadTimes(
   return { bundle, source, mqttAlone: round(median(reference), 1), runs }
 }
 
-/** Time to the first acknowledged publish, from the bundle (`kind: bundle`) or the sources through tsx. */
+/** Medians: loading the bridge (the bundle, or the sources through tsx), to its first acknowledged publish, spawn to exit. */
 export async function firstPublish(
   kind: 'bundle' | 'source',
   bridgePath: string,
@@ -119,34 +92,30 @@ export async function firstPublish(
   env: NodeJS.ProcessEnv,
   runs: number,
   deliveries: Deliveries,
-): Promise<FirstPublish & { sent: number; delivered: number }> {
+) {
+  const path = JSON.stringify(bridgePath)
   const load =
     kind === 'bundle'
-      ? `(await import('node:module')).createRequire(${JSON.stringify(bridgePath)})(${JSON.stringify(bridgePath)})`
+      ? `(await import('node:module')).createRequire(${path})(${path})`
       : `await import(${JSON.stringify(pathToFileURL(bridgePath).href)})`
   const flags = kind === 'bundle' ? ['--input-type=module'] : ['--import', 'tsx', '--input-type=module']
-  const loads: number[] = []
-  const acks: number[] = []
-  const wall: number[] = []
+  const [loads, acks, wall]: [number[], number[], number[]] = [[], [], []]
   let delivered = 0
   for (let i = 0; i < runs; i++) {
     const key = nextKey('c')
     const eventFile = join(work, `cold-${key}.json`)
     writeFileSync(eventFile, cloudEventBatch(key, 1, 1))
     const arrived = deliveries.expect(key, 1)
-    const { times, processMs } = await runNode([...flags, '-e', FIRST_PUBLISH(load, eventFile)], env, root)
-    if (times.published !== 1) throw new Error(`cold start (${kind}): published ${times.published} of 1`)
+    const { json, ms } = await nodeJson<{ loadMs: number; firstAckMs: number; published: number }>(
+      [...flags, '-e', FIRST_PUBLISH(load, eventFile)],
+      { env, cwd: root, timeoutMs: 30_000 },
+    )
+    if (json.published !== 1) throw new Error(`cold start (${kind}): published ${json.published} of 1`)
     delivered += (await arrived).delivered
-    loads.push(times.loadMs)
-    acks.push(times.firstAckMs!)
-    wall.push(processMs)
+    loads.push(json.loadMs)
+    acks.push(json.firstAckMs)
+    wall.push(ms)
   }
-  return {
-    loadMs: round(median(loads), 1),
-    firstAckMs: round(median(acks), 1),
-    processMs: round(median(wall), 1),
-    runs,
-    sent: runs,
-    delivered,
-  }
+  const [loadMs, firstAckMs, processMs] = [loads, acks, wall].map((xs) => round(median(xs), 1)) as [number, number, number]
+  return { loadMs, firstAckMs, processMs, runs, sent: runs, delivered }
 }

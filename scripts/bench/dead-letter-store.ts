@@ -1,22 +1,19 @@
-// The dead-letter store's figure for npm run bench: what storing one call of 80 dead letters costs into an
-// empty store, and into stores of 100 MB and 1 GB (entry lines and their key index, written directly).
-// Each size is measured in its own process held to 256 MB of heap, the dead-letter function's memory.
-//
-//   tsx scripts/bench/dead-letter-store.ts [--quick]      this part alone (npm run bench runs it too)
-import { execFile } from 'node:child_process'
+// One call of 80 dead letters into stores of several sizes, each in a process held to 256 MB of heap, the
+// dead-letter function's memory (docs/performance.md, "Dead-letter store").
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { poisonEntries } from '../../shared/dead-letters/store/entries.js'
 import { entryKey } from '../../shared/dead-letters/store/keys.js'
 import { DeadLetterStore } from '../../shared/dead-letters/store/store.js'
+import { nodeJson } from './coldstart.js'
+import { round } from './measure.js'
+import { table } from './report.js'
 
 const HERE = fileURLToPath(import.meta.url)
-const ROOT = resolve(dirname(HERE), '../..')
+const ROOT = resolve(HERE, '../../..')
 const MB = 1024 * 1024
-/** One call of the issue's measurement: 80 dead letters. */
 const PER_CALL = 80
 const LINE_BYTES = 16 * 1024
 
@@ -75,10 +72,6 @@ async function child(dir: string, calls: number): Promise<void> {
   console.log(JSON.stringify({ times, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }))
 }
 
-const run = promisify(execFile)
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-const round = (n: number) => Math.round(n * 10) / 10
-
 export async function runStoreBench(mode: 'quick' | 'full', log: (line: string) => void): Promise<StoreFigure[]> {
   const plan = PLANS[mode]
   const figures: StoreFigure[] = []
@@ -87,24 +80,11 @@ export async function runStoreBench(mode: 'quick' | 'full', log: (line: string) 
     try {
       log(`bench: dead-letter store of ${storeMb} MB…`)
       const entries = fill(dir, storeMb * MB)
-      const { stdout } = await run(
-        process.execPath,
-        ['--max-old-space-size=256', '--import', 'tsx', HERE, '--child', dir, String(plan.calls)],
-        {
-          cwd: ROOT,
-        },
-      )
-      const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { times: number[]; maxRssMb: number }
+      const args = ['--max-old-space-size=256', '--import', 'tsx', HERE, '--child', dir, String(plan.calls)]
+      const r = (await nodeJson<{ times: number[]; maxRssMb: number }>(args, { cwd: ROOT })).json
       const sorted = [...r.times].sort((a, b) => a - b)
-      figures.push({
-        storeMb,
-        entries,
-        calls: sorted.length,
-        p50: round(quantile(sorted, 0.5)),
-        p90: round(quantile(sorted, 0.9)),
-        max: round(sorted.at(-1)!),
-        maxRssMb: r.maxRssMb,
-      })
+      const [p50, p90, max] = [0.5, 0.9, 1].map((q) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!, 1))
+      figures.push({ storeMb, entries, calls: sorted.length, p50: p50!, p90: p90!, max: max!, maxRssMb: r.maxRssMb })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -113,26 +93,17 @@ export async function runStoreBench(mode: 'quick' | 'full', log: (line: string) 
 }
 
 export function renderStoreBench(figures: StoreFigure[]): string {
-  const rows = figures.map(
-    (f) => `| ${f.storeMb} MB | ${f.entries.toLocaleString('en')} | ${f.p50} | ${f.p90} | ${f.max} | ${f.maxRssMb} MB |`,
-  )
-  return [
-    `## Dead-letter store: one call of ${PER_CALL} dead letters (ms, ${figures[0]?.calls ?? 0} calls each, heap held to 256 MB)`,
-    '',
-    '| store | entries in it | p50 | p90 | max | peak RSS |',
-    '|---|---|---|---|---|---|',
-    ...rows,
-  ].join('\n')
+  const rows = figures.map((f) => [`${f.storeMb} MB`, f.entries.toLocaleString('en'), f.p50, f.p90, f.max, `${f.maxRssMb} MB`])
+  const title = `## Dead-letter store: one call of ${PER_CALL} dead letters (ms, ${figures[0]?.calls ?? 0} calls each, heap held to 256 MB)`
+  return `${title}\n\n${table('store|entries in it|p50|p90|max|peak RSS', rows)}`
 }
-
-const USAGE = 'usage: tsx scripts/bench/dead-letter-store.ts [--quick]   (npm run bench runs this part too)'
 
 if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const args = process.argv.slice(2)
   if (args[0] === '--child') {
     await child(args[1]!, Number(args[2]))
   } else if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE)
+    console.log('usage: tsx scripts/bench/dead-letter-store.ts [--quick]   (npm run bench runs this part too)')
   } else {
     const figures = await runStoreBench(args.includes('--quick') ? 'quick' : 'full', (l) => process.stderr.write(`${l}\n`))
     console.log(renderStoreBench(figures))

@@ -1,14 +1,13 @@
-// The counting subscriber, in a process of its own (this file, forked with --child) so that it does not share
-// the publishers' event loop: the one subscriber (scripts/mqtt/subscriber.ts) keeping no messages, counting
-// distinct deliveries per batch key (the payload's `<key>:<seq>:` prefix). The parent asks "how many of batch
-// <key> arrived, and when did the last one" and gets the answer once that many did, or at the timeout.
-// Times are process.hrtime (CLOCK_MONOTONIC), comparable between the two processes.
+// The counting subscriber, in a process of its own (this file, forked with --child) so that it does not share the
+// publishers' event loop: distinct deliveries per batch key (the payload's `<key>:<seq>:` prefix). Times are
+// process.hrtime (CLOCK_MONOTONIC), comparable between the two processes.
 import { fork } from 'node:child_process'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
 import { connectSubscriber } from '../mqtt/subscriber.js'
 import { SUBSCRIPTIONS } from './messages.js'
+import { endChild } from './publishers.js'
 
 const self = fileURLToPath(import.meta.url)
 export const ROOT = resolve(dirname(self), '../..')
@@ -22,11 +21,10 @@ type FromChild =
 export interface Delivery {
   key: string
   expected: number
-  /** Distinct messages of the batch that arrived. */
+  /** Distinct messages that arrived, and all of them (QoS 1 may redeliver). */
   delivered: number
-  /** Including duplicates (QoS 1 may redeliver). */
   total: number
-  /** process.hrtime.bigint() of the first and last arrival (0n when none arrived). */
+  /** The first and last arrival (0n when none arrived). */
   firstAt: bigint
   lastAt: bigint
 }
@@ -73,15 +71,7 @@ export async function startDeliveries(url: string): Promise<Deliveries> {
         post({ type: 'expect', key, count, timeoutMs })
       })
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const gone = new Promise((r) => child.once('exit', r))
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-      if (child.connected) post({ type: 'stop' })
-      else child.kill('SIGTERM')
-      await gone
-      clearTimeout(timer)
-    },
+    stop: () => endChild(child, () => (child.connected ? post({ type: 'stop' }) : child.kill('SIGTERM')), 3000),
   }
 }
 

@@ -1,184 +1,215 @@
-// The fleet store's cost (docs/performance.md, "The fleet store"): batches of 1,000 at QoS 1 through the built
-// bridge with FLEET_REDIS_URL against the same batches without it, in one run, alternating which goes first,
-// on a Mosquitto (set_tcp_nodelay true, no subscriber) and a password-protected redis-server started here. Also:
-// the store's round trips per batch (the bridge's own count) and the scripts Redis ran, Redis's own time, its
-// memory per remembered message (MEMORY USAGE and used_memory), the same batch retried on another instance,
-// and the cold start with and without the Redis client. Self-contained on purpose: nothing from the other
-// bench files (its parts are in fleet-setup.ts). `npx tsx scripts/bench/fleet.ts --help` says how to run it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// The fleet store's cost (docs/performance.md, "The fleet store"): the same batches through copies of the built
+// bridge with FLEET_REDIS_URL and without, alternating which goes first, on a Mosquitto and a redis-server of its own.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
+import { messageOf } from '../../shared/errors.js'
 import { buildAll } from '../build.js'
-import {
-  type BridgeModule,
-  batchEvent,
-  type ColdStart,
-  coldStart,
-  context,
-  fleetBenchUnavailable,
-  loadCopy,
-  meanUsage,
-  median,
-  RULES,
-  round,
-  roundTripsOf,
-  scriptStats,
-  startServers,
-  usedMemory,
-} from './fleet-setup.js'
+import { type Broker, findProgram, freePort, startMosquitto } from '../mqtt/mosquitto.js'
+import { type BridgeModule, fcContext } from './bridge.js'
+import { median, round } from './measure.js'
+import { cloudEvents, INSTANCE } from './messages.js'
+import { table } from './report.js'
 
 /** The figure the fleet store is held to (issue 25): at most this much slower per batch. */
 export const TARGET_SLOWER_PERCENT = 10
-
-export interface FleetBenchOptions {
-  /** Measured batches per variant (after WARM_UP each). */
-  batches?: number
-  batchSize?: number
-  /** Fresh processes per cold-start figure. */
-  coldRuns?: number
-  log?: (line: string) => void
-}
-
-export interface FleetBenchResult {
-  batchSize: number
-  batches: number
-  /** Median ms per batch: the handler's call, until every message was acknowledged (and, with the store, settled). */
-  withoutStoreMs: number
-  withStoreMs: number
-  /** withStoreMs / withoutStoreMs - 1, in %. */
-  slowerPercent: number
-  target: { target: string; measured: string; status: 'PASS' | 'MISS' }
-  /** The bridge's own CPU per batch (this process: user + system), median ms: what the client side costs. */
-  bridgeCpuMs: { without: number; with: number }
-  /** Per batch with the store: exchanges with it (pipelines, the bridge's count), and the scripts Redis ran. */
-  roundTripsPerBatch: number
-  scriptsPerBatch: number
-  /** Redis's own time running them, per batch (INFO commandstats), µs. */
-  redisMicrosPerBatch: number
-  /** The same batch handed to another instance: every message a duplicate, none published. */
-  retried: { ms: number; roundTrips: number }
-  memory: {
-    /** MEMORY USAGE of one message key, mean of a sample. */
-    keyBytes: number
-    /** MEMORY USAGE of one owner record (one per chunk of a batch), mean. */
-    ownerBytes: number
-    /** used_memory grown per message remembered (key, owner share, expiry entry, hash table). */
-    usedPerMessage: number
-  }
-  coldStart: ColdStart
-}
-
 const WARM_UP = 3
-export async function runFleetBench(options: FleetBenchOptions = {}): Promise<FleetBenchResult> {
-  const batches = options.batches ?? 20
-  const size = options.batchSize ?? 1000
-  const log = options.log ?? (() => {})
+
+// Its own rule: the rule ID is part of every key the store writes, so its length is part of the memory figures.
+const RULES = `
+defaults: { profile: alibaba, qos: 1 }
+rules:
+  - id: bench-fleet
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: bench-fleet, groupId: GID_bench_fleet }
+    target: { parentTopic: benchfleet, qos: 1 }
+`
+
+/** `n` QoS 1 messages of 256 bytes over 16 topics, with RocketMQ-like message IDs (32 hex digits) unique to `batch`. */
+function batchEvent(batch: number, n: number): Buffer {
+  const data = Array.from({ length: n }, (_, i) => ({
+    topic: 'bench-fleet',
+    systemProperties: {
+      UNIQ_KEY: `AC14C305069E1B28CA00${batch.toString(16).padStart(6, '0')}${i.toString(16).padStart(6, '0')}`.toUpperCase(),
+      INSTANCE_ID: INSTANCE,
+    },
+    userProperties: { mqttSecondTopic: `/d${i % 16}` },
+    body: `${batch}:${i}:`.padEnd(256, 'x'),
+  }))
+  return cloudEvents(INSTANCE, 'bench-fleet', data, (i) => `${batch}-${i}`)
+}
+
+/** Why the fleet bench cannot run here, or undefined when it can. */
+export function fleetBenchUnavailable(): string | undefined {
+  const missing = ['redis-server', 'mosquitto'].filter((p) => findProgram(p) === undefined)
+  return missing.length > 0 ? `${missing.join(' and ')} not installed (apt-get install -y redis-server mosquitto)` : undefined
+}
+
+/** A password-protected redis-server on a free loopback port, nothing saved; ready when it says so. */
+async function startRedis(): Promise<{ url: string; port: number; password: string; child: ChildProcess }> {
+  const port = await freePort()
+  const password = `bench-${randomBytes(8).toString('hex')}`
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', password]
+  const child = spawn(findProgram('redis-server')!, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+  let out = ''
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-2000)
+      if (out.includes('Ready to accept connections')) ready()
+    })
+    child.once('exit', (code) => fail(new Error(`redis-server exited (${code}) before it was ready: ${out}`)))
+  })
+  return { url: `redis://127.0.0.1:${port}`, port, password, child }
+}
+
+/** Every variable the bridge reads that a shell might have set: cleared, so only `env` configures a copy. */
+const OURS = /^(MQTT_|FLEET_|DUPLICATE_WINDOW$|DEAD_LETTER_|RULES_FILE$|LOG_LEVEL$)/
+
+/** A copy of the built bridge (its own module, bridge and pool), whose first call reads `env`: made here, with `env` in place. */
+async function loadCopy(dist: string, work: string, name: string, n: number, env: Record<string, string>): Promise<BridgeModule> {
+  const dir = join(work, name)
+  cpSync(join(dist, 'bridge'), dir, { recursive: true })
+  const saved = { ...process.env }
+  for (const k of Object.keys(process.env)) if (OURS.test(k)) delete process.env[k]
+  Object.assign(process.env, env)
+  try {
+    const m = createRequire(import.meta.url)(join(dir, 'index.js')) as BridgeModule
+    const s = await m.handler(batchEvent(0xfff000 + n, 1), fcContext(`${name}-first`, []))
+    if (s.published !== 1) throw new Error(`${name}: the first call published ${s.published} of 1`)
+    return m
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
+    Object.assign(process.env, saved)
+  }
+}
+
+const usedMemory = async (redis: Redis) => Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1])
+
+/** Scripts run (EVALSHA, and EVAL when a script was not cached yet) and their µs, from INFO commandstats. */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  const stats = [...(await redis.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/gm)]
+  return { calls: stats.reduce((a, m) => a + Number(m[1]), 0), usec: stats.reduce((a, m) => a + Number(m[2]), 0) }
+}
+
+/** Mean MEMORY USAGE of up to `n` keys matching `pattern`. */
+async function meanUsage(redis: Redis, pattern: string, n: number): Promise<number> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    keys.push(...found)
+    cursor = next
+  } while (cursor !== '0' && keys.length < n)
+  const sizes = await Promise.all(keys.slice(0, n).map((k) => redis.memory('USAGE', k, 'SAMPLES', '0')))
+  return sizes.length > 0 ? Math.round(sizes.reduce((a: number, b) => a + Number(b), 0) / sizes.length) : Number.NaN
+}
+
+// One process a run, the bundle and then the Redis client each timed: the client's cost is not the difference of two noisy medians.
+function coldStarts(dist: string, runs: number) {
+  const client = join(dist, 'bridge', 'ioredis.js')
+  const code = `const h=()=>Number(process.hrtime.bigint())/1e6;const t0=h();require(${JSON.stringify(join(dist, 'bridge', 'index.js'))});const t1=h();require(${JSON.stringify(client)});console.log(t1-t0,h()-t1)`
+  const bundleMs: number[] = []
+  const clientMs: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`cold start: node -e exited ${r.status}: ${r.stderr}`)
+    const [b, c] = r.stdout.trim().split(' ').map(Number)
+    bundleMs.push(b!)
+    clientMs.push(c!)
+  }
+  const clientKB = Math.round(statSync(client).size / 1024)
+  return { bundleMs: round(median(bundleMs), 1), clientMs: round(median(clientMs), 1), clientKB, runs }
+}
+
+export type FleetBenchResult = Awaited<ReturnType<typeof runFleetBench>>
+
+/**
+ * Median ms per batch with the store and without (the handler's call, until every message was acknowledged and, with
+ * the store, settled), this process's CPU per batch, the store's round trips (the bridge's count), the scripts Redis
+ * ran and its own µs (INFO commandstats), the same batch on another instance (all duplicates), Redis's memory.
+ */
+export async function runFleetBench(
+  options: { batches?: number; batchSize?: number; coldRuns?: number; log?: (line: string) => void } = {},
+) {
+  const { batches = 20, batchSize: size = 1000, coldRuns = 7, log = () => {} } = options
   const unavailable = fleetBenchUnavailable()
   if (unavailable) throw new Error(`the fleet bench needs ${unavailable}`)
   const work = mkdtempSync(join(tmpdir(), 'bench-fleet-'))
   const copies: BridgeModule[] = []
-  let servers: Awaited<ReturnType<typeof startServers>> | undefined
+  let broker: Broker | undefined
+  let server: Awaited<ReturnType<typeof startRedis>> | undefined
   let redis: Redis | undefined
   try {
     const dist = join(work, 'dist')
     writeFileSync(join(work, 'rules.yaml'), RULES)
     await buildAll({ rulesFile: join(work, 'rules.yaml'), outDir: dist, quiet: true })
-    // Cold start first, while nothing else runs.
     log('bench: fleet store, cold start with and without the Redis client…')
-    const cold = await coldStart(dist, options.coldRuns ?? 7)
-    servers = await startServers(work)
-    redis = new Redis({
-      port: servers.redisPort,
-      host: '127.0.0.1',
-      password: servers.password,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-    })
+    const coldStart = coldStarts(dist, coldRuns)
+    // No subscriber; Mosquitto's own window of 20.
+    broker = await startMosquitto({ config: ['set_tcp_nodelay true'], limits: { maxInflightMessages: 20 } })
+    server = await startRedis()
+    redis = new Redis({ port: server.port, host: '127.0.0.1', password: server.password, lazyConnect: true, maxRetriesPerRequest: 0 })
     await redis.connect()
     const common = {
-      MQTT_URL: servers.mqttUrl,
+      MQTT_URL: broker.url,
       MQTT_PROTOCOL_VERSION: '4',
       DEAD_LETTER_TARGET: `file:${join(work, 'dead-letters')}`,
       LOG_LEVEL: 'debug',
     }
-    const store = { FLEET_REDIS_URL: servers.redisUrl, FLEET_REDIS_PASSWORD: servers.password }
-    const without = await loadCopy(dist, work, 'without', 1, common)
-    copies.push(without)
-    const withStore = await loadCopy(dist, work, 'with-store', 2, { ...common, ...store })
-    copies.push(withStore)
-    const other = await loadCopy(dist, work, 'other-instance', 3, { ...common, ...store })
-    copies.push(other)
+    const store = { ...common, FLEET_REDIS_URL: server.url, FLEET_REDIS_PASSWORD: server.password }
+    for (const [name, env] of [
+      ['without', common],
+      ['with-store', store],
+      ['other-instance', store],
+    ] as const)
+      copies.push(await loadCopy(dist, work, name, copies.length + 1, env))
+    const [without, withStore, other] = copies as [BridgeModule, BridgeModule, BridgeModule]
 
     log(`bench: fleet store, ${batches} batches of ${size} at QoS 1 with and without it, alternating…`)
     const problems: string[] = []
-    const run = async (m: BridgeModule, id: string, event: Buffer, lines: string[]) => {
+    const run = async (m: BridgeModule, id: string, event: Buffer, published: number) => {
+      const lines: string[] = []
       const t0 = process.hrtime.bigint()
       const cpu0 = process.cpuUsage()
-      const summary = await m.handler(event, context(id, lines, problems))
+      const keep = (line: string) => line.includes('"fleet.batch"') && lines.push(line)
+      const summary = await m.handler(event, fcContext(id, problems, keep))
       const ms = Number(process.hrtime.bigint() - t0) / 1e6
       const cpu = process.cpuUsage(cpu0)
-      const cpuMs = (cpu.user + cpu.system) / 1000
       if (problems.length > 0) throw new Error(`${id}: the bridge logged ${problems.join(' | ')}`)
-      return { ms, cpuMs, summary }
+      if (summary.published !== published || summary.duplicates !== size - published)
+        throw new Error(`${id}: ${summary.published} of ${size} published, ${summary.duplicates} duplicates`)
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, roundTrips: Number(/"roundTrips":(\d+)/.exec(lines[0] ?? '')?.[1] ?? Number.NaN) }
     }
-    const ms = { without: [] as number[], with: [] as number[], retried: [] as number[] }
-    const cpu = { without: [] as number[], with: [] as number[] }
-    const trips = { with: [] as number[], retried: [] as number[] }
-    const scripts: number[] = []
-    const usec: number[] = []
+    const plainTurn = async (b: number) => {
+      const r = await run(without, `without-${b}`, batchEvent(2 * b, size), size)
+      return { withoutMs: r.ms, withoutCpu: r.cpuMs }
+    }
+    const storeTurn = async (b: number) => {
+      const event = batchEvent(2 * b + 1, size)
+      const before = await scriptStats(redis!)
+      const r = await run(withStore, `with-${b}`, event, size)
+      const after = await scriptStats(redis!)
+      // The batch retried on another instance: recognised, none published again.
+      const again = await run(other, `retried-${b}`, event, 0)
+      const scripts = { scripts: after.calls - before.calls, usec: after.usec - before.usec }
+      return { withMs: r.ms, withCpu: r.cpuMs, trips: r.roundTrips, ...scripts, retriedMs: again.ms, retriedTrips: again.roundTrips }
+    }
+    const rows: Array<Awaited<ReturnType<typeof plainTurn>> & Awaited<ReturnType<typeof storeTurn>>> = []
     let memoryBefore = 0
     for (let b = 1; b <= WARM_UP + batches; b++) {
-      const measured = b > WARM_UP
       if (b === WARM_UP + 1) memoryBefore = await usedMemory(redis)
-      const plainTurn = async () => {
-        const r = await run(without, `without-${b}`, batchEvent(2 * b, size), [])
-        if (r.summary.published !== size) throw new Error(`without the store: published ${r.summary.published} of ${size}`)
-        if (!measured) return
-        ms.without.push(r.ms)
-        cpu.without.push(r.cpuMs)
-      }
-      const storeTurn = async () => {
-        const event = batchEvent(2 * b + 1, size)
-        const lines: string[] = []
-        const before = await scriptStats(redis!)
-        const r = await run(withStore, `with-${b}`, event, lines)
-        const after = await scriptStats(redis!)
-        if (r.summary.published !== size) throw new Error(`with the store: published ${r.summary.published} of ${size}`)
-        // The batch retried on another instance: recognised, none published again.
-        const retryLines: string[] = []
-        const again = await run(other, `retried-${b}`, event, retryLines)
-        if (again.summary.duplicates !== size || again.summary.published !== 0)
-          throw new Error(`the retried batch: ${again.summary.duplicates} of ${size} duplicates, ${again.summary.published} published`)
-        if (!measured) return
-        ms.with.push(r.ms)
-        cpu.with.push(r.cpuMs)
-        trips.with.push(roundTripsOf(lines))
-        scripts.push(after.calls - before.calls)
-        usec.push(after.usec - before.usec)
-        ms.retried.push(again.ms)
-        trips.retried.push(roundTripsOf(retryLines))
-      }
       // Alternating which goes first, so neither always follows the other's garbage or the broker's backlog.
-      if (b % 2 === 0) {
-        await plainTurn()
-        await storeTurn()
-      } else {
-        await storeTurn()
-        await plainTurn()
-      }
+      const row = b % 2 === 0 ? { ...(await plainTurn(b)), ...(await storeTurn(b)) } : { ...(await storeTurn(b)), ...(await plainTurn(b)) }
+      if (b > WARM_UP) rows.push(row)
     }
-    const remembered = batches * size
-    const memory = {
-      keyBytes: await meanUsage(redis, 'rmqb:m:*', 200),
-      ownerBytes: await meanUsage(redis, 'rmqb:o:*', 20),
-      usedPerMessage: Math.round(((await usedMemory(redis)) - memoryBefore) / remembered),
-    }
-    const withoutStoreMs = round(median(ms.without))
-    const withStoreMs = round(median(ms.with))
-    const slowerPercent = round((withStoreMs / withoutStoreMs - 1) * 100)
+    const med = (k: keyof (typeof rows)[number], digits = 1) => round(median(rows.map((r) => r[k])), digits)
+    const [withoutStoreMs, withStoreMs] = [med('withoutMs'), med('withMs')]
+    const slowerPercent = round((withStoreMs / withoutStoreMs - 1) * 100, 1)
     return {
       batchSize: size,
       batches,
@@ -190,18 +221,23 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
         measured: `${withStoreMs} ms vs ${withoutStoreMs} ms (${slowerPercent >= 0 ? '+' : ''}${slowerPercent} %)`,
         status: slowerPercent <= TARGET_SLOWER_PERCENT ? 'PASS' : 'MISS',
       },
-      bridgeCpuMs: { without: round(median(cpu.without)), with: round(median(cpu.with)) },
-      roundTripsPerBatch: median(trips.with),
-      scriptsPerBatch: median(scripts),
-      redisMicrosPerBatch: median(usec),
-      retried: { ms: round(median(ms.retried)), roundTrips: median(trips.retried) },
-      memory,
-      coldStart: cold,
+      bridgeCpuMs: { without: med('withoutCpu'), with: med('withCpu') },
+      roundTripsPerBatch: med('trips', 0),
+      scriptsPerBatch: med('scripts', 0),
+      redisMicrosPerBatch: med('usec', 0),
+      retried: { ms: med('retriedMs'), roundTrips: med('retriedTrips', 0) },
+      memory: {
+        keyBytes: await meanUsage(redis, 'rmqb:m:*', 200),
+        ownerBytes: await meanUsage(redis, 'rmqb:o:*', 20),
+        usedPerMessage: Math.round(((await usedMemory(redis)) - memoryBefore) / (batches * size)),
+      },
+      coldStart,
     }
   } finally {
     for (const m of copies) await m.shutdown().catch(() => {})
     redis?.disconnect()
-    servers?.stop()
+    server?.child.kill('SIGKILL')
+    await broker?.close()
     rmSync(work, { recursive: true, force: true })
   }
 }
@@ -209,12 +245,13 @@ export async function runFleetBench(options: FleetBenchOptions = {}): Promise<Fl
 export function renderFleetBench(r: FleetBenchResult | { skipped: string }): string {
   if ('skipped' in r) return `## Fleet store\n\nskipped: ${r.skipped}`
   const c = r.coldStart
+  const header = 'without the store|with it|slower|bridge CPU without / with|round trips / batch|scripts / batch|Redis µs / batch|'
+  const cells = [r.withoutStoreMs, r.withStoreMs, `${r.slowerPercent} %`, `${r.bridgeCpuMs.without} / ${r.bridgeCpuMs.with} ms`]
+  cells.push(r.roundTripsPerBatch, r.scriptsPerBatch, r.redisMicrosPerBatch, `${r.retried.ms} ms, ${r.retried.roundTrips} round trips`)
   return [
     `## Fleet store: ${r.batches} batches of ${r.batchSize.toLocaleString('en-US')} at QoS 1 each way, alternating (median ms per batch)`,
     '',
-    '| without the store | with it | slower | bridge CPU without / with | round trips / batch | scripts / batch | Redis µs / batch | retried elsewhere (all duplicates) |',
-    '|---|---|---|---|---|---|---|---|',
-    `| ${r.withoutStoreMs} | ${r.withStoreMs} | ${r.slowerPercent} % | ${r.bridgeCpuMs.without} / ${r.bridgeCpuMs.with} ms | ${r.roundTripsPerBatch} | ${r.scriptsPerBatch} | ${r.redisMicrosPerBatch} | ${r.retried.ms} ms, ${r.retried.roundTrips} round trips |`,
+    table(`${header}retried elsewhere (all duplicates)`, [cells]),
     '',
     `${r.target.status}  ${r.target.target}: ${r.target.measured}`,
     `memory per message remembered: ${r.memory.usedPerMessage} B of used_memory (MEMORY USAGE: key ${r.memory.keyBytes} B, owner record ${r.memory.ownerBytes} B per chunk)`,
@@ -232,18 +269,7 @@ export async function runFleetSection(
   return runFleetBench(mode === 'quick' ? { batches: 2, coldRuns: 1, log } : { log })
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let values: { batches?: string; 'cold-runs'?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      options: { batches: { type: 'string' }, 'cold-runs': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }))
-  } catch (err) {
-    console.error(`${(err as Error).message}; see --help`)
-    process.exit(2)
-  }
-  if (values.help) {
-    console.log(`usage: npx tsx scripts/bench/fleet.ts [--batches N] [--cold-runs N]
+const HELP = `usage: npx tsx scripts/bench/fleet.ts [--batches N] [--cold-runs N]
 
 Batches of 1,000 at QoS 1 through the built bridge with the fleet store (FLEET_REDIS_URL) and without it,
 alternating, on a redis-server and a Mosquitto started here; prints the figures as JSON on stdout and a table
@@ -251,21 +277,30 @@ on stderr. npm run bench runs it too. See docs/performance.md, "The fleet store"
 
   --batches N     measured batches each way, after 3 warm-ups (default 20)
   --cold-runs N   fresh processes for the cold-start figures (default 7)
-  -h, --help      this text`)
-    process.exit(0)
-  }
-  runFleetBench({
-    ...(values.batches ? { batches: Number(values.batches) } : {}),
-    ...(values['cold-runs'] ? { coldRuns: Number(values['cold-runs']) } : {}),
-    log: (line) => process.stderr.write(`${line}\n`),
-  }).then(
-    (r) => {
+  -h, --help      this text`
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const options = { batches: { type: 'string' }, 'cold-runs': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const
+  const parsed = (() => {
+    try {
+      return parseArgs({ options }).values
+    } catch (err) {
+      console.error(`${messageOf(err)}; see --help`)
+      process.exit(2)
+    }
+  })()
+  if (parsed.help) console.log(HELP)
+  else
+    try {
+      const r = await runFleetBench({
+        ...(parsed.batches ? { batches: Number(parsed.batches) } : {}),
+        ...(parsed['cold-runs'] ? { coldRuns: Number(parsed['cold-runs']) } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      })
       console.log(JSON.stringify(r, null, 2))
       console.error(renderFleetBench(r))
-    },
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.message : String(err))
+    } catch (err) {
+      console.error(messageOf(err))
       process.exit(1)
-    },
-  )
+    }
 }

@@ -1,26 +1,21 @@
-// A userspace TCP proxy that adds a round-trip time: every chunk read on one side is written to the other
-// half the round trip later, in order (this kernel has no netem). Both of its sockets have Nagle off, so
-// it adds the delay and nothing else; a broker's own Nagle still meets the client's delayed ACK through
-// it, as it would across a network. Used by the benchmark and the tests (test/helpers/latency-proxy.ts).
-// Optionally it drops chosen PUBLISH packets on their way to the broker (a packet lost for good), reading
-// the MQTT framing, so a test can make exactly one message go unanswered.
+// A userspace TCP proxy that adds a round trip (this kernel has no netem): each chunk is written on half the round
+// trip later, in order, with Nagle off on both sockets, so a broker's own Nagle still meets the client's delayed ACK
+// as across a network. It can drop chosen PUBLISH packets on their way to the broker, for the tests.
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 
 export interface LatencyProxy {
   port: number
-  /** mqtt://127.0.0.1:<port> */
   url: string
-  /** Connections accepted so far. */
+  /** Connections accepted and PUBLISH packets dropped so far. */
   readonly connections: number
-  /** PUBLISH packets dropped so far. */
   readonly dropped: number
   close(): Promise<void>
 }
 
 export interface LatencyProxyOptions {
-  /** The round trip added, in ms: half of it each way. 0 passes bytes straight through. */
+  /** Half of it each way; 0 passes bytes straight through. */
   rttMs: number
-  /** Called for each PUBLISH from client to broker, with its topic: true drops it. */
+  /** For each PUBLISH from client to broker: true drops it. */
   dropPublish?: (topic: string) => boolean
 }
 
@@ -113,10 +108,7 @@ function relay(from: Socket, to: Socket, delayMs: number, transform: (chunk: Buf
   })
 }
 
-/**
- * Reads MQTT packets out of the byte stream (a fixed header, a variable-length remaining length) and leaves
- * out each PUBLISH whose topic `drop` picks. Whatever does not form a whole packet yet waits for more bytes.
- */
+/** The byte stream without each PUBLISH whose topic `drop` picks; an incomplete packet waits for more bytes. */
 export function mqttFilter(drop: (topic: string) => boolean, onDrop: () => void): (chunk: Buffer) => Buffer {
   let pending: Buffer = Buffer.alloc(0)
   return (chunk) => {
@@ -138,7 +130,7 @@ export function mqttFilter(drop: (topic: string) => boolean, onDrop: () => void)
   }
 }
 
-/** The remaining length of the packet at `at` and where its variable header starts (relative), or undefined if incomplete. */
+/** The remaining length of the packet at `at` and where its variable header starts, or undefined if incomplete. */
 function remainingLength(buf: Buffer, at: number): { length: number; start: number } | undefined {
   let length = 0
   for (let i = 1; i <= 4; i++) {

@@ -1,9 +1,5 @@
-// A day of the bridge's logs as `s logs` prints them (colours, instance ID, Log Service's time, the local time,
-// request ID, level, JSON), made up but shaped like production: two rules, traffic that follows the hours, a
-// burst of dead letters from a bad producer deploy at 09:30 UTC, a broker outage from 14:05 to 14:17 UTC (invocations
-// fail and are retried, the connection is lost and made again), and lag that piles up behind it. Seeded, so
-// the same arguments give the same bytes. The logs benchmark (logs.ts) reads it; docs/operations.md shows its report.
-//
+// A seeded day of the bridge's logs as `s logs` prints them, shaped like production (docs/operations.md shows its
+// report): traffic that follows the hours, dead letters from a bad deploy at 09:30 UTC, a broker outage at 14:05–14:17.
 //   tsx scripts/bench/log-day.ts [--invocations N] [--end <ISO time>] > day.log
 import { createWriteStream } from 'node:fs'
 import { resolve } from 'node:path'
@@ -62,33 +58,20 @@ export function* logDay(invocations: number, end: Date): Generator<string> {
         connected = true
       }
       let [published, deadLettered, failed, duplicates, filtered] = [received, 0, 0, 0, 0]
+      const each = (count: number, level: string, event: string, fields: object) =>
+        Array.from({ length: count }, (_, k) => line(level, { event, ruleId: rule, messageId: `M${n}-${k}`, index: k, ...fields }))
       if (down) {
         if (connected)
           yield line('warn', { event: 'mqtt.client-error', clientId: client, url: URL, error: 'connection reset (ECONNRESET)' })
         connected = false
         ;[published, failed] = [0, received]
-        for (let k = 0; k < Math.min(failed, 20); k++)
-          yield line('error', {
-            event: 'bridge.failure',
-            ruleId: rule,
-            messageId: `M${n}-${k}`,
-            index: k,
-            topic: 'home/room1/lamp',
-            reason: `cannot reach the MQTT broker at ${URL}: ECONNREFUSED`,
-          })
+        const reason = `cannot reach the MQTT broker at ${URL}: ECONNREFUSED`
+        yield* each(Math.min(failed, 20), 'error', 'bridge.failure', { topic: 'home/room1/lamp', reason })
       } else if (burst || random() < 0.01) {
         deadLettered = burst ? received : 1
         published = received - deadLettered
-        for (let k = 0; k < deadLettered; k++)
-          yield line('warn', {
-            event: 'bridge.dead-letter',
-            ruleId: rule,
-            messageId: `M${n}-${k}`,
-            index: k,
-            reason: 'userProperties.qoslevel: must be 0, 1 or 2, got "3"',
-            target: 'fc:rocketmq-mqtt-dead-letter',
-            handedOff: true,
-          })
+        const reason = 'userProperties.qoslevel: must be 0, 1 or 2, got "3"'
+        yield* each(deadLettered, 'warn', 'bridge.dead-letter', { reason, target: 'fc:rocketmq-mqtt-dead-letter', handedOff: true })
       } else if (random() < 0.02) {
         duplicates = 1
         published--

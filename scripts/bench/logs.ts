@@ -1,42 +1,21 @@
-// `npm run logs` over a day of production (docs/performance.md, "npm run logs over a day"): a million invocation
-// lines as `s logs` prints them (log-day.ts), read as a file in text and --json, and as a stream with --follow,
-// each in a process of its own (its peak RSS and, with --follow, its RSS as it goes), against `wc -l` of the same
-// file as the reference. npm run bench runs it; alone: tsx scripts/bench/logs.ts [--lines N].
-import { execFileSync, spawn } from 'node:child_process'
+// `npm run logs` over a day (docs/performance.md, "npm run logs over a day"): text, --json and --follow, each in a
+// process of its own, against `wc -l` of the same file. Alone: tsx scripts/bench/logs.ts [--lines N] [--json].
+import { execFileSync } from 'node:child_process'
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { nodeJson } from './coldstart.js'
 import { logDay } from './log-day.js'
 import { table } from './report.js'
-import { type Target, target } from './targets.js'
+import { target } from './targets.js'
 
 const HERE = fileURLToPath(import.meta.url)
 const LOGS = resolve(HERE, '../../cli/logs.ts')
 
-interface Run {
-  mode: 'text' | 'json' | 'follow'
-  seconds: number
-  peakRssMb: number
-  /** RSS every 250 ms, MB. */
-  rssMb: number[]
-  /** How many of those samples came before the first update was written (startup: modules loading). */
-  settledAt: number
-  /** Invocations the report counted (from --json), or undefined for text. */
-  invocations?: number
-}
+export type LogsFigures = Awaited<ReturnType<typeof runLogsBench>>
 
-export interface LogsFigures {
-  lines: number
-  invocations: number
-  fileMb: number
-  wcSeconds: number
-  runs: Run[]
-  targets: Target[]
-  text: string
-}
-
-/** npm run logs in its own process: the report is kept in memory (as it is written) and only its size leaves. */
+/** npm run logs in its own process, its RSS sampled every 250 ms (MB); the report is kept in memory, not printed. */
 const CHILD = (args: string[]) => `const { main } = await import(${JSON.stringify(pathToFileURL(LOGS).href)})
 const rss = []
 const timer = setInterval(() => rss.push(Math.round(process.memoryUsage().rss / 1048576)), 250)
@@ -47,45 +26,18 @@ clearInterval(timer)
 const invocations = ${JSON.stringify(args.includes('--json'))} ? JSON.parse(out).totals.invocations : undefined
 console.log(JSON.stringify({ code, rss, settled, peak: Math.round(process.resourceUsage().maxRSS / 1024), invocations }))`
 
-function runLogs(mode: Run['mode'], file: string): Promise<Run> {
+async function runLogs(mode: 'text' | 'json' | 'follow', file: string) {
   const args = mode === 'text' ? [file] : mode === 'json' ? ['--json', file] : ['--follow', '--json', '--interval', '1']
-  const started = process.hrtime.bigint()
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD(args)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  if (mode === 'follow') createReadStream(file).pipe(child.stdin)
-  else child.stdin.end()
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  return new Promise((done, fail) =>
-    child.once('exit', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      const r =
-        code === 0
-          ? (JSON.parse(out.trim().split('\n').at(-1)!) as {
-              code: number
-              rss: number[]
-              settled?: number
-              peak: number
-              invocations?: number
-            })
-          : undefined
-      if (r?.code !== 0) return fail(new Error(`npm run logs (${mode}) failed: exit ${code}, ${out.slice(-500)}`))
-      done({
-        mode,
-        seconds: Math.round(seconds * 100) / 100,
-        peakRssMb: r.peak,
-        rssMb: r.rss,
-        settledAt: r.settled ?? 0,
-        ...(r.invocations !== undefined && { invocations: r.invocations }),
-      })
-    }),
+  const { json: r, ms } = await nodeJson<{ code: number; rss: number[]; settled?: number; peak: number; invocations?: number }>(
+    ['--import', 'tsx', '--input-type=module', '-e', CHILD(args)],
+    mode === 'follow' ? { stdin: createReadStream(file) } : {},
   )
+  if (r.code !== 0) throw new Error(`npm run logs (${mode}) failed: exit ${r.code}`)
+  const invocations = r.invocations !== undefined && { invocations: r.invocations }
+  return { mode, seconds: Math.round(ms / 10) / 100, peakRssMb: r.peak, rssMb: r.rss, settledAt: r.settled ?? 0, ...invocations }
 }
 
-export async function runLogsBench(invocations: number, work: string, log: (line: string) => void): Promise<LogsFigures> {
+export async function runLogsBench(invocations: number, work: string, log: (line: string) => void) {
   const file = join(work, 'day.log')
   log(`bench: npm run logs over a day of ${invocations.toLocaleString('en-US')} invocations…`)
   const out = createWriteStream(file)
@@ -99,7 +51,7 @@ export async function runLogsBench(invocations: number, work: string, log: (line
   const wcStart = process.hrtime.bigint()
   execFileSync('wc', ['-l', file])
   const wcSeconds = Math.round(Number(process.hrtime.bigint() - wcStart) / 1e7) / 100
-  const runs: Run[] = []
+  const runs: Array<Awaited<ReturnType<typeof runLogs>>> = []
   for (const mode of ['text', 'json', 'follow'] as const) runs.push(await runLogs(mode, file))
   const at = `${lines.toLocaleString('en-US')} lines, ${invocations.toLocaleString('en-US')} invocations over 24 h`
   const targets = runs.flatMap((r) => {
@@ -110,18 +62,15 @@ export async function runLogsBench(invocations: number, work: string, log: (line
     // Flat: from a quarter of the way in (and not before the first update: startup is not the window) to the
     // end, the window's minutes come and go and memory stays.
     const from = Math.min(Math.max(Math.floor(r.rssMb.length / 4), r.settledAt), r.rssMb.length - 1)
-    const quarter = r.rssMb[from] ?? 0
-    return [
-      ...t,
-      target(
-        'npm run logs --follow: RSS growth ≤ 20 MB',
-        `${at}, the last 60 minutes kept`,
-        [r.rssMb.at(-1) ?? 0, quarter, 'MB'],
-        'growth',
-        '<=',
-        20,
-      ),
-    ]
+    const growth = target(
+      'npm run logs --follow: RSS growth ≤ 20 MB',
+      `${at}, the last 60 minutes kept`,
+      [r.rssMb.at(-1) ?? 0, r.rssMb[from] ?? 0, 'MB'],
+      'growth',
+      '<=',
+      20,
+    )
+    return [...t, growth]
   })
   const fileMb = Math.round(statSync(file).size / 1048576)
   const rows = runs.map((r) => [
@@ -129,13 +78,10 @@ export async function runLogsBench(invocations: number, work: string, log: (line
     `${r.seconds} s`,
     `${(r.seconds / wcSeconds).toFixed(1)}×`,
     `${r.peakRssMb} MB`,
-    String(r.invocations ?? '—'),
+    r.invocations ?? '—',
   ])
-  const text = [
-    `npm run logs over a day (${at}, ${fileMb} MB; wc -l: ${wcSeconds} s):`,
-    '',
-    table(['mode', 'time', 'vs wc -l', 'peak RSS', 'invocations counted'], rows),
-  ].join('\n')
+  const title = `npm run logs over a day (${at}, ${fileMb} MB; wc -l: ${wcSeconds} s):`
+  const text = `${title}\n\n${table('mode|time|vs wc -l|peak RSS|invocations counted', rows)}`
   return { lines, invocations, fileMb, wcSeconds, runs, targets, text }
 }
 

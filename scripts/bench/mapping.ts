@@ -1,10 +1,7 @@
-// npm run bench measures this too; alone: tsx scripts/bench/mapping.ts [--quick] [--json].
-// The cost of mapping one message (docs/performance.md, "Routes: what one message costs"): the rule's target with
-// mqttSecondTopic against templated routes, in one process and one run, no broker. Each variant maps the
-// same batch of already-parsed messages with the bridge's own mapMessage, and, apart, takes the same batch
-// as Function Compute hands it (a Buffer of CloudEvents) through everything the bridge does before the
-// network: parseEvent and planBatch. Rounds alternate between the variants so that drift in the machine's
-// speed touches all of them alike; medians count.
+// What mapping one message costs, in process, no broker (docs/performance.md, "Routes: what one message costs"):
+// the rule's target with mqttSecondTopic against templated routes, by the bridge's own mapMessage and through
+// parseEvent and planBatch. Rounds alternate between the variants so that drift in the machine's speed touches all
+// alike; medians count. npm run bench runs it too.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,76 +10,44 @@ import { parseEvent } from '../../shared/events/parse.js'
 import { mapMessage } from '../../shared/mapping/map-message.js'
 import { RuleIndex } from '../../shared/mapping/rule-index.js'
 import { validateRules } from '../../shared/rules/validate.js'
+import { median } from './measure.js'
 import { cloudEvents } from './messages.js'
+import { table } from './report.js'
 
 const INSTANCE = 'MQ_INST_1234567890123456_BenchMap'
-/** At most 10 % slower per message than mqttSecondTopic (docs/performance.md, "Routes: what one message costs"). */
-export const TARGET_RATIO = 1.1
-
-interface Variant {
-  name: string
-  rule: Record<string, unknown>
-  /** The user properties and body of message i. */
-  message: (i: number) => { userProperties: Record<string, string>; body: string }
-}
+/** At most 10 % slower per message than mqttSecondTopic. */
+const TARGET_RATIO = 1.1
 
 const source = { regionId: 'cn-hangzhou', instanceId: INSTANCE, topic: 'lamps', groupId: 'GID_bench_map' }
 const body = (i: number) => JSON.stringify({ kind: 'lamp', room: `room${i % 20}`, state: i % 2 === 0 ? 'on' : 'off', seq: i })
+const rule = (routes?: object[]) => ({ id: 'lamps', source, target: { parentTopic: 'home' }, ...(routes && { routes }) })
 
-export const VARIANTS: Variant[] = [
-  {
-    name: 'target + mqttSecondTopic',
-    rule: { id: 'lamps', source, target: { parentTopic: 'home' } },
-    message: (i) => ({ userProperties: { mqttSecondTopic: `/room${i % 20}/lamp` }, body: body(i) }),
-  },
+/** Each variant's rule, and the user properties of message i. */
+const VARIANTS: Array<{ name: string; rule: object; properties: (i: number) => Record<string, string> }> = [
+  { name: 'target + mqttSecondTopic', rule: rule(), properties: (i) => ({ mqttSecondTopic: `/room${i % 20}/lamp` }) },
   {
     name: 'route: filter and template on properties',
-    rule: {
-      id: 'lamps',
-      source,
-      target: { parentTopic: 'home' },
-      routes: [{ when: { 'userProperties.kind': 'lamp' }, topic: 'home/${userProperties.room}/lamp' }],
-    },
-    message: (i) => ({ userProperties: { kind: 'lamp', room: `room${i % 20}` }, body: body(i) }),
+    rule: rule([{ when: { 'userProperties.kind': 'lamp' }, topic: 'home/${userProperties.room}/lamp' }]),
+    properties: (i) => ({ kind: 'lamp', room: `room${i % 20}` }),
   },
   {
     name: 'route: filter and template on the JSON body',
-    rule: {
-      id: 'lamps',
-      source,
-      target: { parentTopic: 'home' },
-      routes: [{ when: { 'body.kind': 'lamp' }, topic: 'home/${body.room}/lamp' }],
-    },
-    message: (i) => ({ userProperties: {}, body: body(i) }),
+    rule: rule([{ when: { 'body.kind': 'lamp' }, topic: 'home/${body.room}/lamp' }]),
+    properties: () => ({}),
   },
 ]
 
-export interface MappingRow {
-  variant: string
-  /** Median over the rounds, nanoseconds per message. */
-  nsPerMessage: number
-  /** Against the first variant (mqttSecondTopic), this run. */
-  ratio: number
-  meetsTarget: boolean
-  /** The same messages from the CloudEvents Buffer through parseEvent and planBatch: median ns per message, ratio. */
-  beforeNetwork: { nsPerMessage: number; ratio: number; meetsTarget: boolean }
-}
+export type MappingFigures = ReturnType<typeof measureMapping>
 
-export interface MappingFigures {
-  messages: number
-  rounds: number
-  method: string
-  rows: MappingRow[]
-}
-
-export function measureMapping(plan: { messages: number; rounds: number } = { messages: 2000, rounds: 61 }): MappingFigures {
+export function measureMapping(plan = { messages: 2000, rounds: 61 }) {
   const setups = VARIANTS.map((v) => {
     const r = validateRules({ defaults: { profile: 'alibaba' }, rules: [v.rule] })
     if (!r.ok) throw new Error(`bench rule ${v.name} is invalid: ${JSON.stringify(r.errors)}`)
     const event = Array.from({ length: plan.messages }, (_, i) => ({
       topic: 'lamps',
       systemProperties: { UNIQ_KEY: `M${i}`, INSTANCE_ID: INSTANCE, TAGS: 'TagA' },
-      ...v.message(i),
+      userProperties: v.properties(i),
+      body: body(i),
     }))
     const parsed = parseEvent(event)
     return { v, index: new RuleIndex(r.ruleSet), messages: parsed.messages, cloudEvents: cloudEvents(INSTANCE, 'lamps', event) }
@@ -103,54 +68,48 @@ export function measureMapping(plan: { messages: number; rounds: number } = { me
     if (published !== s.messages.length) throw new Error(`${s.v.name}: ${published} of ${s.messages.length} planned for publishing`)
     return elapsed
   }
-  for (let w = 0; w < 3; w++)
-    for (const s of setups) {
-      run(s)
-      runWhole(s)
-    }
   const samples = setups.map(() => [] as number[])
   const wholeSamples = setups.map(() => [] as number[])
-  for (let round = 0; round < plan.rounds; round++)
+  // 3 warm-up rounds first.
+  for (let round = -3; round < plan.rounds; round++)
     setups.forEach((s, k) => {
-      samples[k]!.push(run(s))
-      wholeSamples[k]!.push(runWhole(s))
+      const [mapped, whole] = [run(s), runWhole(s)]
+      if (round < 0) return
+      samples[k]!.push(mapped)
+      wholeSamples[k]!.push(whole)
     })
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  // Paired per round: a burst of load elsewhere on the machine slows a round's variants alike.
-  const pairedRatio = (xs: number[][], k: number) => Math.round(median(xs[k]!.map((x, round) => x / xs[0]![round]!)) * 100) / 100
+  const figure = (xs: number[][], k: number) => {
+    // Paired per round: a burst of load elsewhere on the machine slows a round's variants alike.
+    const ratio = Math.round(median(xs[k]!.map((x, round) => x / xs[0]![round]!)) * 100) / 100
+    return { nsPerMessage: Math.round(median(xs[k]!)), ratio, meetsTarget: ratio <= TARGET_RATIO }
+  }
   return {
     messages: plan.messages,
     rounds: plan.rounds,
     method: `mapMessage over ${plan.messages.toLocaleString('en-US')} parsed messages per round, and the same messages as a CloudEvents Buffer through parseEvent and planBatch; ${plan.rounds} rounds, each running every variant back to back after 3 warm-up rounds; ns: the median round; ratio: the median of each round's ratio`,
-    rows: setups.map((s, k) => {
-      const ratio = pairedRatio(samples, k)
-      const wholeRatio = pairedRatio(wholeSamples, k)
-      return {
-        variant: s.v.name,
-        nsPerMessage: Math.round(median(samples[k]!)),
-        ratio,
-        meetsTarget: ratio <= TARGET_RATIO,
-        beforeNetwork: { nsPerMessage: Math.round(median(wholeSamples[k]!)), ratio: wholeRatio, meetsTarget: wholeRatio <= TARGET_RATIO },
-      }
-    }),
+    rows: setups.map((s, k) => ({ variant: s.v.name, ...figure(samples, k), beforeNetwork: figure(wholeSamples, k) })),
   }
 }
 
 export function renderMapping(f: MappingFigures): string {
-  const lines = [
+  const mark = (k: number, met: boolean) => (k === 0 ? '' : met ? ' (met)' : ' (missed)')
+  const rows = f.rows.map((r, k) => {
+    const b = r.beforeNetwork
+    return [
+      r.variant,
+      r.nsPerMessage,
+      `${r.ratio.toFixed(2)}×${mark(k, r.meetsTarget)}`,
+      b.nsPerMessage,
+      `${b.ratio.toFixed(2)}×${mark(k, b.meetsTarget)}`,
+    ]
+  })
+  return [
     '## Mapping one message: templated routes against mqttSecondTopic',
     '',
     `target: a templated route at most ${Math.round((TARGET_RATIO - 1) * 100)} % slower per message; ${f.method}`,
     '',
-    '| variant | mapping: ns per message | vs mqttSecondTopic | before the network: ns per message | vs mqttSecondTopic |',
-    '|---|---|---|---|---|',
-    ...f.rows.map((r, k) => {
-      const mark = (met: boolean) => (k === 0 ? '' : met ? ' (met)' : ' (missed)')
-      const b = r.beforeNetwork
-      return `| ${r.variant} | ${r.nsPerMessage} | ${r.ratio.toFixed(2)}×${mark(r.meetsTarget)} | ${b.nsPerMessage} | ${b.ratio.toFixed(2)}×${mark(b.meetsTarget)} |`
-    }),
-  ]
-  return lines.join('\n')
+    table('variant|mapping: ns per message|vs mqttSecondTopic|before the network: ns per message|vs mqttSecondTopic', rows),
+  ].join('\n')
 }
 
 const HELP = `usage: tsx scripts/bench/mapping.ts [--quick] [--json]
@@ -163,9 +122,6 @@ templated routes reading properties and the JSON body, in one run. npm run bench
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2)
-  if (args.includes('--help')) console.log(HELP)
-  else {
-    const figures = measureMapping(args.includes('--quick') ? { messages: 1000, rounds: 3 } : undefined)
-    console.log(args.includes('--json') ? JSON.stringify(figures, null, 2) : renderMapping(figures))
-  }
+  const figures = args.includes('--help') ? undefined : measureMapping(args.includes('--quick') ? { messages: 1000, rounds: 3 } : undefined)
+  console.log(!figures ? HELP : args.includes('--json') ? JSON.stringify(figures, null, 2) : renderMapping(figures))
 }

@@ -1,7 +1,6 @@
-// Runs batches through a publisher and measures them the same way for every publisher: the batches go
-// back to back (each handed over when the previous call returned, as a busy trigger invokes), and the
-// run lasts until the last call returned (acknowledged, for the bridge) and the subscriber, in its own
-// process, had every message. Per call: how long it took; per batch: hand-over until the last delivery.
+// Every publisher measured the same way: batches prepared untimed, then handed over back to back (each when the
+// previous call returned, as a busy trigger invokes), until the last call returned and the subscriber, in its own
+// process, had every message.
 import type { Deliveries, Delivery } from './deliveries.js'
 import { nextKey } from './messages.js'
 import type { Publisher } from './publishers.js'
@@ -28,15 +27,22 @@ export interface Percentiles {
   max: number
 }
 
-export function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: NaN, p99: NaN, max: NaN }
-  const sorted = [...values].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1]!) }
+export interface Tally {
+  sent: number
+  delivered: number
+  duplicates: number
 }
 
-export function median(values: number[]): number {
-  return percentiles(values).p50
+/** The value at quantile `q` (the lower median at 0.5), NaN if none. */
+export function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+
+export const median = (values: number[]) => quantile(values, 0.5)
+
+function percentiles(values: number[]): Percentiles {
+  return { p50: round(median(values)), p99: round(quantile(values, 0.99)), max: round(quantile(values, 1)) }
 }
 
 export function round(n: number, digits = 3): number {
@@ -44,7 +50,33 @@ export function round(n: number, digits = 3): number {
   return Math.round(n * f) / f
 }
 
-const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6
+export const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6
+
+/** Batches of `sizes`, back to back; what arrived is added to `tally`. `end`: the last call returned and every message arrived. */
+export async function backToBack(publisher: Publisher, deliveries: Deliveries, sizes: number[], tally: Tally) {
+  const keys = sizes.map(() => nextKey())
+  const total = sizes.reduce((a, n) => a + n, 0)
+  const sends = keys.map((key, i) => publisher.prepare(key, sizes[i]!))
+  const arrivals = keys.map((key, i) => deliveries.expect(key, sizes[i]!, 20_000 + total))
+  const calls: number[] = []
+  const starts: bigint[] = []
+  for (const send of sends) {
+    const start = process.hrtime.bigint()
+    await send()
+    calls.push(ms(start, process.hrtime.bigint()))
+    starts.push(start)
+  }
+  const done = process.hrtime.bigint()
+  const got: Delivery[] = await Promise.all(arrivals)
+  tally.sent += total
+  for (const d of got) {
+    tally.delivered += d.delivered
+    tally.duplicates += d.total - d.delivered
+  }
+  // biome-ignore lint/complexity/useMathMinMax: bigint, which Math.max does not take
+  const end = got.reduce((a, d) => (d.lastAt > a ? d.lastAt : a), done)
+  return { calls, starts, got, end }
+}
 
 export async function measure(
   publisher: Publisher,
@@ -53,52 +85,19 @@ export async function measure(
   batches: number,
   warmup = 1,
 ): Promise<Measurement> {
-  let sent = 0
-  let delivered = 0
-  let duplicates = 0
-  const tally = (d: Delivery) => {
-    sent += batch
-    delivered += d.delivered
-    duplicates += d.total - d.delivered
-  }
+  const tally: Tally = { sent: 0, delivered: 0, duplicates: 0 }
   // Warm-up: connections open, code paths compiled. Not timed.
-  for (let i = 0; i < warmup; i++) {
-    const key = nextKey()
-    const send = publisher.prepare(key, batch)
-    const arrived = deliveries.expect(key, batch)
-    await send()
-    tally(await arrived)
-  }
-  // Measured: every batch prepared first, then sent back to back, as a busy trigger would invoke.
-  const keys = Array.from({ length: batches }, () => nextKey())
-  const sends = keys.map((key) => publisher.prepare(key, batch))
-  const arrivals = keys.map((key) => deliveries.expect(key, batch, 20_000 + batches * batch))
-  const calls: number[] = []
-  const starts: bigint[] = []
-  const first = process.hrtime.bigint()
-  for (const send of sends) {
-    const start = process.hrtime.bigint()
-    await send()
-    calls.push(ms(start, process.hrtime.bigint()))
-    starts.push(start)
-  }
-  const lastDone = process.hrtime.bigint()
-  const results = await Promise.all(arrivals)
-  results.forEach(tally)
-  // biome-ignore lint/complexity/useMathMinMax: bigint, which Math.max does not take
-  const lastArrival = results.reduce((a, d) => (d.lastAt > a ? d.lastAt : a), 0n)
-  // biome-ignore lint/complexity/useMathMinMax: bigint, which Math.max does not take
-  const seconds = ms(first, lastArrival > lastDone ? lastArrival : lastDone) / 1000
+  for (let i = 0; i < warmup; i++) await backToBack(publisher, deliveries, [batch], tally)
+  const r = await backToBack(publisher, deliveries, Array<number>(batches).fill(batch), tally)
+  const seconds = ms(r.starts[0]!, r.end) / 1000
   return {
     publisher: publisher.name,
     batch,
     batches,
-    sent,
-    delivered,
-    duplicates,
+    ...tally,
     seconds: round(seconds),
     messagesPerSecond: Math.round((batch * batches) / seconds),
-    callMs: percentiles(calls),
-    endToEndMs: percentiles(results.map((d, i) => ms(starts[i]!, d.lastAt))),
+    callMs: percentiles(r.calls),
+    endToEndMs: percentiles(r.got.map((d, i) => ms(r.starts[i]!, d.lastAt))),
   }
 }

@@ -1,11 +1,8 @@
-// The benchmark's messages: 256-byte payloads that carry their batch key and sequence number (so the
-// subscriber can count each batch, whoever published it), the bench rules, and the event-streaming
-// CloudEvents array that Function Compute hands the bridge as a Buffer.
-
-export const PAYLOAD_BYTES = 256
+// The bench's messages: 256-byte payloads that start with their batch key and sequence number (so the subscriber
+// counts each batch, whoever published it), and the CloudEvents array Function Compute hands the bridge.
 export const INSTANCE = 'MQ_INST_1234567890123456_Bench'
 /** Topics per batch, so a pool of 4 has topics to spread over its connections. */
-export const TOPICS_PER_BATCH = 16
+const TOPICS_PER_BATCH = 16
 
 export type BenchQos = 0 | 1
 
@@ -25,26 +22,17 @@ rules:
 
 export const SUBSCRIPTIONS = ['benchq0/#', 'benchq1/#']
 
-export function parentTopic(qos: BenchQos): string {
-  return `benchq${qos}`
-}
+export const parentTopic = (qos: BenchQos) => `benchq${qos}`
 
 let keys = 0
 /** A fresh key per batch: it scopes the subscriber's count and makes every message ID unique. */
-export function nextKey(prefix = 'k'): string {
-  return `${prefix}${(keys++).toString(36)}`
-}
+export const nextKey = (prefix = 'k') => `${prefix}${(keys++).toString(36)}`
 
-/** `<key>:<seq>:xxxx…`, exactly 256 ASCII bytes, no newline (mosquitto_pub -l reads one per line). */
-export function payloadText(key: string, seq: number): string {
-  const head = `${key}:${seq}:`
-  return head + 'x'.repeat(PAYLOAD_BYTES - head.length)
-}
+/** `<key>:<seq>:xxxx…`, 256 ASCII bytes, no newline (mosquitto_pub -l reads one per line). */
+const payloadText = (key: string, seq: number) => `${key}:${seq}:`.padEnd(256, 'x')
 
-/** The MQTT subtopic below the parent topic, as the bridge's mqttSecondTopic. */
-export function subTopic(key: string, seq: number): string {
-  return `/${key}/t${seq % TOPICS_PER_BATCH}`
-}
+/** Below the parent topic, as the bridge's mqttSecondTopic. */
+const subTopic = (key: string, seq: number) => `/${key}/t${seq % TOPICS_PER_BATCH}`
 
 export interface PlainMessage {
   topic: string
@@ -53,15 +41,15 @@ export interface PlainMessage {
 
 /** The same messages for the plain MQTT.js publishers. */
 export function plainMessages(key: string, count: number, qos: BenchQos): PlainMessage[] {
-  const parent = parentTopic(qos)
-  return Array.from({ length: count }, (_, seq) => ({ topic: parent + subTopic(key, seq), payload: Buffer.from(payloadText(key, seq)) }))
+  return Array.from({ length: count }, (_, seq) => ({
+    topic: parentTopic(qos) + subTopic(key, seq),
+    payload: Buffer.from(payloadText(key, seq)),
+  }))
 }
 
 /** The same messages as stdin lines for `mosquitto_pub -l`. */
 export function stdinLines(key: string, count: number): string {
-  let out = ''
-  for (let seq = 0; seq < count; seq++) out += payloadText(key, seq) + '\n'
-  return out
+  return Array.from({ length: count }, (_, seq) => `${payloadText(key, seq)}\n`).join('')
 }
 
 /** Messages of `instance`'s `topic` as an event-streaming batch (a JSON array of CloudEvents), the Buffer Function Compute passes. */
@@ -99,8 +87,8 @@ export function naiveMessages(event: Buffer): PlainMessage[] {
   const entries = JSON.parse(event.toString('utf8')) as Array<{
     data: { topic: string; userProperties: { mqttSecondTopic: string }; body: string }
   }>
-  return entries.map((e) => ({
-    topic: `benchq${e.data.topic.slice(-1)}${e.data.userProperties.mqttSecondTopic}`,
-    payload: Buffer.from(e.data.body),
+  return entries.map(({ data }) => ({
+    topic: `benchq${data.topic.slice(-1)}${data.userProperties.mqttSecondTopic}`,
+    payload: Buffer.from(data.body),
   }))
 }

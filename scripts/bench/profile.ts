@@ -1,6 +1,4 @@
-// Reads a V8 .cpuprofile (node --cpu-prof) and says where the time went: self time per function, total
-// (inclusive) time of the project's own functions, and time per package, so that the hot path's costs
-// in shared/ and in MQTT.js can be named.
+// Where the time of a V8 .cpuprofile went: self time per function, inclusive time of shared/'s, time per package.
 import { readFileSync } from 'node:fs'
 
 interface ProfileNode {
@@ -24,44 +22,21 @@ export interface FunctionCost {
 
 export interface ProfileSummary {
   file: string
-  /** Sampled time that was not idle. */
   busyMs: number
-  /** Package or area -> self milliseconds (shared/, functions/, mqtt, mqtt-packet, zod, node:, gc, …). */
+  /** Self time per package or area (shared/<file>, functions, mqtt, zod, node:internal, (garbage collector), …). */
   areas: Array<{ area: string; ms: number; percent: number }>
-  /** Top self time in the project's shared/ code. */
+  /** The most self time in shared/, inclusive time there (a function and what it called), self time in MQTT.js, anywhere. */
   sharedSelf: FunctionCost[]
-  /** Top inclusive time in shared/ (a function and everything it called). */
   sharedTotal: FunctionCost[]
-  /** Top self time in MQTT.js and the packages it brings (mqtt-packet, bl, readable-stream, …). */
   mqttSelf: FunctionCost[]
-  /** Top self time anywhere. */
   overall: FunctionCost[]
 }
 
-const MQTT_PACKAGES = new Set([
-  'mqtt',
-  'mqtt-packet',
-  'bl',
-  'readable-stream',
-  'process-nextick-args',
-  'debug',
-  'number-allocator',
-  'rfdc',
-  'worker-timers',
-  'commist',
-  'help-me',
-  'split2',
-  'minimist',
-  'ws',
-  'lru-cache',
-  '@types/readable-stream',
-  'buffer',
-  'events',
-  'string_decoder',
-  'inherits',
-  'safe-buffer',
-  'util-deprecate',
-])
+/** MQTT.js and the packages it brings. */
+const MQTT_PACKAGES = new Set(
+  `mqtt mqtt-packet bl readable-stream process-nextick-args debug number-allocator rfdc worker-timers commist help-me split2
+  minimist ws lru-cache @types/readable-stream buffer events string_decoder inherits safe-buffer util-deprecate`.split(/\s+/),
+)
 
 function area(url: string, fn: string): string {
   if (!url) return fn.startsWith('(') ? fn : '(native)'
@@ -97,30 +72,24 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
   const self = new Map<string, number>()
   const total = new Map<string, number>()
   const areas = new Map<string, number>()
+  const add = (m: Map<string, number>, k: string, dt: number) => m.set(k, (m.get(k) ?? 0) + dt)
   let busy = 0
   profile.samples.forEach((id, i) => {
     const dt = (profile.timeDeltas[i] ?? 0) / 1000
     const n = byId.get(id)
-    if (!n) return
-    const fn = n.callFrame.functionName
-    if (fn === '(idle)') return
+    if (!n || n.callFrame.functionName === '(idle)') return
     busy += dt
-    const k = keyOf(n)
-    self.set(k, (self.get(k) ?? 0) + dt)
-    const a = area(n.callFrame.url, fn)
-    areas.set(a, (areas.get(a) ?? 0) + dt)
-    const seen = new Set<string>()
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const node = byId.get(cur)!
-      const ck = keyOf(node)
-      if (seen.has(ck)) continue
-      seen.add(ck)
-      total.set(ck, (total.get(ck) ?? 0) + dt)
-    }
+    add(self, keyOf(n), dt)
+    add(areas, area(n.callFrame.url, n.callFrame.functionName), dt)
+    // Inclusive: once per function on the stack, however deep it recursed.
+    const onStack = new Set<string>()
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) onStack.add(keyOf(byId.get(cur)!))
+    for (const k of onStack) add(total, k, dt)
   })
+  const share = (ms: number) => ({ ms: Math.round(ms), percent: Math.round((ms / busy) * 1000) / 10 })
   const cost = ([k, ms]: [string, number]): FunctionCost => {
     const [fn, at] = k.split('\u0000') as [string, string]
-    return { function: fn, where: at, ms: Math.round(ms), percent: Math.round((ms / busy) * 1000) / 10 }
+    return { function: fn, where: at, ...share(ms) }
   }
   const ranked = (m: Map<string, number>, keep: (where: string) => boolean) =>
     [...m]
@@ -129,17 +98,16 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
       .slice(0, top)
       .map(cost)
   const isShared = (w: string) => w.startsWith('shared/')
-  const isMqtt = (w: string) => MQTT_PACKAGES.has(w.split('/')[0]!)
   return {
     file,
     busyMs: Math.round(busy),
     areas: [...areas]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 16)
-      .map(([a, ms]) => ({ area: a, ms: Math.round(ms), percent: Math.round((ms / busy) * 1000) / 10 })),
+      .map(([area, ms]) => ({ area, ...share(ms) })),
     sharedSelf: ranked(self, isShared),
     sharedTotal: ranked(total, isShared),
-    mqttSelf: ranked(self, isMqtt),
+    mqttSelf: ranked(self, (w) => MQTT_PACKAGES.has(w.split('/')[0]!)),
     overall: ranked(self, () => true),
   }
 }

@@ -1,18 +1,13 @@
-// What a measured publisher is (prepare a batch untimed, then send it timed), and the references the bridge is
-// measured against on the same broker in the same run:
-// (a) the broker vendor's C client, `mosquitto_pub -l -M 20`, one long-lived process fed one message per line;
-// (b) a plain MQTT.js loop on one long-lived connection;
-// (c) the naive sample pattern: connect, publish, disconnect in every invocation.
-import { spawn } from 'node:child_process'
+// A measured publisher (a batch prepared untimed, then sent timed), and the references the bridge is measured
+// against: the broker vendor's C client, a plain MQTT.js loop, and the naive connect-per-invocation handler.
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { type BenchQos, cloudEventBatch, naiveMessages, type PlainMessage, parentTopic, plainMessages, stdinLines } from './messages.js'
 
-export type Protocol = 4 | 5
-
 export interface Publisher {
   readonly name: string
-  /** Builds what `send` needs for batch `key` of `count` messages; the returned function is what is timed. */
+  /** The returned function, which sends batch `key` of `count` messages, is what is timed. */
   prepare(key: string, count: number): () => Promise<void>
   close(): Promise<void>
 }
@@ -20,16 +15,26 @@ export interface Publisher {
 export interface ScenarioShape {
   url: string
   qos: BenchQos
-  version: Protocol
+  version: 4 | 5
   /** For mqtts://: the CA that signed the broker's certificate (verified, as in production). */
   caFile?: string
+}
+
+/** Asks `child` to end and waits until it exited, killing it after `graceMs`. */
+export async function endChild(child: ChildProcess, end: () => void, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise((r) => child.once('exit', r))
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  end()
+  await gone
+  clearTimeout(timer)
 }
 
 let ids = 0
 const clientId = (what: string) => `bench-${what}-${process.pid}-${(ids++).toString(36)}`
 
 /** Publishes in order with at most `window` unacknowledged (the bridge's own bound, 20), the way its pool does. */
-export async function publishBounded(client: MqttClient, messages: PlainMessage[], qos: BenchQos, window = 20): Promise<void> {
+async function publishBounded(client: MqttClient, messages: PlainMessage[], qos: BenchQos, window = 20): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < messages.length) {
@@ -40,7 +45,6 @@ export async function publishBounded(client: MqttClient, messages: PlainMessage[
   await Promise.all(Array.from({ length: Math.min(window, messages.length) }, worker))
 }
 
-/** MQTT.js on one connection, trusting the bench's own CA (verified). */
 function open(shape: ScenarioShape, what: string): Promise<MqttClient> {
   return connectAsync(shape.url, {
     protocolVersion: shape.version,
@@ -51,7 +55,7 @@ function open(shape: ScenarioShape, what: string): Promise<MqttClient> {
   }).then((client) => client.on('error', () => {}))
 }
 
-/** (a) `mosquitto_pub -l`, kept alive across batches like the bridge's pool; a batch is done when the subscriber has it. */
+/** `mosquitto_pub -l -M 20`, one process kept alive across batches like the bridge's pool, fed one message a line. */
 export function mosquittoPub(shape: ScenarioShape): Publisher {
   const url = new URL(shape.url)
   const topic = `${parentTopic(shape.qos)}/mosquitto-pub/t0`
@@ -75,18 +79,11 @@ export function mosquittoPub(shape: ScenarioShape): Publisher {
       return () =>
         new Promise((resolve, reject) => (exited ? reject(exited) : child.stdin!.write(lines, (err) => (err ? reject(err) : resolve()))))
     },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const gone = new Promise((r) => child.once('exit', r))
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      child.stdin!.end()
-      await gone
-      clearTimeout(timer)
-    },
+    close: () => endChild(child, () => child.stdin!.end(), 5000),
   }
 }
 
-/** (b) MQTT.js on one long-lived connection, the same bound on messages in flight as the bridge. */
+/** MQTT.js on one long-lived connection, the same bound on messages in flight as the bridge. */
 export async function plainLoop(shape: ScenarioShape): Promise<Publisher> {
   const client = await open(shape, 'plain')
   return {
@@ -99,10 +96,7 @@ export async function plainLoop(shape: ScenarioShape): Promise<Publisher> {
   }
 }
 
-/**
- * (c) The common sample pattern as a Function Compute handler: parse the event, connect (reading its CA each
- * time: nothing survives between invocations), publish bounded like the bridge, disconnect, in every invocation.
- */
+/** The common sample handler: parse the event, connect (reading its CA: nothing survives), publish bounded like the bridge, disconnect. */
 export function naive(shape: ScenarioShape): Publisher {
   return {
     name: 'naive',

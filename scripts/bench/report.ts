@@ -1,22 +1,15 @@
-// The benchmark's results as data (written as JSON) and as the tables printed at the end, with each target and
-// whether this run met it. A MISS is reported, never fatal.
+// The benchmark's results as data (written as JSON) and as the tables printed at the end.
 import type { FirstPublish, LoadTimes } from './coldstart.js'
 import type { LogsFigures } from './logs.js'
-import type { Measurement, Percentiles } from './measure.js'
+import type { Measurement, Percentiles, Tally } from './measure.js'
 import type { ProfileSummary } from './profile.js'
 import type { RateRow } from './rate.js'
 import type { RssSample } from './soak.js'
 import { shown, type Target } from './targets.js'
 
-/** Every measured set of messages: the run fails unless delivered === sent for each. */
-export interface Counted {
-  scenario: string
-  sent: number
-  delivered: number
-  duplicates: number
-}
+/** A measured set of messages: the run fails unless delivered === sent for each. */
+export type Counted = Tally & { scenario: string }
 
-/** Mosquitto's network defaults (Nagle on), or with set_tcp_nodelay true. */
 export type BrokerKind = 'default' | 'no-delay'
 
 export interface ThroughputRow {
@@ -30,28 +23,27 @@ export interface ThroughputRow {
   mosquittoPub?: Measurement
   plain?: Measurement
   naive?: Measurement
-  /** bridge msg/s divided by each reference's. */
+  /** bridge msg/s / each reference's. */
   ratios: { mosquittoPub?: number; plain?: number; naive?: number }
 }
 
-/** Batches of QoS 1 over MQTT 5 through the latency proxy. */
+/** QoS 1 batches over MQTT 5 through the latency proxy. */
 export interface LatencyRow {
   broker: BrokerKind
   rttMs: number
   pool: number
   batch: number
-  /** What the broker announced in its CONNACK: the bridge's window per connection. */
+  /** Announced in the broker's CONNACK: the bridge's window per connection. */
   receiveMaximum: number
   bridge?: Measurement
-  /** `mosquitto_pub -l -M 20` through the same proxy (one connection, whatever the pool). */
+  /** One connection, whatever the pool. */
   mosquittoPub?: Measurement
-  /** Receive maximum × pool / round trip, msg/s: what the window allows (round trips above 0), and the bridge's share of it. */
+  /** Receive maximum × pool / round trip, msg/s (round trips above 0), and the bridge's share of it. */
   ceiling?: number
   ofCeiling?: number
   ratios: { mosquittoPub?: number }
 }
 
-/** Single messages through the latency proxy: hand-over until the subscriber has it, and the call itself. */
 export interface SingleRow {
   broker: BrokerKind
   rttMs: number
@@ -64,13 +56,11 @@ export interface SingleRow {
 export interface Results {
   mode: 'quick' | 'full'
   command: string
-  /** Each broker measured, in words. */
   brokers: Record<BrokerKind, string>
   startedAt: string
   durationS: number
   machine: { nproc: number; cpu: string; node: string; mosquitto: string; os: string; loadAverageAtStart: number[] }
   throughput: ThroughputRow[]
-  /** MQTT_RATE_LIMIT settings against the rate achieved on one connection. */
   rateLimit: RateRow[]
   latency: LatencyRow[]
   singles: SingleRow[]
@@ -94,12 +84,6 @@ export function ratio(a?: Measurement, b?: Measurement): number | undefined {
   return a && b && b.messagesPerSecond > 0 ? Math.round((a.messagesPerSecond / b.messagesPerSecond) * 100) / 100 : undefined
 }
 
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
-}
-
 /** QoS 1 batches of 100 on both brokers: the delayed-ACK stall's measure. */
 export function delayedAckPairs(r: Pick<Results, 'throughput'>): Array<{ at: ThroughputRow; nagle: number; noDelay: number; k: number }> {
   const key = (o: ThroughputRow) => `${o.batch} ${o.qos} ${o.version} ${o.pool} ${o.transport}`
@@ -112,48 +96,44 @@ export function delayedAckPairs(r: Pick<Results, 'throughput'>): Array<{ at: Thr
   })
 }
 
-const THROUGHPUT = [
-  'batch',
-  'QoS',
-  'MQTT',
-  'pool',
-  'bridge',
-  'mosquitto_pub',
-  'MQTT.js loop',
-  'naive',
-  'bridge/mosquitto_pub',
-  'bridge/loop',
-  'bridge/naive',
-]
+/** A markdown table; `header` is the column names joined by `|`. */
+export function table(header: string, rows: Array<Array<string | number>>): string {
+  const names = header.split('|')
+  const cells = rows.map((r) => r.map(String))
+  const widths = names.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  return [line(names), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n')
+}
+
+const tls = (w: ThroughputRow) => (w.transport === 'tls' ? ' (TLS)' : '')
+const THROUGHPUT = 'batch|QoS|MQTT|pool|bridge|mosquitto_pub|MQTT.js loop|naive|bridge/mosquitto_pub|bridge/loop|bridge/naive'
 const throughputRows = (rows: ThroughputRow[]) =>
   rows.map((w) => [
-    `${w.batch.toLocaleString('en-US')}${w.transport === 'tls' ? ' (TLS)' : ''}`,
-    ...[w.qos, proto(w.version), w.pool].map(String),
+    `${w.batch.toLocaleString('en-US')}${tls(w)}`,
+    ...[w.qos, proto(w.version), w.pool],
     ...[w.bridge, w.mosquittoPub, w.plain, w.naive].map(rate),
     ...[w.ratios.mosquittoPub, w.ratios.plain, w.ratios.naive].map(times),
   ])
 
 export function render(r: Results): string {
   const out: string[] = []
-  const section = (title: string, header: string[], rows: string[][]) => rows.length > 0 && out.push(`\n${title}\n`, table(header, rows))
+  const section = (title: string, header: string, rows: Array<Array<string | number>>) =>
+    rows.length > 0 && out.push(`\n${title}\n`, table(header, rows))
   const kb = (name: string) => `${((r.bundleSizes[name] ?? 0) / 1024).toFixed(0)} KB`
-  section(
-    `Throughput on ${r.brokers.default}, messages per second (256-byte payloads; each batch timed from hand-over until the publisher is done and the subscriber has every message):`,
-    THROUGHPUT,
-    throughputRows(r.throughput.filter((w) => w.broker === 'default')),
-  )
-  section(
-    `Throughput on ${r.brokers['no-delay']}, messages per second:`,
-    THROUGHPUT,
-    throughputRows(r.throughput.filter((w) => w.broker === 'no-delay')),
-  )
+  const n = (x: number) => x.toLocaleString('en-US')
+  for (const broker of ['default', 'no-delay'] as const)
+    section(
+      `Throughput on ${r.brokers[broker]}, messages per second${broker === 'default' ? ' (256-byte payloads; each batch timed from hand-over until the publisher is done and the subscriber has every message)' : ''}:`,
+      THROUGHPUT,
+      throughputRows(r.throughput.filter((w) => w.broker === broker)),
+    )
   section(
     'A QoS 1 invocation of 100 messages, p50 ms: Nagle on (the default) against set_tcp_nodelay true:',
-    ['transport', 'MQTT', 'pool', 'default broker', 'no-delay broker', 'ratio'],
+    'transport|MQTT|pool|default broker|no-delay broker|ratio',
     delayedAckPairs(r).map((p) => [
       p.at.transport.toUpperCase(),
       proto(p.at.version),
-      String(p.at.pool),
+      p.at.pool,
       p.nagle.toFixed(2),
       p.noDelay.toFixed(2),
       times(p.k),
@@ -161,58 +141,40 @@ export function render(r: Results): string {
   )
   section(
     'MQTT_RATE_LIMIT against the rate achieved, pool 1 (one connection), QoS 1, MQTT 5, on the defaults:',
-    [
-      'MQTT_RATE_LIMIT',
-      'messages (invocations)',
-      'seconds',
-      'achieved msg/s',
-      'achieved/setting',
-      'lead (to first delivery)',
-      'paced (first → last delivery)',
-    ],
+    'MQTT_RATE_LIMIT|messages (invocations)|seconds|achieved msg/s|achieved/setting|lead (to first delivery)|paced (first → last delivery)',
     r.rateLimit.map((w) => [
-      w.setting.toLocaleString('en-US'),
-      `${w.messages.toLocaleString('en-US')} (${w.invocations})`,
-      w.seconds.toFixed(3),
-      w.achieved.toLocaleString('en-US'),
-      times(w.ratio),
-      `${w.leadMs} ms`,
-      `${w.paced.toLocaleString('en-US')} msg/s`,
+      ...[n(w.setting), `${n(w.messages)} (${w.invocations})`, w.seconds.toFixed(3), n(w.achieved), times(w.ratio)],
+      ...[`${w.leadMs} ms`, `${n(w.paced)} msg/s`],
     ]),
   )
   section(
     'Across a round trip (the latency proxy), QoS 1, MQTT 5, messages per second:',
-    ['broker', 'round trip', 'batch', 'pool', 'bridge', 'window allows', 'bridge/allowed', 'mosquitto_pub -M 20', 'bridge/mosquitto_pub'],
+    'broker|round trip|batch|pool|bridge|window allows|bridge/allowed|mosquitto_pub -M 20|bridge/mosquitto_pub',
     r.latency.map((w) => [
-      ...[w.broker, `${w.rttMs} ms`, w.batch.toLocaleString('en-US'), String(w.pool), rate(w.bridge)],
-      w.ceiling === undefined ? '—' : `${w.ceiling.toLocaleString('en-US')} (${w.receiveMaximum} × ${w.pool} / ${w.rttMs} ms)`,
+      ...[w.broker, `${w.rttMs} ms`, n(w.batch), w.pool, rate(w.bridge)],
+      w.ceiling === undefined ? '—' : `${n(w.ceiling)} (${w.receiveMaximum} × ${w.pool} / ${w.rttMs} ms)`,
       w.ofCeiling === undefined ? '—' : `${Math.round(w.ofCeiling * 100)} %`,
       ...[rate(w.mosquittoPub), times(w.ratios.mosquittoPub)],
     ]),
   )
   section(
     'Single messages across the round trip, p50 / p99 ms, MQTT 5 (end to end: hand-over until the subscriber has it):',
-    ['round trip', 'QoS', 'who', 'end to end', 'call'],
-    r.singles.map((s) => [`${s.rttMs} ms`, String(s.qos), s.who, p50p99(s.endToEndMs), p50p99(s.callMs)]),
+    'round trip|QoS|who|end to end|call',
+    r.singles.map((s) => [`${s.rttMs} ms`, s.qos, s.who, p50p99(s.endToEndMs), p50p99(s.callMs)]),
   )
   section(
     'Warm single-message invocations, latency p50 / p99 in ms (bridge: handler call until it resolves; loop: one publishAsync round trip; naive: connect + publish + disconnect):',
-    ['QoS', 'MQTT', 'pool', 'bridge', 'MQTT.js loop', 'naive'],
+    'QoS|MQTT|pool|bridge|MQTT.js loop|naive',
     r.throughput
       .filter((w) => w.batch === 1)
-      .map((w) => [
-        `${w.qos}${w.transport === 'tls' ? ' (TLS)' : ''}`,
-        proto(w.version),
-        String(w.pool),
-        ...[w.bridge, w.plain, w.naive].map((m) => p50p99(m?.callMs)),
-      ]),
+      .map((w) => [`${w.qos}${tls(w)}`, proto(w.version), w.pool, ...[w.bridge, w.plain, w.naive].map((m) => p50p99(m?.callMs))]),
   )
   const c = r.coldStart
   if (c) {
     const { bundle, source, mqttAlone } = c.load
     section(
       `Cold start (fresh node process each, median of ${c.load.runs}):`,
-      ['function', 'bundle size', 'require bundle', 'vs MQTT.js alone', 'import sources (tsx)'],
+      'function|bundle size|require bundle|vs MQTT.js alone|import sources (tsx)',
       [
         ...Object.keys(bundle).map((fn) => [
           fn,
@@ -225,18 +187,16 @@ export function render(r: Results): string {
       ],
     )
     const fp = (what: string, f: FirstPublish) => [what, `${f.loadMs} ms`, `${f.firstAckMs} ms`, `${f.processMs} ms`]
-    const { bundle: b, source: s } = c.firstPublish
-    section(
-      '',
-      ['bridge', 'load', 'load → first acknowledged publish', 'whole process (spawn → exit)'],
-      [fp('bundle (require)', b), fp('sources (tsx)', s)],
-    )
+    section('', 'bridge|load|load → first acknowledged publish|whole process (spawn → exit)', [
+      fp('bundle (require)', c.firstPublish.bundle),
+      fp('sources (tsx)', c.firstPublish.source),
+    ])
   }
   const m = r.memory
-  if (m)
-    out.push(
-      `\nResident memory of a warm bridge (batches of 1,000, QoS 1, MQTT 5; RSS${m.gcExposed ? ' after gc' : ''}, MB): ${m.samples.map((s) => `${(s.messages / 1000).toLocaleString('en-US')}k: ${s.rssMb}`).join(', ')}`,
-    )
+  if (m) {
+    const samples = m.samples.map((s) => `${n(s.messages / 1000)}k: ${s.rssMb}`).join(', ')
+    out.push(`\nResident memory of a warm bridge (batches of 1,000, QoS 1, MQTT 5; RSS${m.gcExposed ? ' after gc' : ''}, MB): ${samples}`)
+  }
   const p = r.profile
   if (p) {
     const list = (fs: ProfileSummary['sharedSelf'], where: boolean) =>
@@ -244,12 +204,8 @@ export function render(r: Results): string {
         .slice(0, 6)
         .map((f) => `${f.function}${where ? ` (${f.where})` : ''} ${f.percent}%`)
         .join('; ')
-    out.push(
-      `\nCPU profile (${p.scenario}; ${p.busyMs} ms busy): ${p.areas
-        .slice(0, 8)
-        .map((a) => `${a.area} ${a.percent}%`)
-        .join(', ')}`,
-    )
+    const areas = p.areas.slice(0, 8).map((a) => `${a.area} ${a.percent}%`)
+    out.push(`\nCPU profile (${p.scenario}; ${p.busyMs} ms busy): ${areas.join(', ')}`)
     out.push(
       `  shared/ self:  ${list(p.sharedSelf, true)}`,
       `  shared/ total: ${list(p.sharedTotal, false)}`,
@@ -259,14 +215,14 @@ export function render(r: Results): string {
   if (r.logs) out.push(`\n${r.logs.text}`)
   section(
     'Targets:',
-    ['target', 'scenario', 'measured', 'status'],
+    'target|scenario|measured|status',
     r.targets.map((t) => [t.target, t.scenario, shown(t), t.pass ? 'PASS' : 'MISS']),
   )
   const sent = r.scenarios.reduce((a, s) => a + s.sent, 0)
   const missing = r.scenarios.filter((s) => s.delivered < s.sent)
   const delivered =
     missing.length === 0 ? 'every one delivered' : `MISSING in ${missing.map((s) => `${s.scenario} (${s.delivered}/${s.sent})`).join(', ')}`
-  out.push(`\nDeliveries: ${r.scenarios.length} measured sets, ${sent.toLocaleString('en-US')} messages sent, ${delivered}.`)
+  out.push(`\nDeliveries: ${r.scenarios.length} measured sets, ${n(sent)} messages sent, ${delivered}.`)
   if (r.problems.length > 0) out.push(`\nProblems:\n${r.problems.map((x) => `- ${x}`).join('\n')}`)
   const mc = r.machine
   out.push(

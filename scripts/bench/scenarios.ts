@@ -1,8 +1,6 @@
-// The measured scenarios on a broker. Throughput: per transport, protocol version, QoS and batch size, the
-// references (mosquitto_pub, the MQTT.js loop, the naive handler) and the bridge at pool 1 and 4. Across a round
-// trip: the latency proxy between publishers and broker, QoS 1 batches of the bridge at pool 1 and 4 against what
-// its window allows (receive maximum × connections / round trip) and against `mosquitto_pub -M 20` through the
-// same proxy, and single messages end to end. Every set is counted at the subscriber, on the broker directly.
+// The measured scenarios on a broker (docs/performance.md, "Method"): throughput per transport, protocol version,
+// QoS and batch size; across a round trip (the latency proxy), batches against what the window allows, and single
+// messages end to end. Every set is counted at the subscriber, on the broker directly.
 import { connectAsync, type IConnackPacket } from 'mqtt'
 import { messageOf } from '../../shared/errors.js'
 import type { Broker } from '../mqtt/mosquitto.js'
@@ -12,7 +10,7 @@ import { startLatencyProxy } from './latency-proxy.js'
 import { measure } from './measure.js'
 import type { BenchQos } from './messages.js'
 import { mosquittoPub, naive, type Publisher, plainLoop, type ScenarioShape } from './publishers.js'
-import { type BrokerKind, type LatencyRow, ratio, type SingleRow, type ThroughputRow } from './report.js'
+import { type BrokerKind, type LatencyRow, proto, ratio, type SingleRow, type ThroughputRow } from './report.js'
 
 export type Batch = 1 | 100 | 1000 | 10000
 
@@ -21,34 +19,17 @@ export interface Counts {
   batches: Record<Batch, number>
   naiveBatches: Record<Batch, number>
   mosquittoPubBatches: Record<Batch, number>
-  /** Across a round trip: the batch size, how many are measured, and how many single messages. */
+  /** Across a round trip: the batch size, how many batches, and how many single messages. */
   network: { batch: number; batches: number; singles: number }
 }
 
-/** What runs on each broker: per transport, batch sizes and their QoS levels; the naive handler on the defaults only. */
-const MATRIX: Record<BrokerKind, { naive: boolean; tcp: Array<[Batch, BenchQos[]]>; tls: Array<[Batch, BenchQos[]]> }> = {
-  default: {
-    naive: true,
-    tcp: [
-      [1, [0, 1]],
-      [100, [0, 1]],
-      [1000, [0, 1]],
-      [10000, [0, 1]],
-    ],
-    // Over TLS (verified): single messages, where a connection per invocation costs most, and the delayed-ACK batch.
-    tls: [
-      [1, [0, 1]],
-      [100, [1]],
-    ],
-  },
-  'no-delay': {
-    naive: false,
-    tcp: [
-      [100, [0, 1]],
-      [1000, [0, 1]],
-    ],
-    tls: [[100, [1]]],
-  },
+/**
+ * What runs on each broker: per transport, batch sizes and their QoS levels; the naive handler on the defaults only.
+ * Over TLS (verified): single messages, where a connection per invocation costs most, and the delayed-ACK batch.
+ */
+const MATRIX: Record<BrokerKind, { naive: boolean; tcp: Partial<Record<Batch, BenchQos[]>>; tls: Partial<Record<Batch, BenchQos[]>> }> = {
+  default: { naive: true, tcp: { 1: [0, 1], 100: [0, 1], 1000: [0, 1], 10000: [0, 1] }, tls: { 1: [0, 1], 100: [1] } },
+  'no-delay': { naive: false, tcp: { 100: [0, 1], 1000: [0, 1] }, tls: { 100: [1] } },
 }
 
 export const ROUND_TRIPS_MS = [0, 2, 20]
@@ -66,21 +47,12 @@ export interface Run {
   log: (line: string) => void
 }
 
-/** One measured set: opened, measured, counted and closed; a failure is a problem of the run, not the end of it. */
-async function measured(
-  run: Run,
-  label: string,
-  open: () => Publisher | Promise<Publisher>,
-  d: Deliveries,
-  batch: number,
-  batches: number,
-) {
+/** A publisher opened, used and closed; a failure is a problem of the run, not the end of it. */
+export async function guarded<T>(run: Run, label: string, open: () => Publisher | Promise<Publisher>, use: (p: Publisher) => Promise<T>) {
   let publisher: Publisher | undefined
   try {
     publisher = await open()
-    const m = await measure(publisher, d, batch, batches, batch === 1 ? 20 : 1)
-    run.count(label, m)
-    return m
+    return await use(publisher)
   } catch (err) {
     run.problems.push(`${label}: ${messageOf(err)}`)
     return undefined
@@ -88,6 +60,14 @@ async function measured(
     await publisher?.close().catch((err) => run.problems.push(`${label}: close: ${String(err)}`))
   }
 }
+
+/** One measured set, counted. */
+const measured = (run: Run, label: string, open: () => Publisher | Promise<Publisher>, d: Deliveries, batch: number, batches: number) =>
+  guarded(run, label, open, async (p) => {
+    const m = await measure(p, d, batch, batches, batch === 1 ? 20 : 1)
+    run.count(label, m)
+    return m
+  })
 
 const bridgeOf = (run: Run, shape: ScenarioShape, pool: number) => () =>
   openBridge(run.bridge, { ...shape, pool, deadLetterDir: run.deadLetterDir }, run.bridgeProblems)
@@ -98,12 +78,12 @@ export async function runThroughput(run: Run, broker: Broker, kind: BrokerKind, 
   const { batches, naiveBatches, mosquittoPubBatches } = run.counts
   for (const transport of ['tcp', 'tls'] as const)
     for (const version of [5, 4] as const)
-      for (const [batch, levels] of transports[transport])
+      for (const [size, levels] of Object.entries(transports[transport]))
         for (const qos of levels) {
+          const batch = Number(size) as Batch
           const tls = transport === 'tls'
           const shape: ScenarioShape = { url: tls ? broker.tlsUrl! : broker.url, qos, version, ...(tls ? { caFile: broker.caFile! } : {}) }
-          const label = (who: string) =>
-            `${who}, ${kind} broker, batch ${batch}, QoS ${qos}, MQTT ${version === 5 ? '5' : '3.1.1'}${tls ? ', tls' : ''}`
+          const label = (who: string) => `${who}, ${kind} broker, batch ${batch}, QoS ${qos}, MQTT ${proto(version)}${tls ? ', tls' : ''}`
           run.log(`bench: ${label('throughput')}…`)
           const mosquittoPubM = await measured(run, label('mosquitto_pub'), () => mosquittoPub(shape), d, batch, mosquittoPubBatches[batch])
           const plain = await measured(run, label('MQTT.js loop'), () => plainLoop(shape), d, batch, batches[batch])
@@ -160,14 +140,14 @@ export async function runNetwork(
           })
         }
         if (rttMs !== SINGLE_RTT_MS || kind !== 'default') continue
-        for (const qos of [0, 1] as const) {
-          const who = ['bridge pool 1', 'MQTT.js loop'] as const
-          const opens = [bridgeOf(run, shape(qos), 1), () => plainLoop(shape(qos))]
-          for (const k of [0, 1]) {
-            const m = await measured(run, label(who[k]!, 1, qos), opens[k]!, d, 1, singleCount)
-            if (m) singles.push({ broker: kind, rttMs, qos, who: who[k]!, endToEndMs: m.endToEndMs, callMs: m.callMs })
+        for (const qos of [0, 1] as const)
+          for (const [who, open] of [
+            ['bridge pool 1', bridgeOf(run, shape(qos), 1)],
+            ['MQTT.js loop', () => plainLoop(shape(qos))],
+          ] as const) {
+            const m = await measured(run, label(who, 1, qos), open, d, 1, singleCount)
+            if (m) singles.push({ broker: kind, rttMs, qos, who, endToEndMs: m.endToEndMs, callMs: m.callMs })
           }
-        }
       } finally {
         await proxy.close()
       }

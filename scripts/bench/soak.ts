@@ -1,8 +1,8 @@
-// Many batches through one warm bridge, in a child process of its own: for resident memory (run with
-// --expose-gc, RSS after gc at checkpoints) and for the CPU profile (run with --cpu-prof, from the
-// sources so that the profile names shared/*.ts). The parent registers every batch with the counting
-// subscriber as the child reports it, so a missing message still fails the run.
+// Many batches through one warm bridge, in a child process of its own: for resident memory (--expose-gc, RSS after
+// gc at checkpoints) and for the CPU profile (--cpu-prof, from the sources so that it names shared/*.ts). The child
+// reports each batch and the counting subscriber expects it, so a missing message still fails the run.
 import { fork } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -10,17 +10,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
 import type { BridgeModule } from './bridge.js'
 import type { Deliveries, Delivery } from './deliveries.js'
-import { type BenchQos, cloudEventBatch } from './messages.js'
+import { cloudEventBatch } from './messages.js'
 import { summarizeProfile } from './profile.js'
 import type { Counted, Results } from './report.js'
 
-export interface SoakPlan {
-  /** `bundle`: require this built bridge; `source`: import functions/bridge/index.ts through tsx. */
-  bridge: { kind: 'bundle'; path: string } | { kind: 'source'; path: string }
+interface SoakPlan {
+  /** `bundle`: require the built bridge; `source`: import functions/bridge/index.ts through tsx. */
+  bridge: { kind: 'bundle' | 'source'; path: string }
   batches: number
   batchSize: number
-  qos: BenchQos
-  /** Take an RSS sample each time this many more messages were published. */
+  /** An RSS sample each time this many more messages were published. */
   checkpointEvery: number
   keyPrefix: string
 }
@@ -37,54 +36,40 @@ type FromSoak =
   | { type: 'done'; gcExposed: boolean; publishMs: number }
   | { type: 'error'; message: string }
 
-export interface SoakResult {
-  samples: RssSample[]
-  gcExposed: boolean
-  publishMs: number
-  deliveries: Delivery[]
-}
-
 const self = fileURLToPath(import.meta.url)
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+export const BRIDGE_SOURCE = (root: string) => join(root, 'functions', 'bridge', 'index.ts')
 
-/** Runs the plan in a child started with `nodeFlags` and `env`; resolves when the child is done and every batch was counted. */
-export function runSoak(
-  plan: SoakPlan,
-  nodeFlags: string[],
-  env: NodeJS.ProcessEnv,
-  deliveries: Deliveries,
-  cwd: string,
-  timeoutMs: number,
-): Promise<SoakResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(self, ['--child', JSON.stringify(plan)], {
-      execArgv: [...nodeFlags, '--import', 'tsx'],
-      env,
-      cwd,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    const samples: RssSample[] = []
-    const counted: Array<Promise<Delivery>> = []
-    let finished: { gcExposed: boolean; publishMs: number } | undefined
-    let failure: Error | undefined
-    const timer = setTimeout(() => {
-      failure ??= new Error(`the soak child did not finish within ${timeoutMs} ms`)
-      child.kill('SIGKILL')
-    }, timeoutMs)
-    child.on('message', (m: FromSoak) => {
-      if (m.type === 'batch') counted.push(deliveries.expect(m.key, m.count))
-      else if (m.type === 'rss') samples.push(m.sample)
-      else if (m.type === 'done') finished = m
-      else failure ??= new Error(`soak child: ${m.message}`)
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      if (failure) return reject(failure)
-      if (!finished) return reject(new Error(`the soak child exited (${signal ?? code}) before it was done`))
-      const { gcExposed, publishMs } = finished
-      Promise.all(counted).then((d) => resolve({ samples, gcExposed, publishMs, deliveries: d }), reject)
-    })
+/** Runs `plan` in a child; resolves when it is done and every batch was counted, with the deliveries as one measured set. */
+async function runSoak(scenario: string, plan: SoakPlan, nodeFlags: string[], env: NodeJS.ProcessEnv, deliveries: Deliveries, cwd: string) {
+  const child = fork(self, ['--child', JSON.stringify(plan)], {
+    execArgv: [...nodeFlags, '--import', 'tsx'],
+    env,
+    cwd,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
+  const samples: RssSample[] = []
+  const counted: Array<Promise<Delivery>> = []
+  let finished: { gcExposed: boolean; publishMs: number } | undefined
+  let failure: Error | undefined
+  const timer = setTimeout(() => {
+    failure ??= new Error('the soak child did not finish within 600 s')
+    child.kill('SIGKILL')
+  }, 600_000)
+  child.on('message', (m: FromSoak) => {
+    if (m.type === 'batch') counted.push(deliveries.expect(m.key, m.count))
+    else if (m.type === 'rss') samples.push(m.sample)
+    else if (m.type === 'done') finished = m
+    else failure ??= new Error(`soak child: ${m.message}`)
+  })
+  const [code, signal] = await once(child, 'exit')
+  clearTimeout(timer)
+  if (failure) throw failure
+  if (!finished) throw new Error(`the soak child exited (${signal ?? code}) before it was done`)
+  const d = await Promise.all(counted)
+  const [delivered, total] = [d.reduce((a, x) => a + x.delivered, 0), d.reduce((a, x) => a + x.total, 0)]
+  const tally = { sent: plan.batches * plan.batchSize, delivered, duplicates: total - delivered }
+  return { samples, gcExposed: finished.gcExposed, publishMs: finished.publishMs, counted: { scenario, ...tally } }
 }
 
 async function child(plan: SoakPlan): Promise<void> {
@@ -103,7 +88,7 @@ async function child(plan: SoakPlan): Promise<void> {
   let publishNs = 0n
   for (let i = 0; i < plan.batches; i++) {
     const key = `${plan.keyPrefix}${i.toString(36)}`
-    const event = cloudEventBatch(key, plan.batchSize, plan.qos)
+    const event = cloudEventBatch(key, plan.batchSize, 1)
     const start = process.hrtime.bigint()
     const summary = await mod.handler(event, context)
     publishNs += process.hrtime.bigint() - start
@@ -135,19 +120,6 @@ if (process.argv[2] === '--child') {
     })
 }
 
-export const BRIDGE_SOURCE = (root: string) => join(root, 'functions', 'bridge', 'index.ts')
-
-/** What the deliveries of a soak add up to, as one measured set. */
-function counted(scenario: string, plan: SoakPlan, r: SoakResult): Counted {
-  const delivered = r.deliveries.reduce((a, d) => a + d.delivered, 0)
-  return {
-    scenario,
-    sent: plan.batches * plan.batchSize,
-    delivered,
-    duplicates: r.deliveries.reduce((a, d) => a + d.total - d.delivered, 0),
-  }
-}
-
 /** Resident memory of the built bridge over many batches (RSS after gc at checkpoints). */
 export async function memorySoak(
   bundle: string,
@@ -156,25 +128,16 @@ export async function memorySoak(
   env: NodeJS.ProcessEnv,
   root: string,
 ): Promise<{ memory: NonNullable<Results['memory']>; counted: Counted }> {
-  const plan: SoakPlan = { bridge: { kind: 'bundle', path: bundle }, ...size, qos: 1, keyPrefix: 'm' }
-  const r = await runSoak(plan, ['--expose-gc'], env, d, root, 600_000)
+  const plan: SoakPlan = { bridge: { kind: 'bundle', path: bundle }, ...size, keyPrefix: 'm' }
+  const r = await runSoak(`memory soak, ${plan.batches * plan.batchSize} messages`, plan, ['--expose-gc'], env, d, root)
   const [first, last] = [r.samples[0], r.samples.at(-1)]
   if (!first || !last) throw new Error('the memory soak reported no RSS samples')
-  const memory = {
-    samples: r.samples,
-    gcExposed: r.gcExposed,
-    firstMb: first.rssMb,
-    lastMb: last.rssMb,
-    firstAt: first.messages,
-    lastAt: last.messages,
-  }
-  return {
-    memory: { ...memory, growthMb: Math.round((last.rssMb - first.rssMb) * 10) / 10 },
-    counted: counted(`memory soak, ${plan.batches * plan.batchSize} messages`, plan, r),
-  }
+  const memory = { samples: r.samples, gcExposed: r.gcExposed, firstMb: first.rssMb, lastMb: last.rssMb }
+  const growthMb = Math.round((last.rssMb - first.rssMb) * 10) / 10
+  return { memory: { ...memory, growthMb, firstAt: first.messages, lastAt: last.messages }, counted: r.counted }
 }
 
-/** The CPU profile of the bridge from its sources (so that it names shared/*.ts), kept beside the figures. */
+/** The CPU profile of the bridge from its sources, kept beside the figures (git-ignored) for a look in Chrome DevTools. */
 export async function profileSoak(
   size: { batches: number; batchSize: number },
   work: string,
@@ -184,24 +147,20 @@ export async function profileSoak(
   root: string,
 ): Promise<{ profile: NonNullable<Results['profile']>; counted: Counted }> {
   const dir = join(work, 'profile')
+  const { batchSize } = size
   const plan: SoakPlan = {
     bridge: { kind: 'source', path: BRIDGE_SOURCE(root) },
     batches: size.batches + 1,
-    batchSize: size.batchSize,
-    qos: 1,
+    batchSize,
     checkpointEvery: Number.MAX_SAFE_INTEGER,
     keyPrefix: 'p',
   }
-  const r = await runSoak(plan, ['--cpu-prof', '--cpu-prof-dir', dir], env, d, root, 600_000)
+  const r = await runSoak(`profile, ${plan.batches * batchSize} messages`, plan, ['--cpu-prof', '--cpu-prof-dir', dir], env, d, root)
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
   if (!file) throw new Error('node --cpu-prof wrote no profile')
-  // Kept beside the figures (git-ignored), for a look in Chrome DevTools.
-  const kept = join(outDir, `bridge-${size.batchSize}-qos1.cpuprofile`)
+  const kept = join(outDir, `bridge-${batchSize}-qos1.cpuprofile`)
   mkdirSync(dirname(kept), { recursive: true })
   writeFileSync(kept, readFileSync(join(dir, file)))
-  const scenario = `${plan.batches} batches of ${size.batchSize.toLocaleString('en-US')}, QoS 1, MQTT 5, pool 1, sources through tsx; handler time ${Math.round(r.publishMs)} ms`
-  return {
-    profile: { ...summarizeProfile(kept), scenario },
-    counted: counted(`profile, ${plan.batches * plan.batchSize} messages`, plan, r),
-  }
+  const scenario = `${plan.batches} batches of ${batchSize.toLocaleString('en-US')}, QoS 1, MQTT 5, pool 1, sources through tsx; handler time ${Math.round(r.publishMs)} ms`
+  return { profile: { ...summarizeProfile(kept), scenario }, counted: r.counted }
 }

@@ -1,19 +1,15 @@
-// The benchmark's targets (docs/performance.md, "Targets") as data: each with the scenario it applies to, the
-// figure measured, what it is measured against, the ratio, the threshold and whether it passed. Nothing reads
-// their wording: the text columns are made from the numbers. A MISS is reported, never fatal.
+// The benchmark's targets (docs/performance.md, "Targets") as data; the text columns are made from the numbers.
 import { rateTargets } from './rate.js'
 import { delayedAckPairs, proto, type Results } from './report.js'
 import { TARGET_RTT_MS } from './scenarios.js'
 
 export interface Target {
-  /** In words: `bridge ≥ 1.0× mosquitto_pub`. */
   target: string
   scenario: string
   unit: string
   measured: number
   /** What it is measured against, in the same unit; null for a bound on the figure itself. */
   reference: number | null
-  /** measured / reference. */
   ratio: number | null
   /** What is held against the threshold: the ratio, the figure itself, or its growth (measured − reference). */
   compares: 'ratio' | 'measured' | 'growth'
@@ -24,13 +20,8 @@ export interface Target {
 
 const r4 = (n: number) => Math.round(n * 10_000) / 10_000
 
-export function compared(t: Pick<Target, 'compares' | 'measured' | 'reference' | 'ratio'>): number {
+function compared(t: Pick<Target, 'compares' | 'measured' | 'reference' | 'ratio'>): number {
   return t.compares === 'ratio' ? t.ratio! : t.compares === 'growth' ? r4(t.measured - t.reference!) : t.measured
-}
-
-export function meets(t: Omit<Target, 'pass' | 'target' | 'scenario' | 'unit'>): boolean {
-  const v = compared(t)
-  return t.op === '>=' ? v >= t.threshold : t.op === '<=' ? v <= t.threshold : v < t.threshold
 }
 
 export function target(
@@ -42,7 +33,8 @@ export function target(
   threshold: number,
 ): Target {
   const t = { target, scenario, unit, measured, reference, ratio: reference ? r4(measured / reference) : null, compares, op, threshold }
-  return { ...t, pass: meets(t) }
+  const v = compared(t)
+  return { ...t, pass: op === '>=' ? v >= threshold : op === '<=' ? v <= threshold : v < threshold }
 }
 
 /** `2.91×`, `3.31 vs 0.38 ms (8.76×)`, `140.3 → 148.9 MB (+8.6 MB)`, `55.2 ms`. */
