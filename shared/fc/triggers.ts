@@ -108,11 +108,22 @@ export function publishesTo(rule: Rule, compiled: { parentTopics: string[]; anyP
   return [...topics, ...(compiled.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
 }
 
-/** `to`: what publishesTo says of the rule; without it, the target's parent topic alone. */
-export function triggerForRule(rule: Rule, defaults?: TriggerSettings, to: string = rule.target.parentTopic): RocketMQTrigger {
+/**
+ * `to`: what publishesTo says of the rule; without it, the target's parent topic alone. `defaultDeadline`:
+ * the rule set's `defaults.deadline`, which the description names with the rule's own and its routes'.
+ */
+export function triggerForRule(
+  rule: Rule,
+  defaults?: TriggerSettings,
+  to: string = rule.target.parentTopic,
+  defaultDeadline?: string,
+): RocketMQTrigger {
   const s = effectiveSettings(rule, defaults)
   const ordered = rule.ordering === 'message-group' ? ', ordered per message group' : ''
-  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${to}${ordered}`
+  const own = rule.target.deadline ?? defaultDeadline
+  const deadlines = [...new Set([own, ...(rule.routes ?? []).map((r) => r.deadline ?? own)])].filter((d) => d !== undefined)
+  const deadline = deadlines.length === 0 ? '' : `, deadline${deadlines.length > 1 ? 's' : ''} ${deadlines.join(', ')}`
+  const description = `rule ${rule.id}: RocketMQ ${rule.source.topic} (tags ${rule.source.tags}) -> MQTT ${to}${ordered}${deadline}`
   return {
     triggerName: triggerName(rule.id),
     triggerType: 'eventbridge',
@@ -176,5 +187,7 @@ export function sourceParameters(s: Source): RocketMQSourceParameters {
 /** One trigger per enabled rule, in rule order. Disabled rules get none (their consumer group stays idle). */
 export function triggersForRules(ruleSet: RuleSet): RocketMQTrigger[] {
   const model = ruleModel(ruleSet)
-  return ruleSet.rules.filter((r) => r.enabled).map((r) => triggerForRule(r, ruleSet.defaultTrigger, publishesTo(r, model.rule(r.id))))
+  return ruleSet.rules
+    .filter((r) => r.enabled)
+    .map((r) => triggerForRule(r, ruleSet.defaultTrigger, publishesTo(r, model.rule(r.id)), ruleSet.defaultDeadline))
 }

@@ -304,6 +304,28 @@ describe('triggers for ordered rules (ordering: message-group)', () => {
     assert.doesNotMatch(b, /alarms/)
   })
 
+  test("the description names the rule's delivery deadlines: its own or the default, and its routes'", () => {
+    const set = validRuleSet(
+      [
+        rawRule(1, { target: { parentTopic: 'p1', deadline: '30s' } }),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
+        rawRule(2, {
+          routes: [
+            { when: { tags: 'A' }, topic: 'p2/${tags}', deadline: '10s' },
+            { when: { tags: 'B' }, topic: 'p2/b' },
+          ],
+        }),
+        rawRule(3),
+      ],
+      { deadline: '10m' },
+    )
+    const [own, routed, inherited] = triggersForRules(set).map((t) => t.description)
+    assert.match(own!, /, deadline 30s$/)
+    assert.match(routed!, /, deadlines 10m, 10s$/)
+    assert.match(inherited!, /, deadline 10m$/)
+    assert.doesNotMatch(triggersForRules(validRuleSet([rawRule(1)]))[0]!.description, /deadline/)
+  })
+
   test("the description names every parent topic the rule publishes to, the routes' included", () => {
     const routed = validRuleSet([
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
