@@ -26,7 +26,7 @@ import {
 } from '../helpers/faulty-brokers.js'
 import { fcContext, logEvents, type TestContext } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, INSTANCE, ORDERED_RULES, SCENARIO_RULES } from '../helpers/scenario.js'
+import { cloudEvent, ORDERED_RULES, SCENARIO_RULES } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
 
 /** `count` QoS 1 commands over 4 topics, each body `<tag>-<i>`. */

@@ -19,7 +19,7 @@ import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { type LatencyProxy, startLatencyProxy } from '../helpers/latency-proxy.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, INSTANCE, ORDERED_RULES } from '../helpers/scenario.js'
+import { cloudEvent, ORDERED_RULES } from '../helpers/scenario.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const RULES = ORDERED_RULES

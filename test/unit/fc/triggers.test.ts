@@ -308,9 +308,9 @@ describe('triggers for ordered rules (ordering: message-group)', () => {
     const set = validRuleSet(
       [
         rawRule(1, { target: { parentTopic: 'p1', deadline: '30s' } }),
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
         rawRule(2, {
           routes: [
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a route template, as rules.yaml writes it
             { when: { tags: 'A' }, topic: 'p2/${tags}', deadline: '10s' },
             { when: { tags: 'B' }, topic: 'p2/b' },
           ],

@@ -27,7 +27,12 @@ describe('fleet rate limiter and the deadline', () => {
   test('a deadline already past: 0 without asking', async () => {
     const clock = new FakeClock()
     let asked = 0
-    const connection = { run: () => (asked++, Promise.resolve([[10, 0]])) } as unknown as FleetConnection
+    const connection = {
+      run: () => {
+        asked++
+        return Promise.resolve([[10, 0]])
+      },
+    } as unknown as FleetConnection
     assert.equal(await new FleetRateLimiter(connection, 100, 'me', clock).acquire(10, clock.now()), 0)
     assert.equal(asked, 0)
   })

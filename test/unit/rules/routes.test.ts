@@ -3,8 +3,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: route templates are written as ${…} text, as in rules.yaml
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { ProblemAt } from '../../../shared/errors.js'
-import { validateRules } from '../../../shared/rules/validate.js'
 import { type RawRule, rawRule } from '../../helpers/factories.js'
 import { assertOnlyError, assertValid, errorsOf } from '../../helpers/rule-checks.js'
 
