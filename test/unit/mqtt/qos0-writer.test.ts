@@ -53,6 +53,21 @@ describe('QoS0Writer', () => {
     assert.equal(socket.chunks.length, 1)
   })
 
+  test('without properties, encoded by hand exactly as mqtt-packet does: any remaining length, UTF-8 topics, both versions', () => {
+    for (const v5 of [false, true]) {
+      for (const size of [0, 100, 127, 128, 16_383, 16_384, 70_000]) {
+        const p = publish('d/é/中文', 'x'.repeat(size), { retain: size % 2 === 0 })
+        const socket = new Socket()
+        const w = new QoS0Writer(socket, v5, () => {})
+        w.add(0, p)
+        w.flush()
+        const reference = { cmd: 'publish' as const, topic: p.topic, payload: p.payload, qos: 0 as const, retain: p.retain, dup: false }
+        assert.deepEqual(socket.chunks[0], mqttPacket.generate(reference, { protocolVersion: v5 ? 5 : 4 }), `v5 ${v5}, ${size} bytes`)
+        assert.equal(socket.chunks[0]!.length, publishPacketBytes(p, v5))
+      }
+    }
+  })
+
   test("a socket that is full: the positions are written on its 'drain'", () => {
     const socket = new Socket()
     socket.full = true
