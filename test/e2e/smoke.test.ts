@@ -3,7 +3,7 @@
 // key is wrong, the rule is off, or MQTT_URL is not the broker the bridge publishes to.
 
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,21 +12,15 @@ import { fileURLToPath } from 'node:url'
 import { buildAll } from '../../scripts/build.js'
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-options.js'
 import { type Broker, startAedes, startMosquitto } from '../helpers/broker.js'
+import { cleanEnv, SERVING, type Started, startNpmStart, waitForOutput } from '../helpers/npm-start.js'
 import { freePort } from '../helpers/ports.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-let server: ChildProcess
-let output = ''
+let server: Started
 let fcUrl: string
 let mqttUrl: string
 let other: Broker
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  for (const k of Object.keys(env)) if (/^(MQTT_|DEAD_LETTER_|FC_|RULES_FILE$|LOG_LEVEL$|ALIBABA_CLOUD_|REGION$)/.test(k)) delete env[k]
-  return env
-}
 
 /** Runs the command; asynchronously, so this process's own broker (and the server's output) keep being served meanwhile. */
 function smoke(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
@@ -58,26 +52,10 @@ before(async () => {
   const [mqttPort, fcPort] = [await freePort(), await freePort()]
   fcUrl = `http://127.0.0.1:${fcPort}`
   mqttUrl = `mqtt://127.0.0.1:${mqttPort}`
-  server = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/local/start.ts', '--mqtt-port', String(mqttPort), '--fc-port', String(fcPort)],
-    {
-      cwd: root,
-      env: { ...cleanEnv(), DEAD_LETTER_DIR: mkdtempSync(join(tmpdir(), 'smoke-dl-')) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  server.stdout!.on('data', (d: Buffer) => {
-    output += d.toString()
+  server = startNpmStart(root, ['--mqtt-port', String(mqttPort), '--fc-port', String(fcPort)], {
+    DEAD_LETTER_DIR: mkdtempSync(join(tmpdir(), 'smoke-dl-')),
   })
-  server.stderr!.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  const until = Date.now() + 45_000
-  while (!output.includes('What the subscriber receives from now on:')) {
-    if (server.exitCode !== null || Date.now() > until) throw new Error(`npm start did not come up:\n${output}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  await waitForOutput(server, SERVING, 45_000)
   other = await startAedes()
 })
 
@@ -92,7 +70,7 @@ after(async () => {
 describe('npm run smoke against npm start', () => {
   test('the command npm start prints for it works as printed', () => {
     assert.match(
-      output,
+      server.output(),
       /ALIBABA_CLOUD_ACCESS_KEY_ID=LOCAL_ACCESS_KEY_ID .* FC_ENDPOINT=http:\/\/127\.0\.0\.1:\d+ MQTT_URL=mqtt:\/\/127\.0\.0\.1:\d+ \\\n {2}npm run smoke -- --rule home-lamps/,
     )
   })
@@ -110,7 +88,7 @@ describe('npm run smoke against npm start', () => {
       assert.match(r.out, new RegExp(`OK: the deployed bridge delivered a message for rule ${rule}`))
     }
     // The server's bridge logged the smoke message as an ordinary invocation.
-    assert.match(output, /\[info\] \{"event":"bridge\.invocation".*"rules":\{"home-lamps":1\}/)
+    assert.match(server.output(), /\[info\] \{"event":"bridge\.invocation".*"rules":\{"home-lamps":1\}/)
   })
 
   test('properties and body of your own; the first enabled rule without --rule', async () => {
@@ -153,29 +131,19 @@ describe('npm run smoke against npm start', () => {
 describe('npm run smoke on a routed rule, against npm start on Mosquitto', needsMosquitto(), () => {
   const routed = fileURLToPath(new URL('../fixtures/routed-rules.yaml', import.meta.url))
   let mosquitto: Broker
-  let routedServer: ChildProcess
-  let routedOutput = ''
+  let routedServer: Started
   let env: Record<string, string>
 
   before(async () => {
     mosquitto = await startMosquitto()
     const fcPort = await freePort()
     env = { FC_ENDPOINT: `http://127.0.0.1:${fcPort}`, MQTT_URL: mosquitto.url }
-    routedServer = spawn(process.execPath, ['--import', 'tsx', 'scripts/local/start.ts', '--fc-port', String(fcPort), '--no-samples'], {
-      cwd: root,
-      env: { ...cleanEnv(), RULES_FILE: routed, MQTT_URL: mosquitto.url, DEAD_LETTER_DIR: mkdtempSync(join(tmpdir(), 'smoke-routed-dl-')) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    routedServer = startNpmStart(root, ['--fc-port', String(fcPort), '--no-samples'], {
+      RULES_FILE: routed,
+      MQTT_URL: mosquitto.url,
+      DEAD_LETTER_DIR: mkdtempSync(join(tmpdir(), 'smoke-routed-dl-')),
     })
-    const add = (d: Buffer) => {
-      routedOutput += d.toString()
-    }
-    routedServer.stdout!.on('data', add)
-    routedServer.stderr!.on('data', add)
-    const until = Date.now() + 45_000
-    while (!routedOutput.includes('What the subscriber receives from now on:')) {
-      if (routedServer.exitCode !== null || Date.now() > until) throw new Error(`npm start did not come up:\n${routedOutput}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitForOutput(routedServer, SERVING, 45_000)
   })
 
   after(async () => {

@@ -4,7 +4,7 @@
 // @alicloud/fc2 client and the printed curl invoke the bridge, a taken port is named, Ctrl-C stops it all.
 
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -18,6 +18,7 @@ import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../../scripts/local/start-o
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { cleanEnv, type Started, startNpmStart, waitForOutput } from '../helpers/npm-start.js'
 import { freePort } from '../helpers/ports.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 
@@ -25,27 +26,8 @@ const repo = fileURLToPath(new URL('../../', import.meta.url))
 const samples = loadSamples(join(repo, 'examples', 'events.json'))
 let clone: string
 
-/** The environment of a newcomer's shell: none of the bridge's variables set. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  for (const k of Object.keys(env)) if (/^(MQTT_|DEAD_LETTER_|FC_|RULES_FILE$|LOG_LEVEL$|ALIBABA_CLOUD_)/.test(k)) delete env[k]
-  return env
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local/start.ts', ...args], {
-    cwd: clone,
-    env: { ...cleanEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr!.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  return Object.assign(child, { output: () => out })
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  return startNpmStart(clone, args, env)
 }
 
 function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
@@ -60,15 +42,6 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> 
       resolve(code)
     })
   })
-}
-
-async function waitForOutput(child: ChildProcess & { output: () => string }, text: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!child.output().includes(text)) {
-    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode} before printing "${text}":\n${child.output()}`)
-    if (Date.now() > until) throw new Error(`npm start did not print "${text}" within ${timeoutMs} ms:\n${child.output()}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 const listening = (port: number) =>
