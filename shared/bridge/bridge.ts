@@ -7,7 +7,7 @@ import { ConfigError, DeadLetterError, messageOf } from '../errors.js'
 import type { ParsedEvent } from '../events/message.js'
 import { type OpenedEvent, openEvent } from '../events/parse.js'
 import { type FcContext, invocationDeadline } from '../fc/context.js'
-import { FleetStore, invocationEnd } from '../fleet/store.js'
+import { type FleetBatch, FleetStore, invocationEnd } from '../fleet/store.js'
 import { invocationLogger, type Logger } from '../logging/logger.js'
 import type { Secrets } from '../logging/secrets.js'
 import { isExpired } from '../mapping/deadline.js'
@@ -163,6 +163,8 @@ export class Bridge {
     const parsed: ParsedEvent = { shape: opened.shape, received: opened.received, messages: [], poison: [] }
     const results: MessageResult[] = new Array(opened.received)
     const planner = new Planner(this.index, this.options.ignoreDeadlines ? null : startedAt)
+    // With a fleet store, each message is claimed as it is planned (shared/fleet/deliver.ts).
+    const fleet = this.fleet?.begin({ deadline, end, log, fingerprint: (p) => this.delivered.fingerprintOf(p) })
     const totals = { sent: 0, droppedV5Properties: 0 }
     let failure: string | undefined
     let thrown: { err: unknown } | undefined
@@ -174,7 +176,7 @@ export class Bridge {
           for (const s of sends) results[s.publish.index] = { status: 'failed', publish: s.publish, reason: failure }
           return
         }
-        totals.droppedV5Properties += await this.publish(sends, results, deadline, log, end)
+        totals.droppedV5Properties += await this.publish(sends, results, deadline, log, fleet)
         const failed = sends.map((s) => results[s.publish.index]!).find((r) => r.status === 'failed')
         if (failed) failure = `not sent: an earlier message of this batch failed (${failed.reason}); the batch is retried`
       })
@@ -196,7 +198,10 @@ export class Bridge {
       for (const m of messages) {
         parsed.messages.push(m)
         const send = this.unsent(planner.plan(m), results)
-        if (send) sends.push(send)
+        if (send) {
+          sends.push(send)
+          fleet?.add({ publish: send.publish, group: groupOf(send) })
+        }
       }
       if (sends.length > 0) publish(sends)
     }
@@ -220,19 +225,18 @@ export class Bridge {
   }
 
   /** Publishes `sends` (through the fleet store, when there is one) and records each one's result; returns the MQTT 5 property sets dropped. */
-  private async publish(sends: ToPublish[], results: MessageResult[], deadline: number, log: Logger, end: number): Promise<number> {
-    // Ordered rules (docs/rules.md, "Ordered delivery per message group"): a group is a rule's sharding key.
-    const groups = sends.some((s) => s.messageGroup !== undefined)
-      ? sends.map((s) => (s.messageGroup === undefined ? undefined : `${s.publish.ruleId}\u0000${s.messageGroup}`))
-      : undefined
+  private async publish(
+    sends: ToPublish[],
+    results: MessageResult[],
+    deadline: number,
+    log: Logger,
+    fleet: FleetBatch | undefined,
+  ): Promise<number> {
+    const groups = sends.some((s) => s.messageGroup !== undefined) ? sends.map(groupOf) : undefined
     const publish = (items: Publish[], g: (string | undefined)[] | undefined) => this.pool.publish(items, deadline, log, g)
-    // With a fleet store, claims come first and only what this invocation claimed goes to the pool (shared/fleet/).
-    const { outcomes, droppedV5Properties } = this.fleet
-      ? await this.fleet.deliver(
-          sends.map((s, k) => ({ publish: s.publish, group: groups?.[k] })),
-          publish,
-          { deadline, end, log, fingerprint: (p) => this.delivered.fingerprintOf(p) },
-        )
+    // With a fleet store, the sends were claimed as they were planned; only what this invocation claimed goes to the pool.
+    const { outcomes, droppedV5Properties } = fleet
+      ? await fleet.finish(publish)
       : await publish(
           sends.map((s) => s.publish),
           groups,
@@ -299,4 +303,9 @@ export class Bridge {
   async close(deadline?: number): Promise<void> {
     await Promise.all([this.pool.close(deadline), this.fleet?.close(deadline)])
   }
+}
+
+/** Ordered rules (docs/rules.md, "Ordered delivery per message group"): a group is a rule's sharding key. */
+function groupOf(s: ToPublish): string | undefined {
+  return s.messageGroup === undefined ? undefined : `${s.publish.ruleId}\u0000${s.messageGroup}`
 }

@@ -33,7 +33,8 @@ type ScriptCommander = ChainableCommander & Record<ScriptName, (numKeys: number,
 
 export class FleetConnection {
   private client: Redis | undefined
-  private connecting: Promise<Redis> | undefined
+  /** The one check or connection attempt in progress, which every exchange waiting for it shares. */
+  private checking: Promise<Redis> | undefined
   private lastAnswer = 0
   /** Exchanges with the store since this connection object was made (connects and pings included). */
   roundTrips = 0
@@ -47,9 +48,16 @@ export class FleetConnection {
     return this.settings.url
   }
 
-  /** Sends the calls in one pipeline and returns their replies, in order; throws FleetStoreError. */
-  async run(calls: ScriptCall[], deadline: number, what: string): Promise<unknown[]> {
-    const client = await this.ready(deadline)
+  /**
+   * Sends the calls in one pipeline and returns their replies, in order; throws FleetStoreError. On a live
+   * connection the pipeline is written before this returns, so the store works while the caller goes on.
+   */
+  run(calls: ScriptCall[], deadline: number, what: string): Promise<unknown[]> {
+    const client = this.live()
+    return client ? this.exchange(client, calls, deadline, what) : this.ready(deadline).then((c) => this.exchange(c, calls, deadline, what))
+  }
+
+  private async exchange(client: Redis, calls: ScriptCall[], deadline: number, what: string): Promise<unknown[]> {
     const pipeline = client.pipeline() as ScriptCommander
     for (const c of calls) pipeline[c.script](c.keys.length, ...c.keys, ...c.args)
     const replies = await this.within(pipeline.exec(), deadline, what)
@@ -61,31 +69,43 @@ export class FleetConnection {
     })
   }
 
+  /** The client, when it can be written to now without a check. */
+  private live(): Redis | undefined {
+    const client = this.client
+    // A socket the store closed may still look ready until its close event is read: it is not writable then.
+    const usable = client?.status === 'ready' && client.stream.writable && this.clock.now() - this.lastAnswer < IDLE_MS
+    return usable ? client : undefined
+  }
+
   /** Opens the connection now (the `initialize` hook), so the first invocation does not pay for it. */
   async warm(deadline: number): Promise<void> {
     await this.ready(deadline)
   }
 
-  /** A connected client, opened or checked within the deadline. */
-  private async ready(deadline: number): Promise<Redis> {
-    const client = this.client
-    // A socket the store closed may still look ready until its close event is read: it is not writable then.
-    if (client?.status === 'ready' && client.stream.writable) {
-      if (this.clock.now() - this.lastAnswer < IDLE_MS) return client
+  /** A connected client, opened or checked within the deadline; one check at a time, shared by its callers. */
+  private ready(deadline: number): Promise<Redis> {
+    this.checking ??= this.check(deadline).finally(() => {
+      this.checking = undefined
+    })
+    return this.checking
+  }
+
+  private async check(deadline: number): Promise<Redis> {
+    const client = this.live()
+    if (client) return client
+    const idle = this.client
+    if (idle?.status === 'ready' && idle.stream.writable) {
       try {
         this.roundTrips++
-        await this.within(client.ping(), Math.min(deadline, this.clock.now() + PING_MS), 'answered no PING after sitting idle')
+        await this.within(idle.ping(), Math.min(deadline, this.clock.now() + PING_MS), 'answered no PING after sitting idle')
         this.lastAnswer = this.clock.now()
-        return client
+        return idle
       } catch {
         // A silent connection: replaced below, within what is left of the deadline.
         this.drop()
       }
-    } else if (client) this.drop()
-    this.connecting ??= this.open(deadline).finally(() => {
-      this.connecting = undefined
-    })
-    return this.connecting
+    } else if (idle) this.drop()
+    return this.open(deadline)
   }
 
   private async open(deadline: number): Promise<Redis> {

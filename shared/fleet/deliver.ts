@@ -1,18 +1,18 @@
-// One batch through the fleet store: claim a chunk, publish what is ours (paced by FLEET_RATE_LIMIT), settle
-// it, and go on; the next chunk's claims travel while this one is published (chunks.ts). Every message ends
-// with one outcome:
+// One batch through the fleet store. While the bridge plans the batch, each chunk of planned messages is
+// claimed at once (chunks.ts), so the store works while the bridge plans and the claims are back when planning
+// ends; then everything this invocation claimed goes to the pool in one send, and every chunk is settled in
+// one exchange. Every message ends with one outcome:
 //   complete elsewhere within the window -> duplicate, not published
 //   claimed by an invocation still running -> failed (transient): the batch is retried, and by then it is done
 //   ours -> published through the pool; delivered marks it complete, anything else releases it
 //   the store failing, or no permit before the deadline -> failed (transient), never published unchecked
-// An ordered rule's group whose message failed here fails its later messages too, across chunks, as the
-// publish window does within one (docs/rules.md, "Ordered delivery per message group").
+// An ordered rule's group whose message failed here fails its later messages too, as the publish window
+// does within one send (docs/rules.md, "Ordered delivery per message group").
 import type { Logger } from '../logging/logger.js'
 import type { Publish } from '../mapping/publish.js'
 import type { PublishOutcome, PublishResult } from '../mqtt/outcome.js'
-import { claimChunks } from './chunks.js'
 import { type ChunkMember, type ClaimState, claimCalls, claimStates, settleCalls } from './claims.js'
-import type { FleetConnection } from './connection.js'
+import type { FleetConnection, ScriptCall } from './connection.js'
 import type { FleetRateLimiter } from './rate-limiter.js'
 
 /** A message's fate through the fleet: the pool's outcome, or recognised as complete in the fleet store. */
@@ -29,9 +29,7 @@ export interface FleetItem {
 /** The pool, as the bridge calls it: one outcome per item, in order. */
 export type PublishChunk = (items: Publish[], groups: (string | undefined)[] | undefined) => Promise<PublishResult>
 
-export interface FleetBatch {
-  items: FleetItem[]
-  publish: PublishChunk
+export interface FleetInvocation {
   /** The invocation's deadline (epoch ms): no claim, permit or publish starts after it. */
   deadline: number
   /** When the invocation certainly ends (Function Compute's timeout): claims expire a little after it. */
@@ -52,6 +50,12 @@ export interface FleetStats {
   roundTrips: number
 }
 
+/**
+ * Messages claimed in one script. A chunk is claimed as soon as it is planned, so only the last one's claim is
+ * waited for once planning ends: small, yet large enough that a script's own cost (one owner record, one
+ * round trip) stays a small part of it.
+ */
+export const CLAIM_CHUNK = 128
 /** A claim outlives its owner's invocation by this much, so clock skew never frees a claim too early. */
 const CLAIM_MARGIN_MS = 1000
 /** Settling may go on past the deadline, up to this long before the invocation's end. */
@@ -61,150 +65,190 @@ const BUSY =
   'claimed by another invocation that is publishing it now (fleet store): not published here, so that it is published once; the batch is retried'
 const DUPLICATE: FleetOutcome = Object.freeze({ kind: 'duplicate' })
 const unchecked = (storeFailure: string) => `${storeFailure}; not published, so that nothing goes out unchecked`
-const failed = (reason: string): PublishOutcome => ({ kind: 'failed', reason })
 const brokenGroup = (cause: string) =>
   `not sent: an earlier message of its message group was not delivered (${cause}); the batch is retried so that the group keeps its order`
 
-export async function deliverThroughFleet(
-  connection: FleetConnection,
-  limiter: FleetRateLimiter | undefined,
-  windowMs: number,
-  batch: FleetBatch,
-): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number; stats: FleetStats }> {
-  const { items, deadline, end } = batch
-  const outcomes: FleetOutcome[] = new Array(items.length)
-  const members: ChunkMember[] = items.map((it) => ({ ruleId: it.publish.ruleId, key: it.key }))
-  const ordered = items.some((it) => it.group !== undefined)
-  const broken = new Map<string, string>()
-  const stats: FleetStats = { keys: 0, claimed: 0, takenOver: 0, duplicates: 0, busy: 0, released: 0, permits: 0, roundTrips: 0 }
-  const settles: Array<Promise<string | undefined>> = []
-  let dropped = 0
-  let storeFailure: string | undefined
+/** One chunk: where it starts among the run's items, its owner token, and what its claim came back with. */
+interface Chunk {
+  start: number
+  members: ChunkMember[]
+  owner: string
+  /** The states, or the store's failure as its reason (never thrown). */
+  claimed: Promise<ClaimState[] | string>
+}
 
-  const fail = (i: number, reason: string) => {
-    outcomes[i] = failed(reason)
-    const g = items[i]!.group
-    if (g !== undefined && !broken.has(g)) broken.set(g, brokenGroup(reason))
+/**
+ * One invocation's messages through the fleet store: add() them as they are planned, in batch order, then
+ * finish() once. Invariants: chunks cover items in order without gaps; a chunk's claim is in flight from the
+ * moment it is full; nothing reaches the pool before every claim is back; every chunk claimed is settled.
+ */
+export class FleetRun {
+  private readonly items: FleetItem[] = []
+  private readonly chunks: Chunk[] = []
+  private readonly outcomes: FleetOutcome[] = []
+  /** For each broken message group: the first position that failed, and why. */
+  private readonly broken = new Map<string, { at: number; reason: string }>()
+  readonly stats: FleetStats = { keys: 0, claimed: 0, takenOver: 0, duplicates: 0, busy: 0, released: 0, permits: 0, roundTrips: 0 }
+  private storeFailure: string | undefined
+
+  constructor(
+    private readonly connection: FleetConnection,
+    private readonly limiter: FleetRateLimiter | undefined,
+    private readonly windowMs: number,
+    private readonly call: FleetInvocation,
+  ) {}
+
+  /** The next message in batch order; a full chunk's claim is sent now. */
+  add(item: FleetItem): void {
+    this.items.push(item)
+    if (this.items.length - this.claimedUpTo >= CLAIM_CHUNK) this.claimRest()
   }
 
-  /** Claims chunk [start, end) as `owner`; a store failure comes back as its reason, never thrown. */
-  const claim = async (start: number, stop: number, owner: string): Promise<ClaimState[] | string> => {
-    const chunk = members.slice(start, stop)
-    const { calls, positions } = claimCalls(chunk, owner, end - Date.now() + CLAIM_MARGIN_MS, windowMs)
-    if (calls.length === 0) return claimStates(chunk, positions, [])
-    stats.roundTrips++
-    try {
-      return claimStates(chunk, positions, await connection.run(calls, deadline, 'claiming messages'))
-    } catch (err) {
-      return (err as Error).message
+  /** Publishes what is ours and settles; one outcome per item added, in order. */
+  async finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number; stats: FleetStats }> {
+    this.claimRest()
+    const claims = await Promise.all(this.chunks.map((c) => c.claimed))
+    const mine: number[] = []
+    // Once the store failed on one chunk, it is not trusted for the later ones either.
+    for (const [k, states] of claims.entries()) {
+      const { start, members } = this.chunks[k]!
+      if (typeof states === 'string') this.storeFailure ??= states
+      if (this.storeFailure !== undefined) for (let j = 0; j < members.length; j++) this.fail(start + j, unchecked(this.storeFailure))
+      else for (const [j, s] of (states as ClaimState[]).entries()) this.classify(start + j, s, mine)
+    }
+    const dropped = await this.publish(mine, publish)
+    await this.settle(claims)
+    if (this.stats.takenOver > 0) {
+      this.call.log.info({
+        event: 'fleet.claims-taken-over',
+        count: this.stats.takenOver,
+        note: 'claims of invocations that ended without settling (killed or timed out) were taken over; what they had published may be published again',
+      })
+    }
+    return { outcomes: this.outcomes, droppedV5Properties: dropped, stats: this.stats }
+  }
+
+  private get claimedUpTo(): number {
+    const last = this.chunks.at(-1)
+    return last ? last.start + last.members.length : 0
+  }
+
+  /** Claims the items added since the last claim, as one chunk. */
+  private claimRest(): void {
+    const start = this.claimedUpTo
+    if (start === this.items.length) return
+    const members = this.items.slice(start).map((it) => ({ ruleId: it.publish.ruleId, key: it.key }))
+    const owner = `${this.call.token}.${this.chunks.length}`
+    const { calls, positions } = claimCalls(members, owner, this.call.end - Date.now() + CLAIM_MARGIN_MS, this.windowMs)
+    let claimed: Promise<ClaimState[] | string>
+    if (calls.length === 0) claimed = Promise.resolve(claimStates(members, positions, []))
+    else {
+      this.stats.roundTrips++
+      claimed = this.connection.run(calls, this.call.deadline, 'claiming messages').then(
+        (replies) => claimStates(members, positions, replies),
+        (err: Error) => err.message,
+      )
+    }
+    this.chunks.push({ start, members, owner, claimed })
+  }
+
+  private classify(i: number, s: ClaimState, mine: number[]): void {
+    if (s !== 'unkeyed') this.stats.keys++
+    if (s === 'duplicate') {
+      this.stats.duplicates++
+      this.outcomes[i] = DUPLICATE
+    } else if (s === 'busy') {
+      this.stats.busy++
+      this.fail(i, BUSY)
+    } else {
+      if (s === 'claimed') this.stats.claimed++
+      if (s === 'taken-over') this.stats.takenOver++
+      mine.push(i)
     }
   }
 
-  /** Publishes these positions, in order, as the fleet's permits allow. */
-  const publish = async (positions: number[]) => {
+  private fail(i: number, reason: string): void {
+    this.outcomes[i] = { kind: 'failed', reason }
+    const g = this.items[i]!.group
+    if (g !== undefined && !this.broken.has(g)) this.broken.set(g, { at: i, reason: brokenGroup(reason) })
+  }
+
+  /** A later message of a group that failed before it; undefined when it may go. */
+  private brokenBefore(i: number): string | undefined {
+    const g = this.items[i]!.group
+    const b = g === undefined ? undefined : this.broken.get(g)
+    return b !== undefined && b.at < i ? b.reason : undefined
+  }
+
+  /** Publishes these positions, in order, as the fleet's permits allow; returns the MQTT 5 property sets dropped. */
+  private async publish(positions: number[], publish: PublishChunk): Promise<number> {
+    const { deadline } = this.call
+    const ordered = this.items.some((it) => it.group !== undefined)
+    let dropped = 0
     let rest = positions
     while (rest.length > 0) {
       rest = rest.filter((i) => {
-        const reason = broken.get(items[i]!.group!)
-        if (reason !== undefined) outcomes[i] = failed(reason)
+        const reason = this.brokenBefore(i)
+        if (reason !== undefined) this.outcomes[i] = { kind: 'failed', reason }
         return reason === undefined
       })
-      if (rest.length === 0) return
+      if (rest.length === 0) break
       let take = rest.length
-      if (limiter) {
+      if (this.limiter) {
         try {
-          stats.roundTrips++
-          take = await limiter.acquire(rest.length, deadline)
+          this.stats.roundTrips++
+          take = await this.limiter.acquire(rest.length, deadline)
         } catch (err) {
-          storeFailure = (err as Error).message
-          for (const i of rest) fail(i, unchecked(storeFailure))
-          return
+          this.storeFailure = (err as Error).message
+          for (const i of rest) this.fail(i, unchecked(this.storeFailure))
+          break
         }
         if (take === 0) {
-          const reason = `no permit of FLEET_RATE_LIMIT=${limiter.rate} before the invocation's deadline`
-          for (const i of rest) fail(i, reason)
-          return
+          const reason = `no permit of FLEET_RATE_LIMIT=${this.limiter.rate} before the invocation's deadline`
+          for (const i of rest) this.fail(i, reason)
+          break
         }
-        stats.permits += take
+        this.stats.permits += take
       }
       const slice = rest.slice(0, take)
       rest = rest.slice(take)
-      const r = await batch.publish(
-        slice.map((i) => items[i]!.publish),
-        ordered ? slice.map((i) => items[i]!.group) : undefined,
+      const r = await publish(
+        slice.map((i) => this.items[i]!.publish),
+        ordered ? slice.map((i) => this.items[i]!.group) : undefined,
       )
       dropped += r.droppedV5Properties
       r.outcomes.forEach((o, j) => {
-        if (o.kind === 'failed') fail(slice[j]!, o.reason)
-        else outcomes[slice[j]!] = o
+        if (o.kind === 'failed') this.fail(slice[j]!, o.reason)
+        else this.outcomes[slice[j]!] = o
+      })
+    }
+    return dropped
+  }
+
+  /**
+   * Marks what was delivered complete and releases the rest, for every chunk the store claimed (a claim that
+   * got through before the store failed on another is given back, unpublished), in one exchange.
+   */
+  private async settle(claims: Array<ClaimState[] | string>): Promise<void> {
+    const calls: ScriptCall[] = []
+    claims.forEach((states, k) => {
+      if (typeof states === 'string') return
+      const { start, members, owner } = this.chunks[k]!
+      const s = settleCalls(members, states, (j) => this.outcomes[start + j]?.kind === 'delivered', owner, this.windowMs)
+      this.stats.released += s.released
+      calls.push(...s.calls)
+    })
+    if (calls.length === 0) return
+    this.stats.roundTrips++
+    const { deadline, end, log } = this.call
+    try {
+      await this.connection.run(calls, Math.max(deadline, end - SETTLE_MARGIN_MS), 'settling claims')
+    } catch (err) {
+      log.warn({
+        event: 'fleet.settle-failed',
+        reason: (err as Error).message,
+        note: 'the messages were published (or not) as the summary says; their claims stay until the invocation would have timed out, and a redelivery after that publishes them again',
       })
     }
   }
-
-  /** Marks the delivered ones complete and releases the rest: sent now, awaited at the end. */
-  const settle = (start: number, stop: number, states: ClaimState[], owner: string) => {
-    const chunk = members.slice(start, stop)
-    const s = settleCalls(chunk, states, (j) => outcomes[start + j]?.kind === 'delivered', owner, windowMs)
-    stats.released += s.released
-    if (s.calls.length === 0) return
-    stats.roundTrips++
-    settles.push(
-      connection.run(s.calls, Math.max(deadline, end - SETTLE_MARGIN_MS), 'settling claims').then(
-        () => undefined,
-        (err: Error) => err.message,
-      ),
-    )
-  }
-
-  // With the fleet's rate, chunks hold whole bursts, so only the batch's last grant is a partial one.
-  const chunks = claimChunks(items.length, limiter?.burst)
-  const ownerOf = (k: number) => `${batch.token}.${k}`
-  let next = chunks.length > 0 ? claim(chunks[0]![0], chunks[0]![1], ownerOf(0)) : undefined
-  for (let k = 0; k < chunks.length; k++) {
-    const [start, stop] = chunks[k]!
-    const claimed = await next!
-    const states = storeFailure ?? claimed
-    if (typeof states === 'string') {
-      // A claim that got through before the store failed elsewhere is given back, unpublished.
-      if (typeof claimed !== 'string') settle(start, stop, claimed, ownerOf(k))
-      storeFailure = states
-      for (let i = start; i < items.length; i++) fail(i, unchecked(states))
-      break
-    }
-    if (k + 1 < chunks.length) next = claim(chunks[k + 1]![0], chunks[k + 1]![1], ownerOf(k + 1))
-    const mine: number[] = []
-    states.forEach((s, j) => {
-      const i = start + j
-      if (s !== 'unkeyed') stats.keys++
-      if (s === 'duplicate') {
-        stats.duplicates++
-        outcomes[i] = DUPLICATE
-      } else if (s === 'busy') {
-        stats.busy++
-        fail(i, BUSY)
-      } else {
-        if (s === 'claimed') stats.claimed++
-        if (s === 'taken-over') stats.takenOver++
-        mine.push(i)
-      }
-    })
-    await publish(mine)
-    settle(start, stop, states, ownerOf(k))
-  }
-  const unsettled = (await Promise.all(settles)).filter((r): r is string => r !== undefined)
-  if (unsettled.length > 0) {
-    batch.log.warn({
-      event: 'fleet.settle-failed',
-      reason: unsettled[0]!,
-      note: 'the messages were published (or not) as the summary says; their claims stay until the invocation would have timed out, and a redelivery after that publishes them again',
-    })
-  }
-  if (stats.takenOver > 0) {
-    batch.log.info({
-      event: 'fleet.claims-taken-over',
-      count: stats.takenOver,
-      note: 'claims of invocations that ended without settling (killed or timed out) were taken over; what they had published may be published again',
-    })
-  }
-  return { outcomes, droppedV5Properties: dropped, stats }
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger.js'
 import type { Publish } from '../mapping/publish.js'
 import { type Clock, systemClock } from '../mqtt/clock.js'
 import { FleetConnection } from './connection.js'
-import { deliverThroughFleet, type FleetOutcome, type PublishChunk } from './deliver.js'
+import { type FleetOutcome, FleetRun, type PublishChunk } from './deliver.js'
 import { messageKey, randomToken } from './keys.js'
 import { FleetRateLimiter } from './rate-limiter.js'
 import type { FleetSettings } from './settings.js'
@@ -24,6 +24,12 @@ export function invocationEnd(start: number, context: FcContext | undefined): nu
 export interface FleetSend {
   publish: Publish
   group: string | undefined
+}
+
+/** A batch on its way through the store (FleetStore.begin). */
+export interface FleetBatch {
+  add(send: FleetSend): void
+  finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number }>
 }
 
 export interface FleetCall {
@@ -60,28 +66,28 @@ export class FleetStore {
     }
   }
 
-  /** One outcome per send, in order; `publish` is the pool. */
-  async deliver(
-    sends: FleetSend[],
-    publish: PublishChunk,
-    call: FleetCall,
-  ): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number }> {
+  /**
+   * One invocation's batch: add() each message as it is planned (its claim travels while the rest is
+   * planned), then finish() with the pool for one outcome per message added, in order.
+   */
+  begin(call: FleetCall): FleetBatch {
     this.warnOnce(call.log)
-    const items = sends.map(({ publish: p, group }) => ({
-      publish: p,
-      group,
-      key: p.messageId === undefined ? undefined : messageKey(p.ruleId, p.messageId, call.fingerprint(p)),
-    }))
-    const { outcomes, droppedV5Properties, stats } = await deliverThroughFleet(this.connection, this.limiter, this.settings.windowMs, {
-      items,
-      publish,
-      deadline: call.deadline,
-      end: call.end,
+    const { deadline, end, log } = call
+    const run = new FleetRun(this.connection, this.limiter, this.settings.windowMs, {
+      deadline,
+      end,
+      log,
       token: `${this.instance}.${++this.invocations}`,
-      log: call.log,
     })
-    call.log.debug({ event: 'fleet.batch', ...stats })
-    return { outcomes, droppedV5Properties }
+    return {
+      add: ({ publish: p, group }) =>
+        run.add({ publish: p, group, key: p.messageId === undefined ? undefined : messageKey(p.ruleId, p.messageId, call.fingerprint(p)) }),
+      finish: async (publish) => {
+        const { outcomes, droppedV5Properties, stats } = await run.finish(publish)
+        log.debug({ event: 'fleet.batch', ...stats })
+        return { outcomes, droppedV5Properties }
+      },
+    }
   }
 
   async close(deadline?: number): Promise<void> {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Summary } from '../../shared/bridge/summary.js'
 import { replayEvent } from '../../shared/dead-letters/store/entry.js'
+import { CLAIM_CHUNK } from '../../shared/fleet/deliver.js'
 import type { Answer } from '../helpers/bundle-instance.js'
 import { assertExactlyOnce, commands, events, type FleetWorld, fleetWorld, needsFleet } from '../helpers/fleet.js'
 import { makeBatch } from '../helpers/scenario.js'
@@ -59,6 +60,36 @@ describe('exactly once across the fleet, on Redis and Mosquitto', needsFleet(), 
       assert.equal(r.error, undefined)
       assert.deepEqual([r.summary!.published, r.summary!.duplicates], [0, 600])
     }
+    await world.settle(expected)
+    assertExactlyOnce(world.sub, expected)
+  })
+
+  test('a batch is claimed in chunks as it is planned, then published, and all its chunks are settled in one exchange', async () => {
+    const a = world.instance()
+    const n = 2 * CLAIM_CHUNK + 44
+    const { event, expected } = commands(n, 'CHUNKED-')
+    const monitor = await world.redis.monitor()
+    const r = await a.handle(event, 'chunked')
+    await monitor.stop()
+    assert.equal(r.error, undefined)
+    assert.equal(r.summary?.published, n)
+    // MONITOR's view of a script: EVAL(SHA), sha, numkeys, keys (the owner record first), then its arguments.
+    const scripts = monitor.commands.filter((c) => /^eval(sha)?$/i.test(c[0] ?? '') && c[3]?.startsWith('rmqb:o:'))
+    const shape = scripts.map((c) => ({ keys: Number(c[2]) - 1, args: c.length - 3 - Number(c[2]) }))
+    // Claims carry four arguments and every message key of their chunk; settles three, and none here (all delivered).
+    assert.deepEqual(shape, [
+      { keys: CLAIM_CHUNK, args: 4 },
+      { keys: CLAIM_CHUNK, args: 4 },
+      { keys: 44, args: 4 },
+      { keys: 0, args: 3 },
+      { keys: 0, args: 3 },
+      { keys: 0, args: 3 },
+    ])
+    // Three claims and one settling exchange, as the bridge counts its round trips.
+    assert.deepEqual(
+      events(r.lines, 'fleet.batch').map((l) => [l['claimed'], l['roundTrips']]),
+      [[n, 4]],
+    )
     await world.settle(expected)
     assertExactlyOnce(world.sub, expected)
   })

@@ -1,37 +1,8 @@
-// Cutting a batch into chunks, and translating a chunk to claim and settle calls and back (pure).
+// Translating a chunk to claim and settle calls and back (pure).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { claimChunks, MAX_CHUNK } from '../../../shared/fleet/chunks.js'
 import { type ClaimState, claimCalls, claimStates, settleCalls } from '../../../shared/fleet/claims.js'
 import { messageKey, ownerPrefix } from '../../../shared/fleet/keys.js'
-
-describe('chunks', () => {
-  test('small first, growing fourfold to MAX_CHUNK, covering the batch in order', () => {
-    const sizes = (n: number, m?: number) => claimChunks(n, m).map(([a, b]) => b - a)
-    assert.deepEqual(sizes(0), [])
-    assert.deepEqual(sizes(10), [10])
-    assert.deepEqual(sizes(1000), [64, 256, 680])
-    assert.deepEqual(sizes(10_000), [64, 256, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 464])
-    for (const n of [1, 63, 64, 65, 321, 5000]) {
-      const chunks = claimChunks(n)
-      assert.equal(chunks[0]![0], 0)
-      for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i]![0], chunks[i - 1]![1])
-      assert.equal(chunks.at(-1)![1], n)
-      assert.ok(chunks.every(([a, b]) => b - a <= MAX_CHUNK))
-    }
-  })
-
-  test('with the fleet rate, every chunk but the last holds whole bursts', () => {
-    assert.deepEqual(
-      claimChunks(1000, 40).map(([a, b]) => b - a),
-      [80, 280, 640],
-    )
-    assert.deepEqual(
-      claimChunks(5000, 300).map(([a, b]) => b - a),
-      [300, 300, 1200, 1200, 1200, 800],
-    )
-  })
-})
 
 describe('claim and settle calls', () => {
   const key = (rule: string, id: string) => messageKey(rule, id, 'Zm9vYmFy')

@@ -1,6 +1,7 @@
 // The fleet store's connection (shared/fleet/connection.ts) on a real Redis: every failure is a FleetStoreError
 // naming FLEET_REDIS_URL, bounded by the deadline, without the password; a dropped connection is replaced.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createServer, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { FleetStoreError } from '../../../shared/errors.js'
@@ -99,6 +100,37 @@ describe('the fleet store connection', needsRedis(), () => {
     offset = 60_000
     await conn.run([RATE], clock.now() + 5000, 'after an idle minute')
     assert.equal(conn.roundTrips, before + 1)
+    await conn.close()
+  })
+
+  test('exchanges asked at once share one check: one connection attempt, and after sitting idle one PING', async () => {
+    let offset = 0
+    const clock = { ...systemClock, now: () => Date.now() + offset }
+    const conn = new FleetConnection(settings(), clock)
+    const three = () => Promise.all([1, 2, 3].map((n) => conn.run([RATE], clock.now() + 5000, `call ${n}`)))
+    assert.equal((await three()).length, 3)
+    assert.equal(conn.roundTrips, 1, 'one connection attempt')
+    offset = 60_000
+    assert.deepEqual(
+      (await three()).map(([reply]) => (reply as number[])[0]),
+      [1, 1, 1],
+    )
+    assert.equal(conn.roundTrips, 2, 'one PING')
+    await conn.close()
+  })
+
+  test('on a live connection the exchange is written before run() returns, so the store works while the caller goes on', async () => {
+    const conn = new FleetConnection(settings(), systemClock)
+    await conn.run([RATE], Date.now() + 5000, 'warm')
+    const calls = () => {
+      // Another client, while this process is blocked: it sees only what was written before the block.
+      const info = execFileSync('redis-cli', ['-p', String(redis.port), '--no-auth-warning', '-a', redis.password, 'INFO', 'commandstats'])
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info.toString())?.[1] ?? 0)
+    }
+    const before = calls()
+    const answer = conn.run([RATE], Date.now() + 5000, 'written at once')
+    assert.equal(calls(), before + 1)
+    await answer
     await conn.close()
   })
 })
