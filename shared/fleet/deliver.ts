@@ -144,10 +144,10 @@ export class FleetRun {
     if (calls.length === 0) claimed = Promise.resolve(claimStates(members, positions, []))
     else {
       this.stats.roundTrips++
-      claimed = this.connection.run(calls, this.call.deadline, 'claiming messages').then(
-        (replies) => claimStates(members, positions, replies),
-        (err: Error) => err.message,
-      )
+      claimed = this.connection
+        .run(calls, this.call.deadline, 'claiming messages')
+        .then((replies) => claimStates(members, positions, replies))
+        .catch((err: Error) => err.message)
     }
     this.chunks.push({ start, members, owner, claimed })
   }
