@@ -23,9 +23,7 @@ export interface SmokeInput {
   now?: Date
 }
 
-export function smokeToken(): string {
-  return randomBytes(5).toString('hex')
-}
+export const smokeToken = () => randomBytes(5).toString('hex')
 
 export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMessage {
   const { rule, accountId } = input
