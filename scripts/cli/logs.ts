@@ -6,7 +6,7 @@ import { messageOf } from '../../shared/errors.js'
 import { type OptionValues, parseCommand, runAsMain } from './command.js'
 import { LogReport } from './logs/aggregate.js'
 import { boundedLines, MAX_LINE, parseLine } from './logs/parse-line.js'
-import { DEFAULT_RENDER, minuteLabel, type RenderOptions, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
+import { DEFAULT_RENDER, minuteLabel, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
 
 export const USAGE = `usage: npm run logs -- [<file>…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
 
@@ -29,15 +29,6 @@ Lines as \`s logs\` prints them and as \`npm start\` prints them are understood;
 
 exit status: 0 with a report; 1 when no bridge line was found (a wrong file, or the wrong function's logs); 2 on a usage error`
 
-export interface LogsOptions {
-  files: string[]
-  json: boolean
-  follow: boolean
-  intervalMs: number
-  windowMinutes: number
-  render: RenderOptions
-}
-
 const OPTIONS = {
   json: { type: 'boolean', default: false },
   follow: { type: 'boolean', default: false },
@@ -48,7 +39,7 @@ const OPTIONS = {
   minutes: { type: 'string', default: String(DEFAULT_RENDER.minutes) },
 } as const
 
-function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]): LogsOptions {
+function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]) {
   const positive = (flag: string, text: string, min: number) => {
     const n = Number(text)
     if (!Number.isFinite(n) || n < min) throw new Error(`--${flag} must be a number of at least ${min}, not ${JSON.stringify(text)}`)
@@ -70,18 +61,17 @@ function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]): Log
   }
 }
 
-/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted unread; `onLine` runs after each. */
+/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted; `onLine` runs after each. */
 export async function readInto(report: LogReport, input: AsyncIterable<Buffer | string>, onLine?: () => void): Promise<void> {
-  let counted = 0
-  for await (const line of boundedLines(input, MAX_LINE, report)) {
+  for await (const line of boundedLines(input, MAX_LINE)) {
     // Skipped lines count as lines read too, where they were.
-    report.linesRead += report.oversized - counted
-    counted = report.oversized
-    report.add(parseLine(line))
+    if (line === undefined) report.oversized++
+    report.add(line === undefined ? undefined : parseLine(line))
     onLine?.()
   }
-  report.linesRead += report.oversized - counted
 }
+
+type LogsOptions = ReturnType<typeof readOptions>
 
 function render(report: LogReport, o: LogsOptions): string {
   return o.json

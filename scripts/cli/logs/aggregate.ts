@@ -55,11 +55,8 @@ export interface Unbalanced {
 const bump = <K>(m: Map<K, number>, key: K, n = 1) => m.set(key, (m.get(key) ?? 0) + n)
 /** The value under `key`, made and kept first if there is none. */
 function entry<K, V>(m: Map<K, V>, key: K, make: () => V): V {
-  const v = m.get(key)
-  if (v !== undefined) return v
-  const made = make()
-  m.set(key, made)
-  return made
+  if (!m.has(key)) m.set(key, make())
+  return m.get(key)!
 }
 const text = (v: unknown, otherwise: string) => (typeof v === 'string' ? v : otherwise)
 const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT
