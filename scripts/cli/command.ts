@@ -8,11 +8,6 @@ import { redact } from '../../shared/logging/secrets.js'
 
 export type OptionValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ options: O }>>['values']
 
-export interface Print {
-  out: (line: string) => void
-  err: (line: string) => void
-}
-
 /**
  * The command line through `read`, or an exit code: 0 once --help (-h) printed `help`, 2 once a usage
  * error (from parseArgs, or thrown by `read`) printed its message and the usage.
@@ -21,7 +16,7 @@ export function parseCommand<T extends ParseArgsConfig, R>(
   argv: string[],
   config: T,
   usage: string,
-  print: Print,
+  print: Record<'out' | 'err', (line: string) => void>,
   read: (parsed: ReturnType<typeof parseArgs<T>>) => R,
   help = usage,
 ): R | number {
