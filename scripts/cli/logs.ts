@@ -61,13 +61,12 @@ function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]) {
   }
 }
 
-/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted; `onLine` runs after each. */
-export async function readInto(report: LogReport, input: AsyncIterable<Buffer | string>, onLine?: () => void): Promise<void> {
+/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted. */
+async function readInto(report: LogReport, input: AsyncIterable<Buffer | string>): Promise<void> {
   for await (const line of boundedLines(input, MAX_LINE)) {
     // Skipped lines count as lines read too, where they were.
     if (line === undefined) report.oversized++
     report.add(line === undefined ? undefined : parseLine(line))
-    onLine?.()
   }
 }
 
@@ -81,32 +80,26 @@ function render(report: LogReport, o: LogsOptions): string {
 
 async function follow(o: LogsOptions, input: Readable, write: (text: string) => void, clear: boolean): Promise<void> {
   const report = new LogReport()
-  let changed = false
-  const update = () => {
+  // Printed again only once a bridge line came in since (or at the end of the input).
+  let shown = 0
+  const update = (force = false) => {
     report.flushOrphans()
     report.dropBefore(Date.now() - o.windowMinutes * 60_000)
-    if (!changed) return
-    changed = false
+    if (report.bridgeLines === shown && !force) return
+    shown = report.bridgeLines
     if (o.json) return write(`${render(report, o)}\n`)
     const now = `${minuteLabel(Math.floor(Date.now() / 60_000) * 60_000, o.render.utc)} (${zoneName(o.render.utc)})`
     const head = `== ${now}: the last ${o.windowMinutes} minutes (updated every ${o.intervalMs / 1000} s; Ctrl-C stops)`
     write(`${clear ? '\u001b[2J\u001b[H' : '\n'}${head}\n${render(report, o)}\n`)
   }
-  const timer = setInterval(update, o.intervalMs)
+  const timer = setInterval(() => update(), o.intervalMs)
   try {
-    let before = 0
-    await readInto(report, input, () => {
-      if (report.bridgeLines !== before) {
-        before = report.bridgeLines
-        changed = true
-      }
-    })
+    await readInto(report, input)
   } finally {
     clearInterval(timer)
   }
   report.flushOrphans(Date.now(), Number.POSITIVE_INFINITY, true)
-  changed = true
-  update()
+  update(true)
 }
 
 export async function main(

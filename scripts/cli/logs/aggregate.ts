@@ -1,10 +1,8 @@
 // Bridge log lines -> counts per rule and minute, lag quantiles, top reasons, connections, and the lines that
 // break the accounting identity, in bounded memory: every table is a Map (rule names are text from the logs:
 // `__proto__`), every list has a cap, and a number that is no whole count is rejected and counted.
-//
-// The bridge logs its per-message and count lines first and the bridge.invocation summary last, under one
-// request ID: those lines wait for their summary, which then counts the invocation under its rule (or splits one
-// that spans several by what its lines name; the rest goes under UNATTRIBUTED).
+// Per-message and count lines wait for their request's bridge.invocation summary (logged last), which splits
+// the invocation between the rules they name; the rest goes under UNATTRIBUTED.
 import type { BridgeLine } from './parse-line.js'
 import { COUNTS, type Count, emptyStats, mergeStats, type Stats, unaccounted } from './stats.js'
 
