@@ -195,8 +195,7 @@ export function reportText(r: LogReport, o: RenderOptions = DEFAULT_RENDER): str
 
   const events = byName(r.connectionEvents).map(([e, n]) => `${safe(e)} ${count(n)}`)
   const failures = [...r.connectFailures.values()].reduce((a, n) => a + n, 0)
-  out.push('', 'Connections')
-  out.push(`  ${events.join(', ') || 'no connection events'}`)
+  out.push('', 'Connections', `  ${events.join(', ') || 'no connection events'}`)
   out.push(`  reconnects (a client ID connected again): ${count(r.reconnects)}; failures to connect: ${count(failures)}`)
   for (const { reason, count: n } of top(r.connectFailures, o.top)) out.push(`  ${count(n)} × ${clip(safe(reason))}`)
   if (r.rejected.size > 0) {
