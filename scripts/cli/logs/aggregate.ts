@@ -113,14 +113,9 @@ export class LogReport {
   }
 
   private wait(requestId: string, time: number | undefined, now: number): Waiting {
-    let w = this.waiting.get(requestId)
-    if (!w) {
-      // The oldest waiting first: a log that never writes its summaries cannot grow this without end.
-      if (this.waiting.size >= MAX_WAITING) this.flushOrphans(now, 1)
-      w = { firstSeen: now, time, named: new Map(), connectFailure: undefined }
-      this.waiting.set(requestId, w)
-    }
-    return w
+    // The oldest waiting first: a log that never writes its summaries cannot grow this without end.
+    if (!this.waiting.has(requestId) && this.waiting.size >= MAX_WAITING) this.flushOrphans(now, 1)
+    return entry(this.waiting, requestId, () => ({ firstSeen: now, time, named: new Map(), connectFailure: undefined }))
   }
 
   private message(f: BridgeLine['fields'], count: Count, w: Waiting): void {
@@ -186,11 +181,8 @@ export class LogReport {
     // Published per rule from the summary; the rest from the lines that name rules.
     const named = new Map<Count, Map<string | null, number>>(w?.named ?? [])
     const published = f['rules']
-    if (typeof published === 'object' && published !== null) {
-      const m = new Map<string | null, number>()
-      for (const [rule, n] of Object.entries(published)) if (isCount(n) && n > 0) m.set(rule, n)
-      named.set('published', m)
-    }
+    if (typeof published === 'object' && published !== null)
+      named.set('published', new Map(Object.entries(published).filter((e): e is [string, number] => isCount(e[1]) && e[1] > 0)))
     const rules = new Set<string>()
     for (const m of named.values()) for (const rule of m.keys()) if (rule !== null) rules.add(rule)
     if (rules.size <= 1) {
