@@ -53,8 +53,12 @@ export function runAsMain(url: string, main: (argv: string[]) => Promise<number>
 export function readText(path: string, fail: (message: string) => never): string
 export function readText(path: string, fail: (message: string) => void): string | undefined
 export function readText(path: string, fail: (message: string) => void): string | undefined {
+  return readBytes(path, fail)?.toString('utf8')
+}
+
+export function readBytes(path: string, fail: (message: string) => void): Buffer | undefined {
   try {
-    return readFileSync(path, 'utf8')
+    return readFileSync(path)
   } catch (err) {
     fail(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`)
     return undefined

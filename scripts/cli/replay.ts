@@ -236,8 +236,7 @@ async function main(argv: string[]): Promise<number> {
     note: { type: 'string' },
     'ignore-deadline': { type: 'boolean', default: false },
   } as const
-  const print = { out: console.log, err: console.error }
-  const values = parseCommand(argv, { options }, USAGE, print, ({ values: v }) => {
+  const values = parseCommand(argv, { options }, USAGE, { out: console.log, err: console.error }, ({ values: v }) => {
     if (v.target !== 'local' && v.target !== 'fc') throw new Error(`--target must be local or fc, not ${v.target}`)
     if (v.note !== undefined && !v.discard) throw new Error('--note goes with --discard')
     if (v['ignore-deadline'] && v.target === 'fc')

@@ -1,10 +1,9 @@
 // npm run validate: the rules through the one validator, and with --event the bridge's preview of an event
 // (docs/rules.md).
-import { readFileSync } from 'node:fs'
 import { type Preview, previewEvent } from '../../shared/bridge/preview.js'
 import { formatDuration } from '../../shared/duration.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { isMain, parseCommand, plural, readText } from './command.js'
+import { isMain, parseCommand, plural, readBytes, readText } from './command.js'
 
 const USAGE = 'usage: npm run validate -- <rules-file> [--event <event.json>] [--json]'
 
@@ -58,14 +57,9 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     return 0
   }
 
-  let event: Buffer
-  try {
-    // As Function Compute hands it to the bridge: bytes holding JSON.
-    event = readFileSync(eventFile)
-  } catch (e) {
-    err(`cannot read ${eventFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return 1
-  }
+  // As Function Compute hands it to the bridge: bytes holding JSON.
+  const event = readBytes(eventFile, err)
+  if (event === undefined) return 1
   const preview = previewEvent(event, result.ruleSet)
   if (json) out(JSON.stringify(preview, null, 2))
   else for (const line of previewLines(preview)) out(line)
