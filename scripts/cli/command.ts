@@ -8,11 +8,6 @@ import { redact } from '../../shared/logging/secrets.js'
 
 export type OptionValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ options: O }>>['values']
 
-export interface Print {
-  out: (line: string) => void
-  err: (line: string) => void
-}
-
 /**
  * The command line through `read`, or an exit code: 0 once --help (-h) printed `help`, 2 once a usage
  * error (from parseArgs, or thrown by `read`) printed its message and the usage.
@@ -21,7 +16,7 @@ export function parseCommand<T extends ParseArgsConfig, R>(
   argv: string[],
   config: T,
   usage: string,
-  print: Print,
+  print: Record<'out' | 'err', (line: string) => void>,
   read: (parsed: ReturnType<typeof parseArgs<T>>) => R,
   help = usage,
 ): R | number {
@@ -58,8 +53,12 @@ export function runAsMain(url: string, main: (argv: string[]) => Promise<number>
 export function readText(path: string, fail: (message: string) => never): string
 export function readText(path: string, fail: (message: string) => void): string | undefined
 export function readText(path: string, fail: (message: string) => void): string | undefined {
+  return readBytes(path, fail)?.toString('utf8')
+}
+
+export function readBytes(path: string, fail: (message: string) => void): Buffer | undefined {
   try {
-    return readFileSync(path, 'utf8')
+    return readFileSync(path)
   } catch (err) {
     fail(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`)
     return undefined

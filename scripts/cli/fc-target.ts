@@ -2,15 +2,13 @@
 // FC_ENDPOINT (default: the region's public endpoint).
 import { FcInvoker, publicEndpoint } from '../../shared/fc/invoke.js'
 
-/** The value of the first of `names` that is set; otherwise an error saying that `what` needs one of them. */
-function requiredEnv(env: NodeJS.ProcessEnv, what: string, ...names: string[]): string {
-  for (const n of names) if (env[n]) return env[n]!
-  throw new Error(`${what} needs ${names.join(' or ')} in the environment`)
-}
-
 /** Without `defaultRegion`, the region must be set; the credentials are read only when the invoker is made. */
 export function fcTarget(env: NodeJS.ProcessEnv, what: string, defaultRegion?: string) {
-  const need = (...names: string[]) => requiredEnv(env, what, ...names)
+  // The first of `names` that is set; otherwise an error saying that `what` needs one of them.
+  const need = (...names: string[]): string => {
+    for (const n of names) if (env[n]) return env[n]!
+    throw new Error(`${what} needs ${names.join(' or ')} in the environment`)
+  }
   const accountId = need('ALIBABA_CLOUD_ACCOUNT_ID', 'FC_ACCOUNT_ID')
   const region =
     defaultRegion === undefined

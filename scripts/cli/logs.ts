@@ -6,7 +6,7 @@ import { messageOf } from '../../shared/errors.js'
 import { type OptionValues, parseCommand, runAsMain } from './command.js'
 import { LogReport } from './logs/aggregate.js'
 import { boundedLines, MAX_LINE, parseLine } from './logs/parse-line.js'
-import { DEFAULT_RENDER, minuteLabel, type RenderOptions, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
+import { DEFAULT_RENDER, minuteLabel, reportJson, reportText, safeJson, zoneName } from './logs/render.js'
 
 export const USAGE = `usage: npm run logs -- [<file>…] [--json] [--follow] [--interval S] [--window M] [--utc] [--top N] [--minutes N]
 
@@ -29,15 +29,6 @@ Lines as \`s logs\` prints them and as \`npm start\` prints them are understood;
 
 exit status: 0 with a report; 1 when no bridge line was found (a wrong file, or the wrong function's logs); 2 on a usage error`
 
-export interface LogsOptions {
-  files: string[]
-  json: boolean
-  follow: boolean
-  intervalMs: number
-  windowMinutes: number
-  render: RenderOptions
-}
-
 const OPTIONS = {
   json: { type: 'boolean', default: false },
   follow: { type: 'boolean', default: false },
@@ -48,7 +39,7 @@ const OPTIONS = {
   minutes: { type: 'string', default: String(DEFAULT_RENDER.minutes) },
 } as const
 
-function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]): LogsOptions {
+function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]) {
   const positive = (flag: string, text: string, min: number) => {
     const n = Number(text)
     if (!Number.isFinite(n) || n < min) throw new Error(`--${flag} must be a number of at least ${min}, not ${JSON.stringify(text)}`)
@@ -70,18 +61,16 @@ function readOptions(values: OptionValues<typeof OPTIONS>, files: string[]): Log
   }
 }
 
-/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted unread; `onLine` runs after each. */
-export async function readInto(report: LogReport, input: AsyncIterable<Buffer | string>, onLine?: () => void): Promise<void> {
-  let counted = 0
-  for await (const line of boundedLines(input, MAX_LINE, report)) {
+/** Feeds every line of `input` to the report, a line over MAX_LINE bytes skipped and counted. */
+async function readInto(report: LogReport, input: AsyncIterable<Buffer | string>): Promise<void> {
+  for await (const line of boundedLines(input, MAX_LINE)) {
     // Skipped lines count as lines read too, where they were.
-    report.linesRead += report.oversized - counted
-    counted = report.oversized
-    report.add(parseLine(line))
-    onLine?.()
+    if (line === undefined) report.oversized++
+    report.add(line === undefined ? undefined : parseLine(line))
   }
-  report.linesRead += report.oversized - counted
 }
+
+type LogsOptions = ReturnType<typeof readOptions>
 
 function render(report: LogReport, o: LogsOptions): string {
   return o.json
@@ -91,32 +80,26 @@ function render(report: LogReport, o: LogsOptions): string {
 
 async function follow(o: LogsOptions, input: Readable, write: (text: string) => void, clear: boolean): Promise<void> {
   const report = new LogReport()
-  let changed = false
-  const update = () => {
+  // Printed again only once a bridge line came in since (or at the end of the input).
+  let shown = 0
+  const update = (force = false) => {
     report.flushOrphans()
     report.dropBefore(Date.now() - o.windowMinutes * 60_000)
-    if (!changed) return
-    changed = false
+    if (report.bridgeLines === shown && !force) return
+    shown = report.bridgeLines
     if (o.json) return write(`${render(report, o)}\n`)
     const now = `${minuteLabel(Math.floor(Date.now() / 60_000) * 60_000, o.render.utc)} (${zoneName(o.render.utc)})`
     const head = `== ${now}: the last ${o.windowMinutes} minutes (updated every ${o.intervalMs / 1000} s; Ctrl-C stops)`
     write(`${clear ? '\u001b[2J\u001b[H' : '\n'}${head}\n${render(report, o)}\n`)
   }
-  const timer = setInterval(update, o.intervalMs)
+  const timer = setInterval(() => update(), o.intervalMs)
   try {
-    let before = 0
-    await readInto(report, input, () => {
-      if (report.bridgeLines !== before) {
-        before = report.bridgeLines
-        changed = true
-      }
-    })
+    await readInto(report, input)
   } finally {
     clearInterval(timer)
   }
   report.flushOrphans(Date.now(), Number.POSITIVE_INFINITY, true)
-  changed = true
-  update()
+  update(true)
 }
 
 export async function main(

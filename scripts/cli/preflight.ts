@@ -13,15 +13,7 @@ import { checkEnvironment } from './preflight/environment-check.js'
 import { type Finding, ok, problem, skipped, warning } from './preflight/finding.js'
 import { checkFleet } from './preflight/fleet-check.js'
 import { checklist, deploymentSummary } from './preflight/report.js'
-import {
-  checkAcl,
-  checkRegion,
-  checkRules,
-  checkSamples,
-  checkTriggers,
-  type SourceFacts,
-  triggersSkipped,
-} from './preflight/rules-checks.js'
+import { checkAcl, checkRegion, checkRules, checkSamples, checkTriggers, triggersSkipped } from './preflight/rules-checks.js'
 import { checkRendered, renderSYaml, schemaPath } from './preflight/s-yaml-check.js'
 import { checkComponents, checkCredentials } from './preflight/serverless-devs.js'
 
@@ -56,16 +48,9 @@ export async function preflight(o: { rulesPath: string; sYamlPath: string; env: 
   const read = (path: string) => readText(path, (message) => findings.push(problem('files', message)))
   const rulesText = read(o.rulesPath)
   const sYamlText = read(o.sYamlPath)
-  let ruleSet: RuleSet | undefined
-  let model: RuleModel | undefined
-  let sources: SourceFacts[] = []
-  if (rulesText !== undefined) {
-    const rules = checkRules(o.rulesPath, rulesText)
-    findings.push(...rules.findings)
-    ruleSet = rules.ruleSet
-    model = rules.model
-    sources = rules.sources
-  }
+  const rules: ReturnType<typeof checkRules> = rulesText === undefined ? { findings: [], sources: [] } : checkRules(o.rulesPath, rulesText)
+  const { ruleSet, model, sources } = rules
+  findings.push(...rules.findings)
   // Secrets named by the rules are known before anything could print them (invalid rules' too).
   for (const r of sources) if (typeof r.source.acl?.passwordEnv === 'string') registerSecret(o.env[r.source.acl.passwordEnv])
   let deployment: LocalDeployment | undefined

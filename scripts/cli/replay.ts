@@ -32,11 +32,7 @@ export interface ReplayOptions {
   onHeld?: (entry: StoredDeadLetter) => Promise<void>
 }
 
-/**
- * Entries counted (docs/operations.md, "Replaying"). skipped: replayed or discarded before, or by another run
- * meanwhile; failed: the invocation failed, or another run held the entry; notReplayable: not a bridge event as
- * received, listed and never sent. Failed and dead-lettered again stay pending.
- */
+/** Entries counted (docs/operations.md, "Replaying"); failed and dead-lettered again stay pending. */
 export interface ReplayResult {
   pending: number
   replayed: number
@@ -81,12 +77,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     }
   result.missingKeys = (options.keys ?? []).filter((k) => !found.has(k))
   for (const k of result.missingKeys) print(`no entry with key ${k} in ${options.dir}: nothing to ${what} for it`)
-  const filters = [
-    options.reason ? `reason contains "${options.reason}"` : '',
-    options.keys?.length ? plural(options.keys.length, 'key') : '',
-  ]
+  const filters = [options.reason && `reason contains "${options.reason}"`, options.keys?.length && plural(options.keys.length, 'key')]
+  const only = filters.filter(Boolean).join(', ')
   print(
-    `${plural(result.pending, 'dead letter')} to ${what} from ${options.dir}${filters.some(Boolean) ? ` (${filters.filter(Boolean).join(', ')})` : ''}; ${result.skipped} already replayed or discarded`,
+    `${plural(result.pending, 'dead letter')} to ${what} from ${options.dir}${only && ` (${only})`}; ${result.skipped} already replayed or discarded`,
   )
   for (const s of refused) print(`  ${s.why}: ${describe(s.entry)}`)
   if (result.notReplayable > refused.length) print(`  … and ${result.notReplayable - refused.length} more not replayable`)
@@ -242,8 +236,7 @@ async function main(argv: string[]): Promise<number> {
     note: { type: 'string' },
     'ignore-deadline': { type: 'boolean', default: false },
   } as const
-  const print = { out: console.log, err: console.error }
-  const values = parseCommand(argv, { options }, USAGE, print, ({ values: v }) => {
+  const values = parseCommand(argv, { options }, USAGE, { out: console.log, err: console.error }, ({ values: v }) => {
     if (v.target !== 'local' && v.target !== 'fc') throw new Error(`--target must be local or fc, not ${v.target}`)
     if (v.note !== undefined && !v.discard) throw new Error('--note goes with --discard')
     if (v['ignore-deadline'] && v.target === 'fc')

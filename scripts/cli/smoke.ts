@@ -39,15 +39,6 @@ environment:
 
 exit status: 0 delivered; 1 not (the output says where it stopped); 2 on a usage error`
 
-export interface SmokeOptions {
-  rule?: string
-  properties: Record<string, string>
-  body?: string
-  functionName: string
-  rulesFile: string
-  timeoutMs: number
-}
-
 const OPTIONS = {
   rule: { type: 'string' },
   property: { type: 'string', multiple: true },
@@ -57,7 +48,7 @@ const OPTIONS = {
   timeout: { type: 'string', default: '30' },
 } as const
 
-function readOptions(values: OptionValues<typeof OPTIONS>): SmokeOptions {
+function readOptions(values: OptionValues<typeof OPTIONS>) {
   const properties: Record<string, string> = {}
   for (const p of values.property ?? []) {
     const eq = p.indexOf('=')
@@ -67,14 +58,7 @@ function readOptions(values: OptionValues<typeof OPTIONS>): SmokeOptions {
   const timeout = Number(values.timeout)
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new Error(`--timeout must be a number of seconds, not ${JSON.stringify(values.timeout)}`)
-  return {
-    ...(values.rule !== undefined ? { rule: values.rule } : {}),
-    properties,
-    ...(values.body !== undefined ? { body: values.body } : {}),
-    functionName: values.function,
-    rulesFile: values.rules,
-    timeoutMs: timeout * 1000,
-  }
+  return { ...values, properties, timeoutMs: timeout * 1000 }
 }
 
 function loadRules(path: string): { ruleSet: RuleSet; model: RuleModel } {
@@ -98,8 +82,8 @@ function pickRule(model: RuleModel, id: string | undefined): CompiledRule {
   return rule
 }
 
-export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<void> {
-  const { ruleSet, model } = loadRules(o.rulesFile)
+export async function smoke(o: ReturnType<typeof readOptions>, env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<void> {
+  const { ruleSet, model } = loadRules(o.rules)
   const rule = pickRule(model, o.rule)
   let config: BridgeConfig
   try {
@@ -117,10 +101,10 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
   const s = rule.rule.source
   const tag = message.tag
   const parents = [...rule.parentTopics, ...(rule.anyParent ? ['any parent topic (allowAnyParent)'] : [])].join(', ')
-  print(`Smoke test of ${o.functionName} at ${endpoint} (region ${region})`)
+  print(`Smoke test of ${o.function} at ${endpoint} (region ${region})`)
   print(`  rule        ${rule.id}: RocketMQ ${s.instanceId ?? s.endpoint ?? ''} ${s.topic}${tag ? ` (tag ${tag})` : ''} -> MQTT ${parents}`)
   print(`  message     ${message.messageId}, user properties ${JSON.stringify(message.userProperties)}`)
-  print(`  expects     ${expected.topic}, QoS ${expected.qos} through ${outlet} (the bridge's mapping of it, from ${o.rulesFile})`)
+  print(`  expects     ${expected.topic}, QoS ${expected.qos} through ${outlet} (the bridge's mapping of it, from ${o.rules})`)
 
   const invoker = fc.invoker(130_000)
   // The one subscriber, with the bridge's own broker settings; a subscription the broker refuses is an error.
@@ -139,11 +123,11 @@ export async function smoke(o: SmokeOptions, env: NodeJS.ProcessEnv, print: (lin
     const invokedAt = Date.now()
     let body: unknown
     try {
-      body = (await invoker.invoke(o.functionName, JSON.stringify(message.event), 'Sync')).body
+      body = (await invoker.invoke(o.function, JSON.stringify(message.event), 'Sync')).body
     } catch (err) {
       throw new SmokeFailure(`the invoke failed: ${messageOf(err)}`)
     }
-    const summary = bridgeAnswerOf(body, o.functionName)
+    const summary = bridgeAnswerOf(body, o.function)
     const rules = Object.entries(summary.rules ?? {})
       .map(([id, n]) => `${id} ${n}`)
       .join(', ')

@@ -4,18 +4,13 @@ import { writeFileSync } from 'node:fs'
 import YAML, { type Document, isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml'
 import { SYamlError } from '../../shared/errors.js'
 import { BRIDGE_FUNCTION } from '../../shared/fc/functions.js'
-import { isManagedTriggerName, triggersForRules } from '../../shared/fc/triggers.js'
+import { isManagedTriggerName, TRIGGER_NAME_PREFIX, triggersForRules } from '../../shared/fc/triggers.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
+import { isObject } from '../../shared/schema-helpers.js'
 import { isMain, parseCommand, readText } from './command.js'
 
-export interface TriggerSync {
-  text: string
-  changed: boolean
-  differences: string[]
-}
-
-export function syncTriggers(sYamlText: string, ruleSet: RuleSet): TriggerSync {
+export function syncTriggers(sYamlText: string, ruleSet: RuleSet): { text: string; changed: boolean; differences: string[] } {
   const doc = YAML.parseDocument(sYamlText, { uniqueKeys: true })
   if (doc.errors.length > 0) throw new SYamlError(`s.yaml is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`)
   const props = bridgeProps(doc)
@@ -62,9 +57,7 @@ function spliceTriggers(original: string, oldNode: YAMLSeq, rendered: string): s
   return same ? text : undefined
 }
 
-function lineStart(text: string, offset: number): number {
-  return text.lastIndexOf('\n', offset - 1) + 1
-}
+const lineStart = (text: string, offset: number) => text.lastIndexOf('\n', offset - 1) + 1
 
 function bridgeProps(doc: Document): YAMLMap {
   const resources = doc.get('resources', true)
@@ -88,7 +81,8 @@ function compare(actual: Array<Record<string, unknown>>, expected: Array<Record<
   }
   for (const a of actual) {
     const name = String(a['triggerName'])
-    if (!wanted.has(name)) out.push(`${name}: in s.yaml, but no enabled rule has id ${JSON.stringify(name.slice('rocketmq-'.length))}`)
+    if (!wanted.has(name))
+      out.push(`${name}: in s.yaml, but no enabled rule has id ${JSON.stringify(name.slice(TRIGGER_NAME_PREFIX.length))}`)
   }
   const order = (ts: Array<Record<string, unknown>>) =>
     ts.map((t) => String(t['triggerName'])).filter((n) => wanted.has(n) && byName.has(n))
@@ -98,23 +92,15 @@ function compare(actual: Array<Record<string, unknown>>, expected: Array<Record<
 }
 
 function diffValues(actual: unknown, expected: unknown, path: string, out: string[]): void {
-  if (isPlainObject(actual) && isPlainObject(expected)) {
+  if (isObject(actual) && isObject(expected)) {
     for (const key of new Set([...Object.keys(expected), ...Object.keys(actual)]))
       diffValues(actual[key], expected[key], `${path}.${key}`, out)
     return
   }
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    out.push(`${path}: s.yaml has ${show(actual)}, the rules give ${show(expected)}`)
-  }
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) out.push(`${path}: s.yaml has ${show(actual)}, the rules give ${show(expected)}`)
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-function show(v: unknown): string {
-  return v === undefined ? '(nothing)' : JSON.stringify(v)
-}
+const show = (v: unknown) => (v === undefined ? '(nothing)' : JSON.stringify(v))
 
 export const USAGE = `usage: npm run triggers -- [--check] [--rules <rules-file>] [--s-yaml <s.yaml>]
 
@@ -144,7 +130,7 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     for (const e of rules.errors) err(`${e.path}: ${e.message}`)
     return 1
   }
-  let sync: TriggerSync
+  let sync: ReturnType<typeof syncTriggers>
   try {
     sync = syncTriggers(sYamlText, rules.ruleSet)
   } catch (e) {

@@ -1,10 +1,9 @@
 // npm run validate: the rules through the one validator, and with --event the bridge's preview of an event
 // (docs/rules.md).
-import { readFileSync } from 'node:fs'
 import { type Preview, previewEvent } from '../../shared/bridge/preview.js'
 import { formatDuration } from '../../shared/duration.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { isMain, parseCommand, plural, readText } from './command.js'
+import { isMain, parseCommand, plural, readBytes, readText } from './command.js'
 
 const USAGE = 'usage: npm run validate -- <rules-file> [--event <event.json>] [--json]'
 
@@ -58,14 +57,9 @@ export function main(argv: string[], out: (line: string) => void = console.log, 
     return 0
   }
 
-  let event: Buffer
-  try {
-    // As Function Compute hands it to the bridge: bytes holding JSON.
-    event = readFileSync(eventFile)
-  } catch (e) {
-    err(`cannot read ${eventFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return 1
-  }
+  // As Function Compute hands it to the bridge: bytes holding JSON.
+  const event = readBytes(eventFile, err)
+  if (event === undefined) return 1
   const preview = previewEvent(event, result.ruleSet)
   if (json) out(JSON.stringify(preview, null, 2))
   else for (const line of previewLines(preview)) out(line)
@@ -81,40 +75,38 @@ export function previewLines(p: Preview): string[] {
     `${p.filtered.length} filtered`,
     `${p.expired.length} expired`,
   ]
-  const byIndex: Array<[number, string[]]> = []
+  // Sorted by batch position at the end (a stable sort: a message's lines keep their order).
+  const lines: Array<[number, string]> = []
+  const add = (index: number, line: string) => lines.push([index, line])
+  const message = (id: string | undefined) => (id ? `  message ${id}` : '')
   for (const m of p.publishes) {
-    const lines = [
-      `[${m.index}] publish ${m.topic}  qos ${m.qos}  retain ${m.retain}  ${m.payloadBytes} bytes  rule ${m.ruleId}  route ${m.route}${m.messageId ? `  message ${m.messageId}` : ''}`,
-    ]
-    if (m.payloadText !== undefined) lines.push(`    payload: ${JSON.stringify(m.payloadText)}`)
-    if (m.properties) lines.push(`    MQTT 5 properties: ${JSON.stringify(m.properties)}`)
+    add(
+      m.index,
+      `[${m.index}] publish ${m.topic}  qos ${m.qos}  retain ${m.retain}  ${m.payloadBytes} bytes  rule ${m.ruleId}  route ${m.route}${message(m.messageId)}`,
+    )
+    if (m.payloadText !== undefined) add(m.index, `    payload: ${JSON.stringify(m.payloadText)}`)
+    if (m.properties) add(m.index, `    MQTT 5 properties: ${JSON.stringify(m.properties)}`)
     if (m.deadline)
-      lines.push(
+      add(
+        m.index,
         `    deadline ${m.deadline.deadline} from ${m.deadline.from} (${m.deadline.sentAt}): ${formatDuration(m.deadline.timeLeftMs)} left; on MQTT 5 it expires in the broker within ${Math.ceil(m.deadline.timeLeftMs / 1000)} s`,
       )
-    byIndex.push([m.index, lines])
   }
-  for (const d of p.deadLetters) {
-    const where = `${d.ruleId ? `  rule ${d.ruleId}` : ''}${d.messageId ? `  message ${d.messageId}` : ''}`
-    byIndex.push([d.index, [`[${d.index}] dead letter${where}: ${d.reason}`]])
-  }
-  for (const f of p.filtered) {
-    byIndex.push([
-      f.index,
-      [`[${f.index}] filtered  rule ${f.ruleId}${f.messageId ? `  message ${f.messageId}` : ''}: no route accepts it (unmatched: skip)`],
-    ])
-  }
+  for (const d of p.deadLetters)
+    add(d.index, `[${d.index}] dead letter${d.ruleId ? `  rule ${d.ruleId}` : ''}${message(d.messageId)}: ${d.reason}`)
+  for (const f of p.filtered)
+    add(f.index, `[${f.index}] filtered  rule ${f.ruleId}${message(f.messageId)}: no route accepts it (unmatched: skip)`)
   for (const x of p.expired) {
     const kept = x.onExpired === 'drop' ? 'dropped and counted (onExpired: drop)' : 'stored as a dead letter with failure "expired"'
-    byIndex.push([
+    add(
       x.index,
-      [
-        `[${x.index}] expired  rule ${x.ruleId}${x.messageId ? `  message ${x.messageId}` : ''}: ${formatDuration(x.ageMs)} old (from ${x.from}), past its deadline of ${x.deadline}; not published, ${kept}`,
-      ],
-    ])
+      `[${x.index}] expired  rule ${x.ruleId}${message(x.messageId)}: ${formatDuration(x.ageMs)} old (from ${x.from}), past its deadline of ${x.deadline}; not published, ${kept}`,
+    )
   }
-  byIndex.sort((a, b) => a[0] - b[0])
-  return [`event: ${p.shape}, ${plural(p.received, 'entry', 'entries')}: ${counts.join(', ')}`, ...byIndex.flatMap(([, l]) => l)]
+  return [
+    `event: ${p.shape}, ${plural(p.received, 'entry', 'entries')}: ${counts.join(', ')}`,
+    ...lines.sort((a, b) => a[0] - b[0]).map(([, l]) => l),
+  ]
 }
 
 if (isMain(import.meta.url)) process.exitCode = main(process.argv.slice(2))

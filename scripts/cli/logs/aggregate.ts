@@ -1,10 +1,8 @@
 // Bridge log lines -> counts per rule and minute, lag quantiles, top reasons, connections, and the lines that
 // break the accounting identity, in bounded memory: every table is a Map (rule names are text from the logs:
 // `__proto__`), every list has a cap, and a number that is no whole count is rejected and counted.
-//
-// The bridge logs its per-message and count lines first and the bridge.invocation summary last, under one
-// request ID: those lines wait for their summary, which then counts the invocation under its rule (or splits one
-// that spans several by what its lines name; the rest goes under UNATTRIBUTED).
+// Per-message and count lines wait for their request's bridge.invocation summary (logged last), which splits
+// the invocation between the rules they name; the rest goes under UNATTRIBUTED.
 import type { BridgeLine } from './parse-line.js'
 import { COUNTS, type Count, emptyStats, mergeStats, type Stats, unaccounted } from './stats.js'
 
@@ -55,11 +53,8 @@ export interface Unbalanced {
 const bump = <K>(m: Map<K, number>, key: K, n = 1) => m.set(key, (m.get(key) ?? 0) + n)
 /** The value under `key`, made and kept first if there is none. */
 function entry<K, V>(m: Map<K, V>, key: K, make: () => V): V {
-  const v = m.get(key)
-  if (v !== undefined) return v
-  const made = make()
-  m.set(key, made)
-  return made
+  if (!m.has(key)) m.set(key, make())
+  return m.get(key)!
 }
 const text = (v: unknown, otherwise: string) => (typeof v === 'string' ? v : otherwise)
 const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT
@@ -118,14 +113,9 @@ export class LogReport {
   }
 
   private wait(requestId: string, time: number | undefined, now: number): Waiting {
-    let w = this.waiting.get(requestId)
-    if (!w) {
-      // The oldest waiting first: a log that never writes its summaries cannot grow this without end.
-      if (this.waiting.size >= MAX_WAITING) this.flushOrphans(now, 1)
-      w = { firstSeen: now, time, named: new Map(), connectFailure: undefined }
-      this.waiting.set(requestId, w)
-    }
-    return w
+    // The oldest waiting first: a log that never writes its summaries cannot grow this without end.
+    if (!this.waiting.has(requestId) && this.waiting.size >= MAX_WAITING) this.flushOrphans(now, 1)
+    return entry(this.waiting, requestId, () => ({ firstSeen: now, time, named: new Map(), connectFailure: undefined }))
   }
 
   private message(f: BridgeLine['fields'], count: Count, w: Waiting): void {
@@ -191,11 +181,8 @@ export class LogReport {
     // Published per rule from the summary; the rest from the lines that name rules.
     const named = new Map<Count, Map<string | null, number>>(w?.named ?? [])
     const published = f['rules']
-    if (typeof published === 'object' && published !== null) {
-      const m = new Map<string | null, number>()
-      for (const [rule, n] of Object.entries(published)) if (isCount(n) && n > 0) m.set(rule, n)
-      named.set('published', m)
-    }
+    if (typeof published === 'object' && published !== null)
+      named.set('published', new Map(Object.entries(published).filter((e): e is [string, number] => isCount(e[1]) && e[1] > 0)))
     const rules = new Set<string>()
     for (const m of named.values()) for (const rule of m.keys()) if (rule !== null) rules.add(rule)
     if (rules.size <= 1) {

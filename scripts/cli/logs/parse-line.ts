@@ -69,12 +69,8 @@ export function parseLine(raw: string): BridgeLine | undefined {
   }
 }
 
-/** A line longer than `max` bytes is skipped and counted, its bytes dropped as they come: a 700 MB line is a count, not a crash. */
-export async function* boundedLines(
-  input: AsyncIterable<Buffer | string>,
-  max: number,
-  counts: { oversized: number },
-): AsyncGenerator<string> {
+/** Lines of `input`; one longer than `max` bytes comes as undefined, its bytes dropped as they come: a 700 MB line is a count, not a crash. */
+export async function* boundedLines(input: AsyncIterable<Buffer | string>, max: number): AsyncGenerator<string | undefined> {
   let parts: Buffer[] = []
   let size = 0
   let skipping = false
@@ -100,12 +96,10 @@ export async function* boundedLines(
       }
       if (nl < 0) break
       start = nl + 1
-      if (skipping) {
-        counts.oversized++
-        skipping = false
-      } else yield line()
+      yield skipping ? undefined : line()
+      skipping = false
     }
   }
-  if (skipping) counts.oversized++
+  if (skipping) yield undefined
   else if (size > 0) yield line()
 }

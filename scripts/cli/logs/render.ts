@@ -1,7 +1,7 @@
 // The report as text (tables, charts, top reasons) and as JSON. Text from the logs goes through `safe` or
 // `safeJson`, so the terminal shows only what the report wrote.
 import { BEYOND, type LogReport, NO_TIME, top, UNATTRIBUTED } from './aggregate.js'
-import { COUNTS, type Stats, unaccounted } from './stats.js'
+import { COUNTS, type Count, type Stats, unaccounted } from './stats.js'
 
 export interface RenderOptions {
   utc: boolean
@@ -57,12 +57,10 @@ export function statsJson(s: Stats) {
   return {
     invocations: s.invocations,
     outcomes: Object.fromEntries(byName(s.outcomes)),
-    ...Object.fromEntries(COUNTS.map((c) => [c, s[c]])),
+    ...(Object.fromEntries(COUNTS.map((c) => [c, s[c]])) as Record<Count, number>),
     unaccounted: unaccounted(s),
     lagMs: l.count === 0 ? null : { p50: l.quantile(0.5)!, p99: l.quantile(0.99)!, max: l.max, invocations: l.count },
-  } as { invocations: number; outcomes: Record<string, number>; unaccounted: number } & Record<(typeof COUNTS)[number], number> & {
-      lagMs: { p50: number; p99: number; max: number; invocations: number } | null
-    }
+  }
 }
 
 const rulesJson = (m: Map<string, Stats>) => Object.fromEntries(byName(m).map(([k, s]) => [k, statsJson(s)]))
@@ -197,8 +195,7 @@ export function reportText(r: LogReport, o: RenderOptions = DEFAULT_RENDER): str
 
   const events = byName(r.connectionEvents).map(([e, n]) => `${safe(e)} ${count(n)}`)
   const failures = [...r.connectFailures.values()].reduce((a, n) => a + n, 0)
-  out.push('', 'Connections')
-  out.push(`  ${events.join(', ') || 'no connection events'}`)
+  out.push('', 'Connections', `  ${events.join(', ') || 'no connection events'}`)
   out.push(`  reconnects (a client ID connected again): ${count(r.reconnects)}; failures to connect: ${count(failures)}`)
   for (const { reason, count: n } of top(r.connectFailures, o.top)) out.push(`  ${count(n)} × ${clip(safe(reason))}`)
   if (r.rejected.size > 0) {

@@ -18,12 +18,8 @@ export function shownEnvironment(environment: Record<string, string>, secretName
     .join(' ')
 }
 
-export function aclPasswordNames(ruleSet: RuleSet | undefined): Set<string> {
-  return new Set((ruleSet?.rules ?? []).flatMap((r) => (r.source.acl ? [r.source.acl.passwordEnv] : [])))
-}
-
 /** A checklist line; one with `verifiedBy` is ticked when those checks ran and found no problem. */
-type Item = string | { text: string; verifiedBy: string }
+type Item = string | { text: string; verifiedBy: string[] }
 
 export function checklist(
   d: LocalDeployment,
@@ -38,11 +34,11 @@ export function checklist(
   const items: Item[] = [
     {
       text: `Serverless Devs credentials under the alias "${d.access}": npx s config add -a ${d.access} (AccountID, AccessKeyID, AccessKeySecret)`,
-      verifiedBy: 'credentials',
+      verifiedBy: ['credentials'],
     },
     {
       text: 'the Serverless Devs fc3 component: cached, or Serverless Devs\' registry reachable from here on the first s deploy (docs/deploying.md, "The fc3 component")',
-      verifiedBy: 'fc3 component',
+      verifiedBy: ['fc3 component'],
     },
     "the deploying RAM user: AliyunFCFullAccess and AliyunEventBridgeFullAccess; to create what s.yaml's `auto` creates, also AliyunLogFullAccess (log project), AliyunVPCFullAccess and AliyunNASFullAccess (the dead-letter store)",
     'EventBridge activated, and its service-linked role AliyunServiceRoleForEventBridgeSendToFC authorised (once per account): it invokes the bridge for each RocketMQ trigger',
@@ -61,16 +57,16 @@ export function checklist(
       `ApsaraDB for Redis / Tair at ${env['FLEET_REDIS_URL']}: in the bridge's VPC, the vSwitches' CIDR blocks in its whitelist, and the account ${env['FLEET_REDIS_USERNAME'] || '(default)'} able to run Lua scripts (docs/deploying.md, "The fleet store")`,
     )
   items.push(
-    { text: `the rules valid, with no sample or placeholder IDs`, verifiedBy: 'rules,sample IDs' },
-    { text: "s.yaml's triggers written from the rules (npm run triggers)", verifiedBy: 'triggers' },
-    { text: 'dist/ built from these rules and this code (npm run build)', verifiedBy: 'build' },
+    { text: `the rules valid, with no sample or placeholder IDs`, verifiedBy: ['rules', 'sample IDs'] },
+    { text: "s.yaml's triggers written from the rules (npm run triggers)", verifiedBy: ['triggers'] },
+    { text: 'dist/ built from these rules and this code (npm run build)', verifiedBy: ['build'] },
   )
   return items.map((i) => redact(`[${verified(i, findings) ? 'x' : ' '}] ${typeof i === 'string' ? i : i.text}`))
 }
 
 function verified(item: Item, findings: Finding[]): boolean {
   if (typeof item === 'string') return false
-  return item.verifiedBy.split(',').every((check) => {
+  return item.verifiedBy.every((check) => {
     const mine = findings.filter((f) => f.check === check)
     return mine.length > 0 && mine.every((f) => f.level === 'ok')
   })
@@ -94,7 +90,7 @@ function parentTopicItems(env: Record<string, string>, model: RuleModel | undefi
 }
 
 export function deploymentSummary(d: LocalDeployment, ruleSet: RuleSet | undefined, model?: RuleModel): string[] {
-  const secrets = aclPasswordNames(ruleSet)
+  const secrets = new Set((ruleSet?.rules ?? []).flatMap((r) => (r.source.acl ? [r.source.acl.passwordEnv] : [])))
   const width = Math.max(...d.functions.map((f) => f.name.length))
   const out = [`What s deploy will create or update (region ${d.region}, credentials alias "${d.access}"):`]
   for (const f of d.functions) {

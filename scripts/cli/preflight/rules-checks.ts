@@ -4,6 +4,7 @@ import { SYamlError } from '../../../shared/errors.js'
 import type { RuleModel } from '../../../shared/rules/model.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
 import { parseRulesText, validateRulesText } from '../../../shared/rules/validate.js'
+import { isObject } from '../../../shared/schema-helpers.js'
 import { isSample, placeholderShape, type SampleKind } from '../../local/sample-ids.js'
 import { syncTriggers } from '../triggers.js'
 import { type Finding, ok, problem, skipped, warning } from './finding.js'
@@ -45,11 +46,9 @@ export function rawSources(text: string): SourceFacts[] {
   if (!parsed.ok) return []
   const rules = (parsed.value as { rules?: unknown } | null)?.rules
   if (!Array.isArray(rules)) return []
-  return rules.flatMap((r: unknown, i) => {
-    if (typeof r !== 'object' || r === null) return []
-    const rule = r as Record<string, unknown>
-    const source = rule['source']
-    if (typeof source !== 'object' || source === null || Array.isArray(source)) return []
+  return rules.flatMap((rule: unknown, i) => {
+    const source = isObject(rule) ? rule['source'] : undefined
+    if (!isObject(rule) || !isObject(source)) return []
     return [{ i, id: typeof rule['id'] === 'string' ? rule['id'] : `rules[${i}]`, enabled: rule['enabled'] !== false, source }]
   })
 }

@@ -54,10 +54,7 @@ export function checkRendered(rendered: Rendered | { error: string }, path: stri
   const validate = ajv.compile(schema)
   const definitions = schema['definitions'] as Record<string, unknown>
   const configs: Record<string, ReturnType<typeof ajv.compile>> = {}
-  for (const [type, name] of [
-    ['eventbridge', 'IEventBridge'],
-    ['http', 'IHttpTriggerConfig'],
-  ] as const)
+  for (const [type, name] of Object.entries({ eventbridge: 'IEventBridge', http: 'IHttpTriggerConfig' }))
     if (definitions?.[name]) configs[type] = ajv.compile({ definitions, $ref: `#/definitions/${name}` })
   const out: Finding[] = []
   for (const [name, resource] of Object.entries(rendered.resources)) {

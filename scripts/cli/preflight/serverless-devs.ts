@@ -13,16 +13,17 @@ const home = (env: NodeJS.ProcessEnv) => env['serverless_devs_config_home'] || e
 /** As s's lib/index.js finds it: `<home>/.s`, unless `<home>/.s/config/s.json` names a `workspace`. */
 export function serverlessDevsRoot(env: NodeJS.ProcessEnv): string {
   const dotS = join(home(env), '.s')
-  const settings = join(dotS, 'config', 's.json')
-  if (existsSync(settings)) {
-    try {
-      const workspace = (JSON.parse(readFileSync(settings, 'utf8')) as { workspace?: unknown }).workspace
-      if (typeof workspace === 'string' && workspace !== '') return workspace.replace(/~/, home(env))
-    } catch {
-      // As `s` does: an unreadable s.json is as none.
-    }
+  const workspace = readJson(join(dotS, 'config', 's.json'))?.['workspace']
+  return typeof workspace === 'string' && workspace !== '' ? workspace.replace(/~/, home(env)) : dotS
+}
+
+/** A JSON file's value; undefined when it is missing or unreadable, as `s` takes it. */
+function readJson(file: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    return undefined
   }
-  return dotS
 }
 
 function readYaml(file: string): Record<string, unknown> {
@@ -31,10 +32,8 @@ function readYaml(file: string): Record<string, unknown> {
 }
 
 /**
- * The components s.yaml names, each looked for in s's cache (`<root>/components/devsapp.cn/v3/<name>`, complete
- * once its `.s.lock` is written). Uncached, the first s deploy downloads it, and behind a proxy fails with a bare
- * ENOTFOUND (docs/deploying.md, "The fc3 component"); s goes through a proxy only when `s set proxy` wrote
- * proxy_enable into set-config.yml, and ignores HTTPS_PROXY.
+ * The components s.yaml names, each in s's cache once its `.s.lock` is written; uncached, the first s deploy
+ * downloads it (docs/deploying.md, "The fc3 component"). s ignores HTTPS_PROXY: only `s set proxy` counts.
  */
 export function checkComponents(sYamlText: string, env: NodeJS.ProcessEnv): Finding[] {
   let settings: Record<string, unknown> = {}
@@ -49,11 +48,8 @@ export function checkComponents(sYamlText: string, env: NodeJS.ProcessEnv): Find
     const dir = join(serverlessDevsRoot(env), 'components', 'devsapp.cn', 'v3', component)
     const lock = join(dir, '.s.lock')
     if (existsSync(lock)) {
-      let version = ''
-      try {
-        const v = (JSON.parse(readFileSync(lock, 'utf8')) as { version?: unknown }).version
-        if (typeof v === 'string') version = ` ${v}`
-      } catch {}
+      const v = readJson(lock)?.['version']
+      const version = typeof v === 'string' ? ` ${v}` : ''
       out.push(ok(CHECK, `${component}${version} is cached in ${dir}: s deploy needs no download for it`))
       continue
     }
@@ -74,10 +70,7 @@ export function checkComponents(sYamlText: string, env: NodeJS.ProcessEnv): Find
   return out
 }
 
-/**
- * The access alias in `<home>/.s/access.yaml`, or AccessKeyID, AccessKeySecret and AccountID in the environment.
- * Without them `s deploy` stops at the first ${config('AccountID')}.
- */
+/** The access alias in `<home>/.s/access.yaml`, or AccessKeyID, AccessKeySecret and AccountID in the environment. */
 export function checkCredentials(alias: string, env: NodeJS.ProcessEnv): Finding[] {
   const fix = `run \`npx s config add -a ${alias}\` and enter the AccountID, AccessKeyID and AccessKeySecret of a RAM user made for deploying`
   if (env['AccessKeyID'] && env['AccessKeySecret'] && env['AccountID'])

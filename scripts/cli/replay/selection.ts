@@ -2,11 +2,6 @@
 import { notReplayable, type StoredDeadLetter } from '../../../shared/dead-letters/store/entry.js'
 import type { DeadLetterStore, UnreadableLine } from '../../../shared/dead-letters/store/store.js'
 
-export interface Filters {
-  reason?: string
-  keys?: string[]
-}
-
 /** `done`: replayed or discarded; `open`: pending, or expired (redrive gave up); `refused`: open, but never to be sent (`why`). */
 export type Selected = { entry: StoredDeadLetter; kind: 'done' | 'open' } | { entry: StoredDeadLetter; kind: 'refused'; why: string }
 
@@ -20,7 +15,7 @@ export function classify(entry: StoredDeadLetter, ignoreDeadline = false): Selec
 
 export async function* matchingByDay(
   store: DeadLetterStore,
-  f: Filters,
+  f: { reason?: string; keys?: string[] },
   onUnreadable: (u: UnreadableLine) => void,
   ignoreDeadline = false,
 ): AsyncGenerator<Selected[]> {

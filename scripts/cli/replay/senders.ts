@@ -5,7 +5,6 @@ import { Bridge } from '../../../shared/bridge/bridge.js'
 import { loadConfig } from '../../../shared/config/bridge.js'
 import { createDeadLetterSink, type DeadLetterSink } from '../../../shared/dead-letters/handoff/sink.js'
 import { type BridgeAnswer, bridgeAnswerOf } from '../../../shared/fc/bridge-answer.js'
-import type { FcContext } from '../../../shared/fc/context.js'
 import { loadRuleSet } from '../../../shared/rules/load.js'
 import { fcTarget } from '../fc-target.js'
 
@@ -33,10 +32,9 @@ export function localSender(env: NodeJS.ProcessEnv, dir: string, ignoreDeadlines
     },
   }
   const bridge = new Bridge(config, loadRuleSet(config.rulesFile, bundledRules), sink, { ignoreDeadlines })
-  const context = (requestId: string): FcContext => ({ requestId, function: { name: 'replay', timeout: 60 } })
   return {
     send: async (event, requestId) => {
-      const answer = await bridge.handle(event, context(requestId))
+      const answer = await bridge.handle(event, { requestId, function: { name: 'replay', timeout: 60 } })
       const said = reasons.get(requestId)
       reasons.delete(requestId)
       return { answer, ...(said ? { reasons: said } : {}) }

@@ -1,19 +1,13 @@
 // The smoke message for a rule, and where the bridge's own mapping (the preview) sends it. Without --body, made
 // from the first of the rule's outlets a message reaches (scripts/local/outlet-sample.ts); its topic carries
 // `smoke-<token>` (or `<parent>/smoke/<token>`), so no device subscribes to it.
-import { type PreviewPublish, previewEvent } from '../../../shared/bridge/preview.js'
+import { previewEvent } from '../../../shared/bridge/preview.js'
 import type { CompiledRule } from '../../../shared/rules/model.js'
 import type { RuleSet } from '../../../shared/rules/schema.js'
 import { handHint, outletSample } from '../../local/outlet-sample.js'
-import { type SmokeInput, type SmokeMessage, syntheticEvent } from './synthetic-event.js'
+import { type SmokeInput, syntheticEvent } from './synthetic-event.js'
 
 export class SmokeFailure extends Error {}
-
-export interface SmokeChoice {
-  message: SmokeMessage
-  expected: PreviewPublish
-  outlet: string
-}
 
 export function chooseSmokeMessage(o: {
   rule: CompiledRule
@@ -23,7 +17,7 @@ export function chooseSmokeMessage(o: {
   body: string | undefined
   token: string
   now?: Date
-}): SmokeChoice {
+}) {
   const { rule, ruleSet, token } = o
   const now = o.now ?? new Date()
   // The message, and what the bridge's preview does with it.

@@ -3,15 +3,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Rule } from '../../../shared/rules/schema.js'
 
-export interface SmokeMessage {
-  messageId: string
-  tag: string | undefined
-  userProperties: Record<string, string>
-  /** The payload the subscriber must receive, byte for byte. */
-  payload: Buffer
-  event: unknown[]
-}
-
 export interface SmokeInput {
   rule: Rule
   accountId: string
@@ -23,11 +14,10 @@ export interface SmokeInput {
   now?: Date
 }
 
-export function smokeToken(): string {
-  return randomBytes(5).toString('hex')
-}
+export const smokeToken = () => randomBytes(5).toString('hex')
 
-export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMessage {
+/** The event, and the payload the subscriber must receive byte for byte. */
+export function syntheticEvent(input: SmokeInput, token = smokeToken()) {
   const { rule, accountId } = input
   const now = input.now ?? new Date()
   const messageId = `SMOKE${token.toUpperCase()}${now.getTime().toString(16).toUpperCase()}`
@@ -58,5 +48,5 @@ export function syntheticEvent(input: SmokeInput, token = smokeToken()): SmokeMe
       body: rule.target.bodyEncoding === 'base64' ? payload.toString('base64') : text,
     },
   }
-  return { messageId, tag, userProperties: input.userProperties, payload, event: [event] }
+  return { messageId, tag, userProperties: input.userProperties, payload, event: [event] as unknown[] }
 }
