@@ -2,15 +2,14 @@
 // publishers' event loop: distinct deliveries per batch key (the payload's `<key>:<seq>:` prefix). Times are
 // process.hrtime (CLOCK_MONOTONIC), comparable between the two processes.
 import { fork } from 'node:child_process'
-import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
 import { connectSubscriber } from '../mqtt/subscriber.js'
+import { ROOT } from './coldstart.js'
 import { SUBSCRIPTIONS } from './messages.js'
 import { endChild } from './publishers.js'
 
 const self = fileURLToPath(import.meta.url)
-export const ROOT = resolve(dirname(self), '../..')
 
 type ToChild = { type: 'expect'; key: string; count: number; timeoutMs: number } | { type: 'stop' }
 type FromChild =
