@@ -2,6 +2,8 @@
 // report): traffic that follows the hours, dead letters from a bad deploy at 09:30 UTC, a broker outage at 14:05–14:17.
 //   tsx scripts/bench/log-day.ts [--invocations N] [--end <ISO time>] > day.log
 import { createWriteStream } from 'node:fs'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { isMain } from '../cli/command.js'
 
 const OUTAGE = [14 * 60 + 5, 14 * 60 + 17]
@@ -90,8 +92,9 @@ export function* logDay(invocations: number, end: Date): Generator<string> {
 
 if (isMain(import.meta.url)) {
   const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined)
-  const out = createWriteStream('/dev/stdout')
-  for (const line of logDay(Number(arg('--invocations') ?? 2880), new Date(arg('--end') ?? '2026-02-01T00:00:00Z')))
-    if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once('drain', () => r()))
-  out.end()
+  const day = logDay(Number(arg('--invocations') ?? 2880), new Date(arg('--end') ?? '2026-02-01T00:00:00Z'))
+  await pipeline(
+    Readable.from(day).map((line) => `${line}\n`),
+    createWriteStream('/dev/stdout'),
+  )
 }
