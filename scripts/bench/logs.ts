@@ -62,15 +62,8 @@ export async function runLogsBench(invocations: number, work: string, log: (line
     // Flat: from a quarter of the way in (and not before the first update: startup is not the window) to the
     // end, the window's minutes come and go and memory stays.
     const from = Math.min(Math.max(Math.floor(r.rssMb.length / 4), r.settledAt), r.rssMb.length - 1)
-    const growth = target(
-      'npm run logs --follow: RSS growth ≤ 20 MB',
-      `${at}, the last 60 minutes kept`,
-      [r.rssMb.at(-1) ?? 0, r.rssMb[from] ?? 0, 'MB'],
-      'growth',
-      '<=',
-      20,
-    )
-    return [...t, growth]
+    const figures: [number, number, string] = [r.rssMb.at(-1) ?? 0, r.rssMb[from] ?? 0, 'MB']
+    return [...t, target('npm run logs --follow: RSS growth ≤ 20 MB', `${at}, the last 60 minutes kept`, figures, 'growth', '<=', 20)]
   })
   const fileMb = Math.round(statSync(file).size / 1048576)
   const rows = runs.map((r) => [
