@@ -82,13 +82,13 @@ export function render(r: Results): string {
   section(
     'A QoS 1 invocation of 100 messages, p50 ms: Nagle on (the default) against set_tcp_nodelay true:',
     'transport|MQTT|pool|default broker|no-delay broker|ratio',
-    delayedAckPairs(r).map((p) => [
-      p.at.transport.toUpperCase(),
-      proto(p.at.version),
-      p.at.pool,
-      p.nagle.toFixed(2),
-      p.noDelay.toFixed(2),
-      times(p.k),
+    delayedAckPairs(r).map(({ at, nagle, noDelay, k }) => [
+      at.transport.toUpperCase(),
+      proto(at.version),
+      at.pool,
+      nagle.toFixed(2),
+      noDelay.toFixed(2),
+      times(k),
     ]),
   )
   section(
