@@ -6,32 +6,24 @@ import { availableParallelism, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { type Broker, startMosquitto } from '../mqtt/mosquitto.js'
 import { bridgeEnv, buildBundles, loadBridge } from './bridge.js'
-import { firstPublish, loadTimes } from './coldstart.js'
+import { firstPublish, loadTimes, ROOT } from './coldstart.js'
 import { renderStoreBench, runStoreBench } from './dead-letter-store.js'
-import { type Deliveries, ROOT, startDeliveries } from './deliveries.js'
+import { type Deliveries, startDeliveries } from './deliveries.js'
 import { renderFleetBench, runFleetSection } from './fleet.js'
 import { runLogsBench } from './logs.js'
 import { measureMapping, renderMapping } from './mapping.js'
-import { RATE_SECONDS, RATE_SETTINGS, runRateLimit } from './rate.js'
-import type { BrokerKind, Counted, Results } from './report.js'
-import { render } from './report.js'
-import { type Counts, ROUND_TRIPS_MS, runNetwork, runThroughput, SINGLE_RTT_MS, TARGET_RTT_MS } from './scenarios.js'
+import { type Counted, type Results, render } from './report.js'
+import { type BrokerKind, ROUND_TRIPS_MS, runNetwork, runRateLimit, runThroughput, SINGLE_RTT_MS } from './scenarios.js'
 import { BRIDGE_SOURCE, memorySoak, profileSoak } from './soak.js'
 import { evaluateTargets } from './targets.js'
 
-interface Plan extends Counts {
-  coldRuns: number
-  memory: { batches: number; batchSize: number; checkpointEvery: number }
-  profile: { batches: number; batchSize: number }
-  logLines: number
-}
-
-const PLANS: Record<'quick' | 'full', Plan> = {
+const PLANS = {
   full: {
     batches: { 1: 2000, 100: 200, 1000: 20, 10000: 3 },
     naiveBatches: { 1: 300, 100: 30, 1000: 6, 10000: 2 },
     mosquittoPubBatches: { 1: 500, 100: 200, 1000: 20, 10000: 3 },
     network: { batch: 1000, batches: 3, singles: 300 },
+    rate: { settings: [10, 100, 500, 1000, 2000, 5000, 10_000], seconds: 2 },
     coldRuns: 7,
     memory: { batches: 200, batchSize: 1000, checkpointEvery: 10_000 },
     profile: { batches: 5, batchSize: 10_000 },
@@ -42,6 +34,7 @@ const PLANS: Record<'quick' | 'full', Plan> = {
     naiveBatches: { 1: 10, 100: 2, 1000: 1, 10000: 1 },
     mosquittoPubBatches: { 1: 10, 100: 3, 1000: 2, 10000: 1 },
     network: { batch: 100, batches: 1, singles: 10 },
+    rate: { settings: [100, 2000, 10_000], seconds: 0.5 },
     coldRuns: 1,
     memory: { batches: 10, batchSize: 100, checkpointEvery: 500 },
     profile: { batches: 1, batchSize: 1000 },
@@ -114,9 +107,9 @@ async function main(): Promise<number> {
 
     // Cold start first, while the machine is quiet.
     log('bench: cold start…')
-    const load = await loadTimes(readdirSync(bundles.dir).sort(), bundles.dir, ROOT, withRules, plan.coldRuns, bundles.mqttAlone)
-    const bundleFirst = await firstPublish('bundle', join(bundles.dir, 'bridge', 'index.js'), work, ROOT, env(), plan.coldRuns, deliveries)
-    const sourceFirst = await firstPublish('source', BRIDGE_SOURCE(ROOT), work, ROOT, withRules, plan.coldRuns, deliveries)
+    const load = await loadTimes(readdirSync(bundles.dir).sort(), bundles.dir, withRules, plan.coldRuns, bundles.mqttAlone)
+    const bundleFirst = await firstPublish('bundle', join(bundles.dir, 'bridge', 'index.js'), work, env(), plan.coldRuns, deliveries)
+    const sourceFirst = await firstPublish('source', BRIDGE_SOURCE, work, withRules, plan.coldRuns, deliveries)
     count('cold start, bundle', bundleFirst)
     count('cold start, sources', sourceFirst)
 
@@ -129,18 +122,18 @@ async function main(): Promise<number> {
       ...(await runThroughput(run, nagle, 'default', deliveries)),
       ...(await runThroughput(run, noDelay, 'no-delay', subscribers['no-delay']!)),
     ]
-    const rateLimit = await runRateLimit(run, nagle, deliveries, RATE_SETTINGS[mode], RATE_SECONDS[mode])
+    const rateLimit = await runRateLimit(run, nagle, deliveries)
     const network = await runNetwork(run, [
-      { kind: 'default', broker: nagle, deliveries, rtts: ROUND_TRIPS_MS },
-      { kind: 'no-delay', broker: noDelay, deliveries: subscribers['no-delay']!, rtts: [TARGET_RTT_MS] },
+      { kind: 'default', broker: nagle, deliveries },
+      { kind: 'no-delay', broker: noDelay, deliveries: subscribers['no-delay']! },
     ])
     await bridge.shutdown()
     if (bridgeProblems.length > 0) problems.push(`the bridge logged warnings or errors: ${bridgeProblems.slice(0, 5).join(' | ')}`)
 
     log('bench: resident memory…')
-    const memory = await memorySoak(join(bundles.dir, 'bridge', 'index.js'), plan.memory, deliveries, env(), ROOT)
+    const memory = await memorySoak(join(bundles.dir, 'bridge', 'index.js'), plan.memory, deliveries, env())
     log('bench: CPU profile…')
-    const profile = await profileSoak(plan.profile, work, dirname(out), deliveries, withRules, ROOT)
+    const profile = await profileSoak(plan.profile, work, dirname(out), deliveries, withRules)
     for (const { counted } of [memory, profile]) count(counted.scenario, counted)
     const deadLetterStore = await runStoreBench(mode, log)
     const fleet = await runFleetSection(mode, log)

@@ -26,25 +26,15 @@ export async function buildBundles(work: string) {
   for (const fn of readdirSync(dir).sort()) sizes[`dist/${fn}/index.js`] = statSync(join(dir, fn, BUNDLE_FILE)).size
   // The cold start's reference, bundled and loaded as the bridge is: what any function speaking MQTT pays to load.
   const mqttAlone = join(work, 'mqtt-alone', 'index.js')
-  await build({
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-    entryPoints: [createRequire(import.meta.url).resolve('mqtt')],
-    outfile: mqttAlone,
-  })
+  const options = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none' } as const
+  await build({ ...options, logLevel: 'silent', entryPoints: [createRequire(import.meta.url).resolve('mqtt')], outfile: mqttAlone })
   withCodeCache(dirname(mqttAlone))
   sizes['MQTT.js alone'] = statSync(join(dirname(mqttAlone), BUNDLE_FILE)).size
   return { dir, rulesFile, sizes, mqttAlone }
 }
 
-export function loadBridge(bundles: { dir: string }): BridgeModule {
-  return createRequire(import.meta.url)(join(bundles.dir, 'bridge', 'index.js')) as BridgeModule
-}
+export const loadBridge = (bundles: { dir: string }) =>
+  createRequire(import.meta.url)(join(bundles.dir, 'bridge', 'index.js')) as BridgeModule
 
 /** `rateLimit`: MQTT_RATE_LIMIT; unset, no pacing. */
 export type BridgeShape = Pick<ScenarioShape, 'url' | 'version' | 'caFile'> & { pool: number; deadLetterDir: string; rateLimit?: number }

@@ -1,42 +1,42 @@
 // Cold start, each run in a fresh node process: loading each function (the bundle with require, the sources
 // through tsx), and from loading the bridge to its first acknowledged publish. The median of the runs counts.
-import { spawn } from 'node:child_process'
+import { type StdioOptions, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
-import { pathToFileURL } from 'node:url'
+import { text } from 'node:stream/consumers'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Deliveries } from './deliveries.js'
 import { median, round } from './measure.js'
 import { cloudEventBatch, nextKey } from './messages.js'
 
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
+
 export type LoadTimes = Awaited<ReturnType<typeof loadTimes>>
 export type FirstPublish = Awaited<ReturnType<typeof firstPublish>>
 
+interface NodeOptions {
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  stdin?: Readable
+  /** Then killed (SIGKILL). */
+  timeoutMs?: number
+  stderr?: 'inherit'
+}
+
 /** `node <args>`: the JSON of the last stdout line that is one, and the milliseconds from spawn to exit. */
-export function nodeJson<T>(
-  args: string[],
-  o: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: Readable; timeoutMs?: number } = {},
-): Promise<{ json: T; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint()
-    const child = spawn(process.execPath, args, { env: o.env ?? process.env, cwd: o.cwd, stdio: 'pipe' })
-    if (o.stdin) o.stdin.pipe(child.stdin)
-    else child.stdin.end()
-    let [out, err] = ['', '']
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000)
-    })
-    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split('\n').findLast((l) => l.startsWith('{'))
-      if (code !== 0 || !line) return reject(new Error(`node ${args[0]} … failed (${signal ?? code}): ${err.trim() || out.slice(-500)}`))
-      resolve({ json: JSON.parse(line) as T, ms: Number(process.hrtime.bigint() - start) / 1e6 })
-    })
-  })
+export async function nodeJson<T>(args: string[], o: NodeOptions = {}): Promise<{ json: T; ms: number }> {
+  const start = process.hrtime.bigint()
+  const stdio: StdioOptions = ['pipe', 'pipe', o.stderr ?? 'pipe']
+  const child = spawn(process.execPath, args, { env: o.env ?? process.env, cwd: o.cwd, stdio, timeout: o.timeoutMs, killSignal: 'SIGKILL' })
+  if (o.stdin) o.stdin.pipe(child.stdin!)
+  else child.stdin!.end()
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal, ms: Number(process.hrtime.bigint() - start) / 1e6 }))
+  const [out, err, { code, signal, ms }] = await Promise.all([text(child.stdout!), child.stderr ? text(child.stderr) : '', exited])
+  const line = out.split('\n').findLast((l) => l.startsWith('{'))
+  if (code !== 0 || !line) throw new Error(`node ${args[0]} … failed (${signal ?? code}): ${err.trim().slice(-4000) || out.slice(-500)}`)
+  return { json: JSON.parse(line) as T, ms }
 }
 
 const timed = (load: string) => `const t0 = process.hrtime.bigint(); ${load};
@@ -56,15 +56,10 @@ const t2 = process.hrtime.bigint();
 await m.shutdown();
 console.log(JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, firstAckMs: Number(t2 - t0) / 1e6, published: summary.published }))`
 
-export async function loadTimes(
-  functions: string[],
-  bundleDir: string,
-  root: string,
-  env: NodeJS.ProcessEnv,
-  runs: number,
-  mqttAlone: string,
-) {
-  const load = async (args: string[]) => (await nodeJson<{ loadMs: number }>(args, { env, cwd: root, timeoutMs: 30_000 })).json.loadMs
+const node = (args: string[], env: NodeJS.ProcessEnv) => nodeJson<{ loadMs: number }>(args, { env, cwd: ROOT, timeoutMs: 30_000 })
+
+export async function loadTimes(functions: string[], bundleDir: string, env: NodeJS.ProcessEnv, runs: number, mqttAlone: string) {
+  const load = async (args: string[]) => (await node(args, env)).json.loadMs
   const bundle: Record<string, number> = {}
   const source: Record<string, number> = {}
   const reference: number[] = []
@@ -74,7 +69,7 @@ export async function loadTimes(
       // The reference beside each function's run, so that drift in the machine's speed touches both.
       reference.push(await load(['-e', timed(`require(${JSON.stringify(mqttAlone)})`)]))
       b.push(await load(['-e', timed(`require(${JSON.stringify(join(bundleDir, fn, 'index.js'))})`)]))
-      const url = pathToFileURL(join(root, 'functions', fn, 'index.ts')).href
+      const url = pathToFileURL(join(ROOT, 'functions', fn, 'index.ts')).href
       s.push(await load(['--import', 'tsx', '--input-type=module', '-e', timed(`await import(${JSON.stringify(url)})`)]))
     }
     bundle[fn] = round(median(b), 1)
@@ -88,7 +83,6 @@ export async function firstPublish(
   kind: 'bundle' | 'source',
   bridgePath: string,
   work: string,
-  root: string,
   env: NodeJS.ProcessEnv,
   runs: number,
   deliveries: Deliveries,
@@ -106,14 +100,12 @@ export async function firstPublish(
     const eventFile = join(work, `cold-${key}.json`)
     writeFileSync(eventFile, cloudEventBatch(key, 1, 1))
     const arrived = deliveries.expect(key, 1)
-    const { json, ms } = await nodeJson<{ loadMs: number; firstAckMs: number; published: number }>(
-      [...flags, '-e', FIRST_PUBLISH(load, eventFile)],
-      { env, cwd: root, timeoutMs: 30_000 },
-    )
-    if (json.published !== 1) throw new Error(`cold start (${kind}): published ${json.published} of 1`)
+    const { json, ms } = await node([...flags, '-e', FIRST_PUBLISH(load, eventFile)], env)
+    const { loadMs, firstAckMs, published } = json as typeof json & { firstAckMs: number; published: number }
+    if (published !== 1) throw new Error(`cold start (${kind}): published ${published} of 1`)
     delivered += (await arrived).delivered
-    loads.push(json.loadMs)
-    acks.push(json.firstAckMs)
+    loads.push(loadMs)
+    acks.push(firstAckMs)
     wall.push(ms)
   }
   const [loadMs, firstAckMs, processMs] = [loads, acks, wall].map((xs) => round(median(xs), 1)) as [number, number, number]

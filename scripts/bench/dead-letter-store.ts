@@ -2,31 +2,20 @@
 // dead-letter function's memory (docs/performance.md, "Dead-letter store").
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { poisonEntries } from '../../shared/dead-letters/store/entries.js'
 import { entryKey } from '../../shared/dead-letters/store/keys.js'
 import { DeadLetterStore } from '../../shared/dead-letters/store/store.js'
-import { nodeJson } from './coldstart.js'
+import { isMain } from '../cli/command.js'
+import { nodeJson, ROOT } from './coldstart.js'
 import { round } from './measure.js'
 import { table } from './report.js'
 
 const HERE = fileURLToPath(import.meta.url)
-const ROOT = resolve(HERE, '../../..')
 const MB = 1024 * 1024
 const PER_CALL = 80
 const LINE_BYTES = 16 * 1024
-
-export interface StoreFigure {
-  storeMb: number
-  entries: number
-  calls: number
-  /** Milliseconds per call of 80 entries. */
-  p50: number
-  p90: number
-  max: number
-  maxRssMb: number
-}
 
 const PLANS = { quick: { sizesMb: [0, 16], calls: 5 }, full: { sizesMb: [0, 100, 1024], calls: 20 } }
 
@@ -72,9 +61,12 @@ async function child(dir: string, calls: number): Promise<void> {
   console.log(JSON.stringify({ times, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }))
 }
 
-export async function runStoreBench(mode: 'quick' | 'full', log: (line: string) => void): Promise<StoreFigure[]> {
+type StoreFigure = Awaited<ReturnType<typeof runStoreBench>>[number]
+
+/** Milliseconds per call of 80 entries. */
+export async function runStoreBench(mode: 'quick' | 'full', log: (line: string) => void) {
   const plan = PLANS[mode]
-  const figures: StoreFigure[] = []
+  const figures = []
   for (const storeMb of plan.sizesMb) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-dl-'))
     try {
@@ -98,7 +90,7 @@ export function renderStoreBench(figures: StoreFigure[]): string {
   return `${title}\n\n${table('store|entries in it|p50|p90|max|peak RSS', rows)}`
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === HERE) {
+if (isMain(import.meta.url)) {
   const args = process.argv.slice(2)
   if (args[0] === '--child') {
     await child(args[1]!, Number(args[2]))

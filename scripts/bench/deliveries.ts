@@ -2,15 +2,14 @@
 // publishers' event loop: distinct deliveries per batch key (the payload's `<key>:<seq>:` prefix). Times are
 // process.hrtime (CLOCK_MONOTONIC), comparable between the two processes.
 import { fork } from 'node:child_process'
-import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { messageOf } from '../../shared/errors.js'
 import { connectSubscriber } from '../mqtt/subscriber.js'
+import { ROOT } from './coldstart.js'
 import { SUBSCRIPTIONS } from './messages.js'
 import { endChild } from './publishers.js'
 
 const self = fileURLToPath(import.meta.url)
-export const ROOT = resolve(dirname(self), '../..')
 
 type ToChild = { type: 'expect'; key: string; count: number; timeoutMs: number } | { type: 'stop' }
 type FromChild =
@@ -44,24 +43,21 @@ export async function startDeliveries(url: string): Promise<Deliveries> {
     for (const w of waiting.values()) w.reject(failure)
     waiting.clear()
   }
-  await new Promise<void>((ready, reject) => {
-    const timer = setTimeout(() => reject(new Error('the bench subscriber did not start within 15 s')), 15_000)
-    child.on('message', (m: FromChild) => {
-      if (m.type === 'ready') ready()
-      else if (m.type === 'error') fail(new Error(m.message))
-      else {
-        waiting.get(m.key)?.resolve({ ...m, firstAt: BigInt(m.firstAt), lastAt: BigInt(m.lastAt) })
-        waiting.delete(m.key)
-      }
-      if (failure) reject(failure)
-      if (m.type !== 'result') clearTimeout(timer)
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      fail(new Error(`the bench subscriber exited (code ${code})`))
-      reject(failure)
-    })
+  child.on('message', (m: FromChild) => {
+    if (m.type === 'error') fail(new Error(m.message))
+    else if (m.type === 'result') {
+      waiting.get(m.key)?.resolve({ ...m, firstAt: BigInt(m.firstAt), lastAt: BigInt(m.lastAt) })
+      waiting.delete(m.key)
+    }
   })
+  child.once('exit', (code) => fail(new Error(`the bench subscriber exited (code ${code})`)))
+  // Its first message: ready, or the error that stopped it.
+  let timer: NodeJS.Timeout | undefined
+  await new Promise<void>((ready, reject) => {
+    timer = setTimeout(() => reject(new Error('the bench subscriber did not start within 15 s')), 15_000)
+    child.once('message', (m: FromChild) => (m.type === 'ready' ? ready() : reject(failure)))
+    child.once('exit', () => reject(failure))
+  }).finally(() => clearTimeout(timer))
   const post = (m: ToChild) => child.send(m)
   return {
     expect(key, count, timeoutMs = 15_000 + count) {

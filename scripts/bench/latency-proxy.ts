@@ -3,14 +3,8 @@
 // as across a network. It can drop chosen PUBLISH packets on their way to the broker, for the tests.
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 
-export interface LatencyProxy {
-  port: number
-  url: string
-  /** Connections accepted and PUBLISH packets dropped so far. */
-  readonly connections: number
-  readonly dropped: number
-  close(): Promise<void>
-}
+/** `connections` accepted and PUBLISH packets `dropped` so far. */
+export type LatencyProxy = Awaited<ReturnType<typeof startLatencyProxy>>
 
 export interface LatencyProxyOptions {
   /** Half of it each way; 0 passes bytes straight through. */
@@ -19,7 +13,7 @@ export interface LatencyProxyOptions {
   dropPublish?: (topic: string) => boolean
 }
 
-export async function startLatencyProxy(target: { host: string; port: number }, options: LatencyProxyOptions): Promise<LatencyProxy> {
+export async function startLatencyProxy(target: { host: string; port: number }, options: LatencyProxyOptions) {
   const sockets = new Set<Socket>()
   let connections = 0
   let dropped = 0
@@ -61,51 +55,33 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
       return dropped
     },
     close: () =>
-      new Promise((resolve) => {
+      new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
         server.close(() => resolve())
       }),
   }
 }
 
-/** Copies `from` to `to`, each chunk `delayMs` after it was read, in order; an end follows the last chunk. */
+/** Copies `from` to `to`, each chunk `delayMs` after it was read, in order (timers of one duration fire in the order
+ * they were set); an end follows the last chunk. */
 function relay(from: Socket, to: Socket, delayMs: number, transform: (chunk: Buffer) => Buffer): void {
-  const queue: Array<{ due: number; chunk: Buffer | null }> = []
-  let timer: NodeJS.Timeout | undefined
-  const now = () => performance.now()
-  const flush = () => {
-    timer = undefined
-    while (queue.length > 0 && queue[0]!.due <= now() + 0.05) {
-      const { chunk } = queue.shift()!
-      if (chunk === null) to.end()
-      else if (!to.destroyed && chunk.length > 0 && !to.write(chunk)) {
+  const later = (f: () => void) => (delayMs === 0 ? f() : setTimeout(f, delayMs))
+  let ended = false
+  from.on('data', (chunk: Buffer) => {
+    const out = transform(chunk)
+    later(() => {
+      if (!to.destroyed && out.length > 0 && !to.write(out)) {
         from.pause()
         to.once('drain', () => from.resume())
       }
-    }
-    if (queue.length > 0) timer = setTimeout(flush, Math.max(0, queue[0]!.due - now()))
-  }
-  const push = (chunk: Buffer | null) => {
-    if (delayMs === 0 && queue.length === 0) {
-      queue.push({ due: 0, chunk })
-      flush()
-      return
-    }
-    queue.push({ due: now() + delayMs, chunk })
-    timer ??= setTimeout(flush, delayMs)
-  }
-  let ended = false
-  from.on('data', (chunk: Buffer) => push(transform(chunk)))
+    })
+  })
   from.once('end', () => {
     ended = true
-    push(null)
+    later(() => to.end())
   })
   // Closed without an end (reset): the link is cut, and what it still carried is lost with it.
-  from.once('close', () => {
-    if (ended) return
-    if (timer) clearTimeout(timer)
-    to.destroy()
-  })
+  from.once('close', () => ended || to.destroy())
 }
 
 /** The byte stream without each PUBLISH whose topic `drop` picks; an incomplete packet waits for more bytes. */

@@ -2,8 +2,9 @@
 // report): traffic that follows the hours, dead letters from a bad deploy at 09:30 UTC, a broker outage at 14:05–14:17.
 //   tsx scripts/bench/log-day.ts [--invocations N] [--end <ISO time>] > day.log
 import { createWriteStream } from 'node:fs'
-import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isMain } from '../cli/command.js'
 
 const OUTAGE = [14 * 60 + 5, 14 * 60 + 17]
 const BURST = [9 * 60 + 30, 9 * 60 + 34]
@@ -23,12 +24,11 @@ export function* logDay(invocations: number, end: Date): Generator<string> {
   const start = end.getTime() - 24 * 60 * 60_000
   let total = 0
   for (let m = 0; m < 1440; m++) total += weight(m)
+  // Function Compute's own stamp leaves the hour unpadded.
   const local = (t: number, fc = false) => {
     const d = new Date(t)
-    const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
-    return fc
-      ? `${day} ${d.getHours()}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-      : `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+    const hour = fc ? String(d.getHours()) : pad(d.getHours())
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hour}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
   }
   let n = 0
   let cumulative = 0
@@ -82,34 +82,19 @@ export function* logDay(invocations: number, end: Date): Generator<string> {
         yield line('info', { event: 'bridge.filtered', filtered, rules: { [rule]: filtered } })
       }
       const lagMs = Math.round(80 + random() * 400 + behind + (random() < 0.01 ? 5000 : 0))
-      const summary = {
-        event: 'bridge.invocation',
-        received,
-        published,
-        deadLettered,
-        duplicates,
-        filtered,
-        expired: 0,
-        failed,
-        durationMs: 40,
-        lagMs,
-      }
+      const counts = { received, published, deadLettered, duplicates, filtered, expired: 0, failed, durationMs: 40, lagMs }
       const rules = published > 0 ? { [rule]: published } : {}
-      yield line(failed > 0 ? 'error' : 'info', {
-        ...summary,
-        rules,
-        droppedV5Properties: 0,
-        shape: 'event-streaming',
-        outcome: failed > 0 ? 'retry' : 'ok',
-      })
+      const rest = { rules, droppedV5Properties: 0, shape: 'event-streaming', outcome: failed > 0 ? 'retry' : 'ok' }
+      yield line(failed > 0 ? 'error' : 'info', { event: 'bridge.invocation', ...counts, ...rest })
     }
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isMain(import.meta.url)) {
   const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined)
-  const out = createWriteStream('/dev/stdout')
-  for (const line of logDay(Number(arg('--invocations') ?? 2880), new Date(arg('--end') ?? '2026-02-01T00:00:00Z')))
-    if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once('drain', () => r()))
-  out.end()
+  const day = logDay(Number(arg('--invocations') ?? 2880), new Date(arg('--end') ?? '2026-02-01T00:00:00Z'))
+  await pipeline(
+    Readable.from(day).map((line) => `${line}\n`),
+    createWriteStream('/dev/stdout'),
+  )
 }

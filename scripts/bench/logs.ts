@@ -3,20 +3,21 @@
 import { execFileSync } from 'node:child_process'
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isMain } from '../cli/command.js'
 import { nodeJson } from './coldstart.js'
 import { logDay } from './log-day.js'
 import { table } from './report.js'
 import { target } from './targets.js'
 
-const HERE = fileURLToPath(import.meta.url)
-const LOGS = resolve(HERE, '../../cli/logs.ts')
+const LOGS = new URL('../cli/logs.ts', import.meta.url).href
 
 export type LogsFigures = Awaited<ReturnType<typeof runLogsBench>>
 
 /** npm run logs in its own process, its RSS sampled every 250 ms (MB); the report is kept in memory, not printed. */
-const CHILD = (args: string[]) => `const { main } = await import(${JSON.stringify(pathToFileURL(LOGS).href)})
+const CHILD = (args: string[]) => `const { main } = await import(${JSON.stringify(LOGS)})
 const rss = []
 const timer = setInterval(() => rss.push(Math.round(process.memoryUsage().rss / 1048576)), 250)
 let out = '' // the last update only: --follow writes one a second
@@ -40,14 +41,13 @@ async function runLogs(mode: 'text' | 'json' | 'follow', file: string) {
 export async function runLogsBench(invocations: number, work: string, log: (line: string) => void) {
   const file = join(work, 'day.log')
   log(`bench: npm run logs over a day of ${invocations.toLocaleString('en-US')} invocations…`)
-  const out = createWriteStream(file)
   let lines = 0
   // Ending now: --follow keeps its default window of the last 60 minutes, as it would reading `s logs --tail`.
-  for (const line of logDay(invocations, new Date())) {
+  const day = Readable.from(logDay(invocations, new Date())).map((line) => {
     lines++
-    if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once('drain', () => r()))
-  }
-  await new Promise<void>((r) => out.end(() => r()))
+    return `${line}\n`
+  })
+  await pipeline(day, createWriteStream(file))
   const wcStart = process.hrtime.bigint()
   execFileSync('wc', ['-l', file])
   const wcSeconds = Math.round(Number(process.hrtime.bigint() - wcStart) / 1e7) / 100
@@ -62,15 +62,8 @@ export async function runLogsBench(invocations: number, work: string, log: (line
     // Flat: from a quarter of the way in (and not before the first update: startup is not the window) to the
     // end, the window's minutes come and go and memory stays.
     const from = Math.min(Math.max(Math.floor(r.rssMb.length / 4), r.settledAt), r.rssMb.length - 1)
-    const growth = target(
-      'npm run logs --follow: RSS growth ≤ 20 MB',
-      `${at}, the last 60 minutes kept`,
-      [r.rssMb.at(-1) ?? 0, r.rssMb[from] ?? 0, 'MB'],
-      'growth',
-      '<=',
-      20,
-    )
-    return [...t, growth]
+    const figures: [number, number, string] = [r.rssMb.at(-1) ?? 0, r.rssMb[from] ?? 0, 'MB']
+    return [...t, target('npm run logs --follow: RSS growth ≤ 20 MB', `${at}, the last 60 minutes kept`, figures, 'growth', '<=', 20)]
   })
   const fileMb = Math.round(statSync(file).size / 1048576)
   const rows = runs.map((r) => [
@@ -85,7 +78,7 @@ export async function runLogsBench(invocations: number, work: string, log: (line
   return { lines, invocations, fileMb, wcSeconds, runs, targets, text }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === HERE) {
+if (isMain(import.meta.url)) {
   const n = process.argv.includes('--lines') ? Number(process.argv[process.argv.indexOf('--lines') + 1]) : 1_000_000
   const work = mkdtempSync(join(tmpdir(), 'bench-logs-'))
   try {

@@ -5,27 +5,9 @@ import type { Deliveries, Delivery } from './deliveries.js'
 import { nextKey } from './messages.js'
 import type { Publisher } from './publishers.js'
 
-export interface Measurement {
-  publisher: string
-  batch: number
-  batches: number
-  sent: number
-  delivered: number
-  duplicates: number
-  /** From the first hand-over until the last call returned and every message arrived (warm-up excluded). */
-  seconds: number
-  messagesPerSecond: number
-  /** Per batch, until the publisher was done (for the bridge: the handler resolved). */
-  callMs: Percentiles
-  /** Per batch, until the subscriber had every message. */
-  endToEndMs: Percentiles
-}
-
-export interface Percentiles {
-  p50: number
-  p99: number
-  max: number
-}
+/** `seconds`: from the first hand-over until every message arrived; `callMs` per batch until the publisher was done. */
+export type Measurement = Awaited<ReturnType<typeof measure>>
+export type Percentiles = ReturnType<typeof percentiles>
 
 export interface Tally {
   sent: number
@@ -34,14 +16,14 @@ export interface Tally {
 }
 
 /** The value at quantile `q` (the lower median at 0.5), NaN if none. */
-export function quantile(values: number[], q: number): number {
+function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }
 
 export const median = (values: number[]) => quantile(values, 0.5)
 
-function percentiles(values: number[]): Percentiles {
+function percentiles(values: number[]) {
   return { p50: round(median(values)), p99: round(quantile(values, 0.99)), max: round(quantile(values, 1)) }
 }
 
@@ -78,13 +60,7 @@ export async function backToBack(publisher: Publisher, deliveries: Deliveries, s
   return { calls, starts, got, end }
 }
 
-export async function measure(
-  publisher: Publisher,
-  deliveries: Deliveries,
-  batch: number,
-  batches: number,
-  warmup = 1,
-): Promise<Measurement> {
+export async function measure(publisher: Publisher, deliveries: Deliveries, batch: number, batches: number, warmup = 1) {
   const tally: Tally = { sent: 0, delivered: 0, duplicates: 0 }
   // Warm-up: connections open, code paths compiled. Not timed.
   for (let i = 0; i < warmup; i++) await backToBack(publisher, deliveries, [batch], tally)

@@ -34,10 +34,7 @@ const payloadText = (key: string, seq: number) => `${key}:${seq}:`.padEnd(256, '
 /** Below the parent topic, as the bridge's mqttSecondTopic. */
 const subTopic = (key: string, seq: number) => `/${key}/t${seq % TOPICS_PER_BATCH}`
 
-export interface PlainMessage {
-  topic: string
-  payload: Buffer
-}
+export type PlainMessage = { topic: string; payload: Buffer }
 
 /** The same messages for the plain MQTT.js publishers. */
 export function plainMessages(key: string, count: number, qos: BenchQos): PlainMessage[] {

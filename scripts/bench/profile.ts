@@ -13,24 +13,9 @@ interface CpuProfile {
   timeDeltas: number[]
 }
 
-export interface FunctionCost {
-  function: string
-  where: string
-  ms: number
-  percent: number
-}
-
-export interface ProfileSummary {
-  file: string
-  busyMs: number
-  /** Self time per package or area (shared/<file>, functions, mqtt, zod, node:internal, (garbage collector), …). */
-  areas: Array<{ area: string; ms: number; percent: number }>
-  /** The most self time in shared/, inclusive time there (a function and what it called), self time in MQTT.js, anywhere. */
-  sharedSelf: FunctionCost[]
-  sharedTotal: FunctionCost[]
-  mqttSelf: FunctionCost[]
-  overall: FunctionCost[]
-}
+/** Self time per package or area (shared/<file>, functions, mqtt, zod, node:internal, (garbage collector), …); the most
+ * self time in shared/, inclusive time there (a function and what it called), self time in MQTT.js, anywhere. */
+export type ProfileSummary = ReturnType<typeof summarizeProfile>
 
 /** MQTT.js and the packages it brings. */
 const MQTT_PACKAGES = new Set(
@@ -38,29 +23,24 @@ const MQTT_PACKAGES = new Set(
   minimist ws lru-cache @types/readable-stream buffer events string_decoder inherits safe-buffer util-deprecate`.split(/\s+/),
 )
 
+/** `node_modules/<package>/…`, `shared/…`, `functions/…` or `scripts/…`, else the URL. */
+const short = (url: string) => {
+  const nm = url.lastIndexOf('/node_modules/')
+  return nm >= 0 ? url.slice(nm + '/node_modules/'.length) : (/\/((?:shared|functions|scripts)\/.+)$/.exec(url)?.[1] ?? url)
+}
+
 function area(url: string, fn: string): string {
   if (!url) return fn.startsWith('(') ? fn : '(native)'
-  const nm = url.lastIndexOf('/node_modules/')
-  if (nm >= 0) {
-    const rest = url.slice(nm + '/node_modules/'.length).split('/')
-    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!
-  }
   if (url.startsWith('node:')) return 'node:internal'
-  const m = /\/(shared|functions|scripts)\/(.+)$/.exec(url)
-  if (m) return m[1] === 'shared' ? `shared/${m[2]}` : m[1]!
-  return url
+  const path = short(url)
+  const [first, second] = path.split('/') as [string, string]
+  if (url.includes('/node_modules/')) return first.startsWith('@') ? `${first}/${second}` : first
+  return path === url ? url : first === 'shared' ? path : first
 }
 
-function where(url: string, line: number): string {
-  const nm = url.lastIndexOf('/node_modules/')
-  const short =
-    nm >= 0
-      ? url.slice(nm + '/node_modules/'.length)
-      : (/\/((?:shared|functions|scripts)\/.+)$/.exec(url)?.[1] ?? url.replace(/^file:\/\//, ''))
-  return short ? `${short}:${line + 1}` : '(native)'
-}
+const where = (url: string, line: number) => (url ? `${short(url).replace(/^file:\/\//, '')}:${line + 1}` : '(native)')
 
-export function summarizeProfile(file: string, top = 12): ProfileSummary {
+export function summarizeProfile(file: string, top = 12) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
   const byId = new Map<number, ProfileNode>()
   const parent = new Map<number, number>()
@@ -87,7 +67,7 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
     for (const k of onStack) add(total, k, dt)
   })
   const share = (ms: number) => ({ ms: Math.round(ms), percent: Math.round((ms / busy) * 1000) / 10 })
-  const cost = ([k, ms]: [string, number]): FunctionCost => {
+  const cost = ([k, ms]: [string, number]) => {
     const [fn, at] = k.split('\u0000') as [string, string]
     return { function: fn, where: at, ...share(ms) }
   }

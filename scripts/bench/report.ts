@@ -3,55 +3,12 @@ import type { FirstPublish, LoadTimes } from './coldstart.js'
 import type { LogsFigures } from './logs.js'
 import type { Measurement, Percentiles, Tally } from './measure.js'
 import type { ProfileSummary } from './profile.js'
-import type { RateRow } from './rate.js'
-import type { RssSample } from './soak.js'
+import { type BrokerKind, type LatencyRow, proto, type RateRow, type SingleRow, type ThroughputRow } from './scenarios.js'
+import type { memorySoak, profileSoak } from './soak.js'
 import { shown, type Target } from './targets.js'
 
 /** A measured set of messages: the run fails unless delivered === sent for each. */
 export type Counted = Tally & { scenario: string }
-
-export type BrokerKind = 'default' | 'no-delay'
-
-export interface ThroughputRow {
-  broker: BrokerKind
-  transport: 'tcp' | 'tls'
-  batch: number
-  qos: 0 | 1
-  version: 4 | 5
-  pool: number
-  bridge?: Measurement
-  mosquittoPub?: Measurement
-  plain?: Measurement
-  naive?: Measurement
-  /** bridge msg/s / each reference's. */
-  ratios: { mosquittoPub?: number; plain?: number; naive?: number }
-}
-
-/** QoS 1 batches over MQTT 5 through the latency proxy. */
-export interface LatencyRow {
-  broker: BrokerKind
-  rttMs: number
-  pool: number
-  batch: number
-  /** Announced in the broker's CONNACK: the bridge's window per connection. */
-  receiveMaximum: number
-  bridge?: Measurement
-  /** One connection, whatever the pool. */
-  mosquittoPub?: Measurement
-  /** Receive maximum × pool / round trip, msg/s (round trips above 0), and the bridge's share of it. */
-  ceiling?: number
-  ofCeiling?: number
-  ratios: { mosquittoPub?: number }
-}
-
-export interface SingleRow {
-  broker: BrokerKind
-  rttMs: number
-  qos: 0 | 1
-  who: 'bridge pool 1' | 'MQTT.js loop'
-  endToEndMs: Percentiles
-  callMs: Percentiles
-}
 
 export interface Results {
   mode: 'quick' | 'full'
@@ -64,11 +21,11 @@ export interface Results {
   rateLimit: RateRow[]
   latency: LatencyRow[]
   singles: SingleRow[]
-  coldStart?: { load: LoadTimes; firstPublish: { bundle: FirstPublish; source: FirstPublish } }
+  coldStart: { load: LoadTimes; firstPublish: { bundle: FirstPublish; source: FirstPublish } }
   bundleSizes: Record<string, number>
-  memory?: { samples: RssSample[]; gcExposed: boolean; firstMb: number; lastMb: number; growthMb: number; firstAt: number; lastAt: number }
-  profile?: ProfileSummary & { scenario: string }
-  logs?: LogsFigures
+  memory: Awaited<ReturnType<typeof memorySoak>>['memory']
+  profile: Awaited<ReturnType<typeof profileSoak>>['profile']
+  logs: LogsFigures
   targets: Target[]
   scenarios: Counted[]
   problems: string[]
@@ -78,14 +35,9 @@ export interface Results {
 const rate = (m?: Measurement) => (m ? m.messagesPerSecond.toLocaleString('en-US') : '—')
 const times = (r?: number) => (r === undefined ? '—' : `${r.toFixed(2)}×`)
 const p50p99 = (p?: Percentiles) => (p ? `${p.p50.toFixed(2)} / ${p.p99.toFixed(2)}` : '—')
-export const proto = (v: 4 | 5) => (v === 5 ? '5' : '3.1.1')
-
-export function ratio(a?: Measurement, b?: Measurement): number | undefined {
-  return a && b && b.messagesPerSecond > 0 ? Math.round((a.messagesPerSecond / b.messagesPerSecond) * 100) / 100 : undefined
-}
 
 /** QoS 1 batches of 100 on both brokers: the delayed-ACK stall's measure. */
-export function delayedAckPairs(r: Pick<Results, 'throughput'>): Array<{ at: ThroughputRow; nagle: number; noDelay: number; k: number }> {
+export function delayedAckPairs(r: Pick<Results, 'throughput'>) {
   const key = (o: ThroughputRow) => `${o.batch} ${o.qos} ${o.version} ${o.pool} ${o.transport}`
   const twins = new Map(r.throughput.filter((o) => o.broker === 'no-delay').map((o) => [key(o), o]))
   return r.throughput.flatMap((at) => {
@@ -130,13 +82,13 @@ export function render(r: Results): string {
   section(
     'A QoS 1 invocation of 100 messages, p50 ms: Nagle on (the default) against set_tcp_nodelay true:',
     'transport|MQTT|pool|default broker|no-delay broker|ratio',
-    delayedAckPairs(r).map((p) => [
-      p.at.transport.toUpperCase(),
-      proto(p.at.version),
-      p.at.pool,
-      p.nagle.toFixed(2),
-      p.noDelay.toFixed(2),
-      times(p.k),
+    delayedAckPairs(r).map(({ at, nagle, noDelay, k }) => [
+      at.transport.toUpperCase(),
+      proto(at.version),
+      at.pool,
+      nagle.toFixed(2),
+      noDelay.toFixed(2),
+      times(k),
     ]),
   )
   section(
@@ -169,50 +121,44 @@ export function render(r: Results): string {
       .filter((w) => w.batch === 1)
       .map((w) => [`${w.qos}${tls(w)}`, proto(w.version), w.pool, ...[w.bridge, w.plain, w.naive].map((m) => p50p99(m?.callMs))]),
   )
-  const c = r.coldStart
-  if (c) {
-    const { bundle, source, mqttAlone } = c.load
-    section(
-      `Cold start (fresh node process each, median of ${c.load.runs}):`,
-      'function|bundle size|require bundle|vs MQTT.js alone|import sources (tsx)',
-      [
-        ...Object.keys(bundle).map((fn) => [
-          fn,
-          kb(`dist/${fn}/index.js`),
-          `${bundle[fn]} ms`,
-          times(bundle[fn]! / mqttAlone),
-          `${source[fn]} ms`,
-        ]),
-        ['MQTT.js alone (reference)', kb('MQTT.js alone'), `${mqttAlone} ms`, '1.00×', '—'],
-      ],
-    )
-    const fp = (what: string, f: FirstPublish) => [what, `${f.loadMs} ms`, `${f.firstAckMs} ms`, `${f.processMs} ms`]
-    section('', 'bridge|load|load → first acknowledged publish|whole process (spawn → exit)', [
-      fp('bundle (require)', c.firstPublish.bundle),
-      fp('sources (tsx)', c.firstPublish.source),
-    ])
-  }
+  const { load, firstPublish } = r.coldStart
+  const { bundle, source, mqttAlone } = load
+  section(
+    `Cold start (fresh node process each, median of ${load.runs}):`,
+    'function|bundle size|require bundle|vs MQTT.js alone|import sources (tsx)',
+    [
+      ...Object.keys(bundle).map((fn) => [
+        fn,
+        kb(`dist/${fn}/index.js`),
+        `${bundle[fn]} ms`,
+        times(bundle[fn]! / mqttAlone),
+        `${source[fn]} ms`,
+      ]),
+      ['MQTT.js alone (reference)', kb('MQTT.js alone'), `${mqttAlone} ms`, '1.00×', '—'],
+    ],
+  )
+  const fp = (what: string, f: FirstPublish) => [what, `${f.loadMs} ms`, `${f.firstAckMs} ms`, `${f.processMs} ms`]
+  section('', 'bridge|load|load → first acknowledged publish|whole process (spawn → exit)', [
+    fp('bundle (require)', firstPublish.bundle),
+    fp('sources (tsx)', firstPublish.source),
+  ])
   const m = r.memory
-  if (m) {
-    const samples = m.samples.map((s) => `${n(s.messages / 1000)}k: ${s.rssMb}`).join(', ')
-    out.push(`\nResident memory of a warm bridge (batches of 1,000, QoS 1, MQTT 5; RSS${m.gcExposed ? ' after gc' : ''}, MB): ${samples}`)
-  }
+  const samples = m.samples.map((s) => `${n(s.messages / 1000)}k: ${s.rssMb}`).join(', ')
+  out.push(`\nResident memory of a warm bridge (batches of 1,000, QoS 1, MQTT 5; RSS${m.gcExposed ? ' after gc' : ''}, MB): ${samples}`)
   const p = r.profile
-  if (p) {
-    const list = (fs: ProfileSummary['sharedSelf'], where: boolean) =>
-      fs
-        .slice(0, 6)
-        .map((f) => `${f.function}${where ? ` (${f.where})` : ''} ${f.percent}%`)
-        .join('; ')
-    const areas = p.areas.slice(0, 8).map((a) => `${a.area} ${a.percent}%`)
-    out.push(`\nCPU profile (${p.scenario}; ${p.busyMs} ms busy): ${areas.join(', ')}`)
-    out.push(
-      `  shared/ self:  ${list(p.sharedSelf, true)}`,
-      `  shared/ total: ${list(p.sharedTotal, false)}`,
-      `  mqtt self:     ${list(p.mqttSelf, true)}`,
-    )
-  }
-  if (r.logs) out.push(`\n${r.logs.text}`)
+  const list = (fs: ProfileSummary['sharedSelf'], where: boolean) =>
+    fs
+      .slice(0, 6)
+      .map((f) => `${f.function}${where ? ` (${f.where})` : ''} ${f.percent}%`)
+      .join('; ')
+  const areas = p.areas.slice(0, 8).map((a) => `${a.area} ${a.percent}%`)
+  out.push(`\nCPU profile (${p.scenario}; ${p.busyMs} ms busy): ${areas.join(', ')}`)
+  out.push(
+    `  shared/ self:  ${list(p.sharedSelf, true)}`,
+    `  shared/ total: ${list(p.sharedTotal, false)}`,
+    `  mqtt self:     ${list(p.mqttSelf, true)}`,
+    `\n${r.logs.text}`,
+  )
   section(
     'Targets:',
     'target|scenario|measured|status',
