@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { createRequire } from 'node:module'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { build, type BuildOptions as EsbuildOptions, type Plugin } from 'esbuild'
 import { messageOf, RulesError } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
+import { parseCommand, runAsMain } from './cli/command.js'
 import { BUNDLE_FILE, withCodeCache } from './code-cache.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -157,23 +157,19 @@ bridge (rules.yaml by default). Invalid rules fail the build, each error listed.
   --rules <file>  build with these rules instead of rules.yaml
   -h, --help      this text`
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let rules: string | undefined
+async function main(argv: string[]): Promise<number> {
+  const print = { out: console.log, err: console.error }
+  const rules = parseCommand(argv, { options: { rules: { type: 'string' } } }, USAGE, print, ({ values }) => values.rules)
+  if (typeof rules === 'number') return rules
   try {
-    const { values } = parseArgs({ options: { rules: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
-    if (values.help) {
-      console.log(USAGE)
-      process.exit(0)
-    }
-    rules = values.rules
+    await buildAll(rules !== undefined ? { rulesFile: rules } : {})
+    return 0
   } catch (err) {
-    console.error(`${messageOf(err)}\n${USAGE}`)
-    process.exit(2)
-  }
-  buildAll(rules !== undefined ? { rulesFile: rules } : {}).catch((err) => {
     // esbuild has printed its own errors, with their frames, above: each once.
     const esbuildFailure = Array.isArray((err as { errors?: unknown }).errors) && !(err instanceof RulesError)
     console.error(esbuildFailure ? 'the build failed (the errors above); dist/ is as it was' : messageOf(err))
-    process.exit(1)
-  })
+    return 1
+  }
 }
+
+runAsMain(import.meta.url, main)

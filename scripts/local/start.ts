@@ -9,13 +9,14 @@ import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { messageOf } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
+import { plural, runAsMain } from '../cli/command.js'
 import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
 import { startLocalFc } from './fc-server.js'
 import { explainListenError } from './ports.js'
 import { matchDeadLetters, matchMessages, stampTimes } from './samples.js'
-import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions, USAGE } from './start-options.js'
+import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions } from './start-options.js'
 import { handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { chooseSamples, readRules } from './start-rules.js'
 import { startSubscriber } from './subscriber.js'
@@ -102,7 +103,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   for (const [i, sample] of samples.entries()) {
     const count = Array.isArray(sample.event) ? sample.event.length : 1
     section(
-      `Sample ${i + 1}/${samples.length}: ${sample.name} (${count} message${count === 1 ? '' : 's'}), synchronous invoke of ${deployment.names.bridge} through @alicloud/fc2`,
+      `Sample ${i + 1}/${samples.length}: ${sample.name} (${plural(count, 'message')}), synchronous invoke of ${deployment.names.bridge} through @alicloud/fc2`,
     )
     if (sample.about) print(sample.about)
     try {
@@ -113,7 +114,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
       if (summary.droppedV5Properties > 0) {
         dropped += summary.droppedV5Properties
         print(
-          `  ${summary.droppedV5Properties} MQTT 5 property set${summary.droppedV5Properties === 1 ? '' : 's'} dropped and counted (droppedV5Properties): the broker speaks MQTT 3.1.1 only${broker.embedded ? ' (embedded aedes). With MQTT_URL pointing at an MQTT 5 broker they arrive' : ''}.`,
+          `  ${plural(summary.droppedV5Properties, 'MQTT 5 property set')} dropped and counted (droppedV5Properties): the broker speaks MQTT 3.1.1 only${broker.embedded ? ' (embedded aedes). With MQTT_URL pointing at an MQTT 5 broker they arrive' : ''}.`,
         )
       }
     } catch (err) {
@@ -186,17 +187,8 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: StartOptions
-  try {
-    options = parseStartOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${messageOf(err)}\n${USAGE}\n`)
-    return 2
-  }
-  if (options.help) {
-    print(USAGE)
-    return 0
-  }
+  const options = parseStartOptions(argv, { out: print, err: console.error })
+  if (typeof options === 'number') return options
   const resources: Resources = []
   try {
     return await run(options, resources)
@@ -213,7 +205,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // Explicit exit: HTTP keep-alive agents of the SDK would otherwise hold the process a while.
-  main(process.argv.slice(2)).then((code) => process.exit(code))
-}
+runAsMain(import.meta.url, main, { exit: true })
