@@ -3,10 +3,10 @@ import { isUtf8 } from 'node:buffer'
 import type { Summary } from '../../shared/bridge/bridge.js'
 import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
+import type { Received } from '../mqtt/subscriber.js'
 import type { LocalDeployment } from './deployment.js'
 import { API_VERSION } from './fc-server.js'
 import { LOCAL_ACCOUNT_ID } from './start-options.js'
-import type { ReceivedMessage } from './subscriber.js'
 
 /** Text as text when it is printable UTF-8; anything else as hex, so a binary payload cannot garble the terminal. */
 export function showPayload(payload: Buffer): string {
@@ -16,7 +16,7 @@ export function showPayload(payload: Buffer): string {
   return `0x${payload.subarray(0, 64).toString('hex')}${payload.length > 64 ? `… (${payload.length} bytes)` : ''}`
 }
 
-export function showMessage(m: ReceivedMessage): string {
+export function showMessage(m: Received): string {
   const props: string[] = []
   if (m.properties?.contentType !== undefined) props.push(`content-type ${m.properties.contentType}`)
   if (m.properties?.messageExpiryInterval !== undefined) props.push(`expiry ${m.properties.messageExpiryInterval} s`)

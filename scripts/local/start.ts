@@ -5,11 +5,12 @@
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../shared/bridge/bridge.js'
-import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
+import { DEFAULT_DEAD_LETTER_DIR, loadConfig } from '../../shared/config/bridge.js'
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { messageOf } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
 import { plural, runAsMain } from '../cli/command.js'
+import { bridgeSettings, connectSubscriber } from '../mqtt/subscriber.js'
 import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
@@ -19,7 +20,6 @@ import { matchDeadLetters, matchMessages, stampTimes } from './samples.js'
 import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions } from './start-options.js'
 import { handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { chooseSamples, readRules } from './start-rules.js'
-import { startSubscriber } from './subscriber.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 /** How long the subscriber may take to see the last sample message after the invocations returned. */
@@ -30,6 +30,23 @@ const section = (title: string) => print(`\n== ${title}`)
 
 /** What must be stopped at exit, in reverse order of starting. */
 type Resources = Array<[name: string, close: () => Promise<unknown>]>
+
+/** The subscriber, with the bridge's own broker settings; `say` hears when it loses the broker and has it back. */
+export async function startSubscriber(url: string, topics: string[], say: (line: string) => void = (l) => print(`  subscriber: ${l}`)) {
+  const settings = bridgeSettings(loadConfig({ ...process.env, MQTT_URL: url }), 'start')
+  const sub = await connectSubscriber({ ...settings, topics, reconnectMs: 1000 }).catch((err: unknown) => {
+    throw new Error(
+      `the subscriber cannot subscribe on ${url}: ${messageOf(err)}\n  Is the broker running and is MQTT_URL right? Unset MQTT_URL to use the embedded broker.`,
+    )
+  })
+  sub.onConnection = (e) =>
+    say(
+      e.kind === 'lost'
+        ? `lost the broker (${e.reason}); reconnecting every second`
+        : `reconnected to the broker, subscribed to ${topics.join(', ')} again`,
+    )
+  return sub
+}
 
 async function run(options: StartOptions, resources: Resources): Promise<number> {
   print('rocketmq-mqtt-bridge: the whole system on this machine (no cloud account needed)')
@@ -52,9 +69,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
     resources.push(['the embedded MQTT broker', () => embedded.close()])
     broker = { url: embedded.url, embedded: true }
   }
-  const subscriber = await startSubscriber(broker.url, rules.topics).catch((err: unknown) => {
-    throw new Error(`${messageOf(err)}\n  Is the broker running and is MQTT_URL right? Unset MQTT_URL to use the embedded broker.`)
-  })
+  const subscriber = await startSubscriber(broker.url, rules.topics)
   resources.push(['the subscriber', () => subscriber.close()])
 
   // The functions run in this process and read process.env: what s.yaml sets, pointed at local things.
