@@ -30,7 +30,7 @@ import {
   matchHttpTrigger,
   serialise,
 } from './fc-http-trigger.js'
-import { decodePath, missingAuthorization, readBody, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
+import { decodeSegment, missingAuthorization, readBody, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
 
 /** A 405, which names the methods that are allowed (RFC 9110 §15.5.6: a 405 carries Allow). */
 const methodRefusal = (allow: string[], message: string) => Object.assign(new InvokeRefusal(405, 'MethodNotAllowed', message), { allow })
@@ -149,14 +149,9 @@ export async function startLocalFc(options: LocalFcOptions) {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const match = INVOKE_PATH.exec(url.pathname)
-    const t = match ? undefined : decodePath(() => matchHttpTrigger(url), url.pathname)
+    const t = match ? undefined : matchHttpTrigger(url)
     let answer: HttpAnswer
-    if (match)
-      answer = await invoke(
-        req,
-        url,
-        decodePath(() => decodeURIComponent(match[1]!), url.pathname),
-      )
+    if (match) answer = await invoke(req, url, decodeSegment(match[1]!, url.pathname))
     else if (t) answer = await trigger(req, url, t)
     else
       throw new InvokeRefusal(

@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { FcInvoker } from '../../shared/fc/invoke.js'
 import { parseCommand, runAsMain } from '../cli/command.js'
-import { parsePort } from './ports.js'
-import { DEFAULT_FC_PORT, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from './start-options.js'
+import { DEFAULT_FC_PORT, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, parsePort } from './start-options.js'
 
 export const USAGE = `usage: npx tsx scripts/local/invoke.ts [--fc-port N] [--async] [--region R] <function-name> [<event-file> | -]
 

@@ -114,16 +114,8 @@ function mqtt5Problem(want: NonNullable<ExpectedMessage['mqtt5']>, got: Received
   return undefined
 }
 
-export interface DeadLetterMatch {
-  messageId: string
-  reason: string
-  sample: string
-  entry?: StoredDeadLetter
-}
-
-/** Finds each expected dead letter among the entries that failed at or after `since`. */
-export function matchDeadLetters(samples: Sample[], entries: StoredDeadLetter[], since: Date): DeadLetterMatch[] {
-  const recent = entries.filter((e) => Date.parse(e.lastFailureAt) >= since.getTime())
+/** Finds each expected dead letter among `recent`, the entries that failed during this run. */
+export function matchDeadLetters(samples: Sample[], recent: StoredDeadLetter[]) {
   return samples.flatMap((s) =>
     s.expect.deadLetters.map((d) => {
       const entry = recent.find((e) => e.messageId === d.messageId && e.reason.toLowerCase().includes(d.reason.toLowerCase()))

@@ -1,8 +1,9 @@
-// The command line of `npm start -- [options]`, and the local credentials the run signs with.
+// The command line of `npm start -- [options]`, its ports (one that is taken is never swapped silently for
+// another), and the local credentials the run signs with.
 import { randomBytes } from 'node:crypto'
+import { PortInUseError } from '../../shared/errors.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import { type Print, parseCommand } from '../cli/command.js'
-import { parsePort } from './ports.js'
 
 export const USAGE = `usage: npm start -- [--once] [--no-samples] [--mqtt-port N] [--fc-port N] [--require-signature]
 
@@ -24,6 +25,18 @@ environment: MQTT_URL (use that broker instead of the embedded one), DEAD_LETTER
 ./.dead-letters), LOG_LEVEL, and the bridge's other variables (docs/deploying.md, "Environment variables")`
 
 export const DEFAULT_FC_PORT = 9000
+
+/** A port flag's value: a whole number from 0 (any free port) to 65535. */
+export function parsePort(value: string, flag: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535) throw new Error(`${flag} must be a port number from 0 to 65535, not ${JSON.stringify(value)}`)
+  return n
+}
+
+/** EADDRINUSE becomes a PortInUseError; anything else is returned as it is. */
+export function explainListenError(err: unknown, port: number, what: string, flag: string): unknown {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' ? new PortInUseError(port, what, flag) : err
+}
 
 /** The local invoke API's key pair: published (README), so not a secret; it only shows that signing works. */
 export const LOCAL_CREDENTIALS: FcCredentials = { accessKeyId: 'LOCAL_ACCESS_KEY_ID', accessKeySecret: 'local-access-key-secret' }

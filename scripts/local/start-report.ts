@@ -7,6 +7,7 @@ import type { Received } from '../mqtt/subscriber.js'
 import type { LocalDeployment } from './deployment.js'
 import { API_VERSION } from './fc-server.js'
 import { LOCAL_ACCOUNT_ID } from './start-options.js'
+import type { LocalRules } from './start-rules.js'
 
 /** Text as text when it is printable UTF-8; anything else as hex, so a binary payload cannot garble the terminal. */
 export function showPayload(payload: Buffer): string {
@@ -81,16 +82,8 @@ export function showSetup(r: RunFacts, subscriber: { version: 4 | 5; topics: str
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
-/** A RocketMQ message that the enabled rule `ruleId` accepts. */
-export interface HandMessage {
-  topic: string
-  instanceId?: string
-  tag?: string
-  ruleId: string
-}
-
 /** The commands that drive the running system by hand, ready to paste. */
-export function handCommands(r: RunFacts, topics: string[], message: HandMessage): string[] {
+export function handCommands(r: RunFacts, topics: string[], message: LocalRules['handMessage']): string[] {
   const d = r.deployment
   const invoke = (name: string) => `${r.fcUrl}/${API_VERSION}/functions/${name}/invocations`
   // RawData without UNIQ_KEY: every paste is a new message (a repeated message ID would count as a duplicate).

@@ -15,9 +15,8 @@ import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
 import { startLocalFc } from './fc-server.js'
-import { explainListenError } from './ports.js'
 import { matchDeadLetters, matchMessages, stampTimes } from './samples.js'
-import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions } from './start-options.js'
+import { explainListenError, LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions } from './start-options.js'
 import { handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { chooseSamples, readRules } from './start-rules.js'
 
@@ -163,7 +162,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
     `Dead letters: ${recent.length} from this run, stored by ${deployment.names['dead-letter']} in ${deadLetterDir} (${entries.length} in the store)`,
   )
   for (const e of recent) print(`  ${showDeadLetter(e)}`)
-  const deadMatches = matchDeadLetters(samples, entries, started)
+  const deadMatches = matchDeadLetters(samples, recent)
   for (const d of deadMatches) {
     if (!d.entry)
       problems.push(`sample "${d.sample}": dead letter ${d.messageId} (reason containing "${d.reason}") is not in ${deadLetterDir}`)
