@@ -22,12 +22,8 @@ export interface BuildOptions {
   quiet?: boolean
 }
 
-/**
- * Libraries kept off the cold start, each built as a file beside the bundle and required on first use
- * (docs/performance.md, "Cold start and bundles"): @alicloud/fc2 (1 MB, 70 ms) when a dead letter is first
- * handed off or redriven, ioredis (210 KB) with FLEET_REDIS_URL, the YAML library (110 KB) for a RULES_FILE
- * in YAML, and ws (with the http, https and zlib modules) for ws:// URLs.
- */
+// Libraries kept off the cold start, each a file beside the bundle required on first use (docs/architecture.md,
+// "Build, deploy, local run"): fc2 for a dead letter, ioredis for FLEET_REDIS_URL, yaml for a YAML RULES_FILE, ws for ws://.
 const BESIDE: Record<string, { entry: string; alias?: Record<string, string> }> = {
   fc2: { entry: '@alicloud/fc2' },
   // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.

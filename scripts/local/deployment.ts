@@ -8,8 +8,8 @@ import { SYamlError } from '../../shared/errors.js'
 import type { LocalFunction } from './fc-functions.js'
 
 /** The three functions by role, as the resource keys of s.yaml name them. */
-export type Role = 'bridge' | 'validate-rules' | 'dead-letter'
-const ROLES: readonly Role[] = ['bridge', 'validate-rules', 'dead-letter']
+const ROLES = ['bridge', 'validate-rules', 'dead-letter'] as const
+export type Role = (typeof ROLES)[number]
 
 export interface LocalDeployment {
   region: string
@@ -39,11 +39,6 @@ function resolveExpressions(text: string, scope: Scope, where: string, depth = 0
     if (/^config\(\s*'AccountID'\s*\)$/.test(expr)) return scope.accountId
     throw new SYamlError(`${where}: the local run cannot resolve \${${expr}}`)
   })
-}
-
-/** acs:fc:<region>:<account>:functions/<name> -> name. */
-function functionOfArn(arn: string): string | undefined {
-  return /:functions\/([^/:]+)$/.exec(arn)?.[1]
 }
 
 /** The first HTTP trigger of a function's triggers: its methods and authType (what the local /http/ path serves). */
@@ -125,7 +120,7 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     functions.push(fn)
   }
   for (const { from, arn } of onFailure) {
-    const target = functionOfArn(arn)
+    const target = /:functions\/([^/:]+)$/.exec(arn)?.[1] // acs:fc:<region>:<account>:functions/<name>
     if (target === undefined || !functions.some((f) => f.name === target)) {
       throw new SYamlError(`${sYamlPath}: ${from}'s onFailure destination ${arn} is not one of the three functions`)
     }

@@ -82,12 +82,6 @@ export function logLine(s: ContextSettings, requestId: string, level: string, me
 
 export type ErrorBody = { errorMessage: string; errorType: string; stackTrace: string[] }
 
-function errorBody(err: unknown): ErrorBody {
-  const e = err instanceof Error ? err : new Error(String(err))
-  const stackTrace = (e.stack ?? '').split('\n').slice(1, 6)
-  return { errorMessage: redact(e.message), errorType: e.name, stackTrace: stackTrace.map((s) => redact(s.trim())) }
-}
-
 function exported<F = Hook>(dir: string, spec: string, fallback: string, required: boolean): F | undefined {
   const [file = 'index', name = fallback] = spec.split('.')
   const value = (createRequire(import.meta.url)(resolve(join(dir, `${file}.js`))) as Record<string, unknown>)[name]
@@ -164,7 +158,12 @@ export async function runHandler<T = unknown>(
     s.invocations.push({ ...record, outcome: 'ok' })
     return { ok: true, value }
   } catch (err) {
-    const error = errorBody(err)
+    const e = err instanceof Error ? err : new Error(String(err))
+    const stackTrace = (e.stack ?? '')
+      .split('\n')
+      .slice(1, 6)
+      .map((line) => redact(line.trim()))
+    const error: ErrorBody = { errorMessage: redact(e.message), errorType: e.name, stackTrace }
     s.invocations.push({ ...record, outcome: 'error', error: error.errorMessage })
     return { ok: false, error }
   }

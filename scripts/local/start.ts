@@ -55,19 +55,14 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   print(await ensureBuilt(root, bundles))
   const rules = readRules(root)
 
-  // Broker: MQTT_URL when set, else the embedded one.
-  let broker: { url: string; embedded: boolean }
-  if (process.env['MQTT_URL']) {
-    // Refused before anything prints it: the bridge would refuse it too, and the password would be on screen.
-    if (/^[a-z]+:\/\/[^/]*@/i.test(process.env['MQTT_URL'])) {
-      throw new Error('MQTT_URL must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead')
-    }
-    broker = { url: process.env['MQTT_URL'], embedded: false }
-  } else {
-    const embedded = await startEmbeddedBroker(options.mqttPort)
-    resources.push(['the embedded MQTT broker', () => embedded.close()])
-    broker = { url: embedded.url, embedded: true }
-  }
+  // Broker: MQTT_URL when set, else the embedded one. One with credentials is refused before anything prints
+  // it: the bridge would refuse it too, and the password would be on screen.
+  const mqttUrl = process.env['MQTT_URL']
+  if (mqttUrl && /^[a-z]+:\/\/[^/]*@/i.test(mqttUrl))
+    throw new Error('MQTT_URL must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead')
+  const embedded = mqttUrl ? undefined : await startEmbeddedBroker(options.mqttPort)
+  if (embedded) resources.push(['the embedded MQTT broker', () => embedded.close()])
+  const broker = { url: embedded?.url ?? mqttUrl!, embedded: embedded !== undefined }
   const subscriber = await startSubscriber(broker.url, rules.topics)
   resources.push(['the subscriber', () => subscriber.close()])
 
@@ -90,15 +85,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   // DISCONNECT; the resources stop in reverse order, so this happens before the broker goes.
   resources.push(['the local Function Compute', () => fc.close()])
   process.env['FC_ENDPOINT'] = fc.url
-  const facts: RunFacts = {
-    deployment,
-    fcUrl: fc.url,
-    fcPort: fc.port,
-    broker,
-    deadLetterDir,
-    unsigned: !options.requireSignature,
-    credentials,
-  }
+  const facts: RunFacts = { deployment, fc, broker, deadLetterDir, unsigned: !options.requireSignature, credentials }
 
   section('Set-up')
   print(...showSetup(facts, subscriber))

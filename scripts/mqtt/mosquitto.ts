@@ -3,7 +3,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect as tcpConnect } from 'node:net'
+import { type AddressInfo, createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { messageOf } from '../../shared/errors.js'
@@ -23,14 +23,12 @@ export function findProgram(name: string): string | undefined {
   return undefined
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().unref().on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))))
-    })
-  })
+export async function freePort(): Promise<number> {
+  const srv = createServer().unref()
+  await once(srv.listen(0, '127.0.0.1'), 'listening')
+  const { port } = srv.address() as AddressInfo
+  await new Promise((r) => srv.close(r))
+  return port
 }
 
 export interface TestCertificates {
