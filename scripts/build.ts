@@ -34,6 +34,15 @@ const BESIDE: Record<string, { entry: string; alias?: Record<string, string> }> 
 }
 const BESIDE_OF: Record<string, string[]> = { bridge: ['fc2', 'ioredis', 'yaml', 'ws'], 'dead-letter': ['fc2'] }
 
+// MQTT.js calls `debug` on every packet and the bridge never enables it; SOCKS proxies and browser timers are
+// never used: the stubs keep 100 KB off the cold start. `ws` is loaded on first use.
+const BRIDGE_ALIAS = {
+  debug: off('debug'),
+  socks: off('socks'),
+  'worker-timers': off('worker-timers'),
+  ws: join(root, 'scripts/ws-apart.cjs'),
+}
+
 /** The dynamic imports of `@alicloud/fc2` and `ioredis`, and `./yaml.js` and `./ws.js`, become requires of the files beside. */
 function beside(names: string[]): Plugin {
   return {
@@ -125,18 +134,7 @@ async function buildFunction(fn: string, out: string, rulesFile: string, options
     entryPoints: [join(root, 'functions', fn, 'index.ts')],
     outfile: join(out, 'index.js'),
     plugins: [...(fn === 'bridge' ? [inlineRules(rulesFile)] : []), ...(names.length > 0 ? [beside(names)] : [])],
-    // MQTT.js calls `debug` on every packet and the bridge never enables it; SOCKS proxies and browser
-    // timers are never used: the stubs keep 100 KB off the cold start. `ws` is loaded on first use.
-    ...(fn === 'bridge'
-      ? {
-          alias: {
-            debug: off('debug'),
-            socks: off('socks'),
-            'worker-timers': off('worker-timers'),
-            ws: join(root, 'scripts/ws-apart.cjs'),
-          },
-        }
-      : {}),
+    ...(fn === 'bridge' ? { alias: BRIDGE_ALIAS } : {}),
   })
   for (const name of names)
     await build({ ...common, entryPoints: [BESIDE[name]!.entry], outfile: join(out, `${name}.js`), alias: BESIDE[name]!.alias ?? {} })

@@ -2,6 +2,7 @@
 // aedes, or MQTT_URL), the BUILT functions of s.yaml served as Function Compute serves them, a subscriber
 // to every topic the rules publish to, and samples sent through the bridge. Then it keeps serving (Ctrl-C
 // stops everything), or with --once exits: 0 when every sample came out as expected.
+import { once } from 'node:events'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../shared/bridge/bridge.js'
@@ -176,14 +177,8 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   section('Serving. Drive it by hand (Ctrl-C stops everything)')
   print(...handCommands(facts, rules.topics, rules.handMessage), '', 'What the subscriber receives from now on:')
   subscriber.onMessage = (m) => print(`  <- ${showMessage(m)}`)
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: string) => {
-      print(`\n${signal}: stopping the functions, the subscriber and the broker`)
-      resolveStop()
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
+  const signal = await Promise.race(['SIGINT', 'SIGTERM'].map((name) => once(process, name).then(() => name)))
+  print(`\n${signal}: stopping the functions, the subscriber and the broker`)
   return 0
 }
 

@@ -190,9 +190,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
         s.on('data', (d: Buffer) => {
           output += d.toString()
         })
-      const exited = new Promise<never>((_, reject) =>
-        c.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}:\n${output}`))),
-      )
+      const exited = once(c, 'exit').then(([code]) => Promise.reject(new Error(`mosquitto exited with ${code}:\n${output}`)))
       exited.catch(() => {})
       try {
         await Promise.race([Promise.all([port, tlsPort, wsPort].filter((p) => p !== undefined).map((p) => waitForPort(p))), exited])
@@ -205,7 +203,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
       const c = child
       child = undefined
       if (!c || c.exitCode !== null || c.signalCode !== null) return
-      const gone = new Promise((r) => c.once('exit', r))
+      const gone = once(c, 'exit')
       c.kill('SIGCONT')
       c.kill(signal)
       const timer = setTimeout(() => c.kill('SIGKILL'), 3000)
