@@ -60,6 +60,7 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     throw new SYamlError(`${sYamlPath}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
   }
   const root = (doc ?? {}) as {
+    access?: unknown
     vars?: Record<string, unknown>
     resources?: Record<string, { component?: string; props?: Record<string, unknown> }>
   }
@@ -126,6 +127,6 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     }
     functions.find((f) => f.name === from)!.onFailure = target
   }
-  const access = typeof (root as { access?: unknown }).access === 'string' ? (root as { access: string }).access : 'default'
+  const access = typeof root.access === 'string' ? root.access : 'default'
   return { region, access, functions, names, deadLetterTarget: deadLetterTarget ?? `fc:${names['dead-letter']}` }
 }

@@ -31,6 +31,7 @@ import {
   serialise,
 } from './fc-http-trigger.js'
 import { decodeSegment, missingAuthorization, readBody, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
+import { LOCAL_ACCOUNT_ID } from './start-options.js'
 
 /** A 405, which names the methods that are allowed (RFC 9110 §15.5.6: a 405 carries Allow). */
 const methodRefusal = (allow: string[], message: string) => Object.assign(new InvokeRefusal(405, 'MethodNotAllowed', message), { allow })
@@ -71,7 +72,7 @@ export async function startLocalFc(options: LocalFcOptions) {
   const settings: ContextSettings = {
     credentials: creds,
     region: options.region ?? 'cn-hangzhou',
-    accountId: options.accountId ?? '1234567890123456',
+    accountId: options.accountId ?? LOCAL_ACCOUNT_ID,
     print,
     invocations,
   }
