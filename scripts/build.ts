@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { createRequire } from 'node:module'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { build, type BuildOptions as EsbuildOptions, type Plugin } from 'esbuild'
 import { messageOf, RulesError } from '../shared/errors.js'
 import { validateRulesText } from '../shared/rules/validate.js'
+import { parseCommand, runAsMain } from './cli/command.js'
 import { BUNDLE_FILE, withCodeCache } from './code-cache.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -22,12 +22,8 @@ export interface BuildOptions {
   quiet?: boolean
 }
 
-/**
- * Libraries kept off the cold start, each built as a file beside the bundle and required on first use
- * (docs/performance.md, "Cold start and bundles"): @alicloud/fc2 (1 MB, 70 ms) when a dead letter is first
- * handed off or redriven, ioredis (210 KB) with FLEET_REDIS_URL, the YAML library (110 KB) for a RULES_FILE
- * in YAML, and ws (with the http, https and zlib modules) for ws:// URLs.
- */
+// Libraries kept off the cold start, each a file beside the bundle required on first use (docs/architecture.md,
+// "Build, deploy, local run"): fc2 for a dead letter, ioredis for FLEET_REDIS_URL, yaml for a YAML RULES_FILE, ws for ws://.
 const BESIDE: Record<string, { entry: string; alias?: Record<string, string> }> = {
   fc2: { entry: '@alicloud/fc2' },
   // ioredis logs through `debug` as MQTT.js does; the bridge never enables it.
@@ -37,6 +33,15 @@ const BESIDE: Record<string, { entry: string; alias?: Record<string, string> }> 
   ws: { entry: createRequire(import.meta.url).resolve('ws') },
 }
 const BESIDE_OF: Record<string, string[]> = { bridge: ['fc2', 'ioredis', 'yaml', 'ws'], 'dead-letter': ['fc2'] }
+
+// MQTT.js calls `debug` on every packet and the bridge never enables it; SOCKS proxies and browser timers are
+// never used: the stubs keep 100 KB off the cold start. `ws` is loaded on first use.
+const BRIDGE_ALIAS = {
+  debug: off('debug'),
+  socks: off('socks'),
+  'worker-timers': off('worker-timers'),
+  ws: join(root, 'scripts/ws-apart.cjs'),
+}
 
 /** The dynamic imports of `@alicloud/fc2` and `ioredis`, and `./yaml.js` and `./ws.js`, become requires of the files beside. */
 function beside(names: string[]): Plugin {
@@ -129,18 +134,7 @@ async function buildFunction(fn: string, out: string, rulesFile: string, options
     entryPoints: [join(root, 'functions', fn, 'index.ts')],
     outfile: join(out, 'index.js'),
     plugins: [...(fn === 'bridge' ? [inlineRules(rulesFile)] : []), ...(names.length > 0 ? [beside(names)] : [])],
-    // MQTT.js calls `debug` on every packet and the bridge never enables it; SOCKS proxies and browser
-    // timers are never used: the stubs keep 100 KB off the cold start. `ws` is loaded on first use.
-    ...(fn === 'bridge'
-      ? {
-          alias: {
-            debug: off('debug'),
-            socks: off('socks'),
-            'worker-timers': off('worker-timers'),
-            ws: join(root, 'scripts/ws-apart.cjs'),
-          },
-        }
-      : {}),
+    ...(fn === 'bridge' ? { alias: BRIDGE_ALIAS } : {}),
   })
   for (const name of names)
     await build({ ...common, entryPoints: [BESIDE[name]!.entry], outfile: join(out, `${name}.js`), alias: BESIDE[name]!.alias ?? {} })
@@ -157,23 +151,19 @@ bridge (rules.yaml by default). Invalid rules fail the build, each error listed.
   --rules <file>  build with these rules instead of rules.yaml
   -h, --help      this text`
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let rules: string | undefined
+async function main(argv: string[]): Promise<number> {
+  const print = { out: console.log, err: console.error }
+  const rules = parseCommand(argv, { options: { rules: { type: 'string' } } }, USAGE, print, ({ values }) => values.rules)
+  if (typeof rules === 'number') return rules
   try {
-    const { values } = parseArgs({ options: { rules: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
-    if (values.help) {
-      console.log(USAGE)
-      process.exit(0)
-    }
-    rules = values.rules
+    await buildAll(rules !== undefined ? { rulesFile: rules } : {})
+    return 0
   } catch (err) {
-    console.error(`${messageOf(err)}\n${USAGE}`)
-    process.exit(2)
-  }
-  buildAll(rules !== undefined ? { rulesFile: rules } : {}).catch((err) => {
     // esbuild has printed its own errors, with their frames, above: each once.
     const esbuildFailure = Array.isArray((err as { errors?: unknown }).errors) && !(err instanceof RulesError)
     console.error(esbuildFailure ? 'the build failed (the errors above); dist/ is as it was' : messageOf(err))
-    process.exit(1)
-  })
+    return 1
+  }
 }
+
+runAsMain(import.meta.url, main)

@@ -1,14 +1,9 @@
 // The embedded MQTT broker of `npm start`: aedes on loopback, MQTT 3.1.1 only (docs/architecture.md, "Known traps").
+import { once } from 'node:events'
 import { type AddressInfo, createServer, type Socket } from 'node:net'
-import { explainListenError } from './ports.js'
+import { explainListenError } from './start-options.js'
 
-export interface LocalBroker {
-  url: string
-  port: number
-  close(): Promise<void>
-}
-
-export async function startEmbeddedBroker(port: number): Promise<LocalBroker> {
+export async function startEmbeddedBroker(port: number): Promise<{ url: string; close(): Promise<void> }> {
   const { Aedes } = await import('aedes')
   const aedes = await Aedes.createBroker()
   const server = createServer(aedes.handle)
@@ -18,19 +13,12 @@ export async function startEmbeddedBroker(port: number): Promise<LocalBroker> {
     s.once('close', () => sockets.delete(s))
   })
   const closeAedes = () => new Promise<void>((r) => aedes.close(() => r()))
-  try {
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail)
-      server.listen(port, '127.0.0.1', () => ok())
-    })
-  } catch (err) {
+  await once(server.listen(port, '127.0.0.1'), 'listening').catch(async (err: unknown) => {
     await closeAedes()
     throw explainListenError(err, port, 'the embedded MQTT broker', '--mqtt-port')
-  }
-  const bound = (server.address() as AddressInfo).port
+  })
   return {
-    url: `mqtt://127.0.0.1:${bound}`,
-    port: bound,
+    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
       await closeAedes()
       for (const s of sockets) s.destroy()

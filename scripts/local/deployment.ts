@@ -8,8 +8,8 @@ import { SYamlError } from '../../shared/errors.js'
 import type { LocalFunction } from './fc-functions.js'
 
 /** The three functions by role, as the resource keys of s.yaml name them. */
-export type Role = 'bridge' | 'validate-rules' | 'dead-letter'
-const ROLES: readonly Role[] = ['bridge', 'validate-rules', 'dead-letter']
+const ROLES = ['bridge', 'validate-rules', 'dead-letter'] as const
+export type Role = (typeof ROLES)[number]
 
 export interface LocalDeployment {
   region: string
@@ -41,11 +41,6 @@ function resolveExpressions(text: string, scope: Scope, where: string, depth = 0
   })
 }
 
-/** acs:fc:<region>:<account>:functions/<name> -> name. */
-function functionOfArn(arn: string): string | undefined {
-  return /:functions\/([^/:]+)$/.exec(arn)?.[1]
-}
-
 /** The first HTTP trigger of a function's triggers: its methods and authType (what the local /http/ path serves). */
 function httpTriggerOf(triggers: unknown): LocalFunction['httpTrigger'] {
   if (!Array.isArray(triggers)) return undefined
@@ -65,6 +60,7 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     throw new SYamlError(`${sYamlPath}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
   }
   const root = (doc ?? {}) as {
+    access?: unknown
     vars?: Record<string, unknown>
     resources?: Record<string, { component?: string; props?: Record<string, unknown> }>
   }
@@ -125,12 +121,12 @@ export function readDeployment(sYamlPath: string, env: NodeJS.ProcessEnv, accoun
     functions.push(fn)
   }
   for (const { from, arn } of onFailure) {
-    const target = functionOfArn(arn)
+    const target = /:functions\/([^/:]+)$/.exec(arn)?.[1] // acs:fc:<region>:<account>:functions/<name>
     if (target === undefined || !functions.some((f) => f.name === target)) {
       throw new SYamlError(`${sYamlPath}: ${from}'s onFailure destination ${arn} is not one of the three functions`)
     }
     functions.find((f) => f.name === from)!.onFailure = target
   }
-  const access = typeof (root as { access?: unknown }).access === 'string' ? (root as { access: string }).access : 'default'
+  const access = typeof root.access === 'string' ? root.access : 'default'
   return { region, access, functions, names, deadLetterTarget: deadLetterTarget ?? `fc:${names['dead-letter']}` }
 }

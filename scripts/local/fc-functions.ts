@@ -1,10 +1,12 @@
 // The functions the local invoke server serves: bundles loaded once, a Function Compute-shaped context per
 // invocation, each run within its timeout, the initializer once per instance and preStop when the server
-// stops (docs/platform-facts.md §6), and the bounded record of every invocation.
+// stops (docs/platform-facts.md §6), and the bounded record of every invocation. Asynchronous invocations
+// run later, retried, then routed to onFailure (§5); the queue is bounded: when full, a new invocation gets
+// 429 before its body is read, as Function Compute throttles.
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
-import { messageOf } from '../../shared/errors.js'
+import { InvokeRefusal, messageOf } from '../../shared/errors.js'
 import type { FcContext, FcCredentials } from '../../shared/fc/context.js'
 import { redact } from '../../shared/logging/secrets.js'
 
@@ -80,12 +82,6 @@ export function logLine(s: ContextSettings, requestId: string, level: string, me
 
 export type ErrorBody = { errorMessage: string; errorType: string; stackTrace: string[] }
 
-export function errorBody(err: unknown): ErrorBody {
-  const e = err instanceof Error ? err : new Error(String(err))
-  const stackTrace = (e.stack ?? '').split('\n').slice(1, 6)
-  return { errorMessage: redact(e.message), errorType: e.name, stackTrace: stackTrace.map((s) => redact(s.trim())) }
-}
-
 function exported<F = Hook>(dir: string, spec: string, fallback: string, required: boolean): F | undefined {
   const [file = 'index', name = fallback] = spec.split('.')
   const value = (createRequire(import.meta.url)(resolve(join(dir, `${file}.js`))) as Record<string, unknown>)[name]
@@ -109,7 +105,7 @@ export function loadFunctions(functions: LocalFunction[]): Map<string, Loaded> {
   return loaded
 }
 
-export function contextFor(l: Loaded, requestId: string, s: ContextSettings, tail?: string[]): FcContext {
+function contextFor(l: Loaded, requestId: string, s: ContextSettings, tail?: string[]): FcContext {
   const line = (level: string) => (message: string) => logLine(s, requestId, level, message, tail)
   return {
     requestId,
@@ -162,7 +158,12 @@ export async function runHandler<T = unknown>(
     s.invocations.push({ ...record, outcome: 'ok' })
     return { ok: true, value }
   } catch (err) {
-    const error = errorBody(err)
+    const e = err instanceof Error ? err : new Error(String(err))
+    const stackTrace = (e.stack ?? '')
+      .split('\n')
+      .slice(1, 6)
+      .map((line) => redact(line.trim()))
+    const error: ErrorBody = { errorMessage: redact(e.message), errorType: e.name, stackTrace }
     s.invocations.push({ ...record, outcome: 'error', error: error.errorMessage })
     return { ok: false, error }
   }
@@ -180,5 +181,73 @@ export async function runPreStop(l: Loaded, s: ContextSettings): Promise<void> {
     await within(() => hook(contextFor(l, requestId, s)), l.fn.preStopTimeout ?? 10, 'preStop')
   } catch (err) {
     logLine(s, requestId, 'error', `preStop of ${l.fn.name} failed: ${messageOf(err)}`)
+  }
+}
+
+export class AsyncQueue {
+  private pending = 0
+  private idle: Array<() => void> = []
+
+  constructor(
+    private readonly loaded: Map<string, Loaded>,
+    private readonly settings: ContextSettings,
+    private readonly retryDelayMs: number,
+    /** Invocations queued, running or waiting to retry, at most. */
+    private readonly limit: number,
+  ) {}
+
+  /** Throws 429 when the queue is full: checked before the body is read. */
+  checkRoom(): void {
+    if (this.pending >= this.limit)
+      throw new InvokeRefusal(
+        429,
+        'ResourceThrottled',
+        `${this.pending} asynchronous invocations are queued or running, the most this server keeps; try again once they are done`,
+      )
+  }
+
+  enqueue(l: Loaded, body: Buffer, requestId: string): void {
+    this.checkRoom()
+    this.pending++
+    void this.run(l, body, requestId).finally(() => {
+      if (--this.pending > 0) return
+      for (const w of this.idle.splice(0)) w()
+    })
+  }
+
+  /** Resolves when no asynchronous invocation is queued, running or waiting to retry. */
+  settled(): Promise<void> {
+    return this.pending === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r))
+  }
+
+  private async run(l: Loaded, body: Buffer, requestId: string): Promise<void> {
+    const s = this.settings
+    await new Promise((r) => setImmediate(r))
+    const attempts = 1 + (l.fn.maxAsyncRetryAttempts ?? 3)
+    let lastError: ErrorBody | undefined
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const r = await runHandler(l, body, s, { requestId, type: 'Async', attempt })
+      if (r.ok) return
+      lastError = r.error
+      logLine(s, requestId, 'error', `async attempt ${attempt} of ${attempts} failed: ${lastError.errorMessage}`)
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, this.retryDelayMs))
+    }
+    if (l.fn.onFailure === undefined) return
+    const destination = this.loaded.get(l.fn.onFailure)!
+    const record = {
+      timestamp: Date.now(),
+      requestContext: {
+        requestId,
+        functionArn: `acs:fc:${s.region}:${s.accountId}:functions/${l.fn.name}`,
+        condition: 'UnhandledInvocationError',
+        approximateInvokeCount: attempts,
+      },
+      requestPayload: body.toString('utf8'),
+      responseContext: { statusCode: 200, functionError: 'UnhandledInvocationError' },
+      responsePayload: JSON.stringify(lastError),
+    }
+    const destId = newRequestId()
+    const r = await runHandler(destination, Buffer.from(JSON.stringify(record)), s, { requestId: destId, type: 'Destination' })
+    if (!r.ok) logLine(s, destId, 'error', `onFailure destination ${destination.fn.name} failed: ${r.error.errorMessage}`)
   }
 }

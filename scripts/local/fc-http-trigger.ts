@@ -2,6 +2,7 @@
 // event (docs/platform-facts.md §6), and the function's {statusCode, …} the answer, with its real status.
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
+import { decodeSegment } from './fc-request-checks.js'
 
 export interface HttpTriggerRequest {
   functionName: string
@@ -15,7 +16,7 @@ export function matchHttpTrigger(url: URL): HttpTriggerRequest | undefined {
   if (!url.pathname.startsWith('/http/')) return undefined
   const rest = url.pathname.slice('/http/'.length)
   const slash = rest.indexOf('/')
-  const name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash))
+  const name = decodeSegment(slash < 0 ? rest : rest.slice(0, slash), url.pathname)
   if (name === '') return undefined
   return { functionName: name, rawPath: slash < 0 ? '/' : rest.slice(slash), query: url.searchParams }
 }

@@ -88,12 +88,11 @@ export function verifyBody(req: IncomingMessage, body: Buffer): void {
   if (header !== contentMd5(body)) throw new InvokeRefusal(400, 'InvalidDigest', 'the Content-MD5 header does not match the body')
 }
 
-/** `decode()` of a path's `%` escapes; a malformed one is the client's error: 400, not 500. */
-export function decodePath<T>(decode: () => T, path: string): T {
+/** A path segment's `%` escapes decoded; a malformed one is the client's error: 400, not 500. */
+export function decodeSegment(segment: string, path: string): string {
   try {
-    return decode()
-  } catch (err) {
-    if (!(err instanceof URIError)) throw err
+    return decodeURIComponent(segment)
+  } catch {
     throw new InvokeRefusal(400, 'InvalidArgument', `the request path has a malformed % escape: ${shown(path)}`)
   }
 }

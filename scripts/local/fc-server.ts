@@ -4,19 +4,18 @@
 //   <method> /http/<name>[/path][?query]             the function's HTTP trigger, as its trigger URL serves it
 //
 // Sync returns the handler's result (a thrown error: 200 with x-fc-error-type, as Function Compute does);
-// Async returns 202 at once and runs later (fc-async.ts).
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createServer } from 'node:http'
+// Async returns 202 at once and runs later (fc-functions.ts).
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { InvokeRefusal, messageOf } from '../../shared/errors.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
 import { loadFc2 } from '../../shared/fc/invoke.js'
 import { redact, registerSecret } from '../../shared/logging/secrets.js'
-import { AsyncQueue } from './fc-async.js'
 import {
+  AsyncQueue,
   type ContextSettings,
   InvocationLog,
-  type InvocationRecord,
   type LocalFunction,
   loadFunctions,
   newRequestId,
@@ -31,17 +30,11 @@ import {
   matchHttpTrigger,
   serialise,
 } from './fc-http-trigger.js'
-import { decodePath, missingAuthorization, readBody, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
+import { decodeSegment, missingAuthorization, readBody, refuseUnsignedForeign, verifyBody, verifySignature } from './fc-request-checks.js'
+import { LOCAL_ACCOUNT_ID } from './start-options.js'
 
 /** A 405, which names the methods that are allowed (RFC 9110 §15.5.6: a 405 carries Allow). */
-class MethodRefusal extends InvokeRefusal {
-  constructor(
-    readonly allow: readonly string[],
-    message: string,
-  ) {
-    super(405, 'MethodNotAllowed', message)
-  }
-}
+const methodRefusal = (allow: string[], message: string) => Object.assign(new InvokeRefusal(405, 'MethodNotAllowed', message), { allow })
 
 export const API_VERSION = '2023-03-30'
 /** Function Compute's request body limits (docs/platform-facts.md §4). */
@@ -67,20 +60,9 @@ export interface LocalFcOptions {
   allowUnsigned?: boolean
 }
 
-export interface LocalFc {
-  url: string
-  port: number
-  accountId: string
-  region: string
-  /** Every invocation and refusal so far. */
-  invocations: InvocationRecord[]
-  /** Resolves when no asynchronous invocation is queued, running or waiting to retry. */
-  settled(): Promise<void>
-  /** Runs the preStop hook of every function instance that started, then stops serving. */
-  close(): Promise<void>
-}
+export type LocalFc = Awaited<ReturnType<typeof startLocalFc>>
 
-export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
+export async function startLocalFc(options: LocalFcOptions) {
   const FCClient = await loadFc2()
   const creds = options.credentials
   registerSecret(creds.accessKeySecret)
@@ -90,7 +72,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   const settings: ContextSettings = {
     credentials: creds,
     region: options.region ?? 'cn-hangzhou',
-    accountId: options.accountId ?? '1234567890123456',
+    accountId: options.accountId ?? LOCAL_ACCOUNT_ID,
     print,
     invocations,
   }
@@ -110,7 +92,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   }
 
   async function invoke(req: IncomingMessage, url: URL, name: string): Promise<HttpAnswer> {
-    if (req.method !== 'POST') throw new MethodRefusal(['POST'], `invoke with POST, not ${req.method}`)
+    if (req.method !== 'POST') throw methodRefusal(['POST'], `invoke with POST, not ${req.method}`)
     const signed = authenticate(req, url.pathname, null, false)
     const l = loaded.get(name)
     if (!l)
@@ -148,7 +130,7 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     if (!l || !http) throw new InvokeRefusal(404, 'TriggerNotFound', `function ${t.functionName} has no HTTP trigger here`)
     const method = req.method ?? 'GET'
     if (!http.methods.includes(method))
-      throw new MethodRefusal(http.methods, `the HTTP trigger of ${t.functionName} takes ${http.methods.join(', ')}, not ${method}`)
+      throw methodRefusal(http.methods, `the HTTP trigger of ${t.functionName} takes ${http.methods.join(', ')}, not ${method}`)
     const body = await readBody(req, SYNC_LIMIT, 'synchronous')
     if (signed) verifyBody(req, body)
     const requestId = newRequestId()
@@ -168,14 +150,9 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const match = INVOKE_PATH.exec(url.pathname)
-    const t = match ? undefined : decodePath(() => matchHttpTrigger(url), url.pathname)
+    const t = match ? undefined : matchHttpTrigger(url)
     let answer: HttpAnswer
-    if (match)
-      answer = await invoke(
-        req,
-        url,
-        decodePath(() => decodeURIComponent(match[1]!), url.pathname),
-      )
+    if (match) answer = await invoke(req, url, decodeSegment(match[1]!, url.pathname))
     else if (t) answer = await trigger(req, url, t)
     else
       throw new InvokeRefusal(
@@ -204,17 +181,14 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(body)),
       'x-fc-request-id': newRequestId(),
-      ...(refusal instanceof MethodRefusal ? { allow: refusal.allow.join(', ') } : {}),
+      ...('allow' in refusal ? { allow: (refusal.allow as string[]).join(', ') } : {}),
       // A body not read yet is not worth reading: close once the answer is out.
       ...(req.complete ? {} : { connection: 'close' }),
     })
     res.end(body)
   }
 
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail)
-    server.listen(options.port ?? 0, '127.0.0.1', () => ok())
-  })
+  await once(server.listen(options.port ?? 0, '127.0.0.1'), 'listening')
   const port = (server.address() as AddressInfo).port
   listening = `127.0.0.1:${port}`
 
@@ -223,8 +197,11 @@ export async function startLocalFc(options: LocalFcOptions): Promise<LocalFc> {
     port,
     accountId: settings.accountId,
     region: settings.region,
+    /** Every invocation and refusal so far. */
     invocations,
+    /** Resolves when no asynchronous invocation is queued, running or waiting to retry. */
     settled: () => queue.settled(),
+    /** Runs the preStop hook of every function instance that started, then stops serving. */
     async close() {
       for (const l of loaded.values()) await runPreStop(l, settings)
       server.closeAllConnections()

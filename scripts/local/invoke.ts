@@ -1,12 +1,8 @@
 // A signed invocation of a function served by `npm start`, made as Function Compute's clients make it (USAGE).
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { messageOf } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
-import { parsePort } from './ports.js'
-import { DEFAULT_FC_PORT, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from './start-options.js'
+import { parseCommand, runAsMain } from '../cli/command.js'
+import { DEFAULT_FC_PORT, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, parsePort } from './start-options.js'
 
 export const USAGE = `usage: npx tsx scripts/local/invoke.ts [--fc-port N] [--async] [--region R] <function-name> [<event-file> | -]
 
@@ -22,19 +18,16 @@ A signed invocation of a function that \`npm start\` serves, made as @alicloud/f
 environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET sign the request (the key
 \`npm start -- --require-signature\` prints); without them, the published local pair.`
 
+const options = {
+  'fc-port': { type: 'string' },
+  async: { type: 'boolean', default: false },
+  region: { type: 'string', default: 'cn-hangzhou' },
+} as const
+
 async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>
-  try {
-    parsed = parse(argv)
-  } catch (err) {
-    console.error(`${messageOf(err)}\n${USAGE}`)
-    return 2
-  }
+  const parsed = parseCommand(argv, { options, allowPositionals: true }, USAGE, { out: console.log, err: console.error }, (p) => p)
+  if (typeof parsed === 'number') return parsed
   const { values, positionals } = parsed
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
   const [name, file = '-'] = positionals
   if (name === undefined || positionals.length > 2) {
     console.error(USAGE)
@@ -61,26 +54,4 @@ async function main(argv: string[]): Promise<number> {
   return 0
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      'fc-port': { type: 'string' },
-      async: { type: 'boolean', default: false },
-      region: { type: 'string', default: 'cn-hangzhou' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  })
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(messageOf(err))
-      process.exit(1)
-    },
-  )
-}
+runAsMain(import.meta.url, main, { exit: true })

@@ -16,9 +16,7 @@ export type SampleKind = 'instanceId' | 'endpoint' | 'groupId'
 
 /** Whether a rule's source value is one of the samples. */
 export function isSample(field: SampleKind, value: string | undefined): boolean {
-  if (value === undefined) return false
-  const lists = { instanceId: SAMPLE_IDS.instanceIds, endpoint: SAMPLE_IDS.endpoints, groupId: SAMPLE_IDS.groupIds }
-  return (lists[field] as readonly string[]).includes(value)
+  return value !== undefined && (SAMPLE_IDS[`${field}s`] as readonly string[]).includes(value)
 }
 
 /**

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
 import { messageOf } from '../../shared/errors.js'
-import type { ReceivedMessage } from './subscriber.js'
+import type { Received } from '../mqtt/subscriber.js'
 
 const expectedMessage = z
   .object({
@@ -72,13 +72,13 @@ export function stampTimes(event: unknown, now: Date): unknown {
 export interface MessageMatch {
   expected: ExpectedMessage
   sample: string
-  received?: ReceivedMessage
+  received?: Received
   /** Set when MQTT 5 properties were checked and differ. */
   propertyProblem?: string
 }
 
 /** Pairs each expected message with a distinct received one (same topic, QoS and payload). */
-export function matchMessages(samples: Sample[], received: ReceivedMessage[], checkMqtt5: boolean): MessageMatch[] {
+export function matchMessages(samples: Sample[], received: Received[], checkMqtt5: boolean): MessageMatch[] {
   const unused = [...received]
   const matches: MessageMatch[] = []
   for (const s of samples) {
@@ -96,7 +96,7 @@ export function matchMessages(samples: Sample[], received: ReceivedMessage[], ch
   return matches
 }
 
-function mqtt5Problem(want: NonNullable<ExpectedMessage['mqtt5']>, got: ReceivedMessage): string | undefined {
+function mqtt5Problem(want: NonNullable<ExpectedMessage['mqtt5']>, got: Received): string | undefined {
   const p = got.properties ?? {}
   if (want.contentType !== undefined && p.contentType !== want.contentType)
     return `content type ${JSON.stringify(p.contentType)}, expected ${JSON.stringify(want.contentType)}`
@@ -114,16 +114,8 @@ function mqtt5Problem(want: NonNullable<ExpectedMessage['mqtt5']>, got: Received
   return undefined
 }
 
-export interface DeadLetterMatch {
-  messageId: string
-  reason: string
-  sample: string
-  entry?: StoredDeadLetter
-}
-
-/** Finds each expected dead letter among the entries that failed at or after `since`. */
-export function matchDeadLetters(samples: Sample[], entries: StoredDeadLetter[], since: Date): DeadLetterMatch[] {
-  const recent = entries.filter((e) => Date.parse(e.lastFailureAt) >= since.getTime())
+/** Finds each expected dead letter among `recent`, the entries that failed during this run. */
+export function matchDeadLetters(samples: Sample[], recent: StoredDeadLetter[]) {
   return samples.flatMap((s) =>
     s.expect.deadLetters.map((d) => {
       const entry = recent.find((e) => e.messageId === d.messageId && e.reason.toLowerCase().includes(d.reason.toLowerCase()))

@@ -1,8 +1,9 @@
-// The command line of `npm start -- [options]`, and the local credentials the run signs with.
+// The command line of `npm start -- [options]`, its ports (one that is taken is never swapped silently for
+// another), and the local credentials the run signs with.
 import { randomBytes } from 'node:crypto'
-import { parseArgs } from 'node:util'
+import { PortInUseError } from '../../shared/errors.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
-import { parsePort } from './ports.js'
+import { type Print, parseCommand } from '../cli/command.js'
 
 export const USAGE = `usage: npm start -- [--once] [--no-samples] [--mqtt-port N] [--fc-port N] [--require-signature]
 
@@ -23,8 +24,19 @@ export const USAGE = `usage: npm start -- [--once] [--no-samples] [--mqtt-port N
 environment: MQTT_URL (use that broker instead of the embedded one), DEAD_LETTER_DIR (default
 ./.dead-letters), LOG_LEVEL, and the bridge's other variables (docs/deploying.md, "Environment variables")`
 
-export const DEFAULT_MQTT_PORT = 1883
 export const DEFAULT_FC_PORT = 9000
+
+/** A port flag's value: a whole number from 0 (any free port) to 65535. */
+export function parsePort(value: string, flag: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535) throw new Error(`${flag} must be a port number from 0 to 65535, not ${JSON.stringify(value)}`)
+  return n
+}
+
+/** EADDRINUSE becomes a PortInUseError; anything else is returned as it is. */
+export function explainListenError(err: unknown, port: number, what: string, flag: string): unknown {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' ? new PortInUseError(port, what, flag) : err
+}
 
 /** The local invoke API's key pair: published (README), so not a secret; it only shows that signing works. */
 export const LOCAL_CREDENTIALS: FcCredentials = { accessKeyId: 'LOCAL_ACCESS_KEY_ID', accessKeySecret: 'local-access-key-secret' }
@@ -36,38 +48,30 @@ export function runCredentials(requireSignature: boolean): FcCredentials {
 }
 export const LOCAL_ACCOUNT_ID = '1234567890123456'
 
-export interface StartOptions {
-  once: boolean
-  /** false: --no-samples. */
-  samples: boolean
-  mqttPort: number
-  fcPort: number
-  requireSignature: boolean
-  help: boolean
+const options = {
+  once: { type: 'boolean', default: false },
+  'no-samples': { type: 'boolean', default: false },
+  'mqtt-port': { type: 'string' },
+  'fc-port': { type: 'string' },
+  'require-signature': { type: 'boolean', default: false },
+} as const
+
+/** The options, or the exit code once --help or a usage error printed. */
+export function parseStartOptions(argv: string[], print: Print) {
+  return parseCommand(argv, { options }, USAGE, print, ({ values }) => {
+    // --once must never collide with a running `npm start` or another test: any free port by default.
+    const port = (flag: 'mqtt-port' | 'fc-port', fallback: number) => {
+      const value = values[flag]
+      return value !== undefined ? parsePort(value, `--${flag}`) : values.once ? 0 : fallback
+    }
+    return {
+      once: values.once,
+      samples: !values['no-samples'],
+      mqttPort: port('mqtt-port', 1883),
+      fcPort: port('fc-port', DEFAULT_FC_PORT),
+      requireSignature: values['require-signature'],
+    }
+  })
 }
 
-export function parseStartOptions(argv: string[]): StartOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      once: { type: 'boolean', default: false },
-      'no-samples': { type: 'boolean', default: false },
-      'mqtt-port': { type: 'string' },
-      'fc-port': { type: 'string' },
-      'require-signature': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  })
-  // --once must never collide with a running `npm start` or another test: any free port by default.
-  const fallback = (port: number) => (values.once ? 0 : port)
-  return {
-    once: values.once,
-    samples: !values['no-samples'],
-    mqttPort: values['mqtt-port'] !== undefined ? parsePort(values['mqtt-port'], '--mqtt-port') : fallback(DEFAULT_MQTT_PORT),
-    fcPort: values['fc-port'] !== undefined ? parsePort(values['fc-port'], '--fc-port') : fallback(DEFAULT_FC_PORT),
-    requireSignature: values['require-signature'],
-    help: values.help,
-  }
-}
+export type StartOptions = Exclude<ReturnType<typeof parseStartOptions>, number>

@@ -3,10 +3,12 @@ import { isUtf8 } from 'node:buffer'
 import type { Summary } from '../../shared/bridge/bridge.js'
 import type { StoredDeadLetter } from '../../shared/dead-letters/store/entry.js'
 import type { FcCredentials } from '../../shared/fc/context.js'
+import { plural } from '../cli/command.js'
+import type { Received } from '../mqtt/subscriber.js'
 import type { LocalDeployment } from './deployment.js'
 import { API_VERSION } from './fc-server.js'
 import { LOCAL_ACCOUNT_ID } from './start-options.js'
-import type { ReceivedMessage } from './subscriber.js'
+import type { LocalRules } from './start-rules.js'
 
 /** Text as text when it is printable UTF-8; anything else as hex, so a binary payload cannot garble the terminal. */
 export function showPayload(payload: Buffer): string {
@@ -16,7 +18,7 @@ export function showPayload(payload: Buffer): string {
   return `0x${payload.subarray(0, 64).toString('hex')}${payload.length > 64 ? `… (${payload.length} bytes)` : ''}`
 }
 
-export function showMessage(m: ReceivedMessage): string {
+export function showMessage(m: Received): string {
   const props: string[] = []
   if (m.properties?.contentType !== undefined) props.push(`content-type ${m.properties.contentType}`)
   if (m.properties?.messageExpiryInterval !== undefined) props.push(`expiry ${m.properties.messageExpiryInterval} s`)
@@ -35,13 +37,12 @@ export function showSummary(s: Summary): string {
 }
 
 export function showDeadLetter(e: StoredDeadLetter): string {
-  return `${e.messageId ?? '(no message ID)'}  rule ${e.ruleId ?? '-'}  ${e.source}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}\n      reason: ${e.reason}`
+  return `${e.messageId ?? '(no message ID)'}  rule ${e.ruleId ?? '-'}  ${e.source}, ${plural(e.attempts, 'attempt')}\n      reason: ${e.reason}`
 }
 
 export interface RunFacts {
   deployment: LocalDeployment
-  fcUrl: string
-  fcPort: number
+  fc: { url: string; port: number }
   broker: { url: string; embedded: boolean }
   deadLetterDir: string
   /** Unsigned requests accepted: false with --require-signature, whose own key `credentials` then is. */
@@ -52,10 +53,10 @@ export interface RunFacts {
 export function showSetup(r: RunFacts, subscriber: { version: 4 | 5; topics: string[] }): string[] {
   const d = r.deployment
   const width = Math.max(...d.functions.map((f) => f.name.length))
-  const http = d.functions.filter((f) => f.httpTrigger).map((f) => `${r.fcUrl}/http/${f.name}`)
+  const http = d.functions.filter((f) => f.httpTrigger).map((f) => `${r.fc.url}/http/${f.name}`)
   return [
     `MQTT broker        ${r.broker.url}${r.broker.embedded ? '  (embedded aedes: MQTT 3.1.1 only, so MQTT 5 properties are dropped; set MQTT_URL to use an MQTT 5 broker)' : '  (MQTT_URL)'}`,
-    `Function Compute   ${r.fcUrl}  (invoke API POST /${API_VERSION}/functions/<name>/invocations; ${r.unsigned ? 'signed requests are verified; unsigned ones accepted for curl, unless they carry Origin or another Host (a web page)' : 'signed requests only'})`,
+    `Function Compute   ${r.fc.url}  (invoke API POST /${API_VERSION}/functions/<name>/invocations; ${r.unsigned ? 'signed requests are verified; unsigned ones accepted for curl, unless they carry Origin or another Host (a web page)' : 'signed requests only'})`,
     ...(http.length > 0 ? [`HTTP trigger       ${http.join(', ')}  (as the deployed trigger URL: real status and body)`] : []),
     ...(r.unsigned
       ? []
@@ -73,7 +74,7 @@ export function showSetup(r: RunFacts, subscriber: { version: 4 | 5; topics: str
         .join(', ')
       return `  ${f.name.padEnd(width)}  ${f.role.padEnd(14)} ${extra}`
     }),
-    `bridge env         MQTT_URL=${r.broker.url} DEAD_LETTER_TARGET=${d.deadLetterTarget} FC_ENDPOINT=${r.fcUrl}`,
+    `bridge env         MQTT_URL=${r.broker.url} DEAD_LETTER_TARGET=${d.deadLetterTarget} FC_ENDPOINT=${r.fc.url}`,
     `dead-letter store  ${r.deadLetterDir}`,
     `subscriber         MQTT.js, MQTT ${subscriber.version === 5 ? '5' : '3.1.1'}, subscribed to ${subscriber.topics.join(', ')}`,
   ]
@@ -81,18 +82,10 @@ export function showSetup(r: RunFacts, subscriber: { version: 4 | 5; topics: str
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
-/** A RocketMQ message that the enabled rule `ruleId` accepts. */
-export interface HandMessage {
-  topic: string
-  instanceId?: string
-  tag?: string
-  ruleId: string
-}
-
 /** The commands that drive the running system by hand, ready to paste. */
-export function handCommands(r: RunFacts, topics: string[], message: HandMessage): string[] {
+export function handCommands(r: RunFacts, topics: string[], message: LocalRules['handMessage']): string[] {
   const d = r.deployment
-  const invoke = (name: string) => `${r.fcUrl}/${API_VERSION}/functions/${name}/invocations`
+  const invoke = (name: string) => `${r.fc.url}/${API_VERSION}/functions/${name}/invocations`
   // RawData without UNIQ_KEY: every paste is a new message (a repeated message ID would count as a duplicate).
   const event = JSON.stringify([
     {
@@ -125,7 +118,7 @@ export function handCommands(r: RunFacts, topics: string[], message: HandMessage
       `jq -c '.samples[0].event' examples/events.json | curl -sS ${invoke(d.names.bridge)} --data-binary @-`,
       '',
       '# The validate-rules function through its HTTP trigger, as the deployed trigger URL answers (422: every error with its path):',
-      `curl -sS -i ${r.fcUrl}/http/${d.names['validate-rules']} -H 'content-type: application/yaml' --data-binary 'rules: [{id: x}]'`,
+      `curl -sS -i ${r.fc.url}/http/${d.names['validate-rules']} -H 'content-type: application/yaml' --data-binary 'rules: [{id: x}]'`,
       '',
       '# Unsigned requests are a local convenience: Function Compute itself wants them signed. Signed, the way its SDK does it:',
     )
@@ -135,10 +128,10 @@ export function handCommands(r: RunFacts, topics: string[], message: HandMessage
     )
   }
   lines.push(
-    `echo ${shellQuote(event)} | ${r.unsigned ? '' : `${keys} `}npx tsx scripts/local/invoke.ts --fc-port ${r.fcPort} ${d.names.bridge}`,
+    `echo ${shellQuote(event)} | ${r.unsigned ? '' : `${keys} `}npx tsx scripts/local/invoke.ts --fc-port ${r.fc.port} ${d.names.bridge}`,
     '',
     '# The smoke test you run after deploying, against this server (one synthetic message, awaited on MQTT_URL):',
-    `${keys} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} REGION=${d.region} FC_ENDPOINT=${r.fcUrl} MQTT_URL=${r.broker.url} \\`,
+    `${keys} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} REGION=${d.region} FC_ENDPOINT=${r.fc.url} MQTT_URL=${r.broker.url} \\`,
     `  npm run smoke -- --rule ${message.ruleId}`,
     '',
     `# Watch the MQTT side (mosquitto_sub comes with Mosquitto's clients; optional):`,
@@ -150,7 +143,7 @@ export function handCommands(r: RunFacts, topics: string[], message: HandMessage
     '',
     '# The dead letters, and a replay through the served bridge (the qoslevel-3 poison stays poison):',
     `npm run replay -- --dry-run --dir ${shellQuote(r.deadLetterDir)}`,
-    `${keys} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} ALIBABA_CLOUD_REGION=${d.region} FC_ENDPOINT=${r.fcUrl} \\`,
+    `${keys} ALIBABA_CLOUD_ACCOUNT_ID=${LOCAL_ACCOUNT_ID} ALIBABA_CLOUD_REGION=${d.region} FC_ENDPOINT=${r.fc.url} \\`,
     `  npm run replay -- --target fc --dir ${shellQuote(r.deadLetterDir)}`,
     '',
     '# A report (totals per rule and minute, lag, top reasons) from the log lines this prints, saved with `npm start | tee start.log`:',

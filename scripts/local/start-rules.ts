@@ -1,32 +1,18 @@
 // The rules `npm start` serves and the samples it sends (docs/operations.md, "Samples under your own rules").
 // Under a RULES_FILE of the user's own: one message per outlet of each enabled rule (outlet-sample.ts),
 // expected to come out as the bridge's own preview says, so the run checks delivery, not the mapping.
-import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { previewEvent } from '../../shared/bridge/preview.js'
 import type { RuleModel } from '../../shared/rules/model.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
 import { validateRulesText } from '../../shared/rules/validate.js'
-import { syntheticEvent } from '../cli/smoke/synthetic-event.js'
+import { smokeToken, syntheticEvent } from '../cli/smoke/synthetic-event.js'
 import { outletSample } from './outlet-sample.js'
 import { loadSamples, type Sample } from './samples.js'
 import { LOCAL_ACCOUNT_ID } from './start-options.js'
-import type { HandMessage } from './start-report.js'
 
-export interface LocalRules {
-  file: string
-  /** The repository's rules.yaml, which examples/events.json is written for. */
-  repository: boolean
-  ruleSet: RuleSet
-  model: RuleModel
-  /** Every parent topic of the model, the routes' included: what the subscriber listens to. */
-  topics: string[]
-  /** A message one of them accepts, for the curl example. */
-  handMessage: HandMessage
-}
-
-export function readRules(root: string): LocalRules {
+export function readRules(root: string) {
   const repositoryFile = join(root, 'rules.yaml')
   const file = process.env['RULES_FILE'] || repositoryFile
   const result = validateRulesText(readFileSync(file, 'utf8'))
@@ -41,10 +27,13 @@ export function readRules(root: string): LocalRules {
   const anywhere = model.rules.some((r) => r.enabled && r.anyParent)
   return {
     file,
+    // The repository's rules.yaml, which examples/events.json is written for.
     repository: resolve(file) === repositoryFile,
     ruleSet: result.ruleSet,
     model,
+    // Every parent topic of the model, the routes' included: what the subscriber listens to.
     topics: anywhere ? ['#'] : model.parentTopics.map((p) => `${p.topic}/#`),
+    // A message the rule accepts, for the curl example.
     handMessage: {
       ruleId: rule.id,
       topic: rule.source.topic,
@@ -53,6 +42,8 @@ export function readRules(root: string): LocalRules {
     },
   }
 }
+
+export type LocalRules = ReturnType<typeof readRules>
 
 export function chooseSamples(root: string, send: boolean, rules: LocalRules, print: (line: string) => void): Sample[] {
   if (!send) {
@@ -68,19 +59,13 @@ export function chooseSamples(root: string, send: boolean, rules: LocalRules, pr
   return made.samples
 }
 
-/** One sample per outlet; an outlet no such message reaches gets none, and says why. */
-export interface RuleSamples {
-  samples: Sample[]
-  /** `rule plant routes[1]: …`, one per outlet that got no sample. */
-  skipped: string[]
-}
-
-export function samplesFromRules(ruleSet: RuleSet, model: RuleModel, accountId: string, now = new Date()): RuleSamples {
+/** One sample per outlet; an outlet no such message reaches gets none, and `skipped` says why (`rule plant routes[1]: …`). */
+export function samplesFromRules(ruleSet: RuleSet, model: RuleModel, accountId: string, now = new Date()) {
   const samples: Sample[] = []
   const skipped: string[] = []
   for (const rule of model.rules.filter((r) => r.enabled)) {
     for (const outlet of rule.outlets) {
-      const token = randomBytes(5).toString('hex')
+      const token = smokeToken()
       const made = outletSample(rule, outlet, ruleSet, token, now.getTime())
       if (!made.ok) {
         skipped.push(`rule ${rule.id} ${outlet.name}: ${made.reason}`)

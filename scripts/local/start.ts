@@ -2,23 +2,24 @@
 // aedes, or MQTT_URL), the BUILT functions of s.yaml served as Function Compute serves them, a subscriber
 // to every topic the rules publish to, and samples sent through the bridge. Then it keeps serving (Ctrl-C
 // stops everything), or with --once exits: 0 when every sample came out as expected.
+import { once } from 'node:events'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../shared/bridge/bridge.js'
-import { DEFAULT_DEAD_LETTER_DIR } from '../../shared/config/bridge.js'
+import { DEFAULT_DEAD_LETTER_DIR, loadConfig } from '../../shared/config/bridge.js'
 import { readDeadLetters } from '../../shared/dead-letters/store/store.js'
 import { messageOf } from '../../shared/errors.js'
 import { FcInvoker } from '../../shared/fc/invoke.js'
+import { plural, runAsMain } from '../cli/command.js'
+import { bridgeSettings, connectSubscriber } from '../mqtt/subscriber.js'
 import { startEmbeddedBroker } from './broker.js'
 import { readDeployment } from './deployment.js'
 import { ensureBuilt } from './dist.js'
 import { startLocalFc } from './fc-server.js'
-import { explainListenError } from './ports.js'
 import { matchDeadLetters, matchMessages, stampTimes } from './samples.js'
-import { LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions, USAGE } from './start-options.js'
+import { explainListenError, LOCAL_ACCOUNT_ID, parseStartOptions, runCredentials, type StartOptions } from './start-options.js'
 import { handCommands, type RunFacts, showDeadLetter, showMessage, showSetup, showSummary } from './start-report.js'
 import { chooseSamples, readRules } from './start-rules.js'
-import { startSubscriber } from './subscriber.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 /** How long the subscriber may take to see the last sample message after the invocations returned. */
@@ -30,6 +31,23 @@ const section = (title: string) => print(`\n== ${title}`)
 /** What must be stopped at exit, in reverse order of starting. */
 type Resources = Array<[name: string, close: () => Promise<unknown>]>
 
+/** The subscriber, with the bridge's own broker settings; `say` hears when it loses the broker and has it back. */
+export async function startSubscriber(url: string, topics: string[], say: (line: string) => void = (l) => print(`  subscriber: ${l}`)) {
+  const settings = bridgeSettings(loadConfig({ ...process.env, MQTT_URL: url }), 'start')
+  const sub = await connectSubscriber({ ...settings, topics, reconnectMs: 1000 }).catch((err: unknown) => {
+    throw new Error(
+      `the subscriber cannot subscribe on ${url}: ${messageOf(err)}\n  Is the broker running and is MQTT_URL right? Unset MQTT_URL to use the embedded broker.`,
+    )
+  })
+  sub.onConnection = (e) =>
+    say(
+      e.kind === 'lost'
+        ? `lost the broker (${e.reason}); reconnecting every second`
+        : `reconnected to the broker, subscribed to ${topics.join(', ')} again`,
+    )
+  return sub
+}
+
 async function run(options: StartOptions, resources: Resources): Promise<number> {
   print('rocketmq-mqtt-bridge: the whole system on this machine (no cloud account needed)')
   const deployment = readDeployment(join(root, 's.yaml'), process.env, LOCAL_ACCOUNT_ID)
@@ -38,22 +56,15 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   print(await ensureBuilt(root, bundles))
   const rules = readRules(root)
 
-  // Broker: MQTT_URL when set, else the embedded one.
-  let broker: { url: string; embedded: boolean }
-  if (process.env['MQTT_URL']) {
-    // Refused before anything prints it: the bridge would refuse it too, and the password would be on screen.
-    if (/^[a-z]+:\/\/[^/]*@/i.test(process.env['MQTT_URL'])) {
-      throw new Error('MQTT_URL must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead')
-    }
-    broker = { url: process.env['MQTT_URL'], embedded: false }
-  } else {
-    const embedded = await startEmbeddedBroker(options.mqttPort)
-    resources.push(['the embedded MQTT broker', () => embedded.close()])
-    broker = { url: embedded.url, embedded: true }
-  }
-  const subscriber = await startSubscriber(broker.url, rules.topics).catch((err: unknown) => {
-    throw new Error(`${messageOf(err)}\n  Is the broker running and is MQTT_URL right? Unset MQTT_URL to use the embedded broker.`)
-  })
+  // Broker: MQTT_URL when set, else the embedded one. One with credentials is refused before anything prints
+  // it: the bridge would refuse it too, and the password would be on screen.
+  const mqttUrl = process.env['MQTT_URL']
+  if (mqttUrl && /^[a-z]+:\/\/[^/]*@/i.test(mqttUrl))
+    throw new Error('MQTT_URL must not contain credentials; set MQTT_AUTH=password with MQTT_USERNAME and MQTT_PASSWORD instead')
+  const embedded = mqttUrl ? undefined : await startEmbeddedBroker(options.mqttPort)
+  if (embedded) resources.push(['the embedded MQTT broker', () => embedded.close()])
+  const broker = { url: embedded?.url ?? mqttUrl!, embedded: embedded !== undefined }
+  const subscriber = await startSubscriber(broker.url, rules.topics)
   resources.push(['the subscriber', () => subscriber.close()])
 
   // The functions run in this process and read process.env: what s.yaml sets, pointed at local things.
@@ -75,15 +86,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   // DISCONNECT; the resources stop in reverse order, so this happens before the broker goes.
   resources.push(['the local Function Compute', () => fc.close()])
   process.env['FC_ENDPOINT'] = fc.url
-  const facts: RunFacts = {
-    deployment,
-    fcUrl: fc.url,
-    fcPort: fc.port,
-    broker,
-    deadLetterDir,
-    unsigned: !options.requireSignature,
-    credentials,
-  }
+  const facts: RunFacts = { deployment, fc, broker, deadLetterDir, unsigned: !options.requireSignature, credentials }
 
   section('Set-up')
   print(...showSetup(facts, subscriber))
@@ -102,7 +105,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   for (const [i, sample] of samples.entries()) {
     const count = Array.isArray(sample.event) ? sample.event.length : 1
     section(
-      `Sample ${i + 1}/${samples.length}: ${sample.name} (${count} message${count === 1 ? '' : 's'}), synchronous invoke of ${deployment.names.bridge} through @alicloud/fc2`,
+      `Sample ${i + 1}/${samples.length}: ${sample.name} (${plural(count, 'message')}), synchronous invoke of ${deployment.names.bridge} through @alicloud/fc2`,
     )
     if (sample.about) print(sample.about)
     try {
@@ -113,7 +116,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
       if (summary.droppedV5Properties > 0) {
         dropped += summary.droppedV5Properties
         print(
-          `  ${summary.droppedV5Properties} MQTT 5 property set${summary.droppedV5Properties === 1 ? '' : 's'} dropped and counted (droppedV5Properties): the broker speaks MQTT 3.1.1 only${broker.embedded ? ' (embedded aedes). With MQTT_URL pointing at an MQTT 5 broker they arrive' : ''}.`,
+          `  ${plural(summary.droppedV5Properties, 'MQTT 5 property set')} dropped and counted (droppedV5Properties): the broker speaks MQTT 3.1.1 only${broker.embedded ? ' (embedded aedes). With MQTT_URL pointing at an MQTT 5 broker they arrive' : ''}.`,
         )
       }
     } catch (err) {
@@ -147,7 +150,7 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
     `Dead letters: ${recent.length} from this run, stored by ${deployment.names['dead-letter']} in ${deadLetterDir} (${entries.length} in the store)`,
   )
   for (const e of recent) print(`  ${showDeadLetter(e)}`)
-  const deadMatches = matchDeadLetters(samples, entries, started)
+  const deadMatches = matchDeadLetters(samples, recent)
   for (const d of deadMatches) {
     if (!d.entry)
       problems.push(`sample "${d.sample}": dead letter ${d.messageId} (reason containing "${d.reason}") is not in ${deadLetterDir}`)
@@ -174,29 +177,14 @@ async function run(options: StartOptions, resources: Resources): Promise<number>
   section('Serving. Drive it by hand (Ctrl-C stops everything)')
   print(...handCommands(facts, rules.topics, rules.handMessage), '', 'What the subscriber receives from now on:')
   subscriber.onMessage = (m) => print(`  <- ${showMessage(m)}`)
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: string) => {
-      print(`\n${signal}: stopping the functions, the subscriber and the broker`)
-      resolveStop()
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
+  const signal = await Promise.race(['SIGINT', 'SIGTERM'].map((name) => once(process, name).then(() => name)))
+  print(`\n${signal}: stopping the functions, the subscriber and the broker`)
   return 0
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: StartOptions
-  try {
-    options = parseStartOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${messageOf(err)}\n${USAGE}\n`)
-    return 2
-  }
-  if (options.help) {
-    print(USAGE)
-    return 0
-  }
+  const options = parseStartOptions(argv, { out: print, err: console.error })
+  if (typeof options === 'number') return options
   const resources: Resources = []
   try {
     return await run(options, resources)
@@ -213,7 +201,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // Explicit exit: HTTP keep-alive agents of the SDK would otherwise hold the process a while.
-  main(process.argv.slice(2)).then((code) => process.exit(code))
-}
+runAsMain(import.meta.url, main, { exit: true })

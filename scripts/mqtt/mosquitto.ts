@@ -3,7 +3,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect as tcpConnect } from 'node:net'
+import { type AddressInfo, createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { messageOf } from '../../shared/errors.js'
@@ -23,14 +23,12 @@ export function findProgram(name: string): string | undefined {
   return undefined
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().unref().on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))))
-    })
-  })
+export async function freePort(): Promise<number> {
+  const srv = createServer().unref()
+  await once(srv.listen(0, '127.0.0.1'), 'listening')
+  const { port } = srv.address() as AddressInfo
+  await new Promise((r) => srv.close(r))
+  return port
 }
 
 export interface TestCertificates {
@@ -192,9 +190,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
         s.on('data', (d: Buffer) => {
           output += d.toString()
         })
-      const exited = new Promise<never>((_, reject) =>
-        c.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}:\n${output}`))),
-      )
+      const exited = once(c, 'exit').then(([code]) => Promise.reject(new Error(`mosquitto exited with ${code}:\n${output}`)))
       exited.catch(() => {})
       try {
         await Promise.race([Promise.all([port, tlsPort, wsPort].filter((p) => p !== undefined).map((p) => waitForPort(p))), exited])
@@ -207,7 +203,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Br
       const c = child
       child = undefined
       if (!c || c.exitCode !== null || c.signalCode !== null) return
-      const gone = new Promise((r) => c.once('exit', r))
+      const gone = once(c, 'exit')
       c.kill('SIGCONT')
       c.kill(signal)
       const timer = setTimeout(() => c.kill('SIGKILL'), 3000)

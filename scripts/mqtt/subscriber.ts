@@ -121,14 +121,10 @@ export async function connectSubscriber(o: SubscriberOptions): Promise<Subscribe
   })
   const keep = o.keep ?? true
   client.on('message', (topic, payload, packet) => {
-    const p = packet.properties
+    const { userProperties, messageExpiryInterval, contentType } = packet.properties ?? {}
+    const properties = Object.entries({ userProperties, messageExpiryInterval, contentType }).filter(([, v]) => v !== undefined)
     const m: Received = { topic, qos: packet.qos, retain: packet.retain, payload, at: Date.now() }
-    if (p && (p.userProperties || p.messageExpiryInterval !== undefined || p.contentType !== undefined))
-      m.properties = {
-        ...(p.userProperties ? { userProperties: p.userProperties } : {}),
-        ...(p.messageExpiryInterval !== undefined ? { messageExpiryInterval: p.messageExpiryInterval } : {}),
-        ...(p.contentType !== undefined ? { contentType: p.contentType } : {}),
-      }
+    if (properties.length > 0) m.properties = Object.fromEntries(properties)
     if (keep) messages.push(m)
     ;(sub ? sub.onMessage : o.onMessage)?.(m)
     wake()

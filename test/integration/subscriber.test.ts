@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { connectAsync } from 'mqtt'
-import { startSubscriber } from '../../scripts/local/subscriber.js'
+import { startSubscriber } from '../../scripts/local/start.js'
 import { bridgeSettings, type ConnectionEvent, connectSubscriber } from '../../scripts/mqtt/subscriber.js'
 import { loadConfig } from '../../shared/config/bridge.js'
 import { signaturePassword } from '../../shared/mqtt/auth.js'

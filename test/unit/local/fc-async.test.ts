@@ -1,7 +1,7 @@
 // The local invoke server's record of invocations stays bounded, however many requests arrive.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { InvocationLog, MAX_INVOCATION_RECORDS } from '../../../scripts/local/fc-async.js'
+import { InvocationLog, MAX_INVOCATION_RECORDS } from '../../../scripts/local/fc-functions.js'
 
 test('the most recent records are kept, the oldest forgotten', () => {
   const log = new InvocationLog()
