@@ -8,6 +8,9 @@ import { redact } from '../../shared/logging/secrets.js'
 
 export type OptionValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ options: O }>>['values']
 
+/** Where a command prints: its output and its errors. */
+export type Print = Record<'out' | 'err', (line: string) => void>
+
 /**
  * The command line through `read`, or an exit code: 0 once --help (-h) printed `help`, 2 once a usage
  * error (from parseArgs, or thrown by `read`) printed its message and the usage.
@@ -16,7 +19,7 @@ export function parseCommand<T extends ParseArgsConfig, R>(
   argv: string[],
   config: T,
   usage: string,
-  print: Record<'out' | 'err', (line: string) => void>,
+  print: Print,
   read: (parsed: ReturnType<typeof parseArgs<T>>) => R,
   help = usage,
 ): R | number {
