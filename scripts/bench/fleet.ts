@@ -246,7 +246,8 @@ export async function runFleetBench(
 export function renderFleetBench(r: FleetBenchResult | { skipped: string }): string {
   if ('skipped' in r) return `## Fleet store\n\nskipped: ${r.skipped}`
   const c = r.coldStart
-  const header = 'without the store|with it|slower (median of pairs)|bridge CPU without / with|round trips / batch|scripts / batch|Redis µs / batch|'
+  const header =
+    'without the store|with it|slower (median of pairs)|bridge CPU without / with|round trips / batch|scripts / batch|Redis µs / batch|'
   const cells = [r.withoutStoreMs, r.withStoreMs, `${r.slowerPercent} %`, `${r.bridgeCpuMs.without} / ${r.bridgeCpuMs.with} ms`]
   cells.push(r.roundTripsPerBatch, r.scriptsPerBatch, r.redisMicrosPerBatch, `${r.retried.ms} ms, ${r.retried.roundTrips} round trips`)
   return [
