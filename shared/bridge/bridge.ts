@@ -108,7 +108,7 @@ export class Bridge {
     const requestId = context?.requestId ?? 'unknown'
     const opened = openEvent(event)
     const deadline = invocationDeadline(startedAt, context)
-    const { parsed, results, sent, droppedV5Properties } = await this.deliver(
+    const { parsed, results, sent, droppedV5Properties, settled } = await this.deliver(
       opened,
       startedAt,
       deadline,
@@ -141,6 +141,8 @@ export class Bridge {
       target: this.sink.description,
       handedOff: !handOffError,
     })
+    // The fleet store marks what was delivered complete while the results are recorded; done before returning.
+    await settled
     if (decision.outcome !== 'ok') throw decision.error
     return summary
   }
@@ -159,13 +161,13 @@ export class Bridge {
     deadline: number,
     log: Logger,
     end: number,
-  ): Promise<{ parsed: ParsedEvent; results: MessageResult[]; sent: number; droppedV5Properties: number }> {
+  ): Promise<{ parsed: ParsedEvent; results: MessageResult[]; sent: number; droppedV5Properties: number; settled: Promise<void> }> {
     const parsed: ParsedEvent = { shape: opened.shape, received: opened.received, messages: [], poison: [] }
     const results: MessageResult[] = new Array(opened.received)
     const planner = new Planner(this.index, this.options.ignoreDeadlines ? null : startedAt)
     // With a fleet store, each message is claimed as it is planned (shared/fleet/deliver.ts).
-    const fleet = this.fleet?.begin({ deadline, end, log, fingerprint: (p) => this.delivered.fingerprintOf(p) })
-    const totals = { sent: 0, droppedV5Properties: 0 }
+    const fleet = this.fleet?.begin({ deadline, end, log, expected: opened.received, fingerprint: (p) => this.delivered.fingerprintOf(p) })
+    const totals = { sent: 0, droppedV5Properties: 0, settled: Promise.resolve() }
     let failure: string | undefined
     let thrown: { err: unknown } | undefined
     let publishing: Promise<void> = Promise.resolve()
@@ -176,7 +178,9 @@ export class Bridge {
           for (const s of sends) results[s.publish.index] = { status: 'failed', publish: s.publish, reason: failure }
           return
         }
-        totals.droppedV5Properties += await this.publish(sends, results, deadline, log, fleet)
+        const published = await this.publish(sends, results, deadline, log, fleet)
+        totals.droppedV5Properties += published.droppedV5Properties
+        totals.settled = published.settled
         const failed = sends.map((s) => results[s.publish.index]!).find((r) => r.status === 'failed')
         if (failed) failure = `not sent: an earlier message of this batch failed (${failed.reason}); the batch is retried`
       })
@@ -224,23 +228,29 @@ export class Bridge {
     return undefined
   }
 
-  /** Publishes `sends` (through the fleet store, when there is one) and records each one's result; returns the MQTT 5 property sets dropped. */
+  /**
+   * Publishes `sends` (through the fleet store, when there is one) and records each one's result; returns the
+   * MQTT 5 property sets dropped, and the fleet store's settling, still under way.
+   */
   private async publish(
     sends: ToPublish[],
     results: MessageResult[],
     deadline: number,
     log: Logger,
     fleet: FleetBatch | undefined,
-  ): Promise<number> {
+  ): Promise<{ droppedV5Properties: number; settled: Promise<void> }> {
     const groups = sends.some((s) => s.messageGroup !== undefined) ? sends.map(groupOf) : undefined
     const publish = (items: Publish[], g: (string | undefined)[] | undefined) => this.pool.publish(items, deadline, log, g)
     // With a fleet store, the sends were claimed as they were planned; only what this invocation claimed goes to the pool.
-    const { outcomes, droppedV5Properties } = fleet
+    const { outcomes, droppedV5Properties, settled } = fleet
       ? await fleet.finish(publish)
-      : await publish(
-          sends.map((s) => s.publish),
-          groups,
-        )
+      : {
+          ...(await publish(
+            sends.map((s) => s.publish),
+            groups,
+          )),
+          settled: Promise.resolve(),
+        }
     outcomes.forEach((o, k) => {
       const send = sends[k]!
       const { publish } = send
@@ -256,7 +266,7 @@ export class Bridge {
         results[at] = deadLettered({ index: at, reason: o.reason, ruleId: publish.ruleId, ...ids }, send.event)
       else results[at] = { status: 'failed', publish, reason: o.reason }
     })
-    return droppedV5Properties
+    return { droppedV5Properties, settled }
   }
 
   /** Hands the dead letters to the target; a failure is returned, so the invocation fails and nothing is lost. */

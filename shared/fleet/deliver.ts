@@ -11,6 +11,7 @@
 import type { Logger } from '../logging/logger.js'
 import type { Publish } from '../mapping/publish.js'
 import type { PublishOutcome, PublishResult } from '../mqtt/outcome.js'
+import { claimChunks } from './chunks.js'
 import { type ChunkMember, type ClaimState, claimCalls, claimStates, settleCalls } from './claims.js'
 import type { FleetConnection, ScriptCall } from './connection.js'
 import type { FleetRateLimiter } from './rate-limiter.js'
@@ -37,6 +38,8 @@ export interface FleetInvocation {
   /** This invocation, unique in the fleet: owner tokens are `<token>.<chunk>`. */
   token: string
   log: Logger
+  /** The most messages the batch can add (its size): how it is cut (chunks.ts). */
+  expected: number
 }
 
 export interface FleetStats {
@@ -50,12 +53,6 @@ export interface FleetStats {
   roundTrips: number
 }
 
-/**
- * Messages claimed in one script. A chunk is claimed as soon as it is planned, so only the last one's claim is
- * waited for once planning ends: small, yet large enough that a script's own cost (one owner record, one
- * round trip) stays a small part of it.
- */
-export const CLAIM_CHUNK = 128
 /** A claim outlives its owner's invocation by this much, so clock skew never frees a claim too early. */
 const CLAIM_MARGIN_MS = 1000
 /** Settling may go on past the deadline, up to this long before the invocation's end. */
@@ -90,22 +87,29 @@ export class FleetRun {
   private readonly broken = new Map<string, { at: number; reason: string }>()
   readonly stats: FleetStats = { keys: 0, claimed: 0, takenOver: 0, duplicates: 0, busy: 0, released: 0, permits: 0, roundTrips: 0 }
   private storeFailure: string | undefined
+  /** The sizes of the chunks, as planned for the batch's size; what is left at finish() is the last one. */
+  private readonly sizes: number[]
 
   constructor(
     private readonly connection: FleetConnection,
     private readonly limiter: FleetRateLimiter | undefined,
     private readonly windowMs: number,
     private readonly call: FleetInvocation,
-  ) {}
+  ) {
+    this.sizes = claimChunks(call.expected)
+  }
 
   /** The next message in batch order; a full chunk's claim is sent now. */
   add(item: FleetItem): void {
     this.items.push(item)
-    if (this.items.length - this.claimedUpTo >= CLAIM_CHUNK) this.claimRest()
+    if (this.items.length - this.claimedUpTo >= (this.sizes[this.chunks.length] ?? Number.POSITIVE_INFINITY)) this.claimRest()
   }
 
-  /** Publishes what is ours and settles; one outcome per item added, in order. */
-  async finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number; stats: FleetStats }> {
+  /**
+   * Publishes what is ours; one outcome per item added, in order, and `settled`, which the invocation awaits
+   * before it returns: it marks what was delivered complete while the caller records the results.
+   */
+  async finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number; settled: Promise<FleetStats> }> {
     this.claimRest()
     const claims = await Promise.all(this.chunks.map((c) => c.claimed))
     const mine: number[] = []
@@ -117,7 +121,6 @@ export class FleetRun {
       else for (const [j, s] of (states as ClaimState[]).entries()) this.classify(start + j, s, mine)
     }
     const dropped = await this.publish(mine, publish)
-    await this.settle(claims)
     if (this.stats.takenOver > 0) {
       this.call.log.info({
         event: 'fleet.claims-taken-over',
@@ -125,7 +128,7 @@ export class FleetRun {
         note: 'claims of invocations that ended without settling (killed or timed out) were taken over; what they had published may be published again',
       })
     }
-    return { outcomes: this.outcomes, droppedV5Properties: dropped, stats: this.stats }
+    return { outcomes: this.outcomes, droppedV5Properties: dropped, settled: this.settle(claims).then(() => this.stats) }
   }
 
   private get claimedUpTo(): number {

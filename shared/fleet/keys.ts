@@ -5,9 +5,12 @@ import { randomBytes } from 'node:crypto'
 
 const PREFIX = 'rmqb'
 
-/** A message: its rule, its message ID and the fingerprint of what is published (delivered-memory.ts). */
+/** Characters of the content fingerprint a key keeps: 132 bits, which tell apart any two contents of one message ID. */
+const FINGERPRINT_CHARS = 22
+
+/** A message: its rule, its message ID and the fingerprint of what is published (delivered-memory.ts), shortened. */
 export function messageKey(ruleId: string, messageId: string, fingerprint: string): string {
-  return `${PREFIX}:m:{${ruleId}}:${messageId}:${fingerprint}`
+  return `${PREFIX}:m:{${ruleId}}:${messageId}:${fingerprint.slice(0, FINGERPRINT_CHARS)}`
 }
 
 /** Owner records of a rule's keys: this prefix and the owner token. */

@@ -29,7 +29,8 @@ export interface FleetSend {
 /** A batch on its way through the store (FleetStore.begin). */
 export interface FleetBatch {
   add(send: FleetSend): void
-  finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number }>
+  /** `settled`: the store updated (a failure is logged, never thrown); the invocation awaits it before it returns. */
+  finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number; settled: Promise<void> }>
 }
 
 export interface FleetCall {
@@ -38,6 +39,8 @@ export interface FleetCall {
   log: Logger
   /** The content fingerprint of a publish, as the instance's own memory computes it (delivered-memory.ts). */
   fingerprint: (p: Publish) => string
+  /** How many messages the batch holds: the most it can add. */
+  expected: number
 }
 
 export class FleetStore {
@@ -72,20 +75,20 @@ export class FleetStore {
    */
   begin(call: FleetCall): FleetBatch {
     this.warnOnce(call.log)
-    const { deadline, end, log } = call
+    const { deadline, end, log, expected } = call
     const run = new FleetRun(this.connection, this.limiter, this.settings.windowMs, {
       deadline,
       end,
       log,
+      expected,
       token: `${this.instance}.${++this.invocations}`,
     })
     return {
       add: ({ publish: p, group }) =>
         run.add({ publish: p, group, key: p.messageId === undefined ? undefined : messageKey(p.ruleId, p.messageId, call.fingerprint(p)) }),
       finish: async (publish) => {
-        const { outcomes, droppedV5Properties, stats } = await run.finish(publish)
-        log.debug({ event: 'fleet.batch', ...stats })
-        return { outcomes, droppedV5Properties }
+        const { outcomes, droppedV5Properties, settled } = await run.finish(publish)
+        return { outcomes, droppedV5Properties, settled: settled.then((stats) => log.debug({ event: 'fleet.batch', ...stats })) }
       },
     }
   }

@@ -101,6 +101,30 @@ describe('the fleet store failing, and instances dying', needsFleet(), () => {
     assert.deepEqual(unchecked, [], 'published without a claim in the store')
   })
 
+  test('Redis killed after the claims, while the batch is published: everything claimed is delivered, and the failed settling is a warning', async () => {
+    // MQTT_RATE_LIMIT keeps the publishing going long enough to kill the store behind it.
+    const a = world.instance({ MQTT_RATE_LIMIT: '100' })
+    const { event, expected } = commands(60, 'UNSETTLED-')
+    const running = a.handle(event, 'unsettled')
+    await world.sub.waitUntil(
+      (got) => got.some((m) => m.payload.toString().startsWith('UNSETTLED- #')),
+      20_000,
+      'first message of the batch',
+    )
+    await world.redis.stop()
+    const r = await running
+    await world.redis.start()
+
+    assert.equal(r.error, undefined)
+    assert.equal(r.summary?.published, 60)
+    const warnings = events(r.lines, 'fleet.settle-failed')
+    assert.equal(warnings.length, 1)
+    assert.match(String(warnings[0]!['reason']), new RegExp(`^the fleet store at FLEET_REDIS_URL=${world.redis.url} failed`))
+    assertNoPassword(r)
+    await world.settle(expected)
+    assertExactlyOnce(world.sub, expected)
+  })
+
   test('a claim left by a killed instance blocks the batch until its timeout, then is taken over', async () => {
     // A's broker accepts the connection and never answers: A claims, connects, and hangs until it is killed.
     const silent: Socket[] = []

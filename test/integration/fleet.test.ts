@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Summary } from '../../shared/bridge/summary.js'
 import { replayEvent } from '../../shared/dead-letters/store/entry.js'
-import { CLAIM_CHUNK } from '../../shared/fleet/deliver.js'
+import { claimChunks } from '../../shared/fleet/chunks.js'
 import type { Answer } from '../helpers/bundle-instance.js'
 import { assertExactlyOnce, commands, events, type FleetWorld, fleetWorld, needsFleet } from '../helpers/fleet.js'
 import { makeBatch } from '../helpers/scenario.js'
@@ -66,7 +66,8 @@ describe('exactly once across the fleet, on Redis and Mosquitto', needsFleet(), 
 
   test('a batch is claimed in chunks as it is planned, then published, and all its chunks are settled in one exchange', async () => {
     const a = world.instance()
-    const n = 2 * CLAIM_CHUNK + 44
+    const n = 300
+    const sizes = claimChunks(n)
     const { event, expected } = commands(n, 'CHUNKED-')
     const monitor = await world.redis.monitor()
     const r = await a.handle(event, 'chunked')
@@ -77,18 +78,11 @@ describe('exactly once across the fleet, on Redis and Mosquitto', needsFleet(), 
     const scripts = monitor.commands.filter((c) => /^eval(sha)?$/i.test(c[0] ?? '') && c[3]?.startsWith('rmqb:o:'))
     const shape = scripts.map((c) => ({ keys: Number(c[2]) - 1, args: c.length - 3 - Number(c[2]) }))
     // Claims carry four arguments and every message key of their chunk; settles three, and none here (all delivered).
-    assert.deepEqual(shape, [
-      { keys: CLAIM_CHUNK, args: 4 },
-      { keys: CLAIM_CHUNK, args: 4 },
-      { keys: 44, args: 4 },
-      { keys: 0, args: 3 },
-      { keys: 0, args: 3 },
-      { keys: 0, args: 3 },
-    ])
-    // Three claims and one settling exchange, as the bridge counts its round trips.
+    assert.deepEqual(shape, [...sizes.map((keys) => ({ keys, args: 4 })), ...sizes.map(() => ({ keys: 0, args: 3 }))])
+    // One round trip per claim and one settling exchange, as the bridge counts them.
     assert.deepEqual(
       events(r.lines, 'fleet.batch').map((l) => [l['claimed'], l['roundTrips']]),
-      [[n, 4]],
+      [[n, sizes.length + 1]],
     )
     await world.settle(expected)
     assertExactlyOnce(world.sub, expected)

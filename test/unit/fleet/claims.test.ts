@@ -1,8 +1,28 @@
-// Translating a chunk to claim and settle calls and back (pure).
+// Cutting a batch into chunks, and translating a chunk to claim and settle calls and back (pure).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { claimChunks, MAX_CHUNK, MIN_CHUNK } from '../../../shared/fleet/chunks.js'
 import { type ClaimState, claimCalls, claimStates, settleCalls } from '../../../shared/fleet/claims.js'
 import { messageKey, ownerPrefix } from '../../../shared/fleet/keys.js'
+
+describe('chunks', () => {
+  test('each half of what is left, at most MAX_CHUNK and at least MIN_CHUNK, so the last claim is small', () => {
+    assert.deepEqual(claimChunks(0), [])
+    assert.deepEqual(claimChunks(10), [10])
+    assert.deepEqual(claimChunks(300), [150, 75, 38, 32, 5])
+    assert.deepEqual(claimChunks(1000), [256, 256, 244, 122, 61, 32, 29])
+    for (const n of [1, 31, 32, 33, 64, 257, 1000, 10_000]) {
+      const sizes = claimChunks(n)
+      assert.equal(
+        sizes.reduce((a, b) => a + b, 0),
+        n,
+      )
+      assert.ok(sizes.every((s) => s <= MAX_CHUNK))
+      assert.ok(sizes.slice(0, -1).every((s) => s >= MIN_CHUNK))
+      assert.ok(sizes.at(-1)! <= MIN_CHUNK || sizes.length === 1)
+    }
+  })
+})
 
 describe('claim and settle calls', () => {
   const key = (rule: string, id: string) => messageKey(rule, id, 'Zm9vYmFy')
