@@ -136,7 +136,7 @@ export type FleetBenchResult = Awaited<ReturnType<typeof runFleetBench>>
 export async function runFleetBench(
   options: { batches?: number; batchSize?: number; coldRuns?: number; log?: (line: string) => void } = {},
 ) {
-  const { batches = 20, batchSize: size = 1000, coldRuns = 7, log = () => {} } = options
+  const { batches = 40, batchSize: size = 1000, coldRuns = 7, log = () => {} } = options
   const unavailable = fleetBenchUnavailable()
   if (unavailable) throw new Error(`the fleet bench needs ${unavailable}`)
   const work = mkdtempSync(join(tmpdir(), 'bench-fleet-'))
@@ -277,7 +277,7 @@ Batches of 1,000 at QoS 1 through the built bridge with the fleet store (FLEET_R
 alternating, on a redis-server and a Mosquitto started here; prints the figures as JSON on stdout and a table
 on stderr. npm run bench runs it too. See docs/performance.md, "The fleet store".
 
-  --batches N     measured batches each way, after 3 warm-ups (default 20)
+  --batches N     measured batches each way, after 3 warm-ups (default 40)
   --cold-runs N   fresh processes for the cold-start figures (default 7)
   -h, --help      this text`
 
