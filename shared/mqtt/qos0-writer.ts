@@ -18,6 +18,11 @@ export interface WritableSocket {
 export class QoS0Writer {
   private packets: Buffer[] = []
   private positions: number[] = []
+  /**
+   * Positions handed to a full socket, in order, all written on its next 'drain' (a full socket refuses
+   * every write until then); undefined while the socket takes writes. One 'drain' listener at most.
+   */
+  private waiting: number[][] | undefined
 
   constructor(
     private readonly socket: WritableSocket,
@@ -45,8 +50,17 @@ export class QoS0Writer {
     const chunk = this.packets.length === 1 ? this.packets[0]! : Buffer.concat(this.packets)
     this.packets = []
     this.positions = []
-    if (this.socket.write(chunk)) this.written(positions)
-    else this.socket.once('drain', () => this.written(positions))
+    const taken = this.socket.write(chunk)
+    if (this.waiting) this.waiting.push(positions)
+    else if (taken) this.written(positions)
+    else {
+      this.waiting = [positions]
+      this.socket.once('drain', () => {
+        const waited = this.waiting!
+        this.waiting = undefined
+        for (const ps of waited) this.written(ps)
+      })
+    }
     return true
   }
 }

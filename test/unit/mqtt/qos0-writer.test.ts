@@ -80,6 +80,29 @@ describe('QoS0Writer', () => {
     assert.deepEqual(written, [[0]])
   })
 
+  test("many flushes into a full socket wait on one 'drain' listener, then are written in order", () => {
+    const socket = new Socket()
+    socket.full = true
+    const written: number[][] = []
+    const w = new QoS0Writer(socket, false, (ps) => written.push(ps))
+    for (let k = 0; k < 15; k++) {
+      w.add(k, publish('a', 'x'))
+      w.flush()
+    }
+    assert.equal(socket.listenerCount('drain'), 1)
+    socket.full = false
+    socket.emit('drain')
+    assert.deepEqual(
+      written,
+      Array.from({ length: 15 }, (_, k) => [k]),
+    )
+    assert.equal(socket.listenerCount('drain'), 0)
+    // The socket takes writes again: the next flush is written at once.
+    w.add(15, publish('a', 'x'))
+    w.flush()
+    assert.deepEqual(written.at(-1), [15])
+  })
+
   test('MQTT 5 properties on a version-5 connection, none on 3.1.1; as many bytes as the packet limit was checked against', () => {
     const properties = { userProperties: { seq: '7' }, contentType: 'text/plain', messageExpiryInterval: 60 }
     for (const v5 of [true, false]) {
