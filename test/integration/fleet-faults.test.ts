@@ -1,12 +1,17 @@
 // The fleet store failing, and instances dying: the store unreachable, Redis killed mid-batch, and a claim left
 // by a killed instance taken over once its invocation's time is up. Real Redis, real Mosquitto, bundle processes.
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Summary } from '../../shared/bridge/summary.js'
 import type { Answer } from '../helpers/bundle-instance.js'
 import { arrivals, assertExactlyOnce, commands, events, type FleetWorld, fleetWorld, needsFleet } from '../helpers/fleet.js'
 import { freePort } from '../helpers/ports.js'
+import { cloudEvent, ORDERED_RULES } from '../helpers/scenario.js'
+import { subscribe } from '../helpers/subscriber.js'
 
 let world: FleetWorld
 
@@ -174,5 +179,67 @@ describe('the fleet store failing, and instances dying', needsFleet(), () => {
     )
     await world.settle(expected)
     assertExactlyOnce(world.sub, expected)
+  })
+
+  test('an ordered group with a message claimed elsewhere: what comes before it is published, it and what follows wait, and the retry keeps the order', async () => {
+    const rulesFile = join(tmpdir(), `fleet-ordered-${process.pid}.yaml`)
+    writeFileSync(rulesFile, ORDERED_RULES)
+    const ordered = (specs: Array<[string, number]>) =>
+      specs.map(([group, seq], i) => {
+        const ev = cloudEvent(i, {
+          topic: 'order-updates',
+          userProperties: { mqttSecondTopic: `/${group}` },
+          body: `${group}:${seq}`,
+          uniq: `ORD-${group}-${seq}`,
+        }) as {
+          data: { systemProperties: Record<string, unknown> }
+        }
+        ev.data.systemProperties['__SHARDINGKEY'] = group
+        return ev
+      })
+    const orders = await subscribe(world.broker.url, ['orders/#'], 5)
+    after(() => orders.close())
+    // B claims G:1 and hangs: its broker accepts the connection and never answers.
+    const silent: Socket[] = []
+    const server = createServer((sock) => silent.push(sock))
+    after(() => {
+      for (const sock of silent) sock.destroy()
+      server.close()
+    })
+    const port = await freePort()
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    const b = world.instance({ MQTT_URL: `mqtt://127.0.0.1:${port}`, RULES_FILE: rulesFile })
+    void b.handle(ordered([['G', 1]]), 'holds-g1', 5)
+    // Its claims come before its connection: once connected, G:1 is claimed.
+    while (silent.length === 0) await new Promise<void>((resolve) => server.once('connection', () => resolve()))
+
+    const a = world.instance({ RULES_FILE: rulesFile })
+    const batch = ordered([
+      ['G', 0],
+      ['G', 1],
+      ['G', 2],
+      ['H', 0],
+    ])
+    const first = await a.handle(batch, 'ordered-busy')
+    assert.deepEqual([counts(first).published, counts(first).failed], [2, 2])
+    assert.match(first.error ?? '', /1 × claimed by another invocation that is publishing it now/)
+    assert.match(first.error ?? '', /1 × not sent: an earlier message of its message group was not delivered/)
+
+    // B dies; its claim is taken over once its invocation's time is up (here at once).
+    await b.kill()
+    const redis = await world.redis.client()
+    for (const k of await redis.keys('rmqb:o:*')) if ((await redis.get(k)) === 'run') await redis.pexpire(k, 0)
+    const retry = await a.handle(batch, 'ordered-retry')
+    assert.equal(retry.error, undefined)
+    assert.deepEqual([retry.summary?.published, retry.summary?.duplicates], [2, 2])
+    const got = await orders.waitUntil((m) => m.length >= 4, 10_000, 'the four ordered messages')
+    assert.deepEqual(
+      got.filter((m) => m.topic === 'orders/G').map((m) => m.payload.toString()),
+      ['G:0', 'G:1', 'G:2'],
+    )
+    assert.deepEqual(
+      got.filter((m) => m.topic === 'orders/H').map((m) => m.payload.toString()),
+      ['H:0'],
+    )
   })
 })
