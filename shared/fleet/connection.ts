@@ -199,7 +199,7 @@ export class FleetConnection {
     const client = this.client
     // A reply error (a script error, NOAUTH) leaves the connection usable; anything else may not have.
     if (client && client.status !== 'ready') this.drop()
-    return new FleetStoreError(this.url, `failed (${what}): ${redact(messageOf(err))}`)
+    return new FleetStoreError(this.url, `failed (${what}): ${withAdvice(redact(messageOf(err)))}`)
   }
 
   private drop(): void {
@@ -222,4 +222,14 @@ export class FleetConnection {
       client.disconnect()
     }
   }
+}
+
+/**
+ * A refusal whose own words do not say what to do, with what to do (docs/deploying.md, "The fleet store"): an
+ * Alibaba cluster instance in proxy mode refuses a script whose keys are not literal KEYS[n], though every key
+ * of each call here shares one slot.
+ */
+function withAdvice(message: string): string {
+  if (!/bad lua script for redis cluster/i.test(message)) return message
+  return `${message} (a cluster instance in proxy mode checks each script's keys; the fleet store keeps every key of a call in one slot: set the instance's parameter script_check_enable to 0, or connect to its direct connection address)`
 }

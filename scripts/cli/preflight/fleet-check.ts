@@ -8,7 +8,8 @@ const CHECK = 'fleet store'
 const NO_VPC =
   "the bridge has no vpcConfig in s.yaml: Function Compute reaches ApsaraDB for Redis or Tair only inside the instance's VPC; set vpcConfig (vpcId, vSwitchIds, securityGroupId) on the bridge"
 const AUTO_VPC = "the bridge's vpcConfig is auto: a VPC Serverless Devs creates, not the Redis instance's; name the instance's VPC instead"
-const IN_VPC = "the Redis instance must be in that VPC, and its whitelist must allow the vSwitches' CIDR blocks (not checked from here)"
+const IN_VPC =
+  "the Redis instance must be in that VPC, and its whitelist must allow the vSwitches' CIDR blocks; a cluster instance in proxy mode needs its parameter script_check_enable set to 0, or its direct connection address in FLEET_REDIS_URL (not checked from here)"
 
 export function checkFleet(deployment: LocalDeployment, sYamlText: string): Finding[] {
   const bridge = deployment.functions.find((f) => f.role === 'bridge')!

@@ -56,6 +56,7 @@ describe('preflight with a fleet store', () => {
       ['ok', 'ok'],
     )
     assert.match(found[1]!.message, /VPC vpc-bp1fleet \(vSwitches vsw-bp1a, vsw-bp1b\)/)
+    assert.match(found[1]!.message, /a cluster instance in proxy mode needs its parameter script_check_enable set to 0/)
     const open = checkFleet(deployment({ ...env, FLEET_REDIS_PASSWORD: '' }), withVpc)
     assert.ok(open.some((f) => f.level === 'warning' && f.message.startsWith('FLEET_REDIS_PASSWORD is not set')))
   })

@@ -68,6 +68,35 @@ describe('the fleet store connection', needsRedis(), () => {
     }
   })
 
+  test("a cluster proxy that refuses the scripts' keys: the error says which parameter to set", async () => {
+    // A store in proxy mode that refuses every script, as Alibaba's cluster proxy does with script_check_enable=1.
+    const refusal =
+      '-ERR bad lua script for redis cluster, all the keys that the script uses should be passed using the KEYS array, and KEYS should not be in expression\r\n'
+    // The client's set-up commands (CLIENT SETINFO) are answered +OK, each script with the refusal.
+    const open: Socket[] = []
+    const server = createServer((s) => {
+      open.push(s)
+      s.on('data', (d: Buffer) => {
+        for (const command of d.toString().split(/^\*/m).slice(1)) s.write(/^\d+\r\n\$\d+\r\neval/i.test(command) ? refusal : '+OK\r\n')
+      })
+    })
+    const port = await freePort()
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    const conn = new FleetConnection(settings({ url: `redis://127.0.0.1:${port}`, port, password: undefined }))
+    try {
+      const err = await failure(conn)
+      assert.match(
+        err.message,
+        /^the fleet store at FLEET_REDIS_URL=redis:\/\/127\.0\.0\.1:\d+ failed \(a test call\): ERR bad lua script for redis cluster/,
+      )
+      assert.match(err.message, /set the instance's parameter script_check_enable to 0, or connect to its direct connection address/)
+    } finally {
+      await conn.close()
+      for (const s of open) s.destroy()
+      server.close()
+    }
+  })
+
   test('a wrong password: refused, and no password in the error', async () => {
     const wrong = 'not-the-right-password-1234'
     const err = await failure(new FleetConnection(settings({ password: wrong })))
