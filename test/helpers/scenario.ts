@@ -164,3 +164,12 @@ rules:
     target: { parentTopic: orders }
     ordering: message-group
 `
+
+/** A message of the ordered rule (ORDERED_RULES): `body` published under `orders<suffix>`, its message group as sharding key. */
+export function orderedMessage(i: number, m: { group: string; suffix: string; body: string; uniq: string }): Record<string, unknown> {
+  const ev = cloudEvent(i, { topic: 'order-updates', userProperties: { mqttSecondTopic: m.suffix }, body: m.body, uniq: m.uniq }) as {
+    data: { systemProperties: Record<string, unknown> }
+  }
+  ev.data.systemProperties['__SHARDINGKEY'] = m.group
+  return ev
+}

@@ -1,16 +1,17 @@
 // The fleet store failing, and instances dying: the store unreachable, Redis killed mid-batch, and a claim left
 // by a killed instance taken over once its invocation's time is up. Real Redis, real Mosquitto, bundle processes.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Summary } from '../../shared/bridge/summary.js'
-import type { Answer } from '../helpers/bundle-instance.js'
+import type { Answer, Instance } from '../helpers/bundle-instance.js'
 import { arrivals, assertExactlyOnce, commands, events, type FleetWorld, fleetWorld, needsFleet } from '../helpers/fleet.js'
 import { freePort } from '../helpers/ports.js'
-import { cloudEvent, ORDERED_RULES } from '../helpers/scenario.js'
+import { ORDERED_RULES, orderedMessage } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
 
 let world: FleetWorld
@@ -40,6 +41,26 @@ function claimedIds(commands: string[][]): Set<string> {
     }
   }
   return ids
+}
+
+/**
+ * An instance whose broker accepts the connection and never answers, handed `event`: it claims, connects and
+ * hangs. Resolves once it connected, so its claims are in the store (they come before the connection).
+ */
+async function hangingInstance(extra: Record<string, string>, event: unknown[], requestId: string): Promise<Instance> {
+  const silent: Socket[] = []
+  const server = createServer((sock) => silent.push(sock))
+  after(() => {
+    for (const sock of silent) sock.destroy()
+    server.close()
+  })
+  const port = await freePort()
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  const connected = once(server, 'connection')
+  const instance = world.instance({ ...extra, MQTT_URL: `mqtt://127.0.0.1:${port}` })
+  void instance.handle(event, requestId, 5)
+  await connected
+  return instance
 }
 
 describe('the fleet store failing, and instances dying', needsFleet(), () => {
@@ -131,27 +152,9 @@ describe('the fleet store failing, and instances dying', needsFleet(), () => {
   })
 
   test('a claim left by a killed instance blocks the batch until its timeout, then is taken over', async () => {
-    // A's broker accepts the connection and never answers: A claims, connects, and hangs until it is killed.
-    const silent: Socket[] = []
-    const connected = new Promise<void>((resolve) => {
-      const server = createServer((s) => {
-        silent.push(s)
-        resolve()
-      })
-      after(() => {
-        for (const s of silent) s.destroy()
-        server.close()
-      })
-      void freePort().then((port) => {
-        server.listen(port, '127.0.0.1')
-        a = world.instance({ MQTT_URL: `mqtt://127.0.0.1:${port}` })
-        void a.handle(event, 'killed-owner', 5)
-      })
-    })
-    let a: ReturnType<FleetWorld['instance']>
     const { event, expected } = commands(60, 'ORPHAN-')
-    await connected
-    await a!.kill()
+    const a = await hangingInstance({}, event, 'killed-owner')
+    await a.kill()
 
     // Its claims: one owner record per chunk and rule, running, expiring after its 5 s function timeout.
     const redis = await world.redis.client()
@@ -185,33 +188,13 @@ describe('the fleet store failing, and instances dying', needsFleet(), () => {
     const rulesFile = join(tmpdir(), `fleet-ordered-${process.pid}.yaml`)
     writeFileSync(rulesFile, ORDERED_RULES)
     const ordered = (specs: Array<[string, number]>) =>
-      specs.map(([group, seq], i) => {
-        const ev = cloudEvent(i, {
-          topic: 'order-updates',
-          userProperties: { mqttSecondTopic: `/${group}` },
-          body: `${group}:${seq}`,
-          uniq: `ORD-${group}-${seq}`,
-        }) as {
-          data: { systemProperties: Record<string, unknown> }
-        }
-        ev.data.systemProperties['__SHARDINGKEY'] = group
-        return ev
-      })
+      specs.map(([group, seq], i) =>
+        orderedMessage(i, { group, suffix: `/${group}`, body: `${group}:${seq}`, uniq: `ORD-${group}-${seq}` }),
+      )
     const orders = await subscribe(world.broker.url, ['orders/#'], 5)
     after(() => orders.close())
-    // B claims G:1 and hangs: its broker accepts the connection and never answers.
-    const silent: Socket[] = []
-    const server = createServer((sock) => silent.push(sock))
-    after(() => {
-      for (const sock of silent) sock.destroy()
-      server.close()
-    })
-    const port = await freePort()
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    const b = world.instance({ MQTT_URL: `mqtt://127.0.0.1:${port}`, RULES_FILE: rulesFile })
-    void b.handle(ordered([['G', 1]]), 'holds-g1', 5)
-    // Its claims come before its connection: once connected, G:1 is claimed.
-    while (silent.length === 0) await new Promise<void>((resolve) => server.once('connection', () => resolve()))
+    // B claims G:1 and hangs until it is killed.
+    const b = await hangingInstance({ RULES_FILE: rulesFile }, ordered([['G', 1]]), 'holds-g1')
 
     const a = world.instance({ RULES_FILE: rulesFile })
     const batch = ordered([

@@ -19,7 +19,7 @@ import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext } from '../helpers/fc-context.js'
 import { type LatencyProxy, startLatencyProxy } from '../helpers/latency-proxy.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, ORDERED_RULES } from '../helpers/scenario.js'
+import { ORDERED_RULES, orderedMessage } from '../helpers/scenario.js'
 import { type Subscriber, subscribe } from '../helpers/subscriber.js'
 
 const RULES = ORDERED_RULES
@@ -36,16 +36,14 @@ interface Spec {
 
 /** An event-streaming batch of ordered messages: each a `<group>:<seq>` payload with its group as sharding key. */
 function event(tag: string, specs: Spec[]): unknown[] {
-  return specs.map((s, i) => {
-    const ev = cloudEvent(i, {
-      topic: 'order-updates',
-      userProperties: { mqttSecondTopic: s.topic.slice('orders'.length) },
+  return specs.map((s, i) =>
+    orderedMessage(i, {
+      group: `${tag}-${s.group}`,
+      suffix: s.topic.slice('orders'.length),
       body: `${tag}:${s.group}:${s.seq}`,
       uniq: `${tag}-${s.group}-${s.seq}`,
-    }) as { data: { systemProperties: Record<string, unknown> } }
-    ev.data.systemProperties['__SHARDINGKEY'] = `${tag}-${s.group}`
-    return ev
-  })
+    }),
+  )
 }
 
 describe('ordered delivery per message group, on Mosquitto', needsMosquitto(), () => {
