@@ -204,7 +204,7 @@ export class Bridge {
         const send = this.unsent(planner.plan(m), results)
         if (send) {
           sends.push(send)
-          fleet?.add({ publish: send.publish, group: groupOf(send) })
+          fleet?.add(send.publish, groupOf(send))
         }
       }
       if (sends.length > 0) publish(sends)

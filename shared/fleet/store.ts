@@ -21,14 +21,10 @@ export function invocationEnd(start: number, context: FcContext | undefined): nu
   return start + (context?.function?.timeout ?? DEFAULT_TIMEOUT_S) * 1000
 }
 
-export interface FleetSend {
-  publish: Publish
-  group: string | undefined
-}
-
 /** A batch on its way through the store (FleetStore.begin). */
 export interface FleetBatch {
-  add(send: FleetSend): void
+  /** The next message to publish, in batch order, and its message group (ordered rules). */
+  add(publish: Publish, group: string | undefined): void
   /** `settled`: the store updated (a failure is logged, never thrown); the invocation awaits it before it returns. */
   finish(publish: PublishChunk): Promise<{ outcomes: FleetOutcome[]; droppedV5Properties: number; settled: Promise<void> }>
 }
@@ -84,7 +80,7 @@ export class FleetStore {
       token: `${this.instance}.${++this.invocations}`,
     })
     return {
-      add: ({ publish: p, group }) =>
+      add: (p, group) =>
         run.add({ publish: p, group, key: p.messageId === undefined ? undefined : messageKey(p.ruleId, p.messageId, call.fingerprint(p)) }),
       finish: async (publish) => {
         const { outcomes, droppedV5Properties, settled } = await run.finish(publish)
