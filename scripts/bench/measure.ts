@@ -23,6 +23,22 @@ function quantile(values: number[], q: number): number {
 
 export const median = (values: number[]) => quantile(values, 0.5)
 
+/**
+ * A distribution-free 95 % confidence interval of the median (from the order statistics: the median lies
+ * below the k-th smallest of n values with a binomial chance), so a verdict near its target shows how near.
+ */
+export function medianInterval(values: number[]): [number, number] {
+  const sorted = [...values].sort((a, b) => a - b)
+  const n = sorted.length
+  // The largest k with P(Binomial(n, 1/2) < k) <= 2.5 %: [x_k, x_(n+1-k)] then holds the median with >= 95 %.
+  let k = 0
+  for (let below = 0, p = 0.5 ** n; k < n && below + p <= 0.025; k++) {
+    below += p
+    p = (p * (n - k)) / (k + 1)
+  }
+  return k === 0 ? [Number.NaN, Number.NaN] : [sorted[k - 1]!, sorted[n - k]!]
+}
+
 function percentiles(values: number[]) {
   return { p50: round(median(values)), p99: round(quantile(values, 0.99)), max: round(quantile(values, 1)) }
 }
