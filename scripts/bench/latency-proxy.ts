@@ -62,26 +62,46 @@ export async function startLatencyProxy(target: { host: string; port: number }, 
   }
 }
 
-/** Copies `from` to `to`, each chunk `delayMs` after it was read, in order (timers of one duration fire in the order
- * they were set); an end follows the last chunk. */
+/**
+ * Copies `from` to `to`, each chunk `delayMs` after it was read, in order; an end follows the last chunk. Node's
+ * timers count from the event loop's cached millisecond, so a timer can fire almost a millisecond before its
+ * delay has passed: each chunk keeps its due time on the high-resolution clock and goes only once that came,
+ * so the delay is a floor (a timer's tick may add to it, never take away).
+ */
 function relay(from: Socket, to: Socket, delayMs: number, transform: (chunk: Buffer) => Buffer): void {
-  const later = (f: () => void) => (delayMs === 0 ? f() : setTimeout(f, delayMs))
+  const queue: Array<{ due: number; out: Buffer | 'end' }> = []
+  let timer: NodeJS.Timeout | undefined
+  const send = (out: Buffer | 'end') => {
+    if (out === 'end') to.end()
+    else if (!to.destroyed && out.length > 0 && !to.write(out)) {
+      from.pause()
+      to.once('drain', () => from.resume())
+    }
+  }
+  const flush = () => {
+    timer = undefined
+    const now = performance.now()
+    while (queue.length > 0 && queue[0]!.due <= now) send(queue.shift()!.out)
+    if (queue.length > 0) timer = setTimeout(flush, Math.max(1, Math.ceil(queue[0]!.due - now)))
+  }
+  const later = (out: Buffer | 'end') => {
+    if (delayMs === 0) return send(out)
+    queue.push({ due: performance.now() + delayMs, out })
+    timer ??= setTimeout(flush, Math.ceil(delayMs))
+  }
   let ended = false
-  from.on('data', (chunk: Buffer) => {
-    const out = transform(chunk)
-    later(() => {
-      if (!to.destroyed && out.length > 0 && !to.write(out)) {
-        from.pause()
-        to.once('drain', () => from.resume())
-      }
-    })
-  })
+  from.on('data', (chunk: Buffer) => later(transform(chunk)))
   from.once('end', () => {
     ended = true
-    later(() => to.end())
+    later('end')
   })
   // Closed without an end (reset): the link is cut, and what it still carried is lost with it.
-  from.once('close', () => ended || to.destroy())
+  from.once('close', () => {
+    if (ended) return
+    if (timer) clearTimeout(timer)
+    queue.length = 0
+    to.destroy()
+  })
 }
 
 /** The byte stream without each PUBLISH whose topic `drop` picks; an incomplete packet waits for more bytes. */

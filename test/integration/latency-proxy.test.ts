@@ -2,6 +2,7 @@
 // and in order, the round trip it adds (a lower bound only: load can add to it, never take away), the MQTT
 // framing it reads to drop one PUBLISH, and a close passed on.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
@@ -76,11 +77,42 @@ describe('latency proxy', () => {
         s.write('x')
         await back
         const ms = performance.now() - t
-        assert.ok(ms >= 19.5, `round trip ${i} took ${ms.toFixed(2)} ms`)
+        assert.ok(ms >= 20, `round trip ${i} took ${ms.toFixed(2)} ms`)
       }
     } finally {
       s.destroy()
       await proxy.close()
+    }
+  })
+
+  test('a round trip of 2 ms is never shorter, even when other input wakes the event loop all the time', async () => {
+    const proxy = await startLatencyProxy({ host: '127.0.0.1', port: echoPort }, { rttMs: 2 })
+    const s = await open(proxy.port)
+    // Another process sends a byte every 0.1 ms, so this loop wakes just after each millisecond starts: a timer
+    // counted from the loop's whole millisecond then fires as soon as that millisecond comes, before its delay
+    // has passed since the chunk was read, and a proxy that trusted it would hand chunks on early.
+    const noise = createServer((c) => c.resume())
+    await new Promise<void>((r) => noise.listen(0, '127.0.0.1', () => r()))
+    const { port } = noise.address() as { port: number }
+    const code = `const s=require('net').connect(${port},'127.0.0.1',()=>{let t=process.hrtime.bigint();const end=t+3000000000n;while((t=process.hrtime.bigint())<end){const next=t+100000n;while(process.hrtime.bigint()<next);s.write('x')}s.end()})`
+    const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' })
+    try {
+      await new Promise<void>((r) => noise.once('connection', () => r()))
+      const short: string[] = []
+      for (let i = 0; i < 200; i++) {
+        const t = performance.now()
+        const back = read(s, 1)
+        s.write('x')
+        await back
+        const ms = performance.now() - t
+        if (ms < 2) short.push(ms.toFixed(2))
+      }
+      assert.deepEqual(short, [], 'round trips shorter than 2 ms')
+    } finally {
+      child.kill()
+      s.destroy()
+      await proxy.close()
+      noise.close()
     }
   })
 
