@@ -42,7 +42,9 @@ export function claimCalls(
     calls.push({
       script: 'fleetClaim',
       keys: [ownerPrefix(ruleId) + owner, ...list.map((i) => members[i]!.key!)],
-      args: [owner, Math.ceil(claimTtlMs), windowMs, ownerPrefix(ruleId)],
+      // A key outlives its owner's claim by the window: never gone while the owner may still publish, and kept
+      // the window after the owner completes (its record lives the window from settling).
+      args: [owner, Math.ceil(claimTtlMs), Math.ceil(claimTtlMs) + windowMs, ownerPrefix(ruleId)],
     })
     positions.push(list)
   }

@@ -58,15 +58,22 @@ export class FleetConnection {
   }
 
   private async exchange(client: Redis, calls: ScriptCall[], deadline: number, what: string): Promise<unknown[]> {
+    // Checked before the write, so that "not asked" is true: a call written once the deadline passed would run.
+    if (Math.floor(deadline - this.clock.now()) <= 0) throw this.notAsked(what)
     const pipeline = client.pipeline() as ScriptCommander
     for (const c of calls) pipeline[c.script](c.keys.length, ...c.keys, ...c.args)
-    const replies = await this.within(pipeline.exec(), deadline, what)
+    const replies = await this.within(pipeline.exec(), deadline, what, true)
     this.lastAnswer = this.clock.now()
     if (replies === null) throw this.fail(what, new Error('the pipeline was discarded'))
     return replies.map(([err, value]) => {
       if (err) throw this.fail(what, err)
       return value
     })
+  }
+
+  /** Whether an exchange would be written at once, on a connection that has answered lately. */
+  get isLive(): boolean {
+    return this.live() !== undefined
   }
 
   /** The client, when it can be written to now without a check. */
@@ -166,22 +173,23 @@ export class FleetConnection {
     }
   }
 
-  /** Waits for `promise` until the deadline; on time-out the connection is dropped (it may be hung). */
-  private within<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
+  /**
+   * Waits for `promise` until the deadline; on time-out the connection is dropped (it may be hung). A deadline
+   * already passed is "not asked", except for a call already written (`written`): that one may run, so it gets
+   * a moment for its answer instead.
+   */
+  private within<T>(promise: Promise<T>, deadline: number, what: string, written = false): Promise<T> {
     const left = Math.floor(deadline - this.clock.now())
+    if (left <= 0 && !written) {
+      promise.catch(() => {})
+      return Promise.reject(this.notAsked(what))
+    }
+    const wait = Math.max(1, left)
     return new Promise<T>((resolve, reject) => {
-      const timer =
-        left > 0
-          ? this.clock.setTimeout(() => {
-              this.drop()
-              reject(new FleetStoreError(this.url, `did not answer within ${left} ms (${what}); the invocation's deadline came first`))
-            }, left)
-          : undefined
-      if (timer === undefined) {
-        promise.catch(() => {})
-        reject(new FleetStoreError(this.url, `was not asked (${what}): the invocation's deadline has passed`, true))
-        return
-      }
+      const timer = this.clock.setTimeout(() => {
+        this.drop()
+        reject(new FleetStoreError(this.url, `did not answer within ${wait} ms (${what}); the invocation's deadline came first`))
+      }, wait)
       promise.then(
         (value) => {
           this.clock.clearTimeout(timer)
@@ -193,6 +201,10 @@ export class FleetConnection {
         },
       )
     })
+  }
+
+  private notAsked(what: string): FleetStoreError {
+    return new FleetStoreError(this.url, `was not asked (${what}): the invocation's deadline has passed`, true)
   }
 
   private fail(what: string, err: unknown): FleetStoreError {

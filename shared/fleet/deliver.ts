@@ -83,7 +83,7 @@ export class FleetRun {
   private readonly items: FleetItem[] = []
   private readonly chunks: Chunk[] = []
   private readonly outcomes: FleetOutcome[] = []
-  /** For each broken message group: the first position that failed, and why. */
+  /** For each broken message group: the earliest position that failed, and why. */
   private readonly broken = new Map<string, { at: number; reason: string }>()
   readonly stats: FleetStats = { keys: 0, claimed: 0, takenOver: 0, duplicates: 0, busy: 0, released: 0, permits: 0, roundTrips: 0 }
   private storeFailure: string | undefined
@@ -170,10 +170,13 @@ export class FleetRun {
     }
   }
 
+  /** Failures are recorded out of order (a claim's at once, the broker's later): a group breaks at its earliest. */
   private fail(i: number, reason: string): void {
     this.outcomes[i] = { kind: 'failed', reason }
     const g = this.items[i]!.group
-    if (g !== undefined && !this.broken.has(g)) this.broken.set(g, { at: i, reason: brokenGroup(reason) })
+    if (g === undefined) return
+    const b = this.broken.get(g)
+    if (b === undefined || i < b.at) this.broken.set(g, { at: i, reason: brokenGroup(reason) })
   }
 
   /** A later message of a group that failed before it; undefined when it may go. */
@@ -230,15 +233,21 @@ export class FleetRun {
 
   /**
    * Marks what was delivered complete and releases the rest, for every chunk the store claimed (a claim that
-   * got through before the store failed on another is given back, unpublished), in one exchange.
+   * got through before the store failed on another is given back, unpublished), in one exchange. A chunk whose
+   * claim failed may have been claimed all the same (one rule's script refused beside another's that ran): on a
+   * connection still answering, its keys are given back too, so they do not hold this batch's retries off until
+   * the claim TTL. SETTLE frees only what this owner holds, so it is safe where nothing was claimed.
    */
   private async settle(claims: Array<ClaimState[] | string>): Promise<void> {
     const calls: ScriptCall[] = []
+    const answering = this.connection.isLive
     claims.forEach((states, k) => {
-      if (typeof states === 'string') return
+      const failed = typeof states === 'string'
+      if (failed && !answering) return
       const { start, members, owner } = this.chunks[k]!
-      const s = settleCalls(members, states, (j) => this.outcomes[start + j]?.kind === 'delivered', owner, this.windowMs)
-      this.stats.released += s.released
+      const claimed = failed ? members.map((): ClaimState => 'claimed') : states
+      const s = settleCalls(members, claimed, (j) => !failed && this.outcomes[start + j]?.kind === 'delivered', owner, this.windowMs)
+      if (!failed) this.stats.released += s.released
       calls.push(...s.calls)
     })
     if (calls.length === 0) return

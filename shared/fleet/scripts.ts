@@ -3,8 +3,8 @@
 //
 // The states of a message key (keys.ts), and who moves it:
 //
-//   absent --claim--> <owner>  (PX DUPLICATE_WINDOW)     the owner is one chunk of one invocation
-//   <owner> --settle, not delivered--> absent            released, so a retry may claim it at once
+//   absent --claim--> <owner>  (PX claim TTL + DUPLICATE_WINDOW)   the owner is one chunk of one invocation
+//   <owner> --settle, not delivered--> absent                      released, so a retry may claim it at once
 //
 // and the states of an owner record, which a key's value points at:
 //
@@ -12,14 +12,17 @@
 //   'run'  expires: the owner died; its keys are taken over by the next claim
 //
 // So a key is complete when its owner is 'done', in progress while its owner is 'run', and abandoned when its
-// owner record is gone. Completing a chunk is one write, not one per key. An owner record outlives its keys:
-// it becomes 'done' after they were claimed, with the same window. Every key of one script shares the rule's
+// owner record is gone. Completing a chunk is one write, not one per key. A key outlives its owner's 'run' (the
+// claim TTL) by the window, so a running owner's key never expires under it, whatever DUPLICATE_WINDOW is; and
+// a 'done' owner lives the window from its settling, which ends before its claim TTL does, so a key is
+// remembered at least the window after its message was delivered. Every key of one script shares the rule's
 // hash tag, so the scripts run on a Tair or Redis cluster too (one slot each).
 
 /**
- * KEYS[1] the owner record, KEYS[2..] the message keys; ARGV: owner, claim TTL ms, window ms, the owner-record
- * key prefix. Returns the keys not simply claimed, as pairs: position (from 1), then `d` (complete: a duplicate),
- * `b` (busy: its owner is still working) or `t` (taken over from an owner that died, and now claimed).
+ * KEYS[1] the owner record, KEYS[2..] the message keys; ARGV: owner, claim TTL ms, key TTL ms (the claim TTL
+ * plus the window), the owner-record key prefix. Returns the keys not simply claimed, as pairs: position (from
+ * 1), then `d` (complete: a duplicate), `b` (busy: its owner is still working) or `t` (taken over from an owner
+ * that died, and now claimed).
  */
 export const CLAIM = `
 redis.call('SET', KEYS[1], 'run', 'PX', ARGV[2])

@@ -33,19 +33,19 @@ describe('claim and settle calls', () => {
     { ruleId: 'commands', key: key('commands', 'M4') },
   ]
 
-  test('one CLAIM per rule, the owner record first, every key in the rule`s hash slot', () => {
+  test('one CLAIM per rule, the owner record first, every key in the rule`s hash slot, kept the claim TTL plus the window', () => {
     const { calls, positions } = claimCalls(members, 'tok.0', 30_000.4, 86_400_000)
     assert.deepEqual(positions, [[0, 3], [1]])
     assert.deepEqual(calls, [
       {
         script: 'fleetClaim',
         keys: ['rmqb:o:{commands}:tok.0', 'rmqb:m:{commands}:M1:Zm9vYmFy', 'rmqb:m:{commands}:M4:Zm9vYmFy'],
-        args: ['tok.0', 30_001, 86_400_000, 'rmqb:o:{commands}:'],
+        args: ['tok.0', 30_001, 30_001 + 86_400_000, 'rmqb:o:{commands}:'],
       },
       {
         script: 'fleetClaim',
         keys: ['rmqb:o:{telemetry}:tok.0', 'rmqb:m:{telemetry}:M2:Zm9vYmFy'],
-        args: ['tok.0', 30_001, 86_400_000, 'rmqb:o:{telemetry}:'],
+        args: ['tok.0', 30_001, 30_001 + 86_400_000, 'rmqb:o:{telemetry}:'],
       },
     ])
     assert.equal(ownerPrefix('commands'), 'rmqb:o:{commands}:')

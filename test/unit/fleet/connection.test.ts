@@ -162,4 +162,23 @@ describe('the fleet store connection', needsRedis(), () => {
     await answer
     await conn.close()
   })
+  test('"not asked" is true: a call whose deadline has passed is not written, even on a live connection', async () => {
+    const conn = new FleetConnection(settings())
+    const direct = await redis.client()
+    await conn.run([RATE], Date.now() + 5000, 'opening')
+    const claim: ScriptCall = {
+      script: 'fleetClaim',
+      keys: ['rmqb:o:{late}:me.0', 'rmqb:m:{late}:M1:fp'],
+      args: ['me.0', 30_000, 90_000, 'rmqb:o:{late}:'],
+    }
+    const err = await conn.run([claim], Date.now() - 1, 'a late claim').then(
+      () => assert.fail('a call past its deadline was answered'),
+      (e: unknown) => e,
+    )
+    assert.ok(err instanceof FleetStoreError && err.notAsked, String(err))
+    // The connection answers in order: once a later call is answered, anything written before it has run.
+    await conn.run([RATE], Date.now() + 5000, 'a barrier')
+    assert.equal(await direct.get('rmqb:m:{late}:M1:fp'), null, 'the claim called "not asked" ran, and holds its key')
+    await conn.close()
+  })
 })

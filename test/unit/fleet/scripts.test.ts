@@ -60,15 +60,31 @@ describe('the fleet store scripts on Redis', needsRedis(), () => {
     await direct.flushall()
   })
 
-  test('a new key is claimed for the window, its owner running until the claim TTL', async () => {
+  test('a new key is claimed for its owner`s claim TTL plus the window, its owner running until the claim TTL', async () => {
     assert.deepEqual(await claim(['A', 'B'], 'one.0', 5000), ['claimed', 'claimed'])
     assert.equal(await direct.get('rmqb:m:{commands}:A:fp'), 'one.0')
     assert.equal(await direct.get('rmqb:o:{commands}:one.0'), 'run')
     const [keyTtl, ownerTtl] = await Promise.all([direct.pttl('rmqb:m:{commands}:A:fp'), direct.pttl('rmqb:o:{commands}:one.0')])
-    assert.ok(keyTtl > 5000 && keyTtl <= WINDOW, `key TTL ${keyTtl}`)
+    assert.ok(keyTtl > WINDOW && keyTtl <= WINDOW + 5000, `key TTL ${keyTtl}`)
     assert.ok(ownerTtl > 0 && ownerTtl <= 5000, `owner TTL ${ownerTtl}`)
     // The same owner asking again (a resent pipeline) still holds them.
     assert.deepEqual(await claim(['A', 'B'], 'one.0', 5000), ['claimed', 'claimed'])
+  })
+
+  test('a window shorter than the claim TTL: the key outlives its running owner, and then the window after it completes', async () => {
+    // DUPLICATE_WINDOW=1s beside a function timeout of 30 s: were the key kept only the window from the claim, it
+    // would be gone while its owner still publishes, and a redelivery would claim it as new and publish it again.
+    const m = members(['A'])
+    const { calls, positions } = claimCalls(m, 'one.0', 31_000, 1000)
+    assert.deepEqual(claimStates(m, positions, await conn.run(calls, soon(), 'claim')), ['claimed'])
+    const ttl = () => Promise.all([direct.pttl('rmqb:m:{commands}:A:fp'), direct.pttl('rmqb:o:{commands}:one.0')])
+    const [keyTtl, runTtl] = await ttl()
+    assert.ok(keyTtl >= runTtl + 1000 - 50, `the key (${keyTtl} ms) must outlive the running owner (${runTtl} ms) by the window`)
+    assert.deepEqual(await claim(['A'], 'two.0'), ['busy'])
+    await conn.run(settleCalls(m, ['claimed'], () => true, 'one.0', 1000).calls, soon(), 'settle')
+    const [keyLeft, doneTtl] = await ttl()
+    assert.ok(doneTtl > 0 && doneTtl <= 1000, `a done owner lives the window: ${doneTtl} ms`)
+    assert.ok(keyLeft >= doneTtl, `the key (${keyLeft} ms) is remembered as long as its done owner (${doneTtl} ms)`)
   })
 
   test('claimed by a running owner: busy; once it delivered: a duplicate; what it did not deliver: released and claimable', async () => {
