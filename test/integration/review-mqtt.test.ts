@@ -1,0 +1,72 @@
+// Review findings on the MQTT publish path (branch review-mqtt), on a real Mosquitto: each test fails on the
+// code it was written against and says what the right verdict is.
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { Bridge, type Summary } from '../../shared/bridge/bridge.js'
+import { loadConfig } from '../../shared/config/bridge.js'
+import { loadRuleSet } from '../../shared/rules/load.js'
+import { type Broker, startMosquitto } from '../helpers/broker.js'
+import { fcContext } from '../helpers/fc-context.js'
+import { needsMosquitto } from '../helpers/requirements.js'
+import { cloudEvent, INSTANCE } from '../helpers/scenario.js'
+
+const RULES = `
+defaults: { profile: mqtt, qos: 1 }
+rules:
+  - id: commands
+    source: { regionId: cn-hangzhou, instanceId: ${INSTANCE}, topic: device-commands, groupId: GID_test_commands }
+    target: { parentTopic: devices }
+`
+
+function bridgeOn(broker: Broker, env: Record<string, string>): Bridge {
+  const dl = mkdtempSync(join(tmpdir(), 'dl-review-'))
+  const config = loadConfig({ MQTT_URL: broker.url, DEAD_LETTER_TARGET: `file:${dl}`, MQTT_PUBLISH_TIMEOUT_MS: '5000', ...env })
+  return new Bridge(
+    config,
+    loadRuleSet(undefined, () => ({ text: RULES, origin: 'review' })),
+  )
+}
+
+function command(i: number, tag: string, qos: 0 | 1 | 2) {
+  return cloudEvent(i, {
+    topic: 'device-commands',
+    userProperties: { mqttSecondTopic: `/${tag}/t${i % 4}`, qoslevel: String(qos) },
+    body: `${tag}-${i}`,
+    uniq: `${tag}-${i}`,
+  })
+}
+
+/** The summary, or the counts the thrown DeliveryError reports. */
+async function outcome(bridge: Bridge, event: unknown[], tag: string): Promise<{ summary?: Summary; error?: string }> {
+  try {
+    return { summary: await bridge.handle(event, fcContext(`req-${tag}`, 20)) }
+  } catch (err) {
+    return { error: (err as Error).message }
+  }
+}
+
+describe('review: a limit the MQTT 5 CONNACK announces besides the packet size (Mosquitto max_qos 1)', needsMosquitto(), () => {
+  let broker: Broker | undefined
+  before(async () => {
+    broker = await startMosquitto({ config: ['max_qos 1'] })
+  })
+  after(async () => {
+    await broker?.stop()
+  })
+
+  test('20 QoS 2 among 40: the announced Maximum QoS is honoured before sending, one invocation decides every message, no connection lost', async () => {
+    const bridge = bridgeOn(broker!, { MQTT_PROTOCOL_VERSION: '5' })
+    try {
+      const event = Array.from({ length: 40 }, (_, i) => command(i, 'mq', i % 2 ? 2 : 1))
+      const r = await outcome(bridge, event, 'mq')
+      assert.equal(r.error, undefined, 'the invocation must not fail as transient: a retry meets the same Maximum QoS')
+      assert.equal(r.summary!.published + r.summary!.deadLettered, 40)
+      assert.equal(bridge.pool.connectionsOpened, 1, `connections opened: ${bridge.pool.connectionsOpened}`)
+    } finally {
+      await bridge.close()
+    }
+  })
+})
