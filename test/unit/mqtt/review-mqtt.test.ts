@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Isolation } from '../../../shared/mqtt/isolation.js'
 import type { PassResult } from '../../../shared/mqtt/outcome.js'
-import { FakeClock, fakePool, kinds, publishes } from './fakes.js'
+import { FakeClock, fakePool, kinds, publishes, windowPass } from './fakes.js'
 
 /** A fake clock that jumps an hour ahead once it has been read far more often than any pass needs: a runaway loop that only reads the clock ends instead of hanging the test. */
 class RunawayClock extends FakeClock {
@@ -52,4 +52,22 @@ describe('review: the probe of poison isolation is a QoS 0 message', () => {
     assert.deepEqual(kinds(r), ['delivered', 'refused', 'delivered'])
     assert.ok(clock.reads < 10_000, `the connection read the clock ${clock.reads} times: a loop that never yields`)
   })
+})
+
+describe('review: acknowledgement codes that are about the broker or the session, not the message', () => {
+  test('PUBCOMP 0x92 (Packet Identifier not found) after a successful PUBREC: the broker took the message; it is not a dead letter', async () => {
+    const p = windowPass(publishes(1, { qos: 2 }))
+    p.client.refuse(p.client.sent[0]!, 0x92, 'Publish error: Packet Identifier not found')
+    await p.done
+    assert.notEqual(p.outcomes[0]!.kind, 'refused', JSON.stringify(p.outcomes[0]))
+  })
+
+  for (const code of [0x88, 0x8b, 0x8e, 0x98, 0x9c, 0x9d, 0x9f]) {
+    test(`PUBACK 0x${code.toString(16)} (a broker's own reason, as the DISCONNECT table says): transient, not a dead letter`, async () => {
+      const p = windowPass(publishes(1))
+      p.client.refuse(p.client.sent[0]!, code)
+      await p.done
+      assert.equal(p.outcomes[0]!.kind, 'failed', JSON.stringify(p.outcomes[0]))
+    })
+  }
 })
