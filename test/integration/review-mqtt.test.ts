@@ -97,3 +97,29 @@ describe(
     })
   },
 )
+
+describe(
+  'review: a refusal that applies to everything (Mosquitto ACL denying every topic the rule publishes to, MQTT 5)',
+  needsMosquitto(),
+  () => {
+    let broker: Broker | undefined
+    before(async () => {
+      broker = await startMosquitto({ denyTopics: ['devices/#'] })
+    })
+    after(async () => {
+      await broker?.stop()
+    })
+
+    test('every message on every topic answered 0x87: nothing singles one out, so the invocation fails as transient and nothing is parked', async () => {
+      const bridge = bridgeOn(broker!, { MQTT_PROTOCOL_VERSION: '5' })
+      try {
+        const event = Array.from({ length: 12 }, (_, i) => command(i, 'acl', 1))
+        const r = await outcome(bridge, event, 'acl')
+        assert.equal(r.summary, undefined, `returned ${JSON.stringify(r.summary)}`)
+        assert.match(r.error!, /\[verdicts v1 t12\]/, r.error)
+      } finally {
+        await bridge.close()
+      }
+    })
+  },
+)
