@@ -146,6 +146,21 @@ export class Connection {
         break
       }
       const pass = plan.next()
+      if (pass.indices.length === 0) {
+        // Cannot happen (isolation.ts keeps a pending verdict's probe at the head); were it to, a pass that writes
+        // nothing would loop without yielding until the deadline. Fail what is left as transient instead.
+        const why = 'poison isolation had nothing to send while messages were still undecided (a bug: please report it)'
+        log.error({
+          event: 'mqtt.broker-trouble',
+          clientId: this.clientId,
+          url: safeUrl,
+          verdict: 'transient',
+          failed: plan.remaining().length,
+          why,
+        })
+        fail(brokerTroubleReason(why, safeUrl))
+        break
+      }
       if (
         pass.alone &&
         !(await ping(this.client!, clock, Math.min(this.settings.publishTimeoutMs, deadline - clock.now()), this.pingsInFlight))

@@ -72,33 +72,6 @@ describe('review: a limit the MQTT 5 CONNACK announces besides the packet size (
 })
 
 describe(
-  'review: poison isolation whose probe is a QoS 0 message (Mosquitto max_packet_size 1024, MQTT 3.1.1, no MQTT_MAX_PACKET_SIZE)',
-  needsMosquitto(),
-  () => {
-    let broker: Broker | undefined
-    before(async () => {
-      broker = await startMosquitto({ limits: { maxPacketSize: 1024 } })
-    })
-    after(async () => {
-      await broker?.stop()
-    })
-
-    test('QoS 1 on t0, the 2,000-byte QoS 1 on t1, QoS 0 on t2: the big one is a dead letter, the others delivered, in one invocation', async () => {
-      const bridge = bridgeOn(broker!, { MQTT_PROTOCOL_VERSION: '4' })
-      try {
-        const event = [command(0, 'pz', 1), command(1, 'pz', 1, 'x'.repeat(2000)), command(2, 'pz', 0)]
-        // A 4 s function timeout: the connection spins (never yielding) until the deadline instead of deciding.
-        const r = await outcome(bridge, event, 'pz', 4)
-        assert.equal(r.error, undefined, 'the poison message must not fail as transient: every retry would meet it again')
-        assert.deepEqual([r.summary!.published, r.summary!.deadLettered], [2, 1])
-      } finally {
-        await bridge.close()
-      }
-    })
-  },
-)
-
-describe(
   'review: a refusal that applies to everything (Mosquitto ACL denying every topic the rule publishes to, MQTT 5)',
   needsMosquitto(),
   () => {
