@@ -1,12 +1,12 @@
 // What a failure means, before or without a lost connection: connect errors become typed errors whose message
-// names the broker; a PUBACK/PUBREC reason code decides between a dead letter (refused) and a retry (failed),
+// names the broker; a PUBACK/PUBREC/PUBCOMP reason code decides between a dead letter (refused) and a retry (failed),
 // with the broker's own words kept; a PUBLISH over the packet limit is refused unwritten. A lost connection is
 // loss.ts's.
 import { MqttConnectionError, ProtocolRefusedError } from '../errors.js'
 import type { PublishOutcome } from './outcome.js'
-import { TRANSIENT_PUBLISH_CODES } from './reason-codes.js'
+import { POISON_PUBLISH_CODES } from './reason-codes.js'
 
-export { TRANSIENT_PUBLISH_CODES } from './reason-codes.js'
+export { POISON_PUBLISH_CODES } from './reason-codes.js'
 
 export type CodedError = Error & { code?: number | string }
 
@@ -56,7 +56,7 @@ export function publishError(err: CodedError, url: string, reasonString?: string
   const codeText = code !== undefined ? ` (reason code 0x${code.toString(16)})` : ''
   const words = reasonString ? `: ${JSON.stringify(reasonString)}` : ''
   const reason = `the MQTT broker at ${url} rejected the publish: ${err.message}${codeText}${words}`
-  if (code !== undefined && code >= 0x80 && !TRANSIENT_PUBLISH_CODES.has(code)) return { kind: 'refused', reason, code }
+  if (code !== undefined && POISON_PUBLISH_CODES.has(code)) return { kind: 'refused', reason, code }
   return { kind: 'failed', reason }
 }
 

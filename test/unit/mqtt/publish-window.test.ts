@@ -73,6 +73,22 @@ describe('publish window: in-flight bound and order', () => {
 })
 
 describe('publish window: acknowledgements', () => {
+  test('PUBCOMP 0x92 (Packet Identifier not found) after a successful PUBREC: the broker took the message; it is not a dead letter', async () => {
+    const p = windowPass(publishes(1, { qos: 2 }))
+    p.client.refuse(p.client.sent[0]!, 0x92, 'Publish error: Packet Identifier not found')
+    await p.done
+    assert.notEqual(p.outcomes[0]!.kind, 'refused', JSON.stringify(p.outcomes[0]))
+  })
+
+  for (const code of [0x88, 0x8b, 0x8e, 0x98, 0x9c, 0x9d, 0x9f]) {
+    test(`PUBACK 0x${code.toString(16)} (a broker's own reason, as the DISCONNECT table says): transient, not a dead letter`, async () => {
+      const p = windowPass(publishes(1))
+      p.client.refuse(p.client.sent[0]!, code)
+      await p.done
+      assert.equal(p.outcomes[0]!.kind, 'failed', JSON.stringify(p.outcomes[0]))
+    })
+  }
+
   test('PUBACK reason codes: 0x87 is refused with its code; 0x97 and 0x80 fail; no code fails', async () => {
     const p = pass(publishes(5), 'manual')
     const [a, b, c, d, e] = p.client.sent

@@ -4,24 +4,6 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { publishes, windowPass } from './fakes.js'
 
-describe('review: acknowledgement codes that are about the broker or the session, not the message', () => {
-  test('PUBCOMP 0x92 (Packet Identifier not found) after a successful PUBREC: the broker took the message; it is not a dead letter', async () => {
-    const p = windowPass(publishes(1, { qos: 2 }))
-    p.client.refuse(p.client.sent[0]!, 0x92, 'Publish error: Packet Identifier not found')
-    await p.done
-    assert.notEqual(p.outcomes[0]!.kind, 'refused', JSON.stringify(p.outcomes[0]))
-  })
-
-  for (const code of [0x88, 0x8b, 0x8e, 0x98, 0x9c, 0x9d, 0x9f]) {
-    test(`PUBACK 0x${code.toString(16)} (a broker's own reason, as the DISCONNECT table says): transient, not a dead letter`, async () => {
-      const p = windowPass(publishes(1))
-      p.client.refuse(p.client.sent[0]!, code)
-      await p.done
-      assert.equal(p.outcomes[0]!.kind, 'failed', JSON.stringify(p.outcomes[0]))
-    })
-  }
-})
-
 describe('review: per-topic order after a transient refusal (no ordered rule)', () => {
   test('PUBACK 0x97 on m-0: the messages of its topic written after the failure was known are not delivered ahead of its retry', async () => {
     // One topic, 40 QoS 1 messages, a window of 20: m-0 is answered 0x97 (quota exceeded: transient, retried).
