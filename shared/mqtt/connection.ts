@@ -44,7 +44,14 @@ export class Connection {
   ) {
     const rate = settings.rateLimit ?? 0
     this.bucket = rate > 0 ? new TokenBucket(rate) : undefined
-    this.negotiated = { version: 4, window: settings.maxInFlight, packetLimit: settings.packetLimit, keepaliveMs: KEEPALIVE_S * 1000 }
+    this.negotiated = {
+      version: 4,
+      window: settings.maxInFlight,
+      packetLimit: settings.packetLimit,
+      keepaliveMs: KEEPALIVE_S * 1000,
+      maxQos: 2,
+      retainAvailable: true,
+    }
   }
 
   /**
@@ -217,6 +224,8 @@ export class Connection {
       v5: n.version === 5,
       bucket: this.bucket,
       packetLimit: n.packetLimit,
+      maxQos: n.maxQos,
+      retainAvailable: n.retainAvailable,
       pingsInFlight: this.pingsInFlight,
       groups,
     })

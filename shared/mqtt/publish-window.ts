@@ -12,7 +12,8 @@
 //   UNSENT ──write──▶ SENT ──QoS 0 written──▶ WRITTEN ──confirmed by a later answer──▶ SETTLED
 //     │                ├──answered: acknowledged, refused or failed ───────────────────▶ SETTLED
 //     │                └──overdue while the broker answers others──▶ ABANDONED ──late answer──▶ SETTLED
-//     └──refused unwritten (over the packet limit), or failed with its broken group ─────────▶ SETTLED
+//     └──refused unwritten (over the packet limit or the CONNACK's Maximum QoS / Retain Available),
+//        or failed with its broken group ─────────────────────────────────────────────────────▶ SETTLED
 //
 //   by position  0 ──────────────────────────────── next ─────────────────────── n
 //                [ written or settled, or waiting  ][ UNSENT, taken in this order ]
@@ -40,7 +41,7 @@ import { MIN_TIME_LEFT_MS } from '../mapping/deadline.js'
 import type { Publish } from '../mapping/publish.js'
 import { AckLedger } from './ack-ledger.js'
 import { AckNudge } from './ack-nudge.js'
-import { type CodedError, oversizeReason } from './failure-kind.js'
+import { type CodedError, oversizeReason, qosReason, retainReason } from './failure-kind.js'
 import { lossOf } from './loss.js'
 import { EXPIRED, type PassResult, type PublishOutcome } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
@@ -245,6 +246,13 @@ export class PublishWindow {
       this.ledger.settle(k, { kind: 'refused', reason: oversizeReason(bytes, packetLimit, safeUrl) })
       return true
     }
+    const refusal = this.overLimit(p)
+    if (refusal !== undefined) {
+      // The same for what the CONNACK said the broker will not take: it would DISCONNECT (0x9B, 0x9A) each time.
+      this.scheduler.taken(k, false)
+      this.ledger.settle(k, { kind: 'refused', reason: refusal })
+      return true
+    }
     if (this.scheduler.paces(this.drive)) return false
     this.scheduler.taken(k, true)
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain }
@@ -260,6 +268,14 @@ export class PublishWindow {
     this.qos0?.flush()
     this.client.publish(p.topic, p.payload, opts, (err, packet) => this.answered(k, err, packet))
     return true
+  }
+
+  /** Why the broker's Maximum QoS or Retain Available (MQTT 5 CONNACK) refuses `p`, if it does. */
+  private overLimit(p: Publish): string | undefined {
+    const { maxQos = 2, retainAvailable = true, safeUrl } = this.options
+    if (p.qos > maxQos) return qosReason(p.qos, maxQos, safeUrl)
+    if (p.retain && !retainAvailable) return retainReason(safeUrl)
+    return undefined
   }
 
   private answered(k: number, err: CodedError | null | undefined, packet: Packet | undefined): void {

@@ -54,6 +54,10 @@ export interface WindowOptions {
   bucket?: TokenBucket | undefined
   /** The largest PUBLISH packet the broker takes. */
   packetLimit: PacketLimit
+  /** The highest QoS the broker takes (its CONNACK's Maximum QoS); 2 when absent. */
+  maxQos?: 0 | 1 | 2
+  /** Whether the broker takes retained messages (its CONNACK's Retain Available); true when absent. */
+  retainAvailable?: boolean
   /** PINGREQs written before the pass and not yet answered: their PINGRESPs confirm nothing of it. */
   pingsInFlight?: number
   /**

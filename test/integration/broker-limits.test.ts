@@ -202,6 +202,29 @@ describe('broker limit: max_packet_size 1024', needsMosquitto(), () => {
   })
 })
 
+describe('broker limit: max_qos 1 on MQTT 5 (the Maximum QoS in CONNACK)', needsMosquitto(), () => {
+  const { broker, sub } = withBroker({ config: ['max_qos 1'] })
+
+  test('20 QoS 2 among 40: the announced Maximum QoS is honoured before sending, one invocation decides every message, no connection lost', async () => {
+    const bridge = bridgeOn(broker(), { MQTT_PROTOCOL_VERSION: '5' })
+    try {
+      const event = Array.from({ length: 40 }, (_, i) => command(i, 'mq', { qos: i % 2 ? 2 : 1 }))
+      const odd = Array.from({ length: 20 }, (_, j) => 2 * j + 1)
+      const r = await run(bridge, sub(), event, 'mq')
+      assert.deepEqual([r.summary.published, r.summary.deadLettered, r.summary.failed], [20, 20, 0])
+      for (const i of odd)
+        assert.match(
+          r.reasons.get(i) ?? '',
+          /^it is published at QoS 2 \(.*\); the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ takes at most QoS 1 \(the Maximum QoS in its CONNACK\)$/,
+        )
+      assert.deepEqual(r.got, expectedPerTopic(40, 'mq', odd))
+      assert.equal(bridge.pool.connectionsOpened, 1, `connections opened: ${bridge.pool.connectionsOpened}`)
+    } finally {
+      await bridge.close()
+    }
+  })
+})
+
 describe('broker limit: message_size_limit 1024 on MQTT 5 (PUBACK/PUBREC 0x95, which MQTT.js cannot read)', needsMosquitto(), () => {
   const { broker, sub } = withBroker({ limits: { messageSizeLimit: 1024 } })
 

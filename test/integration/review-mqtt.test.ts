@@ -48,29 +48,6 @@ async function outcome(bridge: Bridge, event: unknown[], tag: string, timeoutS =
   }
 }
 
-describe('review: a limit the MQTT 5 CONNACK announces besides the packet size (Mosquitto max_qos 1)', needsMosquitto(), () => {
-  let broker: Broker | undefined
-  before(async () => {
-    broker = await startMosquitto({ config: ['max_qos 1'] })
-  })
-  after(async () => {
-    await broker?.stop()
-  })
-
-  test('20 QoS 2 among 40: the announced Maximum QoS is honoured before sending, one invocation decides every message, no connection lost', async () => {
-    const bridge = bridgeOn(broker!, { MQTT_PROTOCOL_VERSION: '5' })
-    try {
-      const event = Array.from({ length: 40 }, (_, i) => command(i, 'mq', i % 2 ? 2 : 1))
-      const r = await outcome(bridge, event, 'mq')
-      assert.equal(r.error, undefined, 'the invocation must not fail as transient: a retry meets the same Maximum QoS')
-      assert.equal(r.summary!.published + r.summary!.deadLettered, 40)
-      assert.equal(bridge.pool.connectionsOpened, 1, `connections opened: ${bridge.pool.connectionsOpened}`)
-    } finally {
-      await bridge.close()
-    }
-  })
-})
-
 describe(
   'review: a refusal that applies to everything (Mosquitto ACL denying every topic the rule publishes to, MQTT 5)',
   needsMosquitto(),

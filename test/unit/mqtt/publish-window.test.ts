@@ -430,7 +430,7 @@ describe('publish window: the connection lost', () => {
   })
 })
 
-describe('publish window: packet limit and QoS 2 downgrades', () => {
+describe('publish window: packet limit, Maximum QoS, Retain Available and QoS 2 downgrades', () => {
   test('a PUBLISH over the limit is refused unwritten, naming its size, the limit and its source; the rest go out in order', async () => {
     const items = publishes(3).map((p, i) => (i === 1 ? { ...p, payload: Buffer.alloc(100, 0x61) } : p))
     const p = pass(items, 'sync', { packetLimit: { bytes: 100, source: 'MQTT_MAX_PACKET_SIZE=100' } })
@@ -444,6 +444,36 @@ describe('publish window: packet limit and QoS 2 downgrades', () => {
       reason: `its PUBLISH packet would be 119 bytes; the MQTT broker at ${URL} takes at most 100 (MQTT_MAX_PACKET_SIZE=100)`,
     })
     assert.equal(r.settled, 3)
+  })
+
+  test("a PUBLISH above the CONNACK's Maximum QoS is refused unwritten, naming its QoS and the broker's maximum; the rest go out in order", async () => {
+    const items = publishes(4).map((p, i) => (i % 2 ? { ...p, qos: 2 as const } : p))
+    const p = pass(items, 'sync', { maxQos: 1 })
+    const r = await p.done
+    assert.deepEqual(
+      p.client.sent.map((s) => s.payload),
+      ['m-0', 'm-2'],
+    )
+    for (const i of [1, 3])
+      assert.deepEqual(p.outcomes[i], {
+        kind: 'refused',
+        reason: `it is published at QoS 2 (its rule's or its qoslevel's); the MQTT broker at ${URL} takes at most QoS 1 (the Maximum QoS in its CONNACK)`,
+      })
+    assert.deepEqual([r.settled, r.broken], [4, false])
+  })
+
+  test('a retained PUBLISH to a broker whose CONNACK says Retain Available 0 is refused unwritten; the rest go out', async () => {
+    const items = publishes(3).map((p, i) => (i === 1 ? { ...p, retain: true } : p))
+    const p = pass(items, 'sync', { retainAvailable: false })
+    await p.done
+    assert.deepEqual(
+      p.client.sent.map((s) => s.payload),
+      ['m-0', 'm-2'],
+    )
+    assert.deepEqual(p.outcomes[1], {
+      kind: 'refused',
+      reason: `it is retained; the MQTT broker at ${URL} does not take retained messages (Retain Available is 0 in its CONNACK)`,
+    })
   })
 
   test('on 3.1.1 the dropped MQTT 5 properties do not count toward the size', async () => {
