@@ -20,6 +20,7 @@ import { publishPacketBytes } from './packet-size.js'
 import { ping } from './ping.js'
 import { transmit } from './publish-window.js'
 import { TokenBucket } from './token-bucket.js'
+import type { FailedTopics } from './topic-order.js'
 
 export type { Connect, ConnectionSettings } from './connection-settings.js'
 
@@ -132,6 +133,8 @@ export class Connection {
     const plan = new Isolation(items.length, (i) => (groups?.[i] !== undefined ? `g${groups[i]}` : `t${items[i]!.qos}${items[i]!.topic}`))
     // Groups broken in one pass stay broken in the next (the resend after a lost connection).
     const ordered = groups ? { of: groups, broken: new Map() as BrokenGroups } : undefined
+    // Topics whose message failed stay blocked in the next pass too (topic-order.ts).
+    const failedTopics: FailedTopics = new Map()
     if (this.idleError !== undefined) {
       log.warn({ event: 'mqtt.client-error', clientId: this.clientId, url: safeUrl, error: redact(this.idleError), between: 'invocations' })
       this.idleError = undefined
@@ -179,7 +182,7 @@ export class Connection {
         }
         continue
       }
-      const r = await this.pass(items, pass.indices, outcomes, deadline, pass.alone ? 1 : this.negotiated.window, ordered)
+      const r = await this.pass(items, pass.indices, outcomes, deadline, pass.alone ? 1 : this.negotiated.window, ordered, failedTopics)
       dropped += r.dropped
       this.report(r, log)
       // A connection that closed or stopped acknowledging is presumed dead: the next pass opens a new one.
@@ -213,6 +216,7 @@ export class Connection {
     deadline: number,
     window: number,
     groups: { of: readonly (string | undefined)[]; broken: BrokenGroups } | undefined,
+    failedTopics: FailedTopics,
   ): Promise<PassResult> {
     const { clock, safeUrl, publishTimeoutMs } = this.settings
     const n = this.negotiated
@@ -228,6 +232,7 @@ export class Connection {
       retainAvailable: n.retainAvailable,
       pingsInFlight: this.pingsInFlight,
       groups,
+      failedTopics,
     })
   }
 

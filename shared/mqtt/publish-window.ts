@@ -12,6 +12,7 @@
 //   UNSENT ──write──▶ SENT ──QoS 0 written──▶ WRITTEN ──confirmed by a later answer──▶ SETTLED
 //     │                ├──answered: acknowledged, refused or failed ───────────────────▶ SETTLED
 //     │                └──overdue while the broker answers others──▶ ABANDONED ──late answer──▶ SETTLED
+//     ├──failed unwritten: an earlier message of its topic (no group) failed (topic-order.ts) ─▶ SETTLED
 //     └──refused unwritten (over the packet limit or the CONNACK's Maximum QoS / Retain Available),
 //        or failed with its broken group ─────────────────────────────────────────────────────▶ SETTLED
 //
@@ -49,6 +50,7 @@ import { DEADLINE_REASON, type Ending } from './pass-state.js'
 import { QoS0Writer, type WritableSocket } from './qos0-writer.js'
 import { ReadCork } from './read-cork.js'
 import { Scheduler } from './scheduler.js'
+import { blockedBy, type FailedTopics, topicFailed } from './topic-order.js'
 import type { WindowClient, WindowOptions } from './window-client.js'
 
 export type { WindowClient, WindowOptions } from './window-client.js'
@@ -79,6 +81,7 @@ export class PublishWindow {
   private disconnect: IDisconnectPacket | undefined
   /** MQTT 5 property sets left out on a 3.1.1 connection. */
   private dropped = 0
+  private readonly failedTopics: FailedTopics
   private finished = false
   private driving = false
   private again = false
@@ -94,6 +97,7 @@ export class PublishWindow {
     private readonly options: WindowOptions,
   ) {
     const { clock } = options
+    this.failedTopics = options.failedTopics ?? new Map()
     this.ledger = new AckLedger(indices, outcomes, clock.now(), options.pingsInFlight ?? 0)
     this.scheduler = new Scheduler(indices.length, options.maxInFlight, clock, options.bucket, options.groups, indices)
     this.nudge = new AckNudge(
@@ -238,6 +242,12 @@ export class PublishWindow {
       this.ledger.settle(k, EXPIRED)
       return true
     }
+    const blocked = this.grouped(k) ? undefined : blockedBy(this.failedTopics, item.topic)
+    if (blocked !== undefined) {
+      this.scheduler.taken(k, false)
+      this.ledger.settle(k, { kind: 'failed', reason: blocked })
+      return true
+    }
     const p = left !== undefined && v5 ? withExpiry(item, left) : item
     const bytes = publishPacketBytes(p, v5)
     if (bytes > packetLimit.bytes) {
@@ -270,6 +280,10 @@ export class PublishWindow {
     return true
   }
 
+  private grouped(k: number): boolean {
+    return this.options.groups?.of[this.indices[k]!] !== undefined
+  }
+
   /** Why the broker's Maximum QoS or Retain Available (MQTT 5 CONNACK) refuses `p`, if it does. */
   private overLimit(p: Publish): string | undefined {
     const { maxQos = 2, retainAvailable = true, safeUrl } = this.options
@@ -291,8 +305,9 @@ export class PublishWindow {
     this.drive()
   }
 
-  /** The message at `k` failed for a transient reason: the rest of its group, waiting, fails unwritten. */
+  /** The message at `k` failed for a transient reason: the rest of its group, waiting, fails unwritten; without a group, its topic's. */
   private breakGroup(k: number, reason: string): void {
+    if (!this.grouped(k)) topicFailed(this.failedTopics, this.items[this.indices[k]!]!.topic, reason)
     for (const w of this.scheduler.broke(k, reason)) this.ledger.settle(w.position, { kind: 'failed', reason: w.reason })
   }
 

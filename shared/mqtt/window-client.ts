@@ -1,10 +1,12 @@
 // What one pass of the publish window (publish-window.ts) needs: the little of MQTT.js's client it uses, and
 // its options.
+
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
 import type { Clock } from './clock.js'
 import type { CodedError, PacketLimit } from './failure-kind.js'
 import type { BrokenGroups } from './group-order.js'
 import type { TokenBucket } from './token-bucket.js'
+import type { FailedTopics } from './topic-order.js'
 
 /**
  * QoS 0 messages handed to MQTT.js and not yet written (its callback waits for the socket's 'drain', one
@@ -65,5 +67,7 @@ export interface WindowOptions {
    * groups broken so far in this invocation, shared by every pass of it (group-order.ts).
    */
   groups?: { of: readonly (string | undefined)[]; broken: BrokenGroups } | undefined
+  /** Topics whose message (without a group) failed in this invocation, shared by every pass of it (topic-order.ts). */
+  failedTopics?: FailedTopics
   safeUrl: string
 }

@@ -192,7 +192,8 @@ describe('publish window: timeouts', () => {
   })
 
   test('a message unanswered past the timeout while the broker answers others fails alone; its place is kept until the broker answers it', async () => {
-    const p = pass(publishes(6), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
+    // Six topics: a later message of m-0's own topic would not be sent (the next test).
+    const p = pass(publishes(6, { topics: 6 }), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
     const stuck = p.client.sent[0]!
     p.clock.advance(600)
     p.client.ack(p.client.sent[1])
@@ -211,6 +212,48 @@ describe('publish window: timeouts', () => {
       ['failed', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered'],
     )
     assert.deepEqual([r.broken, r.timedOut, r.settled, r.acknowledged], [false, undefined, 6, 6])
+  })
+
+  test('a message given up on at its timeout: the later messages of its topic not yet written fail unsent, so none overtakes its retry', async () => {
+    const p = pass(publishes(7, { topics: 5 }), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
+    const stuck = p.client.sent[0]!
+    p.clock.advance(600)
+    p.client.ack(p.client.sent[1])
+    p.client.ack(p.client.sent[2])
+    p.clock.advance(650)
+    p.client.ack(stuck)
+    p.client.ackAll()
+    await p.done
+    // m-0 and m-5 on t0: m-5 comes after m-0 failed and is not sent; m-6 (t1) is.
+    assert.deepEqual(p.written(), ['m-0', 'm-1', 'm-2', 'm-3', 'm-4', 'm-6'])
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      ['failed', 'delivered', 'delivered', 'delivered', 'delivered', 'failed', 'delivered'],
+    )
+    assert.match(
+      reasonOf(p.outcomes[5]),
+      /^not sent: an earlier message of its topic was not delivered \(no acknowledgement .*\); the batch is retried so that the topic keeps its order$/,
+    )
+  })
+
+  test('PUBACK 0x97 on m-0: the messages of its topic written after the failure was known are not delivered ahead of its retry', async () => {
+    // One topic, 40 QoS 1 messages, a window of 20: m-0 is answered 0x97 (quota exceeded: transient, retried).
+    const p = pass(publishes(40))
+    p.client.refuse(p.client.sent[0]!, 0x97, 'Publish error: Quota exceeded')
+    const knownAt = p.client.sent.length
+    while (p.result() === undefined && p.client.unacked.length > 0) {
+      p.client.ack()
+      await Promise.resolve()
+    }
+    await p.done
+    const kindsAfter = p.outcomes.slice(knownAt).map((o) => o.kind)
+    assert.equal(p.outcomes[0]!.kind, 'failed')
+    // The retry publishes m-0 again; any later message of its topic delivered now reaches subscribers before it.
+    assert.deepEqual(
+      kindsAfter.filter((k) => k === 'delivered').length,
+      0,
+      `m-${knownAt}..m-39 were written after m-0 had failed, and were delivered: ${kindsAfter.join(',')}`,
+    )
   })
 
   test('every place in the window held by a message given up on: nothing can move, the pass ends with the timeout', async () => {
