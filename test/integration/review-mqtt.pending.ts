@@ -1,3 +1,4 @@
+// Pending: a known bug found by review (2026-12-07); fails on the current code; see the closing note.
 // Review findings on the MQTT publish path (branch review-mqtt), on a real Mosquitto: each test fails on the
 // code it was written against and says what the right verdict is.
 import assert from 'node:assert/strict'
@@ -73,3 +74,11 @@ describe(
     })
   },
 )
+
+// Closing note: every topic the rule publishes to is denied, so each message is answered PUBACK 0x87 and is
+// dead-lettered, and the invocation succeeds. docs/reliability.md documents 0x87 as the message's fault (a
+// dead letter); the review asks that a refusal answering every message of every topic be read as the
+// broker's (or the deployment's) trouble and fail as transient. Not fixed on branch review-mqtt: it changes
+// a documented verdict and needs a rule for when a refusal "applies to everything" (all messages of a share?
+// of a batch? at least how many topics?), which the coordinator should decide. Run it with
+// `REQUIRE_MOSQUITTO=1 node --import tsx --test test/integration/review-mqtt.pending.ts`.
