@@ -20,6 +20,7 @@ import { publishPacketBytes } from './packet-size.js'
 import { ping } from './ping.js'
 import { transmit } from './publish-window.js'
 import { TokenBucket } from './token-bucket.js'
+import type { FailedTopics } from './topic-order.js'
 
 export type { Connect, ConnectionSettings } from './connection-settings.js'
 
@@ -44,7 +45,14 @@ export class Connection {
   ) {
     const rate = settings.rateLimit ?? 0
     this.bucket = rate > 0 ? new TokenBucket(rate) : undefined
-    this.negotiated = { version: 4, window: settings.maxInFlight, packetLimit: settings.packetLimit, keepaliveMs: KEEPALIVE_S * 1000 }
+    this.negotiated = {
+      version: 4,
+      window: settings.maxInFlight,
+      packetLimit: settings.packetLimit,
+      keepaliveMs: KEEPALIVE_S * 1000,
+      maxQos: 2,
+      retainAvailable: true,
+    }
   }
 
   /**
@@ -125,6 +133,8 @@ export class Connection {
     const plan = new Isolation(items.length, (i) => (groups?.[i] !== undefined ? `g${groups[i]}` : `t${items[i]!.qos}${items[i]!.topic}`))
     // Groups broken in one pass stay broken in the next (the resend after a lost connection).
     const ordered = groups ? { of: groups, broken: new Map() as BrokenGroups } : undefined
+    // Topics whose message failed stay blocked in the next pass too (topic-order.ts).
+    const failedTopics: FailedTopics = new Map()
     if (this.idleError !== undefined) {
       log.warn({ event: 'mqtt.client-error', clientId: this.clientId, url: safeUrl, error: redact(this.idleError), between: 'invocations' })
       this.idleError = undefined
@@ -146,6 +156,21 @@ export class Connection {
         break
       }
       const pass = plan.next()
+      if (pass.indices.length === 0) {
+        // Cannot happen (isolation.ts keeps a pending verdict's probe at the head); were it to, a pass that writes
+        // nothing would loop without yielding until the deadline. Fail what is left as transient instead.
+        const why = 'poison isolation had nothing to send while messages were still undecided (a bug: please report it)'
+        log.error({
+          event: 'mqtt.broker-trouble',
+          clientId: this.clientId,
+          url: safeUrl,
+          verdict: 'transient',
+          failed: plan.remaining().length,
+          why,
+        })
+        fail(brokerTroubleReason(why, safeUrl))
+        break
+      }
       if (
         pass.alone &&
         !(await ping(this.client!, clock, Math.min(this.settings.publishTimeoutMs, deadline - clock.now()), this.pingsInFlight))
@@ -157,7 +182,7 @@ export class Connection {
         }
         continue
       }
-      const r = await this.pass(items, pass.indices, outcomes, deadline, pass.alone ? 1 : this.negotiated.window, ordered)
+      const r = await this.pass(items, pass.indices, outcomes, deadline, pass.alone ? 1 : this.negotiated.window, ordered, failedTopics)
       dropped += r.dropped
       this.report(r, log)
       // A connection that closed or stopped acknowledging is presumed dead: the next pass opens a new one.
@@ -191,6 +216,7 @@ export class Connection {
     deadline: number,
     window: number,
     groups: { of: readonly (string | undefined)[]; broken: BrokenGroups } | undefined,
+    failedTopics: FailedTopics,
   ): Promise<PassResult> {
     const { clock, safeUrl, publishTimeoutMs } = this.settings
     const n = this.negotiated
@@ -202,8 +228,11 @@ export class Connection {
       v5: n.version === 5,
       bucket: this.bucket,
       packetLimit: n.packetLimit,
+      maxQos: n.maxQos,
+      retainAvailable: n.retainAvailable,
       pingsInFlight: this.pingsInFlight,
       groups,
+      failedTopics,
     })
   }
 

@@ -1,12 +1,13 @@
 // What a failure means, before or without a lost connection: connect errors become typed errors whose message
-// names the broker; a PUBACK/PUBREC reason code decides between a dead letter (refused) and a retry (failed),
-// with the broker's own words kept; a PUBLISH over the packet limit is refused unwritten. A lost connection is
+// names the broker; a PUBACK/PUBREC/PUBCOMP reason code decides between a dead letter (refused) and a retry (failed),
+// with the broker's own words kept; a PUBLISH over the packet limit, the Maximum QoS or Retain Available is
+// refused unwritten. A lost connection is
 // loss.ts's.
 import { MqttConnectionError, ProtocolRefusedError } from '../errors.js'
 import type { PublishOutcome } from './outcome.js'
-import { TRANSIENT_PUBLISH_CODES } from './reason-codes.js'
+import { POISON_PUBLISH_CODES } from './reason-codes.js'
 
-export { TRANSIENT_PUBLISH_CODES } from './reason-codes.js'
+export { POISON_PUBLISH_CODES } from './reason-codes.js'
 
 export type CodedError = Error & { code?: number | string }
 
@@ -56,7 +57,7 @@ export function publishError(err: CodedError, url: string, reasonString?: string
   const codeText = code !== undefined ? ` (reason code 0x${code.toString(16)})` : ''
   const words = reasonString ? `: ${JSON.stringify(reasonString)}` : ''
   const reason = `the MQTT broker at ${url} rejected the publish: ${err.message}${codeText}${words}`
-  if (code !== undefined && code >= 0x80 && !TRANSIENT_PUBLISH_CODES.has(code)) return { kind: 'refused', reason, code }
+  if (code !== undefined && POISON_PUBLISH_CODES.has(code)) return { kind: 'refused', reason, code }
   return { kind: 'failed', reason }
 }
 
@@ -68,4 +69,14 @@ export interface PacketLimit {
 
 export function oversizeReason(packetBytes: number, limit: PacketLimit, url: string): string {
   return `its PUBLISH packet would be ${packetBytes} bytes; the MQTT broker at ${url} takes at most ${limit.bytes} (${limit.source})`
+}
+
+/** A message above the broker's Maximum QoS (MQTT 5 CONNACK): refused unwritten, since the broker would disconnect (0x9B) on every retry. */
+export function qosReason(qos: number, maxQos: number, url: string): string {
+  return `it is published at QoS ${qos} (its rule's or its qoslevel's); the MQTT broker at ${url} takes at most QoS ${maxQos} (the Maximum QoS in its CONNACK)`
+}
+
+/** A retained message to a broker without retain (MQTT 5 CONNACK): refused unwritten, since the broker would disconnect (0x9A). */
+export function retainReason(url: string): string {
+  return `it is retained; the MQTT broker at ${url} does not take retained messages (Retain Available is 0 in its CONNACK)`
 }

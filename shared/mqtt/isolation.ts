@@ -37,8 +37,12 @@ export class Isolation {
   /** The head suspect's losses while alone, in a row, and whether the message before its first was acknowledged. */
   private headLosses: Loss[] = []
   private headBefore = false
-  /** Lost alone twice; the probe at the head of `suspects` decides: acknowledged, this one is poison; lost, the broker is the trouble. */
-  private pending: { index: number; losses: Loss[]; before: boolean } | undefined
+  /**
+   * Lost alone twice; its probe decides: acknowledged, this one is poison; lost, the broker is the trouble.
+   * Invariant (checked at the end of every `record`): while `pending` is set, its probe is the head of
+   * `suspects`. A probe that settles without an acknowledgement, or none at all, ends it there and then.
+   */
+  private pending: { index: number; losses: Loss[]; before: boolean; probe: number | undefined } | undefined
   /** Whether the last pass ended with an acknowledgement of the broker's. */
   private lastAcked = false
   private losses = 0
@@ -71,6 +75,21 @@ export class Isolation {
 
   /** Takes in a pass made as `next()` said. */
   record(pass: NextPass, r: PassResult): Verdict {
+    const verdict = this.take(pass, r)
+    const pending = this.pending
+    if (verdict.transient !== undefined || pending === undefined || (pending.probe !== undefined && this.suspects[0] === pending.probe))
+      return verdict
+    // The probe settled without an acknowledgement of the broker's (a QoS 0 message, whose PINGRESP shows only
+    // that the broker read it, not that it took it; one expired, refused unwritten or failed with its group),
+    // or there was none: nothing written after it speaks, so the acknowledged message before it decides alone.
+    // Leaving `pending` open would make `next()` a pass that writes nothing (docs/reliability.md, "Poison isolation").
+    if (!pending.before) return { ...verdict, transient: this.inARow(pending.losses.at(-1)!) }
+    this.pending = undefined
+    const { index, losses } = pending
+    return { ...verdict, poison: { index, evidence: { kind: 'neighbours', losses, before: true, after: false } } }
+  }
+
+  private take(pass: NextPass, r: PassResult): Verdict {
     let verdict = NOTHING
     if (this.pending && r.acknowledged > 0) {
       const { index, losses, before } = this.pending
@@ -113,14 +132,11 @@ export class Isolation {
     this.lastAcked = false
     this.fruitless = 0
     if (this.headLosses.length < 2) return verdict
-    this.pending = { index: k, losses: this.headLosses, before: this.headBefore }
+    const losses = this.headLosses
     this.dropHead()
-    if (this.probe(k)) return verdict
-    // Nothing left to probe with: only what was written before it can speak for the broker.
-    if (!this.headBefore) return { ...verdict, transient: this.inARow(loss) }
-    const { losses } = this.pending
-    this.pending = undefined
-    return { ...verdict, poison: { index: k, evidence: { kind: 'neighbours', losses, before: true, after: false } } }
+    // With nothing left to probe with, `record` lets what was written before it speak for the broker.
+    this.pending = { index: k, losses, before: this.headBefore, probe: this.probe(k) ? this.suspects[0] : undefined }
+    return verdict
   }
 
   /** A new connection that did not answer its PINGREQ: the broker, not a message, is the trouble. */
@@ -128,7 +144,10 @@ export class Isolation {
     return ++this.fruitless >= MAX_FRUITLESS ? 'give up' : undefined
   }
 
-  /** Moves the probe for `k` to the head of the suspects: the first message left with another key, else the next one. */
+  /**
+   * Moves the probe for `k` to the head of the suspects: the first message left with another key, else the
+   * next one. A QoS 0 probe is allowed but proves nothing (see `record`): only an acknowledgement does.
+   */
   private probe(k: number): boolean {
     const key = this.keyOf(k)
     const other = (i: number) => this.keyOf(i) !== key

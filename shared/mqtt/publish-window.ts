@@ -12,7 +12,9 @@
 //   UNSENT ──write──▶ SENT ──QoS 0 written──▶ WRITTEN ──confirmed by a later answer──▶ SETTLED
 //     │                ├──answered: acknowledged, refused or failed ───────────────────▶ SETTLED
 //     │                └──overdue while the broker answers others──▶ ABANDONED ──late answer──▶ SETTLED
-//     └──refused unwritten (over the packet limit), or failed with its broken group ─────────▶ SETTLED
+//     ├──failed unwritten: an earlier message of its topic (no group) failed (topic-order.ts) ─▶ SETTLED
+//     └──refused unwritten (over the packet limit or the CONNACK's Maximum QoS / Retain Available),
+//        or failed with its broken group ─────────────────────────────────────────────────────▶ SETTLED
 //
 //   by position  0 ──────────────────────────────── next ─────────────────────── n
 //                [ written or settled, or waiting  ][ UNSENT, taken in this order ]
@@ -40,7 +42,7 @@ import { MIN_TIME_LEFT_MS } from '../mapping/deadline.js'
 import type { Publish } from '../mapping/publish.js'
 import { AckLedger } from './ack-ledger.js'
 import { AckNudge } from './ack-nudge.js'
-import { type CodedError, oversizeReason } from './failure-kind.js'
+import { type CodedError, oversizeReason, qosReason, retainReason } from './failure-kind.js'
 import { lossOf } from './loss.js'
 import { EXPIRED, type PassResult, type PublishOutcome } from './outcome.js'
 import { publishPacketBytes } from './packet-size.js'
@@ -48,6 +50,7 @@ import { DEADLINE_REASON, type Ending } from './pass-state.js'
 import { QoS0Writer, type WritableSocket } from './qos0-writer.js'
 import { ReadCork } from './read-cork.js'
 import { Scheduler } from './scheduler.js'
+import { blockedBy, type FailedTopics, topicFailed } from './topic-order.js'
 import type { WindowClient, WindowOptions } from './window-client.js'
 
 export type { WindowClient, WindowOptions } from './window-client.js'
@@ -78,6 +81,7 @@ export class PublishWindow {
   private disconnect: IDisconnectPacket | undefined
   /** MQTT 5 property sets left out on a 3.1.1 connection. */
   private dropped = 0
+  private readonly failedTopics: FailedTopics
   private finished = false
   private driving = false
   private again = false
@@ -93,6 +97,7 @@ export class PublishWindow {
     private readonly options: WindowOptions,
   ) {
     const { clock } = options
+    this.failedTopics = options.failedTopics ?? new Map()
     this.ledger = new AckLedger(indices, outcomes, clock.now(), options.pingsInFlight ?? 0)
     this.scheduler = new Scheduler(indices.length, options.maxInFlight, clock, options.bucket, options.groups, indices)
     this.nudge = new AckNudge(
@@ -237,12 +242,25 @@ export class PublishWindow {
       this.ledger.settle(k, EXPIRED)
       return true
     }
+    const blocked = this.grouped(k) ? undefined : blockedBy(this.failedTopics, item.topic)
+    if (blocked !== undefined) {
+      this.scheduler.taken(k, false)
+      this.ledger.settle(k, { kind: 'failed', reason: blocked })
+      return true
+    }
     const p = left !== undefined && v5 ? withExpiry(item, left) : item
     const bytes = publishPacketBytes(p, v5)
     if (bytes > packetLimit.bytes) {
       // Never written: the broker would drop the connection (Mosquitto) or the message, on every retry.
       this.scheduler.taken(k, false)
       this.ledger.settle(k, { kind: 'refused', reason: oversizeReason(bytes, packetLimit, safeUrl) })
+      return true
+    }
+    const refusal = this.overLimit(p)
+    if (refusal !== undefined) {
+      // The same for what the CONNACK said the broker will not take: it would DISCONNECT (0x9B, 0x9A) each time.
+      this.scheduler.taken(k, false)
+      this.ledger.settle(k, { kind: 'refused', reason: refusal })
       return true
     }
     if (this.scheduler.paces(this.drive)) return false
@@ -262,6 +280,18 @@ export class PublishWindow {
     return true
   }
 
+  private grouped(k: number): boolean {
+    return this.options.groups?.of[this.indices[k]!] !== undefined
+  }
+
+  /** Why the broker's Maximum QoS or Retain Available (MQTT 5 CONNACK) refuses `p`, if it does. */
+  private overLimit(p: Publish): string | undefined {
+    const { maxQos = 2, retainAvailable = true, safeUrl } = this.options
+    if (p.qos > maxQos) return qosReason(p.qos, maxQos, safeUrl)
+    if (p.retain && !retainAvailable) return retainReason(safeUrl)
+    return undefined
+  }
+
   private answered(k: number, err: CodedError | null | undefined, packet: Packet | undefined): void {
     if (this.finished) return
     const { clock, safeUrl } = this.options
@@ -275,8 +305,9 @@ export class PublishWindow {
     this.drive()
   }
 
-  /** The message at `k` failed for a transient reason: the rest of its group, waiting, fails unwritten. */
+  /** The message at `k` failed for a transient reason: the rest of its group, waiting, fails unwritten; without a group, its topic's. */
   private breakGroup(k: number, reason: string): void {
+    if (!this.grouped(k)) topicFailed(this.failedTopics, this.items[this.indices[k]!]!.topic, reason)
     for (const w of this.scheduler.broke(k, reason)) this.ledger.settle(w.position, { kind: 'failed', reason: w.reason })
   }
 

@@ -56,11 +56,16 @@ export function reasonName(code: number): string {
 }
 
 /**
- * PUBACK/PUBREC codes of the broker's trouble: it took the message's packet and cannot take it now (busy,
- * quota, rate, an identifier its own session still holds). Every other code from 0x80 answers this message:
- * the broker refused it, and a retry would be refused again.
+ * PUBACK/PUBREC/PUBCOMP codes that single out the message they answer: its client may not publish it (0x87),
+ * its topic (0x90), size (0x95), payload format (0x99), retain flag (0x9A) or QoS (0x9B) is refused, or the
+ * broker will not take this valid PUBLISH (0x83, which §3.4.2.1 defines so). A retry would be refused again:
+ * a dead letter. Every other code fails as transient, as the DISCONNECT table does: one about the broker or
+ * the session (0x80, busy, shutting down, session taken over, quota, rate, administrative, use another
+ * server, …), one no PUBACK should carry, one outside §2.4, and PUBCOMP 0x92 (Packet Identifier not found:
+ * after a successful PUBREC the broker either delivered the message already or lost its session's state;
+ * the retry delivers it at least once either way).
  */
-export const TRANSIENT_PUBLISH_CODES: ReadonlySet<number> = new Set([0x80, 0x89, 0x91, 0x93, 0x96, 0x97])
+export const POISON_PUBLISH_CODES: ReadonlySet<number> = new Set([0x83, 0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b])
 
 /**
  * DISCONNECT codes about the packet being read. While one message alone is unacknowledged, such a code names

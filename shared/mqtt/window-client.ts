@@ -1,10 +1,12 @@
 // What one pass of the publish window (publish-window.ts) needs: the little of MQTT.js's client it uses, and
 // its options.
+
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
 import type { Clock } from './clock.js'
 import type { CodedError, PacketLimit } from './failure-kind.js'
 import type { BrokenGroups } from './group-order.js'
 import type { TokenBucket } from './token-bucket.js'
+import type { FailedTopics } from './topic-order.js'
 
 /**
  * QoS 0 messages handed to MQTT.js and not yet written (its callback waits for the socket's 'drain', one
@@ -54,6 +56,10 @@ export interface WindowOptions {
   bucket?: TokenBucket | undefined
   /** The largest PUBLISH packet the broker takes. */
   packetLimit: PacketLimit
+  /** The highest QoS the broker takes (its CONNACK's Maximum QoS); 2 when absent. */
+  maxQos?: 0 | 1 | 2
+  /** Whether the broker takes retained messages (its CONNACK's Retain Available); true when absent. */
+  retainAvailable?: boolean
   /** PINGREQs written before the pass and not yet answered: their PINGRESPs confirm nothing of it. */
   pingsInFlight?: number
   /**
@@ -61,5 +67,7 @@ export interface WindowOptions {
    * groups broken so far in this invocation, shared by every pass of it (group-order.ts).
    */
   groups?: { of: readonly (string | undefined)[]; broken: BrokenGroups } | undefined
+  /** Topics whose message (without a group) failed in this invocation, shared by every pass of it (topic-order.ts). */
+  failedTopics?: FailedTopics
   safeUrl: string
 }

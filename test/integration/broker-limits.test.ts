@@ -182,6 +182,47 @@ describe('broker limit: max_packet_size 1024', needsMosquitto(), () => {
       await bridge.close()
     }
   })
+  test('MQTT 3.1.1, the probe a QoS 0 message (QoS 1 on t0, the 2,000-byte QoS 1 on t1, QoS 0 on t2): the big one is a dead letter, the others delivered, in one invocation', async () => {
+    const bridge = bridgeOn(broker(), { MQTT_PROTOCOL_VERSION: '4', MQTT_PUBLISH_TIMEOUT_MS: '5000' })
+    try {
+      const event = [command(0, 'pz'), command(1, 'pz', { body: BIG }), command(2, 'pz', { qos: 0 })]
+      // A 4 s function timeout: a connection that spins (never yielding) until the deadline fails it as transient.
+      let summary: Summary | undefined
+      let error: string | undefined
+      try {
+        summary = await bridge.handle(event, fcContext('req-pz', 4))
+      } catch (err) {
+        error = (err as Error).message
+      }
+      assert.equal(error, undefined, 'the poison message must not fail as transient: every retry would meet it again')
+      assert.deepEqual([summary!.published, summary!.deadLettered], [2, 1])
+    } finally {
+      await bridge.close()
+    }
+  })
+})
+
+describe('broker limit: max_qos 1 on MQTT 5 (the Maximum QoS in CONNACK)', needsMosquitto(), () => {
+  const { broker, sub } = withBroker({ config: ['max_qos 1'] })
+
+  test('20 QoS 2 among 40: the announced Maximum QoS is honoured before sending, one invocation decides every message, no connection lost', async () => {
+    const bridge = bridgeOn(broker(), { MQTT_PROTOCOL_VERSION: '5' })
+    try {
+      const event = Array.from({ length: 40 }, (_, i) => command(i, 'mq', { qos: i % 2 ? 2 : 1 }))
+      const odd = Array.from({ length: 20 }, (_, j) => 2 * j + 1)
+      const r = await run(bridge, sub(), event, 'mq')
+      assert.deepEqual([r.summary.published, r.summary.deadLettered, r.summary.failed], [20, 20, 0])
+      for (const i of odd)
+        assert.match(
+          r.reasons.get(i) ?? '',
+          /^it is published at QoS 2 \(.*\); the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ takes at most QoS 1 \(the Maximum QoS in its CONNACK\)$/,
+        )
+      assert.deepEqual(r.got, expectedPerTopic(40, 'mq', odd))
+      assert.equal(bridge.pool.connectionsOpened, 1, `connections opened: ${bridge.pool.connectionsOpened}`)
+    } finally {
+      await bridge.close()
+    }
+  })
 })
 
 describe('broker limit: message_size_limit 1024 on MQTT 5 (PUBACK/PUBREC 0x95, which MQTT.js cannot read)', needsMosquitto(), () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { UniqueMessageIdProvider } from 'mqtt'
-import { KEEPALIVE_S } from '../../../shared/mqtt/negotiate.js'
+import { KEEPALIVE_S, negotiate } from '../../../shared/mqtt/negotiate.js'
 import { fakePool, kinds, publishes, reasonOf, settle } from './fakes.js'
 
 const IDLE_RECONNECT_MS = KEEPALIVE_S * 1000
@@ -295,5 +295,25 @@ describe('connection: close', () => {
       clock.advance(10_000)
     }
     assert.ok(result && kinds(result).every((k) => k === 'failed'))
+  })
+})
+
+describe('connection: what the MQTT 5 CONNACK announces', () => {
+  const settings = { maxInFlight: 20, packetLimit: { bytes: 1000, source: 'test' } }
+
+  test('Maximum QoS and Retain Available are read; absent (and on 3.1.1) they mean QoS 2 and retain taken', () => {
+    assert.deepEqual(
+      [0, 1, undefined].map((maximumQoS) => negotiate(5, maximumQoS === undefined ? {} : { maximumQoS }, settings).maxQos),
+      [0, 1, 2],
+    )
+    assert.equal(negotiate(5, { retainAvailable: false }, settings).retainAvailable, false)
+    assert.equal(negotiate(5, { retainAvailable: true }, settings).retainAvailable, true)
+    assert.deepEqual(
+      [negotiate(5, undefined, settings), negotiate(4, undefined, settings)].map((n) => [n.maxQos, n.retainAvailable]),
+      [
+        [2, true],
+        [2, true],
+      ],
+    )
   })
 })

@@ -3,8 +3,9 @@
 // the broker's trouble fails what is left as transient.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { MAX_LOSSES } from '../../../shared/mqtt/isolation.js'
-import { fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
+import { Isolation, MAX_LOSSES } from '../../../shared/mqtt/isolation.js'
+import type { PassResult } from '../../../shared/mqtt/outcome.js'
+import { FakeClock, fakePool, kinds, publishes, reasonOf, settle, TestLog } from './fakes.js'
 
 const LOST = 'the connection to the MQTT broker at mqtt://broker.test:1883 was lost before it acknowledged'
 const TROUBLE = "the broker's trouble, not this message's, so the invocation is retried"
@@ -356,5 +357,83 @@ describe("verdicts from evidence: a broker's trouble is never a message's fault"
     const r = await pool.publish(publishes(6), deadline(), log)
     assert.deepEqual(notDelivered(r), ['2:failed', '3:failed', '4:failed', '5:failed'])
     assert.match(reasonOf(r.outcomes[2]), /was lost whatever was written/)
+  })
+})
+
+/** A fake clock that jumps an hour ahead once it has been read far more often than any pass needs: a runaway loop that only reads the clock ends instead of hanging the test. */
+class RunawayClock extends FakeClock {
+  reads = 0
+  override now(): number {
+    this.reads++
+    return super.now() + (this.reads > 200_000 ? 3_600_000 : 0)
+  }
+}
+
+const passOf = (over: Partial<PassResult>): PassResult => ({
+  unconfirmed: [],
+  unsent: [],
+  settled: 0,
+  acknowledged: 0,
+  dropped: 0,
+  downgraded: 0,
+  broken: false,
+  ...over,
+})
+
+describe('the probe settles without an acknowledgement (QoS 0, expired, refused unwritten, its group broken)', () => {
+  // m-0 QoS 1 topic a (acknowledged), m-1 QoS 1 topic a (poison), m-2 QoS 0 topic b (the probe).
+  const keys = ['t1a', 't1a', 't0b']
+  const lost = { kind: 'closed' as const }
+  const lostAloneTwice = () => {
+    const plan = new Isolation(3, (i) => keys[i]!)
+    plan.record(
+      { indices: [0, 1, 2], alone: false },
+      passOf({ loss: lost, acknowledged: 1, settled: 1, unconfirmed: [1, 2], broken: true }),
+    )
+    plan.record({ indices: [1], alone: true }, passOf({ loss: lost, unconfirmed: [1], broken: true }))
+    plan.record({ indices: [1], alone: true }, passOf({ loss: lost, unconfirmed: [1], broken: true }))
+    return plan
+  }
+
+  test('Isolation: a probe that went through without a PUBACK (QoS 0 confirmed by PINGRESP) still decides', () => {
+    const plan = lostAloneTwice()
+    assert.deepEqual(plan.next(), { indices: [2], alone: true }, 'the QoS 0 message of another topic probes')
+    // The probe is written and confirmed by the PINGRESP: no loss, no acknowledgement (QoS 0 has none).
+    const verdict = plan.record({ indices: [2], alone: true }, passOf({ settled: 1 }))
+    assert.ok(
+      verdict.poison !== undefined || verdict.transient !== undefined || plan.done,
+      `a probe that went through must decide, or the plan must be done; got verdict ${JSON.stringify(verdict)}, done=${plan.done}, next=${JSON.stringify(plan.next())}`,
+    )
+    // What decides is the acknowledged message before it: the QoS 0 probe proves nothing.
+    assert.deepEqual(verdict.poison, { index: 1, evidence: { kind: 'neighbours', losses: [lost, lost], before: true, after: false } })
+    assert.equal(plan.done, true)
+  })
+
+  test('Isolation: a probe settled unacknowledged in a pass then lost still decides; the plan never offers an empty pass', () => {
+    const plan = lostAloneTwice()
+    const verdict = plan.record({ indices: [2], alone: true }, passOf({ loss: lost, settled: 1, broken: true }))
+    assert.equal(verdict.poison?.index, 1, JSON.stringify(verdict))
+    assert.equal(plan.done, true)
+  })
+
+  test('Isolation: with nothing acknowledged before it, an unacknowledged probe leaves the message transient, and it is still failed', () => {
+    const plan = new Isolation(2, (i) => ['t1a', 't0b'][i]!)
+    plan.record({ indices: [0, 1], alone: false }, passOf({ loss: lost, unconfirmed: [0, 1], broken: true }))
+    plan.record({ indices: [0], alone: true }, passOf({ loss: lost, unconfirmed: [0], broken: true }))
+    plan.record({ indices: [0], alone: true }, passOf({ loss: lost, unconfirmed: [0], broken: true }))
+    assert.deepEqual(plan.next(), { indices: [1], alone: true })
+    const verdict = plan.record({ indices: [1], alone: true }, passOf({ settled: 1 }))
+    assert.equal(verdict.poison, undefined)
+    assert.match(verdict.transient ?? '', /lost whatever was written/)
+    assert.deepEqual(plan.remaining(), [0], 'the undecided message is failed with what is left')
+  })
+
+  test('pool: the poison message is refused, not left to spin until the deadline and fail as transient', async () => {
+    const clock = new RunawayClock()
+    const items = publishes(3).map((p, i) => ({ ...p, topic: i === 2 ? 'devices/b' : 'devices/a', qos: (i === 2 ? 0 : 1) as 0 | 1 }))
+    const { pool, log } = fakePool({ ackMode: 'async', poison: { payload: 'm-1' } }, { clock })
+    const r = await pool.publish(items, clock.now() + 60_000, log)
+    assert.deepEqual(kinds(r), ['delivered', 'refused', 'delivered'])
+    assert.ok(clock.reads < 10_000, `the connection read the clock ${clock.reads} times: a loop that never yields`)
   })
 })

@@ -73,6 +73,22 @@ describe('publish window: in-flight bound and order', () => {
 })
 
 describe('publish window: acknowledgements', () => {
+  test('PUBCOMP 0x92 (Packet Identifier not found) after a successful PUBREC: the broker took the message; it is not a dead letter', async () => {
+    const p = windowPass(publishes(1, { qos: 2 }))
+    p.client.refuse(p.client.sent[0]!, 0x92, 'Publish error: Packet Identifier not found')
+    await p.done
+    assert.notEqual(p.outcomes[0]!.kind, 'refused', JSON.stringify(p.outcomes[0]))
+  })
+
+  for (const code of [0x88, 0x8b, 0x8e, 0x98, 0x9c, 0x9d, 0x9f]) {
+    test(`PUBACK 0x${code.toString(16)} (a broker's own reason, as the DISCONNECT table says): transient, not a dead letter`, async () => {
+      const p = windowPass(publishes(1))
+      p.client.refuse(p.client.sent[0]!, code)
+      await p.done
+      assert.equal(p.outcomes[0]!.kind, 'failed', JSON.stringify(p.outcomes[0]))
+    })
+  }
+
   test('PUBACK reason codes: 0x87 is refused with its code; 0x97 and 0x80 fail; no code fails', async () => {
     const p = pass(publishes(5), 'manual')
     const [a, b, c, d, e] = p.client.sent
@@ -176,7 +192,8 @@ describe('publish window: timeouts', () => {
   })
 
   test('a message unanswered past the timeout while the broker answers others fails alone; its place is kept until the broker answers it', async () => {
-    const p = pass(publishes(6), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
+    // Six topics: a later message of m-0's own topic would not be sent (the next test).
+    const p = pass(publishes(6, { topics: 6 }), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
     const stuck = p.client.sent[0]!
     p.clock.advance(600)
     p.client.ack(p.client.sent[1])
@@ -195,6 +212,48 @@ describe('publish window: timeouts', () => {
       ['failed', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered'],
     )
     assert.deepEqual([r.broken, r.timedOut, r.settled, r.acknowledged], [false, undefined, 6, 6])
+  })
+
+  test('a message given up on at its timeout: the later messages of its topic not yet written fail unsent, so none overtakes its retry', async () => {
+    const p = pass(publishes(7, { topics: 5 }), 'manual', { publishTimeoutMs: 1000, maxInFlight: 3 })
+    const stuck = p.client.sent[0]!
+    p.clock.advance(600)
+    p.client.ack(p.client.sent[1])
+    p.client.ack(p.client.sent[2])
+    p.clock.advance(650)
+    p.client.ack(stuck)
+    p.client.ackAll()
+    await p.done
+    // m-0 and m-5 on t0: m-5 comes after m-0 failed and is not sent; m-6 (t1) is.
+    assert.deepEqual(p.written(), ['m-0', 'm-1', 'm-2', 'm-3', 'm-4', 'm-6'])
+    assert.deepEqual(
+      p.outcomes.map((o) => o.kind),
+      ['failed', 'delivered', 'delivered', 'delivered', 'delivered', 'failed', 'delivered'],
+    )
+    assert.match(
+      reasonOf(p.outcomes[5]),
+      /^not sent: an earlier message of its topic was not delivered \(no acknowledgement .*\); the batch is retried so that the topic keeps its order$/,
+    )
+  })
+
+  test('PUBACK 0x97 on m-0: the messages of its topic written after the failure was known are not delivered ahead of its retry', async () => {
+    // One topic, 40 QoS 1 messages, a window of 20: m-0 is answered 0x97 (quota exceeded: transient, retried).
+    const p = pass(publishes(40))
+    p.client.refuse(p.client.sent[0]!, 0x97, 'Publish error: Quota exceeded')
+    const knownAt = p.client.sent.length
+    while (p.result() === undefined && p.client.unacked.length > 0) {
+      p.client.ack()
+      await Promise.resolve()
+    }
+    await p.done
+    const kindsAfter = p.outcomes.slice(knownAt).map((o) => o.kind)
+    assert.equal(p.outcomes[0]!.kind, 'failed')
+    // The retry publishes m-0 again; any later message of its topic delivered now reaches subscribers before it.
+    assert.deepEqual(
+      kindsAfter.filter((k) => k === 'delivered').length,
+      0,
+      `m-${knownAt}..m-39 were written after m-0 had failed, and were delivered: ${kindsAfter.join(',')}`,
+    )
   })
 
   test('every place in the window held by a message given up on: nothing can move, the pass ends with the timeout', async () => {
@@ -414,7 +473,7 @@ describe('publish window: the connection lost', () => {
   })
 })
 
-describe('publish window: packet limit and QoS 2 downgrades', () => {
+describe('publish window: packet limit, Maximum QoS, Retain Available and QoS 2 downgrades', () => {
   test('a PUBLISH over the limit is refused unwritten, naming its size, the limit and its source; the rest go out in order', async () => {
     const items = publishes(3).map((p, i) => (i === 1 ? { ...p, payload: Buffer.alloc(100, 0x61) } : p))
     const p = pass(items, 'sync', { packetLimit: { bytes: 100, source: 'MQTT_MAX_PACKET_SIZE=100' } })
@@ -428,6 +487,36 @@ describe('publish window: packet limit and QoS 2 downgrades', () => {
       reason: `its PUBLISH packet would be 119 bytes; the MQTT broker at ${URL} takes at most 100 (MQTT_MAX_PACKET_SIZE=100)`,
     })
     assert.equal(r.settled, 3)
+  })
+
+  test("a PUBLISH above the CONNACK's Maximum QoS is refused unwritten, naming its QoS and the broker's maximum; the rest go out in order", async () => {
+    const items = publishes(4).map((p, i) => (i % 2 ? { ...p, qos: 2 as const } : p))
+    const p = pass(items, 'sync', { maxQos: 1 })
+    const r = await p.done
+    assert.deepEqual(
+      p.client.sent.map((s) => s.payload),
+      ['m-0', 'm-2'],
+    )
+    for (const i of [1, 3])
+      assert.deepEqual(p.outcomes[i], {
+        kind: 'refused',
+        reason: `it is published at QoS 2 (its rule's or its qoslevel's); the MQTT broker at ${URL} takes at most QoS 1 (the Maximum QoS in its CONNACK)`,
+      })
+    assert.deepEqual([r.settled, r.broken], [4, false])
+  })
+
+  test('a retained PUBLISH to a broker whose CONNACK says Retain Available 0 is refused unwritten; the rest go out', async () => {
+    const items = publishes(3).map((p, i) => (i === 1 ? { ...p, retain: true } : p))
+    const p = pass(items, 'sync', { retainAvailable: false })
+    await p.done
+    assert.deepEqual(
+      p.client.sent.map((s) => s.payload),
+      ['m-0', 'm-2'],
+    )
+    assert.deepEqual(p.outcomes[1], {
+      kind: 'refused',
+      reason: `it is retained; the MQTT broker at ${URL} does not take retained messages (Retain Available is 0 in its CONNACK)`,
+    })
   })
 
   test('on 3.1.1 the dropped MQTT 5 properties do not count toward the size', async () => {
