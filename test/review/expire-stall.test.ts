@@ -1,0 +1,56 @@
+// Review finding: redrive takes the turn of every entry past DEAD_LETTER_REDRIVE_MAX_AGE (`old`, uncapped,
+// unlike `due`'s MAX_DUE) and only then writes their expired markers and sends anything. A store with more
+// old entries than one run can take turns on (after a long outage, on a NAS at a few ms a call) fails every
+// run at the deadline before a single marker: nothing expires, and no due entry is sent, run after run, until
+// the old entries leave the read window a day later (still pending). Slow NAS calls are stood in for by
+// moving the store's clock 1 s per turn taken.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { messageKey } from '../../shared/dead-letters/store/keys.js'
+import { type BridgeSender, redrive } from '../../shared/dead-letters/store/redrive.js'
+import { DeadLetterStore, type NewEntry } from '../../shared/dead-letters/store/store.js'
+import { FakeClock } from '../unit/mqtt/fakes.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'dl-stall-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+const HOUR = 3_600_000
+
+function transient(id: string, requestId: string, at: string): NewEntry {
+  const event = {
+    id: `e-${id}`,
+    specversion: '1.0',
+    data: { topic: 'T', systemProperties: { UNIQ_KEY: id }, userProperties: {}, body: id },
+  }
+  return {
+    ...{ key: messageKey(id, 0, event), reason: 'not acknowledged', source: 'async-destination', failure: 'transient' },
+    ...{ requestId, messageId: id, firstFailureAt: at, lastFailureAt: at, attempts: 3, event },
+  }
+}
+
+test('a run with more expired entries than it has time for still expires some and sends what is due', async () => {
+  const clock = new FakeClock(Date.parse('2024-01-01T10:00:00.000Z'))
+  const writer = new DeadLetterStore(dir, { clock, writer: 'deadletter01' })
+  // The outage: 200 batches, one message each.
+  await writer.put(Array.from({ length: 200 }, (_, i) => transient(`OLD${i}`, `req-old-${i}`, '2024-01-01T09:59:00.000Z')))
+  clock.advance(25 * HOUR)
+  await writer.put([transient('NEW', 'req-new', new Date(clock.now() - 60_000).toISOString())])
+  clock.advance(10 * 60_000)
+  const sent: string[] = []
+  const send: BridgeSender = async (e) => {
+    sent.push(e.toString('utf8'))
+    return { published: 1, deadLettered: 0 }
+  }
+  const store = new DeadLetterStore(dir, { clock, deadline: clock.now() + 118_000, writer: 'timer0000000' })
+  const takeTurn = store.takeTurn.bind(store)
+  store.takeTurn = async (...a: Parameters<typeof takeTurn>) => {
+    const claim = await takeTurn(...a)
+    clock.advance(1000)
+    return claim
+  }
+  const r = await redrive(store, { maxAgeMs: 24 * HOUR, backoffMs: 60_000, send, requestId: 'timer-1' }).catch((err: Error) => err.message)
+  assert.equal(typeof r, 'object', `the run failed before it expired or sent anything: ${String(r)}`)
+  assert.ok(typeof r === 'object' && r.expired > 0 && sent.length === 1)
+})
