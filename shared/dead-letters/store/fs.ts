@@ -103,8 +103,15 @@ export class BoundedFs {
         const { size } = await this.bounded(`stat ${path}`, () => h.stat())
         const last = Buffer.alloc(1)
         if (size > 0) await this.bounded(`read ${path}`, () => h.read(last, 0, 1, size - 1))
-        await this.bounded(`write ${path}`, () => h.write((size > 0 && last[0] !== 0x0a ? '\n' : '') + text))
-        await this.bounded(`fsync ${path}`, () => h.sync())
+        try {
+          await this.writeAll(h, path, (size > 0 && last[0] !== 0x0a ? '\n' : '') + text)
+          await this.bounded(`fsync ${path}`, () => h.sync())
+        } catch (err) {
+          // A short or failed write (a full disk, a quota): undo it, so no torn line is left to be indexed (I2).
+          // Only this writer appends to this file (I1), so its size before this append is still the right one.
+          await this.bounded(`truncate ${path}`, () => h.truncate(size)).catch(() => {})
+          throw err
+        }
         return size === 0
       })
     })()
@@ -127,17 +134,31 @@ export class BoundedFs {
     )
   }
 
+  /**
+   * Writes every byte of `text` at the handle's position: write(2) may write less than asked (a disk or
+   * quota nearly full), so it is called again for the rest; one that writes nothing is an error.
+   */
+  async writeAll(h: FileHandle, path: string, text: string): Promise<void> {
+    const buf = Buffer.from(text)
+    for (let done = 0; done < buf.length; ) {
+      const { bytesWritten } = await this.bounded(`write ${path}`, () => h.write(buf, done, buf.length - done))
+      if (bytesWritten <= 0) throw new Error(`write ${path}: ${done} of ${buf.length} bytes written, then none (is the disk full?)`)
+      done += bytesWritten
+    }
+  }
+
   /** Publishes a whole file unless one is there: a link fails if the name exists, atomically, on NFS too. */
   async publishExclusive(path: string, text: string): Promise<boolean> {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    await this.withHandle(tmp, 'wx', async (h) => {
-      await this.bounded(`write ${tmp}`, () => h.write(text))
-      await this.bounded(`fsync ${tmp}`, () => h.sync())
-    })
     try {
+      // Never a short file: writeAll writes every byte or throws, and nothing is linked then.
+      await this.withHandle(tmp, 'wx', async (h) => {
+        await this.writeAll(h, tmp, text)
+        await this.bounded(`fsync ${tmp}`, () => h.sync())
+      })
       return await this.bounded(`link ${path}`, () => link(tmp, path)).then(() => true, unless('EEXIST', false))
     } finally {
-      await this.remove(tmp)
+      await this.remove(tmp).catch(() => {})
     }
   }
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { PoisonPartRecord } from '../record.js'
-import { poisonEntries } from './entries.js'
+import { isObject, poisonEntries } from './entries.js'
 import { entryKey } from './keys.js'
 import { timeOf } from './markers.js'
 import type { DeadLetterStore, NewEntry } from './store.js'
@@ -33,6 +33,17 @@ const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }
 })
 /** Its fields in one order (zod gives every part's in its schema's), without createdAt. */
 const agreed = (text: string) => JSON.stringify({ ...(JSON.parse(text) as Meta), createdAt: undefined })
+
+/** A group's meta.json, or why it cannot be read (one torn by a store older than whole-file writes, or edited). */
+function metaFrom(text: string): Meta | string {
+  try {
+    const meta = JSON.parse(text) as Meta
+    if (isObject(meta) && typeof meta.count === 'number' && isObject(meta.message)) return meta
+    return "its meta.json is not a part group's metadata"
+  } catch (err) {
+    return `its meta.json is not JSON (${(err as Error).message.slice(0, 80)})`
+  }
+}
 
 /** Why a part cannot belong to any message, or undefined. */
 export function partProblem(p: PoisonPartRecord): string | undefined {
@@ -142,9 +153,9 @@ export async function clearGroup(s: DeadLetterStore, group: string): Promise<voi
 export async function sweepParts(
   s: DeadLetterStore,
   ttlMs = PART_TTL_MS,
-): Promise<{ entries: NewEntry[]; groups: string[]; waiting: number }> {
+): Promise<{ entries: NewEntry[]; groups: string[]; waiting: number; unreadable: Array<{ group: string; problem: string }> }> {
   const root = join(s.dir, 'parts')
-  const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0 }
+  const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0, unreadable: [] as Array<{ group: string; problem: string }> }
   for (const group of await s.fs.list(root)) {
     const dir = join(root, group)
     // meta.json is published whole before any part (publishExclusive): a group without it holds nothing.
@@ -154,7 +165,12 @@ export async function sweepParts(
       await s.fs.removeTree(dir)
       continue
     }
-    const meta = JSON.parse(text) as Meta
+    const meta = metaFrom(text)
+    if (typeof meta === 'string') {
+      // That group's problem (the timer logs it), not the sweep's: the other groups are still swept.
+      out.unreadable.push({ group, problem: meta })
+      continue
+    }
     if (s.now() - timeOf(meta.createdAt) <= ttlMs) {
       out.waiting++
       continue

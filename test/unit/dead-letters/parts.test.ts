@@ -2,7 +2,7 @@
 // Function Compute calls it): a planted part cannot break or rewrite its message, a set that never
 // completes is never left behind unseen, and nothing that arrives is dropped.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
@@ -145,6 +145,21 @@ describe('dead-letter parts under attack', () => {
       (e.event as { parts: Array<{ index: number; data: string }> }).parts,
       [real[0]!, real[2]!].map((p) => ({ index: p.part.index, data: p.part.data })),
     )
+  })
+
+  test("an unreadable meta.json is reported as its group's problem; the sweep still stores the other groups", async () => {
+    const dir = store()
+    const real = parts()
+    await send(real[0]!)
+    mkdirSync(join(dir, 'parts', 'torn-group'))
+    writeFileSync(join(dir, 'parts', 'torn-group', 'meta.json'), '{"requestId":"bridge-req-1","fail')
+    const late = await sweepParts(later(dir, PART_TTL_MS + 60_000))
+    assert.equal(late.entries.length, 1, 'the readable group is still stored')
+    assert.deepEqual(
+      late.unreadable.map((u) => u.group),
+      ['torn-group'],
+    )
+    assert.match(late.unreadable[0]!.problem, /meta\.json is not JSON/)
   })
 
   test('a part delivered again after its message was stored is a duplicate: no new group, nothing stored twice, not even by the timer', async () => {

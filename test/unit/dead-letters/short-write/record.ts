@@ -1,4 +1,4 @@
-import type { PoisonRecord } from '../../shared/dead-letters/record.js'
+import type { PoisonRecord } from '../../../../shared/dead-letters/record.js'
 
 /** One dead letter of about 200 KB: more than the child's file-size limit lets it write. */
 export const bigRecord: PoisonRecord = {
