@@ -31,8 +31,14 @@ const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }
   bytes,
   sha256,
 })
-/** Its fields in one order (zod gives every part's in its schema's), without createdAt. */
-const agreed = (text: string) => JSON.stringify({ ...(JSON.parse(text) as Meta), createdAt: undefined })
+/**
+ * What identifies the message, in one order (zod gives every part's in its schema's). Not when or why it
+ * failed (failedAt, reason, ageMs): the bridge's retried hand-off of the same request stamps those anew,
+ * and its parts must still complete the group; the first attempt's are kept. A different message (ID, rule,
+ * flags, size, checksum) is refused.
+ */
+const agreed = ({ requestId, message: { reason: _r, ageMs: _a, ...message }, count, bytes, sha256 }: Meta) =>
+  JSON.stringify({ requestId, message, count, bytes, sha256 })
 
 /** A group's meta.json, or why it cannot be read (one torn by a store older than whole-file writes, or edited). */
 function metaFrom(text: string): Meta | string {
@@ -81,13 +87,14 @@ export async function storePart(s: DeadLetterStore, p: PoisonPartRecord): Promis
   if (await s.fs.exists(doneFile(s, group))) return { kind: 'duplicate', group, count: p.part.count }
   const dir = join(s.dir, 'parts', group)
   await s.fs.ensureDir(dir)
-  const meta = metaOf(p)
+  let meta = metaOf(p)
   const text = JSON.stringify({ ...meta, createdAt: new Date(s.now()).toISOString() })
-  if (
-    !(await s.fs.publishExclusive(join(dir, 'meta.json'), text)) &&
-    agreed((await s.fs.read(join(dir, 'meta.json'))) ?? '{}') !== agreed(text)
-  )
-    return { kind: 'refused', why: `its metadata does not agree with the first part of its group (${group})` }
+  if (!(await s.fs.publishExclusive(join(dir, 'meta.json'), text))) {
+    const first = metaFrom((await s.fs.read(join(dir, 'meta.json'))) ?? '{}')
+    if (typeof first === 'string' || agreed(first) !== agreed(meta))
+      return { kind: 'refused', why: `its metadata does not agree with the first part of its group (${group})` }
+    meta = first
+  }
   const name = join(dir, `${String(p.part.index).padStart(6, '0')}.part`)
   if (!(await s.fs.publishExclusive(name, p.part.data)) && (await s.fs.read(name)) !== p.part.data)
     return { kind: 'refused', why: `a different part ${p.part.index} of group ${group} is already stored` }

@@ -10,7 +10,7 @@ import { handler } from '../../../functions/dead-letter/index.js'
 import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
 import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
 import type { IntakeSummary } from '../../../shared/dead-letters/store/intake.js'
-import { PART_TTL_MS, sweepParts } from '../../../shared/dead-letters/store/parts.js'
+import { PART_TTL_MS, storePart, sweepParts } from '../../../shared/dead-letters/store/parts.js'
 import { DeadLetterStore, readDeadLetters } from '../../../shared/dead-letters/store/store.js'
 import { fcContext } from '../../helpers/fc-context.js'
 import { FakeClock } from '../mqtt/fakes.js'
@@ -89,6 +89,33 @@ describe('dead-letter parts under attack', () => {
     const refused = stored.filter((e) => e.source === 'refused-part')
     assert.equal(refused.length, 1)
     assert.match(refused[0]!.reason, /metadata does not agree with the first part/)
+  })
+
+  // Review finding: the bridge's retried hand-off (its invocation failed on the last part) stamps a new
+  // failedAt; the retry's parts must complete the group, and a different message must still be refused.
+  test('the retry of a hand-off whose last part failed completes the message, with the first failedAt', async () => {
+    const dir = store()
+    const attempt = (failedAt: string, messageId = 'M1'): PoisonRecord => ({
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'req-1',
+      failedAt,
+      messages: [{ index: 0, reason: 'payload over the limit', messageId, event: { data: { topic: 'T', body: 'b'.repeat(300_000) } } }],
+    })
+    const first = packPoison(attempt('2024-01-01T00:00:00.000Z')) as PoisonPartRecord[]
+    const retry = packPoison(attempt('2024-01-01T00:00:07.000Z')) as PoisonPartRecord[]
+    const other = packPoison(attempt('2024-01-01T00:00:07.000Z', 'M2')) as PoisonPartRecord[]
+    const s = new DeadLetterStore(dir, { clock: new FakeClock(Date.parse('2024-01-01T00:00:08.000Z')) })
+    // The first attempt: every part but the last got through.
+    for (const p of first.slice(0, -1)) assert.equal((await storePart(s, p)).kind, 'waiting')
+    // Another message in the same group (same request, index and content) is refused.
+    const forged = await storePart(s, other.at(-1)!)
+    assert.equal(forged.kind, 'refused')
+    // Function Compute retries the bridge; it hands the message off again, whole.
+    const outcomes = []
+    for (const p of retry) outcomes.push(await storePart(s, p))
+    const done = outcomes.find((o) => o.kind === 'complete')
+    assert.ok(done, `the retry's parts were ${JSON.stringify(outcomes.map((o) => (o.kind === 'refused' ? o.why : o.kind)))}`)
+    assert.equal(done.kind === 'complete' && done.entries[0]!.firstFailureAt, '2024-01-01T00:00:00.000Z')
   })
 
   test('parts whose data does not match the checksum become one entry marked incomplete, with the data; the function does not fail', async () => {
