@@ -6,7 +6,7 @@
 // system that refuses the directory (DEAD_LETTER_TARGET=file:/proc/nope hung for more than 30 s).
 import { randomBytes } from 'node:crypto'
 import { constants, stat as statCallback } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, readdir, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { FilesystemTimeoutError } from '../../errors.js'
 import { type Clock, systemClock } from '../../mqtt/clock.js'
@@ -184,6 +184,22 @@ export class BoundedFs {
 
   remove(path: string): Promise<void> {
     return this.bounded(`unlink ${path}`, () => unlink(path)).catch(unless('ENOENT', undefined))
+  }
+
+  /** When `path` last changed (ms since the epoch, by the file system's clock); undefined when it is gone. */
+  mtimeMs(path: string): Promise<number | undefined> {
+    return this.bounded(`stat ${path}`, () => stat(path)).then((st) => st.mtimeMs, unless('ENOENT', undefined))
+  }
+
+  /** Removes an empty directory: false when it is gone already or no longer empty (someone is writing to it). */
+  removeEmptyDir(path: string): Promise<boolean> {
+    return this.bounded(`rmdir ${path}`, () => rmdir(path)).then(
+      () => true,
+      (err: unknown) => {
+        if (code(err) === 'ENOENT' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') return false
+        throw err
+      },
+    )
   }
 
   removeTree(path: string): Promise<void> {

@@ -17,6 +17,8 @@ export const MAX_PARTED_BYTES = 32 * 1024 * 1024
 const MIN_PART_DATA = 1024
 /** How long a group may wait for its last part before it is stored incomplete. */
 export const PART_TTL_MS = 6 * 60 * 60 * 1000
+/** How long a group without meta.json is left alone before the sweep removes it: far longer than any invocation. */
+export const EMPTY_GROUP_GRACE_MS = 60 * 60 * 1000
 
 export const partGroup = (p: PoisonPartRecord) => entryKey('part', p.requestId, String(p.message.index), p.part.sha256)
 
@@ -156,6 +158,20 @@ export async function clearGroup(s: DeadLetterStore, group: string): Promise<voi
   await s.fs.removeTree(join(s.dir, 'parts', group))
 }
 
+/**
+ * A group without meta.json holds no part (meta.json is published whole before any part), but its first part
+ * may be being stored right now (storePart makes the directory, then publishes): so only a group left alone
+ * for EMPTY_GROUP_GRACE_MS (its directory's mtime, on the store's clock) is removed, and only its leftover
+ * temporary files and then the directory itself, never recursively. A part that lands in between makes the
+ * rmdir fail (kept), or finds its directory gone and fails its invocation (retried): none is lost.
+ */
+async function removeEmptyGroup(s: DeadLetterStore, dir: string): Promise<void> {
+  const changed = await s.fs.mtimeMs(dir)
+  if (changed === undefined || s.now() - changed < EMPTY_GROUP_GRACE_MS) return
+  for (const name of await s.fs.list(dir)) if (name.endsWith('.tmp')) await s.fs.remove(join(dir, name))
+  await s.fs.removeEmptyDir(dir)
+}
+
 /** Groups older than the TTL, as one incomplete entry each: the caller stores them, then clears the groups. */
 export async function sweepParts(
   s: DeadLetterStore,
@@ -165,11 +181,14 @@ export async function sweepParts(
   const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0, unreadable: [] as Array<{ group: string; problem: string }> }
   for (const group of await s.fs.list(root)) {
     const dir = join(root, group)
-    // meta.json is published whole before any part (publishExclusive): a group without it holds nothing.
     // One that is done but not removed yet (a crash in between) is stored already.
-    const text = await s.fs.read(join(dir, 'meta.json'))
-    if (text === undefined || (await s.fs.exists(doneFile(s, group)))) {
+    if (await s.fs.exists(doneFile(s, group))) {
       await s.fs.removeTree(dir)
+      continue
+    }
+    const text = await s.fs.read(join(dir, 'meta.json'))
+    if (text === undefined) {
+      await removeEmptyGroup(s, dir)
       continue
     }
     const meta = metaFrom(text)

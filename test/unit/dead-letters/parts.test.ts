@@ -10,7 +10,7 @@ import { handler } from '../../../functions/dead-letter/index.js'
 import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
 import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
 import type { IntakeSummary } from '../../../shared/dead-letters/store/intake.js'
-import { PART_TTL_MS, storePart, sweepParts } from '../../../shared/dead-letters/store/parts.js'
+import { EMPTY_GROUP_GRACE_MS, PART_TTL_MS, partGroup, storePart, sweepParts } from '../../../shared/dead-letters/store/parts.js'
 import { DeadLetterStore, readDeadLetters } from '../../../shared/dead-letters/store/store.js'
 import { fcContext } from '../../helpers/fc-context.js'
 import { FakeClock } from '../mqtt/fakes.js'
@@ -172,6 +172,50 @@ describe('dead-letter parts under attack', () => {
       (e.event as { parts: Array<{ index: number; data: string }> }).parts,
       [real[0]!, real[2]!].map((p) => ({ index: p.part.index, data: p.part.data })),
     )
+  })
+
+  // Review finding (sweep race): the timer's sweep found a group without meta.json while its first part was
+  // being stored, and removed it after the part was published: an acknowledged part was lost. The interleaving
+  // is forced by running the part's storePart() inside the sweep's read of meta.json, after it found nothing.
+  test('a part stored while the timer sweeps is kept, and its message completes', async () => {
+    const dir = store()
+    const record: PoisonRecord = {
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'req-1',
+      failedAt: '2024-01-01T00:00:00.000Z',
+      messages: [
+        { index: 0, reason: 'payload over the limit', messageId: 'M1', event: { data: { topic: 'T', body: 'b'.repeat(300_000) } } },
+      ],
+    }
+    const real = packPoison(record) as PoisonPartRecord[]
+    const clock = new FakeClock(Date.parse('2024-01-01T00:00:01.000Z'))
+    const bridgeSide = new DeadLetterStore(dir, { clock, writer: 'partwriter01' })
+    const timer = new DeadLetterStore(dir, { clock, writer: 'timerwriter1' })
+    // The first part's storePart() has made its group's directory (ensureDir), and not yet published meta.json.
+    mkdirSync(join(dir, 'parts', partGroup(real[0]!)), { recursive: true })
+    const read = timer.fs.read.bind(timer.fs)
+    let first: Awaited<ReturnType<typeof storePart>> | undefined
+    timer.fs.read = async (path: string) => {
+      const text = await read(path)
+      if (path.endsWith('meta.json') && first === undefined) first = await storePart(bridgeSide, real[0]!)
+      return text
+    }
+    await sweepParts(timer)
+    assert.equal(first?.kind, 'waiting', 'the first part was stored, and its invocation succeeded')
+    let last: Awaited<ReturnType<typeof storePart>> | undefined
+    for (const p of real.slice(1)) last = await storePart(bridgeSide, p)
+    assert.equal(last?.kind, 'complete', `the last part left the group ${JSON.stringify(last)}`)
+  })
+
+  test('a group left without meta.json (a crash) is removed once older than the grace, not before', async () => {
+    const dir = store()
+    const group = join(dir, 'parts', 'crashed-group')
+    mkdirSync(group, { recursive: true })
+    writeFileSync(join(group, 'meta.json.1.ab.tmp'), '{"requestId"')
+    await sweepParts(later(dir, EMPTY_GROUP_GRACE_MS - 60_000))
+    assert.equal(existsSync(group), true, 'kept within the grace')
+    await sweepParts(later(dir, EMPTY_GROUP_GRACE_MS + 60_000))
+    assert.equal(existsSync(group), false, 'removed after it')
   })
 
   test("an unreadable meta.json is reported as its group's problem; the sweep still stores the other groups", async () => {
