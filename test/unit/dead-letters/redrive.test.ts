@@ -1,18 +1,16 @@
-// Review finding: redrive takes the turn of every entry past DEAD_LETTER_REDRIVE_MAX_AGE (`old`, uncapped,
-// unlike `due`'s MAX_DUE) and only then writes their expired markers and sends anything. A store with more
-// old entries than one run can take turns on (after a long outage, on a NAS at a few ms a call) fails every
-// run at the deadline before a single marker: nothing expires, and no due entry is sent, run after run, until
-// the old entries leave the read window a day later (still pending). Slow NAS calls are stood in for by
-// moving the store's clock 1 s per turn taken.
+// Redrive runs (shared/dead-letters/store/redrive.ts) on a fake clock.
+// Review finding (expire stall): redrive took the turn of every entry past DEAD_LETTER_REDRIVE_MAX_AGE
+// (uncapped) before it marked or sent anything, so a store with many expired entries failed every run at its
+// deadline. Slow NAS calls are stood in for by moving the store's clock 1 s per turn taken.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { messageKey } from '../../shared/dead-letters/store/keys.js'
-import { type BridgeSender, redrive } from '../../shared/dead-letters/store/redrive.js'
-import { DeadLetterStore, type NewEntry } from '../../shared/dead-letters/store/store.js'
-import { FakeClock } from '../unit/mqtt/fakes.js'
+import { messageKey } from '../../../shared/dead-letters/store/keys.js'
+import { type BridgeSender, redrive } from '../../../shared/dead-letters/store/redrive.js'
+import { DeadLetterStore, type NewEntry } from '../../../shared/dead-letters/store/store.js'
+import { FakeClock } from '../mqtt/fakes.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'dl-stall-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -53,4 +51,5 @@ test('a run with more expired entries than it has time for still expires some an
   const r = await redrive(store, { maxAgeMs: 24 * HOUR, backoffMs: 60_000, send, requestId: 'timer-1' }).catch((err: Error) => err.message)
   assert.equal(typeof r, 'object', `the run failed before it expired or sent anything: ${String(r)}`)
   assert.ok(typeof r === 'object' && r.expired > 0 && sent.length === 1)
+  assert.equal(r.expired + r.deferred, 200, 'the expired entries not taken this run are counted deferred, for the next run')
 })
