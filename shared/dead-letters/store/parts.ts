@@ -5,6 +5,7 @@
 // done group is remembered under parts-done/, so a part delivered again is a duplicate, not a new group.
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
+import { HAND_OFF_BUDGET } from '../handoff/pack.js'
 import type { PoisonPartRecord } from '../record.js'
 import { isObject, poisonEntries } from './entries.js'
 import { entryKey } from './keys.js'
@@ -15,6 +16,8 @@ import type { DeadLetterStore, NewEntry } from './store.js'
 export const MAX_PARTED_BYTES = 32 * 1024 * 1024
 /** handoff/pack.ts never cuts parts smaller than this. */
 const MIN_PART_DATA = 1024
+/** The longest message ID a part record can carry with room for its data (handoff/pack.ts HAND_OFF_BUDGET). */
+const MAX_PART_MESSAGE_ID = HAND_OFF_BUDGET - MIN_PART_DATA
 /** How long a group may wait for its last part before it is stored incomplete. */
 export const PART_TTL_MS = 6 * 60 * 60 * 1000
 /** How long a group without meta.json is left alone before the sweep removes it: far longer than any invocation. */
@@ -67,8 +70,12 @@ export function partProblem(p: PoisonPartRecord): string | undefined {
   if (index < count - 1 && !((count - 1) * data.length < encoded && encoded <= count * data.length))
     return `its ${data.length} characters of data cannot be one of ${count} equal slices of ${encoded}`
   if (index === count - 1 && data.length > encoded - (count - 1)) return `its ${data.length} characters of data do not fit in ${encoded}`
-  if (p.message.reason.length > 2100 || (p.message.ruleId?.length ?? 0) > 200 || (p.message.messageId?.length ?? 0) > 200)
-    return 'its reason, rule ID or message ID is longer than a bridge ever sends'
+  if (p.message.reason.length > 2100 || (p.message.ruleId?.length ?? 0) > 200)
+    return 'its reason or rule ID is longer than a bridge ever sends'
+  // RocketMQ and CloudEvents set no limit on a message ID, and the bridge keeps any: the entry cuts it at
+  // 200 characters with a note, as it does a whole poison record's (entries.ts). Only one that leaves a part
+  // no room for data cannot come from pack.ts; the group's name is a digest whatever the ID's length.
+  if ((p.message.messageId?.length ?? 0) > MAX_PART_MESSAGE_ID) return 'its message ID is longer than a part record can carry'
   return undefined
 }
 

@@ -9,6 +9,7 @@ import { afterEach, describe, test } from 'node:test'
 import { handler } from '../../../functions/dead-letter/index.js'
 import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
 import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
+import { poisonEntries } from '../../../shared/dead-letters/store/entries.js'
 import type { IntakeSummary } from '../../../shared/dead-letters/store/intake.js'
 import { EMPTY_GROUP_GRACE_MS, PART_TTL_MS, partGroup, storePart, sweepParts } from '../../../shared/dead-letters/store/parts.js'
 import { DeadLetterStore, readDeadLetters } from '../../../shared/dead-letters/store/store.js'
@@ -216,6 +217,34 @@ describe('dead-letter parts under attack', () => {
     assert.equal(existsSync(group), true, 'kept within the grace')
     await sweepParts(later(dir, EMPTY_GROUP_GRACE_MS + 60_000))
     assert.equal(existsSync(group), false, 'removed after it')
+  })
+
+  // Review finding (long message IDs): an oversized dead letter whose message ID is over 200 characters had
+  // every part refused ("longer than a bridge ever sends"), so it was never put back together.
+  test('an oversized dead letter with a long message ID is put back together from the parts the bridge sent', async () => {
+    const dir = store()
+    const id = `ID-${'7'.repeat(250)}`
+    const record: PoisonRecord = {
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'req-1',
+      failedAt: '2024-01-01T00:00:00.000Z',
+      messages: [{ index: 0, reason: 'payload over the limit', messageId: id, event: { data: { topic: 'T', body: 'b'.repeat(300_000) } } }],
+    }
+    const real = packPoison(record) as PoisonPartRecord[]
+    assert.ok(real.length > 1 && real.every((p) => p.kind === 'rocketmq-mqtt-bridge.poison-part'))
+    const s = new DeadLetterStore(dir, { clock: new FakeClock(Date.parse('2024-01-01T00:00:01.000Z')) })
+    const outcomes = []
+    for (const p of real) outcomes.push(await storePart(s, p))
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      [...real.slice(1).map(() => 'waiting'), 'complete'],
+      `the parts were ${JSON.stringify(outcomes.map((o) => (o.kind === 'refused' ? o.why : o.kind)).slice(0, 2))}`,
+    )
+    // The same entry (key, message ID cut at 200 with a note) as the message handed off whole would make.
+    const whole = poisonEntries(record, Date.parse('2024-01-01T00:00:01.000Z'))[0]!
+    const done = outcomes.at(-1)!
+    assert.ok(done.kind === 'complete')
+    assert.deepEqual([done.entries[0]!.key, done.entries[0]!.messageId], [whole.key, whole.messageId])
   })
 
   test("an unreadable meta.json is reported as its group's problem; the sweep still stores the other groups", async () => {
