@@ -106,6 +106,9 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
   result.deferred += expiring.untried
 
   // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone.
+  // The files are read by day and writer token, not time: sorted by storedAt (stable, so a batch keeps its
+  // order), an ordered message group's older batch goes before its newer one whichever instance stored them.
+  due.sort((a, b) => timeOf(a.storedAt) - timeOf(b.storedAt))
   const groups: StoredDeadLetter[][] = []
   const open = new Map<string, StoredDeadLetter[]>()
   for (const e of due) {
