@@ -6,7 +6,7 @@
 // system that refuses the directory (DEAD_LETTER_TARGET=file:/proc/nope hung for more than 30 s).
 import { randomBytes } from 'node:crypto'
 import { constants, stat as statCallback } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, readdir, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { FilesystemTimeoutError } from '../../errors.js'
 import { type Clock, systemClock } from '../../mqtt/clock.js'
@@ -103,8 +103,15 @@ export class BoundedFs {
         const { size } = await this.bounded(`stat ${path}`, () => h.stat())
         const last = Buffer.alloc(1)
         if (size > 0) await this.bounded(`read ${path}`, () => h.read(last, 0, 1, size - 1))
-        await this.bounded(`write ${path}`, () => h.write((size > 0 && last[0] !== 0x0a ? '\n' : '') + text))
-        await this.bounded(`fsync ${path}`, () => h.sync())
+        try {
+          await this.writeAll(h, path, (size > 0 && last[0] !== 0x0a ? '\n' : '') + text)
+          await this.bounded(`fsync ${path}`, () => h.sync())
+        } catch (err) {
+          // A short or failed write (a full disk, a quota): undo it, so no torn line is left to be indexed (I2).
+          // Only this writer appends to this file (I1), so its size before this append is still the right one.
+          await this.bounded(`truncate ${path}`, () => h.truncate(size)).catch(() => {})
+          throw err
+        }
         return size === 0
       })
     })()
@@ -127,17 +134,31 @@ export class BoundedFs {
     )
   }
 
+  /**
+   * Writes every byte of `text` at the handle's position: write(2) may write less than asked (a disk or
+   * quota nearly full), so it is called again for the rest; one that writes nothing is an error.
+   */
+  async writeAll(h: FileHandle, path: string, text: string): Promise<void> {
+    const buf = Buffer.from(text)
+    for (let done = 0; done < buf.length; ) {
+      const { bytesWritten } = await this.bounded(`write ${path}`, () => h.write(buf, done, buf.length - done))
+      if (bytesWritten <= 0) throw new Error(`write ${path}: ${done} of ${buf.length} bytes written, then none (is the disk full?)`)
+      done += bytesWritten
+    }
+  }
+
   /** Publishes a whole file unless one is there: a link fails if the name exists, atomically, on NFS too. */
   async publishExclusive(path: string, text: string): Promise<boolean> {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    await this.withHandle(tmp, 'wx', async (h) => {
-      await this.bounded(`write ${tmp}`, () => h.write(text))
-      await this.bounded(`fsync ${tmp}`, () => h.sync())
-    })
     try {
+      // Never a short file: writeAll writes every byte or throws, and nothing is linked then.
+      await this.withHandle(tmp, 'wx', async (h) => {
+        await this.writeAll(h, tmp, text)
+        await this.bounded(`fsync ${tmp}`, () => h.sync())
+      })
       return await this.bounded(`link ${path}`, () => link(tmp, path)).then(() => true, unless('EEXIST', false))
     } finally {
-      await this.remove(tmp)
+      await this.remove(tmp).catch(() => {})
     }
   }
 
@@ -163,6 +184,22 @@ export class BoundedFs {
 
   remove(path: string): Promise<void> {
     return this.bounded(`unlink ${path}`, () => unlink(path)).catch(unless('ENOENT', undefined))
+  }
+
+  /** When `path` last changed (ms since the epoch, by the file system's clock); undefined when it is gone. */
+  mtimeMs(path: string): Promise<number | undefined> {
+    return this.bounded(`stat ${path}`, () => stat(path)).then((st) => st.mtimeMs, unless('ENOENT', undefined))
+  }
+
+  /** Removes an empty directory: false when it is gone already or no longer empty (someone is writing to it). */
+  removeEmptyDir(path: string): Promise<boolean> {
+    return this.bounded(`rmdir ${path}`, () => rmdir(path)).then(
+      () => true,
+      (err: unknown) => {
+        if (code(err) === 'ENOENT' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') return false
+        throw err
+      },
+    )
   }
 
   removeTree(path: string): Promise<void> {

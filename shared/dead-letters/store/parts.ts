@@ -5,8 +5,9 @@
 // done group is remembered under parts-done/, so a part delivered again is a duplicate, not a new group.
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
+import { HAND_OFF_BUDGET } from '../handoff/pack.js'
 import type { PoisonPartRecord } from '../record.js'
-import { poisonEntries } from './entries.js'
+import { isObject, poisonEntries } from './entries.js'
 import { entryKey } from './keys.js'
 import { timeOf } from './markers.js'
 import type { DeadLetterStore, NewEntry } from './store.js'
@@ -15,8 +16,12 @@ import type { DeadLetterStore, NewEntry } from './store.js'
 export const MAX_PARTED_BYTES = 32 * 1024 * 1024
 /** handoff/pack.ts never cuts parts smaller than this. */
 const MIN_PART_DATA = 1024
+/** The longest message ID a part record can carry with room for its data (handoff/pack.ts HAND_OFF_BUDGET). */
+const MAX_PART_MESSAGE_ID = HAND_OFF_BUDGET - MIN_PART_DATA
 /** How long a group may wait for its last part before it is stored incomplete. */
 export const PART_TTL_MS = 6 * 60 * 60 * 1000
+/** How long a group without meta.json is left alone before the sweep removes it: far longer than any invocation. */
+export const EMPTY_GROUP_GRACE_MS = 60 * 60 * 1000
 
 export const partGroup = (p: PoisonPartRecord) => entryKey('part', p.requestId, String(p.message.index), p.part.sha256)
 
@@ -31,8 +36,25 @@ const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }
   bytes,
   sha256,
 })
-/** Its fields in one order (zod gives every part's in its schema's), without createdAt. */
-const agreed = (text: string) => JSON.stringify({ ...(JSON.parse(text) as Meta), createdAt: undefined })
+/**
+ * What identifies the message, in one order (zod gives every part's in its schema's). Not when or why it
+ * failed (failedAt, reason, ageMs): the bridge's retried hand-off of the same request stamps those anew,
+ * and its parts must still complete the group; the first attempt's are kept. A different message (ID, rule,
+ * flags, size, checksum) is refused.
+ */
+const agreed = ({ requestId, message: { reason: _r, ageMs: _a, ...message }, count, bytes, sha256 }: Meta) =>
+  JSON.stringify({ requestId, message, count, bytes, sha256 })
+
+/** A group's meta.json, or why it cannot be read (one torn by a store older than whole-file writes, or edited). */
+function metaFrom(text: string): Meta | string {
+  try {
+    const meta = JSON.parse(text) as Meta
+    if (isObject(meta) && typeof meta.count === 'number' && isObject(meta.message)) return meta
+    return "its meta.json is not a part group's metadata"
+  } catch (err) {
+    return `its meta.json is not JSON (${(err as Error).message.slice(0, 80)})`
+  }
+}
 
 /** Why a part cannot belong to any message, or undefined. */
 export function partProblem(p: PoisonPartRecord): string | undefined {
@@ -48,8 +70,12 @@ export function partProblem(p: PoisonPartRecord): string | undefined {
   if (index < count - 1 && !((count - 1) * data.length < encoded && encoded <= count * data.length))
     return `its ${data.length} characters of data cannot be one of ${count} equal slices of ${encoded}`
   if (index === count - 1 && data.length > encoded - (count - 1)) return `its ${data.length} characters of data do not fit in ${encoded}`
-  if (p.message.reason.length > 2100 || (p.message.ruleId?.length ?? 0) > 200 || (p.message.messageId?.length ?? 0) > 200)
-    return 'its reason, rule ID or message ID is longer than a bridge ever sends'
+  if (p.message.reason.length > 2100 || (p.message.ruleId?.length ?? 0) > 200)
+    return 'its reason or rule ID is longer than a bridge ever sends'
+  // RocketMQ and CloudEvents set no limit on a message ID, and the bridge keeps any: the entry cuts it at
+  // 200 characters with a note, as it does a whole poison record's (entries.ts). Only one that leaves a part
+  // no room for data cannot come from pack.ts; the group's name is a digest whatever the ID's length.
+  if ((p.message.messageId?.length ?? 0) > MAX_PART_MESSAGE_ID) return 'its message ID is longer than a part record can carry'
   return undefined
 }
 
@@ -70,13 +96,14 @@ export async function storePart(s: DeadLetterStore, p: PoisonPartRecord): Promis
   if (await s.fs.exists(doneFile(s, group))) return { kind: 'duplicate', group, count: p.part.count }
   const dir = join(s.dir, 'parts', group)
   await s.fs.ensureDir(dir)
-  const meta = metaOf(p)
+  let meta = metaOf(p)
   const text = JSON.stringify({ ...meta, createdAt: new Date(s.now()).toISOString() })
-  if (
-    !(await s.fs.publishExclusive(join(dir, 'meta.json'), text)) &&
-    agreed((await s.fs.read(join(dir, 'meta.json'))) ?? '{}') !== agreed(text)
-  )
-    return { kind: 'refused', why: `its metadata does not agree with the first part of its group (${group})` }
+  if (!(await s.fs.publishExclusive(join(dir, 'meta.json'), text))) {
+    const first = metaFrom((await s.fs.read(join(dir, 'meta.json'))) ?? '{}')
+    if (typeof first === 'string' || agreed(first) !== agreed(meta))
+      return { kind: 'refused', why: `its metadata does not agree with the first part of its group (${group})` }
+    meta = first
+  }
   const name = join(dir, `${String(p.part.index).padStart(6, '0')}.part`)
   if (!(await s.fs.publishExclusive(name, p.part.data)) && (await s.fs.read(name)) !== p.part.data)
     return { kind: 'refused', why: `a different part ${p.part.index} of group ${group} is already stored` }
@@ -138,23 +165,45 @@ export async function clearGroup(s: DeadLetterStore, group: string): Promise<voi
   await s.fs.removeTree(join(s.dir, 'parts', group))
 }
 
+/**
+ * A group without meta.json holds no part (meta.json is published whole before any part), but its first part
+ * may be being stored right now (storePart makes the directory, then publishes): so only a group left alone
+ * for EMPTY_GROUP_GRACE_MS (its directory's mtime, on the store's clock) is removed, and only its leftover
+ * temporary files and then the directory itself, never recursively. A part that lands in between makes the
+ * rmdir fail (kept), or finds its directory gone and fails its invocation (retried): none is lost.
+ */
+async function removeEmptyGroup(s: DeadLetterStore, dir: string): Promise<void> {
+  const changed = await s.fs.mtimeMs(dir)
+  if (changed === undefined || s.now() - changed < EMPTY_GROUP_GRACE_MS) return
+  for (const name of await s.fs.list(dir)) if (name.endsWith('.tmp')) await s.fs.remove(join(dir, name))
+  await s.fs.removeEmptyDir(dir)
+}
+
 /** Groups older than the TTL, as one incomplete entry each: the caller stores them, then clears the groups. */
 export async function sweepParts(
   s: DeadLetterStore,
   ttlMs = PART_TTL_MS,
-): Promise<{ entries: NewEntry[]; groups: string[]; waiting: number }> {
+): Promise<{ entries: NewEntry[]; groups: string[]; waiting: number; unreadable: Array<{ group: string; problem: string }> }> {
   const root = join(s.dir, 'parts')
-  const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0 }
+  const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0, unreadable: [] as Array<{ group: string; problem: string }> }
   for (const group of await s.fs.list(root)) {
     const dir = join(root, group)
-    // meta.json is published whole before any part (publishExclusive): a group without it holds nothing.
     // One that is done but not removed yet (a crash in between) is stored already.
-    const text = await s.fs.read(join(dir, 'meta.json'))
-    if (text === undefined || (await s.fs.exists(doneFile(s, group)))) {
+    if (await s.fs.exists(doneFile(s, group))) {
       await s.fs.removeTree(dir)
       continue
     }
-    const meta = JSON.parse(text) as Meta
+    const text = await s.fs.read(join(dir, 'meta.json'))
+    if (text === undefined) {
+      await removeEmptyGroup(s, dir)
+      continue
+    }
+    const meta = metaFrom(text)
+    if (typeof meta === 'string') {
+      // That group's problem (the timer logs it), not the sweep's: the other groups are still swept.
+      out.unreadable.push({ group, problem: meta })
+      continue
+    }
     if (s.now() - timeOf(meta.createdAt) <= ttlMs) {
       out.waiting++
       continue

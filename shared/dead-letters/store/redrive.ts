@@ -52,10 +52,31 @@ const FAILURES_BEFORE_STOPPING = 3
 const MAX_DUE = 5000
 const MAX_DUE_CHARS = 32 * 1024 * 1024
 const MAX_GROUP = 100
+/**
+ * Expired entries one run takes turns on at most, and within at most half its time: each turn is a few NAS
+ * calls, so a store full of them (a long outage) would otherwise spend every run at its deadline before it
+ * marked one or sent anything. The rest are expired by the next runs.
+ */
+const MAX_EXPIRED = 1000
 
 /** When an entry that has failed `attempts` times (redrive attempts only) is tried next. */
 export function nextAttemptAt(now: number, attempts: number, backoffMs: number): number {
   return now + Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
+}
+
+/** Expires `old` (past the max age) under their turns, taking turns only until `stopAt`; `untried`: left for the next run. */
+async function expireOld(store: DeadLetterStore, old: StoredDeadLetter[], holder: string, deadline: number, stopAt: number) {
+  const held: Array<StoredDeadLetter & { turn: number }> = []
+  let tried = 0
+  for (const e of old) {
+    if (store.now() >= stopAt) break
+    tried++
+    held.push(...(await store.take([e], holder, deadline)).held)
+  }
+  const reason = 'not delivered within DEAD_LETTER_REDRIVE_MAX_AGE of being stored'
+  await store.mark(held.map((e) => ({ marker: 'expired', key: e.key, requestId: holder, turn: e.turn, reason })))
+  for (const e of held) await store.endTurn(e.key, e.turn, 'expired')
+  return { expired: held.length, untried: old.length - tried }
 }
 
 /** One redrive run against `store`, whose deadline (finite: its turns end with it) and clock are the run's. */
@@ -71,20 +92,23 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
   const read = { fromDay: dayOf(now - o.maxAgeMs - DAY_MS), ...(o.onUnreadable ? { onUnreadable: o.onUnreadable } : {}) }
   for await (const { entry: e, chars } of store.entries(read)) {
     if (!redriven(e.failure) || e.status !== 'pending' || notReplayable(e) !== undefined) continue
-    if (now - timeOf(e.storedAt) > o.maxAgeMs) old.push(e)
-    else if (timeOf(e.redrive?.nextAttemptAt) > now) result.waiting++
+    if (now - timeOf(e.storedAt) > o.maxAgeMs) {
+      if (old.length < MAX_EXPIRED) old.push(e)
+      else result.deferred++
+    } else if (timeOf(e.redrive?.nextAttemptAt) > now) result.waiting++
     else if (due.length < MAX_DUE && dueChars + chars <= MAX_DUE_CHARS) {
       due.push(e)
       dueChars += chars
     } else result.deferred++
   }
-  const expiring = await store.take(old, o.requestId, deadline)
-  const reason = 'not delivered within DEAD_LETTER_REDRIVE_MAX_AGE of being stored'
-  await store.mark(expiring.held.map((e) => ({ marker: 'expired', key: e.key, requestId: o.requestId, turn: e.turn, reason })))
-  for (const e of expiring.held) await store.endTurn(e.key, e.turn, 'expired')
-  result.expired = expiring.held.length
+  const expiring = await expireOld(store, old, o.requestId, deadline, now + (deadline - now - RESERVE_MS) / 2)
+  result.expired = expiring.expired
+  result.deferred += expiring.untried
 
   // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone.
+  // The files are read by day and writer token, not time: sorted by storedAt (stable, so a batch keeps its
+  // order), an ordered message group's older batch goes before its newer one whichever instance stored them.
+  due.sort((a, b) => timeOf(a.storedAt) - timeOf(b.storedAt))
   const groups: StoredDeadLetter[][] = []
   const open = new Map<string, StoredDeadLetter[]>()
   for (const e of due) {

@@ -57,6 +57,8 @@ export async function runTimer(
 
   const partsExpired = await step('parts', async () => {
     const swept = await sweepParts(store)
+    if (swept.unreadable.length > 0)
+      log.warn({ event: 'dead-letter.parts-unreadable', requestId, count: swept.unreadable.length, first: swept.unreadable.slice(0, 5) })
     if (swept.entries.length === 0) return 0
     await store.put(swept.entries)
     for (const g of swept.groups) await clearGroup(store, g)

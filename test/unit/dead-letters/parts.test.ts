@@ -2,15 +2,16 @@
 // Function Compute calls it): a planted part cannot break or rewrite its message, a set that never
 // completes is never left behind unseen, and nothing that arrives is dropped.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import { handler } from '../../../functions/dead-letter/index.js'
 import { packPoison } from '../../../shared/dead-letters/handoff/pack.js'
 import type { PoisonPartRecord, PoisonRecord } from '../../../shared/dead-letters/record.js'
+import { poisonEntries } from '../../../shared/dead-letters/store/entries.js'
 import type { IntakeSummary } from '../../../shared/dead-letters/store/intake.js'
-import { PART_TTL_MS, sweepParts } from '../../../shared/dead-letters/store/parts.js'
+import { EMPTY_GROUP_GRACE_MS, PART_TTL_MS, partGroup, storePart, sweepParts } from '../../../shared/dead-letters/store/parts.js'
 import { DeadLetterStore, readDeadLetters } from '../../../shared/dead-letters/store/store.js'
 import { fcContext } from '../../helpers/fc-context.js'
 import { FakeClock } from '../mqtt/fakes.js'
@@ -91,6 +92,33 @@ describe('dead-letter parts under attack', () => {
     assert.match(refused[0]!.reason, /metadata does not agree with the first part/)
   })
 
+  // Review finding: the bridge's retried hand-off (its invocation failed on the last part) stamps a new
+  // failedAt; the retry's parts must complete the group, and a different message must still be refused.
+  test('the retry of a hand-off whose last part failed completes the message, with the first failedAt', async () => {
+    const dir = store()
+    const attempt = (failedAt: string, messageId = 'M1'): PoisonRecord => ({
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'req-1',
+      failedAt,
+      messages: [{ index: 0, reason: 'payload over the limit', messageId, event: { data: { topic: 'T', body: 'b'.repeat(300_000) } } }],
+    })
+    const first = packPoison(attempt('2024-01-01T00:00:00.000Z')) as PoisonPartRecord[]
+    const retry = packPoison(attempt('2024-01-01T00:00:07.000Z')) as PoisonPartRecord[]
+    const other = packPoison(attempt('2024-01-01T00:00:07.000Z', 'M2')) as PoisonPartRecord[]
+    const s = new DeadLetterStore(dir, { clock: new FakeClock(Date.parse('2024-01-01T00:00:08.000Z')) })
+    // The first attempt: every part but the last got through.
+    for (const p of first.slice(0, -1)) assert.equal((await storePart(s, p)).kind, 'waiting')
+    // Another message in the same group (same request, index and content) is refused.
+    const forged = await storePart(s, other.at(-1)!)
+    assert.equal(forged.kind, 'refused')
+    // Function Compute retries the bridge; it hands the message off again, whole.
+    const outcomes = []
+    for (const p of retry) outcomes.push(await storePart(s, p))
+    const done = outcomes.find((o) => o.kind === 'complete')
+    assert.ok(done, `the retry's parts were ${JSON.stringify(outcomes.map((o) => (o.kind === 'refused' ? o.why : o.kind)))}`)
+    assert.equal(done.kind === 'complete' && done.entries[0]!.firstFailureAt, '2024-01-01T00:00:00.000Z')
+  })
+
   test('parts whose data does not match the checksum become one entry marked incomplete, with the data; the function does not fail', async () => {
     const dir = store()
     const real = parts()
@@ -145,6 +173,93 @@ describe('dead-letter parts under attack', () => {
       (e.event as { parts: Array<{ index: number; data: string }> }).parts,
       [real[0]!, real[2]!].map((p) => ({ index: p.part.index, data: p.part.data })),
     )
+  })
+
+  // Review finding (sweep race): the timer's sweep found a group without meta.json while its first part was
+  // being stored, and removed it after the part was published: an acknowledged part was lost. The interleaving
+  // is forced by running the part's storePart() inside the sweep's read of meta.json, after it found nothing.
+  test('a part stored while the timer sweeps is kept, and its message completes', async () => {
+    const dir = store()
+    const record: PoisonRecord = {
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'req-1',
+      failedAt: '2024-01-01T00:00:00.000Z',
+      messages: [
+        { index: 0, reason: 'payload over the limit', messageId: 'M1', event: { data: { topic: 'T', body: 'b'.repeat(300_000) } } },
+      ],
+    }
+    const real = packPoison(record) as PoisonPartRecord[]
+    const clock = new FakeClock(Date.parse('2024-01-01T00:00:01.000Z'))
+    const bridgeSide = new DeadLetterStore(dir, { clock, writer: 'partwriter01' })
+    const timer = new DeadLetterStore(dir, { clock, writer: 'timerwriter1' })
+    // The first part's storePart() has made its group's directory (ensureDir), and not yet published meta.json.
+    mkdirSync(join(dir, 'parts', partGroup(real[0]!)), { recursive: true })
+    const read = timer.fs.read.bind(timer.fs)
+    let first: Awaited<ReturnType<typeof storePart>> | undefined
+    timer.fs.read = async (path: string) => {
+      const text = await read(path)
+      if (path.endsWith('meta.json') && first === undefined) first = await storePart(bridgeSide, real[0]!)
+      return text
+    }
+    await sweepParts(timer)
+    assert.equal(first?.kind, 'waiting', 'the first part was stored, and its invocation succeeded')
+    let last: Awaited<ReturnType<typeof storePart>> | undefined
+    for (const p of real.slice(1)) last = await storePart(bridgeSide, p)
+    assert.equal(last?.kind, 'complete', `the last part left the group ${JSON.stringify(last)}`)
+  })
+
+  test('a group left without meta.json (a crash) is removed once older than the grace, not before', async () => {
+    const dir = store()
+    const group = join(dir, 'parts', 'crashed-group')
+    mkdirSync(group, { recursive: true })
+    writeFileSync(join(group, 'meta.json.1.ab.tmp'), '{"requestId"')
+    await sweepParts(later(dir, EMPTY_GROUP_GRACE_MS - 60_000))
+    assert.equal(existsSync(group), true, 'kept within the grace')
+    await sweepParts(later(dir, EMPTY_GROUP_GRACE_MS + 60_000))
+    assert.equal(existsSync(group), false, 'removed after it')
+  })
+
+  // Review finding (long message IDs): an oversized dead letter whose message ID is over 200 characters had
+  // every part refused ("longer than a bridge ever sends"), so it was never put back together.
+  test('an oversized dead letter with a long message ID is put back together from the parts the bridge sent', async () => {
+    const dir = store()
+    const id = `ID-${'7'.repeat(250)}`
+    const record: PoisonRecord = {
+      kind: 'rocketmq-mqtt-bridge.poison',
+      requestId: 'req-1',
+      failedAt: '2024-01-01T00:00:00.000Z',
+      messages: [{ index: 0, reason: 'payload over the limit', messageId: id, event: { data: { topic: 'T', body: 'b'.repeat(300_000) } } }],
+    }
+    const real = packPoison(record) as PoisonPartRecord[]
+    assert.ok(real.length > 1 && real.every((p) => p.kind === 'rocketmq-mqtt-bridge.poison-part'))
+    const s = new DeadLetterStore(dir, { clock: new FakeClock(Date.parse('2024-01-01T00:00:01.000Z')) })
+    const outcomes = []
+    for (const p of real) outcomes.push(await storePart(s, p))
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      [...real.slice(1).map(() => 'waiting'), 'complete'],
+      `the parts were ${JSON.stringify(outcomes.map((o) => (o.kind === 'refused' ? o.why : o.kind)).slice(0, 2))}`,
+    )
+    // The same entry (key, message ID cut at 200 with a note) as the message handed off whole would make.
+    const whole = poisonEntries(record, Date.parse('2024-01-01T00:00:01.000Z'))[0]!
+    const done = outcomes.at(-1)!
+    assert.ok(done.kind === 'complete')
+    assert.deepEqual([done.entries[0]!.key, done.entries[0]!.messageId], [whole.key, whole.messageId])
+  })
+
+  test("an unreadable meta.json is reported as its group's problem; the sweep still stores the other groups", async () => {
+    const dir = store()
+    const real = parts()
+    await send(real[0]!)
+    mkdirSync(join(dir, 'parts', 'torn-group'))
+    writeFileSync(join(dir, 'parts', 'torn-group', 'meta.json'), '{"requestId":"bridge-req-1","fail')
+    const late = await sweepParts(later(dir, PART_TTL_MS + 60_000))
+    assert.equal(late.entries.length, 1, 'the readable group is still stored')
+    assert.deepEqual(
+      late.unreadable.map((u) => u.group),
+      ['torn-group'],
+    )
+    assert.match(late.unreadable[0]!.problem, /meta\.json is not JSON/)
   })
 
   test('a part delivered again after its message was stored is a duplicate: no new group, nothing stored twice, not even by the timer', async () => {

@@ -1,5 +1,6 @@
 // The store's put and read (shared/dead-letters/store/store.ts), the hand-off's payloads, and the intake's records.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +12,7 @@ import { recognise } from '../../../shared/dead-letters/store/intake.js'
 import { storePart } from '../../../shared/dead-letters/store/parts.js'
 import { DeadLetterStore, type NewEntry, readDeadLetters, type UnreadableLine } from '../../../shared/dead-letters/store/store.js'
 import { FakeClock } from '../mqtt/fakes.js'
+import { bigRecord } from './short-write/record.js'
 
 const entriesOf = (r: PoisonRecord) => poisonEntries(r, Date.parse(r.failedAt))
 const storeDir = () => mkdtempSync(join(tmpdir(), 'dl-unit-'))
@@ -109,6 +111,37 @@ describe('dead-letter store', () => {
       'the torn line is reported, not skipped silently',
     )
     assert.match(unreadable[0]!.problem, /^not JSON/)
+  })
+
+  // Review finding (a full disk, a NAS quota): a short write(2) in the append must not leave put() reporting
+  // "stored" with a torn, unreadable line and its index made, or the dead letter is lost.
+  test('a put that hit a short write either throws or leaves the message readable; a retry then stores it', async () => {
+    const dir = storeDir()
+    const child = new URL('./short-write/child.ts', import.meta.url).pathname
+    // 64 KiB file-size limit: the 200 KB line's write returns short (no signal: something was written).
+    const said = JSON.parse(
+      execFileSync('bash', ['-c', 'ulimit -f 64; exec node --import tsx "$0" "$1"', child, dir], {
+        encoding: 'utf8',
+        env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+      }),
+    ) as { outcomes?: string[]; threw?: string }
+    // Function Compute retries the invocation when put() throws; here the disk has room again.
+    const store = new DeadLetterStore(dir, { deadline: Date.now() + 20_000 })
+    const retried = said.threw !== undefined
+    if (retried) await store.put(poisonEntries(bigRecord, Date.parse(bigRecord.failedAt)))
+    else {
+      assert.deepEqual(said.outcomes, ['stored'])
+      // What Function Compute does anyway (at least once): the same record again.
+      const again = await store.put(poisonEntries(bigRecord, Date.parse(bigRecord.failedAt)))
+      assert.deepEqual(again.outcomes, ['duplicate'])
+    }
+    const unreadable: UnreadableLine[] = []
+    const all = await store.readAll({ onUnreadable: (u) => void unreadable.push(u) })
+    assert.equal(
+      all.filter((e) => e.messageId === 'M1').length,
+      1,
+      `put() said ${JSON.stringify(said)}, yet the message is not in the store; unreadable: ${JSON.stringify(unreadable)}`,
+    )
   })
 
   test('a line of a format this store never wrote is reported with why, not guessed at', async () => {
