@@ -6,7 +6,7 @@ import { parseTimestamp } from '../events/event-time.js'
 import type { RocketMessage } from '../events/message.js'
 import { compileDeadline, type Deadline, type DeadlinedRule } from '../rules/deadline.js'
 import { quote } from '../rules/topics.js'
-import type { RouteTaken } from './publish.js'
+import type { Publish, RouteTaken } from './publish.js'
 
 /** Less than this left, and a message is expired: MQTT 5's expiry interval counts whole seconds. */
 export const MIN_TIME_LEFT_MS = 1000
@@ -69,3 +69,13 @@ export function expiryOf(msg: RocketMessage, deadline: Deadline, now: number): {
 export const timeLeft = (expiresAt: number, now: number) => expiresAt - now
 
 export const isExpired = (expiresAt: number, now: number) => expiresAt - now < MIN_TIME_LEFT_MS
+
+/**
+ * On MQTT 5 a message under a deadline expires in the broker when it would here: its expiry interval is the
+ * time left, rounded up to whole seconds, or the producer's own mqtt5MsgExpireInterval when that is shorter.
+ */
+export function withExpiryInterval(p: Publish, leftMs: number): Publish {
+  const left = Math.ceil(leftMs / 1000)
+  const own = p.properties?.messageExpiryInterval
+  return { ...p, properties: { ...p.properties, messageExpiryInterval: own === undefined ? left : Math.min(own, left) } }
+}

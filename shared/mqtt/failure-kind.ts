@@ -4,7 +4,9 @@
 // refused unwritten. A lost connection is
 // loss.ts's.
 import { MqttConnectionError, ProtocolRefusedError } from '../errors.js'
+import type { Publish } from '../mapping/publish.js'
 import type { PublishOutcome } from './outcome.js'
+import { publishPacketBytes } from './packet-size.js'
 import { POISON_PUBLISH_CODES } from './reason-codes.js'
 
 export { POISON_PUBLISH_CODES } from './reason-codes.js'
@@ -67,16 +69,28 @@ export interface PacketLimit {
   source: string
 }
 
-export function oversizeReason(packetBytes: number, limit: PacketLimit, url: string): string {
-  return `its PUBLISH packet would be ${packetBytes} bytes; the MQTT broker at ${url} takes at most ${limit.bytes} (${limit.source})`
+/** What the broker takes, as far as it is known before a PUBLISH is written. */
+export interface BrokerLimits {
+  packetLimit: PacketLimit
+  /** The MQTT 5 CONNACK's Maximum QoS; 2 when absent. */
+  maxQos?: 0 | 1 | 2
+  /** The MQTT 5 CONNACK's Retain Available; true when absent. */
+  retainAvailable?: boolean
 }
 
-/** A message above the broker's Maximum QoS (MQTT 5 CONNACK): refused unwritten, since the broker would disconnect (0x9B) on every retry. */
-export function qosReason(qos: number, maxQos: number, url: string): string {
-  return `it is published at QoS ${qos} (its rule's or its qoslevel's); the MQTT broker at ${url} takes at most QoS ${maxQos} (the Maximum QoS in its CONNACK)`
-}
-
-/** A retained message to a broker without retain (MQTT 5 CONNACK): refused unwritten, since the broker would disconnect (0x9A). */
-export function retainReason(url: string): string {
-  return `it is retained; the MQTT broker at ${url} does not take retained messages (Retain Available is 0 in its CONNACK)`
+/**
+ * Why the broker will not take `p`, if it will not: over its packet limit (it would drop the connection or the
+ * message), above its Maximum QoS or retained without Retain Available (it would DISCONNECT, 0x9B or 0x9A) — on
+ * every retry, so `p` is refused unwritten, its own fault.
+ */
+export function refusalOf(p: Publish, v5: boolean, limits: BrokerLimits, url: string): string | undefined {
+  const { packetLimit, maxQos = 2, retainAvailable = true } = limits
+  const bytes = publishPacketBytes(p, v5)
+  if (bytes > packetLimit.bytes)
+    return `its PUBLISH packet would be ${bytes} bytes; the MQTT broker at ${url} takes at most ${packetLimit.bytes} (${packetLimit.source})`
+  if (p.qos > maxQos)
+    return `it is published at QoS ${p.qos} (its rule's or its qoslevel's); the MQTT broker at ${url} takes at most QoS ${maxQos} (the Maximum QoS in its CONNACK)`
+  if (p.retain && !retainAvailable)
+    return `it is retained; the MQTT broker at ${url} does not take retained messages (Retain Available is 0 in its CONNACK)`
+  return undefined
 }

@@ -12,9 +12,8 @@
 //   UNSENT ──write──▶ SENT ──QoS 0 written──▶ WRITTEN ──confirmed by a later answer──▶ SETTLED
 //     │                ├──answered: acknowledged, refused or failed ───────────────────▶ SETTLED
 //     │                └──overdue while the broker answers others──▶ ABANDONED ──late answer──▶ SETTLED
-//     ├──failed unwritten: an earlier message of its topic (no group) failed (topic-order.ts) ─▶ SETTLED
-//     └──refused unwritten (over the packet limit or the CONNACK's Maximum QoS / Retain Available),
-//        or failed with its broken group ─────────────────────────────────────────────────────▶ SETTLED
+//     ├──failed unwritten: its group broke, or an earlier one of its topic failed (topic-order.ts) ▶ SETTLED
+//     └──refused unwritten: what the broker does not take (refusalOf, failure-kind.ts) ──────────▶ SETTLED
 //
 //   by position  0 ──────────────────────────────── next ─────────────────────── n
 //                [ written or settled, or waiting  ][ UNSENT, taken in this order ]
@@ -38,14 +37,13 @@
 // 6. (scheduler) With ordered rules, a group is in flight exactly while one of its positions is SENT; while
 //    it is, its later positions wait in its queue; a broken group has no queue and its positions fail unwritten.
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
-import { MIN_TIME_LEFT_MS } from '../mapping/deadline.js'
+import { MIN_TIME_LEFT_MS, withExpiryInterval } from '../mapping/deadline.js'
 import type { Publish } from '../mapping/publish.js'
 import { AckLedger } from './ack-ledger.js'
 import { AckNudge } from './ack-nudge.js'
-import { type CodedError, oversizeReason, qosReason, retainReason } from './failure-kind.js'
+import { type CodedError, refusalOf } from './failure-kind.js'
 import { lossOf } from './loss.js'
 import { EXPIRED, type PassResult, type PublishOutcome } from './outcome.js'
-import { publishPacketBytes } from './packet-size.js'
 import { DEADLINE_REASON, type Ending } from './pass-state.js'
 import { QoS0Writer, type WritableSocket } from './qos0-writer.js'
 import { ReadCork } from './read-cork.js'
@@ -228,41 +226,20 @@ export class PublishWindow {
   }
 
   /**
-   * About to write message k: the one place where a check before its PUBLISH belongs (its delivery deadline,
-   * the packet limit; a refusal here takes no token of the rate limit). Returns false when the rate limit
-   * makes it wait, and then it is checked again when it is woken.
+   * About to write message k: the one place for a check before its PUBLISH (its deadline, its topic's order, what
+   * the broker takes). Returns false when the rate limit makes it wait; it is checked again when woken.
    */
   private write(k: number): boolean {
-    const { clock, v5, packetLimit, safeUrl } = this.options
+    const { clock, v5, safeUrl } = this.options
     const item = this.items[this.indices[k]!]!
     // Its deadline, checked again now: it may have waited for the window, its group or a reconnect.
     const left = item.expiresAt === undefined ? undefined : item.expiresAt - clock.now()
-    if (left !== undefined && left < MIN_TIME_LEFT_MS) {
-      this.scheduler.taken(k, false)
-      this.ledger.settle(k, EXPIRED)
-      return true
-    }
+    if (left !== undefined && left < MIN_TIME_LEFT_MS) return this.unwritten(k, EXPIRED)
     const blocked = this.grouped(k) ? undefined : blockedBy(this.failedTopics, item.topic)
-    if (blocked !== undefined) {
-      this.scheduler.taken(k, false)
-      this.ledger.settle(k, { kind: 'failed', reason: blocked })
-      return true
-    }
-    const p = left !== undefined && v5 ? withExpiry(item, left) : item
-    const bytes = publishPacketBytes(p, v5)
-    if (bytes > packetLimit.bytes) {
-      // Never written: the broker would drop the connection (Mosquitto) or the message, on every retry.
-      this.scheduler.taken(k, false)
-      this.ledger.settle(k, { kind: 'refused', reason: oversizeReason(bytes, packetLimit, safeUrl) })
-      return true
-    }
-    const refusal = this.overLimit(p)
-    if (refusal !== undefined) {
-      // The same for what the CONNACK said the broker will not take: it would DISCONNECT (0x9B, 0x9A) each time.
-      this.scheduler.taken(k, false)
-      this.ledger.settle(k, { kind: 'refused', reason: refusal })
-      return true
-    }
+    if (blocked !== undefined) return this.unwritten(k, { kind: 'failed', reason: blocked })
+    const p = left !== undefined && v5 ? withExpiryInterval(item, left) : item
+    const refusal = refusalOf(p, v5, this.options, safeUrl)
+    if (refusal !== undefined) return this.unwritten(k, { kind: 'refused', reason: refusal })
     if (this.scheduler.paces(this.drive)) return false
     this.scheduler.taken(k, true)
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain }
@@ -280,16 +257,15 @@ export class PublishWindow {
     return true
   }
 
-  private grouped(k: number): boolean {
-    return this.options.groups?.of[this.indices[k]!] !== undefined
+  /** Message k settles without being written (no token of the rate limit taken). */
+  private unwritten(k: number, outcome: PublishOutcome): true {
+    this.scheduler.taken(k, false)
+    this.ledger.settle(k, outcome)
+    return true
   }
 
-  /** Why the broker's Maximum QoS or Retain Available (MQTT 5 CONNACK) refuses `p`, if it does. */
-  private overLimit(p: Publish): string | undefined {
-    const { maxQos = 2, retainAvailable = true, safeUrl } = this.options
-    if (p.qos > maxQos) return qosReason(p.qos, maxQos, safeUrl)
-    if (p.retain && !retainAvailable) return retainReason(safeUrl)
-    return undefined
+  private grouped(k: number): boolean {
+    return this.options.groups?.of[this.indices[k]!] !== undefined
   }
 
   private answered(k: number, err: CodedError | null | undefined, packet: Packet | undefined): void {
@@ -321,14 +297,4 @@ export class PublishWindow {
     this.listen('removeListener')
     this.resolve(this.ledger.result(ending, this.dropped))
   }
-}
-
-/**
- * On MQTT 5 a message under a deadline expires in the broker when it would here: its expiry interval is the
- * time left, rounded up to whole seconds, or the producer's own mqtt5MsgExpireInterval when that is shorter.
- */
-function withExpiry(p: Publish, leftMs: number): Publish {
-  const left = Math.ceil(leftMs / 1000)
-  const own = p.properties?.messageExpiryInterval
-  return { ...p, properties: { ...p.properties, messageExpiryInterval: own === undefined ? left : Math.min(own, left) } }
 }

@@ -1,9 +1,8 @@
 // What one pass of the publish window (publish-window.ts) needs: the little of MQTT.js's client it uses, and
 // its options.
-
 import type { IClientPublishOptions, IDisconnectPacket, Packet } from 'mqtt'
 import type { Clock } from './clock.js'
-import type { CodedError, PacketLimit } from './failure-kind.js'
+import type { BrokerLimits, CodedError } from './failure-kind.js'
 import type { BrokenGroups } from './group-order.js'
 import type { TokenBucket } from './token-bucket.js'
 import type { FailedTopics } from './topic-order.js'
@@ -44,7 +43,8 @@ export interface WindowClient {
   removeListener<E extends keyof WindowEvents>(event: E, listener: WindowEvents[E]): unknown
 }
 
-export interface WindowOptions {
+/** With what the broker takes (its packet limit, Maximum QoS and Retain Available): failure-kind.ts. */
+export interface WindowOptions extends BrokerLimits {
   clock: Clock
   /** Most publishes unacknowledged at once: the broker's receive maximum, capped by MQTT_MAX_IN_FLIGHT. */
   maxInFlight: number
@@ -54,12 +54,6 @@ export interface WindowOptions {
   publishTimeoutMs: number
   /** MQTT_RATE_LIMIT, shared by every pass on the connection. */
   bucket?: TokenBucket | undefined
-  /** The largest PUBLISH packet the broker takes. */
-  packetLimit: PacketLimit
-  /** The highest QoS the broker takes (its CONNACK's Maximum QoS); 2 when absent. */
-  maxQos?: 0 | 1 | 2
-  /** Whether the broker takes retained messages (its CONNACK's Retain Available); true when absent. */
-  retainAvailable?: boolean
   /** PINGREQs written before the pass and not yet answered: their PINGRESPs confirm nothing of it. */
   pingsInFlight?: number
   /**
