@@ -124,8 +124,9 @@ async function reassemble(s: DeadLetterStore, dir: string, group: string, meta: 
   const parts = await readParts(s, dir)
   const text = Buffer.from(parts.map((x) => x.data).join(''), 'base64')
   const sha = createHash('sha256').update(text).digest('hex')
-  const why = `its ${meta.count} parts do not fit together: ${text.length} bytes with SHA-256 ${sha}, expected ${meta.bytes} bytes with ${meta.sha256}`
-  if (sha !== meta.sha256 || text.length !== meta.bytes) return incomplete(s, group, meta, parts, why)
+  const got = `its ${meta.count} parts do not fit together: ${text.length} bytes with SHA-256 ${sha}`
+  if (sha !== meta.sha256 || text.length !== meta.bytes)
+    return incomplete(s, group, meta, parts, `${got}, expected ${meta.bytes} bytes with ${meta.sha256}`)
   const json = text.toString('utf8')
   let message: Record<string, unknown>
   try {

@@ -53,9 +53,8 @@ const MAX_DUE = 5000
 const MAX_DUE_CHARS = 32 * 1024 * 1024
 const MAX_GROUP = 100
 /**
- * Expired entries one run takes turns on at most, and within at most half its time: each turn is a few NAS
- * calls, so a store full of them (a long outage) would otherwise spend every run at its deadline before it
- * marked one or sent anything. The rest are expired by the next runs.
+ * Expired entries one run takes turns on at most, within half its time: each turn is a few NAS calls, and a store
+ * full of them (a long outage) would spend every run at its deadline before marking or sending any. Next runs do the rest.
  */
 const MAX_EXPIRED = 1000
 
@@ -105,9 +104,8 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
   result.expired = expiring.expired
   result.deferred += expiring.untried
 
-  // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone.
-  // The files are read by day and writer token, not time: sorted by storedAt (stable, so a batch keeps its
-  // order), an ordered message group's older batch goes before its newer one whichever instance stored them.
+  // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone. Sorted
+  // by storedAt (stable: a batch keeps its order), not files' day-and-writer order: a message group's older batch goes first.
   due.sort((a, b) => timeOf(a.storedAt) - timeOf(b.storedAt))
   const groups: StoredDeadLetter[][] = []
   const open = new Map<string, StoredDeadLetter[]>()
