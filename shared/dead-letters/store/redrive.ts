@@ -24,23 +24,12 @@ export interface RedriveOptions {
 }
 
 /** What a run did (docs/operations.md, "Redrive"); `deferred`: due but not tried this run, tried next run. */
-export interface RedriveResult {
-  tried: number
-  replayed: number
-  stillFailing: number
-  expired: number
-  pastDeadline: number
-  deadLettered: number
-  deferred: number
-  waiting: number
-  /** Set when the run did nothing: redrive is off. */
-  skipped?: string
-}
-
-export const noRedrive = (): RedriveResult => ({
+export const noRedrive = () => ({
   ...{ tried: 0, replayed: 0, stillFailing: 0, expired: 0, pastDeadline: 0 },
   ...{ deadLettered: 0, deferred: 0, waiting: 0 },
 })
+/** `skipped`: set when the run did nothing (redrive is off). */
+export type RedriveResult = ReturnType<typeof noRedrive> & { skipped?: string }
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** The longest wait between two attempts of one entry, however many failed. */
