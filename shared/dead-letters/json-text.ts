@@ -11,23 +11,11 @@ export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string |
   const stack: Array<{ v: unknown; depth: number }> = [{ v: value, depth: 0 }]
   while (stack.length > 0) {
     const { v, depth } = stack.pop()!
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-        continue
-      case 'number':
-        if (!Number.isFinite(v)) return `it holds a number JSON cannot write back (${String(v)})`
-        continue
-      case 'object': {
-        if (v === null) continue
-        if (depth >= maxDepth) return `it is nested deeper than ${maxDepth} levels`
-        const children = Array.isArray(v) ? v : Object.values(v)
-        for (const c of children) stack.push({ v: c, depth: depth + 1 })
-        continue
-      }
-      default:
-        return `it holds a ${typeof v}, which is not JSON`
-    }
+    if (typeof v === 'number' && !Number.isFinite(v)) return `it holds a number JSON cannot write back (${String(v)})`
+    if (v === null || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') continue
+    if (typeof v !== 'object') return `it holds a ${typeof v}, which is not JSON`
+    if (depth >= maxDepth) return `it is nested deeper than ${maxDepth} levels`
+    for (const c of Array.isArray(v) ? v : Object.values(v)) stack.push({ v: c, depth: depth + 1 })
   }
   return undefined
 }

@@ -15,11 +15,10 @@ type Notes = string[]
 const noted = (notes: Notes, text: string | undefined) => void (text !== undefined && notes.length < 10 && notes.push(text))
 const noteOf = (notes: Notes) => (notes.length > 0 ? { note: notes.join('; ') } : {})
 
+/** Text cut at `max` characters, marked. */
+const cut = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)
 /** A value as a note quotes it: its JSON text, cut at 60 characters. */
-function shown(v: unknown): string {
-  const s = anyJsonText(v)
-  return s.length > 60 ? `${s.slice(0, 60)}…` : s
-}
+const shown = (v: unknown) => cut(anyJsonText(v), 60)
 
 /** An ISO time from text or epoch ms; anything else, or more than a day after receipt, is the receipt time. */
 function timeField(value: unknown, name: string, received: number, notes: Notes): string {
@@ -39,7 +38,7 @@ function countField(value: unknown, name: string, [min, max]: [number, number], 
 function textField(value: unknown, name: string, notes: Notes, max = 2000): string | undefined {
   if (value === undefined || (typeof value === 'string' && value.length <= max)) return value as string | undefined
   noted(notes, typeof value === 'string' ? `${name} was cut at ${max} characters` : `${name} ${shown(value)} is not text: left out`)
-  return typeof value === 'string' ? `${value.slice(0, max)}…` : undefined
+  return typeof value === 'string' ? cut(value, max) : undefined
 }
 
 /** An item's event as the store keeps it, noting when it had to be kept as text. */
@@ -211,7 +210,7 @@ export function destinationEntries(record: LooseDestinationRecord, received: num
 
 /** A message the bridge's parser refuses was dead-lettered by the bridge itself: never redriven. */
 function asPoison(reason: string, p: { reason: string; lossy?: true }): Pick<EntryLine, 'reason' | 'failure' | 'lossy'> {
-  const own = p.reason.length > 500 ? `${p.reason.slice(0, 500)}…` : p.reason
+  const own = cut(p.reason, 500)
   return { reason: `${reason}; the message itself is poison: ${own}`, failure: 'poison', ...(p.lossy ? { lossy: true } : {}) }
 }
 

@@ -55,12 +55,7 @@ export const entryLineSchema = z
 export type EntryLine = z.infer<typeof entryLineSchema>
 
 /** One report of a failure of the message: its entry line, a later `failed-again`, or redrive's `dead-lettered`. */
-export interface Report {
-  at: string
-  requestId: string
-  reason: string
-  failure: FailureKind
-}
+export type Report = Pick<EntryLine, 'reason' | 'failure'> & { at: string; requestId: string }
 
 /** An entry with its markers folded in: the latest reason, the heaviest failure, every report, the last turn. */
 export interface StoredDeadLetter extends EntryLine {

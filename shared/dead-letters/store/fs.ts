@@ -21,11 +21,12 @@ export const MAX_LINE_BYTES = 64 * 1024 * 1024
 export type Line = { ok: true; text: string; line: number } | { ok: false; line: number; problem: string }
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code
-/** A rejection handler: `value` for the code that means "not there" (or "there already"), the rest rethrown. */
+/** A rejection handler: `value` for the codes that mean "not there" (ENOENT, or ENOTDIR with it) or "there already", the rest rethrown. */
 const unless =
-  <T>(expected: 'ENOENT' | 'EEXIST', value: T) =>
+  <T>(expected: 'ENOENT' | 'EEXIST' | string[], value: T) =>
   (err: unknown): T => {
-    if (code(err) === expected || (expected === 'ENOENT' && code(err) === 'ENOTDIR')) return value
+    const codes = expected === 'ENOENT' ? [expected, 'ENOTDIR'] : [expected].flat()
+    if (codes.includes(code(err) ?? '')) return value
     throw err
   }
 /** In-process order per file: two invocations of one instance append in turn, never interleaved. */
@@ -104,11 +105,10 @@ export class BoundedFs {
         const last = Buffer.alloc(1)
         if (size > 0) await this.bounded(`read ${path}`, () => h.read(last, 0, 1, size - 1))
         try {
-          await this.writeAll(h, path, (size > 0 && last[0] !== 0x0a ? '\n' : '') + text)
-          await this.bounded(`fsync ${path}`, () => h.sync())
+          await this.writeSynced(h, path, (size > 0 && last[0] !== 0x0a ? '\n' : '') + text)
         } catch (err) {
-          // A short or failed write (a full disk, a quota): undo it, so no torn line is left to be indexed (I2).
-          // Only this writer appends to this file (I1), so its size before this append is still the right one.
+          // A short or failed write (a full disk, a quota) is undone, so no torn line is indexed (I2); this
+          // writer alone appends here (I1), so the size before this append is still the right one.
           await this.bounded(`truncate ${path}`, () => h.truncate(size)).catch(() => {})
           throw err
         }
@@ -134,28 +134,23 @@ export class BoundedFs {
     )
   }
 
-  /**
-   * Writes every byte of `text` at the handle's position: write(2) may write less than asked (a disk or
-   * quota nearly full), so it is called again for the rest; one that writes nothing is an error.
-   */
-  async writeAll(h: FileHandle, path: string, text: string): Promise<void> {
+  /** Writes every byte of `text`, then fsyncs: write(2) may write less than asked (a disk or quota nearly full). */
+  async writeSynced(h: FileHandle, path: string, text: string): Promise<void> {
     const buf = Buffer.from(text)
     for (let done = 0; done < buf.length; ) {
       const { bytesWritten } = await this.bounded(`write ${path}`, () => h.write(buf, done, buf.length - done))
       if (bytesWritten <= 0) throw new Error(`write ${path}: ${done} of ${buf.length} bytes written, then none (is the disk full?)`)
       done += bytesWritten
     }
+    await this.bounded(`fsync ${path}`, () => h.sync())
   }
 
   /** Publishes a whole file unless one is there: a link fails if the name exists, atomically, on NFS too. */
   async publishExclusive(path: string, text: string): Promise<boolean> {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     try {
-      // Never a short file: writeAll writes every byte or throws, and nothing is linked then.
-      await this.withHandle(tmp, 'wx', async (h) => {
-        await this.writeAll(h, tmp, text)
-        await this.bounded(`fsync ${tmp}`, () => h.sync())
-      })
+      // Never a short file: writeSynced writes every byte or throws, and nothing is linked then.
+      await this.withHandle(tmp, 'wx', (h) => this.writeSynced(h, tmp, text))
       return await this.bounded(`link ${path}`, () => link(tmp, path)).then(() => true, unless('EEXIST', false))
     } finally {
       await this.remove(tmp).catch(() => {})
@@ -193,13 +188,7 @@ export class BoundedFs {
 
   /** Removes an empty directory: false when it is gone already or no longer empty (someone is writing to it). */
   removeEmptyDir(path: string): Promise<boolean> {
-    return this.bounded(`rmdir ${path}`, () => rmdir(path)).then(
-      () => true,
-      (err: unknown) => {
-        if (code(err) === 'ENOENT' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') return false
-        throw err
-      },
-    )
+    return this.bounded(`rmdir ${path}`, () => rmdir(path)).then(() => true, unless(['ENOENT', 'ENOTEMPTY', 'EEXIST'], false))
   }
 
   removeTree(path: string): Promise<void> {

@@ -37,10 +37,9 @@ const metaOf = ({ requestId, failedAt, message, part: { count, bytes, sha256 } }
   sha256,
 })
 /**
- * What identifies the message, in one order (zod gives every part's in its schema's). Not when or why it
- * failed (failedAt, reason, ageMs): the bridge's retried hand-off of the same request stamps those anew,
- * and its parts must still complete the group; the first attempt's are kept. A different message (ID, rule,
- * flags, size, checksum) is refused.
+ * What identifies the message, in one order (zod gives every part's in its schema's). Not when or why it failed
+ * (failedAt, reason, ageMs): a retried hand-off of the same request stamps those anew and must still complete
+ * the group (the first attempt's are kept). A different message (ID, rule, flags, size, checksum) is refused.
  */
 const agreed = ({ requestId, message: { reason: _r, ageMs: _a, ...message }, count, bytes, sha256 }: Meta) =>
   JSON.stringify({ requestId, message, count, bytes, sha256 })
@@ -125,14 +124,9 @@ async function reassemble(s: DeadLetterStore, dir: string, group: string, meta: 
   const parts = await readParts(s, dir)
   const text = Buffer.from(parts.map((x) => x.data).join(''), 'base64')
   const sha = createHash('sha256').update(text).digest('hex')
+  const got = `its ${meta.count} parts do not fit together: ${text.length} bytes with SHA-256 ${sha}`
   if (sha !== meta.sha256 || text.length !== meta.bytes)
-    return incomplete(
-      s,
-      group,
-      meta,
-      parts,
-      `its ${meta.count} parts do not fit together: ${text.length} bytes with SHA-256 ${sha}, expected ${meta.bytes} bytes with ${meta.sha256}`,
-    )
+    return incomplete(s, group, meta, parts, `${got}, expected ${meta.bytes} bytes with ${meta.sha256}`)
   const json = text.toString('utf8')
   let message: Record<string, unknown>
   try {
@@ -140,17 +134,17 @@ async function reassemble(s: DeadLetterStore, dir: string, group: string, meta: 
   } catch {
     message = { ...meta.message, event: json, eventText: true } // not JSON: kept as the text it is
   }
-  return poisonEntries({ requestId: meta.requestId, failedAt: meta.failedAt, messages: [message] }, s.now())[0]!
+  return entryOf(s, meta, message)
 }
 
+/** The group's message as one poison record's entry. */
+const entryOf = (s: DeadLetterStore, { requestId, failedAt }: Meta, message: Record<string, unknown>) =>
+  poisonEntries({ requestId, failedAt, messages: [message] }, s.now())[0]!
+
 function incomplete(s: DeadLetterStore, group: string, meta: Meta, parts: Array<{ index: number; data: string }>, why: string): NewEntry {
-  const [entry] = poisonEntries(
-    { requestId: meta.requestId, failedAt: meta.failedAt, messages: [{ ...meta.message, event: null }] },
-    s.now(),
-  )
   const { count, bytes, sha256 } = meta
   return {
-    ...entry!,
+    ...entryOf(s, meta, { ...meta.message, event: null }),
     key: entryKey('incomplete', group),
     reason: `${meta.message.reason}; stored incomplete: ${why}`,
     incomplete: true,
@@ -166,11 +160,10 @@ export async function clearGroup(s: DeadLetterStore, group: string): Promise<voi
 }
 
 /**
- * A group without meta.json holds no part (meta.json is published whole before any part), but its first part
- * may be being stored right now (storePart makes the directory, then publishes): so only a group left alone
- * for EMPTY_GROUP_GRACE_MS (its directory's mtime, on the store's clock) is removed, and only its leftover
- * temporary files and then the directory itself, never recursively. A part that lands in between makes the
- * rmdir fail (kept), or finds its directory gone and fails its invocation (retried): none is lost.
+ * A group without meta.json (published whole before any part) holds no part, but its first may be being stored
+ * (storePart makes the directory, then publishes): so only one untouched for EMPTY_GROUP_GRACE_MS (its mtime,
+ * on the store's clock) is removed, its leftover .tmp files and then the directory, never recursively. A part
+ * landing in between fails the rmdir (kept) or finds no directory and fails its invocation (retried): none lost.
  */
 async function removeEmptyGroup(s: DeadLetterStore, dir: string): Promise<void> {
   const changed = await s.fs.mtimeMs(dir)
@@ -179,13 +172,12 @@ async function removeEmptyGroup(s: DeadLetterStore, dir: string): Promise<void> 
   await s.fs.removeEmptyDir(dir)
 }
 
+type Swept = { entries: NewEntry[]; groups: string[]; waiting: number; unreadable: Array<{ group: string; problem: string }> }
+
 /** Groups older than the TTL, as one incomplete entry each: the caller stores them, then clears the groups. */
-export async function sweepParts(
-  s: DeadLetterStore,
-  ttlMs = PART_TTL_MS,
-): Promise<{ entries: NewEntry[]; groups: string[]; waiting: number; unreadable: Array<{ group: string; problem: string }> }> {
+export async function sweepParts(s: DeadLetterStore, ttlMs = PART_TTL_MS): Promise<Swept> {
   const root = join(s.dir, 'parts')
-  const out = { entries: [] as NewEntry[], groups: [] as string[], waiting: 0, unreadable: [] as Array<{ group: string; problem: string }> }
+  const out: Swept = { entries: [], groups: [], waiting: 0, unreadable: [] }
   for (const group of await s.fs.list(root)) {
     const dir = join(root, group)
     // One that is done but not removed yet (a crash in between) is stored already.

@@ -24,23 +24,12 @@ export interface RedriveOptions {
 }
 
 /** What a run did (docs/operations.md, "Redrive"); `deferred`: due but not tried this run, tried next run. */
-export interface RedriveResult {
-  tried: number
-  replayed: number
-  stillFailing: number
-  expired: number
-  pastDeadline: number
-  deadLettered: number
-  deferred: number
-  waiting: number
-  /** Set when the run did nothing: redrive is off. */
-  skipped?: string
-}
-
-export const noRedrive = (): RedriveResult => ({
+export const noRedrive = () => ({
   ...{ tried: 0, replayed: 0, stillFailing: 0, expired: 0, pastDeadline: 0 },
   ...{ deadLettered: 0, deferred: 0, waiting: 0 },
 })
+/** `skipped`: set when the run did nothing (redrive is off). */
+export type RedriveResult = ReturnType<typeof noRedrive> & { skipped?: string }
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** The longest wait between two attempts of one entry, however many failed. */
@@ -53,9 +42,8 @@ const MAX_DUE = 5000
 const MAX_DUE_CHARS = 32 * 1024 * 1024
 const MAX_GROUP = 100
 /**
- * Expired entries one run takes turns on at most, and within at most half its time: each turn is a few NAS
- * calls, so a store full of them (a long outage) would otherwise spend every run at its deadline before it
- * marked one or sent anything. The rest are expired by the next runs.
+ * Expired entries one run takes turns on at most, within half its time: each turn is a few NAS calls, and a store
+ * full of them (a long outage) would spend every run at its deadline before marking or sending any. Next runs do the rest.
  */
 const MAX_EXPIRED = 1000
 
@@ -105,9 +93,8 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
   result.expired = expiring.expired
   result.deferred += expiring.untried
 
-  // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone.
-  // The files are read by day and writer token, not time: sorted by storedAt (stable, so a batch keeps its
-  // order), an ordered message group's older batch goes before its newer one whichever instance stored them.
+  // One group per failed invocation, in the order stored; a whole event, or one split off its batch, goes alone. Sorted
+  // by storedAt (stable: a batch keeps its order), not files' day-and-writer order: a message group's older batch goes first.
   due.sort((a, b) => timeOf(a.storedAt) - timeOf(b.storedAt))
   const groups: StoredDeadLetter[][] = []
   const open = new Map<string, StoredDeadLetter[]>()
