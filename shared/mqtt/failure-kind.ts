@@ -1,8 +1,7 @@
 // What a failure means, before or without a lost connection: connect errors become typed errors whose message
-// names the broker; a PUBACK/PUBREC/PUBCOMP reason code decides between a dead letter (refused) and a retry (failed),
-// with the broker's own words kept; a PUBLISH over the packet limit, the Maximum QoS or Retain Available is
-// refused unwritten. A lost connection is
-// loss.ts's.
+// names the broker; a PUBACK/PUBREC/PUBCOMP reason code decides between a dead letter (refused) and a retry
+// (failed), with the broker's own words kept; a PUBLISH over the packet limit, the Maximum QoS or Retain
+// Available is refused unwritten. A lost connection is loss.ts's.
 import { MqttConnectionError, ProtocolRefusedError } from '../errors.js'
 import type { Publish } from '../mapping/publish.js'
 import type { PublishOutcome } from './outcome.js'
