@@ -57,6 +57,11 @@ export interface FleetStats {
 const CLAIM_MARGIN_MS = 1000
 /** Settling may go on past the deadline, up to this long before the invocation's end. */
 const SETTLE_MARGIN_MS = 250
+/**
+ * Settling is asked even later than that, with this long for its answer: once written, Redis runs it whether or
+ * not the answer is awaited, and an unsettled claim would turn this batch's retries away until the claim TTL.
+ */
+const SETTLE_AT_LEAST_MS = 100
 
 const BUSY =
   'claimed by another invocation that is publishing it now (fleet store): not published here, so that it is published once; the batch is retried'
@@ -254,7 +259,7 @@ export class FleetRun {
     this.stats.roundTrips++
     const { deadline, end, log } = this.call
     try {
-      await this.connection.run(calls, Math.max(deadline, end - SETTLE_MARGIN_MS), 'settling claims')
+      await this.connection.run(calls, Math.max(deadline, end - SETTLE_MARGIN_MS, Date.now() + SETTLE_AT_LEAST_MS), 'settling claims')
     } catch (err) {
       log.warn({
         event: 'fleet.settle-failed',

@@ -112,4 +112,33 @@ describe('a failed claim in a real Redis', needsRedis(), () => {
     assert.deepEqual(warnings, ['fleet.settle-failed'])
     await conn.close()
   })
+
+  test('publishing ran past the deadline and into the last moments of the invocation: the claims are still settled', async () => {
+    const conn = new FleetConnection({
+      url: redis.url,
+      host: '127.0.0.1',
+      port: redis.port,
+      db: 0,
+      password: redis.password,
+      windowMs: 3_600_000,
+      rateLimit: 0,
+    })
+    const now = Date.now()
+    const call = { deadline: now + 30_000, end: now + 32_000, token: 'late.1', log: logger(), expected: 1 }
+    const run = new FleetRun(conn, undefined, 3_600_000, call)
+    const key = messageKey('alpha', 'M0', 'fp')
+    run.add({ publish: publishOf('alpha', 0), key, group: undefined })
+    const { outcomes, settled } = await run.finish(async (items) => {
+      // While the broker answered, the deadline passed and the invocation's end came within its settling margin.
+      call.deadline = Date.now() - 1
+      call.end = Date.now() + 100
+      return { outcomes: items.map(() => ({ kind: 'delivered' as const })), droppedV5Properties: 0 }
+    })
+    await settled
+    assert.equal(outcomes[0]?.kind, 'delivered')
+    // Unsettled, the owner would stay 'run' until the claim TTL, and this batch's retry would be turned away as busy.
+    assert.equal(await direct.get('rmqb:o:{alpha}:late.1.0'), 'done')
+    assert.equal(await direct.get(key), 'late.1.0')
+    await conn.close()
+  })
 })
