@@ -259,7 +259,9 @@ export class FleetRun {
     this.stats.roundTrips++
     const { deadline, end, log } = this.call
     try {
-      await this.connection.run(calls, Math.max(deadline, end - SETTLE_MARGIN_MS, Date.now() + SETTLE_AT_LEAST_MS), 'settling claims')
+      // Never awaited past the invocation's end, where Function Compute would count a timeout.
+      const until = Math.min(end, Math.max(deadline, end - SETTLE_MARGIN_MS, Date.now() + SETTLE_AT_LEAST_MS))
+      await this.connection.run(calls, until, 'settling claims')
     } catch (err) {
       log.warn({
         event: 'fleet.settle-failed',
