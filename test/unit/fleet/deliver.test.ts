@@ -75,9 +75,8 @@ describe('a failed claim in a real Redis', needsRedis(), () => {
   after(async () => {
     await redis?.stop()
   })
-
-  test("one rule's script refused beside another's that ran: nothing is published, and what was claimed is given back", async () => {
-    const conn = new FleetConnection({
+  const connect = () =>
+    new FleetConnection({
       url: redis.url,
       host: '127.0.0.1',
       port: redis.port,
@@ -86,6 +85,9 @@ describe('a failed claim in a real Redis', needsRedis(), () => {
       windowMs: 3_600_000,
       rateLimit: 0,
     })
+
+  test("one rule's script refused beside another's that ran: nothing is published, and what was claimed is given back", async () => {
+    const conn = connect()
     // A value of the wrong type under beta's key makes its CLAIM fail (WRONGTYPE); alpha's, in the same pipeline, runs.
     const alpha = messageKey('alpha', 'M0', 'fp')
     const beta = messageKey('beta', 'M1', 'fp')
@@ -114,15 +116,7 @@ describe('a failed claim in a real Redis', needsRedis(), () => {
   })
 
   test('publishing ran past the deadline and into the last moments of the invocation: the claims are still settled', async () => {
-    const conn = new FleetConnection({
-      url: redis.url,
-      host: '127.0.0.1',
-      port: redis.port,
-      db: 0,
-      password: redis.password,
-      windowMs: 3_600_000,
-      rateLimit: 0,
-    })
+    const conn = connect()
     const now = Date.now()
     const call = { deadline: now + 30_000, end: now + 32_000, token: 'late.1', log: logger(), expected: 1 }
     const run = new FleetRun(conn, undefined, 3_600_000, call)
