@@ -142,6 +142,19 @@ export class Connection {
     const fail = (reason: string) => {
       for (const i of plan.remaining()) outcomes[i] = { kind: 'failed', reason }
     }
+    // The broker's trouble, not a message's: what is left fails, and one line says why nothing was dead-lettered
+    // (the invocation fails and Function Compute retries).
+    const transient = (why: string, level: 'warn' | 'error' = 'warn') => {
+      log[level]({
+        event: 'mqtt.broker-trouble',
+        clientId: this.clientId,
+        url: safeUrl,
+        verdict: 'transient',
+        failed: plan.remaining().length,
+        why,
+      })
+      fail(brokerTroubleReason(why, safeUrl))
+    }
     const lost = `the connection to the MQTT broker at ${safeUrl} was lost before it acknowledged`
     let dropped = 0
     for (let attempt = 0; !plan.done; attempt++) {
@@ -159,16 +172,7 @@ export class Connection {
       if (pass.indices.length === 0) {
         // Cannot happen (isolation.ts keeps a pending verdict's probe at the head); were it to, a pass that writes
         // nothing would loop without yielding until the deadline. Fail what is left as transient instead.
-        const why = 'poison isolation had nothing to send while messages were still undecided (a bug: please report it)'
-        log.error({
-          event: 'mqtt.broker-trouble',
-          clientId: this.clientId,
-          url: safeUrl,
-          verdict: 'transient',
-          failed: plan.remaining().length,
-          why,
-        })
-        fail(brokerTroubleReason(why, safeUrl))
+        transient('poison isolation had nothing to send while messages were still undecided (a bug: please report it)', 'error')
         break
       }
       if (
@@ -198,11 +202,7 @@ export class Connection {
         break
       }
       if (verdict.transient !== undefined) {
-        const why = redact(verdict.transient)
-        const failed = plan.remaining()
-        fail(brokerTroubleReason(why, safeUrl))
-        // One line that says why nothing was dead-lettered: the invocation fails and Function Compute retries.
-        log.warn({ event: 'mqtt.broker-trouble', clientId: this.clientId, url: safeUrl, verdict: 'transient', failed: failed.length, why })
+        transient(redact(verdict.transient))
         break
       }
     }
