@@ -1,7 +1,6 @@
 // The fleet store's cost (docs/performance.md, "The fleet store"): the same batches through copies of the built
 // bridge with FLEET_REDIS_URL and without, alternating which goes first, on a Mosquitto and a redis-server of its own.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -11,7 +10,8 @@ import { parseArgs } from 'node:util'
 import Redis from 'ioredis'
 import { messageOf } from '../../shared/errors.js'
 import { buildAll } from '../build.js'
-import { type Broker, findProgram, freePort, startMosquitto } from '../mqtt/mosquitto.js'
+import { type RedisProcess, startRedisServer } from '../fleet/redis-server.js'
+import { type Broker, findProgram, startMosquitto } from '../mqtt/mosquitto.js'
 import { type BridgeModule, fcContext } from './bridge.js'
 import { median, medianInterval, round } from './measure.js'
 import { cloudEvents, INSTANCE } from './messages.js'
@@ -48,23 +48,6 @@ function batchEvent(batch: number, n: number): Buffer {
 export function fleetBenchUnavailable(): string | undefined {
   const missing = ['redis-server', 'mosquitto'].filter((p) => findProgram(p) === undefined)
   return missing.length > 0 ? `${missing.join(' and ')} not installed (apt-get install -y redis-server mosquitto)` : undefined
-}
-
-/** A password-protected redis-server on a free loopback port, nothing saved; ready when it says so. */
-async function startRedis(): Promise<{ url: string; port: number; password: string; child: ChildProcess }> {
-  const port = await freePort()
-  const password = `bench-${randomBytes(8).toString('hex')}`
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', password]
-  const child = spawn(findProgram('redis-server')!, args, { stdio: ['ignore', 'pipe', 'ignore'] })
-  let out = ''
-  await new Promise<void>((ready, fail) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out = (out + d.toString()).slice(-2000)
-      if (out.includes('Ready to accept connections')) ready()
-    })
-    child.once('exit', (code) => fail(new Error(`redis-server exited (${code}) before it was ready: ${out}`)))
-  })
-  return { url: `redis://127.0.0.1:${port}`, port, password, child }
 }
 
 /** Every variable the bridge reads that a shell might have set: cleared, so only `env` configures a copy. */
@@ -142,7 +125,7 @@ export async function runFleetBench(
   const work = mkdtempSync(join(tmpdir(), 'bench-fleet-'))
   const copies: BridgeModule[] = []
   let broker: Broker | undefined
-  let server: Awaited<ReturnType<typeof startRedis>> | undefined
+  let server: RedisProcess | undefined
   let redis: Redis | undefined
   try {
     const dist = join(work, 'dist')
@@ -152,7 +135,7 @@ export async function runFleetBench(
     const coldStart = coldStarts(dist, coldRuns)
     // No subscriber; Mosquitto's own window of 20.
     broker = await startMosquitto({ config: ['set_tcp_nodelay true'], limits: { maxInflightMessages: 20 } })
-    server = await startRedis()
+    server = await startRedisServer()
     redis = new Redis({ port: server.port, host: '127.0.0.1', password: server.password, lazyConnect: true, maxRetriesPerRequest: 0 })
     await redis.connect()
     const common = {
@@ -245,7 +228,7 @@ export async function runFleetBench(
   } finally {
     for (const m of copies) await m.shutdown().catch(() => {})
     redis?.disconnect()
-    server?.child.kill('SIGKILL')
+    await server?.stop()
     await broker?.close()
     rmSync(work, { recursive: true, force: true })
   }

@@ -1,13 +1,10 @@
-// A real Redis for the fleet-store tests: redis-server from Debian on a free loopback port, nothing saved, a
-// password always (the tests check it never leaks), optionally TLS only. It starts in well under a second;
-// "Ready to accept connections" on its stdout says when.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+// A real Redis for the fleet-store tests, thin over the one launcher (scripts/fleet/redis-server.ts): a
+// redis-server from Debian on a free loopback port, nothing saved, a password always (the tests check it never
+// leaks), optionally TLS only; with the test's own clients and MONITOR.
 import { readFileSync } from 'node:fs'
 import Redis from 'ioredis'
-import { freePort } from './ports.js'
-import { findProgram, requirePrograms } from './requirements.js'
-import { makeCertificates } from './tls.js'
+import { startRedisServer } from '../../scripts/fleet/redis-server.js'
+import { requirePrograms } from './requirements.js'
 
 export interface RedisServer {
   port: number
@@ -35,40 +32,10 @@ export interface RedisOptions {
 
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   requirePrograms('redis')
-  const program = findProgram('redis-server')!
-  const port = await freePort()
-  const password = options.password ?? `fleet-${randomBytes(12).toString('hex')}`
-  const certs = options.tls ? makeCertificates() : undefined
-  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', password, '--daemonize', 'no']
-  if (certs) {
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile)
-    args.push('--tls-ca-cert-file', certs.caFile, '--tls-auth-clients', 'no')
-  } else args.push('--port', String(port))
-  const url = `${certs ? 'rediss' : 'redis'}://127.0.0.1:${port}`
-  let child: ChildProcess | undefined
+  const server = await startRedisServer(options)
+  const { port, url, password } = server
+  const caFile = server.certificates?.caFile
   const clients: Redis[] = []
-
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const p = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-      child = p
-      let out = ''
-      const onData = (d: Buffer) => {
-        out += d.toString()
-        if (out.includes('Ready to accept connections')) {
-          p.stdout!.off('data', onData)
-          p.stdout!.resume()
-          resolve()
-        }
-      }
-      p.stdout!.on('data', onData)
-      p.stderr!.on('data', (d: Buffer) => {
-        out += d.toString()
-      })
-      p.once('exit', (code, signal) =>
-        reject(new Error(`redis-server exited (${signal ?? code}) before it was ready: ${out.slice(-2000)}`)),
-      )
-    })
 
   const connect = async () => {
     const c = new Redis({
@@ -78,7 +45,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
-      ...(certs ? { tls: { ca: readFileSync(certs.caFile) } } : {}),
+      ...(caFile ? { tls: { ca: readFileSync(caFile) } } : {}),
     })
     c.on('error', () => {})
     await c.connect()
@@ -86,13 +53,12 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     return c
   }
 
-  await start()
   return {
     port,
     url,
     password,
-    ...(certs ? { caFile: certs.caFile } : {}),
-    env: () => ({ FLEET_REDIS_URL: url, FLEET_REDIS_PASSWORD: password, ...(certs ? { FLEET_REDIS_CA_FILE: certs.caFile } : {}) }),
+    ...(caFile ? { caFile } : {}),
+    env: () => ({ FLEET_REDIS_URL: url, FLEET_REDIS_PASSWORD: password, ...(caFile ? { FLEET_REDIS_CA_FILE: caFile } : {}) }),
     client: connect,
     async monitor() {
       const c = await connect()
@@ -108,14 +74,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     },
     async stop(signal: NodeJS.Signals = 'SIGKILL') {
       for (const c of clients.splice(0)) c.disconnect()
-      const p = child
-      if (!p || p.exitCode !== null || p.signalCode !== null) return
-      // The listener start() left would report this exit as a failure to start.
-      p.removeAllListeners('exit')
-      const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()))
-      p.kill(signal)
-      await exited
+      await server.stop(signal)
     },
-    start,
+    start: () => server.start(),
   }
 }
