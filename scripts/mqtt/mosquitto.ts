@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { messageOf } from '../../shared/errors.js'
 
-/** Debian puts the broker in /usr/sbin, which many users do not have on their PATH. */
-const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin']
+/** Debian puts the brokers in /usr/sbin (RabbitMQ's tools in its own folder), which many users do not have on their PATH. */
+const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin', '/usr/lib/rabbitmq/bin']
 
+/** The full path of a program on the PATH or in the usual sbin directories, or undefined. */
 export function findProgram(name: string): string | undefined {
   for (const dir of [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...SBIN]) {
     try {

@@ -1,26 +1,9 @@
 // Brokers (and the Redis of the fleet store) the tests start themselves. A suite that needs one that is not
 // installed is skipped, visibly and with the reason; CI sets REQUIRE_MOSQUITTO=1, REQUIRE_RABBITMQ=1 and
 // REQUIRE_REDIS=1 (.ci/run), so there a missing one fails the suite instead of skipping it.
-import { accessSync, constants } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { findProgram } from '../../scripts/mqtt/mosquitto.js'
 
-/** Debian puts the brokers in /usr/sbin, which many users do not have on their PATH. */
-const EXTRA_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/opt/homebrew/sbin', '/usr/lib/rabbitmq/bin']
-
-/** The full path of a program on the PATH or in the usual sbin directories, or undefined. */
-export function findProgram(name: string): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS]
-  for (const dir of dirs) {
-    const path = join(dir, name)
-    try {
-      accessSync(path, constants.X_OK)
-      return path
-    } catch {
-      // not here
-    }
-  }
-  return undefined
-}
+export { findProgram }
 
 interface Requirement {
   programs: string[]
