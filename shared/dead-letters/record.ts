@@ -10,12 +10,7 @@ export type DeadLetter = PoisonEntry & { ruleId?: string; failure?: 'expired'; a
 export type DeadLetterInfo = Omit<DeadLetter, 'event'>
 
 /** What the bridge sends to the dead-letter function (and what a file: target stores directly). */
-export interface PoisonRecord {
-  kind: 'rocketmq-mqtt-bridge.poison'
-  requestId: string
-  failedAt: string
-  messages: DeadLetter[]
-}
+export type PoisonRecord = { kind: 'rocketmq-mqtt-bridge.poison'; requestId: string; failedAt: string; messages: DeadLetter[] }
 
 /** .int() takes integers past 2^53 - 1, which JSON numbers cannot hold exactly: safe() refuses them. */
 const safeInt = () => z.number().int().safe()

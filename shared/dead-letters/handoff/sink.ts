@@ -10,11 +10,7 @@ import type { PoisonRecord } from '../record.js'
 import { packPoison } from './pack.js'
 
 /** The invocation the hand-off belongs to: its context, its deadline (every wait ends by then), its redactor. */
-export interface HandOffOptions {
-  context: FcContext
-  deadline: number
-  secrets?: Secrets
-}
+export type HandOffOptions = { context: FcContext; deadline: number; secrets?: Secrets }
 
 export interface DeadLetterSink {
   readonly description: string

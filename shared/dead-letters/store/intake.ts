@@ -8,7 +8,7 @@ import { type PoisonPartRecord, poisonPartRecordSchema } from '../record.js'
 import { destinationEntries, isObject, type LooseDestinationRecord, poisonEntries, wholeEntry } from './entries.js'
 import type { StoreClock } from './fs.js'
 import { clearGroup, storePart } from './parts.js'
-import { DeadLetterStore, type NewEntry } from './store.js'
+import { DeadLetterStore, type NewEntry, type PutResult } from './store.js'
 import { isTimerEvent, runTimer, type TimerSummary } from './timer.js'
 
 export type Intake =
@@ -48,13 +48,11 @@ export function recognise(event: unknown, received: number, requestId: string): 
   return { kind: 'unrecognised', entries: [wholeEntry(value, text, requestId, received)] }
 }
 
-export interface IntakeSummary {
+/** What put() did with the `received` entries of one event. */
+export type IntakeSummary = Omit<PutResult, 'outcomes'> & {
   requestId: string
   kind: Exclude<Intake['kind'], 'timer'>
   received: number
-  stored: number
-  failedAgain: number
-  duplicates: number
   /** Part records: how many parts of the message are in, of how many. */
   parts?: { have: number; count: number; complete: boolean }
 }

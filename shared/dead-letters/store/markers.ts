@@ -1,6 +1,7 @@
 // Markers: append-only facts about stored entries (markers-*.jsonl), folded into each entry by readers.
 // The fold sorts each key's markers by (`at`, the store's own clock, then their text), so it gives the same
-// entry whatever order the files are read in (markers.test.ts checks this with fast-check).
+// entry whatever order the files are read in (markers.test.ts checks this with fast-check); a marker read
+// twice (carried again after a crash, I8 in store.ts) counts once.
 import { z } from 'zod'
 import { type EntryLine, FAILURE_KINDS, heavier, type Report, type StoredDeadLetter } from './entry.js'
 
@@ -50,16 +51,13 @@ export function timeOf(text: unknown): number {
 /** Markers by key, as read, in any order. */
 export type MarkerStates = Map<string, Marker[]>
 
-export function addMarker(states: MarkerStates, m: Marker): void {
-  const list = states.get(m.key)
-  if (list) list.push(m)
-  else states.set(m.key, [m])
-}
+export const addMarker = (states: MarkerStates, m: Marker) => void (states.get(m.key)?.push(m) ?? states.set(m.key, [m]))
 
 const ordered = (markers: Marker[]) =>
   markers
     .map((m) => ({ m, t: timeOf(m.at), s: JSON.stringify(m) }))
     .sort((a, b) => a.t - b.t || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0))
+    .filter((x, i, all) => x.s !== all[i - 1]?.s)
     .map((x) => x.m)
 
 /**

@@ -1,7 +1,7 @@
-// Automatic redrive (the timer; docs/operations.md, "Redrive"): pending transient entries go back through
-// the bridge with exponential backoff until DEAD_LETTER_REDRIVE_MAX_AGE, then expire. One failed
-// invocation's entries go together as the batch they were; a batch the bridge dead-letters part of is split
-// and sent one by one. Only the last max age (plus a day) is read; each entry is acted on under its turn.
+// Automatic redrive (the timer; docs/operations.md, "Redrive"): pending transient entries go back through the
+// bridge with exponential backoff until DEAD_LETTER_REDRIVE_MAX_AGE after their latest failure, then expire. One
+// failed invocation's entries go together as the batch they were; a batch the bridge dead-letters part of is split
+// and sent one by one. Only the last max age (plus a day) is read, and what its failures name (I8 in store.ts).
 import { messageOf } from '../../errors.js'
 import type { BridgeAnswer } from '../../fc/bridge-answer.js'
 import { type EntryStatus, type FailureKind, notReplayable, replayEvent, type StoredDeadLetter } from './entry.js'
@@ -48,20 +48,19 @@ const MAX_GROUP = 100
 const MAX_EXPIRED = 1000
 
 /** When an entry that has failed `attempts` times (redrive attempts only) is tried next. */
-export function nextAttemptAt(now: number, attempts: number, backoffMs: number): number {
-  return now + Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
-}
+export const nextAttemptAt = (now: number, attempts: number, backoffMs: number): number =>
+  now + Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
 
 /** Expires `old` (past the max age) under their turns, taking turns only until `stopAt`; `untried`: left for the next run. */
-async function expireOld(store: DeadLetterStore, old: StoredDeadLetter[], holder: string, deadline: number, stopAt: number) {
+async function expireOld(store: DeadLetterStore, old: StoredDeadLetter[], holder: string, fromDay: string, stopAt: number) {
   const held: Array<StoredDeadLetter & { turn: number }> = []
   let tried = 0
   for (const e of old) {
     if (store.now() >= stopAt) break
     tried++
-    held.push(...(await store.take([e], holder, deadline)).held)
+    held.push(...(await store.take([e], holder, store.fs.deadline, fromDay)).held)
   }
-  const reason = 'not delivered within DEAD_LETTER_REDRIVE_MAX_AGE of being stored'
+  const reason = 'not delivered within DEAD_LETTER_REDRIVE_MAX_AGE of its latest failure'
   await store.mark(held.map((e) => ({ marker: 'expired', key: e.key, requestId: holder, turn: e.turn, reason })))
   for (const e of held) await store.endTurn(e.key, e.turn, 'expired')
   return { expired: held.length, untried: old.length - tried }
@@ -80,7 +79,8 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
   const read = { fromDay: dayOf(now - o.maxAgeMs - DAY_MS), ...(o.onUnreadable ? { onUnreadable: o.onUnreadable } : {}) }
   for await (const { entry: e, chars } of store.entries(read)) {
     if (!redriven(e.failure) || e.status !== 'pending' || notReplayable(e) !== undefined) continue
-    if (now - timeOf(e.storedAt) > o.maxAgeMs) {
+    // From its latest failure: one RocketMQ delivered again, days after its entry was stored, is redriven anew.
+    if (now - Math.max(...e.history.map((r) => timeOf(r.at))) > o.maxAgeMs) {
       if (old.length < MAX_EXPIRED) old.push(e)
       else result.deferred++
     } else if (timeOf(e.redrive?.nextAttemptAt) > now) result.waiting++
@@ -89,7 +89,7 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
       dueChars += chars
     } else result.deferred++
   }
-  const expiring = await expireOld(store, old, o.requestId, deadline, now + (deadline - now - RESERVE_MS) / 2)
+  const expiring = await expireOld(store, old, o.requestId, read.fromDay, now + (deadline - now - RESERVE_MS) / 2)
   result.expired = expiring.expired
   result.deferred += expiring.untried
 
@@ -113,7 +113,7 @@ export async function redrive(store: DeadLetterStore, o: RedriveOptions): Promis
   while (groups.length > 0) {
     const left = deadline - store.now() - RESERVE_MS
     if (left <= 1000 || failuresInARow >= FAILURES_BEFORE_STOPPING) break
-    const taken = await store.take(groups.shift()!, o.requestId, deadline)
+    const taken = await store.take(groups.shift()!, o.requestId, deadline, read.fromDay)
     result.deferred += taken.busy.length
     const group = taken.held
     if (group.length === 0) continue

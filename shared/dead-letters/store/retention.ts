@@ -24,7 +24,10 @@ export async function applyRetention(store: DeadLetterStore, retentionDays: numb
         for await (const { value } of store.values(file)) {
           const key = (value as { key?: unknown } | null)?.key
           result.removedEntries++
-          if (typeof key === 'string' && /^[0-9a-f]{32}$/.test(key)) await store.fs.removeTree(store.keyDir(key))
+          if (typeof key !== 'string' || !/^[0-9a-f]{32}$/.test(key)) continue
+          // A key whose line was carried (I8) to a file kept keeps its index, with that line.
+          const carried = (await store.fs.list(store.keyDir(key))).some((n) => n.startsWith('carried-') && n.slice(8) >= keptFrom)
+          if (!carried) await store.fs.removeTree(store.keyDir(key))
         }
       await store.fs.remove(file.path)
       result.removedFiles.push(file.name)

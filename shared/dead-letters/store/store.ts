@@ -8,6 +8,7 @@
 //   keys/<2 hex>/<key>/                 the index: this key is stored ...
 //   keys/<2 hex>/<key>/<16 hex>/        ... and this request reported it
 //   keys/<2 hex>/<key>/turn-<n>[.<s>]   who acts on it, one at a time (turns.ts)
+//   keys/<2 hex>/<key>/carried-<day>/   its line was copied to that day's files (I8)
 //   parts/<group>/, parts-done/<group>  a message too big for one hand-off, arriving in parts (parts.ts)
 //
 // The invariants (docs/operations.md, "The store's invariants"):
@@ -22,11 +23,16 @@
 // I5 One actor per entry at a time. Sending, discarding or expiring an entry takes its next turn first:
 //    turn n+1 is created (one conditional write) only by one who found turn n ended or past its `until`;
 //    a racer that read an older state asks for a turn that exists, and loses. Every marker of an action
-//    names its turn, so one who takes a turn learns what a turn it did not see left the entry as.
+//    names its turn; one who takes a turn over one it did not see, ended other than pending or lapsed (its
+//    holder may have acted), reads the entry's markers again before acting (take()).
 // I6 Every file-system call ends by the deadline on the store's one clock (fs.ts), and a turn's `until`
 //    is its holder's deadline, so no holder writes after its turn has lapsed.
 // I7 Retention removes whole day files, their index first (retention.ts): an index entry without its
-//    line would make a new report of the message look like a duplicate.
+//    line would make a new report of the message look like a duplicate; a key carried (I8) to a kept file keeps it.
+// I8 A recent failure keeps its entry. One whose line is older than a windowed read (redrive's) but that a
+//    failed-again marker of the window names is carried: its markers, a carried-<day> mark, then its line are
+//    copied to today's files (the line last: until it lands, the next read carries it again). Readers
+//    keep a key's first line, and count a copy of its line or of a marker once.
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { z } from 'zod'
@@ -48,16 +54,11 @@ export const storeFileName = (kind: StoreFileKind, ms: number, writer: string) =
 /** `deadline`: when every call must be done, on `clock` (the invocation's deadline). */
 export type StoreOptions = { clock?: StoreClock; deadline?: Deadline; writer?: string }
 /** What put() did with each entry: stored it, recorded another request's report of it, or nothing (a retried delivery). */
-export type PutResult = {
-  stored: number
-  failedAgain: number
-  duplicates: number
-  outcomes: Array<'stored' | 'failed-again' | 'duplicate'>
-}
+export type PutResult = { stored: number; failedAgain: number; duplicates: number; outcomes: ('stored' | 'failed-again' | 'duplicate')[] }
 /** A line a reader could not use: reported, never skipped silently. */
 export type UnreadableLine = { file: string; line: number; problem: string }
-/** `fromDay`: only files written on this UTC day or later. */
-export type ReadOptions = { fromDay?: string; onUnreadable?: (u: UnreadableLine) => void }
+/** Only files written on `fromDay` (a UTC day) or later, and before `beforeDay`; only lines of `keys`. */
+export type ReadOptions = { fromDay?: string; beforeDay?: string; keys?: Set<string>; onUnreadable?: (u: UnreadableLine) => void }
 /** An entry as put() takes it: its line without the store's own stamp. */
 export type NewEntry = Omit<EntryLine, 'storedAt'>
 
@@ -132,10 +133,8 @@ export class DeadLetterStore {
   /** update: appends markers, stamped with this store's clock (I4), durable before it returns. */
   async mark(markers: NewMarker[]): Promise<void> {
     const at = new Date(this.now()).toISOString()
-    await this.append(
-      'markers',
-      markers.map((m) => ({ ...m, at })),
-    )
+    const stamped = markers.map((m) => ({ ...m, at }))
+    await this.append('markers', stamped)
   }
 
   /** Takes the entry's next turn (I5) for `holder` until `until`; `seen` is the turn the caller read. */
@@ -149,30 +148,35 @@ export class DeadLetterStore {
 
   /**
    * Takes the turns of these entries (as read) for `holder` until `until`: `held`, to act on; `busy`, held by
-   * another; `settled`, left replayed, discarded or expired by a turn taken since they were read (their
-   * turn is ended again with that status, so whoever comes next sees it too).
+   * another; `settled`, left replayed, discarded or expired since they were read, as their markers (of `fromDay`
+   * on) read again say (I5); their turn is ended again with that status, so whoever comes next sees it too.
    */
-  async take<E extends StoredDeadLetter>(entries: E[], holder: string, until: number) {
+  async take<E extends StoredDeadLetter>(entries: E[], holder: string, until: number, fromDay?: string) {
     const out = {
       held: [] as Array<E & { turn: number }>,
       busy: [] as Array<{ entry: E } & Extract<Claim, { kind: 'busy' }>>,
       settled: [] as Array<{ entry: E; status: EntryStatus }>,
     }
-    for (const entry of entries) {
-      const c = await this.takeTurn(entry.key, holder, until, entry.turn)
+    const claims: Array<[E, Claim]> = []
+    for (const entry of entries) claims.push([entry, await this.takeTurn(entry.key, holder, until, entry.turn)])
+    // Read once every turn is taken: a lapsed holder's last write ended by its `until` (I6), before this read.
+    const stale = (c: Claim) => c.kind === 'held' && c.since !== undefined && c.since !== 'pending'
+    const states = claims.some(([, c]) => stale(c)) ? await this.markers(fromDay === undefined ? {} : { fromDay }) : undefined
+    for (const [entry, c] of claims) {
+      const status = stale(c) ? foldEntry(entry, states?.get(entry.key)).status : 'pending'
       if (c.kind === 'busy') out.busy.push({ entry, ...c })
-      else if (c.since === undefined || c.since === 'pending') out.held.push({ ...entry, turn: c.turn })
-      else await this.endTurn(entry.key, c.turn, c.since).then(() => out.settled.push({ entry, status: c.since! }))
+      else if (status === 'pending') out.held.push({ ...entry, turn: c.turn })
+      else await this.endTurn(entry.key, c.turn, status).then(() => out.settled.push({ entry, status }))
     }
     return out
   }
 
   /** The store's files of one kind, by day, then name: the order readers merge them in. */
-  async files(kind: StoreFileKind, fromDay = ''): Promise<StoreFile[]> {
+  async files(kind: StoreFileKind, fromDay = '', beforeDay = '~'): Promise<StoreFile[]> {
     const out: StoreFile[] = []
     for (const name of await this.fs.list(this.dir)) {
       const m = FILE.exec(name)
-      if (m?.[1] === kind && m[2]! >= fromDay) out.push({ kind, day: m[2]!, name, path: join(this.dir, name) })
+      if (m?.[1] === kind && m[2]! >= fromDay && m[2]! < beforeDay) out.push({ kind, day: m[2]!, name, path: join(this.dir, name) })
     }
     return out.sort((a, b) => a.day.localeCompare(b.day) || a.name.localeCompare(b.name))
   }
@@ -190,11 +194,11 @@ export class DeadLetterStore {
   }
 
   /** Values that match `schema`; the others are reported with why: a format this store does not write is never guessed at. */
-  private async *parsed<T>(kind: StoreFileKind, schema: z.ZodType<T, z.ZodTypeDef, unknown>, o: ReadOptions) {
-    for (const file of await this.files(kind, o.fromDay))
+  private async *parsed<T extends { key: string }>(kind: StoreFileKind, schema: z.ZodType<T, z.ZodTypeDef, unknown>, o: ReadOptions) {
+    for (const file of await this.files(kind, o.fromDay, o.beforeDay))
       for await (const { value, line, chars } of this.values(file, o)) {
         const r = schema.safeParse(value)
-        if (r.success) yield { data: r.data, file, chars }
+        if (r.success) yield* o.keys && !o.keys.has(r.data.key) ? [] : [{ data: r.data, file, chars }]
         else {
           const { path, message } = r.error.issues[0]!
           const problem = `not a ${kind === 'markers' ? 'marker' : 'dead-letter entry'} of this store's format: ${path.join('.') || 'line'}: ${message}`
@@ -218,10 +222,28 @@ export class DeadLetterStore {
       else yield seen.add(data.key) && { line: data, file, chars }
   }
 
-  /** Every entry with its markers folded in, streamed (a raced second line of a key is left out: readAll counts it). */
+  /**
+   * Every entry with its markers folded in, streamed (a raced second line of a key is left out: readAll counts
+   * it); with `fromDay`, also each older entry that a failed-again marker of those days names, carried first (I8).
+   */
   async *entries(o: ReadOptions = {}): AsyncGenerator<{ entry: StoredDeadLetter; file: StoreFile; chars: number }> {
     const states = await this.markers(o)
-    for await (const { line, file, chars } of this.lines(o)) yield { entry: foldEntry(line, states.get(line.key)), file, chars }
+    const keys = new Set([...states].filter(([, ms]) => ms.some((m) => m.marker === 'failed-again')).map(([k]) => k))
+    for await (const { line, file, chars } of this.lines(o)) {
+      keys.delete(line.key)
+      yield { entry: foldEntry(line, states.get(line.key)), file, chars }
+    }
+    if (o.fromDay === undefined || keys.size === 0) return
+    const older = { ...o, fromDay: '', beforeDay: o.fromDay, keys }
+    const [carried, found] = [await this.markers(older), [] as Array<{ line: EntryLine; file: StoreFile; chars: number }>]
+    for await (const l of this.lines(older)) found.push(l)
+    const lines = found.map((f) => f.line)
+    const moved = lines.flatMap((l) => carried.get(l.key) ?? [])
+    await this.append('markers', moved)
+    await Promise.all(lines.map((l) => this.fs.ensureDir(join(this.keyDir(l.key), `carried-${dayOf(this.now())}`))))
+    await this.append('dead-letters', lines)
+    for (const m of moved) addMarker(states, m)
+    for (const { line, file, chars } of found) yield { entry: foldEntry(line, states.get(line.key)), file, chars }
   }
 
   /** Every entry, every report counted once (a raced second line too): for tools and tests, not big stores. */

@@ -62,13 +62,8 @@ export async function runTimer(
     if (swept.entries.length === 0) return 0
     await store.put(swept.entries)
     for (const g of swept.groups) await clearGroup(store, g)
-    log.warn({
-      event: 'dead-letter.parts-expired',
-      requestId,
-      stored: swept.entries.length,
-      keys: swept.entries.map((e) => e.key),
-      waiting: swept.waiting,
-    })
+    const keys = swept.entries.map((e) => e.key)
+    log.warn({ event: 'dead-letter.parts-expired', requestId, stored: keys.length, keys, waiting: swept.waiting })
     return swept.entries.length
   })
   const { maxAgeMs, backoffMs } = config.redrive

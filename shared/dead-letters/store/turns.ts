@@ -7,14 +7,14 @@ import type { BoundedFs } from './fs.js'
 import { timeOf } from './markers.js'
 
 export type Claim =
-  /** Taken: act, then end the turn. `since`: what another holder left it as after the taker read the entry. */
-  | { kind: 'held'; turn: number; since?: EntryStatus }
+  /** Taken: act, then end the turn. `since`: how the last turn, taken after the taker read the entry, ended (or lapsed). */
+  | { kind: 'held'; turn: number; since?: EntryStatus | 'lapsed' }
   /** Another holder's turn is open. */
   | { kind: 'busy'; holder: string; until: string }
 
 const TURN = /^turn-(\d{1,9})(?:\.([a-z]+))?$/
 
-/** The next turn, unless the last is open; a turn ended after `seen` (the caller's read) says what became of it. */
+/** The next turn, unless the last is open; the last turn, when after `seen` (the caller's read), says what became of it. */
 export async function takeTurn(fs: BoundedFs, keyDir: string, holder: string, until: number, seen: number): Promise<Claim> {
   if (!Number.isFinite(until)) throw new Error(`a turn needs a finite end, not ${until}: give the run a deadline`)
   await fs.ensureDir(keyDir)
@@ -35,8 +35,8 @@ export async function takeTurn(fs: BoundedFs, keyDir: string, holder: string, un
   const taken = await fs.publishExclusive(join(keyDir, `turn-${turn}`), JSON.stringify({ holder, until: new Date(until).toISOString() }))
   // Another taker read the same last turn and made this one first: its turn is open now.
   if (!taken) return { kind: 'busy', ...(await readTurn(fs, keyDir, turn)) }
-  let since: EntryStatus | undefined
-  for (let n = last; n > seen && since === undefined; n--) since = ended.get(n)
+  // An earlier ended turn says nothing of what a lapsed later one did (it may have sent the entry): the last one only.
+  const since = last > seen ? (ended.get(last) ?? 'lapsed') : undefined
   return { kind: 'held', turn, ...(since !== undefined ? { since } : {}) }
 }
 

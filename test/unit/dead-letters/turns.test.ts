@@ -45,7 +45,7 @@ describe('turns', () => {
     const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => s.takeTurn(KEY, `run-${i}`, clock.now() + HOUR, 0)))
     assert.deepEqual(
       outcomes.filter((o) => o.kind === 'held'),
-      [{ kind: 'held', turn: 2 }],
+      [{ kind: 'held', turn: 2, since: 'lapsed' }],
     )
   })
 
@@ -66,19 +66,19 @@ describe('turns', () => {
     )
   })
 
-  test('a lapsed turn with no end says nothing; the last ended one before it still does', async () => {
+  test('a lapsed turn with no end is told as lapsed, not as what an ended one before it left: it may have acted since', async () => {
     const { s, clock } = store()
-    await s.takeTurn(KEY, 'discard', clock.now() + HOUR, 0)
-    await s.endTurn(KEY, 1, 'discarded')
+    await s.takeTurn(KEY, 'redrive', clock.now() + HOUR, 0)
+    await s.endTurn(KEY, 1, 'pending')
     await s.takeTurn(KEY, 'crashed', clock.now() + 1000, 1)
     clock.advance(1001)
-    assert.deepEqual(await s.takeTurn(KEY, 'redrive', clock.now() + HOUR, 0), { kind: 'held', turn: 3, since: 'discarded' })
+    assert.deepEqual(await s.takeTurn(KEY, 'replay', clock.now() + HOUR, 0), { kind: 'held', turn: 3, since: 'lapsed' })
   })
 
   test('a torn turn file counts as lapsed', async () => {
     const { s, clock } = store()
     await s.takeTurn(KEY, 'run-a', clock.now() + HOUR, 0)
     writeFileSync(join(s.keyDir(KEY), 'turn-1'), '{"holder":"tor')
-    assert.deepEqual(await s.takeTurn(KEY, 'run-b', clock.now() + HOUR, 0), { kind: 'held', turn: 2 })
+    assert.deepEqual(await s.takeTurn(KEY, 'run-b', clock.now() + HOUR, 0), { kind: 'held', turn: 2, since: 'lapsed' })
   })
 })
