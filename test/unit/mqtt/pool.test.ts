@@ -266,3 +266,13 @@ describe('pool: options', () => {
     assert.equal(broker.clients.length, 0)
   })
 })
+
+describe('pool: isolation through the pool', () => {
+  test('a batch of one named by a DISCONNECT 0x95 in the window pass is a dead letter (the verdict read its index after isolation dropped it)', async () => {
+    const { pool, log, deadline } = fakePool({ ackMode: 'async', drops: () => ({ disconnect: 0x95 }) }, { protocol: 5 })
+    const r = await pool.publish(publishes(1), deadline(), log)
+    assert.deepEqual(kinds(r), ['refused'])
+    assert.match(reasonOf(r.outcomes[0]), /DISCONNECT reason code 0x95 \(Packet too large\) while this message alone was unacknowledged/)
+    assert.equal(log.events('mqtt.send-failed').length, 0)
+  })
+})
