@@ -121,16 +121,34 @@ export class MqttPool {
       if (ordered) shareGroups[c]!.push(groups![i])
     })
     let dropped = 0
-    await Promise.all(
-      this.connections.map(async (conn, c) => {
-        if (shares[c]!.length === 0) return
-        const r = await conn.send(shares[c]!, deadline, log, ordered ? shareGroups[c] : undefined)
-        dropped += r.droppedV5Properties
-        r.outcomes.forEach((o, k) => {
+    // Settled one by one: a connection whose send throws (a bug) must not take the others' outcomes with it,
+    // or the invocation's record would lose what they delivered and the retry would publish it again.
+    const sent = await Promise.allSettled(
+      this.connections.map(async (conn, c) =>
+        shares[c]!.length === 0 ? undefined : conn.send(shares[c]!, deadline, log, ordered ? shareGroups[c] : undefined),
+      ),
+    )
+    sent.forEach((s, c) => {
+      if (s.status === 'fulfilled') {
+        if (!s.value) return
+        dropped += s.value.droppedV5Properties
+        s.value.outcomes.forEach((o, k) => {
           outcomes[positions[c]![k]!] = o
         })
-      }),
-    )
+        return
+      }
+      const reason = redact(
+        `publishing on connection ${this.connections[c]!.clientId} to the MQTT broker at ${this.safeUrl} failed unexpectedly (a bug: please report it): ${messageOf(s.reason)}`,
+      )
+      log.error({
+        event: 'mqtt.send-failed',
+        clientId: this.connections[c]!.clientId,
+        url: this.safeUrl,
+        failed: positions[c]!.length,
+        reason,
+      })
+      for (const i of positions[c]!) outcomes[i] = { kind: 'failed', reason }
+    })
     return { outcomes, droppedV5Properties: dropped }
   }
 
