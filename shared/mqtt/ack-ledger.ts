@@ -8,6 +8,8 @@ import { QoS0Confirmations } from './confirmations.js'
 import { type CodedError, publishError } from './failure-kind.js'
 import type { PublishOutcome } from './outcome.js'
 import { ABANDONED, type Ending, type PassCounts, passResult, SENT, SETTLED, WRITTEN } from './pass-state.js'
+import { judgedNow } from './wide-refusals.js'
+import type { WindowOptions } from './window-client.js'
 
 /** What an answer from MQTT.js did: nothing (not in flight), a QoS 0 write, or a settled message. */
 export type Answer = { kind: 'ignored' } | { kind: 'written' } | { kind: 'settled'; outcome: PublishOutcome | undefined }
@@ -42,7 +44,7 @@ export class AckLedger {
     private readonly indices: readonly number[],
     private readonly outcomes: PublishOutcome[],
     now: number,
-    pingsInFlight: number,
+    private readonly options: Pick<WindowOptions, 'pingsInFlight' | 'groups' | 'acceptance'> = {},
   ) {
     const count = indices.length
     this.state = new Uint8Array(count)
@@ -51,7 +53,7 @@ export class AckLedger {
     this.byWrite = new Int32Array(count)
     this.answeredAt = now
     this.pingedAt = now
-    this.confirmations = new QoS0Confirmations(pingsInFlight, (k) => this.settle(k))
+    this.confirmations = new QoS0Confirmations(options.pingsInFlight ?? 0, (k) => this.settle(k))
   }
 
   get inFlight(): number {
@@ -111,7 +113,11 @@ export class AckLedger {
       return WRITTEN_ANSWER
     }
     const reasonString = (packet as { properties?: { reasonString?: string } } | undefined)?.properties?.reasonString
-    const outcome = err ? publishError(err, url, reasonString) : undefined
+    const refusal = err ? publishError(err, url, reasonString) : undefined
+    if (!err) this.options.acceptance?.accepted()
+    // A grouped message's refusal releases or stops its group now, so it is judged now (wide-refusals.ts).
+    const { groups, acceptance } = this.options
+    const outcome = refusal && acceptance && groups?.of[this.indices[k]!] !== undefined ? judgedNow(refusal, acceptance) : refusal
     this.settle(k, outcome)
     return { kind: 'settled', outcome }
   }

@@ -4,6 +4,7 @@ import type { MqttAuth } from './auth.js'
 import type { Clock } from './clock.js'
 import type { PacketLimit } from './failure-kind.js'
 import type { ProtocolChoice } from './protocol-choice.js'
+import type { AcceptanceEvidence } from './wide-refusals.js'
 
 export type Connect = (url: string, opts: IClientOptions) => MqttClient
 
@@ -23,6 +24,8 @@ export interface ConnectionSettings {
   choice: ProtocolChoice
   connect: Connect
   clock: Clock
+  /** The pool's evidence that the broker takes its publishes (wide-refusals.ts). */
+  acceptance: AcceptanceEvidence
   /** Called each time a connection opens (the pool counts them). */
   opened: () => void
 }

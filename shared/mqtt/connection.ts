@@ -10,7 +10,7 @@ import { redact } from '../logging/secrets.js'
 import type { Publish } from '../mapping/publish.js'
 import type { ConnectionSettings } from './connection-settings.js'
 import type { CodedError } from './failure-kind.js'
-import type { BrokenGroups } from './group-order.js'
+import { type BrokenGroups, groupBroken } from './group-order.js'
 import { Isolation } from './isolation.js'
 import { brokerTroubleReason, describeLoss, lossOf, poisonReason } from './loss.js'
 import { KEEPALIVE_S, type Negotiated, negotiate } from './negotiate.js'
@@ -21,6 +21,7 @@ import { ping } from './ping.js'
 import { transmit } from './publish-window.js'
 import { TokenBucket } from './token-bucket.js'
 import type { FailedTopics } from './topic-order.js'
+import { judgedNow } from './wide-refusals.js'
 
 export type { Connect, ConnectionSettings } from './connection-settings.js'
 
@@ -195,7 +196,18 @@ export class Connection {
       if (verdict.poison) {
         const { index, evidence } = verdict.poison
         const bytes = publishPacketBytes(items[index]!, this.negotiated.version === 5)
-        outcomes[index] = { kind: 'refused', reason: redact(poisonReason(evidence, safeUrl, bytes)) }
+        // A DISCONNECT's code that names the packet goes with it: 0x87 on every message is no one message's
+        // fault (wide-refusals.ts). A grouped message is judged now: its group goes on, or stops here.
+        const code = evidence.kind === 'named' && evidence.loss.kind === 'closed' ? evidence.loss.disconnect?.code : undefined
+        const refusal: PublishOutcome = {
+          kind: 'refused',
+          reason: redact(poisonReason(evidence, safeUrl, bytes)),
+          ...(code !== undefined ? { code } : {}),
+        }
+        const group = groups?.[index]
+        const outcome = group === undefined ? refusal : judgedNow(refusal, this.settings.acceptance)
+        outcomes[index] = outcome
+        if (group !== undefined && outcome.kind === 'failed') groupBroken(ordered!.broken, group, outcome.reason)
       }
       if (r.timedOut) {
         fail(r.timedOut)
@@ -233,6 +245,7 @@ export class Connection {
       pingsInFlight: this.pingsInFlight,
       groups,
       failedTopics,
+      acceptance: this.settings.acceptance,
     })
   }
 

@@ -10,6 +10,15 @@
 /** Groups broken in this invocation, each with the reason its later messages give. */
 export type BrokenGroups = Map<string, string>
 
+/** A message of group `g` failed for a transient reason (`cause`): the group's later messages stay unsent. */
+export function groupBroken(broken: BrokenGroups, g: string, cause: string): void {
+  if (broken.has(g)) return
+  broken.set(
+    g,
+    `not sent: an earlier message of its message group was not delivered (${cause}); the batch is retried so that the group keeps its order`,
+  )
+}
+
 export class GroupOrder {
   /** Groups with a message written and not yet released (acknowledged, refused, or, at QoS 0, written to the socket). */
   private readonly inFlight = new Set<string>()
@@ -75,11 +84,7 @@ export class GroupOrder {
     const g = this.groupOf(position)
     if (g === undefined) return []
     this.inFlight.delete(g)
-    if (!this.broken.has(g))
-      this.broken.set(
-        g,
-        `not sent: an earlier message of its message group was not delivered (${cause}); the batch is retried so that the group keeps its order`,
-      )
+    groupBroken(this.broken, g, cause)
     const queue = this.waiting.get(g)
     this.waiting.delete(g)
     // Its head may be ready (a QoS 0 message given up on after it released the group): it goes with the rest.

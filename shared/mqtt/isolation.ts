@@ -118,10 +118,12 @@ export class Isolation {
     if (this.losses >= MAX_LOSSES)
       return { ...verdict, transient: `the connection was lost ${this.losses} times in this invocation (last: ${describeLoss(loss)})` }
     if (meaning === 'names-the-packet' && r.unconfirmed.length === 1) {
-      // One message unconfirmed when the broker named the packet: that one, now the head of the suspects.
+      // One message unconfirmed when the broker named the packet: that one, now the head of the suspects. Read
+      // before dropHead: after a pass through the window, the suspects are r.unconfirmed itself.
+      const index = r.unconfirmed[0]!
       this.dropHead()
       this.acked(false)
-      return { ...verdict, poison: { index: r.unconfirmed[0]!, evidence: { kind: 'named', loss } } }
+      return { ...verdict, poison: { index, evidence: { kind: 'named', loss } } }
     }
     // Lost in the window, or before the message alone was written (or after it settled): nothing singled out.
     if (!pass.alone || r.unconfirmed.length === 0) return this.fruitful(r.acknowledged > 0, loss, verdict)

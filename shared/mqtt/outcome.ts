@@ -6,8 +6,11 @@ export type PublishOutcome =
   | { kind: 'delivered' }
   /** The broker refused this message (reason code >= 0x80, not transient): a dead letter. */
   | { kind: 'refused'; reason: string; code?: number }
-  /** Transient (unreachable, timed out, lost, deadline): the invocation is retried. */
-  | { kind: 'failed'; reason: string }
+  /**
+   * Transient (unreachable, timed out, lost, deadline): the invocation is retried. `code`: a refusal's (0x87,
+   * 0x83) that nothing singled out (wide-refusals.ts).
+   */
+  | { kind: 'failed'; reason: string; code?: number }
   /** Past its delivery deadline when its turn came (docs/rules.md, "Delivery deadlines"): never written. */
   | { kind: 'expired' }
 

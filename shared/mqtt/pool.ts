@@ -15,6 +15,7 @@ import { MAX_IN_FLIGHT } from './negotiate.js'
 import { DELIVERED, type PublishOutcome, type PublishResult } from './outcome.js'
 import { MQTT_MAX_PACKET_BYTES } from './packet-size.js'
 import { ProtocolChoice } from './protocol-choice.js'
+import { AcceptanceEvidence, acceptedIn, judgeWideRefusals } from './wide-refusals.js'
 
 export { topicHash } from './affinity.js'
 export type { PublishOutcome, PublishResult } from './outcome.js'
@@ -50,6 +51,8 @@ export class MqttPool {
   private readonly choice: ProtocolChoice
   readonly safeUrl: string
   private readonly clock: Clock
+  /** When the broker last took a QoS 1 or 2 publish of this pool: what makes a 0x87 the message's fault (wide-refusals.ts). */
+  private readonly acceptance: AcceptanceEvidence
   connectionsOpened = 0
 
   constructor(readonly options: PoolOptions) {
@@ -58,6 +61,7 @@ export class MqttPool {
     this.safeUrl = `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`
     this.choice = new ProtocolChoice(options.protocol, this.safeUrl)
     this.clock = options.clock ?? systemClock
+    this.acceptance = new AcceptanceEvidence(this.clock)
     const settings = {
       url: options.url,
       safeUrl: this.safeUrl,
@@ -70,6 +74,7 @@ export class MqttPool {
       choice: this.choice,
       connect: options.connect ?? connect,
       clock: this.clock,
+      acceptance: this.acceptance,
       opened: () => {
         this.connectionsOpened++
       },
@@ -121,17 +126,48 @@ export class MqttPool {
       if (ordered) shareGroups[c]!.push(groups![i])
     })
     let dropped = 0
-    await Promise.all(
-      this.connections.map(async (conn, c) => {
-        if (shares[c]!.length === 0) return
-        const r = await conn.send(shares[c]!, deadline, log, ordered ? shareGroups[c] : undefined)
-        dropped += r.droppedV5Properties
-        r.outcomes.forEach((o, k) => {
+    // Settled one by one: a connection whose send throws (a bug) must not take the others' outcomes with it,
+    // or the invocation's record would lose what they delivered and the retry would publish it again.
+    const sent = await Promise.allSettled(
+      this.connections.map(async (conn, c) =>
+        shares[c]!.length === 0 ? undefined : conn.send(shares[c]!, deadline, log, ordered ? shareGroups[c] : undefined),
+      ),
+    )
+    sent.forEach((s, c) => {
+      if (s.status === 'fulfilled') {
+        if (!s.value) return
+        dropped += s.value.droppedV5Properties
+        s.value.outcomes.forEach((o, k) => {
           outcomes[positions[c]![k]!] = o
         })
-      }),
-    )
+        return
+      }
+      const reason = redact(
+        `publishing on connection ${this.connections[c]!.clientId} to the MQTT broker at ${this.safeUrl} failed unexpectedly (a bug: please report it): ${messageOf(s.reason)}`,
+      )
+      log.error({
+        event: 'mqtt.send-failed',
+        clientId: this.connections[c]!.clientId,
+        url: this.safeUrl,
+        failed: positions[c]!.length,
+        reason,
+      })
+      for (const i of positions[c]!) outcomes[i] = { kind: 'failed', reason }
+    })
+    this.judge(items, outcomes, ordered ? groups : undefined, log)
     return { outcomes, droppedV5Properties: dropped }
+  }
+
+  /**
+   * A refusal that can answer everything the bridge sends (0x87, 0x83) is the message's fault only with evidence
+   * that the broker takes this bridge's publishes; without it, the invocation fails as transient (wide-refusals.ts).
+   */
+  private judge(items: Publish[], outcomes: PublishOutcome[], groups: readonly (string | undefined)[] | undefined, log: Logger): void {
+    // The acknowledgement ledger records each acceptance as it comes; this call's count however long it took.
+    const evidence = acceptedIn(items, outcomes) || this.acceptance.recent
+    const verdict = judgeWideRefusals(items, outcomes, groups, evidence)
+    if (!verdict) return
+    log.warn({ event: 'mqtt.broker-trouble', url: this.safeUrl, verdict: 'transient', failed: verdict.failed, why: verdict.why })
   }
 
   /** Ends every connection with DISCONNECT; at `deadline` the ones still waiting for acknowledgements are cut. */

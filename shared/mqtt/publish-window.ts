@@ -96,7 +96,7 @@ export class PublishWindow {
   ) {
     const { clock } = options
     this.failedTopics = options.failedTopics ?? new Map()
-    this.ledger = new AckLedger(indices, outcomes, clock.now(), options.pingsInFlight ?? 0)
+    this.ledger = new AckLedger(indices, outcomes, clock.now(), options)
     this.scheduler = new Scheduler(indices.length, options.maxInFlight, clock, options.bucket, options.groups, indices)
     this.nudge = new AckNudge(
       clock,

@@ -6,6 +6,7 @@ import type { BrokerLimits, CodedError } from './failure-kind.js'
 import type { BrokenGroups } from './group-order.js'
 import type { TokenBucket } from './token-bucket.js'
 import type { FailedTopics } from './topic-order.js'
+import type { AcceptanceEvidence } from './wide-refusals.js'
 
 /**
  * QoS 0 messages handed to MQTT.js and not yet written (its callback waits for the socket's 'drain', one
@@ -63,5 +64,7 @@ export interface WindowOptions extends BrokerLimits {
   groups?: { of: readonly (string | undefined)[]; broken: BrokenGroups } | undefined
   /** Topics whose message (without a group) failed in this invocation, shared by every pass of it (topic-order.ts). */
   failedTopics?: FailedTopics
+  /** The pool's evidence that the broker takes its publishes: each success adds to it; a grouped 0x87 reads it (wide-refusals.ts). */
+  acceptance?: AcceptanceEvidence | undefined
   safeUrl: string
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { registerSecret } from '../../../shared/logging/secrets.js'
 import type { Publish } from '../../../shared/mapping/publish.js'
 import { connectionsFor } from '../../../shared/mqtt/affinity.js'
 import { topicHash } from '../../../shared/mqtt/pool.js'
@@ -264,5 +266,50 @@ describe('pool: options', () => {
     const { broker, pool, log, deadline } = fakePool()
     assert.deepEqual(await pool.publish([], deadline(), log), { outcomes: [], droppedV5Properties: 0 })
     assert.equal(broker.clients.length, 0)
+  })
+})
+
+describe('pool: isolation through the pool', () => {
+  test('a batch of one named by a DISCONNECT 0x95 in the window pass is a dead letter (the verdict read its index after isolation dropped it)', async () => {
+    const { pool, log, deadline } = fakePool({ ackMode: 'async', drops: () => ({ disconnect: 0x95 }) }, { protocol: 5 })
+    const r = await pool.publish(publishes(1), deadline(), log)
+    assert.deepEqual(kinds(r), ['refused'])
+    assert.match(reasonOf(r.outcomes[0]), /DISCONNECT reason code 0x95 \(Packet too large\) while this message alone was unacknowledged/)
+    assert.equal(log.events('mqtt.send-failed').length, 0)
+  })
+})
+
+describe('pool: a connection whose send throws', () => {
+  test("the other connections keep their outcomes; the thrower's positions fail, redacted, with one mqtt.send-failed line", async () => {
+    registerSecret('hunter2-very-secret')
+    const size = 2
+    const holder: { broker?: ReturnType<typeof fakePool>['broker'] } = {}
+    const f = fakePool(
+      { ackMode: 'sync' },
+      {
+        size,
+        connect: (url: string, opts: IClientOptions): MqttClient => {
+          const client = holder.broker!.connect(url, opts)
+          if (opts.clientId === f.pool.clientIds[1])
+            (client as unknown as { publish: () => never }).publish = () => {
+              throw new Error('a bug, near hunter2-very-secret')
+            }
+          return client
+        },
+      },
+    )
+    holder.broker = f.broker
+    const good = topicOn(0, size, 'good')
+    const bad = topicOn(1, size, 'bad')
+    const items = publishes(6).map((p, i) => ({ ...p, topic: i % 2 === 0 ? good : bad }))
+    const r = await f.pool.publish(items, f.deadline(), f.log)
+    assert.deepEqual(kinds(r), ['delivered', 'failed', 'delivered', 'failed', 'delivered', 'failed'])
+    assert.match(reasonOf(r.outcomes[1]), /failed unexpectedly \(a bug: please report it\): a bug, near \*+/)
+    const lines = f.log.events('mqtt.send-failed')
+    assert.equal(lines.length, 1)
+    assert.equal(lines[0]!.level, 'error')
+    assert.equal(lines[0]!['clientId'], f.pool.clientIds[1])
+    assert.equal(lines[0]!['failed'], 3)
+    assert.doesNotMatch(JSON.stringify([f.log.lines, r.outcomes]), /hunter2-very-secret/)
   })
 })
