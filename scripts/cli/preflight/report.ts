@@ -85,7 +85,7 @@ function parentTopicItems(env: Record<string, string>, model: RuleModel | undefi
     ]
   }
   return [
-    `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote}`,
+    `your MQTT broker: the bridge's user allowed to publish under ${model.parentTopics.map((p) => `${p.topic}/#`).join(', ')} (${topics})${anyNote} (an MQTT 5 broker that refuses them all, 0x87, fails every invocation as transient: docs/reliability.md)`,
   ]
 }
 

@@ -336,6 +336,15 @@ describe('the checklist: every parent topic of the rule model, every role, [x] w
     assert.match(summary, /trigger rocketmq-orders: .* -> MQTT orders$/m)
   })
 
+  test("another broker: the bridge's user allowed to publish under every parent topic, and what a refusal of them all does", () => {
+    const env = { MQTT_URL: 'mqtts://broker.example.com:8883' }
+    const mqttRules = validateRulesText(`defaults: { profile: mqtt }\n${routedText}`)
+    assert.ok(mqttRules.ok && mqttRules.ruleSet.profile === 'mqtt')
+    const text = checklist(deployment(env), mqttRules.ruleSet, env, [], mqttRules.model).join('\n')
+    assert.match(text, /\[ \] your MQTT broker: the bridge's user allowed to publish under alarms\/#, plant\/#, orders\/# /)
+    assert.match(text, /refuses them all, 0x87, fails every invocation as transient: docs\/reliability\.md/)
+  })
+
   test("every role's permissions: the dead-letter function's fc:InvokeFunction on the bridge (redrive), the bridge's on the dead-letter function", () => {
     const text = checklist(deployment({}), undefined, { DEAD_LETTER_ROLE_ARN: 'acs:ram::1:role/dl' }).join('\n')
     assert.match(
