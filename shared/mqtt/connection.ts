@@ -38,6 +38,8 @@ export class Connection {
   private idleError: string | undefined
   /** Concurrent invocations on one instance take turns, so the in-flight bound holds per connection. */
   private turn: Promise<unknown> = Promise.resolve()
+  /** Sends taken and not yet ended: a send made while one is, waits its turn. */
+  private sends = 0
   private readonly bucket: TokenBucket | undefined
 
   constructor(
@@ -111,7 +113,10 @@ export class Connection {
 
   /** Sends in batch order; `groups` (by item) with ordered rules: one in flight per message group. */
   send(items: Publish[], deadline: number, log: Logger, groups?: readonly (string | undefined)[]): Promise<PublishResult> {
+    const queued = this.sends++ > 0
     const result = this.turn.then(async () => {
+      // One that waited behind another invocation's may find its own deadline gone: then nothing is written.
+      if (queued && this.settings.clock.now() >= deadline) return queuedPastDeadline(items.length)
       this.busy = true
       try {
         return await this.sendNow(items, deadline, log, groups)
@@ -119,7 +124,7 @@ export class Connection {
         this.busy = false
       }
     })
-    this.turn = result.catch(() => undefined)
+    this.turn = result.catch(() => undefined).then(() => this.sends--)
     return result
   }
 
@@ -307,4 +312,10 @@ export class Connection {
       })
     })
   }
+}
+
+function queuedPastDeadline(count: number): PublishResult {
+  const reason =
+    "not sent: the invocation deadline came before this connection was free (another invocation's messages were still going out on it)"
+  return { outcomes: Array.from({ length: count }, () => ({ kind: 'failed', reason })), droppedV5Properties: 0 }
 }

@@ -240,6 +240,31 @@ describe('connection: keepalive', () => {
   })
 })
 
+describe('connection: sends queued on one connection', () => {
+  test('a send that waited for the connection past its own deadline writes nothing and fails as transient', async () => {
+    const { clock, broker, pool, log } = fakePool({ ackMode: 'manual' })
+    // Two invocations of one instance share the pool: the second's send waits for the first's to end.
+    const first = pool.publish(publishes(2, { tag: 'a' }), clock.now() + 60_000, log)
+    await settle()
+    const second = pool.publish(publishes(2, { tag: 'b' }), clock.now() + 5_000, log)
+    await settle()
+    clock.advance(6_000)
+    broker.last.ackAll()
+    await settle()
+    // Were the second send's pass to run, its watchdog would end it here.
+    clock.advance(1_000)
+    const [r1, r2] = await Promise.all([first, second])
+    assert.deepEqual(kinds(r1), ['delivered', 'delivered'])
+    assert.deepEqual(kinds(r2), ['failed', 'failed'])
+    assert.match(reasonOf(r2.outcomes[0]), /invocation deadline .* before this connection was free/)
+    assert.deepEqual(
+      broker.last.sent.map((s) => s.payload),
+      ['a-0', 'a-1'],
+      'nothing of the second send was written after its deadline',
+    )
+  })
+})
+
 describe('connection: close', () => {
   test('close() ends the client gracefully; the next publish opens a new one', async () => {
     const { broker, pool, log, deadline } = fakePool({ ackMode: 'sync' })
