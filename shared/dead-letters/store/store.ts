@@ -30,9 +30,9 @@
 // I7 Retention removes whole day files, their index first (retention.ts): an index entry without its
 //    line would make a new report of the message look like a duplicate; a key carried (I8) to a kept file keeps it.
 // I8 A recent failure keeps its entry. One whose line is older than a windowed read (redrive's) but that a
-//    failed-again marker of the window names is carried: its markers, a carried-<day> mark, then its line are
-//    copied to today's files (the line last: until it lands, the next read carries it again). Readers
-//    keep a key's first line, and count a copy of its line or of a marker once.
+//    failed-again marker of the window names is carried: its markers and its line are copied to today's files,
+//    then a carried-<day> mark is made (last: a mark keeps the index only once the line is in a kept file, I7).
+//    Readers keep a key's first line, and count a copy of its line or of a marker once.
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { z } from 'zod'
@@ -240,8 +240,8 @@ export class DeadLetterStore {
     const lines = found.map((f) => f.line)
     const moved = lines.flatMap((l) => carried.get(l.key) ?? [])
     await this.append('markers', moved)
-    await Promise.all(lines.map((l) => this.fs.ensureDir(join(this.keyDir(l.key), `carried-${dayOf(this.now())}`))))
     await this.append('dead-letters', lines)
+    await Promise.all(lines.map((l) => this.fs.ensureDir(join(this.keyDir(l.key), `carried-${dayOf(this.now())}`))))
     for (const m of moved) addMarker(states, m)
     for (const { line, file, chars } of found) yield { entry: foldEntry(line, states.get(line.key)), file, chars }
   }

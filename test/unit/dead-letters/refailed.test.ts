@@ -120,3 +120,26 @@ test('retention keeps an entry whose failure is recent, and its index, when its 
     [],
   )
 })
+
+test('a carry cut short before its line lands, then retention in the same timer run: the entry is not lost', async () => {
+  // Found by review: the carried-<day> mark used to come before the line, so retention kept the index and removed
+  // the only line; a new report of the message was then a failed-again marker naming nothing.
+  const { dir, clock, store } = await refailedAfterDays()
+  clock.advance(7 * 60_000)
+  const s = store(clock.now() + 60_000)
+  const append = s.fs.appendLines.bind(s.fs)
+  // The disk fills (or the NAS errs) on the carried line's append, after its markers went in.
+  s.fs.appendLines = (path: string, text: string) =>
+    path.includes('dead-letters-') ? Promise.reject(new Error('ENOSPC')) : append(path, text)
+  const send: BridgeSender = async () => ({ published: 1, deadLettered: 0 })
+  await assert.rejects(redrive(s, { maxAgeMs: DAY, backoffMs: 60_000, send, requestId: 'timer-x' }), /ENOSPC/)
+  // runTimer's next step, in the same invocation: day 1's files are past a 3-day retention.
+  await applyRetention(store(), 3)
+  // No index is left without its line: the next report of the message is stored again, and so kept.
+  const again = await store().put([transient('req-3', new Date(clock.now()).toISOString())])
+  assert.deepEqual(again.outcomes, ['stored'])
+  const entries = await readDeadLetters(dir, { clock })
+  assert.equal(entries.length, 1)
+  assert.equal(entries[0]?.status, 'pending')
+  assert.equal(entries[0]?.requestId, 'req-3')
+})
