@@ -6,11 +6,13 @@
 //   claimed by an invocation still running -> failed (transient): the batch is retried, and by then it is done
 //   ours -> published through the pool; delivered marks it complete, anything else releases it
 //   the store failing, or no permit before the deadline -> failed (transient), never published unchecked
-// An ordered rule's group whose message failed here fails its later messages too, as the publish window
-// does within one send (docs/rules.md, "Ordered delivery per message group").
+// An ordered rule's group whose message failed here fails its later messages too, and so does a topic for its
+// messages without a group, as the publish window does within one send (docs/rules.md, "Ordered delivery per
+// message group"; shared/mqtt/topic-order.ts): with FLEET_RATE_LIMIT the send comes in slices.
 import type { Logger } from '../logging/logger.js'
 import type { Publish } from '../mapping/publish.js'
 import type { PublishOutcome, PublishResult } from '../mqtt/outcome.js'
+import { heldBack } from '../mqtt/topic-order.js'
 import { claimChunks } from './chunks.js'
 import { type ChunkMember, type ClaimState, claimCalls, claimStates, settleCalls } from './claims.js'
 import type { FleetConnection, ScriptCall } from './connection.js'
@@ -90,6 +92,8 @@ export class FleetRun {
   private readonly outcomes: FleetOutcome[] = []
   /** For each broken message group: the earliest position that failed, and why. */
   private readonly broken = new Map<string, { at: number; reason: string }>()
+  /** The same for each topic, of messages without a group. */
+  private readonly heldTopics = new Map<string, { at: number; reason: string }>()
   readonly stats: FleetStats = { keys: 0, claimed: 0, takenOver: 0, duplicates: 0, busy: 0, released: 0, permits: 0, roundTrips: 0 }
   private storeFailure: string | undefined
   /** The sizes of the chunks, as planned for the batch's size; what is left at finish() is the last one. */
@@ -175,19 +179,24 @@ export class FleetRun {
     }
   }
 
-  /** Failures are recorded out of order (a claim's at once, the broker's later): a group breaks at its earliest. */
-  private fail(i: number, reason: string): void {
+  /**
+   * Failures are recorded out of order (a claim's at once, the broker's later): a group breaks at its earliest.
+   * A topic is held back only for a failure of this send (`sent`): a message busy elsewhere is another
+   * invocation's to publish, and concurrent batches were never ordered with each other (docs/rules.md).
+   */
+  private fail(i: number, reason: string, sent = false): void {
     this.outcomes[i] = { kind: 'failed', reason }
-    const g = this.items[i]!.group
-    if (g === undefined) return
-    const b = this.broken.get(g)
-    if (b === undefined || i < b.at) this.broken.set(g, { at: i, reason: brokenGroup(reason) })
+    const { group, publish } = this.items[i]!
+    if (group === undefined && !sent) return
+    const [held, key, why] = group === undefined ? [this.heldTopics, publish.topic, heldBack] : [this.broken, group, brokenGroup]
+    const b = held.get(key)
+    if (b === undefined || i < b.at) held.set(key, { at: i, reason: why(reason) })
   }
 
-  /** A later message of a group that failed before it; undefined when it may go. */
+  /** A later message of a group (or, without one, of a topic) that failed before it; undefined when it may go. */
   private brokenBefore(i: number): string | undefined {
-    const g = this.items[i]!.group
-    const b = g === undefined ? undefined : this.broken.get(g)
+    const { group, publish } = this.items[i]!
+    const b = group === undefined ? this.heldTopics.get(publish.topic) : this.broken.get(group)
     return b !== undefined && b.at < i ? b.reason : undefined
   }
 
@@ -229,7 +238,7 @@ export class FleetRun {
       )
       dropped += r.droppedV5Properties
       r.outcomes.forEach((o, j) => {
-        if (o.kind === 'failed') this.fail(slice[j]!, o.reason)
+        if (o.kind === 'failed') this.fail(slice[j]!, o.reason, true)
         else this.outcomes[slice[j]!] = o
       })
     }

@@ -12,11 +12,11 @@ export function blockedBy(failed: FailedTopics, topic: string): string | undefin
   return failed.get(topic)
 }
 
+/** Why a later message of a topic whose message failed for a transient reason (`cause`) is not sent. */
+export const heldBack = (cause: string) =>
+  `not sent: an earlier message of its topic was not delivered (${cause}); the batch is retried so that the topic keeps its order`
+
 /** A message on `topic` failed for a transient reason (`cause`): the topic's later messages stay unsent. */
 export function topicFailed(failed: FailedTopics, topic: string, cause: string): void {
-  if (failed.has(topic)) return
-  failed.set(
-    topic,
-    `not sent: an earlier message of its topic was not delivered (${cause}); the batch is retried so that the topic keeps its order`,
-  )
+  if (!failed.has(topic)) failed.set(topic, heldBack(cause))
 }

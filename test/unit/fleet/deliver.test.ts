@@ -65,6 +65,43 @@ describe('a message group through the fleet store', () => {
   })
 })
 
+describe('a topic through the fleet store, sent in slices (FLEET_RATE_LIMIT)', () => {
+  /** m0, m1 and m2 of one topic, no group; one permit per grant, so one slice each; the broker answers m0 with `first`. */
+  async function topic(first: PublishOutcome, claimReply: unknown[] = []) {
+    const connection = { run: () => Promise.resolve([claimReply]) } as unknown as FleetConnection
+    const limiter = { rate: 10, acquire: () => Promise.resolve(1) } as unknown as FleetRateLimiter
+    const run = runOf(connection, limiter, 3)
+    for (let i = 0; i < 3; i++) {
+      const p = publishOf('plant', i)
+      run.add({ publish: p, key: messageKey(p.ruleId, p.messageId!, 'fp'), group: undefined })
+    }
+    const sent: string[] = []
+    const pool: PublishChunk = async (items) => {
+      sent.push(...items.map((p) => p.messageId!))
+      return { outcomes: items.map((p) => (p.index === 0 ? first : { kind: 'delivered' })), droppedV5Properties: 0 }
+    }
+    const { outcomes, settled } = await run.finish(pool)
+    await settled
+    return { outcomes, kinds: outcomes.map((o) => o.kind), sent }
+  }
+
+  test("m0 failing at the broker holds back the topic's later slices, for the retry to send them after it", async () => {
+    const r = await topic({ kind: 'failed', reason: 'timed out' })
+    assert.deepEqual({ kinds: r.kinds, sent: r.sent }, { kinds: ['failed', 'failed', 'failed'], sent: ['M0'] })
+    assert.match((r.outcomes[1] as { reason: string }).reason, /^not sent: an earlier message of its topic was not delivered \(timed out\)/)
+  })
+
+  test('m0 refused (a dead letter) holds nothing back', async () => {
+    const r = await topic({ kind: 'refused', reason: 'Packet too large' })
+    assert.deepEqual({ kinds: r.kinds, sent: r.sent }, { kinds: ['refused', 'delivered', 'delivered'], sent: ['M0', 'M1', 'M2'] })
+  })
+
+  test("m0 busy (another invocation publishes it now): the rest is still delivered, as the fleet store's contract says", async () => {
+    const r = await topic({ kind: 'delivered' }, [1, 'b'])
+    assert.deepEqual({ kinds: r.kinds, sent: r.sent }, { kinds: ['failed', 'delivered', 'delivered'], sent: ['M1', 'M2'] })
+  })
+})
+
 describe('a failed claim in a real Redis', needsRedis(), () => {
   let redis: RedisServer
   let direct: Redis
