@@ -131,6 +131,6 @@ export function judgeWideRefusals(
   const named = [...codes].map(reasonName).join(' and ')
   return {
     failed,
-    why: `the broker refused publishes with ${named} while nothing showed that it takes this bridge's publishes (no QoS 1 or 2 publish acknowledged in the last ${MINUTES} minutes): nothing singles a message out (${ADVICE})`,
+    why: `the broker refused publishes with ${named} before anything showed that it takes this bridge's publishes (no QoS 1 or 2 publish acknowledged in the ${MINUTES} minutes before each was judged): nothing singles a message out (${ADVICE})`,
   }
 }
