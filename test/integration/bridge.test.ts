@@ -210,7 +210,6 @@ describe('broker unreachable', needsMosquitto(), () => {
     let broker: Broker | undefined
     let sub: Subscriber | undefined
     try {
-      const started = Date.now()
       const ctx = context('req-down', 5)
       await assert.rejects(bridge.handle(event, ctx), (err: Error) => {
         assert.ok(err instanceof DeliveryError)
@@ -221,8 +220,8 @@ describe('broker unreachable', needsMosquitto(), () => {
         assert.match(err.message, /Function Compute retries it/)
         return true
       })
-      // Bounded by the function timeout (5 s) less its margin: well before Function Compute would kill it.
-      assert.ok(Date.now() - started < 4500, `took ${Date.now() - started} ms`)
+      // That it gives up within the deadline, whatever the broker does, is counted on a fake clock
+      // (test/unit/mqtt/connection.test.ts, "a refused CONNECT and an exhausted deadline").
       // One line per failure up to a cap, then one line that sums up the rest; one invocation line.
       const failures = logEvents(ctx, 'bridge.failure')
       assert.equal(failures.length, 21)
@@ -249,12 +248,11 @@ describe('broker unreachable', needsMosquitto(), () => {
     const port = (silent.address() as { port: number }).port
     const { bridge } = bridgeFor(`mqtt://127.0.0.1:${port}`, { MQTT_PUBLISH_TIMEOUT_MS: '800' })
     try {
-      const started = Date.now()
+      // The reason names the bound that ended it: MQTT_PUBLISH_TIMEOUT_MS, not the function's 30 s.
       await assert.rejects(
         bridge.handle(makeBatch(5, 'SILENT-').event, context('req-silent', 30)),
         /5 of 5 messages not delivered.*no CONNACK from the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+ within 800 ms/,
       )
-      assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
     } finally {
       await bridge.close()
       for (const s of sockets) s.destroy()

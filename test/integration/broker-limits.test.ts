@@ -234,10 +234,9 @@ describe('broker limit: message_size_limit 1024 on MQTT 5 (PUBACK/PUBREC 0x95, w
       const event = Array.from({ length: 20 }, (_, i) =>
         command(i, 'msl', { qos: i % 2 ? 2 : 1, ...(i === 4 || i === 9 ? { body: BIG } : {}) }),
       )
-      const started = Date.now()
       const r = await run(bridge, sub(), event, 'msl', [1, 2])
-      // MQTT_PUBLISH_TIMEOUT_MS is 60 s and the function's timeout 20 s: waiting for either would have failed it.
-      assert.ok(Date.now() - started < 20_000)
+      // MQTT_PUBLISH_TIMEOUT_MS is 60 s and the function's timeout 20 s: waiting out either would have failed
+      // messages, and none failed.
       assert.deepEqual([r.summary.published, r.summary.deadLettered, r.summary.failed], [18, 2, 0])
       assert.match(
         r.reasons.get(4)!,

@@ -20,6 +20,7 @@ import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
 import { makeBatch, SCENARIO_RULES, SUBSCRIPTIONS } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
+import { FakeClock } from '../unit/mqtt/fakes.js'
 
 const rules = loadRuleSet(undefined, () => ({ text: SCENARIO_RULES, origin: 'scenario' }))
 
@@ -248,18 +249,36 @@ describe('TLS and WebSocket against Mosquitto', needsMosquitto(), () => {
 })
 
 describe('rate limit', needsMosquitto(), () => {
-  test('at 100 messages/s, 300 messages on one connection take at least 2.5 s, in order', async () => {
+  test("at 100 messages/s, 300 messages on one connection are paced on the pool's clock, in order", async () => {
     const broker = await startMosquitto()
     const sub = await subscribe(broker.url, ['devices/#'], 5)
-    const p = pool(broker.url, { rateLimit: 100 })
+    // The pool's clock is moved by hand, so the pacing is counted in its time, not the machine's; the acknowledgement
+    // timeout and the deadline are far enough that moving it while an acknowledgement travels never reaches them.
+    const clock = new FakeClock(Date.now())
+    const p = pool(broker.url, { rateLimit: 100, clock, publishTimeoutMs: 600_000 })
     const log = testLog()
     try {
       const items = publishes(300, 'rate', 5)
-      const started = Date.now()
-      const r = await p.publish(items, Date.now() + 20000, log)
-      const took = Date.now() - started
-      assert.deepEqual(undelivered(r), [])
-      assert.ok(took >= 2500, `took ${took} ms`)
+      const started = clock.now()
+      let result: PublishResult | undefined
+      const publishing = p.publish(items, started + 3_600_000, log).then((r) => {
+        result = r
+      })
+      for (;;) {
+        const elapsed = clock.now() - started
+        // At most the rate over the time passed plus a burst (2 at 100/s) have arrived: arrivals trail the writes.
+        assert.ok(sub.messages.length <= Math.floor(elapsed / 10) + 3, `${sub.messages.length} arrived after ${elapsed} ms`)
+        if (result !== undefined && sub.messages.length === 300) break
+        // A barrier, not a sleep: what the rate allows by now (at least one per 10 ms) has arrived before time moves on.
+        const due = Math.min(300, Math.floor(elapsed / 10))
+        await sub.waitUntil((m) => m.length >= due, 10_000, `${due} messages by ${elapsed} ms of the pool's clock`)
+        clock.advance(5)
+        await new Promise((r) => setImmediate(r))
+      }
+      await publishing
+      assert.deepEqual(undelivered(result), [])
+      // One every 10 ms after a burst of 2: the 300th may not be written before 2.975 s of the pool's clock.
+      assert.ok(clock.now() - started >= 2975, `done after ${clock.now() - started} ms of the pool's clock`)
       await sub.waitFor(300)
       assert.deepEqual(perTopic(sub.messages), perTopic(items))
     } finally {
@@ -329,14 +348,17 @@ describe('through the environment', needsMosquitto(), () => {
 
   test('MQTT_RATE_LIMIT and MQTT_POOL_SIZE reach the pool', async () => {
     const broker = await startMosquitto()
+    const dl = `file:${mkdtempSync(join(tmpdir(), 'dl-'))}`
     const bridge = new Bridge(
-      loadConfig({ MQTT_URL: broker.url, MQTT_RATE_LIMIT: '50', DEAD_LETTER_TARGET: `file:${mkdtempSync(join(tmpdir(), 'dl-'))}` }),
+      loadConfig({ MQTT_URL: broker.url, MQTT_RATE_LIMIT: '50', MQTT_POOL_SIZE: '3', DEAD_LETTER_TARGET: dl }),
       rules,
     )
     try {
-      const started = Date.now()
+      // What the pool does with them is the tests above (the pacing on the pool's clock, the connections in use).
+      assert.equal(bridge.pool.options.rateLimit, 50)
+      assert.equal(bridge.pool.clientIds.length, 3)
       assert.equal((await bridge.handle(makeBatch(60, 'ENV-RATE-').event, fcContext('req-rate'))).published, 60)
-      assert.ok(Date.now() - started >= 1000, 'paced at 50 messages/s')
+      assert.equal(broker.connectionsFrom(bridge.pool.clientIds[0]!.replace(/@@@.*$/, '')), 3)
     } finally {
       await bridge.close()
       await broker.stop()
