@@ -1,4 +1,7 @@
-// Shared builders for unit tests: raw rule objects (as written in rules.yaml), validated rule sets, RocketMQ messages.
+// Shared builders for unit tests: raw rule objects (as written in rules.yaml), validated rule sets, RocketMQ messages,
+// dead-letter entries.
+import { messageKey } from '../../shared/dead-letters/store/keys.js'
+import type { NewEntry } from '../../shared/dead-letters/store/store.js'
 import type { RocketMessage } from '../../shared/events/message.js'
 import { RuleIndex } from '../../shared/mapping/rule-index.js'
 import type { RuleSet } from '../../shared/rules/schema.js'
@@ -66,4 +69,17 @@ export function message(over: Partial<RocketMessage> = {}): RocketMessage {
     ...over,
   }
   return m
+}
+
+/** A transient dead letter of message `id` (its event a RocketMQ event of topic T, body `id`), as a failed invocation leaves it. */
+export function transientEntry(id: string, requestId: string, at: string): NewEntry {
+  const event = {
+    id: `e-${id}`,
+    specversion: '1.0',
+    data: { topic: 'T', systemProperties: { UNIQ_KEY: id }, userProperties: {}, body: id },
+  }
+  return {
+    ...{ key: messageKey(id, 0, event), reason: 'not acknowledged', source: 'async-destination', failure: 'transient' },
+    ...{ requestId, messageId: id, firstFailureAt: at, lastFailureAt: at, attempts: 3, event },
+  }
 }

@@ -84,6 +84,18 @@ export function cloudEvent(
   }
 }
 
+/** `count` QoS 1 commands of topic device-commands over 4 MQTT topics, devices/<tag>/t0..t3, each body `<tag>-<i>`. */
+export function commands(tag: string, count: number): unknown[] {
+  return Array.from({ length: count }, (_, i) =>
+    cloudEvent(i, {
+      topic: 'device-commands',
+      userProperties: { mqttSecondTopic: `/${tag}/t${i % 4}`, qoslevel: '1' },
+      body: `${tag}-${i}`,
+      uniq: `${tag}-${i}`,
+    }),
+  )
+}
+
 /** `count` messages; `idPrefix` keeps message IDs and payloads distinct across batches of one test. */
 export function makeBatch(count: number, idPrefix = 'MSG'): Batch {
   const event: unknown[] = []

@@ -18,7 +18,7 @@ import { loadRuleSet } from '../../shared/rules/load.js'
 import { type Broker, startMosquitto } from '../helpers/broker.js'
 import { fcContext, logEvents } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, INSTANCE } from '../helpers/scenario.js'
+import { commands, INSTANCE } from '../helpers/scenario.js'
 import { TestLog } from '../unit/mqtt/fakes.js'
 
 const RULES = `
@@ -42,18 +42,6 @@ function bridgeOn(broker: Broker): { bridge: Bridge; deadLetters: string } {
     loadRuleSet(undefined, () => ({ text: RULES, origin: 'acl verdicts' })),
   )
   return { bridge, deadLetters }
-}
-
-/** `count` QoS 1 commands under devices/<tag>/t0..t3. */
-function commands(tag: string, count: number): unknown[] {
-  return Array.from({ length: count }, (_, i) =>
-    cloudEvent(i, {
-      topic: 'device-commands',
-      userProperties: { mqttSecondTopic: `/${tag}/t${i % 4}`, qoslevel: '1' },
-      body: `${tag}-${i}`,
-      uniq: `${tag}-${i}`,
-    }),
-  )
 }
 
 describe('ACL verdicts: Mosquitto denying devices/denied/#, MQTT 5', needsMosquitto(), () => {

@@ -26,20 +26,8 @@ import {
 } from '../helpers/faulty-brokers.js'
 import { fcContext, logEvents, type TestContext } from '../helpers/fc-context.js'
 import { needsMosquitto } from '../helpers/requirements.js'
-import { cloudEvent, ORDERED_RULES, SCENARIO_RULES } from '../helpers/scenario.js'
+import { cloudEvent, commands, ORDERED_RULES, SCENARIO_RULES } from '../helpers/scenario.js'
 import { subscribe } from '../helpers/subscriber.js'
-
-/** `count` QoS 1 commands over 4 topics, each body `<tag>-<i>`. */
-function commands(tag: string, count: number): unknown[] {
-  return Array.from({ length: count }, (_, i) =>
-    cloudEvent(i, {
-      topic: 'device-commands',
-      userProperties: { mqttSecondTopic: `/${tag}/t${i % 4}`, qoslevel: '1' },
-      body: `${tag}-${i}`,
-      uniq: `${tag}-${i}`,
-    }),
-  )
-}
 
 const bodies = (tag: string, count: number) => Array.from({ length: count }, (_, i) => `${tag}-${i}`)
 

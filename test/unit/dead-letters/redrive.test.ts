@@ -7,23 +7,12 @@ import { after, test } from 'node:test'
 import { messageKey } from '../../../shared/dead-letters/store/keys.js'
 import { type BridgeSender, redrive } from '../../../shared/dead-letters/store/redrive.js'
 import { DeadLetterStore, type NewEntry } from '../../../shared/dead-letters/store/store.js'
+import { transientEntry } from '../../helpers/factories.js'
 import { FakeClock } from '../mqtt/fakes.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'dl-stall-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const HOUR = 3_600_000
-
-function transient(id: string, requestId: string, at: string): NewEntry {
-  const event = {
-    id: `e-${id}`,
-    specversion: '1.0',
-    data: { topic: 'T', systemProperties: { UNIQ_KEY: id }, userProperties: {}, body: id },
-  }
-  return {
-    ...{ key: messageKey(id, 0, event), reason: 'not acknowledged', source: 'async-destination', failure: 'transient' },
-    ...{ requestId, messageId: id, firstFailureAt: at, lastFailureAt: at, attempts: 3, event },
-  }
-}
 
 // Review finding (expire stall): redrive took the turn of every entry past DEAD_LETTER_REDRIVE_MAX_AGE
 // (uncapped) before it marked or sent anything, so a store with many expired entries failed every run at its
@@ -32,9 +21,9 @@ test('a run with more expired entries than it has time for still expires some an
   const clock = new FakeClock(Date.parse('2024-01-01T10:00:00.000Z'))
   const writer = new DeadLetterStore(dir, { clock, writer: 'deadletter01' })
   // The outage: 200 batches, one message each.
-  await writer.put(Array.from({ length: 200 }, (_, i) => transient(`OLD${i}`, `req-old-${i}`, '2024-01-01T09:59:00.000Z')))
+  await writer.put(Array.from({ length: 200 }, (_, i) => transientEntry(`OLD${i}`, `req-old-${i}`, '2024-01-01T09:59:00.000Z')))
   clock.advance(25 * HOUR)
-  await writer.put([transient('NEW', 'req-new', new Date(clock.now() - 60_000).toISOString())])
+  await writer.put([transientEntry('NEW', 'req-new', new Date(clock.now() - 60_000).toISOString())])
   clock.advance(10 * 60_000)
   const sent: string[] = []
   const send: BridgeSender = async (e) => {

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { messageKey } from '../../../shared/dead-letters/store/keys.js'
 import { type BridgeSender, redrive } from '../../../shared/dead-letters/store/redrive.js'
 import { DeadLetterStore, type NewEntry, readDeadLetters } from '../../../shared/dead-letters/store/store.js'
+import { transientEntry } from '../../helpers/factories.js'
 import { FakeClock } from '../mqtt/fakes.js'
 
 const dirs: string[] = []
@@ -18,24 +18,12 @@ after(() => {
 })
 const HOUR = 3_600_000
 
-function transient(id: string, requestId: string, at: string): NewEntry {
-  const event = {
-    id: `e-${id}`,
-    specversion: '1.0',
-    data: { topic: 'T', systemProperties: { UNIQ_KEY: id }, userProperties: {}, body: id },
-  }
-  return {
-    ...{ key: messageKey(id, 0, event), reason: 'not acknowledged', source: 'async-destination', failure: 'transient' },
-    ...{ requestId, messageId: id, firstFailureAt: at, lastFailureAt: at, attempts: 3, event },
-  }
-}
-
 /** A and B stored (two failed invocations); `meanwhile` runs while redrive sends A, after redrive read B. */
 async function redriveWith(meanwhile: (s: DeadLetterStore, b: NewEntry, clock: FakeClock) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'dl-stale-'))
   dirs.push(dir)
   const clock = new FakeClock(Date.parse('2024-01-01T10:00:00.000Z'))
-  const [a, b] = [transient('A', 'req-a', '2024-01-01T09:59:00.000Z'), transient('B', 'req-b', '2024-01-01T09:59:30.000Z')]
+  const [a, b] = [transientEntry('A', 'req-a', '2024-01-01T09:59:00.000Z'), transientEntry('B', 'req-b', '2024-01-01T09:59:30.000Z')]
   await new DeadLetterStore(dir, { clock, writer: 'bridgefailed' }).put([a, b])
   clock.advance(10 * 60_000)
   const sent: string[] = []
@@ -88,7 +76,7 @@ test('a turn ended replayed by one who read the entry late says nothing of a fai
       ['replayed'],
     )
     clock.advance(1000)
-    await other.put([transient('B', 'req-b2', new Date(clock.now()).toISOString())])
+    await other.put([transientEntry('B', 'req-b2', new Date(clock.now()).toISOString())])
   })
   // This run read B as pending before all that, and B is pending again now: it sends it.
   assert.deepEqual(sent, ['A', 'B'])
