@@ -11,6 +11,7 @@
 // message group"; shared/mqtt/topic-order.ts): with FLEET_RATE_LIMIT the send comes in slices.
 import type { Logger } from '../logging/logger.js'
 import type { Publish } from '../mapping/publish.js'
+import { groupHeldBack } from '../mqtt/group-order.js'
 import type { PublishOutcome, PublishResult } from '../mqtt/outcome.js'
 import { heldBack } from '../mqtt/topic-order.js'
 import { claimChunks } from './chunks.js'
@@ -69,8 +70,6 @@ const BUSY =
   'claimed by another invocation that is publishing it now (fleet store): not published here, so that it is published once; the batch is retried'
 const DUPLICATE: FleetOutcome = Object.freeze({ kind: 'duplicate' })
 const unchecked = (storeFailure: string) => `${storeFailure}; not published, so that nothing goes out unchecked`
-const brokenGroup = (cause: string) =>
-  `not sent: an earlier message of its message group was not delivered (${cause}); the batch is retried so that the group keeps its order`
 
 /** One chunk: where it starts among the run's items, its owner token, and what its claim came back with. */
 interface Chunk {
@@ -188,7 +187,7 @@ export class FleetRun {
     this.outcomes[i] = { kind: 'failed', reason }
     const { group, publish } = this.items[i]!
     if (group === undefined && !sent) return
-    const [held, key, why] = group === undefined ? [this.heldTopics, publish.topic, heldBack] : [this.broken, group, brokenGroup]
+    const [held, key, why] = group === undefined ? [this.heldTopics, publish.topic, heldBack] : [this.broken, group, groupHeldBack]
     const b = held.get(key)
     if (b === undefined || i < b.at) held.set(key, { at: i, reason: why(reason) })
   }

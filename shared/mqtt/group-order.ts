@@ -10,13 +10,13 @@
 /** Groups broken in this invocation, each with the reason its later messages give. */
 export type BrokenGroups = Map<string, string>
 
+/** Why a later message of a group whose message failed for a transient reason (`cause`) is not sent. */
+export const groupHeldBack = (cause: string) =>
+  `not sent: an earlier message of its message group was not delivered (${cause}); the batch is retried so that the group keeps its order`
+
 /** A message of group `g` failed for a transient reason (`cause`): the group's later messages stay unsent. */
 export function groupBroken(broken: BrokenGroups, g: string, cause: string): void {
-  if (broken.has(g)) return
-  broken.set(
-    g,
-    `not sent: an earlier message of its message group was not delivered (${cause}); the batch is retried so that the group keeps its order`,
-  )
+  if (!broken.has(g)) broken.set(g, groupHeldBack(cause))
 }
 
 export class GroupOrder {

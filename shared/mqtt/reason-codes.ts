@@ -60,11 +60,11 @@ export function reasonName(code: number): string {
  * its topic (0x90), size (0x95), payload format (0x99), retain flag (0x9A) or QoS (0x9B) is refused, or the
  * broker will not take this valid PUBLISH (0x83, which §3.4.2.1 defines so). A retry would be refused again:
  * a dead letter. 0x87 and 0x83 can answer everything a deployment sends, though: they stand only with
- * evidence that the broker takes the bridge's publishes (wide-refusals.ts). Every other code fails as transient, as the DISCONNECT table does: one about the broker or
- * the session (0x80, busy, shutting down, session taken over, quota, rate, administrative, use another
- * server, …), one no PUBACK should carry, one outside §2.4, and PUBCOMP 0x92 (Packet Identifier not found:
- * after a successful PUBREC the broker either delivered the message already or lost its session's state;
- * the retry delivers it at least once either way).
+ * evidence that the broker takes the bridge's publishes (wide-refusals.ts). Every other code fails as
+ * transient, as the DISCONNECT table does: one about the broker or the session (0x80, busy, shutting down,
+ * session taken over, quota, rate, administrative, use another server, …), one no PUBACK should carry, one
+ * outside §2.4, and PUBCOMP 0x92 (Packet Identifier not found: after a successful PUBREC the broker either
+ * delivered the message already or lost its session's state; the retry delivers it at least once either way).
  */
 export const POISON_PUBLISH_CODES: ReadonlySet<number> = new Set([0x83, 0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b])
 

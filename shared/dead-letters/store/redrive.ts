@@ -51,15 +51,14 @@ const MAX_EXPIRED = 1000
 export const nextAttemptAt = (now: number, attempts: number, backoffMs: number): number =>
   now + Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)))
 
-/** Expires `old` (past the max age) under their turns, taking turns only until `stopAt`; `untried`: left for the next run. */
+/** Expires `old` (past the max age) under their turns, MAX_GROUP at a time (a take reads the markers at most once,
+ * I5), taking turns only until `stopAt`; `untried`: left for the next run. */
 async function expireOld(store: DeadLetterStore, old: StoredDeadLetter[], holder: string, fromDay: string, stopAt: number) {
   const held: Array<StoredDeadLetter & { turn: number }> = []
   let tried = 0
-  for (const e of old) {
-    if (store.now() >= stopAt) break
-    tried++
-    held.push(...(await store.take([e], holder, store.fs.deadline, fromDay)).held)
-  }
+  for (; tried < old.length && store.now() < stopAt; tried += MAX_GROUP)
+    held.push(...(await store.take(old.slice(tried, tried + MAX_GROUP), holder, store.fs.deadline, fromDay)).held)
+  tried = Math.min(tried, old.length)
   const reason = 'not delivered within DEAD_LETTER_REDRIVE_MAX_AGE of its latest failure'
   await store.mark(held.map((e) => ({ marker: 'expired', key: e.key, requestId: holder, turn: e.turn, reason })))
   for (const e of held) await store.endTurn(e.key, e.turn, 'expired')
